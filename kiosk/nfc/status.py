@@ -1,0 +1,75 @@
+"""What ``kiosk card status`` reports about a card, read without spending a PIN try."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kiosk.nfc.cardinfo import CardInfoSession
+from kiosk.nfc.connection import ApduChannel, CardConnection
+from kiosk.nfc.jpki import JpkiSession
+
+
+@dataclass(frozen=True)
+class CertificateSummary:
+    subject: str
+    issuer: str
+    serial: str
+    not_before: str
+    not_after: str
+    validity: str  # valid, expired, not_yet_valid
+    key: str
+
+
+@dataclass(frozen=True)
+class CardStatus:
+    card_kind: str
+    token_label: str
+    atr: str
+    auth_certificate: CertificateSummary
+    pin_tries_left: int
+    cardinfo_pin_tries_left: int
+    apdus: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_status(connection: CardConnection, atr: bytes = b"", now: dt.datetime | None = None) -> CardStatus:
+    """Card kind, authentication certificate and both PIN counters (no PIN is spent)."""
+    now = now or dt.datetime.now(dt.UTC)
+    channel = ApduChannel(connection)
+    jpki = JpkiSession(channel)
+    token = jpki.token_info()
+    cert = jpki.auth_certificate()
+    tries = jpki.pin_tries_left()
+    cardinfo_tries = CardInfoSession(channel).pin_tries_left()
+    if now < cert.not_valid_before_utc:
+        validity = "not_yet_valid"
+    elif now > cert.not_valid_after_utc:
+        validity = "expired"
+    else:
+        validity = "valid"
+    key = cert.public_key()
+    key_text = f"{type(key).__name__.removeprefix('_').replace('PublicKey', '')}"
+    if hasattr(key, "key_size"):
+        key_text += f"-{key.key_size}"
+    summary = CertificateSummary(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=f"{cert.serial_number:X}",
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=cert.not_valid_after_utc.isoformat(),
+        validity=validity,
+        key=key_text,
+    )
+    return CardStatus(
+        card_kind=token.kind.value,
+        token_label=token.label,
+        atr=atr.hex(" ").upper(),
+        auth_certificate=summary,
+        pin_tries_left=tries,
+        cardinfo_pin_tries_left=cardinfo_tries,
+        apdus=channel.apdu_count,
+    )

@@ -1,0 +1,95 @@
+"""Shared fixtures: the test JPKI hierarchy, simulated cards, and pcscd with the vpcd reader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.hierarchy import generate
+from kiosk.nfc.sim.pcscd import PcscdProcess
+from kiosk.nfc.sim.vpcd import VpcdBridge
+
+#: The tests' own vpcd ports, away from the default 35963 a demo may be using.
+TEST_VPCD_PORT = 0x9C7B
+TEST_READER_NAME = "Kiosk Test PCD"
+
+
+@pytest.fixture(scope="session")
+def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> TestHierarchy:
+    """A fresh test JPKI hierarchy for the whole run."""
+    return generate(tmp_path_factory.mktemp("jpki") / "hierarchy")
+
+
+@pytest.fixture
+def make_card(hierarchy: TestHierarchy) -> Callable[..., SimulatedCard]:
+    """A new simulated card: ``make_card(holder="linked", pin=None, **card_options)``."""
+
+    def factory(holder: str = "linked", *, pin: str | None = None,
+                cardinfo_pin: str | None = None, **options: Any) -> SimulatedCard:
+        profile = CardProfile.from_holder(hierarchy, holder, pin=pin, cardinfo_pin=cardinfo_pin)
+        return SimulatedCard(profile, **options)
+
+    return factory
+
+
+@pytest.fixture
+def card(make_card: Callable[..., SimulatedCard]) -> SimulatedCard:
+    return make_card()
+
+
+@pytest.fixture(scope="session")
+def pcscd() -> Iterator[PcscdProcess]:
+    """A real pcscd whose readers are two vpcd virtual readers on the test ports."""
+    process = PcscdProcess(port=TEST_VPCD_PORT, name=TEST_READER_NAME).start()
+    yield process
+    process.stop()
+
+
+class Reader:
+    """A vpcd reader of the test pcscd, with cards put on and taken off it."""
+
+    def __init__(self, pcscd: PcscdProcess, slot: int = 0) -> None:
+        self.name = pcscd.readers[slot]
+        self.port = pcscd.port + slot
+        self.bridge: VpcdBridge | None = None
+
+    def insert(self, card: SimulatedCard, wait: bool = True) -> VpcdBridge:
+        from kiosk.nfc.pcsc import wait_for_card
+
+        self.remove()
+        self.bridge = VpcdBridge(card, port=self.port)
+        self.bridge.insert()
+        if wait:
+            assert wait_for_card(self.name, present=True, timeout=10), "pcscd did not see the card"
+        return self.bridge
+
+    def remove(self, wait: bool = True) -> None:
+        from kiosk.nfc.pcsc import wait_for_card
+
+        if self.bridge is not None:
+            self.bridge.remove()
+            self.bridge = None
+            if wait:
+                assert wait_for_card(self.name, present=False, timeout=10), "card still seen"
+
+
+@pytest.fixture
+def reader(pcscd: PcscdProcess) -> Iterator[Reader]:
+    """The first virtual reader, empty; whatever a test inserts is removed afterwards."""
+    slot = Reader(pcscd)
+    yield slot
+    slot.remove()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "pcscd" in getattr(item, "fixturenames", ()) or "reader" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pcsc)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

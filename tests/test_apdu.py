@@ -1,0 +1,89 @@
+"""APDU encoding, parsing and redaction."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiosk.nfc.apdu import (
+    CommandApdu,
+    counter_from_sw,
+    read_binary,
+    select_df,
+    select_ef,
+    split_response,
+)
+from kiosk.nfc.errors import CardProtocolError
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (CommandApdu(0x00, 0xA4, 0x02, 0x0C, b"\x00\x0a"), "00A4020C02000A"),
+        (CommandApdu(0x00, 0x20, 0x00, 0x80), "00200080"),
+        (read_binary(0, 256), "00B0000000"),
+        (read_binary(0x0123, 4), "00B0012304"),
+        (read_binary(256, 1300, extended=True), "00B00100000514"),
+        (read_binary(0, 65536, extended=True), "00B00000000000"),
+        (CommandApdu(0x80, 0x2A, 0x00, 0x80, b"\x01" * 51, ne=256), "802A008033" + "01" * 51 + "00"),
+        (CommandApdu(0x80, 0x2A, 0x00, 0x80, b"\x01" * 3, ne=512), "802A0080000003010101" + "0200"),
+        (select_df(bytes.fromhex("D392F000260100000001")), "00A4040C0AD392F000260100000001"),
+        (select_ef(0x0018), "00A4020C020018"),
+    ],
+)
+def test_encoding_is_exact(command: CommandApdu, expected: str) -> None:
+    assert command.to_bytes().hex().upper() == expected
+    assert CommandApdu.from_bytes(command.to_bytes()) == CommandApdu(
+        command.cla, command.ins, command.p1, command.p2, command.data, command.ne,
+        extended=command.is_extended,
+    )
+
+
+@given(
+    data=st.binary(max_size=600),
+    ne=st.one_of(st.none(), st.integers(1, 65536)),
+    extended=st.booleans(),
+)
+def test_every_encoding_parses_back(data: bytes, ne: int | None, extended: bool) -> None:
+    command = CommandApdu(0x00, 0xB0, 0x01, 0x02, data, ne, extended)
+    parsed = CommandApdu.from_bytes(command.to_bytes())
+    assert (parsed.data, parsed.ne, parsed.is_extended) == (data, ne, command.is_extended)
+
+
+@pytest.mark.parametrize("raw", ["00B000", "00A4020C05000A", "00A4020C0000", "00B00000000003AA"])
+def test_malformed_commands_are_refused(raw: str) -> None:
+    with pytest.raises(ValueError):
+        CommandApdu.from_bytes(bytes.fromhex(raw))
+
+
+def test_out_of_range_fields_are_refused() -> None:
+    with pytest.raises(ValueError):
+        CommandApdu(0x100, 0, 0, 0)
+    with pytest.raises(ValueError):
+        read_binary(0x8000, 4)
+    with pytest.raises(ValueError):
+        CommandApdu(0, 0xB0, 0, 0, ne=65537)
+
+
+def test_verify_data_is_redacted() -> None:
+    verify = CommandApdu(0x00, 0x20, 0x00, 0x80, b"4826")
+    text = verify.redacted_hex()
+    assert "34 38 32 36" not in text and "4826" not in text
+    assert text.startswith("00 20 00 80") and "4 secret bytes" in text
+    assert select_ef(0x0018).redacted_hex() == "00 A4 02 0C 02 00 18"
+
+
+def test_responses_split_and_short_ones_are_errors() -> None:
+    assert split_response(b"\x01\x02\x90\x00") == (b"\x01\x02", 0x9000)
+    assert split_response([0x63, 0xC2]) == (b"", 0x63C2)
+    for bad in (b"", b"\x90"):
+        with pytest.raises(CardProtocolError):
+            split_response(bad)
+
+
+def test_counter_status_words() -> None:
+    assert counter_from_sw(0x63C3) == 3
+    assert counter_from_sw(0x63C0) == 0
+    assert counter_from_sw(0x9000) is None
+    assert counter_from_sw(0x6983) is None

@@ -1,0 +1,46 @@
+"""The BER-TLV helper."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiosk.nfc import tlv
+
+
+def test_short_and_long_form_lengths() -> None:
+    assert tlv.parse_one(bytes.fromhex("DF2203414243")).value == b"ABC"
+    long_value = b"x" * 200
+    encoded = bytes.fromhex("DF2281C8") + long_value
+    item = tlv.parse_one(encoded)
+    assert (item.tag, item.value, item.end) == (0xDF22, long_value, len(encoded))
+    two_byte = bytes.fromhex("308201F4") + b"\x00" * 500
+    assert tlv.header_length(two_byte) == (4, 500)
+
+
+def test_multibyte_tags_and_sequences() -> None:
+    data = tlv.encode(0xDF21, b"\x00\x10") + tlv.encode(0x5F1F, b"") + tlv.encode(0x04, b"a")
+    assert [t.tag for t in tlv.iter_tlv(data)] == [0xDF21, 0x5F1F, 0x04]
+    assert tlv.find(data, 0x04) == b"a"
+    with pytest.raises(tlv.TlvError):
+        tlv.find(data, 0xDF22)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "DF", "DF22", "DF2205414243", "DF2280", "DF2285FFFFFFFFFF", "DF2282FF", "9F"],
+)
+def test_malformed_input_raises(raw: str) -> None:
+    with pytest.raises(tlv.TlvError):
+        tlv.parse_one(bytes.fromhex(raw))
+
+
+@given(
+    tag=st.sampled_from([0x04, 0x30, 0xDF22, 0xFF20, 0x5F1F, 0x7F8121]),
+    value=st.binary(max_size=70000),
+)
+def test_encode_parse_roundtrip(tag: int, value: bytes) -> None:
+    encoded = tlv.encode(tag, value)
+    item = tlv.parse_one(encoded)
+    assert (item.tag, item.value, item.end) == (tag, value, len(encoded))
