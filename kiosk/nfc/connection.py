@@ -86,7 +86,7 @@ class ApduChannel:
         else:
             raise CardProtocolError("response chaining did not end")
         data = b"".join(chunks)
-        if command.ne is None and data and sw == SW.OK:
+        if command.ne is None and data:
             raise CardProtocolError(f"{len(data)} unexpected response bytes")
         if command.ne is not None and len(data) > command.ne:
             raise CardProtocolError(f"asked for {command.ne} bytes, received {len(data)}")

@@ -153,13 +153,14 @@ class CardProfile:
             holder = hierarchy.holder(holder)
         spec = holder.spec
         der = serialization.Encoding.DER
+        sign_key = hierarchy.sign_ca_key()
         return cls(
             auth_cert_der=holder.auth_certificate.public_bytes(der),
             auth_key=holder.auth_key,
             auth_ca_der=x509.load_pem_x509_certificate(holder.issuer_pem).public_bytes(der),
             sign_cert_der=x509.load_pem_x509_certificate(holder.sign_cert_pem).public_bytes(der),
             sign_ca_der=x509.load_pem_x509_certificate(hierarchy.sign_ca_pem()).public_bytes(der),
-            sign_key=hierarchy.sign_ca_key(),
+            sign_key=sign_key,
             pin=pin or spec.pin,
             cardinfo_pin=cardinfo_pin or spec.cardinfo_pin or pin or spec.pin,
             pin_tries=spec.pin_tries,
@@ -168,7 +169,7 @@ class CardProfile:
             birth_date=spec.birth_date,
             sex=spec.sex,
             my_number=holder.my_number,
-            certification_key=hierarchy.sign_ca_key(),
+            certification_key=sign_key,
         )
 
 
@@ -309,7 +310,7 @@ class SimulatedCard:
         self, fault: Fault, command: CommandApdu | None, data: bytes, sw: int
     ) -> tuple[bytes, int | None]:
         if fault.kind is FaultKind.TRUNCATE:
-            return data[: len(data) // 2], sw
+            return data[: (len(data) + 1) // 2], sw
         if fault.kind is FaultKind.EXTEND:
             extra = (command.ne or 0) + 1 if command else 1
             return data + b"\x00" * extra, sw
