@@ -230,9 +230,9 @@ def run_sim(args: argparse.Namespace) -> int:
 
 def run_demo() -> int:
     """Until the kiosk window exists: a simulated card behind real pcscd, and its status."""
+    from kiosk.nfc.pcsc import wait_for_card
     from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
     from kiosk.nfc.sim.pcscd import PcscdProcess
-    from kiosk.nfc.pcsc import wait_for_card
     from kiosk.nfc.sim.vpcd import VpcdBridge
 
     hierarchy = TestHierarchy.ensure()

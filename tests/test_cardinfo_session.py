@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
 
-from kiosk.nfc import CardInfoSession, TimedConnection
-from kiosk.nfc import tlv
+from kiosk.nfc import CardInfoSession, TimedConnection, tlv
 from kiosk.nfc.apdu import CommandApdu
 from kiosk.nfc.cardinfo import CARD_INFO_AID
 from kiosk.nfc.errors import (
@@ -122,10 +122,8 @@ def _run_every_path(session: CardInfoSession) -> None:
         session.read_name,
     ]
     for step in steps:
-        try:
+        with contextlib.suppress(CardError, LastTryNotConfirmedError, InvalidPinFormatError):
             step()
-        except (CardError, LastTryNotConfirmedError, InvalidPinFormatError):
-            pass
 
 
 FAULTS = [kind for kind in FaultKind if kind is not FaultKind.SILENCE]
@@ -180,4 +178,21 @@ def test_silent_card_times_out_without_touching_the_my_number(
         session.read_name()
     assert err.value.code == "card.timeout"
     card.remove()
+    assert_never_touched_my_number(card)
+
+
+def test_sessions_sharing_a_card_reselect_their_application(card: SimulatedCard) -> None:
+    from kiosk.nfc import JpkiSession
+
+    jpki = JpkiSession(card)
+    info = CardInfoSession(jpki.channel)  # now the card info AP is selected
+    assert jpki.pin_tries_left() == 3  # JPKI is selected again first
+    jpki.verify_pin("1234")
+    info.verify_pin("1234")
+    assert info.read_name().full == "佐藤\u3000花子"
+    # Selecting another application dropped the JPKI verification, as on the real card.
+    with pytest.raises(SecurityStatusError):
+        jpki.sign_sha256(b"x")
+    jpki.verify_pin("1234")
+    jpki.sign_sha256(b"x")
     assert_never_touched_my_number(card)

@@ -25,6 +25,7 @@ from kiosk.nfc.errors import (
     ApduError,
     CardError,
     CardProtocolError,
+    CardResetError,
     CardTimeoutError,
     ReaderError,
     SecurityStatusError,
@@ -60,6 +61,9 @@ class ApduChannel:
         self.apdu_count = 0
         #: Whether the reader passes extended APDUs; None until a session has tried one.
         self.extended_supported: bool | None = None
+        #: What the card has selected, as far as the sessions on this channel know.
+        self.selected_aid: bytes | None = None
+        self.selected_ef: int | None = None
 
     def transmit(self, command: CommandApdu) -> tuple[bytes, int]:
         """Send ``command``; return its data and final status word, without judging the word."""
@@ -106,7 +110,11 @@ class ApduChannel:
         if logger.isEnabledFor(TRACE):
             logger.log(TRACE, "> %s", command.redacted_hex())
         self.apdu_count += 1
-        data, sw = self.connection.transmit(raw)
+        try:
+            data, sw = self.connection.transmit(raw)
+        except CardResetError:
+            self.selected_aid = self.selected_ef = None
+            raise
         if not isinstance(data, bytes | bytearray) or not 0 <= sw <= 0xFFFF:
             raise CardProtocolError("transport returned a malformed response")
         if logger.isEnabledFor(TRACE):

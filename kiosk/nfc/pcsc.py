@@ -32,7 +32,11 @@ from kiosk.nfc.events import EventKind, ReaderEvent
 logger = logging.getLogger(__name__)
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
+#: SCardStatus state bit "card present" (pcsc-lite's SCARD_PRESENT; pyscard does not export it).
+_STATUS_PRESENT = 0x0004
 DEFAULT_TIMEOUT = 5.0
+#: How long an empty answer waits for the reader to report the card gone.
+REMOVAL_GRACE = 1.0
 WATCH_POLL_MS = 500
 
 _SERVICE_GONE = {
@@ -173,10 +177,44 @@ class PcscConnection:
             self._reconnect()
             raise CardResetError("the card was reset; its PIN state is gone")
         if hresult != scard.SCARD_S_SUCCESS:
+            if not self._card_present():
+                raise CardRemovedError(f"the card left the reader ({_message(hresult)})")
             if hresult in _EXTENDED_REFUSED and _is_extended(apdu):
                 raise ExtendedApduUnsupportedError(_message(hresult))
             raise error_for(hresult, "exchanging an APDU", during_transmit=True)
+        if len(response) < 2 and self._removal_follows():
+            raise CardRemovedError("the card left the reader mid-command")
         return split_response(response)
+
+    def _removal_follows(self, within: float = REMOVAL_GRACE) -> bool:
+        """Whether the card leaves the reader within ``within`` seconds.
+
+        A card taken away mid-command can give an empty answer before the reader reports it gone;
+        waiting briefly for the reader's verdict names the fault right.
+        """
+        state = scard.SCARD_STATE_UNAWARE
+        deadline = time.monotonic() + within
+        while True:
+            remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
+            hresult, result = scard.SCardGetStatusChange(
+                self._context, remaining, [(self.reader, state)]
+            )
+            if hresult != scard.SCARD_S_SUCCESS:
+                return bool(hresult != scard.SCARD_E_TIMEOUT)
+            state = result[0][1]
+            if not state & scard.SCARD_STATE_PRESENT:
+                return True
+            state &= ~scard.SCARD_STATE_CHANGED
+            if remaining == 0:
+                return False
+
+    def _card_present(self) -> bool:
+        # A failed exchange is often the card leaving mid-command; say so rather than
+        # blaming the reader.
+        hresult, _reader, state, _protocol, _atr = scard.SCardStatus(self._card)
+        if hresult != scard.SCARD_S_SUCCESS:
+            return hresult not in _CARD_ABSENT
+        return bool(state & _STATUS_PRESENT)
 
     # -- CardConnection ----------------------------------------------------------------
 
@@ -184,9 +222,19 @@ class PcscConnection:
         result: tuple[bytes, int] = self._call(lambda: self._transmit(apdu))
         return result
 
-    def reconnect(self) -> None:
-        """Re-establish the card handle after a reset."""
-        self._call(self._reconnect)
+    def reset_card(self) -> None:
+        """Warm-reset the card: its selection and PIN state are gone for every connection."""
+
+        def reset() -> None:
+            hresult, protocol = scard.SCardReconnect(
+                self._card, scard.SCARD_SHARE_SHARED,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, scard.SCARD_RESET_CARD,
+            )
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise error_for(hresult, "resetting the card")
+            self._protocol = protocol
+
+        self._call(reset)
 
     def close(self) -> None:
         """Release the card and the PC/SC context (safe to call twice)."""

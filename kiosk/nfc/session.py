@@ -70,7 +70,6 @@ class ApplicationSession:
 
     def __init__(self, connection: CardConnection | ApduChannel) -> None:
         self.channel = connection if isinstance(connection, ApduChannel) else ApduChannel(connection)
-        self._current_ef: int | None = None
         self._tries: dict[int, int] = {}
         self.select()
 
@@ -78,22 +77,32 @@ class ApplicationSession:
 
     def select(self) -> None:
         """Select this application; drops any verified PIN state on the card."""
-        self._current_ef = None
         self._tries.clear()
-        data, sw = self.channel.transmit(select_df(self.AID))
+        self.channel.selected_aid = self.channel.selected_ef = None
+        _data, sw = self.channel.transmit(select_df(self.AID))
         if sw in (SW.FILE_NOT_FOUND, SW.INCORRECT_P1P2, SW.FUNCTION_NOT_SUPPORTED):
             raise UnknownCardError(f"the card has no {self.NAME}")
         if sw != SW.OK:
             raise ApduError(sw, f"selecting the {self.NAME}")
+        self.channel.selected_aid = self.AID
+
+    def _ensure_selected(self) -> None:
+        """Select this application again if another session (or a reset) moved the card away.
+
+        On the card, that also drops this application's verified PIN state.
+        """
+        if self.channel.selected_aid != self.AID:
+            self.select()
 
     def _select_ef(self, fid: int) -> None:
         if fid in self.FORBIDDEN_EFS:
             raise PermissionError(f"EF {fid:04X} is never selected by this kiosk")
-        if self._current_ef == fid:
+        self._ensure_selected()
+        if self.channel.selected_ef == fid:
             return
-        self._current_ef = None
+        self.channel.selected_ef = None
         self.channel.send(select_ef(fid), f"selecting EF {fid:04X}")
-        self._current_ef = fid
+        self.channel.selected_ef = fid
 
     def _after_reset(self, fn: Callable[[], T]) -> T:
         """Run an idempotent read; after a card reset, re-select and run it once more."""
@@ -182,6 +191,7 @@ class ApplicationSession:
     ) -> None:
         secret = pin_bytes(pin, length)
         try:
+            self._ensure_selected()
             tries = self._tries.get(pin_fid)
             if tries is None:
                 tries = self._tries_left(pin_fid)

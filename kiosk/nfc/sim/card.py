@@ -295,9 +295,10 @@ class SimulatedCard:
             if fault and fault.kind in (FaultKind.REMOVE, FaultKind.SILENCE):
                 self._log(raw, command, None)
                 return Reply("remove" if fault.kind is FaultKind.REMOVE else "silence")
-            data, sw = self._process(raw, command)
+            data, status = self._process(raw, command)
+            sw: int | None = status
             if fault:
-                data, sw = self._corrupt(fault, command, data, sw)
+                data, sw = self._corrupt(fault, command, data, status)
             response = data + (sw.to_bytes(2, "big") if sw is not None else b"")
             self._log(raw, command, response)
         signs = command is not None and command.ins == INS_COMPUTE_DIGITAL_SIGNATURE

@@ -1,0 +1,133 @@
+"""``kiosk sim`` and ``kiosk card status`` as processes, over the test pcscd."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from kiosk.nfc import JpkiSession
+from kiosk.nfc.errors import InvalidPinError
+from kiosk.nfc.pcsc import PcscConnection, wait_for_card
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.pcscd import PcscdProcess
+from tests.conftest import Reader
+
+KIOSK = [sys.executable, "-m", "kiosk"]
+
+
+def run_kiosk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*KIOSK, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def sim_process(
+    pcscd: PcscdProcess, hierarchy: TestHierarchy, tmp_path: Path
+) -> Iterator[Callable[..., Path]]:
+    """Start ``kiosk sim`` on the test reader; returns its export folder."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> Path:
+        export = tmp_path / "export"
+        process = subprocess.Popen(
+            [*KIOSK, "sim", "--port", str(pcscd.port), "--hierarchy", str(hierarchy.path),
+             "--export-dir", str(export), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        processes.append(process)
+        assert wait_for_card(pcscd.readers[0], present=True, timeout=20), process.stderr
+        return export
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
+    assert wait_for_card(pcscd.readers[0], present=False, timeout=10)
+
+
+def test_sim_serves_the_card_it_exports(
+    sim_process: Callable[..., Path], pcscd: PcscdProcess, tmp_path: Path
+) -> None:
+    log = tmp_path / "apdu.log"
+    export = sim_process("--holder", "unlinked", "--pin", "4826", "--apdu-log", str(log))
+    exported = x509.load_pem_x509_certificate((export / "auth-cert.pem").read_bytes())
+    anchors = x509.load_pem_x509_certificates((export / "trust-anchors.pem").read_bytes())
+    assert len(anchors) == 3
+    issuer = x509.load_pem_x509_certificate((export / "auth-ca.pem").read_bytes())
+    exported.verify_directly_issued_by(issuer)
+
+    result = run_kiosk("card", "status", "--json", "--reader", pcscd.readers[0])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    card = report["readers"][0]["card"]
+    assert card["card_kind"] == "my_number_card"
+    assert card["auth_certificate"]["serial"] == f"{exported.serial_number:X}"
+    assert card["auth_certificate"]["validity"] == "valid"
+    assert card["pin_tries_left"] == 3
+
+    with PcscConnection(pcscd.readers[0]) as connection:
+        session = JpkiSession(connection)
+        with pytest.raises(InvalidPinError):
+            session.verify_pin("2580")  # the holder's own PIN was replaced by --pin
+        session.verify_pin("4826")
+    text = log.read_text()
+    assert "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01" in text
+    assert "00 20 00 80 [4 secret bytes]" in text
+    assert "34 38 32 36" not in text and "4826" not in text
+
+
+def test_status_reports_each_reader(sim_process: Callable[..., Path], pcscd: PcscdProcess) -> None:
+    sim_process("--no-extended")
+    result = run_kiosk("card", "status")
+    assert result.returncode == 0, result.stderr
+    assert f"Reader: {pcscd.readers[0]}" in result.stdout
+    assert f"Reader: {pcscd.readers[1]}\n  No card" in result.stdout
+    assert "PIN tries left: 3 of 3" in result.stdout
+
+
+def test_status_of_an_expired_card(reader: Reader, make_card: Callable[..., SimulatedCard]) -> None:
+    reader.insert(make_card("expired"))
+    result = run_kiosk("card", "status", "--json", "--reader", reader.name)
+    card = json.loads(result.stdout)["readers"][0]["card"]
+    assert card["auth_certificate"]["validity"] == "expired"
+
+
+def test_status_names_a_missing_reader(pcscd: PcscdProcess) -> None:
+    result = run_kiosk("card", "status", "--reader", "Nope 00 00")
+    assert result.returncode != 0
+    assert "no reader named 'Nope 00 00'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("pin", ["12a4", "123"])
+def test_sim_refuses_a_malformed_pin(hierarchy: TestHierarchy, pin: str) -> None:
+    result = run_kiosk("sim", "--hierarchy", str(hierarchy.path), "--pin", pin, "--port", "1")
+    assert result.returncode == 2
+    assert "4 digits" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sim_refuses_an_unknown_holder(hierarchy: TestHierarchy) -> None:
+    result = run_kiosk("sim", "--hierarchy", str(hierarchy.path), "--holder", "nobody")
+    assert result.returncode == 2
+    assert "no holder 'nobody'" in result.stderr
+
+
+def test_sim_lists_holders(hierarchy: TestHierarchy) -> None:
+    result = run_kiosk("sim", "--hierarchy", str(hierarchy.path), "--list-holders")
+    assert result.returncode == 0
+    assert "linked" in result.stdout and "revoked" in result.stdout
+
+
+def test_status_without_pcscd_is_a_clear_message() -> None:
+    env = dict(os.environ, PCSCLITE_CSOCK_NAME="/nonexistent/pcscd.comm")
+    result = subprocess.run([*KIOSK, "card", "status"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 1
+    assert "pcscd" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,93 @@
+"""Privacy invariants of the card layer: the PIN reaches the card and nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kiosk.nfc import CardInfoSession, JpkiSession
+from kiosk.nfc.errors import CardError
+from kiosk.nfc.pcsc import PcscConnection
+from kiosk.nfc.sim import Fault, FaultKind, SimulatedCard
+from tests.conftest import Reader
+
+PIN = "4826"
+FORBIDDEN = (PIN, PIN.encode().hex(), PIN.encode().hex(" "), PIN.encode().hex(" ").upper(),
+             PIN.encode().hex().upper())
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage() + repr(record.args)
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.texts.append(text)
+
+
+@pytest.fixture
+def capture() -> Iterator[Capture]:
+    handler = Capture()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(1)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+def assert_no_pin(capture: Capture) -> None:
+    joined = "\n".join(capture.texts)
+    assert "00 20 00 80" in joined, "APDU tracing was not captured: the test would prove nothing"
+    for needle in FORBIDDEN:
+        assert needle not in joined
+
+
+def flow(session: JpkiSession, card_info: CardInfoSession) -> None:
+    for attempt in ("0000", PIN):
+        with contextlib.suppress(CardError):
+            session.verify_pin(attempt)
+    session.sign_sha256(b"challenge")
+    card_info.verify_pin(PIN)
+    card_info.read_name()
+
+
+def test_no_log_record_holds_the_pin_in_process(
+    capture: Capture, make_card: Callable[..., SimulatedCard]
+) -> None:
+    card = make_card(pin=PIN, apdu_log=lambda line: logging.getLogger("sim.apdu").info(line))
+    session = JpkiSession(card)
+    flow(session, CardInfoSession(session.channel))
+    assert_no_pin(capture)
+
+
+def test_no_log_record_holds_the_pin_through_pcscd(
+    capture: Capture, make_card: Callable[..., SimulatedCard], reader: Reader
+) -> None:
+    reader.insert(make_card(pin=PIN))
+    with PcscConnection(reader.name) as connection:
+        session = JpkiSession(connection)
+        flow(session, CardInfoSession(session.channel))
+    assert_no_pin(capture)
+
+
+@pytest.mark.parametrize("kind", [FaultKind.GARBAGE, FaultKind.STATUS, FaultKind.REMOVE])
+def test_errors_after_verify_hold_no_pin(
+    capture: Capture, make_card: Callable[..., SimulatedCard], kind: FaultKind
+) -> None:
+    card = make_card(pin=PIN, faults=[Fault(kind, ins=0x20, nth=2)])
+    session = JpkiSession(card)
+    session.pin_tries_left()
+    with pytest.raises(CardError) as err:
+        session.verify_pin(PIN)
+    logging.getLogger("test").error("failed", exc_info=err.value)
+    for needle in FORBIDDEN:
+        assert needle not in str(err.value) and needle not in repr(err.value.args)
+    assert_no_pin(capture)
