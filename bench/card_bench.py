@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -28,6 +30,7 @@ from kiosk.nfc.sim import CardProfile, LatencyModel, SimulatedCard, TestHierarch
 from kiosk.nfc.sim.faults import TYPICAL_NFC
 
 BENCH_PORT = 0x9C7D
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,23 +83,26 @@ def measure(
     times: dict[str, list[float]] = {s: [] for s in ("certificate", "tries left", "verify", "sign")}
     apdus: dict[str, int] = {}
 
-    def step(name: str, channel: ApduChannel, fn: Callable[[], object]) -> None:
+    def step(name: str, channel: ApduChannel, fn: Callable[[], T]) -> T:
         before = channel.apdu_count
         start = time.perf_counter()
-        fn()
+        result = fn()
         times[name].append(time.perf_counter() - start)
         apdus[name] = channel.apdu_count - before
+        return result
+
+    def open_and_read(channel: ApduChannel) -> JpkiSession:
+        session = JpkiSession(channel)
+        session.auth_certificate()
+        return session
 
     for _ in range(repeat):
         channel = ApduChannel(connection)
         channel.extended_supported = extended  # steady state: learned on the first read
-        holder: list[JpkiSession] = []
-        step("certificate", channel, lambda: holder.append(JpkiSession(channel))
-             or holder[0].auth_certificate())
-        session = holder[0]
+        session = step("certificate", channel, partial(open_and_read, channel))
         step("tries left", channel, session.pin_tries_left)
-        step("verify", channel, lambda: session.verify_pin("1234"))
-        step("sign", channel, lambda: session.sign_sha256(b"challenge" * 4))
+        step("verify", channel, partial(session.verify_pin, "1234"))
+        step("sign", channel, partial(session.sign_sha256, b"challenge" * 4))
     return {name: (apdus[name], durations) for name, durations in times.items()}
 
 
