@@ -116,6 +116,13 @@ def collect_status(reader: str | None, timeout: float) -> dict[str, Any]:
     return {"readers": out}
 
 
+CARD_KINDS = {
+    "my_number_card": "My Number Card",
+    "resident_registry_card": "Basic Resident Registry Card",
+    "unknown": "a JPKI card of an unknown kind",
+}
+
+
 def _print_status(report: dict[str, Any]) -> None:
     if not report["readers"]:
         print("No card reader found.")
@@ -128,7 +135,7 @@ def _print_status(report: dict[str, Any]) -> None:
             print("  No card")
         else:
             cert = card["auth_certificate"]
-            kind = card["card_kind"].replace("_", " ")
+            kind = CARD_KINDS.get(card["card_kind"], card["card_kind"])
             print(f"  Card:      {kind} ({card['token_label']})")
             print(f"  ATR:       {card['atr']}")
             print("  Authentication certificate")
@@ -164,17 +171,13 @@ def card_status(reader: str | None, as_json: bool, timeout: float) -> int:
 
 def export_certificates(card: Any, holder: Any, hierarchy: Any, export_dir: Path) -> None:
     """Write the card's certificates so anything reading the card can be checked."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     export_dir.mkdir(parents=True, exist_ok=True)
     (export_dir / "auth-cert.pem").write_bytes(holder.auth_cert_pem)
     (export_dir / "auth-ca.pem").write_bytes(holder.issuer_pem)
     (export_dir / "sign-ca.pem").write_bytes(hierarchy.sign_ca_pem())
     anchors = b"".join(p.read_bytes() for p in hierarchy.trust_anchor_paths())
     (export_dir / "trust-anchors.pem").write_bytes(anchors)
-    der = x509.load_der_x509_certificate(card.profile.auth_cert_der).public_bytes(Encoding.DER)
-    (export_dir / "auth-cert.der").write_bytes(der)
+    (export_dir / "auth-cert.der").write_bytes(card.profile.auth_cert_der)
 
 
 def make_card(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -158,13 +158,13 @@ class PcscConnection:
             raise error_for(hresult, "reading the card status")
         return bytes(atr)
 
-    def _reconnect(self) -> None:
+    def _reconnect(self, initialization: int = scard.SCARD_LEAVE_CARD) -> None:
         hresult, protocol = scard.SCardReconnect(
             self._card, scard.SCARD_SHARE_SHARED,
-            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, scard.SCARD_LEAVE_CARD,
+            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, initialization,
         )
         if hresult != scard.SCARD_S_SUCCESS:
-            raise error_for(hresult, "reconnecting after a card reset")
+            raise error_for(hresult, "reconnecting to the card")
         self._protocol = protocol
 
     def _transmit(self, apdu: bytes) -> tuple[bytes, int]:
@@ -224,17 +224,7 @@ class PcscConnection:
 
     def reset_card(self) -> None:
         """Warm-reset the card: its selection and PIN state are gone for every connection."""
-
-        def reset() -> None:
-            hresult, protocol = scard.SCardReconnect(
-                self._card, scard.SCARD_SHARE_SHARED,
-                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, scard.SCARD_RESET_CARD,
-            )
-            if hresult != scard.SCARD_S_SUCCESS:
-                raise error_for(hresult, "resetting the card")
-            self._protocol = protocol
-
-        self._call(reset)
+        self._call(lambda: self._reconnect(scard.SCARD_RESET_CARD))
 
     def close(self) -> None:
         """Release the card and the PC/SC context (safe to call twice)."""

@@ -67,6 +67,8 @@ class ApplicationSession:
     NAME = "application"
     #: Files this session refuses to select, whatever the caller asks.
     FORBIDDEN_EFS: frozenset[int] = frozenset()
+    #: Tries of a full PIN counter.
+    PIN_MAX_TRIES = 3
 
     def __init__(self, connection: CardConnection | ApduChannel) -> None:
         self.channel = connection if isinstance(connection, ApduChannel) else ApduChannel(connection)
@@ -175,16 +177,14 @@ class ApplicationSession:
             if tries is None:
                 if sw in (SW.AUTH_METHOD_BLOCKED, SW.REFERENCE_DATA_NOT_USABLE):
                     tries = 0
-                elif sw == SW.OK:  # already verified in this selection: counter is full
-                    tries = self._tries.get(pin_fid, 0) or self.PIN_MAX_TRIES
+                elif sw == SW.OK:  # some cards answer so once verified: the counter is full
+                    tries = self.PIN_MAX_TRIES
                 else:
                     raise ApduError(sw, "reading the PIN counter")
             self._tries[pin_fid] = tries
             return tries
 
         return self._after_reset(query)
-
-    PIN_MAX_TRIES = 3
 
     def _verify(
         self, pin_fid: int, pin: str | bytes | bytearray, length: int, confirm_last_try: bool

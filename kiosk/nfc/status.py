@@ -6,6 +6,9 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from kiosk.nfc.cardinfo import CardInfoSession
 from kiosk.nfc.connection import ApduChannel, CardConnection
 from kiosk.nfc.jpki import JpkiSession
@@ -36,6 +39,11 @@ class CardStatus:
         return asdict(self)
 
 
+def x500_text(name: x509.Name) -> str:
+    """A name in its certificate order, ``C=JP, CN=...``, as people read it."""
+    return ", ".join(attribute.rfc4514_string() for attribute in name)
+
+
 def read_status(connection: CardConnection, atr: bytes = b"", now: dt.datetime | None = None) -> CardStatus:
     """Card kind, authentication certificate and both PIN counters (no PIN is spent)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -52,12 +60,10 @@ def read_status(connection: CardConnection, atr: bytes = b"", now: dt.datetime |
     else:
         validity = "valid"
     key = cert.public_key()
-    key_text = f"{type(key).__name__.removeprefix('_').replace('PublicKey', '')}"
-    if hasattr(key, "key_size"):
-        key_text += f"-{key.key_size}"
+    key_text = f"RSA-{key.key_size}" if isinstance(key, rsa.RSAPublicKey) else type(key).__name__
     summary = CertificateSummary(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
+        subject=x500_text(cert.subject),
+        issuer=x500_text(cert.issuer),
         serial=f"{cert.serial_number:X}",
         not_before=cert.not_valid_before_utc.isoformat(),
         not_after=cert.not_valid_after_utc.isoformat(),
