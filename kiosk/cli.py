@@ -231,6 +231,15 @@ def run_sim(args: argparse.Namespace) -> int:
 # -- kiosk demo ----------------------------------------------------------------------------
 
 
+def _readers_or_none() -> list[str]:
+    from kiosk.nfc.pcsc import list_readers
+
+    try:
+        return list_readers(timeout=2)
+    except CardError:
+        return []
+
+
 def run_demo() -> int:
     """Until the kiosk window exists: a simulated card behind real pcscd, and its status."""
     from kiosk.nfc.pcsc import wait_for_card
@@ -240,8 +249,10 @@ def run_demo() -> int:
 
     hierarchy = TestHierarchy.ensure()
     card = SimulatedCard(CardProfile.from_holder(hierarchy, "linked"))
+    pcscd = PcscdProcess()
     try:
-        pcscd = PcscdProcess().start()
+        if not set(pcscd.readers) <= set(_readers_or_none()):
+            pcscd.start()  # otherwise a running pcscd already offers the vpcd readers: use it
     except RuntimeError as exc:
         print(f"kiosk demo: {exc}", file=sys.stderr)
         return 1
