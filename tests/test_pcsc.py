@@ -206,3 +206,30 @@ def test_unknown_reader(pcscd: PcscdProcess) -> None:
     with pytest.raises(CardError) as err:
         PcscConnection("No Such Reader 00 00")
     assert err.value.code.startswith("reader.")
+
+
+def test_pcsc_service_vanishing_is_a_typed_error(
+    pcscd: PcscdProcess, reader: Reader, card: SimulatedCard
+) -> None:
+    reader.insert(card)
+    events: queue.SimpleQueue[EventKind] = queue.SimpleQueue()
+    watcher = CardWatcher(lambda e: events.put(e.kind)).start()
+    connection = PcscConnection(reader.name, timeout=3)
+    try:
+        session = JpkiSession(connection)
+        assert events.get(timeout=10) is EventKind.READER_ADDED
+        reader.bridge = None  # the card goes with the service
+        pcscd.stop()
+        with pytest.raises(CardError) as err:
+            session.pin_tries_left()
+        assert err.value.code in ("reader.none", "reader.error", "card.removed")
+        seen = set()
+        while EventKind.SERVICE_LOST not in seen:
+            seen.add(events.get(timeout=10))
+        with pytest.raises(CardError) as listing:
+            list_readers()
+        assert listing.value.code == "reader.none"
+    finally:
+        watcher.stop()
+        connection.close()
+        pcscd.start()  # later tests get their service back
