@@ -16,10 +16,12 @@ def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = run_tool("ruff", "check", "kiosk", "tests", "bench")
+    result = run_tool("ruff", "check", "kiosk", "linkserver", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_is_clean() -> None:
     result = run_tool("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_tool("mypy", "linkserver/linkserver")
     assert result.returncode == 0, result.stdout + result.stderr

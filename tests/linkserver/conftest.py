@@ -1,0 +1,134 @@
+"""Fixtures for the linkage server's verification core, built on the test JPKI hierarchy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import ocsp
+from linkserver.revocation import build_ocsp_response
+
+from kiosk.nfc import JpkiSession
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.hierarchy import GENERATIONS
+from linkserver import (
+    CrlFileChecker,
+    JpkiVerifier,
+    PpidDeriver,
+    RenewalTable,
+    TrustStore,
+    VerifiedIdentity,
+    load_renewals_csv,
+    signed_message,
+)
+
+SECRET = b"service secret A: 32 bytes long!"
+OTHER_SECRET = b"service secret B: 32 bytes long!"
+NONCE = bytes.fromhex("00112233445566778899aabbccddeeff")
+KIOSK_ID = "kiosk-hongo-01"
+ACCOUNT = "hanako.sato@example.ac.jp"
+OCSP_URL = "http://jpki-test.invalid/ocsp/auth"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ca_cert(hierarchy: TestHierarchy, generation: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(hierarchy.auth_ca_path(generation).read_bytes())
+
+
+@dataclass(frozen=True)
+class CardAnswer:
+    """What a kiosk sends after the card signed the challenge."""
+
+    cert_der: bytes
+    signature: bytes
+    nonce: bytes = NONCE
+    kiosk_id: str = KIOSK_ID
+    account: str = ACCOUNT
+
+
+SignWithCard = Callable[..., CardAnswer]
+
+
+@pytest.fixture
+def sign_with_card(make_card: Callable[..., SimulatedCard]) -> SignWithCard:
+    """``sign_with_card(holder, nonce=..., kiosk_id=..., account=...)``: a real card signature."""
+
+    def sign(holder: str = "linked", *, nonce: bytes = NONCE, kiosk_id: str = KIOSK_ID,
+             account: str = ACCOUNT) -> CardAnswer:
+        card = make_card(holder)
+        session = JpkiSession(card)
+        session.verify_pin(card.profile.pin)
+        signature = session.sign_sha256(signed_message(nonce, kiosk_id, account))
+        return CardAnswer(card.profile.auth_cert_der, signature, nonce, kiosk_id, account)
+
+    return sign
+
+
+@pytest.fixture(scope="session")
+def trust(hierarchy: TestHierarchy) -> TrustStore:
+    return TrustStore.from_pem_files(hierarchy.trust_anchor_paths())
+
+
+@pytest.fixture(scope="session")
+def renewals(hierarchy: TestHierarchy) -> RenewalTable:
+    return load_renewals_csv(hierarchy.path / "renewals.csv")
+
+
+@pytest.fixture(scope="session")
+def ppid(renewals: RenewalTable) -> PpidDeriver:
+    return PpidDeriver(SECRET, renewals)
+
+
+@pytest.fixture(scope="session")
+def crl_checker(hierarchy: TestHierarchy) -> CrlFileChecker:
+    return CrlFileChecker([hierarchy.crl_path(g) for g in GENERATIONS])
+
+
+@pytest.fixture
+def verifier(trust: TrustStore, crl_checker: CrlFileChecker, ppid: PpidDeriver) -> JpkiVerifier:
+    return JpkiVerifier(trust, crl_checker, ppid)
+
+
+def verify(
+    verifier: JpkiVerifier, answer: CardAnswer, *, cert_der: bytes | None = None,
+    signature: bytes | None = None, nonce: bytes | None = None, kiosk_id: str | None = None,
+    account: str | None = None, signed_at: dt.datetime | None = None,
+) -> VerifiedIdentity:
+    """Run ``verifier.verify`` on a card answer, with any argument replaced."""
+    return verifier.verify(
+        cert_der=answer.cert_der if cert_der is None else cert_der,
+        signature=answer.signature if signature is None else signature,
+        nonce=answer.nonce if nonce is None else nonce,
+        kiosk_id=answer.kiosk_id if kiosk_id is None else kiosk_id,
+        account=answer.account if account is None else account,
+        signed_at=signed_at or now(),
+    )
+
+
+class OcspResponder:
+    """The test hierarchy's OCSP responder for every root generation, reached in memory."""
+
+    def __init__(self, hierarchy: TestHierarchy, revoked: set[int],
+                 clock: Callable[[], dt.datetime] = now,
+                 signing_key: rsa.RSAPrivateKey | None = None) -> None:
+        self.issuers = [(ca_cert(hierarchy, g), hierarchy.auth_ca_key(g)) for g in GENERATIONS]
+        self.revoked = revoked
+        self.clock = clock
+        self.signing_key = signing_key
+        self.requests: list[tuple[str, ocsp.OCSPRequest]] = []
+
+    def post(self, url: str, body: bytes) -> bytes:
+        self.requests.append((url, ocsp.load_der_ocsp_request(body)))
+        answer = b""
+        for cert, key in self.issuers:
+            answer = build_ocsp_response(body, cert, self.signing_key or key, self.revoked, self.clock())
+            if ocsp.load_der_ocsp_response(answer).response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
+                break
+        return answer
