@@ -131,3 +131,15 @@ def test_status_without_pcscd_is_a_clear_message() -> None:
                             timeout=60, env=env)
     assert result.returncode == 1
     assert "pcscd" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_status_of_a_card_that_is_not_a_my_number_card(
+    reader: Reader, make_card: Callable[..., SimulatedCard]
+) -> None:
+    card = make_card()
+    card._apps.pop(bytes.fromhex("D392F000260100000001"))  # e.g. a transit or bank card
+    reader.insert(card)
+    result = run_kiosk("card", "status", "--reader", reader.name)
+    assert result.returncode == 1
+    assert "This is not a My Number Card. [card.unknown]" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
