@@ -6,7 +6,6 @@ import unicodedata
 from dataclasses import dataclass
 
 from kiosk.nfc import tlv
-from kiosk.nfc.connection import ApduChannel, CardConnection
 from kiosk.nfc.errors import CardProtocolError
 from kiosk.nfc.session import ApplicationSession
 
@@ -56,9 +55,6 @@ class CardInfoSession(ApplicationSession):
     NAME = "card info application"
     FORBIDDEN_EFS = frozenset({EF_MY_NUMBER})
     PIN_MAX_TRIES = 3
-
-    def __init__(self, connection: CardConnection | ApduChannel) -> None:
-        super().__init__(connection)
 
     def pin_tries_left(self) -> int:
         """Tries left on this AP's PIN (its own counter); spends none. 0 means blocked."""

@@ -145,7 +145,7 @@ class JpkiSession(ApplicationSession):
         if not 1 <= len(digest_info) <= size - 11:
             raise ValueError(f"data to sign must be 1 to {size - 11} bytes")
         self._select_ef(EF_AUTH_KEY)
-        ne = size if size <= EXTENDED_NE_MAX else EXTENDED_NE_MAX
+        ne = min(size, EXTENDED_NE_MAX)
         command = CommandApdu(
             CLA_PROPRIETARY, INS_COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x80, digest_info,
             ne=ne, extended=ne > SHORT_NE_MAX,

@@ -32,7 +32,6 @@ class VpcdBridge:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._removed = threading.Event()
-        self.connected = threading.Event()
 
     # -- insertion and removal ---------------------------------------------------------
 
@@ -57,7 +56,6 @@ class VpcdBridge:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         self._thread = None
-        self.connected.clear()
 
     @property
     def inserted(self) -> bool:
@@ -101,7 +99,6 @@ class VpcdBridge:
             target=self._serve, args=(sock,), name=f"vpcd-{self.port}", daemon=True
         )
         self._thread.start()
-        self.connected.set()
 
     def _recv_exact(self, sock: socket.socket, size: int) -> bytes | None:
         buf = bytearray()
@@ -148,7 +145,6 @@ class VpcdBridge:
             if self._sock is sock:
                 self._sock = None
             self.card.present = False
-            self.connected.clear()
 
     @staticmethod
     def _send(sock: socket.socket, data: bytes) -> None:
