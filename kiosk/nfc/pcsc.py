@@ -192,21 +192,10 @@ class PcscConnection:
         A card taken away mid-command can give an empty answer before the reader reports it gone;
         waiting briefly for the reader's verdict names the fault right.
         """
-        state = scard.SCARD_STATE_UNAWARE
-        deadline = time.monotonic() + within
-        while True:
-            remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
-            hresult, result = scard.SCardGetStatusChange(
-                self._context, remaining, [(self.reader, state)]
-            )
-            if hresult != scard.SCARD_S_SUCCESS:
-                return bool(hresult != scard.SCARD_E_TIMEOUT)
-            state = result[0][1]
-            if not state & scard.SCARD_STATE_PRESENT:
-                return True
-            state &= ~scard.SCARD_STATE_CHANGED
-            if remaining == 0:
-                return False
+        try:
+            return _await_presence(self._context, self.reader, False, within)
+        except CardError:
+            return True  # the reader itself is gone: so is the card
 
     def _card_present(self) -> bool:
         # A failed exchange is often the card leaving mid-command; say so rather than
@@ -360,9 +349,7 @@ class CardWatcher:
                 if name == PNP_NOTIFICATION:
                     readers_changed = readers_changed or bool(event_state & scard.SCARD_STATE_CHANGED)
                     continue
-                is_present = bool(event_state & scard.SCARD_STATE_PRESENT) and not bool(
-                    event_state & scard.SCARD_STATE_MUTE
-                )
+                is_present = _is_present(event_state)
                 if is_present != present.get(name, False):
                     present[name] = is_present
                     kind = EventKind.CARD_INSERTED if is_present else EventKind.CARD_REMOVED
@@ -387,27 +374,36 @@ class CardWatcher:
                 self._emit(ReaderEvent(EventKind.READER_ADDED, name))
 
 
+def _is_present(state: int) -> bool:
+    """Whether a reader state says a working card is on the reader."""
+    return bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
+
+
+def _await_presence(context: Any, reader: str, present: bool, timeout: float) -> bool:
+    """Block until a card is on (or off) ``reader``; False if that did not happen in time."""
+    state = scard.SCARD_STATE_UNAWARE
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
+        hresult, result = scard.SCardGetStatusChange(context, remaining, [(reader, state)])
+        if hresult == scard.SCARD_E_TIMEOUT:
+            return False
+        if hresult != scard.SCARD_S_SUCCESS:
+            raise error_for(hresult, f"watching {reader}")
+        state = result[0][1]
+        if _is_present(state) == present:
+            return True
+        state &= ~scard.SCARD_STATE_CHANGED
+        if remaining == 0:
+            return False
+
+
 def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> bool:
     """Block until a card is on (or off) ``reader``; False if that did not happen in time."""
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult != scard.SCARD_S_SUCCESS:
         raise error_for(hresult, "connecting to the PC/SC service")
     try:
-        state = scard.SCARD_STATE_UNAWARE
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
-            hresult, result = scard.SCardGetStatusChange(context, remaining, [(reader, state)])
-            if hresult == scard.SCARD_E_TIMEOUT:
-                return False
-            if hresult != scard.SCARD_S_SUCCESS:
-                raise error_for(hresult, f"watching {reader}")
-            _, state, _ = result[0]
-            is_present = bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
-            if is_present == present:
-                return True
-            state &= ~scard.SCARD_STATE_CHANGED
-            if time.monotonic() >= deadline:
-                return False
+        return _await_presence(context, reader, present, timeout)
     finally:
         scard.SCardReleaseContext(context)
