@@ -121,3 +121,55 @@ REFUSALS: dict[str, type[VerificationRefused]] = {
         RevocationUnknown, BadSignature, UnsupportedKey,
     )
 }
+
+
+#: Every other refusal the HTTP API gives, by code. With ``CODES`` these are the whole contract.
+API_CODES: dict[str, str] = {
+    "invalid_request": "The request is malformed or fails validation.",
+    "invalid_token": "No access token, or one that is invalid or expired.",
+    "insufficient_scope": "The access token does not allow this call.",
+    "rate_limited": "Too many requests from this kiosk or for this account; retry after the given time.",
+    "request_too_large": "The request body exceeds the server's size limit.",
+    "unknown_nonce": "The nonce was never issued by this server.",
+    "foreign_nonce": "The nonce was issued to another kiosk.",
+    "replayed_nonce": "The nonce was already used.",
+    "expired_nonce": "The nonce's lifetime has passed.",
+    "invalid_account": "The account ID does not have the institution's account ID format.",
+    "verification_unknown": "No verification with that ID was made by this kiosk.",
+    "verification_expired": "The verification is too old to back an operation; verify again.",
+    "verification_used": "The verification already backs another operation; verify again.",
+    "no_match": "The verified card is not linked to the claimed account.",
+    "idempotency_conflict": "The idempotency key was already used for a different request.",
+    "operation_unknown": "No operation with that ID belongs to this kiosk.",
+    "wrong_state": "The operation is not in a state that allows this call.",
+    "already_decided": "Staff already approved or refused this operation the other way.",
+    "account_proof_invalid": "The account token from the device authorization grant is invalid or expired.",
+    "account_proof_mismatch": "The device authorization grant proved a different account.",
+    "account_already_linked": "The account is already linked to a card; delete that link first.",
+    "card_already_linked": "This card is already linked to another account.",
+    "not_linked": "The account has no link to delete.",
+    "salvage_not_eligible": "Salvage is only for former members within the salvage period.",
+    "account_unavailable": "The directory has no usable account for this request.",
+    "password_policy": "The new password does not meet the password policy (see the problems list).",
+    "operation_not_offline": "This operation cannot be authorised from offline evidence.",
+    "evidence_unreadable": "The sealed evidence could not be opened with the server's sealing key.",
+    "evidence_bad_kiosk_signature": "The evidence is not signed by the kiosk that uploaded it.",
+    "evidence_invalid": "The evidence's contents are malformed or inconsistent.",
+    "evidence_counter_reused": "The kiosk already used this offline counter for other evidence.",
+    "evidence_no_approval": "The evidence carries no staff approval.",
+    "voucher_invalid": "The voucher is unknown, already used, expired, or for another account.",
+}
+
+
+class ApiError(Exception):
+    """A refusal from the HTTP API: a documented code, an HTTP status and words for people."""
+
+    def __init__(self, code: str, status: int, message: str | None = None,
+                 extra: dict[str, object] | None = None) -> None:
+        if code not in API_CODES and code not in CODES:
+            raise TypeError(f"{code!r} is not a documented error code")
+        self.code = code
+        self.status = status
+        self.message = message or API_CODES.get(code) or CODES[code]
+        self.extra = extra or {}
+        super().__init__(f"{code}: {self.message}")

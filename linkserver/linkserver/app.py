@@ -1,0 +1,439 @@
+"""The HTTP API (FastAPI): routes, authentication, error bodies, size limits and request logging.
+
+The routes only translate between HTTP and the services; every decision lives in the services.
+Handlers are plain functions (run on the worker pool), since each does blocking database and
+RSA work.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations at run
+# time, and the dependency aliases defined inside ``create_app`` must resolve as objects.
+
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from linkserver.device import GRANT_TYPE, DeviceGrant
+from linkserver.errors import API_CODES, CODES, ApiError
+from linkserver.offline import OfflineService, b64url, unb64url
+from linkserver.operations import OperationService, OperationView
+from linkserver.ratelimit import RateLimiter
+from linkserver.schemas import (
+    ChallengeResponse,
+    CodeList,
+    DecisionRequest,
+    DeviceAuthorizationResponse,
+    ErrorBody,
+    EvidenceBatch,
+    EvidenceBatchResponse,
+    EvidenceResult,
+    Health,
+    OAuthErrorBody,
+    OperationList,
+    OperationRequest,
+    OperationResponse,
+    PasswordRequest,
+    ServerInfo,
+    TokenResponse,
+    VerificationRequest,
+    VerificationResponse,
+    VoucherRequest,
+    VoucherResponse,
+)
+from linkserver.service import VerificationService
+from linkserver.tokens import AuthError, Caller
+
+logger = logging.getLogger("linkserver.http")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_FORM_BYTES = 16 * 1024
+
+
+def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    body: dict[str, object] = {"error": code, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    words = {400: "Malformed request", 401: "Missing or invalid access token",
+             403: "Refused (see the error code)", 404: "Not found", 409: "Conflict with the current state",
+             413: "Request body too large", 422: "Invalid request (see the error code)",
+             429: "Rate limited (see Retry-After)"}
+    return {status: {"model": ErrorBody, "description": words[status]} for status in statuses}
+
+
+OAUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": OAuthErrorBody, "description": "OAuth error (RFC 6749 §5.2, RFC 8628 §3.5)"},
+    401: {"model": OAuthErrorBody, "description": "Client authentication failed"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
+    429: {"model": ErrorBody, "description": "Rate limited"},
+}
+FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object",
+            "properties": {
+                "grant_type": {"type": "string"}, "scope": {"type": "string"},
+                "client_id": {"type": "string"}, "client_assertion_type": {"type": "string"},
+                "client_assertion": {"type": "string"}, "device_code": {"type": "string"},
+            },
+        }}},
+    }
+}
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await self._refuse(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, "request_too_large", f"request bodies are limited to {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _view(op: OperationView) -> OperationResponse:
+    return OperationResponse(**asdict(op))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise AuthError("invalid_request", "the body must be application/x-www-form-urlencoded", 400)
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise AuthError("invalid_request", "the form is too large", 400)
+    try:
+        fields = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        raise AuthError("invalid_request", "the form is not valid", 400) from None
+    if any(len(values) > 1 for values in fields.values()):
+        raise AuthError("invalid_request", "a form parameter is repeated", 400)
+    return {key: values[0] for key, values in fields.items()}
+
+
+def create_app(verification: VerificationService, operations: OperationService, device: DeviceGrant,
+               offline: OfflineService, *, max_request_bytes: int = 64 * 1024,
+               public_limiter: RateLimiter | None = None) -> FastAPI:
+    parts = verification.parts
+    public_limiter = public_limiter or RateLimiter(30, 60)
+    app = FastAPI(
+        title="My Number Card linkage server",
+        version="1.0.0",
+        description=(
+            "The reference linkage server the help-desk kiosk verifies against: client "
+            "authentication, challenges, JPKI card verification with claim-then-match, the account "
+            "operations with staff approval, the device authorization grant for pre-link, and "
+            "offline evidence. Every refusal carries a documented code (GET /v1/codes)."
+        ),
+        responses={413: {"model": ErrorBody, "description": "Request body too large"}},
+    )
+    app.add_middleware(BodyLimit, limit=max_request_bytes)
+    bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
+
+    def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+        if credentials is None:
+            raise AuthError("invalid_token", "an access token is required")
+        return verification.caller(credentials.credentials)
+
+    CallerDep = Annotated[Caller, Depends(caller)]
+
+    # -- errors and logging -------------------------------------------------------------------
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, **exc.extra)
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        if request.url.path.startswith("/oauth/"):
+            return JSONResponse({"error": exc.code, "error_description": exc.description},
+                                status_code=exc.status, headers={"Cache-Control": "no-store"})
+        if exc.code == "invalid_token":
+            return _error(401, "invalid_token", exc.description)
+        return _error(exc.status, exc.code, exc.description)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name the fields, never echo their values: a password or a certificate may be among them.
+        problems = sorted({".".join(str(p) for p in error.get("loc", ())[1:]) or "body"
+                           for error in exc.errors()})
+        return _error(422, "invalid_request", "the request does not match the API's schema",
+                      problems=problems)
+
+    @app.middleware("http")
+    async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            logger.exception("unhandled error in %s %s", request.method, request.url.path)
+            response = _error(500, "internal", "the server failed; the request was not applied")
+        route = request.scope.get("route")
+        logger.info("%s %s %s %.1f ms", request.method, getattr(route, "path", request.url.path),
+                    response.status_code, (time.perf_counter() - started) * 1000)
+        return response
+
+    # -- discovery ----------------------------------------------------------------------------
+
+    @app.get("/health", response_model=Health, tags=["discovery"])
+    def health() -> Health:
+        with parts.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+        return Health(status="ok", database="ok")
+
+    @app.get("/v1/server-info", response_model=ServerInfo, tags=["discovery"])
+    def server_info() -> ServerInfo:
+        base = parts.tokens.issuer.rstrip("/")
+        return ServerInfo(
+            issuer=parts.tokens.issuer, token_url=parts.tokens.token_url,
+            device_authorization_url=base + "/oauth/device_authorization",
+            jwks_url=base + "/.well-known/jwks.json", sealing_key=offline.sealing_public_jwk(),
+            password_policy=parts.policy.password.describe(),
+            account_id_pattern=parts.policy.account_id_pattern, server_time=parts.clock(),
+        )
+
+    @app.get("/.well-known/jwks.json", tags=["discovery"])
+    def jwks() -> dict[str, Any]:
+        return parts.tokens.public_jwks()
+
+    @app.get("/v1/codes", response_model=CodeList, tags=["discovery"])
+    def codes() -> CodeList:
+        return CodeList(codes={**CODES, **API_CODES})
+
+    # -- OAuth --------------------------------------------------------------------------------
+
+    @app.post("/oauth/token", response_model=TokenResponse, responses=OAUTH_RESPONSES,
+              openapi_extra=FORM_BODY, tags=["oauth"])
+    async def token(request: Request) -> JSONResponse:
+        form = await _form(request)
+        grant = form.get("grant_type")
+        if grant == "client_credentials":
+            access, lifetime, scope = await _in_pool(
+                verification.client_credentials, form.get("client_assertion", ""),
+                form.get("client_assertion_type", ""), form.get("client_id"), form.get("scope"))
+        elif grant == GRANT_TYPE:
+            access, lifetime = await _in_pool(_device_token, form)
+            scope = "account"
+        else:
+            raise AuthError("unsupported_grant_type",
+                            "grant_type must be client_credentials or device_code", 400)
+        return JSONResponse(TokenResponse(access_token=access, token_type="Bearer", expires_in=lifetime,
+                                          scope=scope).model_dump(),
+                            headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _device_token(form: dict[str, str]) -> tuple[str, int]:
+        with parts.db.transaction() as session:
+            client = verification.authenticate(session, form.get("client_assertion", ""),
+                                               form.get("client_assertion_type", ""), form.get("client_id"))
+        parts.kiosk_limiter.take(client.client_id, "kiosk")
+        with parts.db.transaction() as session:
+            try:
+                return device.poll(session, client.client_id, form.get("device_code", ""))
+            except AuthError as exc:
+                refusal = exc
+        raise refusal  # raised after the commit, so slow_down's new interval is kept
+
+    @app.post("/oauth/device_authorization", response_model=DeviceAuthorizationResponse,
+              responses=OAUTH_RESPONSES, openapi_extra=FORM_BODY, tags=["oauth"])
+    async def device_authorization(request: Request) -> JSONResponse:
+        form = await _form(request)
+
+        def run() -> DeviceAuthorizationResponse:
+            with parts.db.transaction() as session:
+                client = verification.authenticate(
+                    session, form.get("client_assertion", ""), form.get("client_assertion_type", ""),
+                    form.get("client_id"))
+            parts.kiosk_limiter.take(client.client_id, "kiosk")
+            code = device.authorize(client.client_id, form.get("scope"))
+            return DeviceAuthorizationResponse(**asdict(code))
+
+        answer = await _in_pool(run)
+        return JSONResponse(answer.model_dump(), headers={"Cache-Control": "no-store"})
+
+    @app.get("/device", response_class=HTMLResponse, tags=["account sign-in"])
+    def device_page(request: Request,
+                    user_code: Annotated[str, Query(max_length=32)] = "") -> HTMLResponse:
+        public_limiter.take(_client_address(request), "address")
+        return HTMLResponse(_device_html(user_code, ""))
+
+    sign_in_fields = {name: {"type": "string"} for name in ("user_code", "account_id", "password", "action")}
+
+    @app.post("/device", response_class=HTMLResponse, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "properties": sign_in_fields}}}}},
+        responses={400: {"description": "Malformed form", "content": {"text/html": {}}},
+                   429: {"model": ErrorBody, "description": "Rate limited"}}, tags=["account sign-in"])
+    async def device_sign_in(request: Request) -> HTMLResponse:
+        public_limiter.take(_client_address(request), "address")
+        try:
+            form = await _form(request)
+        except AuthError:
+            return HTMLResponse(_device_html("", "The form could not be read."), status_code=400)
+        user_code = form.get("user_code", "")[:32]
+        if form.get("action") == "deny":
+            await _in_pool(device.deny, user_code)
+            return HTMLResponse(_done_html("The request was refused. You can close this page."))
+        outcome = await _in_pool(device.sign_in, user_code, form.get("account_id", "")[:64],
+                                 form.get("password", "")[:1024])
+        if outcome == "approved":
+            return HTMLResponse(_done_html("Signed in. Go back to the kiosk to continue."))
+        message = ("The account ID or password is wrong. Try again." if outcome == "wrong"
+                   else "This code is not valid any more. Start again at the kiosk.")
+        return HTMLResponse(_device_html(user_code, message), status_code=400)
+
+    # -- verification ---------------------------------------------------------------------------
+
+    @app.post("/v1/challenges", response_model=ChallengeResponse, status_code=201,
+              responses=_documented(401, 403, 429), tags=["verification"])
+    def new_challenge(who: CallerDep) -> ChallengeResponse:
+        issued = verification.new_challenge(who)
+        return ChallengeResponse(nonce=b64url(issued.nonce), expires_at=issued.expires_at)
+
+    @app.post("/v1/verifications", response_model=VerificationResponse,
+              responses=_documented(401, 403, 422, 429), tags=["verification"])
+    def verify(body: VerificationRequest, who: CallerDep) -> VerificationResponse:
+        outcome = verification.verify(who, body.account_id, unb64url(body.nonce), unb64url(body.certificate),
+                                      unb64url(body.signature))
+        return VerificationResponse(**asdict(outcome))
+
+    # -- operations -----------------------------------------------------------------------------
+
+    @app.post("/v1/operations", response_model=OperationResponse, status_code=201,
+              responses={200: {"model": OperationResponse, "description": "The same request was made before"},
+                         **_documented(401, 403, 404, 409, 422, 429)}, tags=["operations"])
+    def create_operation(
+        body: OperationRequest, who: CallerDep,
+        idempotency_key: Annotated[str, Header(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")],
+    ) -> JSONResponse:
+        params = body.params.model_dump(exclude_none=True)
+        view, created = operations.create(who, idempotency_key, body.kind, body.verification_id, params)
+        return JSONResponse(_view(view).model_dump(mode="json"), status_code=201 if created else 200)
+
+    operation_id_path = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+    @app.get("/v1/operations/{operation_id}", response_model=OperationResponse,
+             responses=_documented(401, 403, 404, 429), tags=["operations"])
+    def get_operation(operation_id: operation_id_path, who: CallerDep) -> OperationResponse:
+        return _view(operations.get(who, operation_id))
+
+    @app.post("/v1/operations/{operation_id}/password", response_model=OperationResponse,
+              responses=_documented(401, 403, 404, 409, 422, 429), tags=["operations"])
+    def set_password(operation_id: operation_id_path, body: PasswordRequest,
+                     who: CallerDep) -> OperationResponse:
+        return _view(operations.set_password(who, operation_id, body.new_password))
+
+    @app.get("/v1/staff/operations", response_model=OperationList,
+             responses=_documented(401, 403, 429), tags=["staff"])
+    def pending_operations(who: CallerDep) -> OperationList:
+        return OperationList(operations=[_view(op) for op in operations.pending(who)])
+
+    @app.post("/v1/staff/operations/{operation_id}/decision", response_model=OperationResponse,
+              responses=_documented(401, 403, 404, 409, 422, 429), tags=["staff"])
+    def decide(operation_id: operation_id_path, body: DecisionRequest, who: CallerDep) -> OperationResponse:
+        return _view(operations.decide(who, operation_id, body.approve, body.staff_id, body.reason))
+
+    # -- offline ----------------------------------------------------------------------------------
+
+    @app.post("/v1/offline/evidence", response_model=EvidenceBatchResponse,
+              responses=_documented(401, 403, 422, 429), tags=["offline"])
+    def upload_evidence(body: EvidenceBatch, who: CallerDep) -> EvidenceBatchResponse:
+        fates = offline.accept_batch(who, [(b.idempotency_key, b.sealed) for b in body.bundles])
+        return EvidenceBatchResponse(results=[EvidenceResult(**asdict(f)) for f in fates])
+
+    @app.post("/v1/vouchers/redeem", response_model=VoucherResponse,
+              responses=_documented(403, 422, 429), tags=["offline"])
+    def redeem(body: VoucherRequest, request: Request) -> VoucherResponse:
+        public_limiter.take(_client_address(request), "address")
+        result = offline.redeem(body.voucher, body.account_id, body.new_password)
+        kind = str(result.pop("kind"))
+        return VoucherResponse(kind=kind, result=result)
+
+    return app
+
+
+async def _in_pool(function: Callable[..., Any], *args: Any) -> Any:
+    return await run_in_threadpool(function, *args)
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in to link your card</title>
+<style>body{{font:18px/1.5 system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em}}
+label,input,button{{display:block;width:100%;box-sizing:border-box;margin:.4em 0}}
+input,button{{font-size:1.1em;padding:.6em}}.error{{color:#a00;font-weight:bold}}</style></head>
+<body>{body}</body></html>"""
+
+
+def _device_html(user_code: str, message: str) -> str:
+    error = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    body = f"""<h1>Link your My Number Card</h1>
+<p>Sign in with your university account to confirm it is yours. The kiosk continues by itself.</p>
+{error}<form method="post" action="/device">
+<label for="user_code">Code shown on the kiosk</label>
+<input id="user_code" name="user_code" value="{html.escape(user_code)}" autocomplete="off" required>
+<label for="account_id">Account ID</label>
+<input id="account_id" name="account_id" inputmode="numeric" required>
+<label for="password">Password</label><input id="password" name="password" type="password" required>
+<button name="action" value="approve">Sign in and link</button>
+<button name="action" value="deny" formnovalidate>This was not me</button></form>"""
+    return PAGE.format(body=body)
+
+
+def _done_html(message: str) -> str:
+    return PAGE.format(body=f"<h1>{html.escape(message)}</h1>")

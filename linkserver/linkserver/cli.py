@@ -1,0 +1,143 @@
+"""``kiosk-linkserver``: run the server (from a configuration or as the demo) and administer it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from linkserver.config import ConfigError, load_settings
+
+logger = logging.getLogger("linkserver")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8470
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk-linkserver",
+        description="The reference linkage server for the My Number Card help-desk kiosk.",
+    )
+    parser.add_argument("--config", type=Path, help="serve with this TOML configuration file")
+    parser.add_argument("--demo", action="store_true",
+                        help="serve the demo: the simulated card's test hierarchy, demo accounts and clients")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--hierarchy", type=Path,
+                        help="the demo's test hierarchy folder (default: kiosk sim's)")
+    parser.add_argument("--state", type=Path,
+                        help="the demo's folder for keys, configuration and database (default: a new "
+                             "temporary folder, removed on exit)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--config", type=Path, required=True, dest="sub_config")
+
+    register = commands.add_parser("register-kiosk",
+                                   help="register a kiosk (or staff) client from its public key")
+    register.add_argument("--config", type=Path, required=True, dest="sub_config")
+    register.add_argument("--client-id", required=True)
+    register.add_argument("--public-key", type=Path, required=True,
+                          help="PEM public key (RSA ≥ 2048 or EC P-256)")
+    register.add_argument("--scope", action="append", dest="scopes",
+                          help="a scope to grant (repeat; default: verify, operate, offline)")
+    register.add_argument("--replace", action="store_true", help="re-key an existing client")
+
+    renewals = commands.add_parser("import-renewals",
+                                   help="import the JPKI platform's old/new serial pairs (CSV)")
+    renewals.add_argument("--config", type=Path, required=True, dest="sub_config")
+    renewals.add_argument("csv", type=Path, help="CSV with the header old_serial,new_serial")
+
+    check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
+    check.add_argument("--config", type=Path, required=True, dest="sub_config")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command is None:
+            return _serve(args)
+        return _admin(args)
+    except ConfigError as exc:
+        print(f"kiosk-linkserver: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"kiosk-linkserver: {exc}", file=sys.stderr)
+        return 1
+
+
+def _admin(args: argparse.Namespace) -> int:
+    from linkserver.admin import check_audit, import_renewals, register_client
+    from linkserver.db import Database
+    from linkserver.ppid import load_renewals_csv
+    from linkserver.tokens import DEFAULT_KIOSK_SCOPES
+
+    settings = load_settings(args.sub_config)
+    db = Database(settings.database_url)
+    try:
+        db.migrate()
+        if args.command == "migrate":
+            print("the database schema is up to date")
+        elif args.command == "register-kiosk":
+            client = register_client(db, args.client_id, args.public_key.read_bytes(),
+                                     args.scopes or DEFAULT_KIOSK_SCOPES, replace=args.replace)
+            print(f"registered {client.client_id} with scopes: {client.scopes}")
+        elif args.command == "import-renewals":
+            added = import_renewals(db, load_renewals_csv(args.csv))
+            print(f"imported {added} new renewal pair(s); restart the server to use them")
+        elif args.command == "check-audit":
+            report = check_audit(db)
+            if not report.ok:
+                print(f"the audit chain is BROKEN at entry {report.broken_at}: {report.reason} "
+                      f"({report.entries} entries read)")
+                return 3
+            print(f"the audit chain is intact: {report.entries} entries")
+    finally:
+        db.dispose()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from linkserver.server import build_server
+
+    if args.demo == (args.config is not None):
+        print("kiosk-linkserver: give either --config FILE or --demo", file=sys.stderr)
+        return 2
+    temporary: Path | None = None
+    if args.demo:
+        from linkserver.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, prepare_demo
+
+        state = args.state
+        if state is None:
+            temporary = state = Path(tempfile.mkdtemp(prefix="kiosk-linkserver-demo-"))
+        setup = prepare_demo(state, args.hierarchy, issuer=f"http://{args.host}:{args.port}")
+        settings = setup.settings
+        print(f"demo state in {state}\n"
+              f"  kiosk client {setup.kiosk_id}, private key {setup.kiosk_key_path}\n"
+              f"  staff client {setup.staff_id}, private key {setup.staff_key_path}\n"
+              f"  accounts {', '.join(a.account_id for a in DEMO_ACCOUNTS)} (password {DEMO_PASSWORD})\n"
+              f"  OpenAPI at http://{args.host}:{args.port}/openapi.json", flush=True)
+    else:
+        settings = load_settings(args.config)
+    try:
+        server = build_server(settings)
+        uvicorn.run(server.app, host=args.host, port=args.port, access_log=False, log_level=args.log_level)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""The server's settings: one TOML file, with every default documented here.
+
+A wrong or missing value stops the server before it starts, with a message naming the key and
+the file. Relative paths are relative to the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linkserver.passwords import PasswordPolicy
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the key and the file."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    #: Requests a kiosk may make per minute (token bucket of that size, refilled continuously).
+    kiosk_requests_per_minute: int = 120
+    #: Verifications (successful or not) naming one account, per hour.
+    account_verifications_per_hour: int = 20
+    #: Largest request body accepted, in bytes.
+    max_request_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    access_token_seconds: int = 300
+    #: Longest client assertion accepted (iat to exp).
+    client_assertion_seconds: int = 300
+    challenge_seconds: int = 120
+    #: How long a verification may back an operation.
+    verification_seconds: int = 600
+    device_code_seconds: int = 600
+    device_poll_interval_seconds: int = 5
+    enrolment_code_minutes: int = 60
+    salvage_ticket_days: int = 14
+    #: How long an offline voucher may be redeemed after the evidence reached the server.
+    voucher_days: int = 14
+
+
+@dataclass(frozen=True)
+class Policy:
+    account_id_pattern: str = r"^[0-9]{10}$"
+    password: PasswordPolicy = field(default_factory=PasswordPolicy)
+    salvage_days: int = 180
+
+    def account_id_ok(self, account_id: str) -> bool:
+        return re.fullmatch(self.account_id_pattern, account_id) is not None
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: The server's public base URL: the token issuer and the audience of client assertions.
+    issuer: str
+    database_url: str
+    trust_anchors: tuple[Path, ...]
+    ppid_secret_file: Path
+    signing_key_file: Path
+    sealing_key_file: Path
+    crl_files: tuple[Path, ...] = ()
+    ocsp_url: str | None = None
+    renewals_file: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def token_url(self) -> str:
+        return self.issuer.rstrip("/") + "/oauth/token"
+
+
+class _Reader:
+    """Typed access to one TOML table, with errors naming the key and the file."""
+
+    def __init__(self, data: dict[str, Any], table: str, source: Path) -> None:
+        self._data = data.get(table, {})
+        self._table = table
+        self._source = source
+        self._seen: set[str] = set()
+        if not isinstance(self._data, dict):
+            raise ConfigError(f"{source}: [{table}] must be a table")
+
+    def _fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self._source}: {self._table}.{key} {problem}")
+
+    def _get(self, key: str, kind: type, default: Any, required: bool) -> Any:
+        self._seen.add(key)
+        if key not in self._data:
+            if required:
+                raise self._fail(key, "is missing")
+            return default
+        value = self._data[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self._fail(key, f"must be an integer, not {value!r}")
+        if not isinstance(value, kind):
+            raise self._fail(key, f"must be a {kind.__name__}, not {value!r}")
+        return value
+
+    def text(self, key: str, default: str | None = None, required: bool = False) -> Any:
+        return self._get(key, str, default, required)
+
+    def number(self, key: str, default: int, low: int = 1, high: int = 10**9) -> int:
+        value: int = self._get(key, int, default, False)
+        if not low <= value <= high:
+            raise self._fail(key, f"must be between {low} and {high}, not {value}")
+        return value
+
+    def path(self, key: str, required: bool = False, must_exist: bool = True) -> Path | None:
+        value: str | None = self.text(key, required=required)
+        if value is None:
+            return None
+        resolved = (self._source.parent / value).resolve()
+        if must_exist and not resolved.is_file():
+            raise self._fail(key, f"names {resolved}, which is not a readable file")
+        return resolved
+
+    def paths(self, key: str, required: bool = False) -> tuple[Path, ...]:
+        value = self._get(key, list, [], required)
+        if required and not value:
+            raise self._fail(key, "must list at least one file")
+        result = []
+        for item in value:
+            if not isinstance(item, str):
+                raise self._fail(key, f"must list file names, not {item!r}")
+            resolved = (self._source.parent / item).resolve()
+            if not resolved.is_file():
+                raise self._fail(key, f"names {resolved}, which is not a readable file")
+            result.append(resolved)
+        return tuple(result)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._data) - self._seen)
+        if unknown:
+            raise self._fail(unknown[0], "is not a known setting (a typo?)")
+
+
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy"}
+
+
+def load_settings(path: Path | str) -> Settings:
+    """Read and check the settings file; raises ConfigError naming the key and the file."""
+    source = Path(path).resolve()
+    try:
+        data = tomllib.loads(source.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    for table in set(data) - KNOWN_TABLES:
+        raise ConfigError(f"{source}: [{table}] is not a known table")
+
+    server = _Reader(data, "server", source)
+    issuer = server.text("issuer", required=True)
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", issuer):
+        raise ConfigError(f"{source}: server.issuer must be an http(s) URL, not {issuer!r}")
+    database_url = server.text("database_url", default="sqlite:///linkserver.db")
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        relative = database_url.removeprefix("sqlite:///")
+        database_url = "sqlite:///" + str((source.parent / relative).resolve())
+    server.finish()
+
+    jpki = _Reader(data, "jpki", source)
+    anchors = jpki.paths("trust_anchors", required=True)
+    crl_files = jpki.paths("crl_files")
+    ocsp_url = jpki.text("ocsp_url")
+    renewals = jpki.path("renewals")
+    if not crl_files and not ocsp_url:
+        raise ConfigError(f"{source}: jpki needs crl_files or ocsp_url: revocation is always checked")
+    jpki.finish()
+
+    secrets = _Reader(data, "secrets", source)
+    ppid_secret = secrets.path("ppid_secret_file", required=True)
+    signing_key = secrets.path("signing_key_file", required=True)
+    sealing_key = secrets.path("sealing_key_file", required=True)
+    secrets.finish()
+
+    limits_table = _Reader(data, "limits", source)
+    base_limits = Limits()
+    limits = Limits(**{name: limits_table.number(name, getattr(base_limits, name))
+                       for name in Limits.__dataclass_fields__})
+    limits_table.finish()
+
+    lifetimes_table = _Reader(data, "lifetimes", source)
+    base_lifetimes = Lifetimes()
+    lifetimes = Lifetimes(**{name: lifetimes_table.number(name, getattr(base_lifetimes, name))
+                             for name in Lifetimes.__dataclass_fields__})
+    lifetimes_table.finish()
+
+    policy_table = _Reader(data, "policy", source)
+    pattern = policy_table.text("account_id_pattern", default=Policy.account_id_pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{source}: policy.account_id_pattern is not a regular expression ({exc})") from None
+    password = PasswordPolicy(
+        min_length=policy_table.number("password_min_length", 12, 8, 128),
+        max_length=policy_table.number("password_max_length", 64, 8, 1024),
+        min_classes=policy_table.number("password_min_classes", 3, 1, 4),
+    )
+    if password.min_length > password.max_length:
+        raise ConfigError(f"{source}: policy.password_min_length exceeds policy.password_max_length")
+    policy = Policy(account_id_pattern=pattern, password=password,
+                    salvage_days=policy_table.number("salvage_days", 180, 1, 3650))
+    policy_table.finish()
+
+    return Settings(
+        issuer=issuer, database_url=database_url, trust_anchors=anchors,
+        ppid_secret_file=ppid_secret,  # type: ignore[arg-type]
+        signing_key_file=signing_key,  # type: ignore[arg-type]
+        sealing_key_file=sealing_key,  # type: ignore[arg-type]
+        crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
+        limits=limits, lifetimes=lifetimes, policy=policy,
+    )

@@ -1,0 +1,253 @@
+"""The server's tables (SQLAlchemy 2). The schema itself is created by the Alembic migrations.
+
+Secrets the server hands out (enrolment codes, salvage tickets, device codes, vouchers) are kept
+as SHA-256 hashes where the server only needs to recognise them again; a password only as an
+Argon2 hash. PPIDs are pseudonyms and stored as they are, since links are looked up by them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    """An account of the reference directory (the institution's own directory in production)."""
+
+    __tablename__ = "accounts"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    #: "active", or "left" for a former member (salvage is open to them for a while).
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    left_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    mfa_methods: Mapped[int] = mapped_column(Integer, default=0)
+    enrolment_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enrolment_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Link(Base):
+    """One card (by PPID) linked to one account; each side at most once."""
+
+    __tablename__ = "links"
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id"), primary_key=True)
+    ppid: Mapped[str] = mapped_column(String(64), unique=True)
+    name_on_card: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by_kiosk: Mapped[str] = mapped_column(String(64))
+
+
+class KioskClient(Base):
+    """An OAuth client: a kiosk (or the staff console) with its public key and scopes."""
+
+    __tablename__ = "kiosk_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scopes: Mapped[str] = mapped_column(String(400))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: The highest offline-challenge counter accepted from this kiosk.
+    offline_counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsedAssertion(Base):
+    """A client assertion's ``jti`` seen before its expiry: a second use is a replay."""
+
+    __tablename__ = "used_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Challenge(Base):
+    """A nonce handed to one kiosk, usable once before it expires."""
+
+    __tablename__ = "challenges"
+
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Verification(Base):
+    """A successful card verification: the PPID it proved, and whether it matched the claim."""
+
+    __tablename__ = "verifications"
+
+    verification_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(64))
+    ppid: Mapped[str] = mapped_column(String(64))
+    matched: Mapped[bool] = mapped_column(Boolean)
+    certificate_serial: Mapped[str] = mapped_column(String(48))
+    certificate_not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: Set when an operation used it; a verification serves one operation only.
+    operation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Operation(Base):
+    """An operation a kiosk requested, keyed by the kiosk's idempotency key."""
+
+    __tablename__ = "operations"
+    __table_args__ = (UniqueConstraint("client_id", "idempotency_key"),)
+
+    operation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    #: A digest of the request, so a reused key with another request is refused, not replayed.
+    request_digest: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    verification_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: awaiting_approval, approved (waiting for the user's input), refused, completed, failed.
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    error_code: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: Results the user must see once (codes) are dropped after this time.
+    result_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SalvageTicket(Base):
+    """A time-limited grant for a former member to back up their data or forward their mail."""
+
+    __tablename__ = "salvage_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    operation_id: Mapped[str] = mapped_column(String(64))
+
+
+class DeviceAuthorization(Base):
+    """An RFC 8628 device authorization: the kiosk polls, the user approves on their phone."""
+
+    __tablename__ = "device_authorizations"
+
+    device_code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    interval: Mapped[int] = mapped_column(Integer)
+    last_polled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: pending, approved, denied, or issued (the token was handed out; a code works once).
+    status: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sign_in_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MailOutbox(Base):
+    """Notifications to account holders, waiting for the institution's mailer."""
+
+    __tablename__ = "mail_outbox"
+
+    mail_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class OfflineEvidence(Base):
+    """A sealed evidence bundle a kiosk recorded while offline, and what became of it."""
+
+    __tablename__ = "offline_evidence"
+    __table_args__ = (UniqueConstraint("client_id", "counter"),
+                      UniqueConstraint("client_id", "idempotency_key"))
+
+    evidence_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    counter: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bundle_digest: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: accepted (an operation is waiting for the voucher) or refused (with a code).
+    fate: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    voucher_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    voucher_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """One decision, chained to the one before by its hash."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    event: Mapped[str] = mapped_column(String(48))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Renewal(Base):
+    """The JPKI platform's old/new serial linkage: one card renewal (serials as decimal text)."""
+
+    __tablename__ = "renewals"
+
+    old_serial: Mapped[str] = mapped_column(String(50), primary_key=True)
+    new_serial: Mapped[str] = mapped_column(String(50), unique=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

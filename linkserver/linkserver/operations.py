@@ -1,0 +1,360 @@
+"""The six operations a verified card holder can ask for, staff approval, and their effects.
+
+An operation is created from a fresh verification (used once) under the kiosk's idempotency key:
+the same key with the same request returns the same operation, with another request it is
+refused. Operations that change an account wait for a staff decision; approval runs the change
+(or, for a password reset, opens the step where the user types the new password). Every
+operation notifies the account holder and leaves an audit entry for each decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from linkserver import audit
+from linkserver.config import Lifetimes
+from linkserver.directory import AccountInfo, code_hash
+from linkserver.errors import ApiError
+from linkserver.models import Link, Operation, SalvageTicket, Verification
+from linkserver.service import ServerParts, new_id, require_scope
+from linkserver.tokens import AuthError, Caller
+
+#: Operations, and whether each changes the account (and so waits for staff).
+KINDS: dict[str, bool] = {
+    "prelink": True,
+    "link_status": False,
+    "unlink": True,
+    "password_reset": True,
+    "mfa_reset": True,
+    "salvage": True,
+}
+SALVAGE_MODES = ("backup", "forwarding")
+#: An operation not decided by staff within this time can no longer be approved.
+APPROVAL_WINDOW = dt.timedelta(minutes=30)
+#: How long a code the user must copy (enrolment code, salvage ticket) stays readable by the kiosk.
+RESULT_DISPLAY = dt.timedelta(minutes=30)
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def one_time_code(groups: int = 4, size: int = 4) -> str:
+    """A human-typable random code (no 0/O or 1/I), e.g. ``K7QM-3XHD-...``: 5 bits per character."""
+    return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups))
+
+
+def request_digest(kind: str, verification_id: str, params: Mapping[str, object]) -> str:
+    canonical = json.dumps([kind, verification_id, params], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class OperationView:
+    """An operation as its kiosk (or staff) sees it."""
+
+    operation_id: str
+    kind: str
+    status: str
+    account_id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    result: dict[str, object]
+    error_code: str | None
+    approved_by: str | None
+
+
+class OperationService:
+    def __init__(self, parts: ServerParts, lifetimes: Lifetimes) -> None:
+        self.parts = parts
+        self.lifetimes = lifetimes
+
+    # -- views --------------------------------------------------------------------------------
+
+    def _view(self, op: Operation, now: dt.datetime) -> OperationView:
+        result = dict(op.result or {})
+        if op.result_expires_at is not None and op.result_expires_at <= now:
+            # Codes shown once to the user are not kept past their use-by time.
+            result = {key: value for key, value in result.items() if key not in ("enrolment_code", "ticket")}
+            result["expired"] = True
+        return OperationView(op.operation_id, op.kind, op.status, op.account_id, op.created_at,
+                             op.updated_at, result, op.error_code, op.approved_by)
+
+    def _owned(self, session: Session, caller: Caller, operation_id: str) -> Operation:
+        op = session.get(Operation, operation_id)
+        if op is None or op.client_id != caller.client_id:
+            raise ApiError("operation_unknown", 404)
+        return op
+
+    def get(self, caller: Caller, operation_id: str) -> OperationView:
+        require_scope(caller, "operate")
+        with self.parts.db.transaction() as session:
+            op = self._owned(session, caller, operation_id)
+            self._expire_if_stale(session, op)
+            return self._view(op, self.parts.clock())
+
+    def _expire_if_stale(self, session: Session, op: Operation) -> None:
+        now = self.parts.clock()
+        if op.status == "awaiting_approval" and op.created_at + APPROVAL_WINDOW <= now:
+            op.status, op.error_code, op.updated_at = "failed", "verification_expired", now
+            audit.append(session, "operation_expired", client_id=op.client_id, account_id=op.account_id,
+                         details={"operation_id": op.operation_id})
+
+    # -- creation -----------------------------------------------------------------------------
+
+    def create(self, caller: Caller, idempotency_key: str, kind: str, verification_id: str,
+               params: Mapping[str, object]) -> tuple[OperationView, bool]:
+        """The operation for this key: (view, created). A replay returns the first answer."""
+        require_scope(caller, "operate")
+        p = self.parts
+        now = p.clock()
+        digest = request_digest(kind, verification_id, params)
+        refusal: ApiError | None = None
+        with p.db.transaction() as session:
+            existing = session.scalars(select(Operation).where(
+                Operation.client_id == caller.client_id,
+                Operation.idempotency_key == idempotency_key)).first()
+            if existing is not None:
+                if existing.request_digest != digest:
+                    raise ApiError("idempotency_conflict", 409)
+                return self._view(existing, now), False
+            try:
+                op = self._create(session, caller, idempotency_key, kind, verification_id, params,
+                                  digest, now)
+            except ApiError as exc:
+                refusal = exc
+                audit.append(session, "operation_refused", client_id=caller.client_id,
+                             details={"kind": kind, "code": exc.code, "verification_id": verification_id})
+            else:
+                return self._view(op, now), True
+        assert refusal is not None
+        raise refusal
+
+    def _create(self, session: Session, caller: Caller, idempotency_key: str, kind: str,
+                verification_id: str, params: Mapping[str, object], digest: str,
+                now: dt.datetime) -> Operation:
+        verification = session.get(Verification, verification_id)
+        if verification is None or verification.client_id != caller.client_id:
+            raise ApiError("verification_unknown", 404)
+        if verification.operation_id is not None:
+            raise ApiError("verification_used", 409)
+        if verification.expires_at <= now:
+            raise ApiError("verification_expired", 403)
+        account = self.parts.directory.find(session, verification.account_id)
+        stored_params = self._check_request(session, caller, kind, verification, account, params, now)
+        assert account is not None
+        op = Operation(
+            operation_id=new_id("op"), client_id=caller.client_id, idempotency_key=idempotency_key,
+            request_digest=digest, kind=kind, account_id=account.account_id,
+            verification_id=verification_id, status="awaiting_approval", params=stored_params,
+            result={}, created_at=now, updated_at=now,
+        )
+        verification.operation_id = op.operation_id
+        session.add(op)
+        session.flush()
+        audit.append(session, "operation_requested", client_id=caller.client_id,
+                     account_id=account.account_id,
+                     details={"operation_id": op.operation_id, "kind": kind,
+                              "verification_id": verification_id})
+        if not KINDS[kind]:
+            self._execute(session, op, account, now)
+        return op
+
+    def _check_request(self, session: Session, caller: Caller, kind: str, verification: Verification,
+                       account: AccountInfo | None, params: Mapping[str, object],
+                       now: dt.datetime) -> dict[str, object]:
+        """The parameters to store for a valid request, or the ApiError that refuses it."""
+        if kind == "prelink":
+            return self._check_prelink(session, verification, account, params)
+        if not verification.matched or account is None:
+            raise ApiError("no_match", 403)
+        if kind == "unlink" and self.parts.links.by_account(session, account.account_id) is None:
+            raise ApiError("not_linked", 409)
+        if kind == "salvage":
+            if params.get("mode") not in SALVAGE_MODES:
+                raise ApiError("invalid_request", 422, "salvage needs mode 'backup' or 'forwarding'")
+            if not self._salvage_open(account, now):
+                raise ApiError("salvage_not_eligible", 403)
+            return {"mode": params["mode"]}
+        if kind == "mfa_reset" and account.status != "active":
+            raise ApiError("account_unavailable", 409, "only an active account has MFA methods to reset")
+        if kind == "password_reset" and account.status != "active":
+            raise ApiError("account_unavailable", 409, "only an active account can have its password reset")
+        return {}
+
+    def _salvage_open(self, account: AccountInfo, now: dt.datetime) -> bool:
+        return (account.status == "left" and account.left_at is not None
+                and now - account.left_at <= dt.timedelta(days=self.parts.policy.salvage_days))
+
+    def _check_prelink(self, session: Session, verification: Verification, account: AccountInfo | None,
+                       params: Mapping[str, object]) -> dict[str, object]:
+        name = params.get("name_on_card")
+        token = params.get("account_token")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ApiError("invalid_request", 422,
+                           "pre-link needs the name read from the card (1-200 characters)")
+        if not isinstance(token, str):
+            raise ApiError("invalid_request", 422, "pre-link needs the account token from the device grant")
+        try:
+            proof = self.parts.tokens.check(token)
+        except AuthError:
+            raise ApiError("account_proof_invalid", 403) from None
+        if "account" not in proof.scopes or proof.account_id is None:
+            raise ApiError("account_proof_invalid", 403)
+        if proof.account_id != verification.account_id or proof.client_id != verification.client_id:
+            raise ApiError("account_proof_mismatch", 403)
+        if account is None or account.status != "active":
+            raise ApiError("account_unavailable", 409, "only an active account can be linked")
+        if self.parts.links.by_account(session, account.account_id) is not None:
+            raise ApiError("account_already_linked", 409)
+        if self.parts.links.by_ppid(session, verification.ppid) is not None:
+            raise ApiError("card_already_linked", 409)
+        return {"name_on_card": name.strip()}
+
+    # -- staff --------------------------------------------------------------------------------
+
+    def pending(self, caller: Caller, limit: int = 100) -> list[OperationView]:
+        require_scope(caller, "staff")
+        now = self.parts.clock()
+        with self.parts.db.transaction() as session:
+            ops = session.scalars(select(Operation).where(Operation.status == "awaiting_approval")
+                                  .order_by(Operation.created_at).limit(limit)).all()
+            for op in ops:
+                self._expire_if_stale(session, op)
+            return [self._view(op, now) for op in ops if op.status == "awaiting_approval"]
+
+    def decide(self, caller: Caller, operation_id: str, approve: bool, staff_id: str,
+               reason: str | None) -> OperationView:
+        """Staff approve (and so run) or refuse an operation; repeating the same decision is harmless."""
+        require_scope(caller, "staff")
+        now = self.parts.clock()
+        with self.parts.db.transaction() as session:
+            op = session.get(Operation, operation_id)
+            if op is None:
+                raise ApiError("operation_unknown", 404)
+            self._expire_if_stale(session, op)
+            if op.status != "awaiting_approval":
+                same = (op.status == "refused") == (not approve) and op.status != "failed"
+                if same:
+                    return self._view(op, now)
+                raise ApiError("already_decided", 409, f"the operation is already {op.status}")
+            account = self.parts.directory.find(session, op.account_id)
+            op.approved_by, op.updated_at = staff_id, now
+            audit.append(session, "operation_approved" if approve else "operation_refused_by_staff",
+                         client_id=caller.client_id, account_id=op.account_id,
+                         details={"operation_id": op.operation_id, "kind": op.kind, "staff": staff_id,
+                                  "reason": reason or ""})
+            if account is None:
+                op.status, op.error_code = "failed", "account_unavailable"
+                return self._view(op, now)
+            if not approve:
+                op.status = "refused"
+                self.parts.notifier.notify(session, account, "refused", now, op.client_id)
+                return self._view(op, now)
+            op.status = "approved"
+            if op.kind != "password_reset":
+                self._execute(session, op, account, now)
+            return self._view(op, now)
+
+    # -- effects ------------------------------------------------------------------------------
+
+    def _execute(self, session: Session, op: Operation, account: AccountInfo, now: dt.datetime) -> None:
+        """Apply an approved operation (all but the password, which the user types)."""
+        result: dict[str, object]
+        shows_code = op.kind in ("mfa_reset", "salvage")
+        if op.kind == "link_status":
+            link = self.parts.links.by_account(session, account.account_id)
+            result = {"linked": link is not None,
+                      "linked_at": link.created_at.isoformat() if link else None,
+                      "name_on_card": link.name_on_card if link else None}
+        elif op.kind == "unlink":
+            link = self.parts.links.by_account(session, account.account_id)
+            if link is None:
+                op.status, op.error_code, op.updated_at = "failed", "not_linked", now
+                return
+            session.delete(link)
+            result = {"unlinked": True}
+        elif op.kind == "prelink":
+            verification = session.get(Verification, op.verification_id)
+            assert verification is not None
+            error = self._link(session, op, account, verification.ppid, now)
+            if error:
+                op.status, op.error_code, op.updated_at = "failed", error, now
+                audit.append(session, "operation_failed", client_id=op.client_id,
+                             account_id=op.account_id,
+                             details={"operation_id": op.operation_id, "code": error})
+                return
+            result = {"linked": True}
+        elif op.kind == "mfa_reset":
+            code, expires = self.mfa_code(session, account, now)
+            result = {"enrolment_code": code, "expires_at": expires.isoformat()}
+        elif op.kind == "salvage":
+            ticket, expires = self.salvage_ticket(session, account, str(op.params["mode"]),
+                                                  op.operation_id, now)
+            result = {"ticket": ticket, "mode": op.params["mode"], "expires_at": expires.isoformat()}
+        else:  # pragma: no cover - KINDS is closed
+            raise AssertionError(op.kind)
+        self._complete(session, op, account, result, now, now + RESULT_DISPLAY if shows_code else None)
+
+    def _complete(self, session: Session, op: Operation, account: AccountInfo, result: dict[str, object],
+                  now: dt.datetime, result_expires: dt.datetime | None = None) -> None:
+        op.status, op.result, op.updated_at, op.result_expires_at = "completed", result, now, result_expires
+        self.parts.notifier.notify(session, account, op.kind, now, op.client_id)
+        audit.append(session, "operation_completed", client_id=op.client_id, account_id=op.account_id,
+                     details={"operation_id": op.operation_id, "kind": op.kind})
+
+    def _link(self, session: Session, op: Operation, account: AccountInfo, ppid: str,
+              now: dt.datetime) -> str | None:
+        if self.parts.links.by_account(session, account.account_id) is not None:
+            return "account_already_linked"
+        if self.parts.links.by_ppid(session, ppid) is not None:
+            return "card_already_linked"
+        try:
+            with session.begin_nested():
+                session.add(Link(account_id=account.account_id, ppid=ppid,
+                                 name_on_card=str(op.params["name_on_card"]), created_at=now,
+                                 created_by_kiosk=op.client_id))
+        except IntegrityError:
+            return "card_already_linked"
+        return None
+
+    def mfa_code(self, session: Session, account: AccountInfo, now: dt.datetime) -> tuple[str, dt.datetime]:
+        code = one_time_code()
+        expires = now + dt.timedelta(minutes=self.lifetimes.enrolment_code_minutes)
+        self.parts.directory.reset_mfa(session, account.account_id, code, expires)
+        return code, expires
+
+    def salvage_ticket(self, session: Session, account: AccountInfo, mode: str, operation_id: str,
+                       now: dt.datetime) -> tuple[str, dt.datetime]:
+        ticket = one_time_code(5)
+        expires = now + dt.timedelta(days=self.lifetimes.salvage_ticket_days)
+        session.add(SalvageTicket(ticket_hash=code_hash(ticket), account_id=account.account_id, mode=mode,
+                                  expires_at=expires, operation_id=operation_id))
+        return ticket, expires
+
+    def set_password(self, caller: Caller, operation_id: str, new_password: str) -> OperationView:
+        """The user's own new password, after approval: checked against the policy, then set."""
+        require_scope(caller, "operate")
+        now = self.parts.clock()
+        with self.parts.db.transaction() as session:
+            op = self._owned(session, caller, operation_id)
+            if op.kind != "password_reset" or op.status != "approved":
+                raise ApiError("wrong_state", 409, f"the operation is {op.kind}, {op.status}")
+            self.apply_password(session, op.account_id, new_password, now)
+            account = self.parts.directory.find(session, op.account_id)
+            assert account is not None
+            self._complete(session, op, account, {"password_set": True}, now)
+            return self._view(op, now)
+
+    def apply_password(self, session: Session, account_id: str, new_password: str, now: dt.datetime) -> None:
+        problems = self.parts.policy.password.problems(new_password)
+        if problems:
+            raise ApiError("password_policy", 422, extra={"problems": problems,
+                                                          "policy": self.parts.policy.password.describe()})
+        self.parts.directory.set_password(session, account_id, new_password, now)

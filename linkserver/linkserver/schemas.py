@@ -1,0 +1,162 @@
+"""The HTTP API's request and response bodies: strict, closed models that are the OpenAPI contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+B64URL = r"^[A-Za-z0-9_-]+$"
+#: Identifier-like strings: the account ID format itself is a policy setting, checked by the server.
+ACCOUNT = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+OPAQUE_ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a documented code (see ``GET /v1/codes``) and words for people."""
+
+    error: str
+    message: str
+    problems: list[str] | None = None
+    retry_after: int | None = None
+    policy: dict[str, object] | None = None
+
+
+class OAuthErrorBody(BaseModel):
+    error: str
+    error_description: str
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class DeviceAuthorizationResponse(BaseModel):
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class ChallengeResponse(BaseModel):
+    nonce: str = Field(description="base64url, 32 random bytes, single use")
+    expires_at: dt.datetime
+
+
+class VerificationRequest(Strict):
+    account_id: ACCOUNT
+    nonce: Annotated[str, Field(min_length=22, max_length=64, pattern=B64URL)]
+    certificate: Annotated[str, Field(min_length=4, max_length=22_000, pattern=B64URL,
+                                      description="base64url DER of the card's authentication certificate")]
+    signature: Annotated[str, Field(min_length=4, max_length=1400, pattern=B64URL,
+                                    description="base64url PKCS#1 v1.5 signature by the card")]
+
+
+class VerificationResponse(BaseModel):
+    """Claim-then-match: the same fields whether or not the account exists."""
+
+    verification_id: str
+    match: bool
+    name_on_record: str | None
+    certificate_not_after: dt.datetime
+    expires_at: dt.datetime
+
+
+class OperationParams(Strict):
+    mode: Literal["backup", "forwarding"] | None = None
+    account_token: Annotated[str, Field(max_length=4096)] | None = None
+    name_on_card: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class OperationRequest(Strict):
+    kind: Literal["prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage"]
+    verification_id: OPAQUE_ID
+    params: OperationParams = Field(default_factory=OperationParams)
+
+
+class OperationResponse(BaseModel):
+    operation_id: str
+    kind: str
+    status: Literal["awaiting_approval", "approved", "refused", "completed", "failed"]
+    account_id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    result: dict[str, object]
+    error_code: str | None
+    approved_by: str | None
+
+
+class OperationList(BaseModel):
+    operations: list[OperationResponse]
+
+
+class PasswordRequest(Strict):
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class DecisionRequest(Strict):
+    approve: bool
+    staff_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class EvidenceBundle(Strict):
+    idempotency_key: Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    sealed: Annotated[str, Field(min_length=1, max_length=32 * 1024, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class EvidenceBatch(Strict):
+    bundles: Annotated[list[EvidenceBundle], Field(min_length=1, max_length=50)]
+
+
+class EvidenceResult(BaseModel):
+    idempotency_key: str
+    evidence_id: str
+    fate: Literal["accepted", "refused"]
+    error_code: str | None
+    duplicate: bool
+
+
+class EvidenceBatchResponse(BaseModel):
+    results: list[EvidenceResult]
+
+
+class VoucherRequest(Strict):
+    voucher: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+    account_id: ACCOUNT
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+
+
+class VoucherResponse(BaseModel):
+    kind: str
+    result: dict[str, object]
+
+
+class ServerInfo(BaseModel):
+    issuer: str
+    token_url: str
+    device_authorization_url: str
+    jwks_url: str
+    sealing_key: dict[str, object] = Field(description="JWK the kiosk seals offline evidence to")
+    password_policy: dict[str, object]
+    account_id_pattern: str
+    server_time: dt.datetime
+
+
+class CodeList(BaseModel):
+    codes: dict[str, str]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]

@@ -1,0 +1,90 @@
+"""The composition root: settings in, a ready server (services and the ASGI app) out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx2
+from fastapi import FastAPI
+
+from linkserver.admin import load_renewals
+from linkserver.app import create_app
+from linkserver.config import Settings
+from linkserver.db import Database
+from linkserver.device import DeviceGrant
+from linkserver.directory import LinkStore, SqlDirectory
+from linkserver.notifier import MailOutboxNotifier
+from linkserver.offline import OfflineService
+from linkserver.operations import OperationService
+from linkserver.ppid import PpidDeriver, RenewalTable, load_renewals_csv
+from linkserver.ratelimit import RateLimiter
+from linkserver.revocation import CrlFileChecker, OcspChecker, RevocationChecker
+from linkserver.service import ServerParts, VerificationService, utc_now
+from linkserver.tokens import TokenService, load_ec_private_key
+from linkserver.trust import TrustStore
+from linkserver.verifier import JpkiVerifier
+
+logger = logging.getLogger(__name__)
+
+OCSP_TIMEOUT = 5.0
+
+
+@dataclass
+class LinkServer:
+    settings: Settings
+    parts: ServerParts
+    verification: VerificationService
+    operations: OperationService
+    device: DeviceGrant
+    offline: OfflineService
+    app: FastAPI
+
+
+def _ocsp_post(url: str, body: bytes) -> bytes:
+    response = httpx2.post(url, content=body, timeout=OCSP_TIMEOUT,
+                           headers={"Content-Type": "application/ocsp-request"})
+    response.raise_for_status()
+    return response.content
+
+
+def revocation_checker(settings: Settings, clock: Callable[[], dt.datetime]) -> RevocationChecker:
+    if settings.ocsp_url:
+        return OcspChecker(settings.ocsp_url, _ocsp_post, clock=clock)
+    return CrlFileChecker(settings.crl_files, clock=clock)
+
+
+def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now,
+                 migrate: bool = True, revocation: RevocationChecker | None = None) -> LinkServer:
+    """Everything the server needs, wired once; ``migrate`` brings the schema up to date first."""
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+    secret = settings.ppid_secret_file.read_bytes().strip()
+    with db.transaction() as session:
+        pairs = list(load_renewals(session).renewals.items())
+    if settings.renewals_file:
+        pairs += load_renewals_csv(settings.renewals_file).renewals.items()
+    renewals = RenewalTable(pairs)
+    verifier = JpkiVerifier(TrustStore.from_pem_files(settings.trust_anchors),
+                            revocation or revocation_checker(settings, clock), PpidDeriver(secret, renewals))
+    lifetimes = settings.lifetimes
+    tokens = TokenService(load_ec_private_key(settings.signing_key_file), settings.issuer, settings.token_url,
+                          lifetimes.access_token_seconds, lifetimes.client_assertion_seconds, clock)
+    limits = settings.limits
+    parts = ServerParts(
+        db=db, verifier=verifier, tokens=tokens, directory=SqlDirectory(), links=LinkStore(),
+        notifier=MailOutboxNotifier(), policy=settings.policy,
+        challenge_seconds=lifetimes.challenge_seconds, verification_seconds=lifetimes.verification_seconds,
+        kiosk_limiter=RateLimiter(limits.kiosk_requests_per_minute, 60),
+        account_limiter=RateLimiter(limits.account_verifications_per_hour, 3600),
+        clock=clock,
+    )
+    verification = VerificationService(parts)
+    operations = OperationService(parts, lifetimes)
+    device = DeviceGrant(parts, lifetimes, settings.issuer)
+    offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
+    app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes)
+    return LinkServer(settings, parts, verification, operations, device, offline, app)

@@ -1,0 +1,210 @@
+"""The server's decisions, free of HTTP: tokens, challenges, verifications and their audit.
+
+Each public method is one unit of work: it runs in its own transaction, and every decision it
+takes is appended to the audit chain in that same transaction, so a decision and its audit entry
+are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+
+from linkserver import audit
+from linkserver.config import Policy
+from linkserver.db import Database
+from linkserver.directory import AccountDirectory, LinkStore
+from linkserver.errors import ApiError, VerificationRefused
+from linkserver.models import Challenge, KioskClient, UsedAssertion, Verification
+from linkserver.notifier import Notifier
+from linkserver.ratelimit import RateLimiter
+from linkserver.tokens import AuthError, Caller, TokenService
+from linkserver.verifier import JpkiVerifier
+
+logger = logging.getLogger(__name__)
+
+NONCE_BYTES = 32
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(18)}"
+
+
+@dataclass(frozen=True)
+class IssuedChallenge:
+    nonce: bytes
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class VerificationOutcome:
+    """The answer to a claim: the same fields whether or not the account exists or matches."""
+
+    verification_id: str
+    match: bool
+    name_on_record: str | None
+    certificate_not_after: dt.datetime
+    expires_at: dt.datetime
+
+
+@dataclass
+class ServerParts:
+    """Everything the services share; built once by the composition root."""
+
+    db: Database
+    verifier: JpkiVerifier
+    tokens: TokenService
+    directory: AccountDirectory
+    links: LinkStore
+    notifier: Notifier
+    policy: Policy
+    challenge_seconds: int
+    verification_seconds: int
+    kiosk_limiter: RateLimiter
+    account_limiter: RateLimiter
+    clock: Callable[[], dt.datetime] = utc_now
+
+
+def require_scope(caller: Caller, scope: str) -> None:
+    if scope not in caller.scopes:
+        raise ApiError("insufficient_scope", 403, f"this call needs the {scope!r} scope")
+
+
+class VerificationService:
+    """Client tokens, challenges and card verifications."""
+
+    def __init__(self, parts: ServerParts) -> None:
+        self.parts = parts
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def client_credentials(self, assertion: str, assertion_type: str, client_id: str | None,
+                           scope: str | None) -> tuple[str, int, str]:
+        """An access token for a kiosk that proved its key; the scopes are those it asked for and has."""
+        p = self.parts
+        with p.db.transaction() as session:
+            try:
+                client = p.tokens.authenticate_client(session, assertion, assertion_type, client_id)
+            except AuthError as exc:
+                audit.append(session, "client_refused", details={"reason": exc.description})
+                raise
+            allowed = client.scopes.split()
+            wanted = scope.split() if scope else allowed
+            if not set(wanted) <= set(allowed):
+                raise AuthError("invalid_scope", "the client may not have the scopes it asked for", 400)
+            self._purge(session)
+        p.kiosk_limiter.take(client.client_id, "kiosk")
+        token, lifetime = p.tokens.issue(client.client_id, wanted)
+        return token, lifetime, " ".join(wanted)
+
+    def authenticate(self, session: Session, assertion: str, assertion_type: str,
+                     client_id: str | None) -> KioskClient:
+        return self.parts.tokens.authenticate_client(session, assertion, assertion_type, client_id)
+
+    def _purge(self, session: Session) -> None:
+        """Drop replay-cache entries and challenges nobody can use any more."""
+        now = self.parts.clock()
+        session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+        session.execute(delete(Challenge).where(Challenge.expires_at < now - dt.timedelta(hours=1)))
+
+    def caller(self, token: str) -> Caller:
+        caller = self.parts.tokens.check(token)
+        self.parts.kiosk_limiter.take(caller.client_id, "kiosk")
+        return caller
+
+    # -- challenges ---------------------------------------------------------------------------
+
+    def new_challenge(self, caller: Caller) -> IssuedChallenge:
+        require_scope(caller, "verify")
+        now = self.parts.clock()
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        expires = now + dt.timedelta(seconds=self.parts.challenge_seconds)
+        with self.parts.db.transaction() as session:
+            session.add(Challenge(nonce=nonce, client_id=caller.client_id, created_at=now,
+                                  expires_at=expires))
+        return IssuedChallenge(nonce, expires)
+
+    def _consume_nonce(self, session: Session, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
+        challenge = session.get(Challenge, nonce)
+        if challenge is None:
+            raise ApiError("unknown_nonce", 403)
+        if challenge.client_id != caller.client_id:
+            raise ApiError("foreign_nonce", 403)
+        if challenge.used_at is not None:
+            raise ApiError("replayed_nonce", 403)
+        if challenge.expires_at <= now:
+            raise ApiError("expired_nonce", 403)
+        # Conditional update: of two concurrent uses of one nonce, exactly one wins.
+        claimed = session.execute(
+            update(Challenge).where(Challenge.nonce == nonce, Challenge.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError("replayed_nonce", 403)
+
+    # -- verification -------------------------------------------------------------------------
+
+    def verify(self, caller: Caller, account_id: str, nonce: bytes, certificate: bytes,
+               signature: bytes) -> VerificationOutcome:
+        """Check the card's answer to a challenge and match its PPID against the claimed account.
+
+        The claimed account is never looked up: the PPID's link is, and compared with the claim,
+        so an account that does not exist costs the same work and gets the same answer as one
+        that exists and is not linked to this card.
+        """
+        p = self.parts
+        require_scope(caller, "verify")
+        if not p.policy.account_id_ok(account_id):
+            raise ApiError("invalid_account", 422)
+        p.account_limiter.take(account_id, "account")
+        now = p.clock()
+        refusal: ApiError | None = None
+        with p.db.transaction() as session:
+            try:
+                self._consume_nonce(session, caller, nonce, now)
+            except ApiError as exc:
+                refusal = exc
+                audit.append(session, "verification_refused", client_id=caller.client_id,
+                             account_id=account_id, details={"code": exc.code})
+        if refusal is not None:
+            raise refusal
+        try:
+            identity = p.verifier.verify(certificate, signature, nonce, caller.client_id, account_id, now)
+        except VerificationRefused as exc:
+            with p.db.transaction() as session:
+                audit.append(session, "verification_refused", client_id=caller.client_id,
+                             account_id=account_id, details={"code": exc.code})
+            raise ApiError(exc.code, 403, exc.message) from None
+        with p.db.transaction() as session:
+            link = p.links.by_ppid(session, identity.ppid)
+            matched = link is not None and hmac.compare_digest(
+                link.account_id.encode("utf-8"), account_id.encode("utf-8"))
+            outcome = VerificationOutcome(
+                verification_id=new_id("ver"), match=matched,
+                name_on_record=link.name_on_card if matched and link else None,
+                certificate_not_after=identity.not_after,
+                expires_at=now + dt.timedelta(seconds=p.verification_seconds),
+            )
+            session.add(Verification(
+                verification_id=outcome.verification_id, client_id=caller.client_id,
+                account_id=account_id, ppid=identity.ppid, matched=matched,
+                certificate_serial=format(identity.serial, "x"),
+                certificate_not_after=identity.not_after, created_at=now,
+                expires_at=outcome.expires_at,
+            ))
+            audit.append(session, "verification", client_id=caller.client_id, account_id=account_id,
+                         details={"verification_id": outcome.verification_id, "match": matched,
+                                  "serial": format(identity.serial, "x"),
+                                  "anchor": identity.issuer_generation_hint})
+        return outcome
