@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -25,6 +26,7 @@ from linkserver import (
     load_renewals_csv,
     signed_message,
 )
+from tests.linkserver.helpers import POSTGRES_ENV, LiveServer, live_server, postgres_schema, postgres_url
 
 SECRET = b"service secret A: 32 bytes long!"
 OTHER_SECRET = b"service secret B: 32 bytes long!"
@@ -132,3 +134,23 @@ class OcspResponder:
             if ocsp.load_der_ocsp_response(answer).response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
                 break
         return answer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each API test runs on SQLite and on PostgreSQL (``KIOSK_TEST_POSTGRES_URL``, set by run-tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'linkserver.db'}"
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (scripts/run-tests does)")
+    with postgres_schema(base) as url:
+        yield url
+
+
+@pytest.fixture
+def live(tmp_path: Path, hierarchy: TestHierarchy, database_url: str) -> Iterator[LiveServer]:
+    """The demo linkage server on loopback, on the parametrised database."""
+    with live_server(tmp_path / "state", hierarchy, database_url) as server:
+        yield server

@@ -1,0 +1,191 @@
+"""A kiosk's side of the linkage protocol for tests and benchmarks: a live server and its clients.
+
+The clients are what a kiosk does: authlib's client-credentials grant with ``private_key_jwt``
+(assertions kept short, as the server demands), then plain JSON calls. Cards are the simulated
+card, signing for real.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
+from joserfc.jwk import ECKey
+from linkserver.config import Limits
+from linkserver.demo import DemoSetup, prepare_demo
+from linkserver.server import LinkServer, build_server
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from kiosk.nfc import JpkiSession
+from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
+from linkserver import signed_message
+
+POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
+ASSERTION_SECONDS = 60
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ShortAssertion(PrivateKeyJWT):
+    """authlib's private_key_jwt, with assertions living one minute instead of an hour."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return private_key_jwt_sign(auth.client_secret, client_id=auth.client_id,
+                                    token_endpoint=token_endpoint, alg=self.alg, header=self.headers,
+                                    expires_in=ASSERTION_SECONDS)
+
+
+def oauth_client(client_id: str, key_path: Path, token_url: str) -> OAuth2Client:
+    """A client that fetches (and renews) its access token by itself."""
+    key = ECKey.import_key(key_path.read_bytes())
+    client = OAuth2Client(client_id, key, token_endpoint_auth_method=ShortAssertion(token_url, alg="ES256"),
+                          grant_type="client_credentials", token_endpoint=token_url, timeout=30)
+    client.fetch_token()
+    return client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A database URL whose tables live in a new, empty schema, dropped afterwards."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(base_url)
+    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+class Clock:
+    """The server's clock: real time plus an offset a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class LiveServer:
+    """A linkage server on loopback over real HTTP, with the demo's data and clients."""
+
+    base: str
+    setup: DemoSetup
+    server: LinkServer
+    hierarchy: TestHierarchy
+    clock: Clock
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def kiosk(self) -> OAuth2Client:
+        return oauth_client(self.setup.kiosk_id, self.setup.kiosk_key_path, self.setup.settings.token_url)
+
+    def staff(self) -> OAuth2Client:
+        return oauth_client(self.setup.staff_id, self.setup.staff_key_path, self.setup.settings.token_url)
+
+    def card(self, holder: str) -> SimulatedCard:
+        return SimulatedCard(CardProfile.from_holder(self.hierarchy, holder))
+
+    def sign(self, holder: str, nonce: bytes, account: str,
+             kiosk_id: str | None = None) -> tuple[bytes, bytes]:
+        """The card's certificate and its signature over the protocol message."""
+        card = self.card(holder)
+        session = JpkiSession(card)
+        session.verify_pin(card.profile.pin)
+        message = signed_message(nonce, kiosk_id or self.setup.kiosk_id, account)
+        return card.profile.auth_cert_der, session.sign_sha256(message)
+
+    def challenge(self, client: OAuth2Client) -> bytes:
+        response = client.post(self.url("/v1/challenges"))
+        assert response.status_code == 201, response.text
+        return unb64(response.json()["nonce"])
+
+    def verify(self, client: OAuth2Client, holder: str, account: str, **override: Any) -> httpx2.Response:
+        """Challenge, card signature, verification: the kiosk's whole verification step."""
+        nonce = self.challenge(client)
+        cert, signature = self.sign(holder, nonce, account)
+        body = {"account_id": account, "nonce": b64(nonce), "certificate": b64(cert),
+                "signature": b64(signature)}
+        body.update(override)
+        return client.post(self.url("/v1/verifications"), json=body)
+
+    def operation(self, client: OAuth2Client, kind: str, verification_id: str, key: str | None = None,
+                  **params: Any) -> httpx2.Response:
+        return client.post(self.url("/v1/operations"),
+                           json={"kind": kind, "verification_id": verification_id, "params": params},
+                           headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+@contextlib.contextmanager
+def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None = None, *,
+                limits: Limits | None = None, **build_options: Any) -> Iterator[LiveServer]:
+    """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
+    if limits is not None:
+        setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, limits=limits))
+    clock = build_options.setdefault("clock", Clock())
+    server = build_server(setup.settings, **build_options)
+    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    runner = uvicorn.Server(config)
+    started = threading.Event()
+    original_startup = runner.startup
+
+    async def startup(*args: Any, **kwargs: Any) -> None:
+        await original_startup(*args, **kwargs)
+        started.set()
+
+    runner.startup = startup  # type: ignore[method-assign]
+    thread = threading.Thread(target=runner.run, name="linkserver", daemon=True)
+    thread.start()
+    if not started.wait(30):
+        raise RuntimeError("the linkage server did not start")
+    try:
+        yield LiveServer(base, setup, server, hierarchy, clock)
+    finally:
+        runner.should_exit = True
+        thread.join(10)
+        server.parts.db.dispose()
