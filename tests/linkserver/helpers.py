@@ -124,6 +124,15 @@ class LiveServer:
     def staff(self) -> OAuth2Client:
         return oauth_client(self.setup.staff_id, self.setup.staff_key_path, self.setup.settings.token_url)
 
+    def minted(self, client_id: str | None = None, scopes: tuple[str, ...] = ("verify", "operate", "offline"),
+               ) -> httpx2.Client:
+        """A client with a token issued on the server's own (possibly advanced) clock."""
+        token, _ = self.server.parts.tokens.issue(client_id or self.setup.kiosk_id, list(scopes))
+        return httpx2.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def minted_staff(self) -> httpx2.Client:
+        return self.minted(self.setup.staff_id, ("staff",))
+
     def card(self, holder: str) -> SimulatedCard:
         return SimulatedCard(CardProfile.from_holder(self.hierarchy, holder))
 
@@ -136,12 +145,12 @@ class LiveServer:
         message = signed_message(nonce, kiosk_id or self.setup.kiosk_id, account)
         return card.profile.auth_cert_der, session.sign_sha256(message)
 
-    def challenge(self, client: OAuth2Client) -> bytes:
+    def challenge(self, client: httpx2.Client) -> bytes:
         response = client.post(self.url("/v1/challenges"))
         assert response.status_code == 201, response.text
         return unb64(response.json()["nonce"])
 
-    def verify(self, client: OAuth2Client, holder: str, account: str, **override: Any) -> httpx2.Response:
+    def verify(self, client: httpx2.Client, holder: str, account: str, **override: Any) -> httpx2.Response:
         """Challenge, card signature, verification: the kiosk's whole verification step."""
         nonce = self.challenge(client)
         cert, signature = self.sign(holder, nonce, account)
@@ -150,7 +159,7 @@ class LiveServer:
         body.update(override)
         return client.post(self.url("/v1/verifications"), json=body)
 
-    def operation(self, client: OAuth2Client, kind: str, verification_id: str, key: str | None = None,
+    def operation(self, client: httpx2.Client, kind: str, verification_id: str, key: str | None = None,
                   **params: Any) -> httpx2.Response:
         return client.post(self.url("/v1/operations"),
                            json={"kind": kind, "verification_id": verification_id, "params": params},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx2
@@ -22,10 +23,13 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 def assertion(live: LiveServer, *, expires_in: int = 60, client_id: str | None = None,
               key: Any = None, claims: dict[str, Any] | None = None) -> str:
+    """A client assertion, timed by the server's clock (which a test may have moved on)."""
     client_id = client_id or live.setup.kiosk_id
     key = key or ECKey.import_key(live.setup.kiosk_key_path.read_bytes())
+    now = int(live.clock().timestamp())
+    timing = {"iat": now, "exp": now + expires_in, "jti": uuid.uuid4().hex}
     return private_key_jwt_sign(key, client_id=client_id, token_endpoint=live.setup.settings.token_url,
-                                alg="ES256", expires_in=expires_in, claims=claims)
+                                alg="ES256", expires_in=expires_in, claims={**timing, **(claims or {})})
 
 
 def claim(account: str, nonce: bytes, cert: bytes, signature: bytes) -> dict[str, str]:
