@@ -152,18 +152,30 @@ class LiveServer:
 
     def verify(self, client: httpx2.Client, holder: str, account: str, **override: Any) -> httpx2.Response:
         """Challenge, card signature, verification: the kiosk's whole verification step."""
-        nonce = self.challenge(client)
-        cert, signature = self.sign(holder, nonce, account)
-        body = {"account_id": account, "nonce": b64(nonce), "certificate": b64(cert),
-                "signature": b64(signature)}
-        body.update(override)
-        return client.post(self.url("/v1/verifications"), json=body)
+        return verify_with_card(client, self.base, self.hierarchy, self.setup.kiosk_id, holder, account,
+                                **override)
 
     def operation(self, client: httpx2.Client, kind: str, verification_id: str, key: str | None = None,
                   **params: Any) -> httpx2.Response:
         return client.post(self.url("/v1/operations"),
                            json={"kind": kind, "verification_id": verification_id, "params": params},
                            headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def verify_with_card(client: httpx2.Client, base: str, hierarchy: TestHierarchy, kiosk_id: str, holder: str,
+                     account: str, **override: Any) -> httpx2.Response:
+    """Ask ``base`` for a challenge, have the holder's simulated card sign it, submit the verification."""
+    answer = client.post(base + "/v1/challenges")
+    assert answer.status_code == 201, answer.text
+    nonce = unb64(answer.json()["nonce"])
+    card = SimulatedCard(CardProfile.from_holder(hierarchy, holder))
+    session = JpkiSession(card)
+    session.verify_pin(card.profile.pin)
+    signature = session.sign_sha256(signed_message(nonce, kiosk_id, account))
+    body = {"account_id": account, "nonce": b64(nonce), "certificate": b64(card.profile.auth_cert_der),
+            "signature": b64(signature)}
+    body.update(override)
+    return client.post(base + "/v1/verifications", json=body)
 
 
 @contextlib.contextmanager
