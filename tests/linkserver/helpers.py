@@ -180,13 +180,17 @@ def verify_with_card(client: httpx2.Client, base: str, hierarchy: TestHierarchy,
 
 @contextlib.contextmanager
 def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None = None, *,
-                limits: Limits | None = None, **build_options: Any) -> Iterator[LiveServer]:
-    """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port."""
+                limits: Limits | None = None, ocsp_url: str | None = None,
+                **build_options: Any) -> Iterator[LiveServer]:
+    """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port.
+
+    ``limits`` and ``ocsp_url`` replace the demo's settings (an OCSP URL replaces its CRLs).
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
-    if limits is not None:
-        setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, limits=limits))
+    changes = {name: value for name, value in (("limits", limits), ("ocsp_url", ocsp_url)) if value}
+    setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())
     server = build_server(setup.settings, **build_options)
     config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning",
