@@ -277,3 +277,21 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
+
+
+def test_the_example_configuration_documents_every_default(tmp_path: Path) -> None:
+    from linkserver.config import Lifetimes, Policy
+
+    example = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
+    config = tmp_path / "linkserver.toml"
+    config.write_text(example.read_text("utf-8"), "utf-8")
+    for name in ("jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem", "jpki/auth-2015.crl",
+                 "jpki/auth-2019.crl", "jpki/auth-2023.crl", "secrets/ppid.secret",
+                 "secrets/token-signing.pem", "secrets/sealing.pem"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("placeholder")
+    settings = load_settings(config)
+    assert settings.limits == Limits()
+    assert settings.lifetimes == Lifetimes()
+    assert settings.policy == Policy()
+    assert settings.database_url == f"sqlite:///{tmp_path / 'linkserver.db'}"
