@@ -43,16 +43,16 @@ from authlib.integrations.httpx_client import OAuth2Client
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+from sqlalchemy import func, select
+
+from kiosk.nfc.sim import TestHierarchy
+from linkserver import signed_message
 from linkserver.admin import check_audit, register_client
 from linkserver.config import Limits, load_settings
 from linkserver.db import Database
 from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, Verification
 from linkserver.tokens import generate_ec_private_key_pem
-from sqlalchemy import func, select
-
-from kiosk.nfc.sim import TestHierarchy
-from linkserver import signed_message
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="serve the demo: the simulated card's test hierarchy, demo accounts and clients")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the port (default 1; rate limits count per process)")
     parser.add_argument("--hierarchy", type=Path,
                         help="the demo's test hierarchy folder (default: kiosk sim's)")
     parser.add_argument("--state", type=Path,
@@ -114,6 +117,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo == (args.config is not None):
         print("kiosk-linkserver: give either --config FILE or --demo", file=sys.stderr)
         return 2
+    if not 1 <= args.workers <= 64:
+        print("kiosk-linkserver: --workers must be between 1 and 64", file=sys.stderr)
+        return 2
     temporary: Path | None = None
     if args.demo:
         from linkserver.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, prepare_demo
@@ -122,17 +128,30 @@ def _serve(args: argparse.Namespace) -> int:
         if state is None:
             temporary = state = Path(tempfile.mkdtemp(prefix="kiosk-linkserver-demo-"))
         setup = prepare_demo(state, args.hierarchy, issuer=f"http://{args.host}:{args.port}")
-        settings = setup.settings
+        settings, config_path = setup.settings, setup.config_path
         print(f"demo state in {state}\n"
               f"  kiosk client {setup.kiosk_id}, private key {setup.kiosk_key_path}\n"
               f"  staff client {setup.staff_id}, private key {setup.staff_key_path}\n"
               f"  accounts {', '.join(a.account_id for a in DEMO_ACCOUNTS)} (password {DEMO_PASSWORD})\n"
               f"  OpenAPI at http://{args.host}:{args.port}/openapi.json", flush=True)
     else:
-        settings = load_settings(args.config)
+        settings, config_path = load_settings(args.config), args.config.resolve()
     try:
-        server = build_server(settings)
-        uvicorn.run(server.app, host=args.host, port=args.port, access_log=False, log_level=args.log_level)
+        if args.workers > 1:
+            # Workers import the app themselves; migrate once here so they do not race to.
+            from linkserver.db import Database
+            from linkserver.server import CONFIG_ENV
+
+            db = Database(settings.database_url)
+            db.migrate()
+            db.dispose()
+            os.environ[CONFIG_ENV] = str(config_path)
+            uvicorn.run("linkserver.server:worker_app", factory=True, host=args.host, port=args.port,
+                        workers=args.workers, access_log=False, log_level=args.log_level)
+        else:
+            server = build_server(settings)
+            uvicorn.run(server.app, host=args.host, port=args.port, access_log=False,
+                        log_level=args.log_level)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)

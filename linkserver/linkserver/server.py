@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 
 from linkserver.admin import load_renewals
 from linkserver.app import create_app
-from linkserver.config import Settings
+from linkserver.config import Settings, load_settings
 from linkserver.db import Database
 from linkserver.device import DeviceGrant
 from linkserver.directory import LinkStore, SqlDirectory
@@ -88,3 +89,12 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes)
     return LinkServer(settings, parts, verification, operations, device, offline, app)
+
+
+#: Names the configuration file for worker processes, which start from ``worker_app``.
+CONFIG_ENV = "KIOSK_LINKSERVER_CONFIG"
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process; the parent migrated the schema before starting the workers."""
+    return build_server(load_settings(os.environ[CONFIG_ENV]), migrate=False).app

@@ -11,7 +11,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
-from linkserver.revocation import build_ocsp_response
 
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
@@ -26,6 +25,7 @@ from linkserver import (
     load_renewals_csv,
     signed_message,
 )
+from linkserver.revocation import build_ocsp_response
 from tests.linkserver.helpers import POSTGRES_ENV, LiveServer, live_server, postgres_schema, postgres_url
 
 SECRET = b"service secret A: 32 bytes long!"

@@ -25,15 +25,15 @@ import uvicorn
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import ECKey
-from linkserver.config import Limits
-from linkserver.demo import DemoSetup, prepare_demo
-from linkserver.server import LinkServer, build_server
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
+from linkserver.config import Limits
+from linkserver.demo import DemoSetup, prepare_demo
+from linkserver.server import LinkServer, build_server
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
 ASSERTION_SECONDS = 60

@@ -10,12 +10,12 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc.jwk import ECKey
-from linkserver.models import Account, OfflineEvidence
-from linkserver.offline import b64url, offline_challenge, seal_evidence
-from linkserver.passwords import password_matches
 from sqlalchemy import select
 
 from linkserver import signed_message
+from linkserver.models import Account, OfflineEvidence
+from linkserver.offline import b64url, offline_challenge, seal_evidence
+from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer
 
 LINKED = "2024000001"

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import func, select
+
 from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Account, AuditEntry, Link, MailOutbox, Operation, SalvageTicket
 from linkserver.passwords import password_matches
-from sqlalchemy import func, select
-
 from tests.linkserver.helpers import LiveServer
 from tests.linkserver.test_api_verification import ASSERTION_TYPE, assertion
 

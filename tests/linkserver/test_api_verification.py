@@ -11,10 +11,10 @@ from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
-from linkserver.admin import register_client
-from linkserver.models import Challenge, Verification
 from sqlalchemy import event, select
 
+from linkserver.admin import register_client
+from linkserver.models import Challenge, Verification
 from tests.linkserver.helpers import LiveServer, b64, oauth_client, unb64
 
 LINKED_ACCOUNT = "2024000001"

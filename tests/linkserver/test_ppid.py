@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from linkserver.ppid import RenewalCycleError, parse_renewals_csv
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import PpidDeriver, RenewalTable, load_renewals_csv
+from linkserver.ppid import RenewalCycleError, parse_renewals_csv
 from tests.linkserver.conftest import OTHER_SECRET, SECRET
 
 

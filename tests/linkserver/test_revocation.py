@@ -11,11 +11,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from linkserver.revocation import build_ocsp_response, cert_id_hashes
 
 from kiosk.nfc.sim import TestHierarchy
 from kiosk.nfc.sim.hierarchy import GENERATIONS, build_crl
 from linkserver import CrlFileChecker, NoRevocationCheck, OcspChecker, RevocationStatus
+from linkserver.revocation import build_ocsp_response, cert_id_hashes
 from tests.linkserver.conftest import OCSP_URL, OcspResponder, ca_cert, now
 
 DER = serialization.Encoding.DER

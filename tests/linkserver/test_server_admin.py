@@ -6,12 +6,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import delete, select, update
+
+from kiosk.nfc import JpkiSession
+from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
+from linkserver import audit, signed_message
 from linkserver.admin import check_audit, load_renewals
 from linkserver.cli import main
 from linkserver.config import ConfigError, Limits, load_settings
@@ -20,11 +27,6 @@ from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, KioskClient, Renewal
 from linkserver.server import build_server
 from linkserver.tokens import Caller
-from sqlalchemy import delete, select, update
-
-from kiosk.nfc import JpkiSession
-from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
-from linkserver import audit, signed_message
 from tests.linkserver.helpers import LiveServer, b64, free_port, live_server, oauth_client, verify_with_card
 from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, verified
 
@@ -248,32 +250,42 @@ def test_no_secret_reaches_the_logs(live: LiveServer, caplog: pytest.LogCaptureF
 # -- the demo command ----------------------------------------------------------------------------
 
 
-def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: Path,
-                                                                    hierarchy: TestHierarchy) -> None:
+def wait_for_health(base: str, process: subprocess.Popen[str], seconds: float = 60) -> bool:
+    """Poll the server's health endpoint until it answers, or the process ends."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx2.get(base + "/health", timeout=2).status_code == 200:
+                return True
+        except httpx2.TransportError:
+            time.sleep(0.1)  # nothing to wait on but the socket: the server is still starting
+    return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: Path, hierarchy: TestHierarchy,
+                                                                    workers: int) -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "linkserver.cli", "--demo", "--host", "127.0.0.1", "--port", str(port),
-         "--hierarchy", str(hierarchy.path), "--state", str(tmp_path / "demo")],
+         "--hierarchy", str(hierarchy.path), "--state", str(tmp_path / "demo"), "--workers", str(workers)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if "Uvicorn running" in line or "Application startup complete" in line:
-                break
-        else:
-            pytest.fail("the demo server stopped: " + "".join(lines))
-        base = f"http://127.0.0.1:{port}"
+        assert wait_for_health(base, process), "the demo server stopped: " + "".join(output)
         spec = httpx2.get(base + "/openapi.json").json()
         assert spec["info"]["title"] == "My Number Card linkage server"
         assert "/v1/verifications" in spec["paths"]
-        setup_text = "".join(lines)
+        setup_text = "".join(output)
         assert "kiosk-demo-01" in setup_text and "2024000001" in setup_text
         client = oauth_client("kiosk-demo-01", tmp_path / "demo" / "kiosk-demo.pem", base + "/oauth/token")
-        answer = verify_with_card(client, base, hierarchy, "kiosk-demo-01", "linked", LINKED)
-        assert answer.status_code == 200 and answer.json()["match"] is True
+        for _ in range(3):  # with two workers, both serve some of these
+            answer = verify_with_card(client, base, hierarchy, "kiosk-demo-01", "linked", LINKED)
+            assert answer.status_code == 200 and answer.json()["match"] is True
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)

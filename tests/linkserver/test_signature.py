@@ -8,11 +8,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from linkserver.errors import REFUSALS, BadSignature
 
 from kiosk.nfc.jpki import sha256_digest_info
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import CODES, DOMAIN_TAG, VerificationRefused, signed_message, verify_card_signature
+from linkserver.errors import REFUSALS, BadSignature
 from tests.linkserver.conftest import SignWithCard
 
 

@@ -11,7 +11,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from linkserver.verifier import MAX_CERTIFICATE_BYTES
 
 from kiosk.nfc.sim import TestHierarchy
 from kiosk.nfc.sim.hierarchy import auth_certificate, build_crl
@@ -26,6 +25,7 @@ from linkserver import (
     TrustStore,
     VerificationRefused,
 )
+from linkserver.verifier import MAX_CERTIFICATE_BYTES
 from tests.linkserver.conftest import (
     OCSP_URL,
     OTHER_SECRET,

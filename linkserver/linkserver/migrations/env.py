@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
+
 from linkserver.db import make_engine
 from linkserver.models import Base
-from sqlalchemy import Connection
 
 config = context.config
 
