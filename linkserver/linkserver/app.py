@@ -22,6 +22,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from linkserver.device import GRANT_TYPE, DeviceGrant
 from linkserver.errors import API_CODES, CODES, ApiError
@@ -51,7 +53,7 @@ from linkserver.schemas import (
     VoucherResponse,
 )
 from linkserver.service import VerificationService
-from linkserver.tokens import AuthError, Caller
+from linkserver.tokens import ASSERTION_TYPE, MAX_ASSERTION_BYTES, SCOPES, AuthError, Caller
 
 logger = logging.getLogger("linkserver.http")
 
@@ -75,12 +77,28 @@ def _error(status: int, code: str, message: str, **extra: object) -> JSONRespons
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/json")
 
 
+ERROR_WORDS = {400: "Malformed request", 401: "Missing or invalid access token",
+               403: "Refused (see the error code)", 404: "Not found", 409: "Conflict with the current state",
+               413: "Request body too large", 422: "Invalid request (see the error code)",
+               429: "Rate limited (see Retry-After)"}
+
+
 def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    words = {400: "Malformed request", 401: "Missing or invalid access token",
-             403: "Refused (see the error code)", 404: "Not found", 409: "Conflict with the current state",
-             413: "Request body too large", 422: "Invalid request (see the error code)",
-             429: "Rate limited (see Retry-After)"}
-    return {status: {"model": ErrorBody, "description": words[status]} for status in statuses}
+    return {status: {"model": ErrorBody, "description": ERROR_WORDS[status]} for status in statuses}
+
+
+def _documented_json(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Error bodies of a route whose own answers are not JSON (the model would take their media type)."""
+    return {status: {"description": ERROR_WORDS[status], "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}} for status in statuses}
+
+
+def _form_body(properties: dict[str, dict[str, Any]], required: list[str]) -> dict[str, Any]:
+    # Unknown parameters are ignored (RFC 6749 §3.2); a repeated one is refused.
+    return {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "properties": properties, "required": required,
+        "additionalProperties": {"type": "string"},
+    }}}}}
 
 
 OAUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -89,19 +107,30 @@ OAUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Request body too large"},
     429: {"model": ErrorBody, "description": "Rate limited"},
 }
-FORM_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/x-www-form-urlencoded": {"schema": {
-            "type": "object",
-            "properties": {
-                "grant_type": {"type": "string"}, "scope": {"type": "string"},
-                "client_id": {"type": "string"}, "client_assertion_type": {"type": "string"},
-                "client_assertion": {"type": "string"}, "device_code": {"type": "string"},
-            },
-        }}},
-    }
+_SCOPE_NAMES = "|".join(SCOPES)
+CLIENT_AUTHENTICATION: dict[str, dict[str, Any]] = {
+    "client_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "client_assertion_type": {"type": "string", "enum": [ASSERTION_TYPE]},
+    "client_assertion": {"type": "string", "minLength": 5, "maxLength": MAX_ASSERTION_BYTES,
+                         "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+                         "description": "a JWT signed with the client's key (RFC 7523, private_key_jwt)"},
 }
+TOKEN_FORM = _form_body({
+    "grant_type": {"type": "string", "enum": ["client_credentials", GRANT_TYPE]},
+    "scope": {"type": "string", "maxLength": 200, "pattern": rf"^({_SCOPE_NAMES})( ({_SCOPE_NAMES}))*$"},
+    "device_code": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9_-]+$"},
+    **CLIENT_AUTHENTICATION,
+}, ["grant_type", "client_assertion_type", "client_assertion"])
+DEVICE_AUTHORIZATION_FORM = _form_body({
+    "scope": {"type": "string", "enum": ["account"]}, **CLIENT_AUTHENTICATION,
+}, ["client_assertion_type", "client_assertion"])
+#: The sign-in page's fields and their longest values; refusing needs only the user code.
+SIGN_IN_FIELDS = {"user_code": 32, "account_id": 64, "password": 1024}
+SIGN_IN_ACTIONS = ("approve", "deny")
+SIGN_IN_FORM = _form_body({
+    **{name: {"type": "string", "maxLength": limit} for name, limit in SIGN_IN_FIELDS.items()},
+    "action": {"type": "string", "enum": list(SIGN_IN_ACTIONS), "default": "approve"},
+}, ["user_code"])
 
 
 class BodyLimit:
@@ -120,28 +149,31 @@ class BodyLimit:
                 await self._refuse(scope, receive, send)
                 return
         seen = 0
+        refused = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # Over the limit, answer 413 at once and tell the app the client went away; whatever
+            # the app then tries to send is dropped (it may not parse half a body into a 400).
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge()
+                    if not refused:
+                        refused = True
+                        await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, limited, guarded_send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = _error(413, "request_too_large", f"request bodies are limited to {self.limit} bytes")
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _view(op: OperationView) -> OperationResponse:
@@ -205,6 +237,22 @@ def create_app(verification: VerificationService, operations: OperationService, 
             return _error(401, "invalid_token", exc.description)
         return _error(exc.status, exc.code, exc.description)
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # The routing layer's own refusals: no such path, a method the path does not have, or a
+        # body that cannot be read at all.
+        messages = {404: "there is no such resource", 405: f"this resource does not allow {request.method}",
+                    400: "the request body could not be read"}
+        message = messages.get(exc.status_code, str(exc.detail))
+        if request.url.path.startswith("/oauth/"):
+            response = JSONResponse({"error": "invalid_request", "error_description": message},
+                                    status_code=exc.status_code, headers={"Cache-Control": "no-store"})
+        else:
+            response = _error(exc.status_code, "invalid_request", message)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(app, request.scope))
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # Name the fields, never echo their values: a password or a certificate may be among them.
@@ -256,7 +304,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
     # -- OAuth --------------------------------------------------------------------------------
 
     @app.post("/oauth/token", response_model=TokenResponse, responses=OAUTH_RESPONSES,
-              openapi_extra=FORM_BODY, tags=["oauth"])
+              openapi_extra=TOKEN_FORM, tags=["oauth"])
     async def token(request: Request) -> JSONResponse:
         form = await _form(request)
         grant = form.get("grant_type")
@@ -287,7 +335,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
         raise refusal  # raised after the commit, so slow_down's new interval is kept
 
     @app.post("/oauth/device_authorization", response_model=DeviceAuthorizationResponse,
-              responses=OAUTH_RESPONSES, openapi_extra=FORM_BODY, tags=["oauth"])
+              responses=OAUTH_RESPONSES, openapi_extra=DEVICE_AUTHORIZATION_FORM, tags=["oauth"])
     async def device_authorization(request: Request) -> JSONResponse:
         form = await _form(request)
 
@@ -303,36 +351,40 @@ def create_app(verification: VerificationService, operations: OperationService, 
         answer = await _in_pool(run)
         return JSONResponse(answer.model_dump(), headers={"Cache-Control": "no-store"})
 
-    @app.get("/device", response_class=HTMLResponse, tags=["account sign-in"])
+    @app.get("/device", response_class=HTMLResponse, responses=_documented_json(413, 422, 429),
+             tags=["account sign-in"])
     def device_page(request: Request,
                     user_code: Annotated[str, Query(max_length=32)] = "") -> HTMLResponse:
         public_limiter.take(_client_address(request), "address")
         return HTMLResponse(_device_html(user_code, ""))
 
-    sign_in_fields = {name: {"type": "string"} for name in ("user_code", "account_id", "password", "action")}
-
-    @app.post("/device", response_class=HTMLResponse, openapi_extra={"requestBody": {
-        "required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-            "type": "object", "properties": sign_in_fields}}}}},
-        responses={400: {"description": "Malformed form", "content": {"text/html": {}}},
-                   429: {"model": ErrorBody, "description": "Rate limited"}}, tags=["account sign-in"])
+    @app.post("/device", response_class=HTMLResponse, openapi_extra=SIGN_IN_FORM,
+              responses={400: {"description": "Malformed form", "content": {"text/html": {}}},
+                         403: {"description": "Wrong account ID or password, or a code that is not valid",
+                               "content": {"text/html": {}}},
+                         **_documented_json(413, 429)}, tags=["account sign-in"])
     async def device_sign_in(request: Request) -> HTMLResponse:
         public_limiter.take(_client_address(request), "address")
         try:
             form = await _form(request)
         except AuthError:
+            form = {}
+        action = form.get("action", "approve")
+        readable = action in SIGN_IN_ACTIONS and "user_code" in form and all(
+            len(form.get(name, "")) <= limit for name, limit in SIGN_IN_FIELDS.items())
+        if not readable:
             return HTMLResponse(_device_html("", "The form could not be read."), status_code=400)
-        user_code = form.get("user_code", "")[:32]
-        if form.get("action") == "deny":
+        user_code = form["user_code"]
+        if action == "deny":
             await _in_pool(device.deny, user_code)
             return HTMLResponse(_done_html("The request was refused. You can close this page."))
-        outcome = await _in_pool(device.sign_in, user_code, form.get("account_id", "")[:64],
-                                 form.get("password", "")[:1024])
+        outcome = await _in_pool(device.sign_in, user_code, form.get("account_id", ""),
+                                 form.get("password", ""))
         if outcome == "approved":
             return HTMLResponse(_done_html("Signed in. Go back to the kiosk to continue."))
         message = ("The account ID or password is wrong. Try again." if outcome == "wrong"
                    else "This code is not valid any more. Start again at the kiosk.")
-        return HTMLResponse(_device_html(user_code, message), status_code=400)
+        return HTMLResponse(_device_html(user_code, message), status_code=403)
 
     # -- verification ---------------------------------------------------------------------------
 
@@ -343,7 +395,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
         return ChallengeResponse(nonce=b64url(issued.nonce), expires_at=issued.expires_at)
 
     @app.post("/v1/verifications", response_model=VerificationResponse,
-              responses=_documented(401, 403, 422, 429), tags=["verification"])
+              responses=_documented(400, 401, 403, 422, 429), tags=["verification"])
     def verify(body: VerificationRequest, who: CallerDep) -> VerificationResponse:
         outcome = verification.verify(who, body.account_id, unb64url(body.nonce), unb64url(body.certificate),
                                       unb64url(body.signature))
@@ -353,7 +405,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
 
     @app.post("/v1/operations", response_model=OperationResponse, status_code=201,
               responses={200: {"model": OperationResponse, "description": "The same request was made before"},
-                         **_documented(401, 403, 404, 409, 422, 429)}, tags=["operations"])
+                         **_documented(400, 401, 403, 404, 409, 422, 429)}, tags=["operations"])
     def create_operation(
         body: OperationRequest, who: CallerDep,
         idempotency_key: Annotated[str, Header(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")],
@@ -365,12 +417,12 @@ def create_app(verification: VerificationService, operations: OperationService, 
     operation_id_path = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
     @app.get("/v1/operations/{operation_id}", response_model=OperationResponse,
-             responses=_documented(401, 403, 404, 429), tags=["operations"])
+             responses=_documented(401, 403, 404, 422, 429), tags=["operations"])
     def get_operation(operation_id: operation_id_path, who: CallerDep) -> OperationResponse:
         return _view(operations.get(who, operation_id))
 
     @app.post("/v1/operations/{operation_id}/password", response_model=OperationResponse,
-              responses=_documented(401, 403, 404, 409, 422, 429), tags=["operations"])
+              responses=_documented(400, 401, 403, 404, 409, 422, 429), tags=["operations"])
     def set_password(operation_id: operation_id_path, body: PasswordRequest,
                      who: CallerDep) -> OperationResponse:
         return _view(operations.set_password(who, operation_id, body.new_password))
@@ -381,31 +433,57 @@ def create_app(verification: VerificationService, operations: OperationService, 
         return OperationList(operations=[_view(op) for op in operations.pending(who)])
 
     @app.post("/v1/staff/operations/{operation_id}/decision", response_model=OperationResponse,
-              responses=_documented(401, 403, 404, 409, 422, 429), tags=["staff"])
+              responses=_documented(400, 401, 403, 404, 409, 422, 429), tags=["staff"])
     def decide(operation_id: operation_id_path, body: DecisionRequest, who: CallerDep) -> OperationResponse:
         return _view(operations.decide(who, operation_id, body.approve, body.staff_id, body.reason))
 
     # -- offline ----------------------------------------------------------------------------------
 
     @app.post("/v1/offline/evidence", response_model=EvidenceBatchResponse,
-              responses=_documented(401, 403, 422, 429), tags=["offline"])
+              responses=_documented(400, 401, 403, 422, 429), tags=["offline"])
     def upload_evidence(body: EvidenceBatch, who: CallerDep) -> EvidenceBatchResponse:
         fates = offline.accept_batch(who, [(b.idempotency_key, b.sealed) for b in body.bundles])
         return EvidenceBatchResponse(results=[EvidenceResult(**asdict(f)) for f in fates])
 
     @app.post("/v1/vouchers/redeem", response_model=VoucherResponse,
-              responses=_documented(403, 422, 429), tags=["offline"])
+              responses=_documented(400, 403, 422, 429), tags=["offline"])
     def redeem(body: VoucherRequest, request: Request) -> VoucherResponse:
         public_limiter.take(_client_address(request), "address")
         result = offline.redeem(body.voucher, body.account_id, body.new_password)
         kind = str(result.pop("kind"))
         return VoucherResponse(kind=kind, result=result)
 
+    account_pattern = parts.policy.account_id_pattern
+    if not (account_pattern.startswith("^") and account_pattern.endswith("$")):
+        account_pattern = f"^(?:{account_pattern})$"
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # The account ID format is a policy setting: the document states the configured one.
+        first = app.openapi_schema is None
+        document = build_openapi()
+        if first:
+            models = document["components"]["schemas"]
+            for model in ("VerificationRequest", "VoucherRequest"):
+                models[model]["properties"]["account_id"]["pattern"] = account_pattern
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
 async def _in_pool(function: Callable[..., Any], *args: Any) -> Any:
     return await run_in_threadpool(function, *args)
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route has for the request's path."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _child = route.matches(scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _client_address(request: Request) -> str:

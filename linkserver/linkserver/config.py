@@ -25,6 +25,8 @@ class Limits:
     kiosk_requests_per_minute: int = 120
     #: Verifications (successful or not) naming one account, per hour.
     account_verifications_per_hour: int = 20
+    #: Unauthenticated requests (the sign-in page, voucher redemption) per client address per minute.
+    public_requests_per_minute: int = 30
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = 64 * 1024
 

@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-B64URL = r"^[A-Za-z0-9_-]+$"
-#: Identifier-like strings: the account ID format itself is a policy setting, checked by the server.
+#: Unpadded base64url: any length but one more than a multiple of four, which no bytes encode to.
+B64URL = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
+#: Identifier-like strings: the account ID format itself is a policy setting, checked by the server
+#: (the app's OpenAPI document states the configured pattern).
 ACCOUNT = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
 OPAQUE_ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
