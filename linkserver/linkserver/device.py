@@ -78,7 +78,7 @@ class DeviceGrant:
     def poll(self, session: Session, client_id: str, device_code: str) -> tuple[str, int]:
         """The account token once the user signed in; otherwise the RFC 8628 error to answer with."""
         now = self.parts.clock()
-        grant = session.get(DeviceAuthorization, code_hash(device_code))
+        grant = session.get(DeviceAuthorization, code_hash(device_code), with_for_update=True)
         if grant is None or grant.client_id != client_id:
             raise AuthError("invalid_grant", "unknown device code", 400)
         if grant.status == "issued":
@@ -106,7 +106,7 @@ class DeviceGrant:
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
             grant = session.scalars(select(DeviceAuthorization).where(
-                DeviceAuthorization.user_code == code)).first()
+                DeviceAuthorization.user_code == code).with_for_update()).first()
             if grant is None or grant.status != "pending" or grant.expires_at <= now:
                 return "invalid"
             if self.parts.directory.check_password(session, account_id, password):

@@ -277,7 +277,7 @@ class OfflineService:
         invalid = ApiError("voucher_invalid", 403)
         with self.parts.db.transaction() as session:
             row = session.scalars(select(OfflineEvidence).where(
-                OfflineEvidence.voucher_hash == code_hash(voucher.strip().upper()))).first()
+                OfflineEvidence.voucher_hash == code_hash(voucher.strip().upper())).with_for_update()).first()
             if (row is None or row.fate != "accepted" or row.voucher_used_at is not None
                     or row.account_id != account_id
                     or row.received_at + dt.timedelta(days=self.lifetimes.voucher_days) <= now):

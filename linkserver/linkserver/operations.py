@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,8 +86,8 @@ class OperationService:
         return OperationView(op.operation_id, op.kind, op.status, op.account_id, op.created_at,
                              op.updated_at, result, op.error_code, op.approved_by)
 
-    def _owned(self, session: Session, caller: Caller, operation_id: str) -> Operation:
-        op = session.get(Operation, operation_id)
+    def _owned(self, session: Session, caller: Caller, operation_id: str, lock: bool = False) -> Operation:
+        op = session.get(Operation, operation_id, with_for_update=lock)
         if op is None or op.client_id != caller.client_id:
             raise ApiError("operation_unknown", 404)
         return op
@@ -117,17 +117,24 @@ class OperationService:
         digest = request_digest(kind, verification_id, params)
         refusal: ApiError | None = None
         with p.db.transaction() as session:
-            existing = session.scalars(select(Operation).where(
-                Operation.client_id == caller.client_id,
-                Operation.idempotency_key == idempotency_key)).first()
+            existing = self._by_key(session, caller, idempotency_key)
             if existing is not None:
                 if existing.request_digest != digest:
                     raise ApiError("idempotency_conflict", 409)
                 return self._view(existing, now), False
             try:
-                op = self._create(session, caller, idempotency_key, kind, verification_id, params,
-                                  digest, now)
-            except ApiError as exc:
+                with session.begin_nested():
+                    op = self._create(session, caller, idempotency_key, kind, verification_id, params,
+                                      digest, now)
+            except (ApiError, IntegrityError) as exc:
+                # The same key sent twice at once: whichever got there first is the answer to both.
+                existing = self._by_key(session, caller, idempotency_key)
+                if existing is not None:
+                    if existing.request_digest != digest:
+                        raise ApiError("idempotency_conflict", 409) from None
+                    return self._view(existing, now), False
+                if isinstance(exc, IntegrityError):
+                    raise
                 refusal = exc
                 audit.append(session, "operation_refused", client_id=caller.client_id,
                              details={"kind": kind, "code": exc.code, "verification_id": verification_id})
@@ -135,6 +142,12 @@ class OperationService:
                 return self._view(op, now), True
         assert refusal is not None
         raise refusal
+
+    @staticmethod
+    def _by_key(session: Session, caller: Caller, idempotency_key: str) -> Operation | None:
+        return session.scalars(select(Operation).where(
+            Operation.client_id == caller.client_id,
+            Operation.idempotency_key == idempotency_key)).first()
 
     def _create(self, session: Session, caller: Caller, idempotency_key: str, kind: str,
                 verification_id: str, params: Mapping[str, object], digest: str,
@@ -155,7 +168,13 @@ class OperationService:
             verification_id=verification_id, status="awaiting_approval", params=stored_params,
             result={}, created_at=now, updated_at=now,
         )
-        verification.operation_id = op.operation_id
+        # Conditional update: of two requests racing for one verification, exactly one gets it.
+        claimed = session.execute(
+            update(Verification).where(Verification.verification_id == verification_id,
+                                       Verification.operation_id.is_(None))
+            .values(operation_id=op.operation_id))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError("verification_used", 409)
         session.add(op)
         session.flush()
         audit.append(session, "operation_requested", client_id=caller.client_id,
@@ -235,7 +254,8 @@ class OperationService:
         require_scope(caller, "staff")
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
-            op = session.get(Operation, operation_id)
+            # Locked: of two staff decisions at once, the second sees the first one's outcome.
+            op = session.get(Operation, operation_id, with_for_update=True)
             if op is None:
                 raise ApiError("operation_unknown", 404)
             self._expire_if_stale(session, op)
@@ -343,7 +363,7 @@ class OperationService:
         require_scope(caller, "operate")
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
-            op = self._owned(session, caller, operation_id)
+            op = self._owned(session, caller, operation_id, lock=True)
             if op.kind != "password_reset" or op.status != "approved":
                 raise ApiError("wrong_state", 409, f"the operation is {op.kind}, {op.status}")
             self.apply_password(session, op.account_id, new_password, now)
