@@ -1,4 +1,4 @@
-"""The ``kiosk`` command: card status, the simulated card, and the demo."""
+"""The ``kiosk`` command: card status, the simulated card, the demo, headless flows and the doctor."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli_core import add_parsers as add_core_parsers
+from kiosk.cli_core import run_doctor, run_flow
 from kiosk.messages import describe
 from kiosk.nfc.errors import CardAbsentError, CardError
 
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--contact", action="store_true", help="present the contact-interface ATR")
 
     sub.add_parser("demo", help="pcscd, a simulated card and card status, all in one")
+    add_core_parsers(sub)
     return parser
 
 
@@ -84,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sim(args)
         if args.command == "demo":
             return run_demo()
+        if args.command == "flow":
+            return run_flow(args)
+        if args.command == "doctor":
+            return run_doctor(args)
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)

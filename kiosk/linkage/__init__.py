@@ -1,0 +1,50 @@
+"""The kiosk's client of the linkage server (httpx2 and authlib; no Qt, no card, no SQL).
+
+``LinkageClient`` speaks the server's HTTP API: client-credentials tokens with ``private_key_jwt``,
+challenges, card verifications, operations with staff approval, the device authorization grant
+for pre-link and offline evidence uploads. ``protocol`` holds the bytes both sides must agree on.
+"""
+
+from __future__ import annotations
+
+from kiosk.linkage.client import LinkageClient, LinkageConfig
+from kiosk.linkage.errors import (
+    Cancelled,
+    LinkageError,
+    ServerProtocolError,
+    ServerRefused,
+    ServerUnreachable,
+    TimedOut,
+)
+from kiosk.linkage.models import (
+    Challenge,
+    DeviceAuthorization,
+    DevicePoll,
+    EvidenceFate,
+    Operation,
+    ServerInfo,
+    VerificationResult,
+)
+from kiosk.linkage.protocol import DOMAIN_TAG, b64url, signed_message, unb64url
+
+__all__ = [
+    "DOMAIN_TAG",
+    "Cancelled",
+    "Challenge",
+    "DeviceAuthorization",
+    "DevicePoll",
+    "EvidenceFate",
+    "LinkageClient",
+    "LinkageConfig",
+    "LinkageError",
+    "Operation",
+    "ServerInfo",
+    "ServerProtocolError",
+    "ServerRefused",
+    "ServerUnreachable",
+    "TimedOut",
+    "VerificationResult",
+    "b64url",
+    "signed_message",
+    "unb64url",
+]

@@ -1,0 +1,575 @@
+"""The kiosk's client of the linkage server: tokens, challenges, verifications, operations, evidence.
+
+One ``LinkageClient`` per kiosk, shared by the worker threads. It gets its access token with the
+client-credentials grant and ``private_key_jwt`` (authlib), keeps it, and lets authlib renew it
+before it expires; a token the server no longer accepts is replaced once per call.
+
+Whether a call is resent after a failure depends on what resending could do: calls that cannot
+change anything twice (reads, challenges, operations under their idempotency key, evidence
+uploads) are retried with exponential backoff on connection failures, timeouts and 502/503/504;
+a verification is never resent (its nonce is single use); a password is resent only when the
+first attempt certainly never left the kiosk.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import logging
+import math
+import random
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx2
+from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
+
+from kiosk import __version__
+from kiosk.linkage.answers import (
+    GATEWAY_STATUSES,
+    Answer,
+    Fault,
+    Retry,
+    TokenAnswer,
+    classify_failure,
+    judge,
+    refusal_of,
+)
+from kiosk.linkage.auth import ASSERTION_TYPE, ShortAssertion, load_client_key, sign_assertion
+from kiosk.linkage.errors import (
+    Cancelled,
+    LinkageError,
+    ServerProtocolError,
+    ServerRefused,
+    ServerUnreachable,
+    TimedOut,
+)
+from kiosk.linkage.models import (
+    ACCOUNT_ID,
+    IDEMPOTENCY_KEY,
+    MAX_NONCE_BYTES,
+    MIN_NONCE_BYTES,
+    OPAQUE_ID,
+    OPERATION_KINDS,
+    Challenge,
+    DeviceAuthorization,
+    DevicePoll,
+    EvidenceFate,
+    Operation,
+    ServerInfo,
+    VerificationResult,
+    parse_challenge,
+    parse_device_authorization,
+    parse_evidence_fates,
+    parse_health,
+    parse_operation,
+    parse_server_info,
+    parse_token,
+    parse_verification,
+)
+from kiosk.linkage.protocol import b64url
+from kiosk.linkage.transport import BoundedTransport, ResponseRefused
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth/token"
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+#: RFC 8628 §3.5: on ``slow_down`` the interval grows by five seconds.
+SLOW_DOWN_STEP = 5
+#: The server takes at most 50 bundles per upload and bodies up to 64 KiB (its default).
+MAX_BATCH_BUNDLES = 50
+MAX_BATCH_BYTES = 60 * 1024
+MAX_SEALED_BYTES = 32 * 1024
+SEALED = re.compile(r"[A-Za-z0-9_.-]+")
+MAX_CERTIFICATE_BYTES = 16_500
+MAX_SIGNATURE_BYTES = 1_050
+MAX_PASSWORD_CHARS = 1024
+MAX_BACKOFF_SECONDS = 10.0
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> None:
+    """ValueError unless ``url`` is an https URL, or an http URL of a loopback host, with no extras."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"the linkage server URL {url!r} must be https://host[:port][/path]")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError("the linkage server URL may not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(f"plain http is only allowed to a loopback host, not {parts.hostname!r}; use https")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"the linkage server URL {url!r} has an invalid port") from None
+
+
+@dataclass(frozen=True)
+class LinkageConfig:
+    """Where the linkage server is and how the kiosk talks to it.
+
+    TLS certificates are always verified: against ``ca_file`` when given (the institution's CA,
+    pinned), otherwise against the system's trust store. Proxies from the environment are not
+    used, so nothing outside this configuration decides where requests go.
+    """
+
+    base_url: str
+    client_id: str
+    key_path: Path
+    ca_file: Path | None = None
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    retries: int = 2
+    backoff: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_base_url(self.base_url)
+        if not isinstance(self.client_id, str) or _CLIENT_ID.fullmatch(self.client_id) is None:
+            raise ValueError("the client ID must be 1 to 64 printable ASCII characters")
+        for name in ("connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or not 0 < value <= 300:
+                raise ValueError(f"{name} must be a number of seconds in (0, 300]")
+        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or not 0 <= self.retries <= 10:
+            raise ValueError("retries must be an integer from 0 to 10")
+        if not isinstance(self.backoff, int | float) or not math.isfinite(self.backoff) or not (
+                0 <= self.backoff <= MAX_BACKOFF_SECONDS):
+            raise ValueError(f"backoff must be a number of seconds in [0, {MAX_BACKOFF_SECONDS}]")
+
+
+class _Bearer(httpx2.Auth):
+    """One access token on one request (not the shared token another thread may be replacing)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+def _default_transport(config: LinkageConfig) -> httpx2.BaseTransport:
+    try:
+        context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"the CA file {config.ca_file} cannot be used: {exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return httpx2.HTTPTransport(verify=context, trust_env=False, retries=0)
+
+
+# -- the client -------------------------------------------------------------------------------------
+
+
+class LinkageClient:
+    """The linkage server's API as blocking calls, for the kiosk's worker threads (never the GUI's).
+
+    ``transport`` replaces the HTTP transport (tests, or a transport with its own TLS setup); the
+    configuration's ``ca_file`` only applies to the default one. Either way answers pass through
+    ``BoundedTransport``.
+    """
+
+    def __init__(self, config: LinkageConfig, *, transport: httpx2.BaseTransport | None = None) -> None:
+        self.config = config
+        self._base = config.base_url.rstrip("/")
+        self._token_url = self._base + TOKEN_PATH
+        key = load_client_key(config.key_path)
+        # The assertions' audience is the token URL the server calls its own, learnt from
+        # /v1/server-info: behind a proxy or load balancer the kiosk's base URL is another one.
+        self._audience: str | None = None
+        self._auth_method = ShortAssertion(self._token_url, key.alg)
+        self._closed = threading.Event()
+        self._token_lock = threading.Lock()
+        self._oauth = OAuth2Client(
+            config.client_id, key.key, token_endpoint_auth_method=self._auth_method,
+            grant_type="client_credentials", token_endpoint=self._token_url,
+            transport=BoundedTransport(transport or _default_transport(config)),
+            timeout=httpx2.Timeout(connect=config.connect_timeout, read=config.read_timeout,
+                                   write=config.read_timeout, pool=config.connect_timeout),
+            # identity: the size bound applies to the bytes parsed, not to a compressed stream.
+            headers={"Accept": "application/json", "Accept-Encoding": "identity",
+                     "User-Agent": f"mynumber-kiosk/{__version__}"},
+            follow_redirects=False, trust_env=False,
+        )
+        self._oauth.register_compliance_hook("access_token_response", self._check_token_answer)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop: waits between retries end at once, and the connections are closed."""
+        self._closed.set()
+        self._oauth.close()
+
+    def __enter__(self) -> LinkageClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    # -- discovery --------------------------------------------------------------------------------------
+
+    def server_info(self) -> ServerInfo:
+        """The server's endpoints, sealing key and policies (no token needed)."""
+        info = parse_server_info(self._call("GET", "/v1/server-info", retry=Retry.IDEMPOTENT,
+                                            authenticated=False))
+        if info.token_url != self._audience:
+            logger.debug("client assertions name the server's token URL %s", info.token_url)
+            self._audience = info.token_url
+        return info
+
+    def _assertion_audience(self) -> str:
+        """The server's own token URL, asked for once (it names itself as assertions' audience)."""
+        audience = self._audience
+        if audience is None:
+            audience = self.server_info().token_url
+        return audience
+
+    def health(self) -> bool:
+        """Whether the server answers that it and its database are fine; False for any failure.
+
+        A probe, so it is tried once: the caller probes again on its own schedule.
+        """
+        try:
+            return parse_health(self._call("GET", "/health", retry=Retry.NEVER, authenticated=False))
+        except LinkageError as exc:
+            logger.debug("health check failed: %s", exc.code)
+            return False
+
+    # -- verification ---------------------------------------------------------------------------------
+
+    def challenge(self) -> Challenge:
+        """A fresh single-use nonce for the card to sign (a lost one is simply never used)."""
+        return parse_challenge(self._call("POST", "/v1/challenges", retry=Retry.IDEMPOTENT, expect=(201,)))
+
+    def verify(self, account_id: str, nonce: bytes, certificate: bytes,
+               signature: bytes) -> VerificationResult:
+        """The server's match / no match for the claimed account; refusals are ServerRefused.
+
+        Never resent: the nonce is single use, so a second attempt could only be refused. A
+        timeout is ServerUnreachable, and the kiosk starts again with a new challenge.
+        """
+        _check_account(account_id)
+        _check_length("nonce", nonce, MIN_NONCE_BYTES, MAX_NONCE_BYTES)
+        _check_length("certificate", certificate, 1, MAX_CERTIFICATE_BYTES)
+        _check_length("signature", signature, 1, MAX_SIGNATURE_BYTES)
+        body = {"account_id": account_id, "nonce": b64url(nonce), "certificate": b64url(certificate),
+                "signature": b64url(signature)}
+        return parse_verification(self._call("POST", "/v1/verifications", retry=Retry.NEVER, json_body=body))
+
+    # -- operations ---------------------------------------------------------------------------------------
+
+    def create_operation(self, kind: str, verification_id: str, params: Mapping[str, object],
+                         idempotency_key: str) -> Operation:
+        """Ask for an operation; the same key and request always give the same operation."""
+        if kind not in OPERATION_KINDS:
+            raise ValueError(f"unknown operation kind {kind!r}")
+        _check_id("verification ID", verification_id, OPAQUE_ID)
+        _check_id("idempotency key", idempotency_key, IDEMPOTENCY_KEY)
+        body = {"kind": kind, "verification_id": verification_id, "params": _json_object(params)}
+        operation = parse_operation(self._call(
+            "POST", "/v1/operations", retry=Retry.IDEMPOTENT, expect=(200, 201), json_body=body,
+            headers={"Idempotency-Key": idempotency_key}))
+        if operation.kind != kind:
+            raise ServerProtocolError("the server answered with an operation of another kind")
+        return operation
+
+    def get_operation(self, operation_id: str) -> Operation:
+        """The operation as it stands now (this kiosk's operations only)."""
+        _check_id("operation ID", operation_id, OPAQUE_ID)
+        operation = parse_operation(self._call("GET", f"/v1/operations/{quote(operation_id)}",
+                                               retry=Retry.IDEMPOTENT))
+        if operation.operation_id != operation_id:
+            raise ServerProtocolError("the server answered with another operation")
+        return operation
+
+    def wait_for_decision(self, operation_id: str, *, cancel: threading.Event, poll: float = 1.0,
+                          timeout: float = 600) -> Operation:
+        """Poll until staff decided (the status is no longer ``awaiting_approval``).
+
+        Raises Cancelled as soon as ``cancel`` is set. After ``timeout`` seconds the last answer
+        is returned, still ``awaiting_approval``, for the caller to treat as undecided.
+        """
+        if not poll > 0 or not timeout >= 0:
+            raise ValueError("poll must be positive and timeout not negative")
+        deadline = time.monotonic() + timeout
+        while True:
+            if cancel.is_set():
+                raise Cancelled("the wait for a staff decision was cancelled")
+            operation = self.get_operation(operation_id)
+            remaining = deadline - time.monotonic()
+            if operation.status != "awaiting_approval" or remaining <= 0:
+                return operation
+            if cancel.wait(min(poll, remaining)):
+                raise Cancelled("the wait for a staff decision was cancelled")
+
+    def set_password(self, operation_id: str, new_password: str) -> Operation:
+        """Send the user's new password for an approved password reset.
+
+        Resent only when the first attempt never left the kiosk. The password is not kept,
+        logged, or put in any error (a refusal's words are scrubbed of it too).
+        """
+        _check_id("operation ID", operation_id, OPAQUE_ID)
+        if not isinstance(new_password, str) or not 1 <= len(new_password) <= MAX_PASSWORD_CHARS:
+            raise ValueError(f"the new password must be 1 to {MAX_PASSWORD_CHARS} characters")
+        operation = parse_operation(self._call(
+            "POST", f"/v1/operations/{quote(operation_id)}/password", retry=Retry.UNSENT,
+            json_body={"new_password": new_password}, redact=(new_password,)))
+        if operation.operation_id != operation_id:
+            raise ServerProtocolError("the server answered with another operation")
+        return operation
+
+    # -- the device authorization grant (pre-link) ------------------------------------------------------
+
+    def _client_form(self, **fields: str) -> Callable[[], dict[str, str]]:
+        """A form with a new client assertion each time it is built (each ``jti`` is single use)."""
+        audience = self._assertion_audience()
+
+        def build() -> dict[str, str]:
+            assertion = sign_assertion(self._oauth.client_secret, self._auth_method.alg,
+                                       self.config.client_id, audience)
+            return {**fields, "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+
+        return build
+
+    def device_authorize(self) -> DeviceAuthorization:
+        """Start the RFC 8628 device grant: the user code and URI to show, the device code to poll."""
+        return parse_device_authorization(self._call(
+            "POST", "/oauth/device_authorization", retry=Retry.UNSENT, authenticated=False,
+            form=self._client_form(scope="account")))
+
+    def poll_device_token(self, device_code: str, *, interval: int = SLOW_DOWN_STEP) -> DevicePoll:
+        """Poll the token endpoint once. ``interval`` is the one in force; ``slow_down`` raises it.
+
+        ``access_denied``, ``expired_token`` and ``invalid_grant`` are ServerRefused with that code.
+        """
+        if not isinstance(device_code, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", device_code):
+            raise ValueError("not a device code")
+        try:
+            data = self._call("POST", TOKEN_PATH, retry=Retry.UNSENT, authenticated=False,
+                              form=self._client_form(grant_type=DEVICE_GRANT_TYPE, device_code=device_code))
+        except ServerRefused as exc:
+            if exc.status == 400 and exc.code == "authorization_pending":
+                return DevicePoll("pending", interval)
+            if exc.status == 400 and exc.code == "slow_down":
+                return DevicePoll("slow_down", interval + SLOW_DOWN_STEP)
+            raise
+        token, _lifetime = parse_token(data, "device token answer")
+        return DevicePoll("done", interval, token)
+
+    def wait_for_device_token(self, authorization: DeviceAuthorization, *, cancel: threading.Event) -> str:
+        """Poll, at the server's interval, until the user signed in; the account token.
+
+        Raises Cancelled when ``cancel`` is set, ServerRefused when the user refused or the code
+        expired, and TimedOut if the server still says pending after the code's lifetime.
+        """
+        interval = max(1, authorization.interval)
+        deadline = time.monotonic() + authorization.expires_in
+        while True:
+            if cancel.wait(interval):
+                raise Cancelled("the wait for the account sign-in was cancelled")
+            answer = self.poll_device_token(authorization.device_code, interval=interval)
+            if answer.status == "done" and answer.account_token is not None:
+                return answer.account_token
+            interval = answer.interval
+            if time.monotonic() > deadline + interval:
+                raise TimedOut("the sign-in code expired before the user signed in")
+
+    # -- offline evidence -------------------------------------------------------------------------------
+
+    def upload_evidence(self, bundles: Sequence[tuple[str, str]]) -> list[EvidenceFate]:
+        """Upload sealed evidence, in batches the server accepts; the fate of each, in order.
+
+        Safe to repeat: the server answers a key it has seen with the fate it recorded (marked
+        ``duplicate``). So when a later batch fails after earlier ones were answered, the error
+        is raised and the caller simply uploads the same bundles again.
+        """
+        for key, sealed in bundles:
+            _check_id("idempotency key", key, IDEMPOTENCY_KEY)
+            if not isinstance(sealed, str) or len(sealed) > MAX_SEALED_BYTES or not SEALED.fullmatch(sealed):
+                raise ValueError(f"the sealed evidence for {key} is not a compact JWE within "
+                                 f"{MAX_SEALED_BYTES} bytes")
+        fates: list[EvidenceFate] = []
+        for batch in _batches(list(bundles)):
+            keys = [key for key, _ in batch]
+            body = {"bundles": [{"idempotency_key": key, "sealed": sealed} for key, sealed in batch]}
+            fates += parse_evidence_fates(
+                self._call("POST", "/v1/offline/evidence", retry=Retry.IDEMPOTENT, json_body=body), keys)
+        return fates
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+
+    def _check_token_answer(self, response: httpx2.Response) -> httpx2.Response:
+        """authlib's hook on token answers: a refusal leaves authlib, a success is checked first."""
+        answer = Answer.of(response)
+        if answer.status != 200:
+            raise TokenAnswer(answer)
+        parse_token(judge(answer, (200,)))
+        return response
+
+    def _access_token(self) -> str:
+        """The cached access token, fetched or renewed first when needed.
+
+        A fresh assertion is signed for each attempt, so resending a token request is harmless.
+        """
+        with self._token_lock:
+            # authlib posts to the token endpoint through base_url; the assertion names the
+            # audience the server expects.
+            self._auth_method.token_endpoint = self._assertion_audience()
+            refusal = self._with_retries("POST " + TOKEN_PATH, Retry.IDEMPOTENT, self._renew_token)
+            if refusal is not None:
+                if refusal.status == 401:
+                    self._audience = None  # perhaps the server moved: ask again next time
+                judge(refusal, ())
+            token = self._oauth.token
+            if token is None or not isinstance(token.get("access_token"), str):
+                raise ServerProtocolError("the token endpoint gave no access token")
+            return str(token["access_token"])
+
+    def _renew_token(self) -> None:
+        if self._oauth.token is None:
+            self._oauth.fetch_token()
+        else:
+            # Configured with grant_type="client_credentials", authlib fetches a new token when
+            # the cached one is within its leeway (60 s) of expiring.
+            self._oauth.ensure_active_token(self._oauth.token)
+
+    def _forget_token(self, used: str) -> None:
+        with self._token_lock:
+            token = self._oauth.token
+            if token is not None and token.get("access_token") == used:
+                self._oauth.token = None
+
+    # -- requests --------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, retry: Retry, expect: tuple[int, ...] = (200,),
+              authenticated: bool = True, json_body: object = None,
+              form: Callable[[], dict[str, str]] | None = None, headers: Mapping[str, str] | None = None,
+              redact: Sequence[str] = ()) -> object:
+        """One API call, retried as ``retry`` allows; the JSON of an expected answer, else an error."""
+        renewed = False
+        while True:
+            token = self._access_token() if authenticated else None
+            send = functools.partial(self._send, method, self._base + path, token, json_body, form, headers)
+            answer = self._with_retries(f"{method} {path}", retry, send)
+            assert answer is not None
+            refusal = refusal_of(answer, redact) if answer.status == 401 else None
+            if token is not None and not renewed and refusal is not None and refusal.code == "invalid_token":
+                # The server no longer takes the token (restarted with a new key, clock moved):
+                # the request was refused before anything happened, so one more try is safe.
+                renewed = True
+                self._forget_token(token)
+                continue
+            return judge(answer, expect, redact)
+
+    def _send(self, method: str, url: str, token: str | None, json_body: object,
+              form: Callable[[], dict[str, str]] | None, headers: Mapping[str, str] | None) -> Answer:
+        extra: dict[str, Any] = {}
+        if json_body is not None:
+            extra["json"] = json_body
+        if form is not None:
+            extra["data"] = form()
+        response = self._oauth.request(method, url, withhold_token=True,
+                                       auth=_Bearer(token) if token is not None else None,
+                                       headers=dict(headers or {}), **extra)
+        return Answer.of(response)
+
+    def _with_retries(self, what: str, retry: Retry,
+                      attempt: Callable[[], Answer | None]) -> Answer | None:
+        """Run ``attempt`` until it gives a non-gateway answer (or None) or a failure may not be retried.
+
+        A failure ends as ServerUnreachable (the server is not there) or ServerProtocolError (it
+        answered something that is not HTTP). Errors are raised outside the ``except`` blocks, so
+        they do not drag the failed request, and the body it carried, along as their context.
+        """
+        tries = 0
+        while True:
+            if self._closed.is_set():
+                raise Cancelled("the linkage client is closed")
+            answer: Answer | None = None
+            fault: Fault | None = None
+            try:
+                answer = attempt()
+            except TokenAnswer as exc:
+                answer = exc.answer
+            except (httpx2.HTTPError, ResponseRefused) as exc:
+                fault = classify_failure(exc)
+            if fault is None:
+                if answer is None or answer.status not in GATEWAY_STATUSES:
+                    return answer
+                fault = Fault("gateway", f"HTTP {answer.status}")
+            if fault.kind == "garbled":
+                raise ServerProtocolError(f"{what}: {fault.detail}")
+            if fault.kind not in retry.value or tries >= self.config.retries:
+                raise ServerUnreachable(f"{what}: {fault.detail}")
+            delay = min(MAX_BACKOFF_SECONDS, self.config.backoff * 2 ** tries) * random.uniform(0.75, 1.25)
+            tries += 1
+            logger.info("%s failed (%s); retry %d of %d in %.2f s", what, fault.detail, tries,
+                        self.config.retries, delay)
+            if self._closed.wait(delay):
+                raise Cancelled("the linkage client is closed")
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+
+
+def _check_account(account_id: str) -> None:
+    if not isinstance(account_id, str) or ACCOUNT_ID.fullmatch(account_id) is None:
+        raise ValueError("the account ID must be 1 to 64 printable ASCII characters")
+
+
+def _check_id(what: str, value: str, pattern: re.Pattern[str]) -> None:
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise ValueError(f"not a valid {what}")
+
+
+def _check_length(what: str, value: bytes, minimum: int, maximum: int) -> None:
+    if not isinstance(value, bytes | bytearray | memoryview) or not minimum <= len(value) <= maximum:
+        raise ValueError(f"the {what} must be {minimum} to {maximum} bytes")
+
+
+def _json_object(params: Mapping[str, object]) -> dict[str, object]:
+    if not isinstance(params, Mapping) or not all(isinstance(key, str) for key in params):
+        raise ValueError("operation parameters must be a mapping with string keys")
+    copy = dict(params)
+    try:
+        json.dumps(copy, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ValueError("operation parameters must be plain JSON values") from None
+    return copy
+
+
+def _batches(bundles: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Bundles split into uploads of at most 50 and within the server's body size limit."""
+    batches: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    size = 0
+    for key, sealed in bundles:
+        cost = len(key) + len(sealed) + 64  # the JSON around each bundle, generously
+        if current and (len(current) >= MAX_BATCH_BUNDLES or size + cost > MAX_BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append((key, sealed))
+        size += cost
+    if current:
+        batches.append(current)
+    return batches

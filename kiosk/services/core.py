@@ -1,0 +1,76 @@
+"""The composition root of the kiosk's services: settings in, every service built once and passed on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.config import KioskSettings
+from kiosk.linkage import LinkageClient, LinkageConfig, LinkageError
+from kiosk.nfc import CardConnection
+from kiosk.offline import LocalValidator
+from kiosk.services.operations import OperationService
+from kiosk.services.outbox import OfflineOutbox, SyncWorker, remember_sealing_key
+from kiosk.services.verification import VerificationSession, utc_now
+from kiosk.store import KioskStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class KioskCore:
+    """Everything the screens (or ``kiosk flow``) drive; no Qt anywhere below it."""
+
+    settings: KioskSettings
+    linkage: LinkageClient
+    store: KioskStore
+    validator: LocalValidator | None
+    operations: OperationService
+    outbox: OfflineOutbox
+    sync: SyncWorker
+    clock: Callable[[], dt.datetime] = utc_now
+
+    @classmethod
+    def build(cls, settings: KioskSettings, *, clock: Callable[[], dt.datetime] = utc_now) -> KioskCore:
+        server = settings.server
+        linkage = LinkageClient(LinkageConfig(
+            base_url=server.url, client_id=settings.kiosk_id, key_path=settings.key_file,
+            ca_file=server.ca_file, connect_timeout=server.connect_timeout_seconds,
+            read_timeout=server.read_timeout_seconds, retries=server.retries,
+        ))
+        store = KioskStore(settings.store_path, clock=clock)
+        offline = settings.offline
+        validator = None
+        if offline.enabled:
+            validator = LocalValidator.from_files(offline.trust_anchors, offline.crl_files,
+                                                  clock=clock, require_crl=offline.require_crl)
+        outbox = OfflineOutbox(store, settings.kiosk_id, settings.key_file.read_bytes())
+        sync = SyncWorker(store, linkage, interval=offline.sync_interval_seconds,
+                          max_backoff=offline.max_backoff_seconds)
+        return cls(settings, linkage, store, validator,
+                   OperationService(linkage, approval_timeout=server.approval_timeout_seconds),
+                   outbox, sync, clock)
+
+    def start(self) -> KioskCore:
+        """Learn the server's sealing key if it can be reached, purge old records, start syncing."""
+        try:
+            remember_sealing_key(self.store, self.linkage)
+        except LinkageError as exc:
+            logger.warning("server not reachable at start (%s); offline until it is", exc.code)
+        self.store.purge(self.settings.retention_days)
+        if self.settings.offline.enabled:
+            self.sync.start()
+        return self
+
+    def verification(self, card: CardConnection, account_id: str) -> VerificationSession:
+        return VerificationSession(
+            card, account_id, self.settings.kiosk_id, linkage=self.linkage, validator=self.validator,
+            next_counter=self.store.next_offline_counter, clock=self.clock,
+        )
+
+    def close(self) -> None:
+        self.sync.stop()
+        self.linkage.close()
+        self.store.close()

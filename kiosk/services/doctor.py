@@ -1,0 +1,100 @@
+"""``kiosk doctor``: every part the kiosk depends on, each a line saying OK or what to do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from kiosk.linkage import LinkageError
+from kiosk.nfc.errors import CardError
+from kiosk.services.core import KioskCore
+
+#: More than this between the kiosk's clock and the server's, and certificates and tokens misbehave.
+MAX_SKEW = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> list[Check]:
+    return list(_checks(core, list_readers))
+
+
+def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[Check]:
+    settings = core.settings
+    try:
+        readers = list_readers()
+    except CardError as exc:
+        yield Check("reader", False,
+                    f"PC/SC is not available ({exc.code}): start pcscd and connect the reader")
+    else:
+        wanted = settings.reader.name
+        if not readers:
+            yield Check("reader", False,
+                        "no card reader: connect the NFC reader (and check pcscd is running)")
+        elif wanted and wanted not in readers:
+            yield Check("reader", False,
+                        f"reader {wanted!r} is not connected; connected: {', '.join(readers)}")
+        else:
+            yield Check("reader", True, ", ".join(readers))
+
+    now = core.clock()
+    try:
+        info = core.linkage.server_info()
+    except LinkageError as exc:
+        yield Check("server", False, f"{settings.server.url} cannot be used ({exc.code}): check the network, "
+                                     "server.url and server.ca_file; the kiosk works offline meanwhile")
+    else:
+        scheme = "TLS" if settings.server.url.startswith("https://") else "loopback, no TLS"
+        yield Check("server", True, f"{settings.server.url} ({scheme})")
+        skew = abs(info.server_time - now)
+        yield Check("clock", skew <= MAX_SKEW,
+                    f"{skew.total_seconds():.1f} s from the server's clock"
+                    + ("" if skew <= MAX_SKEW else ": set the clock (NTP)"))
+        try:
+            core.linkage.challenge()
+        except LinkageError as exc:
+            yield Check("kiosk client", False, f"{settings.kiosk_id} is refused ({exc.code}): register the "
+                                               "kiosk's public key with the server")
+        else:
+            yield Check("kiosk client", True, f"{settings.kiosk_id} authenticated")
+
+    if core.validator is None:
+        yield Check("offline", True, "offline verification is switched off")
+    else:
+        for path in settings.offline.trust_anchors:
+            cert = x509.load_pem_x509_certificate(path.read_bytes()) if path.read_bytes().startswith(
+                b"-----") else x509.load_der_x509_certificate(path.read_bytes())
+            left = cert.not_valid_after_utc - now
+            yield Check(f"trust anchor {path.name}", left > dt.timedelta(days=30),
+                        f"valid until {cert.not_valid_after_utc:%Y-%m-%d}"
+                        + ("" if left > dt.timedelta(days=30) else ": install the new root"))
+        ages = core.validator.crl_ages(now)
+        if not ages:
+            yield Check("CRL", not settings.offline.require_crl,
+                        "no CRL: offline verification " + ("is refused" if settings.offline.require_crl
+                                                           else "goes without revocation"))
+        for age in ages:
+            hours = age.age.total_seconds() / 3600
+            yield Check(f"CRL {age.source}", age.fresh,
+                        f"{hours:.1f} h old" + ("" if age.fresh else ": past its next update, refresh it"))
+        yield Check("sealing key", core.store.get_cache("server.sealing_key") is not None,
+                    "the server's key for offline evidence is known"
+                    if core.store.get_cache("server.sealing_key") is not None
+                    else "unknown until the kiosk reaches the server once")
+
+    try:
+        core.store.audit("doctor")
+    except Exception as exc:  # any failure to write is what this check is for
+        yield Check("database", False, f"{settings.store_path} is not writable ({type(exc).__name__})")
+    else:
+        yield Check("database", True, str(settings.store_path))
+    depth = core.store.outbox_depth()
+    yield Check("outbox", True, f"{depth} item(s) waiting for the server" if depth else "empty")

@@ -1,0 +1,164 @@
+"""One whole operation without a window: card, PIN, server, staff, result, each step timed.
+
+``kiosk flow`` runs this for scripts, support and benchmarks; the window drives the same services
+step by step. Every failure is a ``FlowFailed`` carrying a stable code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kiosk.linkage import LinkageError, Operation
+from kiosk.nfc import CardConnection
+from kiosk.nfc.errors import CardError
+from kiosk.offline import OfflineRefused
+from kiosk.services.core import KioskCore
+from kiosk.services.operations import OPERATIONS, OperationError
+from kiosk.services.outbox import OutboxError
+from kiosk.services.verification import VerificationError, VerificationResult, wipe
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class FlowFailed(Exception):
+    def __init__(self, step: str, code: str, message: str) -> None:
+        super().__init__(f"{step}: {code}: {message}")
+        self.step = step
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class FlowInput:
+    """What the user (and staff) would give at the counter; buffers are wiped once used."""
+
+    operation: str
+    account_id: str
+    pin: bytearray
+    new_password: bytearray | None = None
+    cardinfo_pin: bytearray | None = None
+    same_pin_for_name: bool = False
+    confirm_last_try: bool = False
+    mode: str | None = None
+    #: The staff member approving at the counter when the kiosk is offline.
+    offline_staff_id: str | None = None
+    #: Called with the device authorization's user code and URI, for pre-link.
+    on_user_code: Callable[[str, str], None] | None = None
+
+    def wipe(self) -> None:
+        for buffer in (self.pin, self.new_password, self.cardinfo_pin):
+            if buffer is not None:
+                wipe(buffer)
+
+
+T = TypeVar("T")
+#: Failures with a stable code, which become a FlowFailed; anything else is a bug and propagates.
+KNOWN_FAILURES = (CardError, LinkageError, VerificationError, OperationError, OutboxError, OfflineRefused)
+
+
+class Flow:
+    def __init__(self, core: KioskCore, emit: Callable[[Step], None],
+                 cancel: threading.Event | None = None) -> None:
+        self.core = core
+        self.emit = emit
+        self.cancel = cancel or threading.Event()
+
+    def _step(self, name: str, action: Callable[[], T],
+              describe: Callable[[T], dict[str, Any]] = lambda _value: {}) -> T:
+        """Run one step, time it and report it; a known failure becomes FlowFailed with its code."""
+        if self.cancel.is_set():
+            raise FlowFailed(name, "cancelled", "the session was cancelled")
+        started = time.perf_counter()
+        try:
+            value = action()
+        except KNOWN_FAILURES as exc:
+            raise FlowFailed(name, exc.code, getattr(exc, "message", str(exc))) from None
+        self.emit(Step(name, time.perf_counter() - started, describe(value)))
+        return value
+
+    def run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
+        try:
+            return self._run(card, given)
+        finally:
+            given.wipe()
+
+    def _run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
+        if given.operation not in OPERATIONS:
+            raise FlowFailed("start", "operation.unknown", f"no operation {given.operation!r}")
+        if not self.core.settings.account_id_ok(given.account_id):
+            raise FlowFailed("start", "invalid_account", "the account ID does not have the right format")
+        ops = self.core.operations
+        account_token: str | None = None
+        if given.operation == "prelink":
+            authorization = self._step("device_authorization", ops.begin_prelink, lambda a: {
+                "user_code": a.user_code, "verification_uri_complete": a.verification_uri_complete})
+            if given.on_user_code is not None:
+                given.on_user_code(authorization.user_code, authorization.verification_uri_complete)
+            account_token = self._step("account_sign_in",
+                                       lambda: ops.wait_for_account(authorization, self.cancel))
+
+        session = self.core.verification(card, given.account_id)
+        ready = self._step("card", session.prepare, lambda r: {
+            "tries_left": r.tries_left, "expired": r.expired, "online": r.online,
+            "offline_reason": r.offline_reason, "not_after": r.not_after.isoformat()})
+        if ready.tries_left == 0:
+            raise FlowFailed("card", "pin.blocked", "the PIN is blocked")
+        if ready.expired:
+            raise FlowFailed("card", "expired", "the card's certificate has expired")
+        same = given.same_pin_for_name and given.operation == "prelink"
+        result = self._step("verify", lambda: session.submit(
+            given.pin, confirm_last_try=given.confirm_last_try, same_pin_for_name=same),
+            lambda r: {"online": r.online, "match": r.match, "account": r.masked_account})
+        if not result.online:
+            return self._offline(result, given)
+
+        params: dict[str, Any] = {}
+        if given.operation == "prelink":
+            name = result.name_on_card
+            if name is None:
+                pin = given.cardinfo_pin
+                if pin is None:
+                    raise FlowFailed("card_info", "pin.cardinfo_needed", "the card-info PIN is needed")
+                name = self._step("card_info", lambda: session.read_name(pin))
+            params = {"account_token": account_token, "name_on_card": name}
+        elif given.operation == "salvage":
+            params = {"mode": given.mode or "backup"}
+        if given.operation != "prelink" and result.match is not True:
+            raise FlowFailed("verify", "no_match", "the card is not linked to this account")
+        request = ops.request(given.operation, result, **params)
+        describe = _describe_operation
+        operation = self._step("request", lambda: ops.submit(request), describe)
+        operation = self._step("approval", lambda: ops.wait_for_staff(operation, self.cancel), describe)
+        if given.operation == "password_reset":
+            password = given.new_password
+            if password is None:
+                raise FlowFailed("password", "password.missing", "a new password is needed")
+            operation = self._step("password", lambda: ops.set_password(operation, password), describe)
+        return {"online": True, "match": result.match, "account": result.masked_account,
+                "name_on_record": result.name_on_record, "operation_id": operation.operation_id,
+                "status": operation.status, "result": dict(operation.result)}
+
+    def _offline(self, result: VerificationResult, given: FlowInput) -> dict[str, Any]:
+        staff = given.offline_staff_id
+        if staff is None:
+            raise FlowFailed("approval", "offline.staff_needed", "offline, a staff member must approve here")
+        params = {"mode": given.mode or "backup"} if given.operation == "salvage" else {}
+        approved_at = int(self.core.clock().timestamp())
+        voucher = self._step("offline_record", lambda: self.core.outbox.record(
+            given.operation, result, staff, approved_at, params), lambda v: {"outbox_key": v.idempotency_key})
+        self.core.sync.wake()
+        return {"online": False, "account": result.masked_account, "voucher": voucher.code,
+                "outbox_key": voucher.idempotency_key}
+
+
+def _describe_operation(operation: Operation) -> dict[str, Any]:
+    return {"operation_id": operation.operation_id, "status": operation.status}

@@ -1,0 +1,98 @@
+"""The six operations, online: each under its own idempotency key, waiting for staff where it must.
+
+An operation starts from a verification result. Account-changing operations wait for a staff
+decision; a password reset then takes the user's own new password (sent once, never kept);
+pre-link first proves the account with the device authorization grant. Every call that may be
+repeated carries the same idempotency key, so a retry after a lost answer never acts twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.linkage import DeviceAuthorization, LinkageClient, Operation
+from kiosk.services.verification import VerificationResult
+
+#: What each operation is called on the wire, and whether it waits for staff.
+OPERATIONS: dict[str, bool] = {
+    "password_reset": True,
+    "mfa_reset": True,
+    "salvage": True,
+    "prelink": True,
+    "link_status": False,
+    "unlink": True,
+}
+
+
+class OperationError(Exception):
+    """An operation that cannot go on; ``code`` is stable, for the screen's words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Request:
+    """One operation being asked for: what, for which verification, under which key."""
+
+    kind: str
+    verification_id: str
+    params: dict[str, Any]
+    idempotency_key: str
+
+
+class OperationService:
+    def __init__(self, linkage: LinkageClient, *, approval_timeout: float = 600.0) -> None:
+        self._linkage = linkage
+        self.approval_timeout = approval_timeout
+
+    def request(self, kind: str, verification: VerificationResult, **params: Any) -> Request:
+        """The request for ``kind`` backed by an online verification (a new idempotency key)."""
+        if kind not in OPERATIONS:
+            raise ValueError(f"unknown operation {kind!r}")
+        if not verification.online or verification.verification_id is None:
+            raise OperationError("offline.not_online", "this step needs the server")
+        if kind != "prelink" and verification.match is not True:
+            raise OperationError("no_match", "the card is not linked to this account")
+        return Request(kind, verification.verification_id, params, f"kiosk-{uuid.uuid4().hex}")
+
+    def submit(self, request: Request) -> Operation:
+        """Send the request (safe to call again with the same request: the key makes it one)."""
+        return self._linkage.create_operation(request.kind, request.verification_id, request.params,
+                                              request.idempotency_key)
+
+    def wait_for_staff(self, operation: Operation, cancel: threading.Event) -> Operation:
+        """Wait until staff decided; a refusal is an OperationError with the code ``refused``."""
+        if operation.status == "awaiting_approval":
+            operation = self._linkage.wait_for_decision(operation.operation_id, cancel=cancel,
+                                                        timeout=self.approval_timeout)
+        if operation.status == "awaiting_approval":
+            raise OperationError("approval.timeout", "staff did not decide in time")
+        if operation.status == "refused":
+            raise OperationError("refused", "staff refused the request")
+        if operation.status == "failed":
+            raise OperationError(operation.error_code or "failed", "the server could not complete it")
+        return operation
+
+    def set_password(self, operation: Operation, new_password: bytearray) -> Operation:
+        """Send the user's new password once; the buffer is wiped here whatever happens."""
+        try:
+            return self._linkage.set_password(operation.operation_id, new_password.decode("utf-8"))
+        finally:
+            for i in range(len(new_password)):
+                new_password[i] = 0
+
+    # -- pre-link -----------------------------------------------------------------------------------
+
+    def begin_prelink(self) -> DeviceAuthorization:
+        """The device authorization: the user code and the QR payload (its complete URI) to show."""
+        return self._linkage.device_authorize()
+
+    def wait_for_account(self, authorization: DeviceAuthorization, cancel: threading.Event) -> str:
+        """The account token once the user signed in on their phone."""
+        return self._linkage.wait_for_device_token(authorization, cancel=cancel)

@@ -1,0 +1,164 @@
+"""Offline evidence: sealed into the durable outbox with a one-time voucher, and sent when the server is back.
+
+Recording evidence changes no account: it writes the sealed bundle (verification, requested
+operation, staff approval) to the kiosk's store before the voucher is shown, keeping only the
+voucher's hash. The sync worker drains the outbox in the background with backoff, and records
+each item's fate as the server gives it; an item is sent under the same idempotency key every
+time, so a sync interrupted at any point is simply repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.linkage import LinkageClient, LinkageError, ServerRefused, ServerUnreachable
+from kiosk.offline import OFFLINE_OPERATIONS, Evidence, new_voucher, seal, voucher_hash
+from kiosk.services.verification import VerificationResult
+from kiosk.store import KioskStore
+
+logger = logging.getLogger(__name__)
+
+SEALING_KEY_CACHE = "server.sealing_key"
+
+
+class OutboxError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """What the user takes away: the code (shown once, never stored) and the outbox item's key."""
+
+    code: str
+    idempotency_key: str
+    kind: str
+
+
+def remember_sealing_key(store: KioskStore, linkage: LinkageClient) -> dict[str, Any]:
+    """Fetch the server's sealing key while online and keep it for offline use."""
+    key = dict(linkage.server_info().sealing_key)
+    store.put_cache(SEALING_KEY_CACHE, json.dumps(key, sort_keys=True).encode("utf-8"))
+    return key
+
+
+class OfflineOutbox:
+    """Seals offline evidence to the server's key and writes it to the store."""
+
+    def __init__(self, store: KioskStore, kiosk_id: str, device_key_pem: bytes) -> None:
+        self._store = store
+        self.kiosk_id = kiosk_id
+        self._device_key_pem = device_key_pem
+
+    def sealing_key(self) -> Mapping[str, object]:
+        cached = self._store.get_cache(SEALING_KEY_CACHE)
+        if cached is None:
+            raise OutboxError("offline.no_server_key",
+                              "the kiosk has never reached the server, so it cannot seal evidence for it")
+        key: dict[str, object] = json.loads(cached.value)
+        return key
+
+    def record(self, kind: str, result: VerificationResult, staff_id: str, approved_at: int,
+               params: Mapping[str, Any] | None = None) -> Voucher:
+        """Seal the evidence, make it durable, and only then hand out the voucher."""
+        if kind not in OFFLINE_OPERATIONS:
+            raise OutboxError("offline.not_for_operation", f"{kind} cannot be done while offline")
+        proof = result.offline
+        if proof is None:
+            raise OutboxError("offline.no_proof", "no offline verification to record")
+        code = new_voucher()
+        evidence = Evidence(
+            kiosk_id=self.kiosk_id, counter=proof.counter, issued_at=proof.issued_at,
+            challenge=proof.challenge, account_id=result.account_id, operation=kind,
+            params=dict(params or {}), certificate=proof.certificate, signature=proof.signature,
+            staff_id=staff_id, staff_approved_at=approved_at, voucher_hash=voucher_hash(code),
+        )
+        sealed = seal(evidence, self._device_key_pem, self.sealing_key())
+        key = f"{self.kiosk_id}-{proof.counter}-{uuid.uuid4().hex[:12]}"
+        self._store.add_evidence(key, sealed, kind, result.masked_account, voucher_hash(code))
+        self._store.audit("offline_evidence_recorded", kind=kind, account=result.masked_account,
+                          counter=proof.counter, staff=staff_id)
+        return Voucher(code, key, kind)
+
+
+class SyncWorker:
+    """Drains the outbox in the background: at an interval, at once when woken, with backoff on failure."""
+
+    def __init__(self, store: KioskStore, linkage: LinkageClient, *, interval: float = 30.0,
+                 max_backoff: float = 900.0, on_change: Callable[[], None] | None = None) -> None:
+        self._store = store
+        self._linkage = linkage
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.on_change = on_change
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._failures = 0
+        self._thread = threading.Thread(target=self._run, name="outbox-sync", daemon=True)
+
+    def start(self) -> SyncWorker:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            delay = self.interval
+            try:
+                if self.sync_once():
+                    self._failures = 0
+            except ServerUnreachable:
+                self._failures += 1
+                delay = min(self.max_backoff, self.interval * 2 ** min(self._failures, 16))
+            except Exception:  # never let the worker die; the next round tries again
+                logger.exception("outbox sync failed")
+                self._failures += 1
+                delay = min(self.max_backoff, self.interval * 2 ** min(self._failures, 16))
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def sync_once(self, batch: int = 50) -> int:
+        """Send what is due; returns how many items got a fate. ServerUnreachable propagates."""
+        done = 0
+        while True:
+            items = self._store.pending_evidence(batch)
+            if not items:
+                return done
+            keys = [item.idempotency_key for item in items]
+            try:
+                fates = self._linkage.upload_evidence([(item.idempotency_key, item.sealed) for item in items])
+            except ServerUnreachable:
+                self._store.record_attempt(keys, "server.unreachable", self._retry_in())
+                raise
+            except (ServerRefused, LinkageError) as exc:
+                self._store.record_attempt(keys, exc.code, self._retry_in())
+                return done
+            self._store.record_fates([(f.idempotency_key, f.fate, f.error_code, f.evidence_id)
+                                      for f in fates])
+            for fate in fates:
+                self._store.audit("offline_evidence_synced", fate=fate.fate, code=fate.error_code or "",
+                                  evidence=fate.evidence_id)
+            done += len(fates)
+            if self.on_change is not None:
+                self.on_change()
+            if len(items) < batch:
+                return done
+
+    def _retry_in(self) -> float:
+        return float(min(self.max_backoff, self.interval * 2 ** min(self._failures + 1, 16)))

@@ -1,0 +1,81 @@
+"""The kiosk's configuration: documented defaults, and every mistake named with its key and file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import ConfigError, OfflineSettings, ReaderSettings, ServerSettings, load_config
+
+EXAMPLE = Path(__file__).parents[1] / "resources" / "kiosk.example.toml"
+FILES = ("kiosk-key.pem", "jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem",
+         "jpki/auth-2015.crl", "jpki/auth-2019.crl", "jpki/auth-2023.crl")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    for name in FILES:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("placeholder")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(EXAMPLE.read_text("utf-8"), "utf-8")
+    return path
+
+
+def test_the_example_documents_every_default(config: Path) -> None:
+    settings = load_config(config)
+    assert settings.kiosk_id == "kiosk-hongo-01"
+    assert settings.key_file == config.parent / "kiosk-key.pem"
+    assert settings.store_path == config.parent / "data" / "kiosk.db"
+    defaults = ServerSettings(url="https://linkage.example.ac.jp")
+    assert settings.server == defaults
+    assert settings.reader == ReaderSettings()
+    offline = settings.offline
+    assert (offline.require_crl, offline.sync_interval_seconds, offline.max_backoff_seconds) == (
+        OfflineSettings().require_crl, OfflineSettings().sync_interval_seconds,
+        OfflineSettings().max_backoff_seconds)
+    assert len(offline.trust_anchors) == 3 and len(offline.crl_files) == 3
+    assert (settings.language, settings.idle_timeout_seconds, settings.retention_days) == ("ja", 90, 90)
+    assert settings.account_id_ok("2024000001") and not settings.account_id_ok("hanako")
+
+
+Edit = Callable[[str], str]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('id = "kiosk-hongo-01"\n', ""), "kiosk.id is missing"),
+    (lambda t: t.replace('url = "https://linkage.example.ac.jp"', 'url = "http://linkage.example.ac.jp"'),
+     "server.url must use https"),
+    (lambda t: t.replace('url = "https://linkage.example.ac.jp"', 'url = "ftp://x"'),
+     "server.url must be an http(s) URL"),
+    (lambda t: t.replace("retries = 2", "retries = \"two\""), "server.retries must be a whole number"),
+    (lambda t: t.replace("retries = 2", "retries = 99"), "server.retries must be between 0 and 10"),
+    (lambda t: t.replace("read_timeout_seconds = 10.0", "read_timeout_secs = 10.0"),
+     "server.read_timeout_secs is not a known setting"),
+    (lambda t: t.replace('key_file = "kiosk-key.pem"', 'key_file = "missing.pem"'), "kiosk.key_file names"),
+    (lambda t: t.replace('language = "ja"', 'language = "fr"'), "kiosk.language must be"),
+    (lambda t: t.replace("enabled = true", "enabled = 1"), "offline.enabled must be true or false"),
+    (lambda t: t.replace('trust_anchors = ["jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem"]',
+                         "trust_anchors = []"), "offline.trust_anchors must list"),
+    (lambda t: t + "\n[printer]\n", "[printer] is not a known table"),
+    (lambda t: t.replace("[server]", "[server"), "not valid TOML"),
+])
+def test_a_wrong_setting_names_the_key_and_the_file(config: Path, edit: Edit, message: str) -> None:
+    config.write_text(edit(config.read_text("utf-8")), "utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert message in str(raised.value)
+    assert str(config) in str(raised.value)
+
+
+def test_loopback_may_be_plain_http(config: Path) -> None:
+    config.write_text(config.read_text("utf-8").replace(
+        'url = "https://linkage.example.ac.jp"', 'url = "http://127.0.0.1:8470/"'), "utf-8")
+    assert load_config(config).server.url == "http://127.0.0.1:8470"
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "nowhere.toml")
