@@ -23,7 +23,8 @@ OPERATION_STATUSES: tuple[OperationStatus, ...] = (
 OperationKind = Literal["prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage"]
 OPERATION_KINDS: tuple[OperationKind, ...] = (
     "prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage")
-EvidenceFateName = Literal["accepted", "refused"]
+#: ``retry``: the server recorded nothing (a passing problem on its side); send it again later.
+EvidenceFateName = Literal["accepted", "refused", "retry"]
 DevicePollStatus = Literal["pending", "slow_down", "done"]
 
 #: Opaque identifiers the server hands out (verification, operation, evidence IDs).
@@ -117,7 +118,7 @@ class EvidenceFate:
     """What the server decided for one offline evidence bundle."""
 
     idempotency_key: str
-    evidence_id: str
+    evidence_id: str | None
     fate: EvidenceFateName
     error_code: str | None
     duplicate: bool
@@ -304,8 +305,8 @@ def parse_evidence_fates(data: object, keys: list[str]) -> list[EvidenceFate]:
         f = Reader(item, f"evidence result {index}")
         fate = EvidenceFate(
             idempotency_key=f.text("idempotency_key", max_length=128, pattern=IDEMPOTENCY_KEY),
-            evidence_id=f.text("evidence_id", max_length=64, pattern=OPAQUE_ID),
-            fate=cast(EvidenceFateName, f.choice("fate", ("accepted", "refused"))),
+            evidence_id=f.optional_text("evidence_id", max_length=64, pattern=OPAQUE_ID),
+            fate=cast(EvidenceFateName, f.choice("fate", ("accepted", "refused", "retry"))),
             error_code=f.optional_text("error_code", max_length=64, pattern=ERROR_CODE),
             duplicate=f.flag("duplicate"),
         )

@@ -149,12 +149,17 @@ class SyncWorker:
             except (ServerRefused, LinkageError) as exc:
                 self._store.record_attempt(keys, exc.code, self._retry_in())
                 return done
+            final = [f for f in fates if f.fate != "retry"]
+            again = [f for f in fates if f.fate == "retry"]
+            if again:
+                self._store.record_attempt([f.idempotency_key for f in again],
+                                           again[0].error_code or "retry", self._retry_in())
             self._store.record_fates([(f.idempotency_key, f.fate, f.error_code, f.evidence_id)
-                                      for f in fates])
-            for fate in fates:
+                                      for f in final])
+            for fate in final:
                 self._store.audit("offline_evidence_synced", fate=fate.fate, code=fate.error_code or "",
                                   evidence=fate.evidence_id)
-            done += len(fates)
+            done += len(final)
             if self.on_change is not None:
                 self.on_change()
             if len(items) < batch:

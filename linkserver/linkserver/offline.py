@@ -75,10 +75,14 @@ def seal_evidence(payload: dict[str, Any], kiosk_key: Key, kiosk_alg: str, serve
                                server_public, algorithms=[SEAL_ALGORITHM, SEAL_ENCRYPTION])
 
 
+#: Refusals that may not hold tomorrow: nothing is recorded, and the kiosk sends the bundle again.
+TRANSIENT = frozenset({"revocation_unknown"})
+
+
 @dataclass(frozen=True)
 class EvidenceFate:
     idempotency_key: str
-    evidence_id: str
+    evidence_id: str | None
     fate: str
     error_code: str | None
     duplicate: bool
@@ -135,6 +139,8 @@ class OfflineService:
             error = exc.code
         except VerificationRefused as exc:
             error = exc.code
+        if error in TRANSIENT:
+            return EvidenceFate(key, None, "retry", error, False)
         with self.parts.db.transaction() as session:
             known = self._known(session, caller, key, digest)
             if known is not None:

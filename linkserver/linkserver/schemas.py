@@ -122,9 +122,12 @@ class EvidenceBatch(Strict):
 
 
 class EvidenceResult(BaseModel):
+    """A bundle's fate. ``retry``: nothing was recorded (the revocation status could not be
+    established just now); send the same bundle again later."""
+
     idempotency_key: str
-    evidence_id: str
-    fate: Literal["accepted", "refused"]
+    evidence_id: str | None
+    fate: Literal["accepted", "refused", "retry"]
     error_code: str | None
     duplicate: bool
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -154,3 +155,17 @@ def test_the_server_publishes_its_sealing_key(live: LiveServer) -> None:
     assert info["sealing_key"]["kty"] == "EC" and "d" not in info["sealing_key"]
     assert info["sealing_key"]["alg"] == "ECDH-ES+A256KW"
     assert info["password_policy"]["min_length"] == 12
+
+
+def test_a_passing_revocation_problem_is_retried_not_refused(live: LiveServer) -> None:
+    """With its CRL stale the server records nothing and says retry; the same bundle passes later."""
+    kiosk = Kiosk(live)
+    sealed = kiosk.seal(kiosk.payload())
+    live.clock.advance(8 * 86400)  # the bundle arrives after the CRL's next update
+    [first] = kiosk.upload(sealed, keys=["outbox-retry-0001"])
+    assert (first["fate"], first["error_code"], first["evidence_id"]) == ("retry", "revocation_unknown", None)
+    with live.server.parts.db.transaction() as session:
+        assert session.scalars(select(OfflineEvidence)).all() == []
+    live.clock.offset = live.clock.offset - dt.timedelta(days=8)  # a fresh CRL again
+    [second] = kiosk.upload(sealed, keys=["outbox-retry-0001"])
+    assert second["fate"] == "accepted" and second["duplicate"] is False
