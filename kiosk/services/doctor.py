@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 
 from kiosk.linkage import LinkageError
 from kiosk.nfc.errors import CardError
 from kiosk.services.core import KioskCore
+from kiosk.services.outbox import SEALING_KEY_CACHE, keep_sealing_key
 
 #: More than this between the kiosk's clock and the server's, and certificates and tokens misbehave.
 MAX_SKEW = dt.timedelta(seconds=60)
@@ -52,6 +54,7 @@ def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[
         yield Check("server", False, f"{settings.server.url} cannot be used ({exc.code}): check the network, "
                                      "server.url and server.ca_file; the kiosk works offline meanwhile")
     else:
+        keep_sealing_key(core.store, info.sealing_key)  # the server is here: refresh what offline needs
         scheme = "TLS" if settings.server.url.startswith("https://") else "loopback, no TLS"
         yield Check("server", True, f"{settings.server.url} ({scheme})")
         skew = abs(info.server_time - now)
@@ -83,11 +86,10 @@ def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[
                                                            else "goes without revocation"))
         for age in ages:
             hours = age.age.total_seconds() / 3600
-            yield Check(f"CRL {age.source}", age.fresh,
+            yield Check(f"CRL {Path(age.source).name}", age.fresh,
                         f"{hours:.1f} h old" + ("" if age.fresh else ": past its next update, refresh it"))
-        yield Check("sealing key", core.store.get_cache("server.sealing_key") is not None,
-                    "the server's key for offline evidence is known"
-                    if core.store.get_cache("server.sealing_key") is not None
+        known = core.store.get_cache(SEALING_KEY_CACHE) is not None
+        yield Check("sealing key", known, "the server's key for offline evidence is known" if known
                     else "unknown until the kiosk reaches the server once")
 
     try:

@@ -45,9 +45,13 @@ class Voucher:
 
 def remember_sealing_key(store: KioskStore, linkage: LinkageClient) -> dict[str, Any]:
     """Fetch the server's sealing key while online and keep it for offline use."""
-    key = dict(linkage.server_info().sealing_key)
-    store.put_cache(SEALING_KEY_CACHE, json.dumps(key, sort_keys=True).encode("utf-8"))
-    return key
+    return keep_sealing_key(store, linkage.server_info().sealing_key)
+
+
+def keep_sealing_key(store: KioskStore, key: Mapping[str, object]) -> dict[str, Any]:
+    kept = dict(key)
+    store.put_cache(SEALING_KEY_CACHE, json.dumps(kept, sort_keys=True).encode("utf-8"))
+    return kept
 
 
 class OfflineOutbox:

@@ -1,0 +1,200 @@
+"""``kiosk flow`` and ``kiosk doctor`` as processes, the PIN's privacy over a whole flow, and a kiosk
+killed while it syncs its outbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from sqlalchemy import func, select
+
+from kiosk.config import load_config
+from kiosk.linkage import signed_message
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.offline import Evidence, new_voucher, offline_challenge, seal, voucher_hash
+from kiosk.services.core import KioskCore
+from kiosk.services.headless import FlowInput
+from kiosk.store import KioskStore
+from linkserver.models import OfflineEvidence
+from tests.conftest import Reader
+from tests.linkserver.helpers import LiveServer, live_server
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff, pin, place, run, write_config
+
+KIOSK = [sys.executable, "-m", "kiosk"]
+
+
+@pytest.fixture
+def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "server", hierarchy) as live:
+        yield live
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy) -> Path:
+    return write_config(tmp_path, server, hierarchy, server.base)
+
+
+def test_kiosk_flow_prints_each_step_as_json(config: Path, reader: Reader, server: LiveServer,
+                                             make_card: Callable[..., SimulatedCard]) -> None:
+    reader.insert(make_card("linked"))
+    desk = Staff(server)
+    try:
+        result = subprocess.run(
+            [*KIOSK, "flow", "mfa_reset", "--account", LINKED, "--pin-from-env", "CARD_PIN",
+             "--config", str(config), "--reader", reader.name, "--json"],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "CARD_PIN": "1234"})
+    finally:
+        desk.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["step"] for line in lines] == ["card", "verify", "request", "approval", "done"]
+    assert all(line["ms"] >= 0 for line in lines[:-1])
+    assert lines[-1]["result"]["status"] == "completed"
+    assert "1234" not in result.stdout + result.stderr
+
+
+def test_kiosk_flow_exits_with_the_errors_code(config: Path, reader: Reader,
+                                               make_card: Callable[..., SimulatedCard]) -> None:
+    reader.insert(make_card("linked"))
+    result = subprocess.run(
+        [*KIOSK, "flow", "link_status", "--account", LINKED, "--pin-from-env", "CARD_PIN",
+         "--config", str(config), "--reader", reader.name, "--json"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "CARD_PIN": "0000"})
+    assert result.returncode == 1
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert (last["step"], last["error"]) == ("verify", "pin.wrong")
+    assert "Traceback" not in result.stderr
+
+
+def test_kiosk_flow_names_a_bad_configuration(tmp_path: Path) -> None:
+    broken = tmp_path / "kiosk.toml"
+    broken.write_text("[kiosk]\nid = 'k'\n", "utf-8")
+    result = subprocess.run([*KIOSK, "flow", "link_status", "--account", LINKED, "--pin-from-env", "X",
+                             "--config", str(broken)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "kiosk.key_file is missing" in result.stdout and str(broken) in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_kiosk_doctor_reports_each_part(config: Path, reader: Reader, tmp_path: Path, server: LiveServer,
+                                        hierarchy: TestHierarchy) -> None:
+    result = subprocess.run([*KIOSK, "doctor", "--config", str(config)], capture_output=True, text=True,
+                            timeout=120)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = [line.split(":")[0] for line in lines]
+    for expected in ("OK   reader", "OK   server", "OK   clock", "OK   kiosk client", "OK   sealing key",
+                     "OK   database", "OK   outbox"):
+        assert expected in names, lines
+    assert any(line.startswith("OK   CRL ") for line in lines)
+    (tmp_path / "down").mkdir()
+    unreachable = write_config(tmp_path / "down", server, hierarchy, "http://127.0.0.1:9")
+    down = subprocess.run([*KIOSK, "doctor", "--config", str(unreachable)], capture_output=True, text=True,
+                          timeout=120)
+    assert down.returncode == 1
+    assert any(line.startswith("FAIL server") and "server.unreachable" in line
+               for line in down.stdout.splitlines())
+
+
+def test_the_pin_and_password_never_reach_a_log(config: Path, reader: Reader, server: LiveServer,
+                                                make_card: Callable[..., SimulatedCard],
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(1)  # everything, APDU traffic included
+    core = KioskCore.build(load_config(config)).start()
+    desk = Staff(server)
+    try:
+        given = FlowInput("password_reset", LINKED, pin("1234"),
+                          new_password=bytearray(NEW_PASSWORD.encode()))
+        result, _ = run(core, place(reader, make_card, "linked"), given)
+    finally:
+        desk.stop()
+        core.close()
+    assert result["status"] == "completed"
+    text = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    assert "VERIFY" in text or "00 20" in text  # the APDU trace was on
+    for secret in (NEW_PASSWORD, "31 32 33 34", "31323334"):
+        assert secret not in text
+    store = KioskStore(load_config(config).store_path)
+    try:
+        assert store.check_audit().ok
+    finally:
+        store.close()
+
+
+# -- killed while syncing --------------------------------------------------------------------------
+
+SYNC_CHILD = """
+import sys
+from kiosk.config import load_config
+from kiosk.services.core import KioskCore
+core = KioskCore.build(load_config(sys.argv[1]))
+core.sync.on_change = lambda: print("synced", flush=True)
+while core.sync.sync_once(batch=1):
+    pass
+"""
+
+
+def _fill_outbox(config: Path, server: LiveServer, hierarchy: TestHierarchy, count: int) -> list[str]:
+    """Offline evidence as the kiosk would have recorded it: real signatures, sealed, durable."""
+    settings = load_config(config)
+    core = KioskCore.build(settings).start()  # learns the sealing key
+    key = hierarchy.holder("linked").auth_key
+    cert = server.card("linked").profile.auth_cert_der
+    keys = []
+    try:
+        for _ in range(count):
+            counter = core.store.next_offline_counter()
+            issued = int(server.clock().timestamp()) - 60
+            challenge = offline_challenge(counter, issued, secrets.token_bytes(16))
+            signature = key.sign(signed_message(challenge, settings.kiosk_id, LINKED), padding.PKCS1v15(),
+                                 hashes.SHA256())
+            voucher = new_voucher()
+            evidence = Evidence(settings.kiosk_id, counter, issued, challenge, LINKED, "mfa_reset", {}, cert,
+                                signature, "tanaka.h", issued, voucher_hash(voucher))
+            sealed = seal(evidence, settings.key_file.read_bytes(), core.outbox.sealing_key())
+            item_key = f"{settings.kiosk_id}-{counter}"
+            core.store.add_evidence(item_key, sealed, "mfa_reset", "20******01", voucher_hash(voucher))
+            keys.append(item_key)
+    finally:
+        core.sync.stop()
+        core.close()
+    return keys
+
+
+def test_a_kiosk_killed_while_syncing_loses_nothing_and_sends_nothing_twice(
+        config: Path, server: LiveServer, hierarchy: TestHierarchy) -> None:
+    keys = _fill_outbox(config, server, hierarchy, 12)
+    child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, str(config)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    seen = 0
+    for line in child.stdout:
+        seen += line.startswith("synced")
+        if seen == 4:
+            child.send_signal(signal.SIGKILL)  # mid-sync: some sent, maybe one in flight
+            break
+    child.wait(30)
+    assert child.returncode == -signal.SIGKILL
+    core = KioskCore.build(load_config(config))
+    try:
+        assert 0 < core.store.outbox_depth() < len(keys)
+        while core.sync.sync_once():
+            pass
+        assert core.store.outbox_depth() == 0
+        fates = {item.idempotency_key: item.fate for item in core.store.outbox_items(100)}
+        assert fates == dict.fromkeys(keys, "accepted")
+    finally:
+        core.close()
+    with server.server.parts.db.transaction() as session:
+        stored = session.scalar(select(func.count()).select_from(OfflineEvidence))
+        accepted = set(session.scalars(select(OfflineEvidence.idempotency_key)))
+    assert stored == len(keys) and accepted == set(keys)
