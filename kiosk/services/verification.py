@@ -28,6 +28,9 @@ from kiosk.offline import LocalValidator, OfflineRefused, offline_challenge
 
 logger = logging.getLogger(__name__)
 
+#: A challenge this close to its expiry is replaced before the card signs it.
+CHALLENGE_MARGIN = dt.timedelta(seconds=10)
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -174,6 +177,8 @@ class VerificationSession:
         name: str | None = None
         try:
             self._session.verify_pin(pin, confirm_last_try=confirm_last_try)
+            if self._challenge is not None and self._challenge.expires_at <= self._clock() + CHALLENGE_MARGIN:
+                self._refresh_challenge()  # the user took longer over the PIN than the challenge lives
             if self._challenge is None:
                 return self._offline_result()
             # Sign before touching the card-info AP: selecting it ends the JPKI AP's verified state.
@@ -199,6 +204,13 @@ class VerificationSession:
             certificate_not_after=answer.certificate_not_after, online=True,
             verification_id=answer.verification_id, name_on_card=name,
         )
+
+    def _refresh_challenge(self) -> None:
+        assert self._linkage is not None
+        try:
+            self._challenge = self._linkage.challenge()
+        except ServerUnreachable as exc:
+            self._go_offline(exc.code)
 
     def _name_with_same_pin(self, pin: bytearray) -> str | None:
         info = CardInfoSession(self._card)

@@ -1,0 +1,266 @@
+"""The counter's flow without Qt: screens and transitions over the real services and the reference server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from kiosk.config import load_config
+from kiosk.flow import FlowController, ImmediateRunner, Screen, View
+from kiosk.flow.backend import CoreBackend, password_problems
+from kiosk.nfc import TimedConnection
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.services.core import KioskCore
+from linkserver.demo import DEMO_PASSWORD
+from tests.linkserver.helpers import LiveServer, live_server
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff, write_config
+
+
+@pytest.fixture
+def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "server", hierarchy) as live:
+        yield live
+
+
+class Counter:
+    """The flow controller with a card slot, recording every view it shows."""
+
+    def __init__(self, core: KioskCore, make_card: Callable[..., SimulatedCard]) -> None:
+        self.make_card = make_card
+        self.card: SimulatedCard | None = None
+        self.views: list[View] = []
+        self.backend = CoreBackend(core, self._open)
+        self.flow = FlowController(self.backend, ImmediateRunner(), self.views.append, language="en")
+
+    def _open(self) -> TimedConnection:
+        assert self.card is not None
+        return TimedConnection(self.card)
+
+    def place(self, holder: str, **options: object) -> None:
+        self.card = self.make_card(holder, **options)
+        self.flow.card_inserted()
+
+    def type_pin(self, digits: str) -> None:
+        for digit in digits:
+            self.flow.pin_digit(digit)
+        self.flow.pin_submit()
+
+    @property
+    def screen(self) -> Screen:
+        return self.flow.view.screen
+
+    def screens(self) -> list[Screen]:
+        seen: list[Screen] = []
+        for view in self.views:
+            if not seen or seen[-1] is not view.screen:
+                seen.append(view.screen)
+        return seen
+
+
+def make_counter(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str,
+                 make_card: Callable[..., SimulatedCard]) -> Iterator[Counter]:
+    core = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, url))).start()
+    try:
+        yield Counter(core, make_card)
+    finally:
+        core.close()
+
+
+@pytest.fixture
+def counter(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
+            make_card: Callable[..., SimulatedCard]) -> Iterator[Counter]:
+    yield from make_counter(tmp_path, server, hierarchy, server.base, make_card)
+
+
+@pytest.fixture
+def staff(server: LiveServer) -> Iterator[Staff]:
+    desk = Staff(server)
+    yield desk
+    desk.stop()
+
+
+def test_a_password_reset_in_eight_screens(counter: Counter, server: LiveServer, staff: Staff) -> None:
+    counter.flow.choose("password_reset")
+    counter.flow.submit_account(LINKED)
+    assert counter.screen is Screen.PLACE_CARD
+    counter.place("linked")
+    assert counter.screen is Screen.PIN and counter.flow.view.tries_left == 3
+    for typed, digit in enumerate("1234", start=1):
+        counter.flow.pin_digit(digit)
+        assert counter.flow.view.pin_digits == typed
+    counter.flow.pin_submit()
+    assert counter.screen is Screen.NEW_PASSWORD
+    counter.flow.password_changed("short")
+    assert set(counter.flow.view.password_problems) == {"too_short", "too_few_classes"}
+    counter.flow.password_changed(NEW_PASSWORD)
+    assert counter.flow.view.password_problems == ()
+    password = bytearray(NEW_PASSWORD.encode())
+    counter.flow.submit_password(password)
+    assert counter.screen is Screen.DONE
+    assert counter.flow.view.result == {"password_set": True}
+    assert password == bytearray(len(NEW_PASSWORD))  # the buffer was wiped after sending
+    screens = counter.screens()
+    assert screens == [Screen.ACCOUNT, Screen.PLACE_CARD, Screen.PIN, Screen.VERIFYING, Screen.STAFF_WAIT,
+                       Screen.NEW_PASSWORD, Screen.WORKING, Screen.DONE]
+    assert len(set(screens) | {Screen.START}) <= 9
+    counter.flow.card_removed()
+    assert counter.screen is Screen.START and counter.flow.view.account is None
+
+
+def test_no_view_ever_holds_a_pin_digit_or_the_password(counter: Counter, staff: Staff) -> None:
+    counter.flow.choose("password_reset")
+    counter.flow.submit_account(LINKED)
+    counter.place("linked")
+    counter.type_pin("1234")
+    counter.flow.password_changed(NEW_PASSWORD)
+    counter.flow.submit_password(bytearray(NEW_PASSWORD.encode()))
+    text = "\n".join(repr(view) for view in counter.views)
+    assert "1234" not in text and NEW_PASSWORD not in text
+
+
+def test_wrong_pins_then_the_last_try_needs_a_confirmation(counter: Counter) -> None:
+    counter.flow.choose("link_status")
+    counter.flow.submit_account(LINKED)
+    counter.place("linked")
+    counter.type_pin("9999")
+    view = counter.flow.view
+    assert (view.screen, view.error, view.tries_left) == (Screen.PIN, "pin.wrong", 2)
+    assert counter.flow.view.pin_digits == 0
+    counter.type_pin("9999")
+    assert counter.flow.view.tries_left == 1
+    counter.type_pin("1234")
+    assert counter.screen is Screen.LAST_TRY
+    counter.flow.confirm_last_try(False)
+    assert counter.screen is Screen.PIN and counter.flow.view.pin_digits == 0
+    assert counter.card is not None and counter.card.pin_state().tries == 1  # nothing was sent
+    counter.type_pin("1234")
+    counter.flow.confirm_last_try(True)
+    assert counter.screen is Screen.DONE and counter.flow.view.result["linked"] is True
+
+
+@pytest.mark.parametrize(("holder", "account", "error"), [
+    ("unlinked", LINKED, "no_match"),
+    ("expired", "2019000008", "expired"),
+    ("blocked", "2024000004", "pin.blocked"),
+    ("revoked", "2024000007", "revoked"),
+])
+def test_each_refusal_ends_on_the_error_screen(counter: Counter, holder: str, account: str,
+                                               error: str) -> None:
+    counter.flow.choose("mfa_reset")
+    counter.flow.submit_account(account)
+    counter.place(holder)
+    if counter.screen is Screen.PIN:
+        counter.type_pin(counter.card.profile.pin if counter.card else "1234")
+    assert (counter.screen, counter.flow.view.error) == (Screen.ERROR, error)
+    assert counter.flow.view.account is None  # the session is gone
+    counter.flow.finish()
+    assert counter.screen is Screen.START
+
+
+@pytest.mark.parametrize("screen", [Screen.ACCOUNT, Screen.PIN, Screen.LAST_TRY])
+def test_idle_timeout_and_card_removal_wipe_the_session(counter: Counter, screen: Screen) -> None:
+    counter.flow.choose("mfa_reset")
+    if screen is not Screen.ACCOUNT:
+        counter.flow.submit_account(LINKED)
+        counter.place("last-try" if screen is Screen.LAST_TRY else "linked")
+        counter.flow.pin_digit("1")
+        if screen is Screen.LAST_TRY:
+            counter.type_pin("234")
+        assert counter.screen is screen
+        counter.flow.card_removed()
+        assert (counter.screen, counter.flow.view.error) == (Screen.ERROR, "card.removed")
+        return
+    counter.flow.idle_timeout()
+    assert counter.screen is Screen.START and counter.flow.view.operation is None
+
+
+def test_an_account_id_of_the_wrong_format_stays_on_the_screen(counter: Counter) -> None:
+    counter.flow.choose("mfa_reset")
+    counter.flow.submit_account("hanako")
+    assert (counter.screen, counter.flow.view.error) == (Screen.ACCOUNT, "invalid_account")
+
+
+def test_unlink_asks_before_it_acts(counter: Counter, server: LiveServer) -> None:
+    counter.flow.choose("unlink")
+    counter.flow.submit_account(LINKED)
+    counter.place("linked")
+    counter.type_pin("1234")
+    assert counter.screen is Screen.UNLINK_CONFIRM
+    assert counter.flow.view.name_on_record == "佐藤　花子" and counter.flow.view.account == "20******01"
+    counter.flow.confirm_unlink(False)
+    assert counter.screen is Screen.START
+
+
+def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: LiveServer,
+                                                      staff: Staff) -> None:
+    def phone() -> None:
+        # The user reads the code off the screen and signs in on their phone.
+        while counter.flow.view.device_user_code is None:
+            seen.wait(0.02)
+        httpx2.post(server.url("/device"), data={"user_code": counter.flow.view.device_user_code,
+                                                  "account_id": "2024000002", "password": DEMO_PASSWORD})
+
+    seen = threading.Event()
+    threading.Thread(target=phone, daemon=True).start()
+    counter.flow.choose("prelink")
+    counter.flow.submit_account("2024000002")
+    assert counter.screen is Screen.PLACE_CARD
+    assert Screen.DEVICE_GRANT in counter.screens()
+    counter.place("unlinked")
+    counter.type_pin("2580")
+    assert counter.screen is Screen.CARDINFO_QUESTION
+    counter.flow.answer_same_pin(False)
+    assert counter.screen is Screen.CARDINFO_PIN and counter.flow.view.cardinfo_tries_left == 3
+    counter.type_pin("1357")
+    assert counter.screen is Screen.DONE and counter.flow.view.result == {"linked": True}
+
+
+def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
+        tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    for offline in make_counter(tmp_path, server, hierarchy, "http://127.0.0.1:9", make_card):
+        # The sealing key, as an earlier day online would have left it.
+        sealing = json.dumps(server.server.offline.sealing_public_jwk()).encode()
+        offline.backend.core.store.put_cache("server.sealing_key", sealing)
+        offline.flow.choose("mfa_reset")
+        offline.flow.submit_account(LINKED)
+        offline.place("linked")
+        assert offline.flow.view.online is False
+        offline.type_pin("1234")
+        assert offline.screen is Screen.OFFLINE_APPROVAL
+        offline.flow.approve_offline("tanaka.h")
+        assert offline.screen is Screen.DONE
+        assert len(offline.flow.view.result["voucher"]) == 19
+        assert offline.backend.core.store.outbox_depth() == 1
+
+
+def test_the_password_rules_as_the_user_types() -> None:
+    policy = {"min_length": 12, "max_length": 64, "min_classes": 3}
+    assert password_problems("Sakura-2026-spring", policy) == []
+    assert password_problems("sakura-spring", policy) == ["too_few_classes"]
+    assert password_problems("Ab1-", policy) == ["too_short"]
+    assert password_problems("Ab1-" * 20, policy) == ["too_long"]
+    assert password_problems("Ab1-Ab1-Ab1-さ", policy) == ["invalid_character"]
+
+
+def test_a_challenge_that_expired_while_the_user_typed_is_replaced(
+        tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    from tests.linkserver.helpers import Clock
+
+    clock = Clock()
+    core = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, server.base)), clock=clock)
+    try:
+        session = core.verification(TimedConnection(make_card("linked")), LINKED)
+        assert session.prepare().online
+        clock.advance(130)  # a slow PIN: the server's challenge lives 120 s
+        server.clock.advance(130)
+        result = session.submit(bytearray(b"1234"))
+        assert result.online and result.match is True
+    finally:
+        core.close()

@@ -1,0 +1,54 @@
+"""The kiosk benchmark runs end to end: two sessions with no card latency, the card in process."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.nfc.sim import TestHierarchy
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "kiosk_bench.py"
+SESSIONS = 2
+MS = r"-?\d+\.\d\d"
+APDUS = r"\d+(?:-\d+)?"
+
+
+@pytest.mark.timeout(60)
+def test_kiosk_bench_reports_both_steps_beside_their_floors(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--repeat", str(SESSIONS), "--latency", "none",
+         "--transport", "inprocess", "--hierarchy", str(hierarchy.path), "--json", str(out)],
+        capture_output=True, text=True, timeout=45, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert f"{SESSIONS} timed session(s) per latency setting" in text, text
+    assert "TimedConnection" in text and "kiosk-linkserver --config" in text, text
+    for step, minimum in (("A card placed -> PIN ready", 5), ("B PIN submitted -> result", 3)):
+        pattern = (rf"^none +{re.escape(step)} +{APDUS} +{minimum} +{MS} +{MS} +{MS} +{MS} +{MS} "
+                   rf"+-?\d+\.\d% +{MS}$")
+        assert re.search(pattern, text, re.MULTILINE), text
+    for part, minimum in (("card reads", "5"), ("challenge", "-"), ("card VERIFY", "1"),
+                          ("card SIGN", "2"), ("verification", "-")):
+        apdus = APDUS if minimum != "-" else "-"
+        assert re.search(rf"^none +{part} +{apdus} +{minimum} +{MS} +{MS}  \S", text, re.MULTILINE), text
+    assert "typical NFC  " not in text and "behind a real pcscd" not in text, text
+    assert re.search(r"^Server: clean ", text, re.MULTILINE), text
+    assert text.rstrip().endswith("all sessions passed"), text
+
+    report = json.loads(out.read_text())
+    assert report["ok"] is True and report["failures"] == {"none": {}}
+    assert report["settings"]["transport"] == "inprocess"
+    assert [(row["latency"], row["step"][0], row["sessions"]) for row in report["steps"]] == [
+        ("none", "A", SESSIONS), ("none", "B", SESSIONS)]
+    for row in report["steps"]:
+        assert row["median_ms"] > 0 and row["floor_median_ms"] > 0
+        assert row["overhead_ms"] == pytest.approx(row["median_ms"] - row["floor_median_ms"])
+    assert [row["part"] for row in report["parts"]] == [
+        "card reads", "challenge", "card VERIFY", "card SIGN", "verification"]
