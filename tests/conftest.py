@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# Qt renders off screen in the tests (screenshots under Xvfb set their own platform).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any

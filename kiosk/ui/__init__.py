@@ -1,0 +1,1 @@
+"""The kiosk's window (PySide6): the only package that imports Qt."""
