@@ -95,11 +95,12 @@ class Staff:
     def _run(self) -> None:
         client = self.live.minted_staff()
         while not self._stop.is_set():
-            for op in client.get(self.live.url("/v1/staff/operations")).json()["operations"]:
+            answer = client.get(self.live.url("/v1/staff/operations"))
+            for op in answer.json().get("operations", []) if answer.status_code == 200 else []:
                 client.post(self.live.url(f"/v1/staff/operations/{op['operation_id']}/decision"),
                             json={"approve": self.approve, "staff_id": "tanaka.h"})
                 self.decided.append(op["operation_id"])
-            self._stop.wait(0.05)  # the console refreshes its list
+            self._stop.wait(0.2)  # the console refreshes its list (within the per-client rate limit)
 
     def stop(self) -> None:
         self._stop.set()
