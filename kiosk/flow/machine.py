@@ -22,11 +22,11 @@ from kiosk.linkage import DeviceAuthorization, LinkageError, Operation
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError, InvalidPinError
 from kiosk.offline import OfflineRefused
-from kiosk.services.operations import OPERATIONS, OperationError, OperationService, Request
-from kiosk.services.outbox import OfflineOutbox, OutboxError
+from kiosk.services.errors import OperationError, OutboxError, VerificationError
+from kiosk.services.operations import OPERATIONS, OperationService, Request
+from kiosk.services.outbox import OfflineOutbox
 from kiosk.services.verification import (
     CardReady,
-    VerificationError,
     VerificationResult,
     VerificationSession,
     wipe,

@@ -17,9 +17,9 @@ from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError
 from kiosk.offline import OfflineRefused
 from kiosk.services.core import KioskCore
-from kiosk.services.operations import OPERATIONS, OperationError
-from kiosk.services.outbox import OutboxError
-from kiosk.services.verification import VerificationError, VerificationResult, wipe
+from kiosk.services.errors import OperationError, OutboxError, VerificationError
+from kiosk.services.operations import OPERATIONS
+from kiosk.services.verification import VerificationResult, wipe
 
 
 @dataclass(frozen=True)

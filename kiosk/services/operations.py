@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.linkage import DeviceAuthorization, LinkageClient, Operation
+from kiosk.services.errors import OperationError
 from kiosk.services.verification import VerificationResult
 
 #: What each operation is called on the wire, and whether it waits for staff.
@@ -25,15 +26,6 @@ OPERATIONS: dict[str, bool] = {
     "link_status": False,
     "unlink": True,
 }
-
-
-class OperationError(Exception):
-    """An operation that cannot go on; ``code`` is stable, for the screen's words."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,13 @@ from typing import Any
 
 from kiosk.linkage import LinkageClient, LinkageError, ServerRefused, ServerUnreachable
 from kiosk.offline import OFFLINE_OPERATIONS, Evidence, new_voucher, seal, voucher_hash
+from kiosk.services.errors import OutboxError
 from kiosk.services.verification import VerificationResult
 from kiosk.store import KioskStore
 
 logger = logging.getLogger(__name__)
 
 SEALING_KEY_CACHE = "server.sealing_key"
-
-
-class OutboxError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from kiosk.nfc import CardConnection, JpkiSession
 from kiosk.nfc.cardinfo import CardInfoSession
 from kiosk.nfc.errors import InvalidPinError
 from kiosk.offline import LocalValidator, OfflineRefused, offline_challenge
+from kiosk.services.errors import VerificationError
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +48,6 @@ def mask_account(account_id: str) -> str:
     if len(account_id) <= 4:
         return "*" * len(account_id)
     return account_id[:2] + "*" * (len(account_id) - 4) + account_id[-2:]
-
-
-class VerificationError(Exception):
-    """A verification that cannot go on, for a reason with a stable code (for the screen's words)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
