@@ -264,3 +264,26 @@ def test_a_challenge_that_expired_while_the_user_typed_is_replaced(
         assert result.online and result.match is True
     finally:
         core.close()
+
+
+def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server: LiveServer,
+                                                       staff: Staff) -> None:
+    def phone() -> None:
+        while counter.flow.view.device_user_code is None:
+            seen.wait(0.02)
+        httpx2.post(server.url("/device"), data={"user_code": counter.flow.view.device_user_code,
+                                                  "account_id": "2024000002", "password": DEMO_PASSWORD})
+
+    seen = threading.Event()
+    threading.Thread(target=phone, daemon=True).start()
+    counter.flow.choose("prelink")
+    counter.flow.submit_account("2024000002")
+    counter.place("unlinked")
+    counter.type_pin("2580")
+    counter.flow.answer_same_pin(False)
+    counter.type_pin("0000")
+    view = counter.flow.view
+    assert (view.screen, view.error, view.cardinfo_tries_left, view.tries_left) == (
+        Screen.CARDINFO_PIN, "pin.wrong", 2, 3)
+    counter.type_pin("1357")
+    assert counter.screen is Screen.DONE

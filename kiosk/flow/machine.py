@@ -197,6 +197,10 @@ class FlowController:
         if code == "internal":
             logger.error("unexpected failure at %s: %s", step, type(exc).__name__, exc_info=exc)
         session = self._session
+        if isinstance(exc, InvalidPinError) and exc.tries_left > 0 and step == "card_info":
+            self._show(Screen.CARDINFO_PIN, busy=False, cardinfo_tries_left=exc.tries_left, error=code,
+                       error_step=step)
+            return
         if isinstance(exc, InvalidPinError) and exc.tries_left > 0 and session is not None \
                 and session.ready is not None:
             tries = exc.tries_left
@@ -449,9 +453,12 @@ class FlowController:
         verification = session.verification
         self._show(Screen.WORKING, busy=True)
 
+        # The card-info PIN screen shows its tries left; typing on at one try left is the confirmation.
+        last_try = self._view.cardinfo_tries_left == 1
+
         def read() -> str:
             try:
-                return verification.read_name(pin)
+                return verification.read_name(pin, confirm_last_try=last_try)
             finally:
                 wipe(pin)
 
