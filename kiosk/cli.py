@@ -1,4 +1,4 @@
-"""The ``kiosk`` command: card status, the simulated card, the demo, headless flows and the doctor."""
+"""The ``kiosk`` command: the window, the demo, card status, the simulated card, headless flows and checks."""
 
 from __future__ import annotations
 
@@ -67,7 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="card latency model, e.g. 4,0.04,250")
     sim.add_argument("--contact", action="store_true", help="present the contact-interface ATR")
 
-    sub.add_parser("demo", help="pcscd, a simulated card and card status, all in one")
+    demo = sub.add_parser("demo", help="the whole kiosk: the reference server, a simulated card, the window "
+                                        "and a developer panel")
+    demo.add_argument("--status-only", action="store_true",
+                      help="no window: pcscd, a simulated card and its card status")
+    demo.add_argument("--no-pcscd", action="store_true",
+                      help="keep the simulated card in this process instead of behind pcscd's vpcd reader")
+    demo.add_argument("--language", choices=["ja", "en"], default="ja",
+                      help="the first language (default ja)")
+    demo.add_argument("--holder", default="linked", help="the card holder chosen first (default linked)")
+
+    run = sub.add_parser("run", help="the kiosk's window at a counter: PC/SC readers, full screen")
+    run.add_argument("--config", type=Path, help="the kiosk's TOML configuration (default $KIOSK_CONFIG)")
+    run.add_argument("--windowed", action="store_true",
+                     help="a normal window instead of kiosk mode (for setting up and testing)")
+    run.add_argument("--staff-pin-from-env", metavar="VAR",
+                     help="the environment variable holding the staff unlock PIN (without it kiosk mode "
+                          "has no way out but stopping the service)")
+
+    shots = sub.add_parser("screenshots", help="render every screen in both languages to PNG files")
+    shots.add_argument("--out", type=Path, required=True, help="the folder for SCREEN-LANG.png files")
+    shots.add_argument("--language", choices=["ja", "en"], action="append",
+                       help="only this language (repeatable; default both)")
     add_core_parsers(sub)
     return parser
 
@@ -86,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sim":
             return run_sim(args)
         if args.command == "demo":
-            return run_demo()
+            return run_status_demo() if args.status_only else run_window_demo(args)
+        if args.command == "run":
+            return run_window(args)
+        if args.command == "screenshots":
+            return run_screenshots(args)
         if args.command == "flow":
             return run_flow(args)
         if args.command == "doctor":
@@ -247,8 +272,8 @@ def _readers_or_none() -> list[str]:
         return []
 
 
-def run_demo() -> int:
-    """Until the kiosk window exists: a simulated card behind real pcscd, and its status."""
+def run_status_demo() -> int:
+    """``kiosk demo --status-only``: a simulated card behind real pcscd, and its status."""
     from kiosk.nfc.pcsc import wait_for_card
     from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
     from kiosk.nfc.sim.pcscd import PcscdProcess
@@ -275,3 +300,55 @@ def run_demo() -> int:
     finally:
         bridge.remove()
         pcscd.stop()
+
+
+# -- the window ------------------------------------------------------------------------------
+
+
+def run_window_demo(args: argparse.Namespace) -> int:
+    from kiosk.nfc.sim import TestHierarchy
+    from kiosk.ui.app import display_problem, run_demo
+
+    problem = display_problem()
+    if problem:
+        print(f"kiosk demo: {problem}", file=sys.stderr)
+        return 2
+    holders = TestHierarchy.ensure().holders
+    if args.holder not in holders:
+        print(f"kiosk demo: no holder {args.holder!r} (known: {', '.join(sorted(holders))})", file=sys.stderr)
+        return 2
+    return run_demo(language=args.language, use_pcscd=not args.no_pcscd, holder=args.holder)
+
+
+def run_window(args: argparse.Namespace) -> int:
+    import os
+
+    from kiosk.cli_core import CONFIG_ENV
+    from kiosk.config import ConfigError, load_config
+
+    path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    staff_pin = None
+    try:
+        if path is None:
+            raise ConfigError(f"no configuration: pass --config FILE or set ${CONFIG_ENV}")
+        settings = load_config(path)
+        if args.staff_pin_from_env:
+            staff_pin = os.environ.get(args.staff_pin_from_env)
+            if not staff_pin:
+                raise ConfigError(f"${args.staff_pin_from_env} is not set (the staff unlock PIN)")
+    except ConfigError as exc:
+        print(f"kiosk run: {exc}", file=sys.stderr)
+        return 2
+    from kiosk.ui.app import display_problem, run_kiosk
+
+    problem = display_problem()
+    if problem:
+        print(f"kiosk run: {problem}", file=sys.stderr)
+        return 2
+    return run_kiosk(settings, kiosk_mode=not args.windowed, staff_unlock_pin=staff_pin)
+
+
+def run_screenshots(args: argparse.Namespace) -> int:
+    from kiosk.ui.screenshots import LANGUAGES, main
+
+    return main(args.out, args.language or LANGUAGES)

@@ -111,8 +111,11 @@ class ImmediateRunner:
 class Backend(Protocol):
     """What the flow needs from the kiosk's services."""
 
-    operations: OperationService
-    outbox: OfflineOutbox
+    @property
+    def operations(self) -> OperationService: ...
+
+    @property
+    def outbox(self) -> OfflineOutbox: ...
 
     def account_ok(self, account_id: str) -> bool: ...
 

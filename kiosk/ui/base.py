@@ -35,7 +35,7 @@ class ScreenWidget(QWidget):
     #: The flow states this screen renders (set by ``@screen``).
     states: ClassVar[tuple[Screen, ...]] = ()
 
-    def render(self, view: View) -> None:
+    def render(self, view: View) -> None:  # type: ignore[override]  # screens never paint to devices
         """Show ``view``; called on every change while this screen is current, and before it is shown."""
         raise NotImplementedError
 
@@ -45,7 +45,9 @@ class ScreenWidget(QWidget):
     def emit_intent(self, name: str, argument: object = None) -> None:
         if name not in INTENTS:
             raise ValueError(f"unknown intent {name!r}")
-        self.intent.emit(name, argument)
+        from kiosk.ui.widgets import emit  # keeps the interpreter's count of emit()'s result right
+
+        emit(self.intent, name, argument)
 
 
 #: Flow state -> the screen class that renders it.

@@ -1,0 +1,491 @@
+"""Starts the kiosk's window: the Qt application, ``kiosk run`` at a real counter, and ``kiosk demo``.
+
+This is the window's composition root: settings in, the core services, the card's source (a PC/SC
+reader, or in the demo the simulated card) and the window built once here and passed on.
+
+``kiosk demo`` runs the whole counter on one machine: the reference linkage server as a separate
+process (the kiosk never imports it), the simulated card behind pcscd's vpcd reader (or in
+process when pcscd cannot be used), a kiosk configuration of its own, the window, and the
+developer panel that puts cards on the reader and answers as staff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Protocol, cast
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QMessageLogContext,
+    Qt,
+    QTimer,
+    QtMsgType,
+    qInstallMessageHandler,
+)
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from kiosk.config import KioskSettings, load_config
+from kiosk.flow.machine import Backend
+from kiosk.nfc import CardConnection, TimedConnection
+from kiosk.nfc.errors import CardAbsentError
+from kiosk.nfc.events import EventKind, ReaderEvent
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.ui.window import KioskWindow, apply_language, kiosk_font
+
+if TYPE_CHECKING:
+    from kiosk.services.core import KioskCore
+
+logger = logging.getLogger(__name__)
+
+APPLICATION_NAME = "mynumber-kiosk"
+DEMO_KIOSK_ID = "kiosk-demo-01"
+DEMO_STAFF_ID = "staff-console-demo"
+DEMO_WINDOW_SIZE = (1280, 800)
+IN_PROCESS_READER = "Simulated reader (in process)"
+SERVER_START_SECONDS = 60.0
+PR_SET_PDEATHSIG = 1
+
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+#: Qt warnings that say nothing about the kiosk (the offscreen platform of tests and screenshots).
+_QT_NOISE = ("does not support propagateSizeHints",)
+
+
+def _qt_message(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    level = _QT_LEVELS.get(kind, logging.WARNING)
+    if any(noise in message for noise in _QT_NOISE):
+        level = logging.DEBUG
+    logging.getLogger("qt").log(level, "%s", message)
+
+
+def display_problem() -> str | None:
+    """Why no window can open here (no display on Linux), or None; Qt itself would abort."""
+    if sys.platform.startswith("linux") and not any(
+            os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return ("no display: run it in a desktop session, under xvfb-run, or with "
+                "QT_QPA_PLATFORM=offscreen")
+    return None
+
+
+def create_app(argv: Sequence[str] | None = None, *, language: str = "ja") -> QApplication:
+    """The QApplication (made once): high-DPI scaling, the Japanese font, ``language``'s translator."""
+    existing = QCoreApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        # Fractional scale factors keep the large type crisp on a 125 % or 150 % kiosk screen.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+        qInstallMessageHandler(_qt_message)  # Qt's own warnings go to the kiosk's log
+    app.setApplicationName(APPLICATION_NAME)
+    app.setApplicationDisplayName("My Number Card kiosk")
+    app.setFont(kiosk_font())
+    apply_language(language)
+    return app
+
+
+def _finish_qt() -> None:
+    """Leave Qt tidy before the interpreter exits.
+
+    Delivers what arrived while closing, deletes the windows under Qt's control rather than in the
+    interpreter's teardown, and hands Qt's messages back to Qt.
+    """
+    QCoreApplication.sendPostedEvents()
+    for widget in QApplication.topLevelWidgets():
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    # Qt still talks while Python tears its objects down; a Python handler must not hear that.
+    qInstallMessageHandler(None)
+
+
+@contextlib.contextmanager
+def _signals_quit(app: QApplication, window: KioskWindow) -> Iterator[None]:
+    """SIGINT and SIGTERM end the application cleanly (systemd stopping the kiosk, Ctrl-C in the demo)."""
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        window.unlock_for_shutdown()
+        window.close()
+        app.quit()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Python runs signal handlers only between bytecodes: a timer lets it in while Qt waits.
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    try:
+        yield
+    finally:
+        ticker.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def core_backend(core: KioskCore, open_card: Callable[[], CardConnection]) -> Backend:
+    """The flow's backend over the core services."""
+    from kiosk.flow.backend import CoreBackend
+
+    # CoreBackend offers ``operations`` and ``outbox`` as read-only properties, which is all the
+    # flow reads; the protocol declares them as plain attributes, so the checker needs telling.
+    return cast(Backend, CoreBackend(core, open_card))
+
+
+# -- kiosk run -------------------------------------------------------------------------------------
+
+
+def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
+              staff_unlock_pin: str | None = None) -> int:
+    """The kiosk at a real counter: PC/SC readers, the configured server, full screen."""
+    from kiosk.nfc.pcsc import CardWatcher, PcscConnection
+    from kiosk.services.core import KioskCore
+
+    app = create_app(language=settings.language)
+    core = KioskCore.build(settings)
+    window: KioskWindow | None = None
+
+    def open_card() -> CardConnection:
+        reader = window.readers.card_reader if window is not None else None
+        if reader is None:
+            raise CardAbsentError("no card on the reader")
+        return PcscConnection(reader, timeout=settings.reader.timeout_seconds)
+
+    window = KioskWindow(core_backend(core, open_card), language=settings.language,
+                         idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=kiosk_mode,
+                         staff_unlock_pin=staff_unlock_pin, reader_name=settings.reader.name)
+    # The server may be slow or away: learning its key happens off the GUI thread.
+    window.runner.submit(core.start, lambda _core: None,
+                         lambda exc: logger.warning("starting the core failed: %s", exc))
+    watcher = CardWatcher(window.reader_event, deliver=window.deliver)
+    window.closed.connect(app.quit)
+    try:
+        with _signals_quit(app, window):
+            watcher.start()
+            window.present()
+            code = app.exec()
+    finally:
+        watcher.stop()
+        window.shutdown()
+        core.close()
+    _finish_qt()
+    return code
+
+
+# -- kiosk demo: the reference server ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux ends it when the demo ends, even if the demo was killed."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class DemoServer:
+    """``kiosk-linkserver --demo`` in a child process, with its state folder."""
+
+    def __init__(self, state: Path, process: subprocess.Popen[bytes], base_url: str) -> None:
+        self.state = state
+        self.process = process
+        self.base_url = base_url
+
+    @classmethod
+    def start(cls, state: Path, hierarchy_dir: Path, *, timeout: float = SERVER_START_SECONDS) -> DemoServer:
+        import httpx2
+
+        command = Path(sys.executable).with_name("kiosk-linkserver")
+        program = str(command) if command.is_file() else shutil.which("kiosk-linkserver")
+        if program is None:
+            raise RuntimeError("the reference server (kiosk-linkserver) is not installed; run scripts/setup")
+        port = free_port()
+        state.mkdir(parents=True, exist_ok=True)
+        log = state.parent / "linkserver.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [program, "--demo", "--host", "127.0.0.1", "--port", str(port), "--state", str(state),
+                 "--hierarchy", str(hierarchy_dir), "--log-level", "warning"],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        server = cls(state, process, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                tail = log.read_text("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"the reference server exited: {tail}")
+            try:
+                if httpx2.get(server.base_url + "/health", timeout=1.0).status_code == 200:
+                    return server
+            except httpx2.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError("the reference server did not answer in time")
+            time.sleep(0.1)  # the server says it is ready only by answering
+
+    @property
+    def kiosk_key(self) -> Path:
+        return self.state / "kiosk-demo.pem"
+
+    @property
+    def staff_key(self) -> Path:
+        return self.state / "staff-demo.pem"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def write_demo_config(folder: Path, server: DemoServer, hierarchy: TestHierarchy, *,
+                      language: str = "ja", reader: str = "") -> Path:
+    """A kiosk configuration for the demo server: its kiosk key, the hierarchy's anchors, its CRLs."""
+    anchors = ", ".join(f'"{p}"' for p in hierarchy.trust_anchor_paths())
+    crls = ", ".join(f'"{p}"' for p in sorted(server.state.glob("auth-*.crl")))
+    config = folder / "kiosk.toml"
+    config.write_text(f"""# The demo kiosk, written by `kiosk demo`.
+[kiosk]
+id = "{DEMO_KIOSK_ID}"
+key_file = "{server.kiosk_key}"
+data_dir = "{folder / 'kiosk-data'}"
+language = "{language}"
+
+[server]
+url = "{server.base_url}"
+connect_timeout_seconds = 2.0
+read_timeout_seconds = 10.0
+retries = 1
+
+[reader]
+name = "{reader}"
+
+[offline]
+trust_anchors = [{anchors}]
+crl_files = [{crls}]
+sync_interval_seconds = 10.0
+max_backoff_seconds = 60.0
+""", "utf-8")
+    return config
+
+
+# -- kiosk demo: the card's slot -------------------------------------------------------------------
+
+
+class CardSlot(Protocol):
+    """Where the demo's simulated card goes: a reader the window hears of, and a way to open it."""
+
+    reader_name: str
+    description: str
+
+    def start(self, window: KioskWindow) -> None: ...
+
+    def insert(self, card: SimulatedCard) -> None: ...
+
+    def remove(self) -> None: ...
+
+    def open_card(self) -> CardConnection: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessSlot:
+    """The card in this process, its events straight to the window (no pcscd needed)."""
+
+    reader_name = IN_PROCESS_READER
+    description = "the simulated card in process (no pcscd)"
+
+    def __init__(self) -> None:
+        self._window: KioskWindow | None = None
+        self._card: SimulatedCard | None = None
+
+    def start(self, window: KioskWindow) -> None:
+        self._window = window
+        window.reader_event(ReaderEvent(EventKind.READER_ADDED, self.reader_name))
+
+    def insert(self, card: SimulatedCard) -> None:
+        self.remove()
+        card.insert()
+        self._card = card
+        if self._window is not None:
+            self._window.reader_event(ReaderEvent(EventKind.CARD_INSERTED, self.reader_name, card.atr))
+
+    def remove(self) -> None:
+        card, self._card = self._card, None
+        if card is None:
+            return
+        card.remove()
+        if self._window is not None:
+            self._window.reader_event(ReaderEvent(EventKind.CARD_REMOVED, self.reader_name))
+
+    def open_card(self) -> CardConnection:
+        card = self._card
+        if card is None or not card.present:
+            raise CardAbsentError("no card on the reader")
+        return TimedConnection(card)
+
+    def close(self) -> None:
+        self.remove()
+
+
+class PcscSlot:
+    """The card served to pcscd's vpcd reader; the window hears of it through a ``CardWatcher``."""
+
+    def __init__(self, port: int, reader_name: str) -> None:
+        self.port = port
+        self.reader_name = reader_name
+        self.description = f"the simulated card on the PC/SC reader {reader_name!r}"
+        self._bridge: object | None = None
+        self._watcher: object | None = None
+        self._window: KioskWindow | None = None
+
+    def start(self, window: KioskWindow) -> None:
+        from kiosk.nfc.pcsc import CardWatcher
+
+        self._window = window
+        watcher = CardWatcher(window.reader_event, deliver=window.deliver)
+        watcher.start()
+        self._watcher = watcher
+
+    def insert(self, card: SimulatedCard) -> None:
+        from kiosk.nfc.sim.vpcd import VpcdBridge
+
+        self.remove()
+        bridge = VpcdBridge(card, port=self.port)
+        bridge.insert(timeout=5)
+        self._bridge = bridge
+
+    def remove(self) -> None:
+        from kiosk.nfc.sim.vpcd import VpcdBridge
+
+        bridge, self._bridge = self._bridge, None
+        if isinstance(bridge, VpcdBridge):
+            bridge.remove()
+
+    def open_card(self) -> CardConnection:
+        from kiosk.nfc.pcsc import PcscConnection
+
+        reader = self._window.readers.card_reader if self._window is not None else None
+        if reader is None:
+            raise CardAbsentError("no card on the reader")
+        return PcscConnection(reader)
+
+    def close(self) -> None:
+        from kiosk.nfc.pcsc import CardWatcher
+
+        watcher, self._watcher = self._watcher, None
+        if isinstance(watcher, CardWatcher):
+            watcher.stop()  # first: no event may be posted to a window that is going away
+        self.remove()
+
+
+def _pcsc_slot(stack: contextlib.ExitStack) -> CardSlot | str:
+    """The vpcd reader of a pcscd (one already serving it, or one started here), or why not."""
+    from kiosk.nfc.errors import CardError
+    from kiosk.nfc.pcsc import list_readers
+    from kiosk.nfc.sim.pcscd import PcscdProcess, running_pcscd
+
+    pcscd = PcscdProcess()
+    try:
+        readers = list_readers(timeout=2)
+    except CardError:
+        readers = []
+    if not set(pcscd.readers) <= set(readers):
+        other = running_pcscd()
+        if other is not None:
+            # Only one pcscd may run per machine, and this one may be someone's tests: leave it be.
+            return f"another pcscd is running (pid {other[0]}) without the demo's reader"
+        try:
+            pcscd.start()
+        except RuntimeError as exc:
+            return str(exc)
+        stack.callback(pcscd.stop)
+    return PcscSlot(pcscd.port, pcscd.readers[0])
+
+
+# -- kiosk demo ------------------------------------------------------------------------------------------
+
+
+def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
+             out: Callable[[str], None] = print) -> int:
+    """The whole kiosk on this machine, with the developer panel beside it (see the module's docstring)."""
+    from kiosk.services.core import KioskCore
+    from kiosk.ui.devpanel import DemoCards, DevPanel, StaffConsole
+
+    app = create_app(language=language)
+    with contextlib.ExitStack() as stack:
+        folder = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+        stack.callback(shutil.rmtree, folder, True)
+        hierarchy = TestHierarchy.ensure()
+        out("Starting the reference linkage server…")
+        try:
+            server = DemoServer.start(folder / "server", hierarchy.path)
+        except RuntimeError as exc:
+            out(f"kiosk demo: {exc}")
+            return 1
+        stack.callback(server.stop)
+
+        slot: CardSlot = InProcessSlot()
+        if use_pcscd:
+            found = _pcsc_slot(stack)
+            if isinstance(found, str):
+                out(f"kiosk demo: {found}; the card stays in this process instead.")
+            else:
+                slot = found
+        settings = load_config(write_demo_config(folder, server, hierarchy, language=language,
+                                                 reader="" if isinstance(slot, InProcessSlot)
+                                                 else slot.reader_name))
+        core = KioskCore.build(settings)
+        stack.callback(core.close)
+        window = KioskWindow(core_backend(core, slot.open_card), language=language,
+                             idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=False,
+                             reader_name=settings.reader.name)
+        stack.callback(window.shutdown)
+        window.runner.submit(core.start, lambda _core: None,
+                             lambda exc: logger.warning("starting the core failed: %s", exc))
+        slot.start(window)
+        stack.callback(slot.close)
+
+        console = StaffConsole(server.base_url, DEMO_STAFF_ID, server.staff_key)
+        stack.callback(console.close)
+        panel = DevPanel(DemoCards(hierarchy), slot, console, window.runner,
+                         server_url=server.base_url, state=server.state)
+        panel.select_holder(holder)
+        window.view_shown.connect(panel.show_view)
+        window.resize(*DEMO_WINDOW_SIZE)
+        window.closed.connect(app.quit)
+        window.closed.connect(panel.close)
+        out(f"The kiosk is open with {slot.description}, against {server.base_url}.\n"
+            "Use the developer panel to put a card on the reader and to answer as staff; "
+            "close the kiosk window (or Ctrl-C) to stop.")
+        with _signals_quit(app, window):
+            window.present()
+            panel.show()
+            panel.move(window.geometry().right() + 16, window.geometry().top())
+            code = app.exec()
+    _finish_qt()
+    return code

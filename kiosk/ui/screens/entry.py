@@ -1,0 +1,537 @@
+"""The screens before verification: start, account ID, device sign-in, place the card, the PINs.
+
+Each screen renders a ``View`` and emits intents, nothing more (see ``kiosk.ui.base``). Every
+one but the start screen has a Cancel button (and Escape), and every one has the language
+switch in its top corner.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtGui import QHideEvent, QKeyEvent
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
+
+from kiosk.flow import Screen, View
+from kiosk.flow.machine import MAX_ACCOUNT_LENGTH, OFFLINE_CAPABLE, PIN_LENGTH
+from kiosk.ui.base import INTENTS, ScreenWidget, screen
+from kiosk.ui.errors import describe
+from kiosk.ui.widgets import (
+    BODY_PT,
+    TITLE_PT,
+    BigButton,
+    BusyIndicator,
+    LanguageSwitch,
+    Notice,
+    OnScreenKeyboard,
+    PinPad,
+    QrCode,
+    ReaderStatus,
+    emit,
+    high_contrast,
+    label,
+    make_font,
+    mm,
+)
+
+#: The start screen's operations, in the order shown.
+OPERATION_KINDS = ("password_reset", "mfa_reset", "salvage", "prelink", "link_status", "unlink")
+
+
+def operation_title(kind: str | None) -> str:
+    """The operation's name as the start screen's button says it, in the current language."""
+    titles = {
+        "password_reset": QCoreApplication.translate("Operation", "Reset my password"),
+        "mfa_reset": QCoreApplication.translate("Operation", "Re-register multi-factor authentication"),
+        "salvage": QCoreApplication.translate("Operation", "Salvage my cloud data (former members)"),
+        "prelink": QCoreApplication.translate("Operation", "Link my card to my account"),
+        "link_status": QCoreApplication.translate("Operation", "Check my card link"),
+        "unlink": QCoreApplication.translate("Operation", "Delete my card link"),
+    }
+    return titles.get(kind or "", "")
+
+
+def error_words(code: str | None) -> str:
+    """An error code as the sentences of the kiosk's one error table (empty for no error)."""
+    if code is None:
+        return ""
+    words = describe(code)
+    return "\n".join(part for part in words if part)
+
+
+class EntryScreen(ScreenWidget):
+    """The frame the entry screens share: title and language switch on top, Cancel at the bottom.
+
+    Subclasses add to ``body``, call ``retranslate()`` at the end of ``__init__`` and call the
+    base ``render``/``retranslate`` from theirs.
+    """
+
+    has_cancel: ClassVar[bool] = True
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        high_contrast(self)
+        self.setFont(make_font(BODY_PT))
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(mm(8), mm(6), mm(8), mm(6))
+        outer.setSpacing(mm(4))
+        top = QHBoxLayout()
+        self.title = label(TITLE_PT, bold=True)
+        top.addWidget(self.title, 1)
+        self.languages = LanguageSwitch()
+        self.languages.chosen.connect(self._set_language)
+        top.addWidget(self.languages, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
+        outer.addLayout(top)
+        self.body = QVBoxLayout()
+        self.body.setSpacing(mm(3))
+        outer.addLayout(self.body, 1)
+        self.bottom = QHBoxLayout()
+        self.cancel_button: BigButton | None = None
+        if self.has_cancel:
+            self.cancel_button = BigButton(min_mm=14)
+            self.cancel_button.setMinimumWidth(mm(40))
+            self.cancel_button.clicked.connect(self._cancel)
+            self.bottom.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.bottom.addStretch(1)
+        outer.addLayout(self.bottom)
+
+    # The contract's ``render(view)`` shadows QWidget.render, which type checkers flag on every override.
+    def render(self, view: View) -> None:  # type: ignore[override]
+        self.languages.set_language(view.language)
+
+    def emit_intent(self, name: str, argument: object = None) -> None:
+        """``ScreenWidget.emit_intent``, emitted through ``widgets.emit`` (see there why)."""
+        if name not in INTENTS:
+            raise ValueError(f"unknown intent {name!r}")
+        emit(self.intent, name, argument)
+
+    # Slots are bound methods, never lambdas holding the screen, so Qt can tear screens down cleanly.
+    def _set_language(self, code: str) -> None:
+        self.emit_intent("set_language", code)
+
+    def _cancel(self) -> None:
+        self.emit_intent("cancel")
+
+    def retranslate(self) -> None:
+        # Subclasses reach here from their own retranslate, at the end of their __init__.
+        self._translated = True
+        self.languages.retranslate()
+        if self.cancel_button is not None:
+            self.cancel_button.setText(self.tr("Cancel"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Not before the subclass has built its widgets (its first retranslate says so).
+        if event.type() == QEvent.Type.LanguageChange and getattr(self, "_translated", False):
+            self.retranslate()
+        super().changeEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.cancel_button is not None:
+            event.accept()
+            self.emit_intent("cancel")
+            return
+        super().keyPressEvent(event)
+
+
+@screen(Screen.START)
+class StartScreen(EntryScreen):
+    """Choose what to do, and the language; says when the kiosk is offline and how the reader is."""
+
+    has_cancel = False
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.intro = label()
+        self.body.addWidget(self.intro)
+        self.offline_notice = Notice("warning")
+        self.body.addWidget(self.offline_notice)
+        grid = QGridLayout()
+        grid.setSpacing(mm(4))
+        self.operation_buttons: dict[str, BigButton] = {}
+        for index, kind in enumerate(OPERATION_KINDS):
+            button = BigButton(points=BODY_PT + 4, min_mm=18, value=kind)
+            button.triggered.connect(self._choose)
+            row, column = divmod(index, 2)
+            grid.addWidget(button, row, column)
+            self.operation_buttons[kind] = button
+        self.body.addLayout(grid, 1)
+        self.reader = ReaderStatus()
+        self.body.addWidget(self.reader)
+        self.setFocusProxy(self.operation_buttons[OPERATION_KINDS[0]])
+        self._online = True
+        self.retranslate()
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self.reader.set_status(view.reader_ready, view.card_present)
+        self._online = view.online
+        self._show_offline()
+
+    def _choose(self, kind: object) -> None:
+        self.emit_intent("choose", kind)
+
+    def _show_offline(self) -> None:
+        online = self._online
+        self.offline_notice.set_message("" if online else self.tr(
+            "The kiosk cannot reach the server right now. Password reset, multi-factor "
+            "re-registration and data salvage still work: staff approve here and you get a voucher "
+            "to finish on your own device once the connection is back. The other operations are "
+            "unavailable until then."))
+        for kind, button in self.operation_buttons.items():
+            button.setEnabled(online or kind in OFFLINE_CAPABLE)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("What would you like to do?"))
+        self.intro.setText(self.tr("Identity check with your My Number Card. Touch one of the buttons."))
+        for kind, button in self.operation_buttons.items():
+            button.setText(operation_title(kind))
+        self.reader.retranslate()
+        self._show_offline()
+
+
+@screen(Screen.ACCOUNT)
+class AccountScreen(EntryScreen):
+    """Type the account ID the request is for, on the on-screen keyboard.
+
+    The typed ID stays while the screen is shown (so a refused ID can be corrected) and is dropped
+    when the screen goes away or a new request begins.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.operation_label = label(bold=True)
+        self.body.addWidget(self.operation_label)
+        self.instruction = label()
+        self.body.addWidget(self.instruction)
+        self.display = label(TITLE_PT + 4, wrap=False)
+        self.display.setFrameShape(QFrame.Shape.Box)
+        self.display.setLineWidth(2)
+        self.display.setMinimumHeight(mm(14))
+        self.display.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.body.addWidget(self.display)
+        self.error = Notice("no")
+        self.body.addWidget(self.error)
+        self.keyboard = OnScreenKeyboard(max_length=MAX_ACCOUNT_LENGTH)
+        self.keyboard.text_changed.connect(self._show_text)
+        self.keyboard.submitted.connect(self._submit)
+        self.body.addWidget(self.keyboard, 1, Qt.AlignmentFlag.AlignHCenter)
+        self.setFocusProxy(self.keyboard)
+        self._operation: str | None = None
+        self._error: str | None = None
+        self.retranslate()
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        if view.operation != self._operation:
+            # A new request: nothing typed for the previous one carries over.
+            self.keyboard.set_text("")
+            self.keyboard.set_page("digits")
+        self._operation = view.operation
+        self._error = view.error
+        self.operation_label.setText(operation_title(view.operation))
+        self._show_error()
+
+    def _submit(self, text: str) -> None:
+        self.emit_intent("submit_account", text)
+
+    def _show_error(self) -> None:
+        self.error.set_message(error_words(self._error))
+
+    def _show_text(self, text: str) -> None:
+        self.display.setText(text)
+        self.display.setAccessibleDescription(text or self.tr("Nothing typed yet"))
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("Enter your account ID"))
+        self.instruction.setText(self.tr(
+            "Type the university account ID this request is for, then touch OK."))
+        self.display.setAccessibleName(self.tr("Account ID"))
+        self._show_text(self.keyboard.text())
+        self.keyboard.retranslate()
+        self.operation_label.setText(operation_title(self._operation))
+        self._show_error()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Typing while another control (Cancel, the language) has the focus still reaches the ID.
+        if event.key() not in (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter) \
+                and self.keyboard.handle_key(event):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        if not event.spontaneous():
+            self.keyboard.set_text("")
+            self.keyboard.set_page("digits")
+            self._operation = None
+        super().hideEvent(event)
+
+
+@screen(Screen.DEVICE_GRANT)
+class DeviceGrantScreen(EntryScreen):
+    """Pre-link: prove the account by signing in on one's own phone (a QR code and a user code)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.preparing = BusyIndicator()
+        self.body.addWidget(self.preparing)
+        self.content = QWidget()
+        row = QHBoxLayout(self.content)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(mm(6))
+        self.qr = QrCode(min_mm=45)
+        row.addWidget(self.qr, 1)
+        column = QVBoxLayout()
+        self.instruction = label()
+        self.code_caption = label()
+        self.user_code = label(TITLE_PT + 12, bold=True, wrap=False)
+        self.user_code.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.address = label()
+        self.waiting = BusyIndicator()
+        for widget in (self.instruction, self.code_caption, self.user_code, self.address):
+            column.addWidget(widget)
+        column.addStretch(1)
+        column.addWidget(self.waiting)
+        row.addLayout(column, 1)
+        self.body.addWidget(self.content, 1)
+        self._code: str | None = None
+        self._uri: str | None = None
+        self.retranslate()
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self._code = view.device_user_code
+        self._uri = view.device_uri
+        ready = bool(view.device_uri)
+        self.preparing.setVisible(not ready)
+        self.content.setVisible(ready)
+        self.qr.set_text(view.device_uri)
+        self.waiting.setVisible(ready and view.busy)
+        self._show_code()
+
+    def _show_code(self) -> None:
+        code = self._code or ""
+        self.user_code.setText(code)
+        # Read out one character at a time, as the phone will ask for them.
+        self.user_code.setAccessibleDescription(" ".join(code))
+        self.address.setText(self.tr("Or open this address on your phone: %1").replace("%1", self._uri or ""))
+        self.address.setVisible(bool(self._uri))
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("Sign in with your university account"))
+        self.preparing.set_text(self.tr("Preparing the sign-in code…"))
+        self.instruction.setText(self.tr(
+            "Scan this QR code with your phone and sign in with your university account."))
+        self.code_caption.setText(self.tr("Your phone will show this code. Check that it is the same:"))
+        self.user_code.setAccessibleName(self.tr("Sign-in code"))
+        self.qr.retranslate()
+        self.qr.setAccessibleName(self.tr("QR code to sign in on your phone"))
+        self.waiting.set_text(self.tr("Waiting for you to sign in on your phone…"))
+        self._show_code()
+
+
+@screen(Screen.PLACE_CARD)
+class PlaceCardScreen(EntryScreen):
+    """Place the card and leave it on the reader; shows the reader's state and the reading."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.instruction = label()
+        self.body.addWidget(self.instruction)
+        self.reader = ReaderStatus()
+        self.body.addWidget(self.reader)
+        self.body.addStretch(1)
+        self.reading = BusyIndicator()
+        self.body.addWidget(self.reading)
+        self.retranslate()
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self.reader.set_status(view.reader_ready, view.card_present)
+        self.reading.setVisible(view.busy)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("Place your My Number Card on the reader and leave it there"))
+        self.instruction.setText(self.tr(
+            "Keep the card on the reader until the kiosk tells you to take it."))
+        self.reading.set_text(self.tr("Reading your card. Please do not move it…"))
+        self.reader.retranslate()
+
+
+@screen(Screen.PIN, Screen.CARDINFO_PIN)
+class PinScreen(EntryScreen):
+    """The PIN pad, for the user-authentication PIN or the card-information PIN (both 4 digits).
+
+    The screen sees only how many digits were typed; each key goes straight out as an intent.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.instruction = label()
+        self.body.addWidget(self.instruction)
+        self.tries = label(bold=True)
+        self.body.addWidget(self.tries)
+        self.error = Notice("no")
+        self.body.addWidget(self.error)
+        self.warning = Notice("warning")
+        self.body.addWidget(self.warning)
+        self.pad = PinPad(length=PIN_LENGTH)
+        self.pad.digit.connect(self._pin_digit)
+        self.pad.backspace.connect(self._pin_backspace)
+        self.pad.clear.connect(self._pin_clear)
+        self.pad.submit.connect(self._pin_submit)
+        self.body.addWidget(self.pad, 1, Qt.AlignmentFlag.AlignHCenter)
+        self.setFocusProxy(self.pad)
+        self._cardinfo = False
+        self._tries: int | None = None
+        self._error: str | None = None
+        self.retranslate()
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self._cardinfo = view.screen is Screen.CARDINFO_PIN
+        self._tries = view.cardinfo_tries_left if self._cardinfo else view.tries_left
+        self._error = view.error
+        self.pad.set_count(view.pin_digits)
+        self._show_state()
+
+    def _pin_digit(self, digit: str) -> None:
+        self.emit_intent("pin_digit", digit)
+
+    def _pin_backspace(self) -> None:
+        self.emit_intent("pin_backspace")
+
+    def _pin_clear(self) -> None:
+        self.emit_intent("pin_clear")
+
+    def _pin_submit(self) -> None:
+        self.emit_intent("pin_submit")
+
+    def _show_state(self) -> None:
+        if self._cardinfo:
+            self.title.setText(self.tr("Enter the 4-digit PIN for the card information"))
+            self.instruction.setText(self.tr(
+                "This is your card's second 4-digit PIN, the one for the card information. "
+                "The kiosk reads only your name with it. Only dots are shown."))
+        else:
+            self.title.setText(self.tr("Enter your card's 4-digit PIN"))
+            self.instruction.setText(self.tr(
+                "The 4-digit PIN for user authentication. Only dots are shown, and the PIN goes "
+                "to your card only."))
+        tries = self._tries
+        self.tries.setVisible(tries is not None)
+        if tries == 1:
+            # Not only grammar: the last try is worth its own words.
+            self.tries.setText(self.tr("This is your last try"))
+        else:
+            self.tries.setText(self.tr("%n tries left", "", tries) if tries is not None else "")
+        # The tries left are on their own line above, and the keypad needs the height: the title
+        # of the error says enough here ("Wrong PIN"); the last-try warning has its own line.
+        self.error.set_message(describe(self._error)[0] if self._error else "")
+        self.warning.set_message(self.tr(
+            "Only one try is left: a wrong PIN will block this PIN. It can then be unblocked only at "
+            "your municipal office.") if tries == 1 else "")
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.pad.retranslate()
+        self._show_state()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Digits typed while another control (Cancel, the language) has the focus still reach the pad.
+        if event.key() != Qt.Key.Key_Escape and self.pad.handle_key(event):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+@screen(Screen.LAST_TRY)
+class LastTryScreen(EntryScreen):
+    """The explicit confirmation before the PIN's last try; "Go back" has the focus, so Enter is safe."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.warning = Notice("warning", points=BODY_PT + 2)
+        self.body.addWidget(self.warning)
+        self.question = label(bold=True)
+        self.body.addWidget(self.question)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(mm(6))
+        self.go_back = BigButton(points=BODY_PT + 2, min_mm=20, value=False)
+        self.use_last_try = BigButton(points=BODY_PT + 2, min_mm=20, value=True)
+        self.go_back.triggered.connect(self._confirm)
+        self.use_last_try.triggered.connect(self._confirm)
+        buttons.addWidget(self.go_back)
+        buttons.addWidget(self.use_last_try)
+        self.body.addLayout(buttons)
+        self.body.addStretch(1)
+        QWidget.setTabOrder(self.go_back, self.use_last_try)
+        self.setFocusProxy(self.go_back)
+        self.retranslate()
+
+    def _confirm(self, go_on: object) -> None:
+        self.emit_intent("confirm_last_try", bool(go_on))
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("Only one PIN try is left"))
+        self.warning.set_message(self.tr(
+            "If this PIN is wrong, it will be blocked and the card cannot be used here. A blocked PIN "
+            "can be unblocked only at your municipal office."), "warning")
+        self.question.setText(self.tr("Do you want to use your last try?"))
+        self.go_back.setText(self.tr("Go back"))
+        self.use_last_try.setText(self.tr("Use my last try"))
+
+
+@screen(Screen.CARDINFO_QUESTION)
+class CardInfoQuestionScreen(EntryScreen):
+    """Pre-link: is the card-information PIN the same as the one just entered (then it is reused)?"""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.explanation = label()
+        self.body.addWidget(self.explanation)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(mm(6))
+        self.yes = BigButton(points=BODY_PT + 2, min_mm=20, value=True)
+        self.no = BigButton(points=BODY_PT + 2, min_mm=20, value=False)
+        self.yes.triggered.connect(self._answer)
+        self.no.triggered.connect(self._answer)
+        buttons.addWidget(self.yes)
+        buttons.addWidget(self.no)
+        self.body.addLayout(buttons)
+        self.body.addStretch(1)
+        self.setFocusProxy(self.yes)
+        self.retranslate()
+
+    def _answer(self, same: object) -> None:
+        self.emit_intent("answer_same_pin", bool(same))
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("Is your card-information PIN the same as the PIN you just entered?"))
+        self.explanation.setText(self.tr(
+            "To store the name on your card with the link, the kiosk reads the card information, "
+            "which has its own 4-digit PIN. If it is the same, you do not need to enter it again."))
+        self.yes.setText(self.tr("Yes, it is the same"))
+        self.no.setText(self.tr("No, it is different"))
+
+
+__all__ = [
+    "OPERATION_KINDS",
+    "AccountScreen",
+    "CardInfoQuestionScreen",
+    "DeviceGrantScreen",
+    "EntryScreen",
+    "LastTryScreen",
+    "PinScreen",
+    "PlaceCardScreen",
+    "StartScreen",
+    "error_words",
+    "operation_title",
+]

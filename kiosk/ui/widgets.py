@@ -1,0 +1,899 @@
+"""Touch widgets shared by the kiosk's screens: big buttons, the PIN pad, the on-screen keyboard and more.
+
+Every control here is sized in millimetres of the real screen (at least 9 mm, the touch-target
+floor), uses large type, carries an accessible name, and works from a physical keyboard too.
+State is never shown by colour alone: a painted icon of a distinct shape and words go with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import itertools
+import math
+import string
+import sys
+from collections.abc import Callable
+
+import segno
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QObject,
+    QPointF,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    SignalInstance,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QHideEvent,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPolygonF,
+    QScreen,
+    QShowEvent,
+)
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+MM_PER_INCH = 25.4
+#: Used when the screen reports no physical size, or an implausible one.
+FALLBACK_DPI = 96.0
+#: The smallest touch target, in millimetres.
+TOUCH_MM = 9.0
+BODY_PT = 20
+TITLE_PT = 28
+#: The PIN pad's and the keyboard's key captions.
+KEY_PT = 26
+
+#: Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``.
+INK = "#000000"
+PAPER = "#ffffff"
+ALERT_INK = "#7a0000"
+GOOD_INK = "#0b4a0b"
+DISABLED_INK = "#595959"
+
+#: The family that draws kanji with Japanese glyph shapes (others may pick Chinese ones).
+JAPANESE_FAMILY = "Noto Sans CJK JP"
+
+
+# -- sizes, type and colour ------------------------------------------------------------------------
+
+def pixels_for_mm(millimetres: float, dpi: float) -> int:
+    """``millimetres`` in whole pixels at ``dpi``, never rounded below the requested length."""
+    if not math.isfinite(dpi) or not 50.0 <= dpi <= 1200.0:
+        # Virtual and misconfigured displays report 0 or absurd sizes; 96 dpi is Qt's own default.
+        dpi = FALLBACK_DPI
+    return math.ceil(millimetres * dpi / MM_PER_INCH)
+
+
+def mm(millimetres: float, screen: QScreen | None = None) -> int:
+    """``millimetres`` in pixels on ``screen`` (the primary screen by default), from its physical DPI."""
+    if screen is None:
+        screen = QGuiApplication.primaryScreen()
+    dpi = screen.physicalDotsPerInch() if screen is not None else FALLBACK_DPI
+    return pixels_for_mm(millimetres, dpi)
+
+
+def make_font(points: int = BODY_PT, *, bold: bool = False) -> QFont:
+    """A font that sets only size and weight, so the family still follows the application's font."""
+    font = QFont()
+    font.setPointSize(points)
+    if bold:
+        font.setBold(True)
+    return font
+
+
+def label(points: int = BODY_PT, *, bold: bool = False, wrap: bool = True) -> QLabel:
+    """A plain-text label in large type."""
+    widget = QLabel()
+    widget.setTextFormat(Qt.TextFormat.PlainText)
+    widget.setFont(make_font(points, bold=bold))
+    widget.setWordWrap(wrap)
+    return widget
+
+
+def _luminance(colour: str) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    c = QColor(colour)
+    return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """The WCAG contrast ratio of two colours (1 to 21)."""
+    a, b = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def high_contrast(widget: QWidget) -> None:
+    """Black on white for ``widget`` and its children; disabled text stays above 7:1 as well."""
+    palette = widget.palette()
+    for role in (QPalette.ColorRole.Window, QPalette.ColorRole.Base, QPalette.ColorRole.Button):
+        palette.setColor(role, QColor(PAPER))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(role, QColor(INK))
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED_INK))
+    widget.setPalette(palette)
+    widget.setAutoFillBackground(True)
+
+
+def _ink(widget: QWidget, colour: str) -> None:
+    palette = widget.palette()
+    palette.setColor(widget.foregroundRole(), QColor(colour))
+    widget.setPalette(palette)
+
+
+# -- emitting signals from Python ------------------------------------------------------------------
+
+def _emit_hands_back_a_borrowed_result() -> bool:
+    """Whether ``SignalInstance.emit`` returns its result (``True``) without owning a reference.
+
+    PySide6 6.12 does on Python 3.11, where ``True`` is an ordinary counted object: every emit
+    from Python then drains one reference from ``True``, and after enough taps the interpreter
+    aborts ("deallocating True or False"). Python 3.12 made ``True`` immortal, so nothing is lost.
+    """
+
+    class Probe(QObject):
+        ping = Signal()
+
+    probe = Probe()
+    send: Callable[[], object] = probe.ping.emit
+    before = sys.getrefcount(True)
+    result = send()
+    del result
+    leaked = sys.getrefcount(True) < before
+    if leaked:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))  # the probe's own loss
+    return leaked
+
+
+_REPAIR_EMIT = _emit_hands_back_a_borrowed_result()
+
+
+def emit(signal: SignalInstance, *args: object) -> None:
+    """Emit ``signal`` from Python, keeping the interpreter's count of its result right.
+
+    Use this instead of ``signal.emit(...)`` in the kiosk's widgets; where one signal only relays
+    another, connect the two signals directly instead (Qt then emits in C++, which is sound).
+    """
+    send: Callable[..., object] = signal.emit
+    result = send(*args)
+    if _REPAIR_EMIT and result is not None:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))
+
+
+# -- buttons ---------------------------------------------------------------------------------------
+
+class BigButton(QPushButton):
+    """A push button for fingers: at least 9 mm each way, large type, named by its caption.
+
+    Enter and Return press it when it has the focus (Qt only does Space), unless ``enter_clicks``
+    is false: the PIN pad's and keyboard's keys leave Enter to their pad, which submits.
+    A click also emits ``triggered(value)``, so a row of buttons can share one slot: connecting
+    bound methods rather than lambdas that hold their screen keeps widget teardown orderly.
+    """
+
+    triggered = Signal(object)
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, points: int = BODY_PT,
+                 min_mm: float = TOUCH_MM, enter_clicks: bool = True, value: object = None) -> None:
+        super().__init__(parent)
+        self._enter_clicks = enter_clicks
+        self.value = value
+        self.clicked.connect(self._trigger)
+        self._spoken: str | None = None
+        side = mm(max(min_mm, TOUCH_MM))
+        self.setMinimumSize(side, side)
+        self.setFont(make_font(points))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAutoDefault(False)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str, /) -> None:
+        super().setText(text)
+        self._update_name()
+
+    def _trigger(self) -> None:
+        emit(self.triggered, self.value)
+
+    def set_spoken_name(self, name: str | None) -> None:
+        """What a screen reader says instead of the caption (``None``: the caption)."""
+        self._spoken = name
+        self._update_name()
+
+    def _update_name(self) -> None:
+        caption = self.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+        self.setAccessibleName(self._spoken if self._spoken else caption)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self._enter_clicks and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \
+                and not event.isAutoRepeat():
+            if self.isEnabled():
+                self.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+class LanguageSwitch(QWidget):
+    """The small 日本語 / English toggle every screen shows in a corner.
+
+    Each language is named in itself, so these captions are never translated; the current one is
+    checked (announced as such) and bold, not only differently coloured.
+    """
+
+    chosen = Signal(str)
+
+    LANGUAGES = (("ja", "日本語"), ("en", "English"))
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._group = QButtonGroup(self)
+        self._group.setExclusive(True)
+        self.buttons: dict[str, BigButton] = {}
+        for code, name in self.LANGUAGES:
+            button = BigButton(name, value=code)
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            if code == "ja":
+                font = button.font()
+                font.setFamilies([JAPANESE_FAMILY])
+                button.setFont(font)
+            button.triggered.connect(self._chosen)
+            self._group.addButton(button)
+            self.buttons[code] = button
+            layout.addWidget(button)
+        self.retranslate()
+
+    def _chosen(self, code: object) -> None:
+        emit(self.chosen, str(code))
+
+    def set_language(self, code: str) -> None:
+        for each, button in self.buttons.items():
+            button.setChecked(each == code)
+            font = button.font()
+            font.setBold(each == code)
+            button.setFont(font)
+
+    def retranslate(self) -> None:
+        self.setAccessibleName(self.tr("Language"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+# -- icons and notices -------------------------------------------------------------------------------
+
+class StatusIcon(QWidget):
+    """A painted icon whose shape carries the meaning: a tick, a cross, a warning triangle, an "i".
+
+    Painted rather than taken from a font, so it looks the same whatever fonts are installed.
+    It is decorative for screen readers: the words beside it say the same.
+    """
+
+    KINDS = ("ok", "no", "warning", "info")
+
+    def __init__(self, kind: str = "info", parent: QWidget | None = None, *, size_mm: float = 7.0) -> None:
+        super().__init__(parent)
+        self._kind = "info"
+        side = mm(size_mm)
+        self.setFixedSize(side, side)
+        self.set_kind(kind)
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    def set_kind(self, kind: str) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(kind)
+        self._kind = kind
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        side = float(min(self.width(), self.height()))
+        colour = QColor({"ok": GOOD_INK, "no": ALERT_INK, "warning": ALERT_INK}.get(self._kind, INK))
+        pen = QPen(colour, max(2.0, side / 10))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        m = side * 0.12
+        box = QRectF(m, m, side - 2 * m, side - 2 * m)
+        if self._kind == "warning":
+            painter.drawPolygon(QPolygonF([QPointF(side / 2, m), QPointF(side - m, side - m),
+                                           QPointF(m, side - m)]))
+            painter.drawLine(QPointF(side / 2, side * 0.38), QPointF(side / 2, side * 0.62))
+            painter.drawPoint(QPointF(side / 2, side * 0.76))
+        else:
+            painter.drawEllipse(box)
+            if self._kind == "ok":
+                painter.drawPolyline(QPolygonF([QPointF(side * 0.3, side * 0.52),
+                                                QPointF(side * 0.45, side * 0.67),
+                                                QPointF(side * 0.72, side * 0.36)]))
+            elif self._kind == "no":
+                painter.drawLine(QPointF(side * 0.34, side * 0.34), QPointF(side * 0.66, side * 0.66))
+                painter.drawLine(QPointF(side * 0.66, side * 0.34), QPointF(side * 0.34, side * 0.66))
+            else:
+                painter.drawPoint(QPointF(side / 2, side * 0.32))
+                painter.drawLine(QPointF(side / 2, side * 0.46), QPointF(side / 2, side * 0.7))
+        painter.end()
+
+
+class Notice(QWidget):
+    """An icon and a sentence: an error, a warning or a note. Hidden while it has nothing to say."""
+
+    def __init__(self, kind: str = "info", parent: QWidget | None = None, *, points: int = BODY_PT) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.icon = StatusIcon(kind)
+        self.text_label = label(points)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.text_label, 1)
+        self.set_message("", kind)
+
+    def text(self) -> str:
+        return self.text_label.text()
+
+    def set_message(self, text: str, kind: str | None = None) -> None:
+        if kind is not None:
+            self.icon.set_kind(kind)
+            _ink(self.text_label, ALERT_INK if kind in ("no", "warning") else INK)
+        self.text_label.setText(text)
+        self.setAccessibleName(text)
+        self.setVisible(bool(text))
+
+
+class ReaderStatus(QWidget):
+    """Whether the card reader is connected and a card is on it, each as an icon and words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.reader_icon = StatusIcon("no")
+        self.reader_label = label()
+        self.card_icon = StatusIcon("no")
+        self.card_label = label()
+        layout.addWidget(self.reader_icon, 0, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.reader_label, 0, 1)
+        layout.addWidget(self.card_icon, 1, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.card_label, 1, 1)
+        layout.setColumnStretch(1, 1)
+        self._reader_ready = False
+        self._card_present = False
+        self.retranslate()
+
+    def set_status(self, reader_ready: bool, card_present: bool) -> None:
+        self._reader_ready = reader_ready
+        self._card_present = card_present
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setAccessibleName(self.tr("Card reader status"))
+        if self._reader_ready:
+            self.reader_icon.set_kind("ok")
+            self.reader_label.setText(self.tr("Card reader connected"))
+        else:
+            self.reader_icon.set_kind("warning")
+            self.reader_label.setText(self.tr("No card reader found. Please call a staff member."))
+        if self._card_present:
+            self.card_icon.set_kind("ok")
+            self.card_label.setText(self.tr("A card is on the reader"))
+        else:
+            self.card_icon.set_kind("info")
+            self.card_label.setText(self.tr("No card on the reader"))
+        self.reader_label.setAccessibleName(self.reader_label.text())
+        self.card_label.setAccessibleName(self.card_label.text())
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+# -- waiting -----------------------------------------------------------------------------------------
+
+class _Spinner(QWidget):
+    """A ring of dots, one of them bold, that moves on each step."""
+
+    DOTS = 8
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        side = mm(10)
+        self.setFixedSize(side, side)
+        self.step = 0
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        side = float(min(self.width(), self.height()))
+        centre = QPointF(side / 2, side / 2)
+        radius = side * 0.38
+        for i in range(self.DOTS):
+            angle = 2 * math.pi * i / self.DOTS
+            point = centre + QPointF(math.cos(angle) * radius, math.sin(angle) * radius)
+            lit = i == self.step % self.DOTS
+            painter.setBrush(QColor(INK if lit else "#767676"))
+            dot = side * (0.11 if lit else 0.07)
+            painter.drawEllipse(point, dot, dot)
+        painter.end()
+
+
+class BusyIndicator(QWidget):
+    """A moving ring beside a sentence saying what the kiosk is waiting for.
+
+    The sentence carries the meaning, so a still screenshot or a screen reader loses nothing; the
+    ring only shows that the kiosk is alive, and its timer runs only while it can be seen.
+    """
+
+    INTERVAL_MS = 125
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.spinner = _Spinner()
+        self.text_label = label()
+        layout.addWidget(self.spinner, 0, Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(self.text_label, 1)
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self._advance)
+        self._custom = text
+        self.retranslate()
+
+    @property
+    def running(self) -> bool:
+        return self._timer.isActive()
+
+    def text(self) -> str:
+        return self.text_label.text()
+
+    def set_text(self, text: str) -> None:
+        """The sentence to show (empty: the general "Please wait")."""
+        self._custom = text
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        text = self._custom or self.tr("Please wait…")
+        self.text_label.setText(text)
+        self.setAccessibleName(text)
+
+    def _advance(self) -> None:
+        self.spinner.step = (self.spinner.step + 1) % _Spinner.DOTS
+        self.spinner.update()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+# -- QR codes ----------------------------------------------------------------------------------------
+
+class QrCode(QWidget):
+    """Text drawn as a QR code (segno's SVG through ``QSvgRenderer``), as large as the space allows.
+
+    The side is snapped to a whole number of pixels per module, so phone cameras get crisp edges.
+    """
+
+    BORDER = 4  # the quiet zone the QR specification asks for, in modules
+
+    def __init__(self, parent: QWidget | None = None, *, min_mm: float = 35.0) -> None:
+        super().__init__(parent)
+        self._renderer = QSvgRenderer(self)
+        self._text = ""
+        self._modules = 0
+        self._min = mm(min_mm)
+        self.setMinimumSize(self._min, self._min)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.retranslate()
+
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def modules(self) -> int:
+        """The code's side in modules, quiet zone included (0 without a code)."""
+        return self._modules
+
+    def set_text(self, text: str | None) -> None:
+        text = text or ""
+        if text == self._text:
+            return
+        self._text = text
+        if text:
+            code = segno.make_qr(text, error="m")
+            svg = io.BytesIO()
+            code.save(svg, kind="svg", border=self.BORDER, dark=INK, light=PAPER, xmldecl=False)
+            self._modules = int(code.symbol_size(border=self.BORDER)[0])
+            self._renderer.load(QByteArray(svg.getvalue()))
+        else:
+            self._modules = 0
+            self._renderer.load(QByteArray())
+        self.update()
+
+    def retranslate(self) -> None:
+        self.setAccessibleName(self.tr("QR code"))
+        self.setAccessibleDescription(self.tr("QR code"))
+
+    def sizeHint(self) -> QSize:
+        side = max(self._min, mm(50))
+        return QSize(side, side)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if not self._modules or not self._renderer.isValid():
+            return
+        painter = QPainter(self)
+        side = min(self.width(), self.height())
+        side -= side % self._modules if side >= self._modules else 0
+        x = (self.width() - side) // 2
+        y = (self.height() - side) // 2
+        painter.fillRect(x, y, side, side, QColor(PAPER))
+        self._renderer.render(painter, QRectF(x, y, side, side))
+        painter.end()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+# -- the PIN pad -------------------------------------------------------------------------------------
+
+_DIGIT_KEYS: dict[int, str] = {Qt.Key.Key_0 + i: str(i) for i in range(10)}
+
+
+class PinPad(QWidget):
+    """A PIN pad laid out like the convenience-store terminal's: 1-9, then clear, 0, back space; OK.
+
+    It never holds the digits: each key press leaves as a ``digit`` signal and the pad shows only
+    how many the flow reports (``set_count``) as dots. No text property, accessible name or
+    clipboard ever sees a digit that was entered; a screen reader hears "2 of 4 digits entered".
+    Physical keys work too: digits, Backspace, Delete (clear) and Enter (OK).
+    """
+
+    digit = Signal(str)
+    backspace = Signal()
+    clear = Signal()
+    submit = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, length: int = 4, key_mm: float = 15.0) -> None:
+        super().__init__(parent)
+        self._length = length
+        self._count = 0
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        outer = QVBoxLayout(self)
+        self.dots = label(40, wrap=False)
+        self.dots.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        outer.addWidget(self.dots)
+        grid = QGridLayout()
+        self.keys: dict[str, BigButton] = {}
+        for index, d in enumerate("1234567890"):
+            key = BigButton(d, points=KEY_PT + 6, min_mm=key_mm, enter_clicks=False, value=d)
+            key.setObjectName(f"pin-digit-{d}")
+            key.triggered.connect(self._digit_key)
+            self.keys[d] = key
+            row, column = (3, 1) if d == "0" else divmod(index, 3)
+            grid.addWidget(key, row, column)
+        self.clear_key = BigButton(points=BODY_PT, min_mm=key_mm, enter_clicks=False)
+        self.back_key = BigButton(points=BODY_PT, min_mm=key_mm, enter_clicks=False)
+        self.ok_key = BigButton(points=KEY_PT, min_mm=key_mm, enter_clicks=True)
+        self.clear_key.clicked.connect(self.clear)
+        self.back_key.clicked.connect(self.backspace)
+        self.ok_key.clicked.connect(self.submit)
+        grid.addWidget(self.clear_key, 3, 0)
+        grid.addWidget(self.back_key, 3, 2)
+        grid.addWidget(self.ok_key, 4, 0, 1, 3)
+        outer.addLayout(grid)
+        order = [self.keys[d] for d in "1234567890"] + [self.clear_key, self.back_key, self.ok_key]
+        for first, second in itertools.pairwise(order):
+            QWidget.setTabOrder(first, second)
+        self.retranslate()
+
+    def _digit_key(self, value: object) -> None:
+        emit(self.digit, str(value))
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def set_count(self, count: int) -> None:
+        """Show that ``count`` digits are entered (the number only: the pad never sees them)."""
+        self._count = max(0, min(count, self._length))
+        self._show_count()
+
+    def _show_count(self) -> None:
+        self.dots.setText("●" * self._count + "○" * (self._length - self._count))
+        spoken = self.tr("%n of %1 digits entered", "", self._count).replace("%1", str(self._length))
+        self.dots.setAccessibleName(spoken)
+        self.dots.setAccessibleDescription(spoken)
+        self.setAccessibleDescription(spoken)
+        self.ok_key.setEnabled(self._count == self._length)
+        self.back_key.setEnabled(self._count > 0)
+        self.clear_key.setEnabled(self._count > 0)
+
+    def retranslate(self) -> None:
+        self.setAccessibleName(self.tr("PIN pad"))
+        for d, key in self.keys.items():
+            key.set_spoken_name(self.tr("digit %1").replace("%1", d))
+        self.clear_key.setText(self.tr("Clear"))
+        self.clear_key.set_spoken_name(self.tr("Clear all digits"))
+        self.back_key.setText(self.tr("Back space"))
+        self.back_key.set_spoken_name(self.tr("Delete the last digit"))
+        self.ok_key.setText(self.tr("OK"))
+        # Equal columns whatever the captions' length in the current language.
+        width = max(key.sizeHint().width() for key in (*self.keys.values(), self.clear_key, self.back_key))
+        for key in (*self.keys.values(), self.clear_key, self.back_key):
+            key.setMinimumWidth(max(width, key.minimumHeight()))
+        self._show_count()
+
+    def handle_key(self, event: QKeyEvent) -> bool:
+        """Act on a physical key; true if it was one of the pad's. Screens forward their keys here."""
+        key = event.key()
+        if event.isAutoRepeat():
+            # A held key would enter the same digit several times without the user noticing.
+            return key in _DIGIT_KEYS or key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if key in _DIGIT_KEYS:
+            emit(self.digit, _DIGIT_KEYS[key])
+        elif key == Qt.Key.Key_Backspace:
+            emit(self.backspace)
+        elif key == Qt.Key.Key_Delete:
+            emit(self.clear)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if self._count == self._length:
+                emit(self.submit)
+        else:
+            return False
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.handle_key(event):
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+# -- the on-screen keyboard --------------------------------------------------------------------------
+
+#: Symbols an account ID may contain in other formats, with the words a screen reader says.
+_SYMBOLS = (".", "-", "_", "@")
+
+
+class OnScreenKeyboard(QWidget):
+    """A digits-first keyboard for account IDs, with a page of letters for other ID formats.
+
+    It keeps its own text (an account ID is not a secret) and emits ``text_changed`` on every
+    change and ``submitted`` on OK. Physical keys work too: the same characters, Backspace,
+    Delete (clear) and Enter (OK).
+    """
+
+    text_changed = Signal(str)
+    submitted = Signal(str)
+
+    LETTER_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+    def __init__(self, parent: QWidget | None = None, *, max_length: int = 64, key_mm: float = 12.0) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._max_length = max_length
+        self._upper = False
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._allowed = set(string.ascii_letters + string.digits + "".join(_SYMBOLS))
+        outer = QVBoxLayout(self)
+        self._pages = QStackedLayout()
+        outer.addLayout(self._pages)
+
+        def key(caption: str, points: int = KEY_PT, value: str | None = None) -> BigButton:
+            button = BigButton(caption, points=points, min_mm=key_mm, enter_clicks=False, value=value)
+            if value is not None:
+                button.triggered.connect(self._typed)
+            return button
+
+        digits_page = QWidget()
+        grid = QGridLayout(digits_page)
+        self.digit_keys: dict[str, BigButton] = {}
+        for index, d in enumerate("1234567890"):
+            button = key(d, KEY_PT + 4, value=d)
+            self.digit_keys[d] = button
+            row, column = (3, 1) if d == "0" else divmod(index, 3)
+            grid.addWidget(button, row, column)
+        self.letters_key = key("ABC")
+        self.letters_key.clicked.connect(self._show_letters)
+        grid.addWidget(self.letters_key, 3, 0)
+        self._pages.addWidget(digits_page)
+
+        letters_page = QWidget()
+        rows = QVBoxLayout(letters_page)
+        self.letter_keys: dict[str, BigButton] = {}
+        for letters in self.LETTER_ROWS:
+            row_layout = QHBoxLayout()
+            for letter in letters:
+                button = key(letter, value=letter)
+                self.letter_keys[letter] = button
+                row_layout.addWidget(button)
+            rows.addLayout(row_layout)
+        last = QHBoxLayout()
+        self.digits_key = key("123")
+        self.digits_key.clicked.connect(self._show_digits)
+        self.case_key = key("ABC")
+        self.case_key.clicked.connect(self._toggle_case)
+        last.addWidget(self.digits_key)
+        last.addWidget(self.case_key)
+        self.symbol_keys: dict[str, BigButton] = {}
+        for symbol in _SYMBOLS:
+            button = key(symbol, value=symbol)
+            self.symbol_keys[symbol] = button
+            last.addWidget(button)
+        rows.addLayout(last)
+        self._pages.addWidget(letters_page)
+
+        actions = QHBoxLayout()
+        self.clear_key = key("", BODY_PT)
+        self.back_key = key("", BODY_PT)
+        self.ok_key = BigButton(points=KEY_PT, min_mm=key_mm, enter_clicks=True)
+        self.clear_key.clicked.connect(self.clear_text)
+        self.back_key.clicked.connect(self.backspace)
+        self.ok_key.clicked.connect(self.submit)
+        actions.addWidget(self.clear_key, 1)
+        actions.addWidget(self.back_key, 1)
+        actions.addWidget(self.ok_key, 2)
+        outer.addLayout(actions)
+        # Ten letter keys a row at their touch size; wider only stretches the keys away from each other.
+        self.setMaximumWidth(mm(key_mm * 16))
+        self.retranslate()
+        self._update_keys()
+
+    # -- the buffer --
+
+    def text(self) -> str:
+        return self._text
+
+    def set_text(self, text: str) -> None:
+        text = "".join(c for c in text if c in self._allowed)[: self._max_length]
+        if text != self._text:
+            self._text = text
+            self._update_keys()
+            emit(self.text_changed, text)
+
+    def type_text(self, characters: str) -> None:
+        self.set_text(self._text + characters)
+
+    def _typed(self, value: object) -> None:
+        text = str(value)
+        self.type_text(text.upper() if self._upper and text.isalpha() else text)
+
+    def backspace(self) -> None:
+        self.set_text(self._text[:-1])
+
+    def clear_text(self) -> None:
+        self.set_text("")
+
+    def submit(self) -> None:
+        if self._text:
+            emit(self.submitted, self._text)
+
+    def _update_keys(self) -> None:
+        has_text = bool(self._text)
+        self.ok_key.setEnabled(has_text)
+        self.back_key.setEnabled(has_text)
+        self.clear_key.setEnabled(has_text)
+
+    # -- pages --
+
+    @property
+    def page(self) -> str:
+        return "digits" if self._pages.currentIndex() == 0 else "letters"
+
+    def set_page(self, page: str) -> None:
+        """Show the ``"digits"`` or the ``"letters"`` keys."""
+        # The switch key pressed is about to disappear; its focus goes to the key that switches back.
+        had_focus = self.letters_key.hasFocus() or self.digits_key.hasFocus()
+        self._pages.setCurrentIndex(0 if page == "digits" else 1)
+        if had_focus:
+            (self.letters_key if page == "digits" else self.digits_key).setFocus()
+
+    def _show_letters(self) -> None:
+        self.set_page("letters")
+
+    def _show_digits(self) -> None:
+        self.set_page("digits")
+
+    def _toggle_case(self) -> None:
+        self._upper = not self._upper
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setAccessibleName(self.tr("On-screen keyboard"))
+        for d, button in self.digit_keys.items():
+            button.set_spoken_name(self.tr("digit %1").replace("%1", d))
+        for letter, button in self.letter_keys.items():
+            button.setText(letter.upper() if self._upper else letter)
+        self.letters_key.set_spoken_name(self.tr("Show letters"))
+        self.digits_key.set_spoken_name(self.tr("Show digits"))
+        self.case_key.setText("abc" if self._upper else "ABC")
+        self.case_key.set_spoken_name(self.tr("Small letters") if self._upper else self.tr("Capital letters"))
+        spoken = {".": self.tr("Full stop"), "-": self.tr("Hyphen"), "_": self.tr("Underscore"),
+                  "@": self.tr("At sign")}
+        for symbol, button in self.symbol_keys.items():
+            button.set_spoken_name(spoken[symbol])
+        self.clear_key.setText(self.tr("Clear"))
+        self.clear_key.set_spoken_name(self.tr("Clear everything typed"))
+        self.back_key.setText(self.tr("Back space"))
+        self.back_key.set_spoken_name(self.tr("Delete the last character"))
+        self.ok_key.setText(self.tr("OK"))
+
+    def handle_key(self, event: QKeyEvent) -> bool:
+        """Act on a physical key; true if it was one of the keyboard's. Screens forward their keys here."""
+        key = event.key()
+        typed = event.text()
+        if key == Qt.Key.Key_Backspace:
+            self.backspace()
+        elif key == Qt.Key.Key_Delete:
+            self.set_text("")
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.submit()
+        elif len(typed) == 1 and typed in self._allowed:
+            self.type_text(typed)
+        else:
+            return False
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.handle_key(event):
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)

@@ -1,0 +1,699 @@
+"""The kiosk's main window: shows the flow's screens, carries intents back, and keeps the counter safe.
+
+``KioskWindow`` holds one instance of each registered ``ScreenWidget`` in a stack and, on every
+``View`` from the ``FlowController``, shows the screen for its state and renders it. A screen's
+``intent(name, argument)`` becomes the controller's method of that name. The window also owns what
+belongs to the whole counter rather than to one screen: the language (a ``QTranslator`` and the
+Japanese font), the idle timeout, the reader's events, and kiosk mode with its staff unlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, QLocale, QObject, QPoint, Qt, QTimer, QTranslator, Signal
+from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.flow import FlowController, Screen, View
+from kiosk.flow.machine import Backend
+from kiosk.nfc.events import EventKind, ReaderEvent
+from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
+from kiosk.ui.runner import Mailbox, QtRunner
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("ja", "en")
+#: Set explicitly for both languages: without it kanji may take Chinese glyph shapes.
+FONT_FAMILY = "Noto Sans CJK JP"
+BASE_POINT_SIZE = 16
+#: Compiled translations inside the package (built by scripts/setup, not kept in git).
+QM_DIR = Path(__file__).resolve().parent / "i18n"
+#: The translation sources, present in a source checkout.
+TS_DIR = Path(__file__).resolve().parents[2] / "resources" / "i18n"
+#: The staff unlock: a long press in the window's top-left corner, or this key chord.
+UNLOCK_CORNER_PX = 64
+UNLOCK_HOLD_MS = 3000
+UNLOCK_SHORTCUT = "Ctrl+Alt+Shift+Q"
+UNLOCK_MAX_FAILURES = 5
+UNLOCK_LOCKOUT_SECONDS = 300
+_USER_INPUT = frozenset({
+    QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove,
+    QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.KeyPress, QEvent.Type.Wheel,
+})
+
+
+# -- translations ---------------------------------------------------------------------------------
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kiosk" / "i18n"
+
+
+def _lrelease() -> list[str] | None:
+    try:
+        import PySide6
+
+        binary = Path(PySide6.__file__).resolve().parent / "lrelease"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return [str(binary)]
+    except ImportError:  # pragma: no cover - PySide6 is what imports this module
+        pass
+    script = Path(sys.executable).with_name("pyside6-lrelease")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("pyside6-lrelease") or shutil.which("lrelease")
+    return [found] if found else None
+
+
+def compile_translation(source: Path, target: Path) -> bool:
+    """Compile one ``.ts`` file to ``.qm`` with lrelease; False (logged) when that is not possible."""
+    command = _lrelease()
+    if command is None:
+        logger.warning("no lrelease found to compile %s", source)
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=target.stem, suffix=".qm", dir=target.parent)
+    os.close(fd)
+    try:
+        result = subprocess.run([*command, "-silent", str(source), "-qm", partial],
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode != 0 or Path(partial).stat().st_size == 0:
+            logger.warning("lrelease failed on %s: %s", source, result.stderr.strip())
+            return False
+        os.replace(partial, target)  # whole or not at all: another process may read it
+        return True
+    except (OSError, subprocess.SubprocessError) as exc:
+        logger.warning("lrelease could not run on %s: %s", source, exc)
+        return False
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
+def translation_file(language: str) -> Path | None:
+    """The compiled translation for ``language``, compiling the source into a cache when needed.
+
+    The package's own ``.qm`` is used unless the ``.ts`` beside it in the checkout is newer, so a
+    fresh checkout (nothing compiled yet) and an edited translation both show the current words.
+    """
+    name = f"kiosk_{language}"
+    built = QM_DIR / f"{name}.qm"
+    source = TS_DIR / f"{name}.ts"
+    if not source.is_file():
+        return built if built.is_file() else None
+    if built.is_file() and built.stat().st_mtime >= source.stat().st_mtime:
+        return built
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    cached = _cache_dir() / f"{name}-{digest}.qm"
+    if cached.is_file() or compile_translation(source, cached):
+        return cached
+    return built if built.is_file() else None
+
+
+_translators: dict[str, QTranslator | None] = {}
+
+
+def translator_for(language: str) -> QTranslator | None:
+    """A loaded translator for ``language`` (kept for the process), or None for the source text."""
+    if language not in _translators:
+        translator: QTranslator | None = None
+        path = translation_file(language)
+        if path is not None:
+            candidate = QTranslator()
+            if candidate.load(str(path)) and not candidate.isEmpty():
+                translator = candidate
+            elif language != "en":
+                logger.warning("the %s translation %s could not be loaded", language, path)
+        elif language != "en":
+            logger.warning("no %s translation found; showing the source text", language)
+        _translators[language] = translator
+    return _translators[language]
+
+
+def kiosk_font() -> QFont:
+    """The kiosk's font for both languages: Japanese glyphs for every kanji, Latin text included."""
+    font = QFont(FONT_FAMILY, BASE_POINT_SIZE)
+    font.setFamilies([FONT_FAMILY])
+    font.setStyleHint(QFont.StyleHint.SansSerif)
+    return font
+
+
+def apply_language(language: str) -> None:
+    """Install ``language``'s translator application-wide (and only it), its locale, and the font."""
+    app = QCoreApplication.instance()
+    if app is None:
+        raise RuntimeError("no QApplication")
+    for other in LANGUAGES:
+        installed = _translators.get(other)
+        if installed is not None:
+            app.removeTranslator(installed)
+    translator = translator_for(language)
+    if translator is not None:
+        app.installTranslator(translator)
+    locale = QLocale(QLocale.Language.Japanese, QLocale.Country.Japan) if language == "ja" \
+        else QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+    QLocale.setDefault(locale)
+    if isinstance(app, QApplication):
+        app.setFont(kiosk_font())
+
+
+# -- readers ----------------------------------------------------------------------------------------
+
+
+class ReaderState:
+    """Which readers are there and which one holds the card; read from worker threads too."""
+
+    def __init__(self, wanted: str = "") -> None:
+        self.wanted = wanted
+        self._lock = threading.Lock()
+        self._readers: set[str] = set()
+        self._card: str | None = None
+
+    def _relevant(self, reader: str) -> bool:
+        return not self.wanted or reader == self.wanted
+
+    @property
+    def ready(self) -> bool:
+        with self._lock:
+            return any(self._relevant(r) for r in self._readers)
+
+    @property
+    def card_reader(self) -> str | None:
+        with self._lock:
+            return self._card
+
+    def update(self, event: ReaderEvent) -> bool:
+        """Take in ``event``; whether it concerns the reader this kiosk uses."""
+        with self._lock:
+            if event.kind is EventKind.SERVICE_LOST:
+                self._readers.clear()
+                self._card = None
+                return True
+            if not self._relevant(event.reader):
+                return False
+            if event.kind is EventKind.READER_ADDED:
+                self._readers.add(event.reader)
+            elif event.kind is EventKind.READER_REMOVED:
+                self._readers.discard(event.reader)
+                if self._card == event.reader:
+                    self._card = None
+            elif event.kind is EventKind.CARD_INSERTED:
+                self._readers.add(event.reader)
+                if self._card is not None and self._card != event.reader:
+                    return False  # a second card elsewhere: the one in use stays
+                self._card = event.reader
+            elif event.kind is EventKind.CARD_REMOVED:
+                if self._card != event.reader:
+                    return False
+                self._card = None
+            return True
+
+
+# -- the staff unlock -------------------------------------------------------------------------------
+
+
+class StaffUnlockDialog(QDialog):
+    """Asks for the staff PIN on a keypad (a touch screen has no keyboard); the digits stay masked."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModal(True)
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint)
+        layout = QVBoxLayout(self)
+        self._title = QLabel()
+        self._entry = QLineEdit()
+        self._entry.setEchoMode(QLineEdit.EchoMode.Password)
+        self._entry.setMaxLength(32)
+        self._message = QLabel()
+        self._message.setWordWrap(True)
+        layout.addWidget(self._title)
+        layout.addWidget(self._entry)
+        layout.addWidget(self._message)
+        keys = QGridLayout()
+        for index, digit in enumerate("1234567890"):
+            button = QPushButton(digit)
+            button.setMinimumSize(72, 72)
+            button.setAccessibleName(digit)
+            button.clicked.connect(lambda _=False, d=digit: self._entry.insert(d))
+            keys.addWidget(button, index // 3, index % 3 if digit != "0" else 1)
+        layout.addLayout(keys)
+        self._unlock = QPushButton()
+        self._unlock.setDefault(True)
+        self._unlock.clicked.connect(self.accept)
+        self._cancel = QPushButton()
+        self._cancel.clicked.connect(self.reject)
+        for button in (self._unlock, self._cancel):
+            button.setMinimumHeight(72)
+            layout.addWidget(button)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Staff unlock"))
+        self._title.setText(self.tr("Staff only: enter the staff PIN to close the kiosk."))
+        self._entry.setAccessibleName(self.tr("Staff PIN"))
+        self._unlock.setText(self.tr("Unlock"))
+        self._unlock.setAccessibleName(self.tr("Unlock"))
+        self._cancel.setText(self.tr("Cancel"))
+        self._cancel.setAccessibleName(self.tr("Cancel"))
+
+    def take_pin(self) -> str:
+        """The PIN typed, once; the field is cleared."""
+        pin = self._entry.text()
+        self._entry.clear()
+        return pin
+
+    def refuse(self, locked: bool) -> None:
+        self._message.setText(self.tr("Too many wrong PINs. Try again later.") if locked
+                              else self.tr("Wrong PIN."))
+
+
+class StaffLock:
+    """The staff unlock PIN, kept only as a salted PBKDF2 digest, with a lockout after failures."""
+
+    ITERATIONS = 200_000
+
+    def __init__(self, pin: str) -> None:
+        self._salt = secrets.token_bytes(16)
+        self._digest = self._hash(pin)
+        self._failures = 0
+        self._locked_until = 0.0
+
+    def _hash(self, pin: str) -> bytes:
+        return hashlib.pbkdf2_hmac("sha256", pin.encode("utf-8"), self._salt, self.ITERATIONS)
+
+    @property
+    def locked(self) -> bool:
+        return time.monotonic() < self._locked_until
+
+    def check(self, pin: str) -> bool:
+        if self.locked:
+            return False
+        if hmac.compare_digest(self._hash(pin), self._digest):
+            self._failures = 0
+            return True
+        self._failures += 1
+        if self._failures >= UNLOCK_MAX_FAILURES:
+            self._failures = 0
+            self._locked_until = time.monotonic() + UNLOCK_LOCKOUT_SECONDS
+        return False
+
+
+# -- the window -------------------------------------------------------------------------------------
+
+
+def load_screens() -> None:
+    """Import the screen modules so they register; a broken one is logged, never fatal."""
+    try:
+        importlib.import_module("kiosk.ui.screens")
+    except Exception:
+        logger.exception("the kiosk's screens could not be loaded; placeholders are shown")
+
+
+class PlaceholderScreen(QWidget):
+    """Shown for a state no screen renders yet: just the state's name."""
+
+    def __init__(self, screen: Screen) -> None:
+        super().__init__()
+        self.state = screen
+        layout = QVBoxLayout(self)
+        self.label = QLabel(screen.value)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setAccessibleName(screen.value)
+        layout.addWidget(self.label)
+
+
+class _InputWatcher(QObject):
+    """Application-wide event filter: any touch, click or key counts as someone at the counter."""
+
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in _USER_INPUT:
+            self._window._user_input(event)
+        return False
+
+
+class KioskWindow(QMainWindow):
+    """The counter's window: one stacked page per screen, driven by the flow controller's views."""
+
+    #: Every view after it was rendered (for tests and the developer panel).
+    view_shown = Signal(object)
+    #: The window closed for good (staff unlock, or closed outside kiosk mode).
+    closed = Signal()
+
+    def __init__(self, backend: Backend, *, language: str = "ja", idle_timeout_seconds: float = 90,
+                 kiosk_mode: bool = False, staff_unlock_pin: str | None = None,
+                 runner: QtRunner | None = None, reader_name: str = "") -> None:
+        super().__init__()
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
+        self.kiosk_mode = kiosk_mode
+        #: The language the kiosk returns to when nobody is at the counter.
+        self.default_language = language
+        self.runner = runner or QtRunner()
+        self._owns_runner = runner is None
+        self.readers = ReaderState(reader_name)
+        self._language = ""
+        self._lock = StaffLock(staff_unlock_pin) if staff_unlock_pin else None
+        self._unlocked = False
+        self._shut_down = False
+        self._mailbox = Mailbox(self)
+        self._unlock_dialog: StaffUnlockDialog | None = None
+        self._shown: View | None = None
+
+        self.stack = QStackedWidget()
+        self._policies: dict[int, QSizePolicy] = {}
+        self.stack.currentChanged.connect(self._fit_current)
+        self.setCentralWidget(self.stack)
+        self.pages: dict[Screen, QWidget] = {}
+        self.screens: list[ScreenWidget] = []
+        self._build_pages()
+
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.setInterval(max(1, int(idle_timeout_seconds * 1000)))
+        self._idle.timeout.connect(self._idle_expired)
+        self._corner = QTimer(self)
+        self._corner.setSingleShot(True)
+        self._corner.setInterval(UNLOCK_HOLD_MS)
+        self._corner.timeout.connect(self.request_unlock)
+        self._input = _InputWatcher(self)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._input)
+        self._shortcut = QShortcut(QKeySequence(UNLOCK_SHORTCUT), self)
+        self._shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        self._shortcut.activated.connect(self.request_unlock)
+
+        if kiosk_mode:
+            self.setWindowFlags(self.windowFlags() | Qt.WindowType.FramelessWindowHint
+                                | Qt.WindowType.WindowStaysOnTopHint)
+        self.controller = FlowController(backend, self.runner, self._on_view, language=language)
+        self._set_language(language)
+        self._on_view(self.controller.view)
+
+    # -- pages ------------------------------------------------------------------------------------
+
+    def _build_pages(self) -> None:
+        load_screens()
+        built: dict[type[ScreenWidget], ScreenWidget | None] = {}
+        for state in Screen:
+            cls = SCREENS.get(state)
+            page: QWidget | None = None
+            if cls is not None:
+                if cls not in built:
+                    built[cls] = self._make_screen(cls)
+                page = built[cls]
+            if page is None:
+                page = PlaceholderScreen(state)
+                self.stack.addWidget(page)
+            self.pages[state] = page
+        self._fit_current(self.stack.currentIndex())
+
+    def _make_screen(self, cls: type[ScreenWidget]) -> ScreenWidget | None:
+        try:
+            widget = cls()
+        except Exception:
+            logger.exception("the screen %s could not be built; a placeholder is shown", cls.__name__)
+            return None
+        widget.intent.connect(self._dispatch)
+        self.stack.addWidget(widget)
+        self.screens.append(widget)
+        return widget
+
+    def _fit_current(self, _index: int) -> None:
+        # A stack is as large as its largest page; only the page on show should size the window,
+        # so the others ignore their size hints until they are shown (with their own policy back).
+        current = self.stack.currentWidget()
+        for index in range(self.stack.count()):
+            page = self.stack.widget(index)
+            if page is None:
+                continue
+            own = self._policies.setdefault(id(page), page.sizePolicy())
+            if page is current:
+                page.setSizePolicy(own)
+            else:
+                page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.stack.updateGeometry()
+
+    def page(self, screen: Screen) -> QWidget:
+        """The page that shows ``screen`` (its screen widget, or the placeholder)."""
+        return self.pages[screen]
+
+    @property
+    def current_page(self) -> QWidget | None:
+        return self.stack.currentWidget()
+
+    @property
+    def language(self) -> str:
+        return self._language
+
+    @property
+    def view(self) -> View:
+        return self.controller.view
+
+    # -- views and intents ------------------------------------------------------------------------
+
+    def _on_view(self, view: View) -> None:
+        if view.language != self._language:
+            self._set_language(view.language)
+        previous = self._shown
+        self._shown = view
+        self.show_view(view)
+        self._arm_idle(view, fresh=previous is None or previous.screen is not view.screen
+                       or previous.busy != view.busy)
+        self.view_shown.emit(view)
+
+    def show_view(self, view: View) -> None:
+        """Render ``view`` on its screen and bring that screen forward (also used for screenshots)."""
+        if view.language != self._language:
+            self._set_language(view.language)
+        page = self.pages[view.screen]
+        if isinstance(page, ScreenWidget):
+            try:
+                page.render(view)
+            except Exception:
+                logger.exception("the %s screen failed to render", view.screen.value)
+        if self.stack.currentWidget() is not page:
+            self.stack.setCurrentWidget(page)
+
+    def _dispatch(self, name: str, argument: object) -> None:
+        """A screen's intent, as the controller's method of the same name (never a crash)."""
+        if name not in INTENTS:
+            logger.warning("unknown intent %r ignored", name)
+            return
+        method = getattr(self.controller, name, None)
+        if method is None:
+            logger.warning("the flow has no %r", name)
+            return
+        try:
+            if argument is None:
+                method()
+            else:
+                method(argument)
+        except Exception as exc:
+            # A late tap after the screen moved on; the arguments (PIN digits) stay out of the log.
+            logger.info("intent %s refused on %s: %s", name, self.controller.view.screen.value,
+                        type(exc).__name__)
+            self.show_view(self.controller.view)
+
+    def _call_flow(self, call: Callable[[], None], what: str) -> None:
+        try:
+            call()
+        except Exception:
+            logger.exception("the flow failed on %s", what)
+
+    # -- language -----------------------------------------------------------------------------------
+
+    def _set_language(self, language: str) -> None:
+        if language not in LANGUAGES:
+            return
+        apply_language(language)
+        self._language = language
+        self.setWindowTitle(self.tr("My Number Card kiosk"))
+        self.setAccessibleName(self.tr("My Number Card kiosk"))
+        for widget in self.screens:
+            try:
+                widget.retranslate()
+            except Exception:
+                logger.exception("the %s screen failed to retranslate", type(widget).__name__)
+        if self._unlock_dialog is not None:
+            self._unlock_dialog.retranslate()
+
+    def set_language(self, language: str) -> None:
+        """Switch the language (as the screens' ``set_language`` intent does)."""
+        self._dispatch("set_language", language)
+
+    # -- the idle timeout --------------------------------------------------------------------------
+
+    def _idle_applies(self, view: View) -> bool:
+        # While busy the kiosk is working or waiting on someone else (staff, the user's phone):
+        # the person at the counter is not idle, and each wait has its own deadline.
+        if view.busy:
+            return False
+        # The start screen holds nothing to wipe; only a language chosen by the last person goes.
+        return view.screen is not Screen.START or view.language != self.default_language
+
+    def _arm_idle(self, view: View, *, fresh: bool) -> None:
+        """A new screen gets the whole allowance; a view from a reader event or a worker keeps the clock."""
+        if not self._idle_applies(view):
+            self._idle.stop()
+        elif fresh or not self._idle.isActive():
+            self._idle.start()
+
+    def _idle_expired(self) -> None:
+        """Nobody is at the counter: the session is wiped and the next person meets the default language."""
+        view = self.controller.view
+        if not self._idle_applies(view):
+            return
+        if view.screen is not Screen.START:
+            logger.info("idle timeout on %s", view.screen.value)
+            self._call_flow(self.controller.idle_timeout, "idle timeout")
+        if self.controller.view.language != self.default_language:
+            self._call_flow(lambda: self.controller.set_language(self.default_language), "idle timeout")
+
+    @property
+    def idle_timer(self) -> QTimer:
+        return self._idle
+
+    def _user_input(self, event: QEvent) -> None:
+        if self._idle.isActive():
+            self._idle.start()
+        self._watch_corner(event)
+
+    def _watch_corner(self, event: QEvent) -> None:
+        kind = event.type()
+        position: QPoint | None = None
+        if isinstance(event, QMouseEvent):
+            position = event.globalPosition().toPoint()
+        elif isinstance(event, QTouchEvent) and event.points():
+            position = event.points()[0].globalPosition().toPoint()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin) and position is not None:
+            local = self.mapFromGlobal(position)
+            if 0 <= local.x() < UNLOCK_CORNER_PX and 0 <= local.y() < UNLOCK_CORNER_PX:
+                self._corner.start()
+            else:
+                self._corner.stop()
+        elif kind in (QEvent.Type.MouseButtonRelease, QEvent.Type.KeyPress):
+            self._corner.stop()
+
+    # -- reader events -----------------------------------------------------------------------------
+
+    def deliver(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on the GUI thread; safe from any thread (``CardWatcher(deliver=...)``)."""
+        self._mailbox.post(call)
+
+    def reader_event(self, event: ReaderEvent) -> None:
+        """A reader or card event, on the GUI thread: the flow hears of it."""
+        if not self.readers.update(event):
+            return
+        if event.kind is EventKind.CARD_INSERTED:
+            self._call_flow(self.controller.card_inserted, "card inserted")
+        elif event.kind is EventKind.CARD_REMOVED:
+            self._call_flow(self.controller.card_removed, "card removed")
+        else:
+            if event.kind is EventKind.SERVICE_LOST and self.controller.view.card_present:
+                self._call_flow(self.controller.card_removed, "card removed")
+            ready = self.readers.ready
+            self._call_flow(lambda: self.controller.reader_status(ready), "reader status")
+
+    # -- kiosk mode and closing ---------------------------------------------------------------------
+
+    def present(self) -> None:
+        """Show the window: full screen in kiosk mode, a normal window otherwise."""
+        if self.kiosk_mode:
+            self.showFullScreen()
+        else:
+            self.show()
+
+    def request_unlock(self) -> None:
+        """The staff unlock gesture: ask for the staff PIN, or (outside kiosk mode, no PIN) just close."""
+        if self._lock is None:
+            if self.kiosk_mode:
+                logger.warning("staff unlock asked for, but no staff PIN is configured")
+                return
+            self._unlocked = True
+            self.close()
+            return
+        if self._unlock_dialog is not None:
+            return
+        dialog = StaffUnlockDialog(self)
+        dialog.accepted.connect(self._unlock_answered)
+        dialog.rejected.connect(self._unlock_dismissed)
+        self._unlock_dialog = dialog
+        dialog.open()
+
+    def _unlock_answered(self) -> None:
+        dialog, lock = self._unlock_dialog, self._lock
+        if dialog is None or lock is None:
+            return
+        if lock.check(dialog.take_pin()):
+            self._unlock_dismissed()
+            logger.info("staff unlocked the kiosk")
+            self._unlocked = True
+            self.close()
+            return
+        logger.warning("a wrong staff unlock PIN was entered")
+        dialog.refuse(lock.locked)
+        dialog.open()  # accepting closed it: ask again
+
+    def _unlock_dismissed(self) -> None:
+        dialog, self._unlock_dialog = self._unlock_dialog, None
+        if dialog is not None:
+            dialog.take_pin()
+            dialog.deleteLater()
+
+    def unlock_for_shutdown(self) -> None:
+        """Let the window close: the process is being stopped (SIGTERM from the service manager)."""
+        self._unlocked = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.kiosk_mode and not self._unlocked:
+            event.ignore()  # no way out at the counter without staff
+            return
+        self.shutdown()
+        event.accept()
+        self.closed.emit()
+
+    def shutdown(self) -> None:
+        """Stop the timers and the input watch, wipe the session and wait briefly for the workers."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._idle.stop()
+        self._corner.stop()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._input)
+        self._call_flow(self.controller.cancel, "shutdown")
+        if self._owns_runner:
+            self.runner.close(timeout=5)

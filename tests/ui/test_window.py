@@ -1,0 +1,346 @@
+"""The kiosk's window end to end: real widgets tapped by pytest-qt, the reference server, a simulated card.
+
+The card is in process (no pcscd: only one may run on a machine, and the PC/SC tests own it); the
+reader's events are the window's own entry points, called as the card watcher would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QThread, QTimer
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QWidget
+from pytestqt.qtbot import QtBot
+
+from kiosk.config import load_config
+from kiosk.flow import Screen, View
+from kiosk.nfc import CardConnection, TimedConnection
+from kiosk.nfc.errors import CardAbsentError
+from kiosk.nfc.events import EventKind, ReaderEvent
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.services.core import KioskCore
+from kiosk.ui.app import core_backend
+from kiosk.ui.base import SCREENS
+from kiosk.ui.runner import QtRunner
+from kiosk.ui.window import KioskWindow, PlaceholderScreen, StaffUnlockDialog
+from linkserver.models import Account
+from linkserver.passwords import password_matches
+from tests.linkserver.helpers import LiveServer, live_server
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff, write_config
+
+READER = "Test reader"
+WAIT_MS = 15_000
+
+
+class Slot:
+    """The reader's slot: the card on it, opened in process."""
+
+    def __init__(self) -> None:
+        self.card: SimulatedCard | None = None
+
+    def open(self) -> CardConnection:
+        if self.card is None:
+            raise CardAbsentError("no card on the reader")
+        return TimedConnection(self.card)
+
+
+class Counter:
+    """The window at the counter, with its slot and every view it showed."""
+
+    def __init__(self, qtbot: QtBot, window: KioskWindow, slot: Slot) -> None:
+        self.qtbot = qtbot
+        self.window = window
+        self.slot = slot
+        self.views: list[View] = []
+        window.view_shown.connect(self.views.append)
+
+    @property
+    def screen(self) -> Screen:
+        return self.window.view.screen
+
+    def wait_for(self, screen: Screen, timeout: int = WAIT_MS) -> None:
+        self.qtbot.waitUntil(lambda: self.screen is screen, timeout=timeout)
+        assert self.window.current_page is self.window.page(screen)
+
+    def button(self, name: str) -> QAbstractButton | None:
+        page = self.window.current_page
+        assert page is not None
+        for button in page.findChildren(QAbstractButton):
+            if button.accessibleName() == name and button.isVisibleTo(page) and button.isEnabled():
+                return button
+        return None
+
+    def tap(self, name: str) -> None:
+        """Tap the visible, enabled button a screen reader calls ``name`` on the screen shown."""
+        self.qtbot.waitUntil(lambda: self.button(name) is not None, timeout=5_000)
+        button = self.button(name)
+        assert button is not None
+        self.qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    def type_digits(self, digits: str) -> None:
+        for digit in digits:
+            self.tap(f"digit {digit}")
+
+    def place(self, card: SimulatedCard) -> None:
+        self.slot.card = card
+        self.window.reader_event(ReaderEvent(EventKind.CARD_INSERTED, READER, card.atr))
+
+    def take_off(self) -> None:
+        if self.slot.card is not None:
+            self.slot.card.remove()
+        self.slot.card = None
+        self.window.reader_event(ReaderEvent(EventKind.CARD_REMOVED, READER))
+
+    def screens(self) -> list[Screen]:
+        seen: list[Screen] = []
+        for view in self.views:
+            if not seen or seen[-1] is not view.screen:
+                seen.append(view.screen)
+        return seen
+
+
+@pytest.fixture
+def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "server", hierarchy) as live:
+        yield live
+
+
+@pytest.fixture
+def core(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy) -> Iterator[KioskCore]:
+    built = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, server.base))).start()
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def open_window(qtbot: QtBot, core: KioskCore) -> Iterator[Callable[..., Counter]]:
+    windows: list[KioskWindow] = []
+
+    def make(**options: object) -> Counter:
+        slot = Slot()
+        settings: dict[str, object] = {"language": "en", "idle_timeout_seconds": 60}
+        settings.update(options)
+        window = KioskWindow(core_backend(core, slot.open), **settings)  # type: ignore[arg-type]
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        windows.append(window)
+        window.reader_event(ReaderEvent(EventKind.READER_ADDED, READER))
+        return Counter(qtbot, window, slot)
+
+    yield make
+    for window in windows:
+        window.unlock_for_shutdown()
+        window.shutdown()
+
+
+@pytest.fixture
+def staff(server: LiveServer) -> Iterator[Staff]:
+    desk = Staff(server)
+    yield desk
+    desk.stop()
+
+
+def account(server: LiveServer, account_id: str) -> Account:
+    with server.server.parts.db.transaction() as session:
+        row = session.get(Account, account_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def visible_texts(page: QWidget) -> list[str]:
+    return [w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(page) and w.text()]
+
+
+# -- the whole flow ---------------------------------------------------------------------------------
+
+
+def test_a_password_reset_by_touch_from_start_to_done(
+        open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard], server: LiveServer,
+        staff: Staff) -> None:
+    counter = open_window()
+    assert counter.screen is Screen.START and counter.window.view.reader_ready
+    counter.tap("Reset my password")
+    counter.wait_for(Screen.ACCOUNT)
+    counter.type_digits(LINKED)
+    counter.tap("OK")
+    counter.wait_for(Screen.PLACE_CARD)
+    counter.place(make_card("linked"))
+    counter.wait_for(Screen.PIN)
+    assert counter.window.view.tries_left == 3
+    counter.type_digits("1234")
+    assert counter.window.view.pin_digits == 4
+    counter.tap("OK")
+    counter.wait_for(Screen.NEW_PASSWORD)
+    field = next(f for f in counter.window.current_page.findChildren(QLineEdit)  # type: ignore[union-attr]
+                 if f.accessibleName() == "New password")
+    counter.qtbot.keyClicks(field, NEW_PASSWORD)
+    counter.qtbot.waitUntil(lambda: counter.window.view.password_problems == (), timeout=5_000)
+    counter.tap("Set password")
+    counter.wait_for(Screen.DONE)
+    assert counter.window.view.result == {"password_set": True}
+    assert password_matches(account(server, LINKED).password_hash, NEW_PASSWORD)
+    assert counter.screens() == [Screen.ACCOUNT, Screen.PLACE_CARD, Screen.PIN, Screen.VERIFYING,
+                                 Screen.STAFF_WAIT, Screen.NEW_PASSWORD, Screen.WORKING, Screen.DONE]
+    assert len(staff.decided) == 1
+    counter.take_off()  # "take your card" was the last step
+    counter.wait_for(Screen.START)
+    assert counter.window.view.account is None and counter.window.view.operation is None
+    text = "\n".join(repr(view) for view in counter.views)
+    assert "1234" not in text and NEW_PASSWORD not in text
+
+
+# -- timeouts, removal, language, kiosk mode ----------------------------------------------------------
+
+
+def test_the_idle_timeout_wipes_the_session_and_the_screen(open_window: Callable[..., Counter]) -> None:
+    counter = open_window(idle_timeout_seconds=0.5)
+    counter.tap("Check my card link")
+    counter.wait_for(Screen.ACCOUNT)
+    counter.type_digits("2024")
+    # The reader reporting in does not count as someone at the counter.
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: counter.window.reader_event(ReaderEvent(EventKind.READER_ADDED, READER)))
+    ticker.start(100)
+    counter.wait_for(Screen.START, timeout=5_000)
+    ticker.stop()
+    assert counter.window.view.operation is None and counter.window.view.account is None
+    assert not counter.window.idle_timer.isActive()  # the start screen never times out
+    counter.tap("Check my card link")
+    counter.wait_for(Screen.ACCOUNT)
+    shown = " ".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
+    assert "2024" not in shown, "the next person sees what the last one typed"
+    counter.tap("Cancel")
+    counter.wait_for(Screen.START)
+    counter.tap("日本語")  # and leaves: the next person meets the kiosk's own language
+    counter.qtbot.waitUntil(lambda: counter.window.language == "ja", timeout=5_000)
+    counter.qtbot.waitUntil(lambda: counter.window.language == "en", timeout=5_000)
+    assert counter.screen is Screen.START
+
+
+def test_taking_the_card_off_on_the_pin_screen_ends_on_the_error_screen(
+        open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
+    counter = open_window()
+    counter.tap("Re-register multi-factor authentication")
+    counter.wait_for(Screen.ACCOUNT)
+    counter.type_digits(LINKED)
+    counter.tap("OK")
+    counter.wait_for(Screen.PLACE_CARD)
+    counter.place(make_card("linked"))
+    counter.wait_for(Screen.PIN)
+    counter.type_digits("12")
+    # As the card watcher does: the event comes from its own thread, delivered onto the GUI thread.
+    event = ReaderEvent(EventKind.CARD_REMOVED, READER)
+    thread = threading.Thread(target=counter.window.deliver,
+                              args=(lambda: counter.window.reader_event(event),))
+    thread.start()
+    thread.join()
+    counter.wait_for(Screen.ERROR)
+    assert counter.window.view.error == "card.removed"
+    assert counter.window.view.pin_digits == 0 and counter.window.view.account is None
+
+
+def test_switching_the_language_on_a_screen_retranslates_it(open_window: Callable[..., Counter]) -> None:
+    counter = open_window()
+    counter.tap("Salvage my cloud data (former members)")
+    counter.wait_for(Screen.ACCOUNT)
+    counter.type_digits("2019")
+    page = counter.window.current_page
+    assert page is not None
+    english = visible_texts(page)
+    counter.tap("日本語")
+    counter.qtbot.waitUntil(lambda: counter.window.language == "ja", timeout=5_000)
+    japanese = visible_texts(page)
+    assert counter.screen is Screen.ACCOUNT and counter.window.view.operation == "salvage"
+    assert japanese != english
+    assert any("\u3040" <= ch <= "\u30ff" for text in japanese for ch in text)  # kana on screen
+    assert counter.window.windowTitle() != "My Number Card kiosk"
+    assert QApplication.font().family() == "Noto Sans CJK JP"
+    counter.tap("English")
+    counter.qtbot.waitUntil(lambda: visible_texts(page) == english, timeout=5_000)
+    assert QApplication.font().family() == "Noto Sans CJK JP"
+
+
+def test_kiosk_mode_refuses_to_close_until_staff_unlock(open_window: Callable[..., Counter]) -> None:
+    counter = open_window(kiosk_mode=True, staff_unlock_pin="2468")
+    window = counter.window
+    flags = window.windowFlags()
+    assert flags & Qt.WindowType.FramelessWindowHint and flags & Qt.WindowType.WindowStaysOnTopHint
+    assert not window.close() and window.isVisible()
+    # The hidden way out: a long press in the top-left corner (held for less time here).
+    window._corner.setInterval(50)
+    counter.qtbot.mousePress(window, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    counter.qtbot.waitUntil(lambda: window.findChild(StaffUnlockDialog) is not None, timeout=5_000)
+    counter.qtbot.mouseRelease(window, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    dialog = window.findChild(StaffUnlockDialog)
+    assert dialog is not None
+    counter.qtbot.waitUntil(dialog.isVisible, timeout=5_000)
+    entry = dialog.findChild(QLineEdit)
+    counter.qtbot.keyClicks(entry, "1111")
+    dialog.accept()
+    assert window.isVisible() and dialog.isVisible()  # a wrong PIN: the dialog asks again
+    assert not window.close()
+    with counter.qtbot.waitSignal(window.closed, timeout=5_000):
+        counter.qtbot.keyClicks(entry, "2468")
+        dialog.accept()
+    assert not window.isVisible()
+
+
+def test_outside_kiosk_mode_the_unlock_chord_just_closes(open_window: Callable[..., Counter]) -> None:
+    counter = open_window()
+    window = counter.window
+    assert not window.windowFlags() & Qt.WindowType.FramelessWindowHint
+    with counter.qtbot.waitSignal(window.closed, timeout=5_000):
+        counter.qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier
+                               | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert not window.isVisible()
+
+
+# -- the window's own parts ---------------------------------------------------------------------------
+
+
+def test_a_state_without_a_screen_shows_its_name_and_nothing_breaks(
+        open_window: Callable[..., Counter], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(SCREENS, Screen.UNLINK_CONFIRM)
+    counter = open_window()
+    page = counter.window.page(Screen.UNLINK_CONFIRM)
+    assert isinstance(page, PlaceholderScreen)
+    counter.window.show_view(View(Screen.UNLINK_CONFIRM, "en", account="20******01"))
+    assert counter.window.current_page is page and page.label.text() == "unlink_confirm"
+    counter.window.show_view(counter.window.view)
+    # An intent that does not fit the screen shown (a late tap) is dropped, not raised.
+    counter.window._dispatch("confirm_unlink", True)
+    assert counter.screen is Screen.START
+
+
+def test_the_runner_works_off_the_gui_thread_and_hands_every_failure_back(qtbot: QtBot) -> None:
+    runner = QtRunner()
+    gui = QThread.currentThread()
+    seen: dict[str, object] = {}
+
+    def work() -> bool:
+        return QThread.currentThread() is not gui
+
+    def done(off_gui: bool) -> None:
+        seen["done"] = (off_gui, QThread.currentThread() is gui)
+
+    def fail() -> None:
+        raise KeyboardInterrupt  # even a BaseException comes back instead of killing a thread
+
+    def unexpected(exc: BaseException) -> None:
+        seen["unexpected"] = exc
+
+    def failed(exc: BaseException) -> None:
+        seen["failed"] = (exc, QThread.currentThread())
+
+    runner.submit(work, done, unexpected)
+    runner.submit(fail, lambda _value: None, failed)
+    qtbot.waitUntil(lambda: "done" in seen and "failed" in seen, timeout=5_000)
+    assert seen["done"] == (True, True)
+    failure = seen["failed"]
+    assert isinstance(failure, tuple) and isinstance(failure[0], KeyboardInterrupt) and failure[1] is gui
+    assert runner.wait_idle(5) and runner.close()
