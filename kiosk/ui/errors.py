@@ -459,7 +459,7 @@ class ErrorWords:
         text = ErrorText(_tr(title), _tr(explanation).replace("%1", shown), _tr(remedy))
         if group == "pin_wrong" and tries_left is not None:
             left = QCoreApplication.translate("ErrorWords", "%n tries left before the card locks the PIN.",
-                                              None, tries_left)
+                                              "", tries_left)
             text = text._replace(explanation=f"{text.explanation} {left}")
         return text
 

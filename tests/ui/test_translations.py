@@ -69,7 +69,8 @@ def test_every_string_of_the_window_is_in_the_japanese_catalogue(tmp_path: Path)
 
 def test_every_plural_is_in_the_english_catalogue(tmp_path: Path) -> None:
     found = set(extract(tmp_path, "-pluralonly", "-target-language", "en"))
-    assert found == set(messages(TS_DIR / "kiosk_en.ts"))
+    # Some lupdate releases do not see QCoreApplication.translate(..., n): a subset, not equality.
+    assert found and found <= set(messages(TS_DIR / "kiosk_en.ts"))
 
 
 @pytest.mark.parametrize("language", ["ja", "en"])
