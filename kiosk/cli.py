@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--windowed", action="store_true",
                      help="a normal window instead of kiosk mode (for setting up and testing)")
     run.add_argument("--staff-pin-from-env", metavar="VAR",
-                     help="the environment variable holding the staff unlock PIN (without it kiosk mode "
-                          "has no way out but stopping the service)")
+                     help="the environment variable holding the staff unlock PIN (instead of the "
+                          "configuration's kiosk.staff_unlock)")
+
+    pin_hash = sub.add_parser("staff-pin-hash", help="the kiosk.staff_unlock setting for a staff unlock PIN")
+    pin_hash.add_argument("--pin-from-env", required=True, metavar="VAR",
+                          help="the environment variable holding the staff unlock PIN")
 
     shots = sub.add_parser("screenshots", help="render every screen in both languages to PNG files")
     shots.add_argument("--out", type=Path, required=True, help="the folder for SCREEN-LANG.png files")
@@ -112,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_window(args)
         if args.command == "screenshots":
             return run_screenshots(args)
+        if args.command == "staff-pin-hash":
+            return print_staff_pin_hash(args.pin_from_env)
         if args.command == "flow":
             return run_flow(args)
         if args.command == "doctor":
@@ -320,6 +326,19 @@ def run_window_demo(args: argparse.Namespace) -> int:
         print(f"kiosk demo: no holder {args.holder!r} (known: {', '.join(sorted(holders))})", file=sys.stderr)
         return 2
     return run_demo(language=args.language, use_pcscd=not args.no_pcscd, holder=args.holder)
+
+
+def print_staff_pin_hash(variable: str) -> int:
+    import os
+
+    from kiosk.staffpin import hash_staff_pin
+
+    pin = os.environ.get(variable, "")
+    if len(pin) < 6:
+        print(f"kiosk staff-pin-hash: ${variable} must hold a PIN of at least 6 characters", file=sys.stderr)
+        return 2
+    print(f'staff_unlock = "{hash_staff_pin(pin)}"')
+    return 0
 
 
 def run_window(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kiosk.staffpin import valid_hash
+
 
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the key and the file."""
@@ -58,6 +60,8 @@ class KioskSettings:
     idle_timeout_seconds: int = 90
     account_id_pattern: str = r"^[0-9]{10}$"
     retention_days: int = 90
+    #: The staff unlock PIN's digest (``kiosk staff-pin-hash``); empty: no unlock, stop the service.
+    staff_unlock: str = ""
     reader: ReaderSettings = field(default_factory=ReaderSettings)
     offline: OfflineSettings = field(default_factory=OfflineSettings)
     source: Path | None = None
@@ -194,6 +198,9 @@ def load_config(path: Path | str) -> KioskSettings:
         re.compile(pattern)
     except re.error as exc:
         raise kiosk.fail("account_id_pattern", f"is not a regular expression ({exc})") from None
+    staff_unlock = kiosk.text("staff_unlock", "")
+    if staff_unlock and not valid_hash(staff_unlock):
+        raise kiosk.fail("staff_unlock", "is not a digest made by `kiosk staff-pin-hash`")
     kiosk.finish()
 
     server = _Table(data, "server", source)
@@ -234,5 +241,6 @@ def load_config(path: Path | str) -> KioskSettings:
     return KioskSettings(
         kiosk_id=kiosk_id, key_file=key_file, server=server_settings, data_dir=data_dir,
         language=language, idle_timeout_seconds=idle, account_id_pattern=pattern,
-        retention_days=retention, reader=reader_settings, offline=offline_settings, source=source,
+        retention_days=retention, staff_unlock=staff_unlock, reader=reader_settings,
+        offline=offline_settings, source=source,
     )

@@ -79,3 +79,25 @@ def test_loopback_may_be_plain_http(config: Path) -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_config(tmp_path / "nowhere.toml")
+
+
+def test_the_staff_unlock_pin_is_kept_as_a_digest(config: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kiosk.staffpin import staff_pin_matches
+
+    made = subprocess.run([sys.executable, "-m", "kiosk", "staff-pin-hash", "--pin-from-env", "STAFF_PIN"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "STAFF_PIN": "482913"})
+    assert made.returncode == 0, made.stderr
+    line = made.stdout.strip()
+    assert line.startswith('staff_unlock = "pbkdf2-sha256$') and "482913" not in line
+    config.write_text(config.read_text("utf-8").replace('staff_unlock = ""', line), "utf-8")
+    settings = load_config(config)
+    assert staff_pin_matches(settings.staff_unlock, "482913")
+    assert not staff_pin_matches(settings.staff_unlock, "482914")
+    config.write_text(config.read_text("utf-8").replace(line, 'staff_unlock = "482913"'), "utf-8")
+    with pytest.raises(ConfigError, match=r"kiosk\.staff_unlock is not a digest"):
+        load_config(config)

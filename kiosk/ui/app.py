@@ -169,7 +169,8 @@ def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
 
     window = KioskWindow(core_backend(core, open_card), language=settings.language,
                          idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=kiosk_mode,
-                         staff_unlock_pin=staff_unlock_pin, reader_name=settings.reader.name)
+                         staff_unlock_pin=staff_unlock_pin, staff_unlock_hash=settings.staff_unlock or None,
+                         reader_name=settings.reader.name)
     # The server may be slow or away: learning its key happens off the GUI thread.
     window.runner.submit(core.start, lambda _core: None,
                          lambda exc: logger.warning("starting the core failed: %s", exc))

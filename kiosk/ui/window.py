@@ -10,11 +10,9 @@ Japanese font), the idle timeout, the reader's events, and kiosk mode with its s
 from __future__ import annotations
 
 import hashlib
-import hmac
 import importlib
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -43,6 +41,7 @@ from PySide6.QtWidgets import (
 from kiosk.flow import FlowController, Screen, View
 from kiosk.flow.machine import Backend
 from kiosk.nfc.events import EventKind, ReaderEvent
+from kiosk.staffpin import hash_staff_pin, staff_pin_matches
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
 from kiosk.ui.runner import Mailbox, QtRunner
 
@@ -298,14 +297,13 @@ class StaffLock:
 
     ITERATIONS = 200_000
 
-    def __init__(self, pin: str) -> None:
-        self._salt = secrets.token_bytes(16)
-        self._digest = self._hash(pin)
+    def __init__(self, pin: str | None = None, *, encoded: str | None = None) -> None:
+        if (pin is None) == (encoded is None):
+            raise ValueError("a staff lock needs a PIN or its digest")
+        self._encoded = encoded if encoded is not None else hash_staff_pin(pin or "",
+                                                                            iterations=self.ITERATIONS)
         self._failures = 0
         self._locked_until = 0.0
-
-    def _hash(self, pin: str) -> bytes:
-        return hashlib.pbkdf2_hmac("sha256", pin.encode("utf-8"), self._salt, self.ITERATIONS)
 
     @property
     def locked(self) -> bool:
@@ -314,7 +312,7 @@ class StaffLock:
     def check(self, pin: str) -> bool:
         if self.locked:
             return False
-        if hmac.compare_digest(self._hash(pin), self._digest):
+        if staff_pin_matches(self._encoded, pin):
             self._failures = 0
             return True
         self._failures += 1
@@ -372,6 +370,7 @@ class KioskWindow(QMainWindow):
 
     def __init__(self, backend: Backend, *, language: str = "ja", idle_timeout_seconds: float = 90,
                  kiosk_mode: bool = False, staff_unlock_pin: str | None = None,
+                 staff_unlock_hash: str | None = None,
                  runner: QtRunner | None = None, reader_name: str = "") -> None:
         super().__init__()
         if language not in LANGUAGES:
@@ -383,7 +382,8 @@ class KioskWindow(QMainWindow):
         self._owns_runner = runner is None
         self.readers = ReaderState(reader_name)
         self._language = ""
-        self._lock = StaffLock(staff_unlock_pin) if staff_unlock_pin else None
+        self._lock = (StaffLock(staff_unlock_pin) if staff_unlock_pin
+                      else StaffLock(encoded=staff_unlock_hash) if staff_unlock_hash else None)
         self._unlocked = False
         self._shut_down = False
         self._mailbox = Mailbox(self)
