@@ -344,3 +344,57 @@ def test_the_runner_works_off_the_gui_thread_and_hands_every_failure_back(qtbot:
     failure = seen["failed"]
     assert isinstance(failure, tuple) and isinstance(failure[0], KeyboardInterrupt) and failure[1] is gui
     assert runner.wait_idle(5) and runner.close()
+
+
+# -- the other operations by touch ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("button", "holder", "account_id", "card_pin", "extra_taps", "expected"), [
+    ("Check my card link", "linked", LINKED, "1234", (), "linked"),
+    ("Re-register multi-factor authentication", "linked", LINKED, "1234", (), "enrolment_code"),
+    ("Salvage my cloud data (former members)", "latin", "2019000003", "9021", (), "ticket"),
+    ("Delete my card link", "linked", LINKED, "1234", ("Delete the link",), {"unlinked": True}),
+])
+def test_each_operation_by_touch(open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard],
+                                 staff: Staff, button: str, holder: str, account_id: str, card_pin: str,
+                                 extra_taps: tuple[str, ...], expected: object) -> None:
+    counter = open_window()
+    counter.tap(button)
+    counter.wait_for(Screen.ACCOUNT)
+    counter.type_digits(account_id)
+    counter.tap("OK")
+    counter.wait_for(Screen.PLACE_CARD)
+    counter.place(make_card(holder))
+    counter.wait_for(Screen.PIN)
+    counter.type_digits(card_pin)
+    counter.tap("OK")
+    for label in extra_taps:
+        counter.wait_for(Screen.UNLINK_CONFIRM)
+        counter.tap(label)
+    counter.wait_for(Screen.DONE)
+    result = counter.window.view.result
+    if isinstance(expected, str):
+        assert result.get(expected)
+    else:
+        assert result == expected
+    counter.take_off()
+    counter.wait_for(Screen.START)
+    assert "".join(repr(view) for view in counter.views).count(card_pin) == 0
+
+
+def test_a_card_that_is_not_linked_ends_on_the_no_match_screen(
+        open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
+    counter = open_window()
+    counter.tap("Re-register multi-factor authentication")
+    counter.wait_for(Screen.ACCOUNT)
+    counter.type_digits(LINKED)
+    counter.tap("OK")
+    counter.wait_for(Screen.PLACE_CARD)
+    counter.place(make_card("unlinked"))
+    counter.wait_for(Screen.PIN)
+    counter.type_digits("2580")
+    counter.tap("OK")
+    counter.wait_for(Screen.ERROR)
+    assert counter.window.view.error == "no_match"
+    page_text = "\n".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
+    assert "not linked to this account" in page_text and "Traceback" not in page_text
