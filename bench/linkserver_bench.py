@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from sqlalchemy import func, select
 
+from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signed_message
 from linkserver.admin import check_audit, register_client
@@ -149,16 +150,10 @@ def start_server(config: Path, port: int, log: Path) -> ServerProcess:
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess(f"http://127.0.0.1:{port}", config, command, process, log)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx2.get(server.base + "/health", timeout=2).status_code == 200:
-                return server
-        except httpx2.HTTPError:
-            pass
-        time.sleep(0.1)
+    if wait_until_healthy(server.base, timeout=SERVER_START_SECONDS, alive=lambda: process.poll() is None):
+        return server
+    if process.poll() is not None:
+        raise RuntimeError(f"the server exited with {process.returncode}:\n{server.log_tail()}")
     server.stop()
     raise RuntimeError(f"the server did not answer /health within {SERVER_START_SECONDS} s:\n"
                        f"{server.log_tail()}")

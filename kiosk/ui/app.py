@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -41,6 +40,7 @@ from PySide6.QtWidgets import QApplication
 
 from kiosk.config import KioskSettings, load_config
 from kiosk.flow.machine import Backend
+from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import CardConnection, TimedConnection
 from kiosk.nfc.errors import CardAbsentError
 from kiosk.nfc.events import EventKind, ReaderEvent
@@ -215,7 +215,6 @@ class DemoServer:
 
     @classmethod
     def start(cls, state: Path, hierarchy_dir: Path, *, timeout: float = SERVER_START_SECONDS) -> DemoServer:
-        import httpx2
 
         command = Path(sys.executable).with_name("kiosk-linkserver")
         program = str(command) if command.is_file() else shutil.which("kiosk-linkserver")
@@ -230,20 +229,13 @@ class DemoServer:
                  "--hierarchy", str(hierarchy_dir), "--log-level", "warning"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         server = cls(state, process, f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                tail = log.read_text("utf-8", "replace")[-2000:]
-                raise RuntimeError(f"the reference server exited: {tail}")
-            try:
-                if httpx2.get(server.base_url + "/health", timeout=1.0).status_code == 200:
-                    return server
-            except httpx2.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError("the reference server did not answer in time")
-            time.sleep(0.1)  # the server says it is ready only by answering
+        if wait_until_healthy(server.base_url, timeout=timeout, alive=lambda: process.poll() is None):
+            return server
+        if process.poll() is not None:
+            tail = log.read_text("utf-8", "replace")[-2000:]
+            raise RuntimeError(f"the reference server exited: {tail}")
+        server.stop()
+        raise RuntimeError("the reference server did not answer in time")
 
     @property
     def kiosk_key(self) -> Path:

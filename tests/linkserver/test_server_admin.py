@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx2
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import delete, select, update
 
+from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import audit, signed_message
@@ -250,18 +250,6 @@ def test_no_secret_reaches_the_logs(live: LiveServer, caplog: pytest.LogCaptureF
 # -- the demo command ----------------------------------------------------------------------------
 
 
-def wait_for_health(base: str, process: subprocess.Popen[str], seconds: float = 60) -> bool:
-    """Poll the server's health endpoint until it answers, or the process ends."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx2.get(base + "/health", timeout=2).status_code == 200:
-                return True
-        except httpx2.TransportError:
-            time.sleep(0.1)  # nothing to wait on but the socket: the server is still starting
-    return False
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: Path, hierarchy: TestHierarchy,
                                                                     workers: int) -> None:
@@ -276,7 +264,8 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
     reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for_health(base, process), "the demo server stopped: " + "".join(output)
+        assert wait_until_healthy(base, timeout=60, alive=lambda: process.poll() is None), \
+            "the demo server stopped: " + "".join(output)
         spec = httpx2.get(base + "/openapi.json").json()
         assert spec["info"]["title"] == "My Number Card linkage server"
         assert "/v1/verifications" in spec["paths"]
