@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,33 @@ PROBE = ("import sys\nfrom PySide6.QtCore import QObject, Signal\n"
          "class A(QObject):\n    s = Signal()\n"
          "a = A()\nbefore = sys.getrefcount(True)\nfor _ in range(100):\n    a.s.emit()\n"
          "print(before - sys.getrefcount(True))\n")
+
+
+def load_bench() -> Any:
+    spec = importlib.util.spec_from_file_location("ui_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ui_bench"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_memory_verdict_tells_a_steady_reference_drain_from_a_one_off_drop() -> None:
+    bench = load_bench()
+
+    def points(nones: list[int]) -> list[Any]:
+        return [bench.Checkpoint(3 + i, 100_000, 150_000, 40, 12, 300,
+                                 {"None": n, "True": 16_000, "False": 18_000}) for i, n in enumerate(nones)]
+
+    ok, verdict, _ = bench.memory_verdict(points([79_427, 79_433, 79_432, 79_433]))
+    assert ok and verdict == "no growth"
+    # Something held at the first checkpoint and freed later: once, not a leak.
+    ok, verdict, _ = bench.memory_verdict(points([79_427, 79_416, 79_417, 79_416]))
+    assert ok, verdict
+    # Four references released at every session: the interpreter will abort one day.
+    ok, verdict, figures = bench.memory_verdict(points([79_427, 79_423, 79_419, 79_415]))
+    assert not ok and "reference count of None falls by 4 per session" in verdict
+    assert figures["refs None"] == -4
 
 
 def emit_releases_true() -> bool:
