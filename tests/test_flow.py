@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -287,3 +288,65 @@ def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server:
         Screen.CARDINFO_PIN, "pin.wrong", 2, 3)
     counter.type_pin("1357")
     assert counter.screen is Screen.DONE
+
+
+class HeldRunner:
+    """Keeps submitted work until the test lets it run: what a slow card or network looks like."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]]] = []
+
+    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
+               failed: Callable[[BaseException], None]) -> None:
+        self.held.append((work, done, failed))
+
+    def run_all(self) -> None:
+        while self.held:
+            ImmediateRunner().submit(*self.held.pop(0))
+
+
+class ClosingConnection(TimedConnection):
+    """The card connection the flow opened, remembering whether it was closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+
+def test_a_card_lifted_while_it_is_read_is_asked_for_again(tmp_path: Path, server: LiveServer,
+                                                            hierarchy: TestHierarchy,
+                                                            make_card: Callable[..., SimulatedCard]) -> None:
+    opened: list[ClosingConnection] = []
+    card = make_card("linked")
+
+    def open_card() -> ClosingConnection:
+        opened.append(ClosingConnection(card))
+        return opened[-1]
+
+    runner = HeldRunner()
+    views: list[View] = []
+    core = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, server.base))).start()
+    try:
+        flow = FlowController(CoreBackend(core, open_card), runner, views.append, language="en")
+        flow.choose("link_status")
+        flow.submit_account(LINKED)
+        flow.card_inserted()
+        assert (flow.view.screen, flow.view.busy) == (Screen.PLACE_CARD, True)
+        flow.card_removed()  # lifted before the read finished
+        view = flow.view
+        assert (view.screen, view.busy, view.error, view.card_present) == (
+            Screen.PLACE_CARD, False, "card.removed", False)
+        assert view.account == LINKED and view.operation == "link_status"  # what was typed is kept
+        runner.run_all()  # the read finishes late: dropped, and its connection closed
+        assert flow.view == view and len(opened) == 1 and opened[0].closed
+        flow.card_inserted()
+        assert (flow.view.screen, flow.view.busy, flow.view.error) == (Screen.PLACE_CARD, True, None)
+        runner.run_all()
+        assert flow.view.screen is Screen.PIN and flow.view.tries_left == 3
+        assert len(opened) == 2 and not opened[1].closed
+        flow.cancel()
+        assert opened[1].closed
+    finally:
+        core.close()

@@ -139,6 +139,12 @@ def error_code(exc: BaseException) -> str:
     return code if isinstance(code, str) and code else "internal"
 
 
+def _close_card(card: CardConnection) -> None:
+    close = getattr(card, "close", None)
+    if close is not None:
+        close()
+
+
 @dataclass
 class _Session:
     """One user's personal values; dropped as a whole."""
@@ -182,12 +188,16 @@ class FlowController:
                              card_present=self._card_present, pin_digits=len(self._pin), **changes)
         self._on_view(self._view)
 
-    def _work(self, work: Callable[[], T], done: Callable[[T], None], step: str) -> None:
+    def _work(self, work: Callable[[], T], done: Callable[[T], None], step: str,
+              discard: Callable[[T], None] | None = None) -> None:
+        """Run ``work``; its result goes to ``done``, or to ``discard`` if the session moved on meanwhile."""
         generation = self._generation
 
         def on_done(value: T) -> None:
             if generation == self._generation:
                 done(value)
+            elif discard is not None:
+                discard(value)
 
         def on_failed(exc: BaseException) -> None:
             if generation == self._generation:
@@ -223,9 +233,7 @@ class FlowController:
         if session is not None:
             session.cancel.set()
             if session.card is not None:
-                close = getattr(session.card, "close", None)
-                if close is not None:
-                    close()
+                _close_card(session.card)
         self._view = View(Screen.START, self._view.language)
 
     # -- intents from every screen ------------------------------------------------------------------
@@ -264,6 +272,12 @@ class FlowController:
     def card_removed(self) -> None:
         self._card_present = False
         screen = self._view.screen
+        if self._session is not None and screen is Screen.PLACE_CARD and self._view.busy:
+            # Lifted while it was being read (a card slides easily on an NFC reader): drop the
+            # read and ask for the card again, keeping what the user typed.
+            self._generation += 1
+            self._show(screen, busy=False, error="card.removed")
+            return
         if self._session is None or screen in (Screen.START, Screen.ACCOUNT, Screen.DEVICE_GRANT,
                                                 Screen.PLACE_CARD):
             self._show(screen)
@@ -334,8 +348,11 @@ class FlowController:
             verification = self._backend.verification(card, session.account)
             return card, verification, verification.prepare()
 
-        self._show(Screen.PLACE_CARD, busy=True)
-        self._work(prepare, self._card_ready, "card")
+        def close(prepared: tuple[CardConnection, VerificationSession, CardReady]) -> None:
+            _close_card(prepared[0])
+
+        self._show(Screen.PLACE_CARD, busy=True, error=None)
+        self._work(prepare, self._card_ready, "card", discard=close)
 
     def _card_ready(self, prepared: tuple[CardConnection, VerificationSession, CardReady]) -> None:
         session = self._session

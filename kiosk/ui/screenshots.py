@@ -94,6 +94,8 @@ def representative_views(language: str) -> Iterator[tuple[str, View]]:
     yield "place_card", view(Screen.PLACE_CARD, operation="password_reset", account="2024000001")
     yield "place_card-reading", view(Screen.PLACE_CARD, operation="password_reset", account="2024000001",
                                      card_present=True, busy=True)
+    yield "place_card-moved", view(Screen.PLACE_CARD, operation="password_reset", account="2024000001",
+                                   error="card.removed", error_step="place_card")
     yield "place_card-no_reader", view(Screen.PLACE_CARD, operation="password_reset",
                                        account="2024000001", reader_ready=False)
     pin = {"operation": "password_reset", "account": "2024000001", "card_present": True}

@@ -35,7 +35,7 @@
 <context>
     <name>CardInfoQuestionScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+265"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+277"/>
         <source>Is your card-information PIN the same as the PIN you just entered?</source>
         <translation>券面事項入力補助用の暗証番号は、いま入力した暗証番号と同じですか？</translation>
     </message>
@@ -58,7 +58,7 @@
 <context>
     <name>DeviceGrantScreen</name>
     <message>
-        <location line="-201"/>
+        <location line="-213"/>
         <source>Or open this address on your phone: %1</source>
         <translation>または、スマートフォンで次のアドレスを開いてください：%1</translation>
     </message>
@@ -1046,7 +1046,7 @@
 <context>
     <name>LastTryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+360"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+372"/>
         <source>Only one PIN try is left</source>
         <translation>暗証番号の入力は残り1回です</translation>
     </message>
@@ -1255,7 +1255,7 @@
 <context>
     <name>Operation</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-442"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-454"/>
         <source>Reset my password</source>
         <extracomment>The start screen&apos;s operations, in the order shown.</extracomment>
         <translation>パスワードの再設定</translation>
@@ -1547,7 +1547,7 @@
 <context>
     <name>PinScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+367"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+378"/>
         <source>Enter the 4-digit PIN for the card information</source>
         <translation>券面事項入力補助用の暗証番号（数字4桁）を入力してください</translation>
     </message>
@@ -1579,7 +1579,7 @@
         </translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>Only one try is left: a wrong PIN will block this PIN. It can then be unblocked only at your municipal office.</source>
         <translation>残り1回です。間違えると暗証番号がロックされ、お住まいの市区町村の窓口でしか解除できなくなります。</translation>
     </message>
@@ -1587,7 +1587,12 @@
 <context>
     <name>PlaceCardScreen</name>
     <message>
-        <location line="-77"/>
+        <location line="-84"/>
+        <source>The card was taken off before it could be read. Place it again and keep it still.</source>
+        <translation>読み取りの途中でカードが離れました。もう一度カードを置き、動かさないでください。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>Place your My Number Card on the reader and leave it there</source>
         <translation>マイナンバーカードを読み取り機に置いてください</translation>
     </message>
@@ -1642,7 +1647,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-266"/>
+        <location filename="../../kiosk/ui/window.py" line="-267"/>
         <source>Staff unlock</source>
         <extracomment>Set explicitly for both languages: without it kanji may take Chinese glyph shapes. Compiled translations inside the package (built by scripts/setup, not kept in git). The translation sources, present in a source checkout. The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
@@ -1731,7 +1736,7 @@
 <context>
     <name>StartScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-185"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-195"/>
         <source>The kiosk cannot reach the server right now. Password reset, multi-factor re-registration and data salvage still work: staff approve here and you get a voucher to finish on your own device once the connection is back. The other operations are unavailable until then.</source>
         <translation>現在、サーバーに接続できません。パスワードの再設定・多要素認証の再登録・データの取り出しは、この窓口で係員が承認し、引換コードをお渡しします。接続の回復後に、ご自分の端末でお手続きを完了してください。そのほかのお手続きは、接続が回復するまでご利用いただけません。</translation>
     </message>

@@ -344,15 +344,25 @@ class PlaceCardScreen(EntryScreen):
         self.body.addWidget(self.instruction)
         self.reader = ReaderStatus()
         self.body.addWidget(self.reader)
+        self.moved = Notice("warning")
+        self.body.addWidget(self.moved)
         self.body.addStretch(1)
         self.reading = BusyIndicator()
         self.body.addWidget(self.reading)
+        self._moved = False
         self.retranslate()
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
         self.reader.set_status(view.reader_ready, view.card_present)
         self.reading.setVisible(view.busy)
+        self._moved = view.error == "card.removed"
+        self._say_moved()
+
+    def _say_moved(self) -> None:
+        self.moved.set_message(self.tr(
+            "The card was taken off before it could be read. Place it again and keep it still.")
+            if self._moved else "")
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -361,6 +371,7 @@ class PlaceCardScreen(EntryScreen):
             "Keep the card on the reader until the kiosk tells you to take it."))
         self.reading.set_text(self.tr("Reading your card. Please do not move it…"))
         self.reader.retranslate()
+        self._say_moved()
 
 
 @screen(Screen.PIN, Screen.CARDINFO_PIN)
