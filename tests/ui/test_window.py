@@ -1,160 +1,25 @@
-"""The kiosk's window end to end: real widgets tapped by pytest-qt, the reference server, a simulated card.
-
-The card is in process (no pcscd: only one may run on a machine, and the PC/SC tests own it); the
-reader's events are the window's own entry points, called as the card watcher would.
-"""
+"""The kiosk's window end to end: real widgets tapped by pytest-qt, the reference server, a simulated card."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import QPoint, Qt, QThread, QTimer
-from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from kiosk.config import load_config
 from kiosk.flow import Screen, View
-from kiosk.nfc import CardConnection, TimedConnection
-from kiosk.nfc.errors import CardAbsentError
 from kiosk.nfc.events import EventKind, ReaderEvent
-from kiosk.nfc.sim import SimulatedCard, TestHierarchy
-from kiosk.services.core import KioskCore
-from kiosk.ui.app import core_backend
+from kiosk.nfc.sim import SimulatedCard
 from kiosk.ui.base import SCREENS
 from kiosk.ui.runner import QtRunner
-from kiosk.ui.window import KioskWindow, PlaceholderScreen, StaffUnlockDialog
-from linkserver.models import Account
+from kiosk.ui.window import PlaceholderScreen, StaffUnlockDialog
 from linkserver.passwords import password_matches
-from tests.linkserver.helpers import LiveServer, live_server
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff, write_config
-
-READER = "Test reader"
-WAIT_MS = 15_000
-
-
-class Slot:
-    """The reader's slot: the card on it, opened in process."""
-
-    def __init__(self) -> None:
-        self.card: SimulatedCard | None = None
-
-    def open(self) -> CardConnection:
-        if self.card is None:
-            raise CardAbsentError("no card on the reader")
-        return TimedConnection(self.card)
-
-
-class Counter:
-    """The window at the counter, with its slot and every view it showed."""
-
-    def __init__(self, qtbot: QtBot, window: KioskWindow, slot: Slot) -> None:
-        self.qtbot = qtbot
-        self.window = window
-        self.slot = slot
-        self.views: list[View] = []
-        window.view_shown.connect(self.views.append)
-
-    @property
-    def screen(self) -> Screen:
-        return self.window.view.screen
-
-    def wait_for(self, screen: Screen, timeout: int = WAIT_MS) -> None:
-        self.qtbot.waitUntil(lambda: self.screen is screen, timeout=timeout)
-        assert self.window.current_page is self.window.page(screen)
-
-    def button(self, name: str) -> QAbstractButton | None:
-        page = self.window.current_page
-        assert page is not None
-        for button in page.findChildren(QAbstractButton):
-            if button.accessibleName() == name and button.isVisibleTo(page) and button.isEnabled():
-                return button
-        return None
-
-    def tap(self, name: str) -> None:
-        """Tap the visible, enabled button a screen reader calls ``name`` on the screen shown."""
-        self.qtbot.waitUntil(lambda: self.button(name) is not None, timeout=5_000)
-        button = self.button(name)
-        assert button is not None
-        self.qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-    def type_digits(self, digits: str) -> None:
-        for digit in digits:
-            self.tap(f"digit {digit}")
-
-    def place(self, card: SimulatedCard) -> None:
-        self.slot.card = card
-        self.window.reader_event(ReaderEvent(EventKind.CARD_INSERTED, READER, card.atr))
-
-    def take_off(self) -> None:
-        if self.slot.card is not None:
-            self.slot.card.remove()
-        self.slot.card = None
-        self.window.reader_event(ReaderEvent(EventKind.CARD_REMOVED, READER))
-
-    def screens(self) -> list[Screen]:
-        seen: list[Screen] = []
-        for view in self.views:
-            if not seen or seen[-1] is not view.screen:
-                seen.append(view.screen)
-        return seen
-
-
-@pytest.fixture
-def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
-    with live_server(tmp_path / "server", hierarchy) as live:
-        yield live
-
-
-@pytest.fixture
-def core(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy) -> Iterator[KioskCore]:
-    built = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, server.base))).start()
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def open_window(qtbot: QtBot, core: KioskCore) -> Iterator[Callable[..., Counter]]:
-    windows: list[KioskWindow] = []
-
-    def make(**options: object) -> Counter:
-        slot = Slot()
-        settings: dict[str, object] = {"language": "en", "idle_timeout_seconds": 60}
-        settings.update(options)
-        window = KioskWindow(core_backend(core, slot.open), **settings)  # type: ignore[arg-type]
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        windows.append(window)
-        window.reader_event(ReaderEvent(EventKind.READER_ADDED, READER))
-        return Counter(qtbot, window, slot)
-
-    yield make
-    for window in windows:
-        window.unlock_for_shutdown()
-        window.shutdown()
-
-
-@pytest.fixture
-def staff(server: LiveServer) -> Iterator[Staff]:
-    desk = Staff(server)
-    yield desk
-    desk.stop()
-
-
-def account(server: LiveServer, account_id: str) -> Account:
-    with server.server.parts.db.transaction() as session:
-        row = session.get(Account, account_id)
-        assert row is not None
-        session.expunge(row)
-        return row
-
-
-def visible_texts(page: QWidget) -> list[str]:
-    return [w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(page) and w.text()]
-
+from tests.linkserver.helpers import LiveServer
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff
+from tests.ui.counter import READER, Counter, account, visible_texts
 
 # -- the whole flow ---------------------------------------------------------------------------------
 
