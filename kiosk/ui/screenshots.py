@@ -291,7 +291,9 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
 def main(out: Path, languages: Iterable[str] = LANGUAGES) -> int:
     """``kiosk screenshots``: 0 when every screen rendered and every glyph is there."""
     report = render_all(out, languages)
-    print(f"{len(report.shots)} screenshots in {out}")
+    from PySide6.QtGui import QGuiApplication
+
+    print(f"{len(report.shots)} screenshots in {out} (Qt platform: {QGuiApplication.platformName()})")
     for problem in report.glyph_problems:
         print(f"missing glyph: {problem}")
     for name, text in report.untranslated:

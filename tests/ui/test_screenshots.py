@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 
 from kiosk.flow import Screen
@@ -43,3 +48,24 @@ def test_the_glyph_check_sees_a_character_no_font_has(qapp: QCoreApplication) ->
     problems = glyph_problems(label, "probe")
     label.close()
     assert [(problem.character, problem.kind) for problem in problems] == [("\U00013000", "missing")]
+
+
+def test_the_command_renders_under_xvfb_as_on_a_real_display(tmp_path: Path, qapp: QCoreApplication) -> None:
+    """``kiosk screenshots`` on an X server (Xvfb), through the xcb platform a counter PC uses."""
+    assert shutil.which("xvfb-run"), "xvfb-run is missing: scripts/setup installs the xvfb package"
+    out = tmp_path / "shots"
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "xcb"
+    result = subprocess.run(
+        ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "kiosk", "screenshots",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(Qt platform: xcb)" in result.stdout, result.stdout
+    names = {path.name for path in out.glob("*.png")}
+    for language in ("ja", "en"):
+        assert {f"{state.value}-{language}.png" for state in Screen} <= names
+    image = QImage(str(out / "pin-ja.png"))
+    assert (image.width(), image.height()) == SIZE
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 8, "the screenshot is blank"
