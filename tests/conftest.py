@@ -7,7 +7,7 @@ import os
 # Qt renders off screen in the tests (screenshots under Xvfb set their own platform).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.hierarchy import generate
 from kiosk.nfc.sim.pcscd import PcscdProcess
 from kiosk.nfc.sim.vpcd import VpcdBridge
+from tests.linkserver.helpers import LiveServer, Staff, live_server
 
 #: The tests' own vpcd ports, away from the default 35963 a demo may be using.
 TEST_VPCD_PORT = 0x9C7B
@@ -94,6 +95,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pcscd" in getattr(item, "fixturenames", ()) or "reader" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.pcsc)
+
+
+@pytest.fixture
+def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    """The reference linkage server with the demo's accounts, on loopback, on SQLite."""
+    with live_server(tmp_path / "server", hierarchy) as live:
+        yield live
+
+
+@pytest.fixture
+def staff(server: LiveServer) -> Iterator[Staff]:
+    """A staff member at the console, approving every request that comes in."""
+    desk = Staff(server)
+    yield desk
+    desk.stop()
+
+
+def distinct_screens(views: Iterable[Any]) -> list[Any]:
+    """The screens a flow showed, in order, a screen shown twice in a row counted once."""
+    seen: list[Any] = []
+    for view in views:
+        if not seen or seen[-1] is not view.screen:
+            seen.append(view.screen)
+    return seen
 
 
 def repo_root() -> Path:

@@ -18,14 +18,9 @@ from kiosk.nfc import TimedConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from linkserver.demo import DEMO_PASSWORD
-from tests.linkserver.helpers import LiveServer, live_server
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff, write_config
-
-
-@pytest.fixture
-def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
-    with live_server(tmp_path / "server", hierarchy) as live:
-        yield live
+from tests.conftest import distinct_screens
+from tests.linkserver.helpers import LiveServer, Staff
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD, write_config
 
 
 class Counter:
@@ -56,11 +51,7 @@ class Counter:
         return self.flow.view.screen
 
     def screens(self) -> list[Screen]:
-        seen: list[Screen] = []
-        for view in self.views:
-            if not seen or seen[-1] is not view.screen:
-                seen.append(view.screen)
-        return seen
+        return distinct_screens(self.views)
 
 
 def make_counter(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str,
@@ -78,11 +69,6 @@ def counter(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
     yield from make_counter(tmp_path, server, hierarchy, server.base, make_card)
 
 
-@pytest.fixture
-def staff(server: LiveServer) -> Iterator[Staff]:
-    desk = Staff(server)
-    yield desk
-    desk.stop()
 
 
 def test_a_password_reset_in_eight_screens(counter: Counter, server: LiveServer, staff: Staff) -> None:

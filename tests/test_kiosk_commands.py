@@ -9,7 +9,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,16 +26,10 @@ from kiosk.services.headless import FlowInput
 from kiosk.store import KioskStore
 from linkserver.models import OfflineEvidence
 from tests.conftest import Reader
-from tests.linkserver.helpers import LiveServer, live_server
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff, pin, place, run, write_config
+from tests.linkserver.helpers import LiveServer, Staff
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD, pin, place, run, write_config
 
 KIOSK = [sys.executable, "-m", "kiosk"]
-
-
-@pytest.fixture
-def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
-    with live_server(tmp_path / "server", hierarchy) as live:
-        yield live
 
 
 @pytest.fixture

@@ -24,17 +24,11 @@ from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Account, Link, OfflineEvidence
 from linkserver.passwords import password_matches
 from tests.conftest import Reader
-from tests.linkserver.helpers import LiveServer, live_server
+from tests.linkserver.helpers import LiveServer, Staff
 from tests.netfault import Relay
 
 LINKED = "2024000001"
 NEW_PASSWORD = "Sakura-2026-spring"
-
-
-@pytest.fixture
-def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
-    with live_server(tmp_path / "server", hierarchy) as live:
-        yield live
 
 
 @pytest.fixture
@@ -79,39 +73,6 @@ def core(tmp_path: Path, server: LiveServer, relay: Relay, hierarchy: TestHierar
     built.start()
     yield built
     built.close()
-
-
-class Staff:
-    """A staff member at the console, approving (or refusing) whatever comes in."""
-
-    def __init__(self, live: LiveServer, approve: bool = True) -> None:
-        self.live = live
-        self.approve = approve
-        self.decided: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        client = self.live.minted_staff()
-        while not self._stop.is_set():
-            answer = client.get(self.live.url("/v1/staff/operations"))
-            for op in answer.json().get("operations", []) if answer.status_code == 200 else []:
-                client.post(self.live.url(f"/v1/staff/operations/{op['operation_id']}/decision"),
-                            json={"approve": self.approve, "staff_id": "tanaka.h"})
-                self.decided.append(op["operation_id"])
-            self._stop.wait(0.2)  # the console refreshes its list (within the per-client rate limit)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-@pytest.fixture
-def staff(server: LiveServer) -> Iterator[Staff]:
-    desk = Staff(server)
-    yield desk
-    desk.stop()
 
 
 def place(reader: Reader, make_card: Callable[..., SimulatedCard], holder: str,

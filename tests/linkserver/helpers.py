@@ -214,3 +214,29 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
         runner.should_exit = True
         thread.join(10)
         server.parts.db.dispose()
+
+
+class Staff:
+    """A staff member at the console, approving (or refusing) whatever comes in."""
+
+    def __init__(self, live: LiveServer, approve: bool = True) -> None:
+        self.live = live
+        self.approve = approve
+        self.decided: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        client = self.live.minted_staff()
+        while not self._stop.is_set():
+            answer = client.get(self.live.url("/v1/staff/operations"))
+            for op in answer.json().get("operations", []) if answer.status_code == 200 else []:
+                client.post(self.live.url(f"/v1/staff/operations/{op['operation_id']}/decision"),
+                            json={"approve": self.approve, "staff_id": "tanaka.h"})
+                self.decided.append(op["operation_id"])
+            self._stop.wait(0.2)  # the console refreshes its list (within the per-client rate limit)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)

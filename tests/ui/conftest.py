@@ -14,16 +14,10 @@ from kiosk.nfc.sim import TestHierarchy
 from kiosk.services.core import KioskCore
 from kiosk.ui.app import core_backend
 from kiosk.ui.window import KioskWindow
-from tests.linkserver.helpers import LiveServer, live_server
+from tests.linkserver.helpers import LiveServer
 from tests.netfault import Relay
-from tests.test_kiosk_core import Staff, write_config
+from tests.test_kiosk_core import write_config
 from tests.ui.counter import READER, Counter, Slot
-
-
-@pytest.fixture
-def server(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
-    with live_server(tmp_path / "server", hierarchy) as live:
-        yield live
 
 
 @pytest.fixture
@@ -67,8 +61,3 @@ def open_window(qtbot: QtBot, core: KioskCore) -> Iterator[Callable[..., Counter
         window.shutdown()
 
 
-@pytest.fixture
-def staff(server: LiveServer) -> Iterator[Staff]:
-    desk = Staff(server)
-    yield desk
-    desk.stop()

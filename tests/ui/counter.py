@@ -19,9 +19,19 @@ from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.ui.window import KioskWindow
 from linkserver.models import Account
+from tests.conftest import distinct_screens
 from tests.linkserver.helpers import LiveServer
 
 READER = "Test reader"
+#: The start screen's buttons, by the operation each starts.
+BUTTONS = {
+    "password_reset": "Reset my password",
+    "mfa_reset": "Re-register multi-factor authentication",
+    "salvage": "Salvage my cloud data (former members)",
+    "prelink": "Link my card to my account",
+    "link_status": "Check my card link",
+    "unlink": "Delete my card link",
+}
 WAIT_MS = 15_000
 
 
@@ -83,6 +93,26 @@ class Counter:
         for digit in digits:
             self.tap(f"digit {digit}")
 
+    def begin(self, operation: str, account_id: str | None = None) -> None:
+        """From the start screen: the operation's button, then the account ID typed and sent."""
+        self.tap(BUTTONS[operation])
+        self.wait_for(Screen.ACCOUNT)
+        if account_id is not None:
+            self.type_digits(account_id)
+            self.tap("OK")
+
+    def up_to_pin(self, operation: str, card: SimulatedCard, account_id: str) -> None:
+        """From the start screen to the PIN pad, with ``card`` placed when the kiosk asks for it."""
+        self.begin(operation, account_id)
+        self.wait_for(Screen.PLACE_CARD)
+        self.place(card)
+        self.wait_for(Screen.PIN)
+
+    def enter_pin(self, digits: str, then: Screen) -> None:
+        self.type_digits(digits)
+        self.tap("OK")
+        self.wait_for(then)
+
     def place(self, card: SimulatedCard) -> None:
         self.slot.card = card
         self.window.reader_event(ReaderEvent(EventKind.CARD_INSERTED, READER, card.atr))
@@ -94,11 +124,7 @@ class Counter:
         self.window.reader_event(ReaderEvent(EventKind.CARD_REMOVED, READER))
 
     def screens(self) -> list[Screen]:
-        seen: list[Screen] = []
-        for view in self.views:
-            if not seen or seen[-1] is not view.screen:
-                seen.append(view.screen)
-        return seen
+        return distinct_screens(self.views)
 
 
 def account(server: LiveServer, account_id: str) -> Account:

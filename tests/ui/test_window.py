@@ -17,8 +17,8 @@ from kiosk.ui.base import SCREENS
 from kiosk.ui.runner import QtRunner
 from kiosk.ui.window import PlaceholderScreen, StaffUnlockDialog
 from linkserver.passwords import password_matches
-from tests.linkserver.helpers import LiveServer
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff
+from tests.linkserver.helpers import LiveServer, Staff
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD
 from tests.ui.counter import READER, Counter, account, visible_texts
 
 # -- the whole flow ---------------------------------------------------------------------------------
@@ -90,13 +90,7 @@ def test_the_idle_timeout_wipes_the_session_and_the_screen(open_window: Callable
 def test_taking_the_card_off_on_the_pin_screen_ends_on_the_error_screen(
         open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
     counter = open_window()
-    counter.tap("Re-register multi-factor authentication")
-    counter.wait_for(Screen.ACCOUNT)
-    counter.type_digits(LINKED)
-    counter.tap("OK")
-    counter.wait_for(Screen.PLACE_CARD)
-    counter.place(make_card("linked"))
-    counter.wait_for(Screen.PIN)
+    counter.up_to_pin("mfa_reset", make_card("linked"), LINKED)
     counter.type_digits("12")
     # As the card watcher does: the event comes from its own thread, delivered onto the GUI thread.
     event = ReaderEvent(EventKind.CARD_REMOVED, READER)
@@ -214,23 +208,17 @@ def test_the_runner_works_off_the_gui_thread_and_hands_every_failure_back(qtbot:
 # -- the other operations by touch ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("button", "holder", "account_id", "card_pin", "extra_taps", "expected"), [
-    ("Check my card link", "linked", LINKED, "1234", (), "linked"),
-    ("Re-register multi-factor authentication", "linked", LINKED, "1234", (), "enrolment_code"),
-    ("Salvage my cloud data (former members)", "latin", "2019000003", "9021", (), "ticket"),
-    ("Delete my card link", "linked", LINKED, "1234", ("Delete the link",), {"unlinked": True}),
+@pytest.mark.parametrize(("operation", "holder", "account_id", "card_pin", "extra_taps", "expected"), [
+    ("link_status", "linked", LINKED, "1234", (), "linked"),
+    ("mfa_reset", "linked", LINKED, "1234", (), "enrolment_code"),
+    ("salvage", "latin", "2019000003", "9021", (), "ticket"),
+    ("unlink", "linked", LINKED, "1234", ("Delete the link",), {"unlinked": True}),
 ])
 def test_each_operation_by_touch(open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard],
-                                 staff: Staff, button: str, holder: str, account_id: str, card_pin: str,
+                                 staff: Staff, operation: str, holder: str, account_id: str, card_pin: str,
                                  extra_taps: tuple[str, ...], expected: object) -> None:
     counter = open_window()
-    counter.tap(button)
-    counter.wait_for(Screen.ACCOUNT)
-    counter.type_digits(account_id)
-    counter.tap("OK")
-    counter.wait_for(Screen.PLACE_CARD)
-    counter.place(make_card(holder))
-    counter.wait_for(Screen.PIN)
+    counter.up_to_pin(operation, make_card(holder), account_id)
     counter.type_digits(card_pin)
     counter.tap("OK")
     for label in extra_taps:
@@ -250,16 +238,8 @@ def test_each_operation_by_touch(open_window: Callable[..., Counter], make_card:
 def test_a_card_that_is_not_linked_ends_on_the_no_match_screen(
         open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
     counter = open_window()
-    counter.tap("Re-register multi-factor authentication")
-    counter.wait_for(Screen.ACCOUNT)
-    counter.type_digits(LINKED)
-    counter.tap("OK")
-    counter.wait_for(Screen.PLACE_CARD)
-    counter.place(make_card("unlinked"))
-    counter.wait_for(Screen.PIN)
-    counter.type_digits("2580")
-    counter.tap("OK")
-    counter.wait_for(Screen.ERROR)
+    counter.up_to_pin("mfa_reset", make_card("unlinked"), LINKED)
+    counter.enter_pin("2580", then=Screen.ERROR)
     assert counter.window.view.error == "no_match"
     page_text = "\n".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
     assert "not linked to this account" in page_text and "Traceback" not in page_text

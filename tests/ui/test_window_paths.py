@@ -23,19 +23,11 @@ from kiosk.services.core import KioskCore
 from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Link
 from linkserver.passwords import password_matches
-from tests.linkserver.helpers import LiveServer
+from tests.linkserver.helpers import LiveServer, Staff
 from tests.netfault import Relay
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, Staff
-from tests.ui.counter import READER, Counter, account, visible_texts
+from tests.test_kiosk_core import LINKED, NEW_PASSWORD
+from tests.ui.counter import BUTTONS, READER, Counter, account, visible_texts
 
-BUTTONS = {
-    "password_reset": "Reset my password",
-    "mfa_reset": "Re-register multi-factor authentication",
-    "salvage": "Salvage my cloud data (former members)",
-    "prelink": "Link my card to my account",
-    "link_status": "Check my card link",
-    "unlink": "Delete my card link",
-}
 UNLINKED_ACCOUNT = "2024000002"
 
 
@@ -60,22 +52,17 @@ class Desk:
 
 
 def to_account(desk: Desk, operation: str) -> None:
-    desk.counter.tap(BUTTONS[operation])
-    desk.counter.wait_for(Screen.ACCOUNT)
+    desk.counter.begin(operation)
 
 
 def to_place_card(desk: Desk, operation: str = "mfa_reset", account_id: str = LINKED) -> None:
-    to_account(desk, operation)
-    desk.counter.type_digits(account_id)
-    desk.counter.tap("OK")
+    desk.counter.begin(operation, account_id)
     desk.counter.wait_for(Screen.PLACE_CARD)
 
 
 def to_pin(desk: Desk, operation: str = "mfa_reset", holder: str = "linked",
            account_id: str = LINKED) -> None:
-    to_place_card(desk, operation, account_id)
-    desk.counter.place(desk.make_card(holder))
-    desk.counter.wait_for(Screen.PIN)
+    desk.counter.up_to_pin(operation, desk.make_card(holder), account_id)
 
 
 def sign_in_on_phone(desk: Desk) -> None:
@@ -88,9 +75,7 @@ def sign_in_on_phone(desk: Desk) -> None:
 
 
 def to_device_grant(desk: Desk) -> None:
-    to_account(desk, "prelink")
-    desk.counter.type_digits(UNLINKED_ACCOUNT)
-    desk.counter.tap("OK")
+    desk.counter.begin("prelink", UNLINKED_ACCOUNT)
     desk.counter.wait_for(Screen.DEVICE_GRANT)
     desk.counter.qtbot.waitUntil(lambda: desk.counter.window.view.device_user_code is not None,
                                  timeout=10_000)
@@ -105,9 +90,7 @@ def to_prelink_pin(desk: Desk) -> None:
 
 def to_cardinfo_question(desk: Desk) -> None:
     to_prelink_pin(desk)
-    desk.counter.type_digits("2580")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.CARDINFO_QUESTION)
+    desk.counter.enter_pin("2580", then=Screen.CARDINFO_QUESTION)
 
 
 def to_cardinfo_pin(desk: Desk) -> None:
@@ -118,9 +101,7 @@ def to_cardinfo_pin(desk: Desk) -> None:
 
 def to_last_try(desk: Desk) -> None:
     to_pin(desk, "mfa_reset", "last-try", "2024000005")
-    desk.counter.type_digits("1234")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.LAST_TRY)
+    desk.counter.enter_pin("1234", then=Screen.LAST_TRY)
 
 
 def to_reading(desk: Desk) -> None:
@@ -135,23 +116,17 @@ def to_reading(desk: Desk) -> None:
 def to_verifying(desk: Desk) -> None:
     to_pin(desk, "link_status")
     desk.relay.delay = 2.0  # the server answers slowly from now on
-    desk.counter.type_digits("1234")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.VERIFYING)
+    desk.counter.enter_pin("1234", then=Screen.VERIFYING)
 
 
 def to_unlink_confirm(desk: Desk) -> None:
     to_pin(desk, "unlink")
-    desk.counter.type_digits("1234")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.UNLINK_CONFIRM)
+    desk.counter.enter_pin("1234", then=Screen.UNLINK_CONFIRM)
 
 
 def to_staff_wait(desk: Desk) -> None:
     to_pin(desk, "password_reset")  # nobody at the staff console yet
-    desk.counter.type_digits("1234")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.STAFF_WAIT)
+    desk.counter.enter_pin("1234", then=Screen.STAFF_WAIT)
 
 
 def to_new_password(desk: Desk) -> None:
@@ -164,23 +139,17 @@ def to_offline_approval(desk: Desk) -> None:
     desk.relay.down()
     to_pin(desk, "mfa_reset")
     assert not desk.counter.window.view.online
-    desk.counter.type_digits("1234")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.OFFLINE_APPROVAL)
+    desk.counter.enter_pin("1234", then=Screen.OFFLINE_APPROVAL)
 
 
 def to_done(desk: Desk) -> None:
     to_pin(desk, "link_status")
-    desk.counter.type_digits("1234")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.DONE)
+    desk.counter.enter_pin("1234", then=Screen.DONE)
 
 
 def to_error(desk: Desk) -> None:
     to_pin(desk, "mfa_reset", "unlinked")
-    desk.counter.type_digits("2580")
-    desk.counter.tap("OK")
-    desk.counter.wait_for(Screen.ERROR)
+    desk.counter.enter_pin("2580", then=Screen.ERROR)
 
 
 PATHS: dict[str, Callable[[Desk], None]] = {
@@ -317,16 +286,13 @@ def test_prelink_by_touch(desk: Desk, same_pin: bool) -> None:
     counter.place(card)
     sign_in_on_phone(desk)
     counter.wait_for(Screen.PIN)
-    counter.type_digits("2580")
-    counter.tap("OK")
-    counter.wait_for(Screen.CARDINFO_QUESTION)
+    counter.enter_pin("2580", then=Screen.CARDINFO_QUESTION)
     if same_pin:
         counter.tap("Yes, it is the same")
     else:
         counter.tap("No, it is different")
         counter.wait_for(Screen.CARDINFO_PIN)
-        counter.type_digits("1357")
-        counter.tap("OK")
+        counter.enter_pin("1357", then=Screen.DONE)
     counter.wait_for(Screen.DONE)
     assert counter.window.view.result.get("linked") is True
     with desk.server.server.parts.db.transaction() as session:
@@ -406,9 +372,7 @@ def test_wrong_pins_on_screen_down_to_the_last_try(desk: Desk) -> None:
         assert counter.screen is Screen.PIN and counter.window.view.error == "pin.wrong"
     page = "\n".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
     assert "last try" in page.lower()
-    counter.type_digits("1234")
-    counter.tap("OK")
-    counter.wait_for(Screen.LAST_TRY)
+    counter.enter_pin("1234", then=Screen.LAST_TRY)
     counter.tap("Use my last try")
     counter.wait_for(Screen.DONE)
     assert counter.window.view.result.get("linked") is True
