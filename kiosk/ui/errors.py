@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QObject
 
 CONTEXT = "ErrorWords"
 
@@ -434,8 +434,8 @@ def _tr(text: str, n: int = -1) -> str:
     return QCoreApplication.translate(CONTEXT, text, None, n)
 
 
-class ErrorWords:
-    """The kiosk's one table from error code to translated words."""
+class ErrorWords(QObject):
+    """The kiosk's one table from error code to translated words (a QObject only for ``tr``'s context)."""
 
     @staticmethod
     def known(code: str) -> bool:
@@ -458,8 +458,10 @@ class ErrorWords:
         title, explanation, remedy = _GROUPS[group] if group is not None else _UNKNOWN
         text = ErrorText(_tr(title), _tr(explanation).replace("%1", shown), _tr(remedy))
         if group == "pin_wrong" and tries_left is not None:
-            left = QCoreApplication.translate("ErrorWords", "%n tries left before the card locks the PIN.",
-                                              "", tries_left)
+            # tr works on the class at run time (the stubs only know the instance method); lupdate
+            # sees the plural only through tr, not through QCoreApplication.translate.
+            left = ErrorWords.tr("%n tries left before the card locks the PIN.", "",  # type: ignore[arg-type]
+                                 tries_left)  # type: ignore[arg-type]
             text = text._replace(explanation=f"{text.explanation} {left}")
         return text
 

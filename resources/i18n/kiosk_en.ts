@@ -26,7 +26,7 @@
 <context>
     <name>PinScreen</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/screens/entry.py" line="+432"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+392"/>
         <source>%n tries left</source>
         <translation>
             <numerusform>%n try left</numerusform>

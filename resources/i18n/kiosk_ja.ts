@@ -4,7 +4,7 @@
 <context>
     <name>AccountScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+244"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+193"/>
         <source>Nothing typed yet</source>
         <translation>まだ入力されていません</translation>
     </message>
@@ -101,7 +101,7 @@
 <context>
     <name>DoneScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+773"/>
+        <location filename="../../kiosk/ui/screens/outcome.py" line="+723"/>
         <source>Finish</source>
         <translation>終了</translation>
     </message>
@@ -277,7 +277,7 @@
 <context>
     <name>EntryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-212"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-206"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
@@ -285,7 +285,7 @@
 <context>
     <name>ErrorScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+35"/>
+        <location filename="../../kiosk/ui/screens/outcome.py" line="+36"/>
         <source>What to do</source>
         <translation>対処方法</translation>
     </message>
@@ -1017,7 +1017,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+131"/>
+        <location line="+133"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1046,7 +1046,7 @@
 <context>
     <name>LastTryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+372"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+366"/>
         <source>Only one PIN try is left</source>
         <translation>暗証番号の入力は残り1回です</translation>
     </message>
@@ -1074,7 +1074,7 @@
 <context>
     <name>NewPasswordScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="-311"/>
+        <location filename="../../kiosk/ui/screens/outcome.py" line="-313"/>
         <source>Choose your new password</source>
         <translation>新しいパスワードを決めてください</translation>
     </message>
@@ -1137,7 +1137,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location line="-337"/>
+        <location line="-338"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1255,7 +1255,7 @@
 <context>
     <name>Operation</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-454"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-406"/>
         <source>Reset my password</source>
         <extracomment>The start screen&apos;s operations, in the order shown.</extracomment>
         <translation>パスワードの再設定</translation>
@@ -1547,7 +1547,7 @@
 <context>
     <name>PinScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+378"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+330"/>
         <source>Enter the 4-digit PIN for the card information</source>
         <translation>券面事項入力補助用の暗証番号（数字4桁）を入力してください</translation>
     </message>
@@ -1688,7 +1688,7 @@
 <context>
     <name>StaffWaitScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="-317"/>
+        <location filename="../../kiosk/ui/screens/outcome.py" line="-319"/>
         <source>A staff member is checking your request</source>
         <translation>係員がお申し込みを確認しています</translation>
     </message>
@@ -1754,7 +1754,7 @@
 <context>
     <name>UnlinkConfirmScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+27"/>
+        <location filename="../../kiosk/ui/screens/outcome.py" line="+28"/>
         <source>Delete the link?</source>
         <translation>ひも付けを削除しますか？</translation>
     </message>
@@ -1797,7 +1797,7 @@
 <context>
     <name>VerifyingScreen</name>
     <message>
-        <location line="-106"/>
+        <location line="-108"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>

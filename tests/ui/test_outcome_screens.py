@@ -187,13 +187,13 @@ def test_the_error_screen_shows_every_code_in_words_and_never_a_traceback(
     for code in sorted(ErrorWords.codes() | {"zz.unheard_of"}):
         page.render(view(Screen.ERROR, error=code, error_step="verify"))
         words = describe(code)
-        assert page.heading.text() == words.title
+        assert page.title.text() == words.title
         assert page.explanation.text() == words.explanation
         assert page.remedy.text() == words.remedy
         assert code in page.staff_code.text() and "verify" in page.staff_code.text()
         assert not any("Traceback" in text for text in exposed_texts(page))
     page.render(view(Screen.ERROR, error=None))
-    assert page.heading.text() == describe("internal").title
+    assert page.title.text() == describe("internal").title
     assert not page.take_card.isVisible()
     page.render(view(Screen.ERROR, error="pin.blocked", card_present=True))
     assert page.take_card.isVisible() and "Take your card" in page.take_card.text()
@@ -206,18 +206,18 @@ def test_the_error_screen_shows_every_code_in_words_and_never_a_traceback(
 def test_verifying_says_what_is_happening_online_and_offline(
         make: Callable[..., tuple[Any, Intents]]) -> None:
     page, intents = make(VerifyingScreen, view(Screen.VERIFYING, busy=True))
-    assert "university's server" in page.heading.text()
+    assert "university's server" in page.title.text()
     assert page.busy.text() == "Please wait"
     assert page.cancel_button.isVisible()
-    headings = {page.heading.text()}
+    headings = {page.title.text()}
     page.render(view(Screen.VERIFYING, busy=True, online=False))
-    assert "here at the kiosk" in page.heading.text()
-    headings.add(page.heading.text())
+    assert "here at the kiosk" in page.title.text()
+    headings.add(page.title.text())
     page.render(view(Screen.WORKING, busy=True))
-    headings.add(page.heading.text())
+    headings.add(page.title.text())
     assert not page.cancel_button.isVisible()
     page.render(view(Screen.WORKING, busy=True, online=False))
-    headings.add(page.heading.text())
+    headings.add(page.title.text())
     assert "offline" in page.detail.text()
     assert len(headings) == 4
     page.render(view(Screen.VERIFYING, busy=True))
@@ -239,7 +239,7 @@ def test_unlink_asks_with_explicit_delete_and_keep(make: Callable[..., tuple[Any
 def test_staff_wait_shows_staff_what_to_compare(make: Callable[..., tuple[Any, Intents]]) -> None:
     page, intents = make(StaffWaitScreen, view(Screen.STAFF_WAIT, busy=True, account="12******90",
                                                name_on_record="Taro Yamada"))
-    assert page.heading.text() == "A staff member is checking your request"
+    assert page.title.text() == "A staff member is checking your request"
     assert "12******90" in page.account.text() and "Taro Yamada" in page.name.text()
     assert page.busy.isVisible()
     page.render(view(Screen.STAFF_WAIT, busy=True, account="12******90"))
@@ -252,7 +252,7 @@ def test_offline_approval_takes_a_staff_id_and_shows_a_refusal_in_words(
         make: Callable[..., tuple[Any, Intents]]) -> None:
     page, intents = make(OfflineApprovalScreen, view(Screen.OFFLINE_APPROVAL, online=False,
                                                      account="12******90"))
-    assert "offline" in page.heading.text()
+    assert "offline" in page.title.text()
     assert not page.approve_button.isEnabled()
     assert not page.error.isVisible()
     for letter in "st":
@@ -448,7 +448,7 @@ def test_done_shows_each_result(make: Callable[..., tuple[Any, Intents]], operat
     online = "voucher" not in result
     page, intents = make(DoneScreen, view(Screen.DONE, operation=operation, result=result, online=online,
                                           card_present=True))
-    shown = " ".join([page.heading.text(), page.message.text(), page.instructions.text()])
+    shown = " ".join([page.title.text(), page.message.text(), page.instructions.text()])
     assert words in shown
     assert page.code.isVisible() == bool(code)
     if code:
@@ -493,11 +493,11 @@ def test_the_outcome_screens_are_registered_for_their_states() -> None:
 def test_every_screen_switches_language_names_its_controls_and_uses_large_targets(
         make: Callable[..., tuple[Any, Intents]], cls: type[ScreenWidget]) -> None:
     page, intents = make(cls, representative(cls))
-    page.language.buttons["ja"].click()
-    page.language.buttons["en"].click()
+    page.languages.buttons["ja"].click()
+    page.languages.buttons["en"].click()
     assert intents == [("set_language", "ja"), ("set_language", "en")]
     assert all(name in INTENTS for name, _ in intents)
-    assert page.language.buttons["en"].isChecked()
+    assert page.languages.buttons["en"].isChecked()
     floor = mm(9)
     for control in page.findChildren(QWidget):
         if not control.isVisibleTo(page):
@@ -536,9 +536,9 @@ def test_the_words_come_through_the_translator(make: Callable[..., tuple[Any, In
         error.retranslate()
         assert password.set_button.text() == "パスワードを設定"
         assert password.set_button.accessibleName() == "パスワードを設定"
-        assert error.heading.text() == "暗証番号がロックされています"
+        assert error.title.text() == "暗証番号がロックされています"
         assert error.ok_button.text() == "確認"
     finally:
         QCoreApplication.removeTranslator(translator)
     error.retranslate()
-    assert error.heading.text() == "The PIN is locked"
+    assert error.title.text() == "The PIN is locked"

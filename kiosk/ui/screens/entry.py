@@ -9,29 +9,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QHideEvent, QKeyEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.flow import Screen, View
 from kiosk.flow.machine import MAX_ACCOUNT_LENGTH, OFFLINE_CAPABLE, PIN_LENGTH
-from kiosk.ui.base import INTENTS, ScreenWidget, screen
+from kiosk.ui.base import screen
 from kiosk.ui.errors import describe
+from kiosk.ui.screens.frame import Frame
 from kiosk.ui.widgets import (
     BODY_PT,
     TITLE_PT,
     BigButton,
     BusyIndicator,
-    LanguageSwitch,
     Notice,
     OnScreenKeyboard,
     PinPad,
     QrCode,
     ReaderStatus,
-    emit,
-    high_contrast,
     label,
-    make_font,
     mm,
 )
 
@@ -60,71 +57,23 @@ def error_words(code: str | None) -> str:
     return "\n".join(part for part in words if part)
 
 
-class EntryScreen(ScreenWidget):
-    """The frame the entry screens share: title and language switch on top, Cancel at the bottom.
-
-    Subclasses add to ``body``, call ``retranslate()`` at the end of ``__init__`` and call the
-    base ``render``/``retranslate`` from theirs.
-    """
+class EntryScreen(Frame):
+    """The frame with a Cancel button at the bottom left (and Escape), unless ``has_cancel`` is off."""
 
     has_cancel: ClassVar[bool] = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        high_contrast(self)
-        self.setFont(make_font(BODY_PT))
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(mm(8), mm(6), mm(8), mm(6))
-        outer.setSpacing(mm(4))
-        top = QHBoxLayout()
-        self.title = label(TITLE_PT, bold=True)
-        top.addWidget(self.title, 1)
-        self.languages = LanguageSwitch()
-        self.languages.chosen.connect(self._set_language)
-        top.addWidget(self.languages, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
-        outer.addLayout(top)
-        self.body = QVBoxLayout()
-        self.body.setSpacing(mm(3))
-        outer.addLayout(self.body, 1)
-        self.bottom = QHBoxLayout()
         self.cancel_button: BigButton | None = None
         if self.has_cancel:
-            self.cancel_button = BigButton(min_mm=14)
-            self.cancel_button.setMinimumWidth(mm(40))
-            self.cancel_button.clicked.connect(self._cancel)
+            self.cancel_button = self.action("cancel")
             self.bottom.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.bottom.addStretch(1)
-        outer.addLayout(self.bottom)
-
-    # The contract's ``render(view)`` shadows QWidget.render, which type checkers flag on every override.
-    def render(self, view: View) -> None:  # type: ignore[override]
-        self.languages.set_language(view.language)
-
-    def emit_intent(self, name: str, argument: object = None) -> None:
-        """``ScreenWidget.emit_intent``, emitted through ``widgets.emit`` (see there why)."""
-        if name not in INTENTS:
-            raise ValueError(f"unknown intent {name!r}")
-        emit(self.intent, name, argument)
-
-    # Slots are bound methods, never lambdas holding the screen, so Qt can tear screens down cleanly.
-    def _set_language(self, code: str) -> None:
-        self.emit_intent("set_language", code)
-
-    def _cancel(self) -> None:
-        self.emit_intent("cancel")
 
     def retranslate(self) -> None:
-        # Subclasses reach here from their own retranslate, at the end of their __init__.
-        self._translated = True
-        self.languages.retranslate()
+        super().retranslate()
         if self.cancel_button is not None:
             self.cancel_button.setText(self.tr("Cancel"))
-
-    def changeEvent(self, event: QEvent) -> None:
-        # Not before the subclass has built its widgets (its first retranslate says so).
-        if event.type() == QEvent.Type.LanguageChange and getattr(self, "_translated", False):
-            self.retranslate()
-        super().changeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self.cancel_button is not None:

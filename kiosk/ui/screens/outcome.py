@@ -33,24 +33,22 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QSizePolicy,
     QStackedLayout,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk.flow import Screen, View
-from kiosk.ui.base import ScreenWidget, screen
+from kiosk.ui.base import screen
 from kiosk.ui.errors import ErrorWords
+from kiosk.ui.screens.frame import Frame
 from kiosk.ui.widgets import (
     ALERT_INK,
     BODY_PT,
-    INK,
     KEY_PT,
     TITLE_PT,
     BigButton,
     BusyIndicator,
-    LanguageSwitch,
     Notice,
     OnScreenKeyboard,
     QrCode,
@@ -64,21 +62,6 @@ from kiosk.ui.widgets import (
 CODE_PT = 40
 # Texts from the server are shown, but never at any length it likes.
 MAX_SHOWN = 128
-ACTION_MM = 14.0
-# The bottom row's buttons are wide as well as tall: they end or decide a step.
-ACTION_WIDTH_MM = 40.0
-
-
-def _high_contrast(widget: QWidget) -> None:
-    """Black text for every role a screen uses; disabled text dark grey (7:1 on white, 6:1 on Qt's grey).
-
-    Backgrounds are left to the window, so these screens look like the others.
-    """
-    palette = widget.palette()
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        palette.setColor(role, QColor(INK))
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#595959"))
-    widget.setPalette(palette)
 
 
 def _boxed(*widgets: QWidget) -> QFrame:
@@ -121,49 +104,10 @@ def _local_time(value: object, pattern: str) -> str:
     return QDateTime.fromSecsSinceEpoch(int(moment.timestamp())).toString(pattern)
 
 
-class _Page(ScreenWidget):
-    """The frame every screen here shares: heading and language switch on top, actions at the bottom."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.view: View | None = None
-        _high_contrast(self)
-        self.setFont(make_font(BODY_PT))
-        root = QVBoxLayout(self)
-        root.setContentsMargins(mm(8), mm(5), mm(8), mm(5))
-        root.setSpacing(mm(3))
-        top = QHBoxLayout()
-        self.heading = label(TITLE_PT, bold=True)
-        self.language = LanguageSwitch()
-        self.language.chosen.connect(lambda code: self.emit_intent("set_language", code))
-        top.addWidget(self.heading, 1)
-        top.addWidget(self.language, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
-        root.addLayout(top)
-        self.body = QVBoxLayout()
-        self.body.setSpacing(mm(3))
-        root.addLayout(self.body, 1)
-        self.action_row = QHBoxLayout()
-        self.action_row.setSpacing(mm(6))
-        root.addLayout(self.action_row)
-
-    def action(self, name: str | None = None, argument: object = None) -> BigButton:
-        """A bottom-row button; with ``name``, it emits that intent (with ``argument``) when pressed."""
-        button = BigButton(min_mm=ACTION_MM)
-        button.setMinimumWidth(mm(ACTION_WIDTH_MM))
-        button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        if name is not None:
-            button.clicked.connect(lambda _checked=False: self.emit_intent(name, argument))
-        return button
-
-    def keep(self, view: View) -> None:
-        self.view = view
-        self.language.set_language(view.language)
-
-
 # -- waiting -----------------------------------------------------------------------------------------
 
 @screen(Screen.VERIFYING, Screen.WORKING)
-class VerifyingScreen(_Page):
+class VerifyingScreen(Frame):
     """The card is being checked, or the request sent or saved: what is happening, and a busy sign."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -174,31 +118,32 @@ class VerifyingScreen(_Page):
         self.body.addWidget(self.detail)
         self.body.addStretch(1)
         self.cancel_button = self.action("cancel")
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.cancel_button)
         self.retranslate()
 
     def retranslate(self) -> None:
+        super().retranslate()
         self.cancel_button.setText(self.tr("Cancel"))
         self.busy.set_text(self.tr("Please wait"))
         if self.view is not None:
             self.render(self.view)
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         verifying = view.screen is Screen.VERIFYING
         if verifying and view.online:
-            self.heading.setText(self.tr("Checking your card with the university's server"))
+            self.title.setText(self.tr("Checking your card with the university's server"))
             self.detail.setText(self.tr("This takes a few seconds. Leave your card on the reader."))
         elif verifying:
-            self.heading.setText(self.tr("Checking your card here at the kiosk"))
+            self.title.setText(self.tr("Checking your card here at the kiosk"))
             self.detail.setText(self.tr("The university's server cannot be reached just now, so the kiosk "
                                         "checks your card by itself. Leave your card on the reader."))
         elif view.online:
-            self.heading.setText(self.tr("Working on your request"))
+            self.title.setText(self.tr("Working on your request"))
             self.detail.setText(self.tr("This takes a few seconds."))
         else:
-            self.heading.setText(self.tr("Saving your request on this kiosk"))
+            self.title.setText(self.tr("Saving your request on this kiosk"))
             self.detail.setText(self.tr("The kiosk is offline: your request is kept safely here and sent "
                                         "to the university's server when the connection is back."))
         # Once the request is on its way, stopping it half-way would leave the user unsure of the result.
@@ -206,7 +151,7 @@ class VerifyingScreen(_Page):
 
 
 @screen(Screen.STAFF_WAIT)
-class StaffWaitScreen(_Page):
+class StaffWaitScreen(Frame):
     """Waiting for a staff decision; shows staff the account and the name on record to compare."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -222,12 +167,13 @@ class StaffWaitScreen(_Page):
         self.body.addWidget(_boxed(self.staff_caption, self.account, self.name, self.compare))
         self.body.addStretch(1)
         self.cancel_button = self.action("cancel")
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.cancel_button)
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.heading.setText(self.tr("A staff member is checking your request"))
+        super().retranslate()
+        self.title.setText(self.tr("A staff member is checking your request"))
         self.busy.set_text(self.tr("Please wait here"))
         self.detail.setText(self.tr("Nothing is changed until a staff member approves."))
         self.staff_caption.setText(self.tr("For staff"))
@@ -238,7 +184,7 @@ class StaffWaitScreen(_Page):
             self.render(self.view)
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         self.account.setText(self.tr("Account: %1").replace("%1", _shown(view.account)))
         if view.name_on_record:
             self.name.setText(self.tr("Name on record: %1").replace("%1", _shown(view.name_on_record)))
@@ -249,7 +195,7 @@ class StaffWaitScreen(_Page):
 # -- unlink --------------------------------------------------------------------------------------------
 
 @screen(Screen.UNLINK_CONFIRM)
-class UnlinkConfirmScreen(_Page):
+class UnlinkConfirmScreen(Frame):
     """The explicit question before a link is deleted: Delete or Keep."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -264,13 +210,14 @@ class UnlinkConfirmScreen(_Page):
         self.body.addStretch(1)
         self.keep_button = self.action("confirm_unlink", False)
         self.delete_button = self.action("confirm_unlink", True)
-        self.action_row.addWidget(self.keep_button)
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.delete_button)
+        self.bottom.addWidget(self.keep_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.delete_button)
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.heading.setText(self.tr("Delete the link?"))
+        super().retranslate()
+        self.title.setText(self.tr("Delete the link?"))
         self.question.setText(self.tr("Delete the link between this card and this account?"))
         self.consequence.setText(self.tr("After this, your My Number Card cannot be used for this account "
                                          "until you link it again. A staff member approves the deletion."))
@@ -280,7 +227,7 @@ class UnlinkConfirmScreen(_Page):
             self.render(self.view)
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         self.account.setText(self.tr("Account: %1").replace("%1", _shown(view.account)))
         if view.name_on_record:
             self.name.setText(self.tr("Name on record: %1").replace("%1", _shown(view.name_on_record)))
@@ -292,7 +239,7 @@ class UnlinkConfirmScreen(_Page):
 # -- offline approval ------------------------------------------------------------------------------------
 
 @screen(Screen.OFFLINE_APPROVAL)
-class OfflineApprovalScreen(_Page):
+class OfflineApprovalScreen(Frame):
     """The server is away: staff approve here with their staff ID; the request waits in the outbox."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -318,13 +265,14 @@ class OfflineApprovalScreen(_Page):
         self.cancel_button = self.action("cancel")
         self.approve_button = self.action()
         self.approve_button.clicked.connect(self._approve)
-        self.action_row.addWidget(self.cancel_button)
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.approve_button)
+        self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.approve_button)
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.heading.setText(self.tr("The kiosk is offline"))
+        super().retranslate()
+        self.title.setText(self.tr("The kiosk is offline"))
         self.explanation.setText(self.tr(
             "Your card has been checked here at the kiosk. The university's server cannot be reached just "
             "now, so a staff member approves your request here. It is kept safely on this kiosk and sent "
@@ -340,7 +288,7 @@ class OfflineApprovalScreen(_Page):
             self.render(self.view)
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         self.account.setText(self.tr("Account: %1").replace("%1", _shown(view.account)))
         if view.error:
             words = ErrorWords.describe(view.error)
@@ -579,7 +527,7 @@ _KNOWN_PROBLEMS = _LENGTH_PROBLEMS | _CLASS_PROBLEMS | _CHARSET_PROBLEMS
 
 
 @screen(Screen.NEW_PASSWORD)
-class NewPasswordScreen(_Page):
+class NewPasswordScreen(Frame):
     """The user types their own new password; the policy is a checklist that follows every edit."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -606,14 +554,15 @@ class NewPasswordScreen(_Page):
         self.cancel_button.clicked.connect(self._cancel)
         self.set_button = self.action()
         self.set_button.clicked.connect(self._submit)
-        self.action_row.addWidget(self.cancel_button)
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.set_button)
+        self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.set_button)
         self.set_button.setEnabled(False)
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.heading.setText(self.tr("Choose your new password"))
+        super().retranslate()
+        self.title.setText(self.tr("Choose your new password"))
         self.intro.setText(self.tr("Only you choose it: nobody else sees it, and the kiosk does not keep it. "
                                    "Each rule below turns to \"done\" as you type."))
         self.field.setAccessibleName(self.tr("New password"))
@@ -624,7 +573,7 @@ class NewPasswordScreen(_Page):
         self._show_rules()
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         self._awaiting_judgement = False
         maximum = self._policy_number("max_length", 64)
         if self.field.maxLength() != maximum:
@@ -730,7 +679,7 @@ def done_kind(view: View) -> str:
 
 
 @screen(Screen.DONE)
-class DoneScreen(_Page):
+class DoneScreen(Frame):
     """What the user takes away, by operation, then "take your card" and Finish."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -765,23 +714,24 @@ class DoneScreen(_Page):
         take_layout.setColumnStretch(1, 1)
         self.body.addWidget(take)
         self.finish_button = self.action("finish")
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.finish_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.finish_button)
         self.retranslate()
 
     def retranslate(self) -> None:
+        super().retranslate()
         self.finish_button.setText(self.tr("Finish"))
         if self.view is not None:
             self.render(self.view)
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         kind = done_kind(view)
         result = view.result
         code, qr, expiry, once, instructions = "", "", "", "", ""
         when = self.tr("yyyy-MM-dd HH:mm")
         if kind == "voucher":
-            self.heading.setText(self.tr("Your voucher code"))
+            self.title.setText(self.tr("Your voucher code"))
             self.message.setText(self.tr("Staff approved your request. The kiosk is offline, so it keeps the "
                                          "request and sends it to the university's server when the "
                                          "connection is back."))
@@ -798,11 +748,11 @@ class DoneScreen(_Page):
                                        "enter this code and your account ID, and finish there. The help "
                                        "desk can tell you where to find it.")
         elif kind == "password":
-            self.heading.setText(self.tr("Your new password is set"))
+            self.title.setText(self.tr("Your new password is set"))
             self.message.setText(self.tr("Use it from now on to sign in. You will receive a notice of this "
                                          "change."))
         elif kind == "mfa":
-            self.heading.setText(self.tr("Your MFA enrolment code"))
+            self.title.setText(self.tr("Your MFA enrolment code"))
             code = _shown(result.get("enrolment_code"))
             if code:
                 self.message.setText(self.tr("Your registered sign-in methods were cleared. Use this code on "
@@ -816,7 +766,7 @@ class DoneScreen(_Page):
             shown_expiry = _local_time(result.get("expires_at"), when)
             expiry = self.tr("Valid until %1").replace("%1", shown_expiry) if shown_expiry and code else ""
         elif kind == "salvage":
-            self.heading.setText(self.tr("Your salvage ticket"))
+            self.title.setText(self.tr("Your salvage ticket"))
             code = _shown(result.get("ticket"))
             mode = result.get("mode")
             if mode == "forwarding":
@@ -834,26 +784,26 @@ class DoneScreen(_Page):
             shown_expiry = _local_time(result.get("expires_at"), when)
             expiry = self.tr("Valid until %1").replace("%1", shown_expiry) if shown_expiry and code else ""
         elif kind == "unlinked":
-            self.heading.setText(self.tr("The link is deleted"))
+            self.title.setText(self.tr("The link is deleted"))
             self.message.setText(self.tr("This card is no longer linked to your account. You can link a card "
                                          "again at any time with \"Link my card\"."))
         elif kind == "link_status":
             if result.get("linked"):
-                self.heading.setText(self.tr("Your card is linked"))
+                self.title.setText(self.tr("Your card is linked"))
                 name = _shown(result.get("name_on_card"))
                 since = _local_time(result.get("linked_at"), self.tr("yyyy-MM-dd"))
                 self.message.setText(self.tr("Linked for %1 since %2.").replace("%1", name or "-")
                                      .replace("%2", since or "-"))
             else:
-                self.heading.setText(self.tr("Your card is not linked"))
+                self.title.setText(self.tr("Your card is not linked"))
                 self.message.setText(self.tr("No card is linked to this account. Choose \"Link my card\" to "
                                              "link one."))
         elif kind == "prelinked":
-            self.heading.setText(self.tr("Your card is linked"))
+            self.title.setText(self.tr("Your card is linked"))
             self.message.setText(self.tr("From now on you can use your My Number Card to reset your "
                                          "password, re-register MFA or salvage your data."))
         else:
-            self.heading.setText(self.tr("Done"))
+            self.title.setText(self.tr("Done"))
             self.message.setText(self.tr("Your request is complete."))
         self.code.setText(code)
         self.code.setVisible(bool(code))
@@ -878,7 +828,7 @@ class DoneScreen(_Page):
 # -- errors ----------------------------------------------------------------------------------------------
 
 @screen(Screen.ERROR)
-class ErrorScreen(_Page):
+class ErrorScreen(Frame):
     """What went wrong and what to do next, in words from ``ErrorWords``; never an exception's text."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -890,9 +840,9 @@ class ErrorScreen(_Page):
         self.staff_code = label()
         self.take_card = Notice("info")
         # The title in dark red beside a warning sign; the shape and the words carry it, not the colour.
-        palette = self.heading.palette()
+        palette = self.title.palette()
         palette.setColor(QPalette.ColorRole.WindowText, QColor(ALERT_INK))
-        self.heading.setPalette(palette)
+        self.title.setPalette(palette)
         top = QHBoxLayout()
         top.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.explanation, 1)
@@ -902,21 +852,22 @@ class ErrorScreen(_Page):
         self.body.addStretch(1)
         self.body.addWidget(self.staff_code)
         self.ok_button = self.action("finish")
-        self.action_row.addStretch(1)
-        self.action_row.addWidget(self.ok_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.ok_button)
         self.retranslate()
 
     def retranslate(self) -> None:
+        super().retranslate()
         self.remedy_caption.setText(self.tr("What to do"))
         self.ok_button.setText(self.tr("OK"))
         if self.view is not None:
             self.render(self.view)
 
     def render(self, view: View) -> None:  # type: ignore[override]
-        self.keep(view)
+        super().render(view)
         code = view.error or "internal"
         words = ErrorWords.describe(code, tries_left=view.tries_left)
-        self.heading.setText(words.title)
+        self.title.setText(words.title)
         self.explanation.setText(words.explanation)
         self.remedy.setText(words.remedy)
         if view.error_step:
