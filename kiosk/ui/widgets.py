@@ -183,6 +183,35 @@ def emit(signal: SignalInstance, *args: object) -> None:
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))
 
 
+# -- translated and key-operated widgets ----------------------------------------------------------
+
+
+class Translated(QWidget):
+    """A widget whose words follow the language: Qt tells it with a LanguageChange event."""
+
+    def retranslate(self) -> None:
+        """Set every text again in the current language."""
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class KeyOperated(Translated):
+    """Also worked from a physical keyboard: ``handle_key`` takes the keys it knows."""
+
+    def handle_key(self, event: QKeyEvent) -> bool:
+        """Act on a physical key; true if it was one of this widget's. Screens forward their keys here."""
+        return False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.handle_key(event):
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+
 # -- buttons ---------------------------------------------------------------------------------------
 
 class BigButton(QPushButton):
@@ -237,7 +266,7 @@ class BigButton(QPushButton):
         super().keyPressEvent(event)
 
 
-class LanguageSwitch(QWidget):
+class LanguageSwitch(Translated):
     """The small 日本語 / English toggle every screen shows in a corner.
 
     Each language is named in itself, so these captions are never translated; the current one is
@@ -281,11 +310,6 @@ class LanguageSwitch(QWidget):
 
     def retranslate(self) -> None:
         self.setAccessibleName(self.tr("Language"))
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
 
 
 # -- icons and notices -------------------------------------------------------------------------------
@@ -372,7 +396,7 @@ class Notice(QWidget):
         self.setVisible(bool(text))
 
 
-class ReaderStatus(QWidget):
+class ReaderStatus(Translated):
     """Whether the card reader is connected and a card is on it, each as an icon and words."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -414,11 +438,6 @@ class ReaderStatus(QWidget):
         self.reader_label.setAccessibleName(self.reader_label.text())
         self.card_label.setAccessibleName(self.card_label.text())
 
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
-
 
 # -- waiting -----------------------------------------------------------------------------------------
 
@@ -450,7 +469,7 @@ class _Spinner(QWidget):
         painter.end()
 
 
-class BusyIndicator(QWidget):
+class BusyIndicator(Translated):
     """A moving ring beside a sentence saying what the kiosk is waiting for.
 
     The sentence carries the meaning, so a still screenshot or a screen reader loses nothing; the
@@ -502,15 +521,10 @@ class BusyIndicator(QWidget):
         self._timer.stop()
         super().hideEvent(event)
 
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
-
 
 # -- QR codes ----------------------------------------------------------------------------------------
 
-class QrCode(QWidget):
+class QrCode(Translated):
     """Text drawn as a QR code (segno's SVG through ``QSvgRenderer``), as large as the space allows.
 
     The side is snapped to a whole number of pixels per module, so phone cameras get crisp edges.
@@ -572,18 +586,13 @@ class QrCode(QWidget):
         self._renderer.render(painter, QRectF(x, y, side, side))
         painter.end()
 
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
-
 
 # -- the PIN pad -------------------------------------------------------------------------------------
 
 _DIGIT_KEYS: dict[int, str] = {Qt.Key.Key_0 + i: str(i) for i in range(10)}
 
 
-class PinPad(QWidget):
+class PinPad(KeyOperated):
     """A PIN pad laid out like the convenience-store terminal's: 1-9, then clear, 0, back space; OK.
 
     It never holds the digits: each key press leaves as a ``digit`` signal and the pad shows only
@@ -690,17 +699,6 @@ class PinPad(QWidget):
             return False
         return True
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.handle_key(event):
-            event.accept()
-        else:
-            super().keyPressEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
-
 
 # -- the on-screen keyboard --------------------------------------------------------------------------
 
@@ -708,7 +706,7 @@ class PinPad(QWidget):
 _SYMBOLS = (".", "-", "_", "@")
 
 
-class OnScreenKeyboard(QWidget):
+class OnScreenKeyboard(KeyOperated):
     """A digits-first keyboard for account IDs, with a page of letters for other ID formats.
 
     It keeps its own text (an account ID is not a secret) and emits ``text_changed`` on every
@@ -886,14 +884,3 @@ class OnScreenKeyboard(QWidget):
         else:
             return False
         return True
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.handle_key(event):
-            event.accept()
-        else:
-            super().keyPressEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
