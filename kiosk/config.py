@@ -6,6 +6,7 @@ value raises ``ConfigError`` naming the key and the file; relative paths are rel
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -244,3 +245,26 @@ def load_config(path: Path | str) -> KioskSettings:
         retention_days=retention, staff_unlock=staff_unlock, reader=reader_settings,
         offline=offline_settings, source=source,
     )
+
+
+TomlValue = str | int | float | bool | list[str]
+
+
+def _toml(value: TomlValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    # JSON's string escapes are TOML's as well; TOML also wants DEL escaped.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def write_config(path: Path, sections: dict[str, dict[str, TomlValue]], *, comment: str = "") -> Path:
+    """Write a kiosk configuration (tables of plain values) that ``load_config`` reads back."""
+    lines = [f"# {comment}"] if comment else []
+    for table, values in sections.items():
+        lines += ["", f"[{table}]", *(f"{key} = {_toml(value)}" for key, value in values.items())]
+    path.write_text("\n".join(lines).lstrip("\n") + "\n", "utf-8")
+    return path

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from kiosk.config import ConfigError, OfflineSettings, ReaderSettings, ServerSettings, load_config
+from kiosk.config import (
+    ConfigError,
+    OfflineSettings,
+    ReaderSettings,
+    ServerSettings,
+    load_config,
+    write_config,
+)
 
 EXAMPLE = Path(__file__).parents[1] / "resources" / "kiosk.example.toml"
 FILES = ("kiosk-key.pem", "jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem",
@@ -101,3 +109,21 @@ def test_the_staff_unlock_pin_is_kept_as_a_digest(config: Path) -> None:
     config.write_text(config.read_text("utf-8").replace(line, 'staff_unlock = "482913"'), "utf-8")
     with pytest.raises(ConfigError, match=r"kiosk\.staff_unlock is not a digest"):
         load_config(config)
+
+
+def test_a_written_configuration_reads_back_with_any_characters(tmp_path: Path) -> None:
+    odd = 'C:\\kiosk "counter" 窓口\t\x7f'
+    (tmp_path / odd).write_bytes(b"a key, a certificate: load_config only checks it can be read")
+    path = write_config(tmp_path / "kiosk.toml", {
+        "kiosk": {"id": "counter-01", "key_file": str(tmp_path / odd), "language": "en"},
+        "server": {"url": "http://127.0.0.1:8470", "retries": 2, "read_timeout_seconds": 2.5},
+        "offline": {"trust_anchors": [str(tmp_path / odd)], "crl_files": []},
+    }, comment="written by a test")
+    assert path.read_text("utf-8").startswith("# written by a test\n\n[kiosk]\n")
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    assert raw["kiosk"]["key_file"] == str(tmp_path / odd)
+    assert raw["offline"]["trust_anchors"] == [str(tmp_path / odd)]
+    settings = load_config(path)
+    assert settings.key_file == tmp_path / odd and settings.server.retries == 2 and settings.language == "en"
+    assert settings.server.read_timeout_seconds == 2.5

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from kiosk.config import load_config
+from kiosk.config import write_config as save_config
 from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
@@ -39,32 +40,19 @@ def relay(server: LiveServer) -> Iterator[Relay]:
     relay.close()
 
 
-def write_config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str,
-                 **extra: str) -> Path:
+def write_config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str, *,
+                 read_timeout: float = 5.0) -> Path:
+    """The test kiosk's configuration: the demo server's kiosk key, short timeouts, a quick sync."""
     state = server.setup.config_path.parent
-    anchors = ", ".join(f'"{p}"' for p in hierarchy.trust_anchor_paths())
-    crls = ", ".join(f'"{p}"' for p in sorted(state.glob("auth-*.crl")))
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f"""
-[kiosk]
-id = "{server.setup.kiosk_id}"
-key_file = "{server.setup.kiosk_key_path}"
-data_dir = "{tmp_path / 'kiosk-data'}"
-{extra.get('kiosk', '')}
-[server]
-url = "{url}"
-connect_timeout_seconds = 1.0
-read_timeout_seconds = {extra.get('read_timeout', '5.0')}
-retries = 1
-approval_timeout_seconds = 60
-
-[offline]
-trust_anchors = [{anchors}]
-crl_files = [{crls}]
-sync_interval_seconds = 1.0
-max_backoff_seconds = 2.0
-""", "utf-8")
-    return config
+    return save_config(tmp_path / "kiosk.toml", {
+        "kiosk": {"id": server.setup.kiosk_id, "key_file": str(server.setup.kiosk_key_path),
+                  "data_dir": str(tmp_path / "kiosk-data")},
+        "server": {"url": url, "connect_timeout_seconds": 1.0, "read_timeout_seconds": read_timeout,
+                   "retries": 1, "approval_timeout_seconds": 60},
+        "offline": {"trust_anchors": [str(p) for p in hierarchy.trust_anchor_paths()],
+                    "crl_files": [str(p) for p in sorted(state.glob("auth-*.crl"))],
+                    "sync_interval_seconds": 1.0, "max_backoff_seconds": 2.0},
+    })
 
 
 @pytest.fixture
@@ -294,7 +282,7 @@ def test_server_down_after_the_verification_changes_nothing(
 def test_a_slow_server_is_a_timeout_not_a_hang(tmp_path: Path, server: LiveServer, relay: Relay,
                                                hierarchy: TestHierarchy, reader: Reader,
                                                make_card: Callable[..., SimulatedCard]) -> None:
-    config = write_config(tmp_path, server, hierarchy, relay.url, read_timeout="1.0")
+    config = write_config(tmp_path, server, hierarchy, relay.url, read_timeout=1.0)
     slow = KioskCore.build(load_config(config)).start()
     try:
         relay.delay = 3.0

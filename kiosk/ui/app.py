@@ -38,13 +38,14 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from kiosk.config import KioskSettings, load_config
+from kiosk.config import KioskSettings, load_config, write_config
 from kiosk.flow.machine import Backend
 from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import CardConnection, TimedConnection
 from kiosk.nfc.errors import CardAbsentError
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.pcscd import stop_process
 from kiosk.ui.window import KioskWindow, apply_language, kiosk_font
 
 if TYPE_CHECKING:
@@ -246,44 +247,22 @@ class DemoServer:
         return self.state / "staff-demo.pem"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def write_demo_config(folder: Path, server: DemoServer, hierarchy: TestHierarchy, *,
                       language: str = "ja", reader: str = "") -> Path:
     """A kiosk configuration for the demo server: its kiosk key, the hierarchy's anchors, its CRLs."""
-    anchors = ", ".join(f'"{p}"' for p in hierarchy.trust_anchor_paths())
-    crls = ", ".join(f'"{p}"' for p in sorted(server.state.glob("auth-*.crl")))
-    config = folder / "kiosk.toml"
-    config.write_text(f"""# The demo kiosk, written by `kiosk demo`.
-[kiosk]
-id = "{DEMO_KIOSK_ID}"
-key_file = "{server.kiosk_key}"
-data_dir = "{folder / 'kiosk-data'}"
-language = "{language}"
-
-[server]
-url = "{server.base_url}"
-connect_timeout_seconds = 2.0
-read_timeout_seconds = 10.0
-retries = 1
-
-[reader]
-name = "{reader}"
-
-[offline]
-trust_anchors = [{anchors}]
-crl_files = [{crls}]
-sync_interval_seconds = 10.0
-max_backoff_seconds = 60.0
-""", "utf-8")
-    return config
+    return write_config(folder / "kiosk.toml", {
+        "kiosk": {"id": DEMO_KIOSK_ID, "key_file": str(server.kiosk_key),
+                  "data_dir": str(folder / "kiosk-data"), "language": language},
+        "server": {"url": server.base_url, "connect_timeout_seconds": 2.0, "read_timeout_seconds": 10.0,
+                   "retries": 1},
+        "reader": {"name": reader},
+        "offline": {"trust_anchors": [str(p) for p in hierarchy.trust_anchor_paths()],
+                    "crl_files": [str(p) for p in sorted(server.state.glob("auth-*.crl"))],
+                    "sync_interval_seconds": 10.0, "max_backoff_seconds": 60.0},
+    }, comment="The demo kiosk, written by `kiosk demo`.")
 
 
 # -- kiosk demo: the card's slot -------------------------------------------------------------------

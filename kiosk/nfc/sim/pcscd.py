@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from kiosk.nfc.errors import CardError
 from kiosk.nfc.pcsc import list_readers
@@ -34,6 +35,18 @@ def running_pcscd() -> tuple[int, str] | None:
         if cmdline and Path(cmdline[0].decode(errors="replace")).name == "pcscd":
             return int(entry.name), " ".join(c.decode(errors="replace") for c in cmdline if c)
     return None
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """End a child process: SIGTERM, then SIGKILL if it has not gone within ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class PcscdProcess:
@@ -93,13 +106,8 @@ class PcscdProcess:
             delay = min(delay * 2, 0.2)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
         if self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
