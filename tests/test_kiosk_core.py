@@ -41,10 +41,11 @@ def relay(server: LiveServer) -> Iterator[Relay]:
 
 
 def write_config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str, *,
-                 read_timeout: float = 5.0) -> Path:
+                 read_timeout: float = 5.0, reader: str = "") -> Path:
     """The test kiosk's configuration: the demo server's kiosk key, short timeouts, a quick sync."""
     state = server.setup.config_path.parent
     return save_config(tmp_path / "kiosk.toml", {
+        "reader": {"name": reader},
         "kiosk": {"id": server.setup.kiosk_id, "key_file": str(server.setup.kiosk_key_path),
                   "data_dir": str(tmp_path / "kiosk-data")},
         "server": {"url": url, "connect_timeout_seconds": 1.0, "read_timeout_seconds": read_timeout,

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Protocol, cast
@@ -50,6 +51,7 @@ from kiosk.ui.window import KioskWindow, apply_language, kiosk_font
 
 if TYPE_CHECKING:
     from kiosk.services.core import KioskCore
+    from kiosk.ui.devpanel import DevPanel
 
 logger = logging.getLogger(__name__)
 
@@ -152,13 +154,17 @@ def core_backend(core: KioskCore, open_card: Callable[[], CardConnection]) -> Ba
 # -- kiosk run -------------------------------------------------------------------------------------
 
 
-def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
-              staff_unlock_pin: str | None = None) -> int:
-    """The kiosk at a real counter: PC/SC readers, the configured server, full screen."""
+@contextlib.contextmanager
+def open_counter(settings: KioskSettings, *, kiosk_mode: bool = True,
+                 staff_unlock_pin: str | None = None) -> Iterator[KioskWindow]:
+    """The counter's window over the PC/SC readers and the configured server, running until the block ends.
+
+    The window hears of readers and cards from a ``CardWatcher`` and opens the card with
+    ``PcscConnection``; the core starts on a worker, as the server may be slow or away.
+    """
     from kiosk.nfc.pcsc import CardWatcher, PcscConnection
     from kiosk.services.core import KioskCore
 
-    app = create_app(language=settings.language)
     core = KioskCore.build(settings)
     window: KioskWindow | None = None
 
@@ -168,24 +174,31 @@ def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
             raise CardAbsentError("no card on the reader")
         return PcscConnection(reader, timeout=settings.reader.timeout_seconds)
 
-    window = KioskWindow(core_backend(core, open_card), language=settings.language,
-                         idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=kiosk_mode,
-                         staff_unlock_pin=staff_unlock_pin, staff_unlock_hash=settings.staff_unlock or None,
-                         reader_name=settings.reader.name)
-    # The server may be slow or away: learning its key happens off the GUI thread.
-    window.runner.submit(core.start, lambda _core: None,
-                         lambda exc: logger.warning("starting the core failed: %s", exc))
-    watcher = CardWatcher(window.reader_event, deliver=window.deliver)
-    window.closed.connect(app.quit)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(core.close)
+        window = KioskWindow(core_backend(core, open_card), language=settings.language,
+                             idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=kiosk_mode,
+                             staff_unlock_pin=staff_unlock_pin,
+                             staff_unlock_hash=settings.staff_unlock or None,
+                             reader_name=settings.reader.name)
+        stack.callback(window.shutdown)
+        window.runner.submit(core.start, lambda _core: None,
+                             lambda exc: logger.warning("starting the core failed: %s", exc))
+        watcher = CardWatcher(window.reader_event, deliver=window.deliver)
+        watcher.start()
+        stack.callback(watcher.stop)  # first: no event may be posted to a window that is going away
+        yield window
+
+
+def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
+              staff_unlock_pin: str | None = None) -> int:
+    """``kiosk run``: the kiosk at a real counter, full screen, until it is closed or stopped."""
+    app = create_app(language=settings.language)
+    with open_counter(settings, kiosk_mode=kiosk_mode, staff_unlock_pin=staff_unlock_pin) as window:
+        window.closed.connect(app.quit)
         with _signals_quit(app, window):
-            watcher.start()
             window.present()
             code = app.exec()
-    finally:
-        watcher.stop()
-        window.shutdown()
-        core.close()
     _finish_qt()
     return code
 
@@ -402,13 +415,23 @@ def _pcsc_slot(stack: contextlib.ExitStack) -> CardSlot | str:
 # -- kiosk demo ------------------------------------------------------------------------------------------
 
 
-def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
-             out: Callable[[str], None] = print) -> int:
-    """The whole kiosk on this machine, with the developer panel beside it (see the module's docstring)."""
+@dataclass
+class Demo:
+    """What ``open_demo`` sets up: the window, the developer panel, the server, the card's slot."""
+
+    window: KioskWindow
+    panel: DevPanel
+    server: DemoServer
+    slot: CardSlot
+
+
+@contextlib.contextmanager
+def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
+              out: Callable[[str], None] = print) -> Iterator[Demo | None]:
+    """The demo's parts, running until the block ends; None (and why, through ``out``) if it cannot start."""
     from kiosk.services.core import KioskCore
     from kiosk.ui.devpanel import DemoCards, DevPanel, StaffConsole
 
-    app = create_app(language=language)
     with contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
         stack.callback(shutil.rmtree, folder, True)
@@ -418,7 +441,8 @@ def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "lin
             server = DemoServer.start(folder / "server", hierarchy.path)
         except RuntimeError as exc:
             out(f"kiosk demo: {exc}")
-            return 1
+            yield None
+            return
         stack.callback(server.stop)
 
         slot: CardSlot = InProcessSlot()
@@ -446,18 +470,29 @@ def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "lin
         stack.callback(console.close)
         panel = DevPanel(DemoCards(hierarchy), slot, console, window.runner,
                          server_url=server.base_url, state=server.state)
+        stack.callback(panel.close)
         panel.select_holder(holder)
         window.view_shown.connect(panel.show_view)
         window.resize(*DEMO_WINDOW_SIZE)
-        window.closed.connect(app.quit)
         window.closed.connect(panel.close)
         out(f"The kiosk is open with {slot.description}, against {server.base_url}.\n"
             "Use the developer panel to put a card on the reader and to answer as staff; "
             "close the kiosk window (or Ctrl-C) to stop.")
-        with _signals_quit(app, window):
-            window.present()
-            panel.show()
-            panel.move(window.geometry().right() + 16, window.geometry().top())
+        yield Demo(window, panel, server, slot)
+
+
+def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
+             out: Callable[[str], None] = print) -> int:
+    """``kiosk demo``: the whole kiosk on this machine, with the developer panel beside it."""
+    app = create_app(language=language)
+    with open_demo(language=language, use_pcscd=use_pcscd, holder=holder, out=out) as demo:
+        if demo is None:
+            return 1
+        demo.window.closed.connect(app.quit)
+        with _signals_quit(app, demo.window):
+            demo.window.present()
+            demo.panel.show()
+            demo.panel.move(demo.window.geometry().right() + 16, demo.window.geometry().top())
             code = app.exec()
     _finish_qt()
     return code
