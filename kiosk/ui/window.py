@@ -505,6 +505,9 @@ class KioskWindow(QMainWindow):
                 logger.exception("the %s screen failed to render", view.screen.value)
         if self.stack.currentWidget() is not page:
             self.stack.setCurrentWidget(page)
+            # A physical keyboard goes on with the new screen (its focus proxy: the keyboard, the
+            # PIN pad, the first choice), not with a widget of the screen just hidden.
+            page.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _dispatch(self, name: str, argument: object) -> None:
         """A screen's intent, as the controller's method of the same name (never a crash)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -26,7 +27,8 @@ from tests.ui.counter import READER, Counter, account, visible_texts
 
 def test_a_password_reset_by_touch_from_start_to_done(
         open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard], server: LiveServer,
-        staff: Staff) -> None:
+        staff: Staff, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     counter = open_window()
     assert counter.screen is Screen.START and counter.window.view.reader_ready
     counter.tap("Reset my password")
@@ -57,6 +59,8 @@ def test_a_password_reset_by_touch_from_start_to_done(
     assert counter.window.view.account is None and counter.window.view.operation is None
     text = "\n".join(repr(view) for view in counter.views)
     assert "1234" not in text and NEW_PASSWORD not in text
+    assert caplog.records, "the kiosk logged nothing at all: the check below would prove nothing"
+    assert "1234" not in caplog.text and NEW_PASSWORD not in caplog.text
 
 
 # -- timeouts, removal, language, kiosk mode ----------------------------------------------------------
@@ -153,8 +157,10 @@ def test_outside_kiosk_mode_the_unlock_chord_just_closes(open_window: Callable[.
     counter = open_window()
     window = counter.window
     assert not window.windowFlags() & Qt.WindowType.FramelessWindowHint
-    with counter.qtbot.waitSignal(window.closed, timeout=5_000):
-        counter.qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier
+    window.activateWindow()
+    counter.qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5_000)
+    with counter.qtbot.waitSignal(window.closed, timeout=5_000):  # typed on whatever has the focus
+        counter.qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier
                                | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ShiftModifier)
     assert not window.isVisible()
 
@@ -243,3 +249,45 @@ def test_a_card_that_is_not_linked_ends_on_the_no_match_screen(
     assert counter.window.view.error == "no_match"
     page_text = "\n".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
     assert "not linked to this account" in page_text and "Traceback" not in page_text
+
+
+# -- the keyboard alone -----------------------------------------------------------------------------------
+
+
+def press(counter: Counter, key: Qt.Key) -> None:
+    """A key on a physical keyboard, to whatever has the focus (the window if nothing has)."""
+    counter.qtbot.keyClick(QApplication.focusWidget() or counter.window, key)
+
+
+def tab_to(counter: Counter, name: str) -> None:
+    for _ in range(40):
+        focused = QApplication.focusWidget()
+        if focused is not None and focused.accessibleName() == name:
+            return
+        press(counter, Qt.Key.Key_Tab)
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_a_whole_operation_with_the_keyboard_alone(
+        open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
+    counter = open_window()
+    counter.window.activateWindow()
+    counter.qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5_000)
+    tab_to(counter, "Check my card link")
+    press(counter, Qt.Key.Key_Return)
+    counter.wait_for(Screen.ACCOUNT)
+    for digit in LINKED:
+        press(counter, getattr(Qt.Key, f"Key_{digit}"))
+    press(counter, Qt.Key.Key_Return)
+    counter.wait_for(Screen.PLACE_CARD)
+    counter.place(make_card("linked"))
+    counter.wait_for(Screen.PIN)
+    for digit in "1234":
+        press(counter, getattr(Qt.Key, f"Key_{digit}"))
+    assert counter.window.view.pin_digits == 4
+    press(counter, Qt.Key.Key_Return)
+    counter.wait_for(Screen.DONE)
+    assert counter.window.view.result.get("linked") is True
+    tab_to(counter, "Finish")
+    press(counter, Qt.Key.Key_Return)
+    counter.wait_for(Screen.START)
