@@ -37,7 +37,7 @@ from PySide6.QtCore import (
     qInstallMessageHandler,
 )
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from kiosk.config import KioskSettings, load_config, write_config
 from kiosk.flow.machine import Backend
@@ -154,6 +154,19 @@ def core_backend(core: KioskCore, open_card: Callable[[], CardConnection]) -> Ba
 # -- kiosk run -------------------------------------------------------------------------------------
 
 
+def dispose(widget: QWidget) -> None:
+    """Close a top-level widget for good (a kiosk window too: its staff lock is lifted) and delete it.
+
+    Its workers are waited for while it closes; Qt deletes it when the event loop next runs.
+    """
+    if isinstance(widget, KioskWindow):
+        widget.unlock_for_shutdown()
+    widget.close()
+    if isinstance(widget, KioskWindow):
+        widget.shutdown()  # a window never shown gets no close event
+    widget.deleteLater()
+
+
 @contextlib.contextmanager
 def open_counter(settings: KioskSettings, *, kiosk_mode: bool = True,
                  staff_unlock_pin: str | None = None) -> Iterator[KioskWindow]:
@@ -181,7 +194,7 @@ def open_counter(settings: KioskSettings, *, kiosk_mode: bool = True,
                              staff_unlock_pin=staff_unlock_pin,
                              staff_unlock_hash=settings.staff_unlock or None,
                              reader_name=settings.reader.name)
-        stack.callback(window.shutdown)
+        stack.callback(dispose, window)
         window.runner.submit(core.start, lambda _core: None,
                              lambda exc: logger.warning("starting the core failed: %s", exc))
         watcher = CardWatcher(window.reader_event, deliver=window.deliver)
@@ -460,7 +473,7 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
         window = KioskWindow(core_backend(core, slot.open_card), language=language,
                              idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=False,
                              reader_name=settings.reader.name)
-        stack.callback(window.shutdown)
+        stack.callback(dispose, window)
         window.runner.submit(core.start, lambda _core: None,
                              lambda exc: logger.warning("starting the core failed: %s", exc))
         slot.start(window)
@@ -470,7 +483,7 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
         stack.callback(console.close)
         panel = DevPanel(DemoCards(hierarchy), slot, console, window.runner,
                          server_url=server.base_url, state=server.state)
-        stack.callback(panel.close)
+        stack.callback(dispose, panel)
         panel.select_holder(holder)
         window.view_shown.connect(panel.show_view)
         window.resize(*DEMO_WINDOW_SIZE)

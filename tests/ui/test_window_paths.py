@@ -20,6 +20,7 @@ from kiosk.flow import Screen
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.services.core import KioskCore
+from kiosk.ui.widgets import BusyIndicator
 from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Link
 from linkserver.passwords import password_matches
@@ -254,8 +255,12 @@ def test_nobody_at_the_counter_on_each_screen(desk: Desk, where: str) -> None:
     PATHS[where](desk)
     if where in WAITING:
         # Waiting on the card, the server, the phone or the staff is not idleness: each wait has
-        # its own deadline, and the screen says what it waits for.
+        # its own deadline, and the screen shows that it is working and what it waits for.
         assert window.view.busy and not window.idle_timer.isActive()
+        page = window.current_page
+        assert page is not None
+        busy = [w for w in page.findChildren(BusyIndicator) if w.isVisibleTo(page)]
+        assert busy and all(w.text() and w.running for w in busy), where
         return
     assert window.idle_timer.isActive()
     operation = window.view.operation

@@ -1,7 +1,8 @@
 """The frame every screen shares: its title and the language switch on top, its body, its buttons below.
 
 Black on white with large type, the same margins on every screen, and bottom-row buttons at least
-14 mm tall and 40 mm wide: they end or decide a step. Subclasses add to ``body`` and ``bottom``,
+14 mm tall and 40 mm wide: they end or decide a step. Cancel (or the way back) sits at the bottom
+left on every screen, the step's way forward at the bottom right. Subclasses add to ``body`` and ``bottom``,
 call ``retranslate()`` at the end of their ``__init__`` and call the frame's ``render`` and
 ``retranslate`` from theirs.
 """

@@ -118,8 +118,8 @@ class VerifyingScreen(Frame):
         self.body.addWidget(self.detail)
         self.body.addStretch(1)
         self.cancel_button = self.action("cancel")
-        self.bottom.addStretch(1)
         self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -167,8 +167,8 @@ class StaffWaitScreen(Frame):
         self.body.addWidget(_boxed(self.staff_caption, self.account, self.name, self.compare))
         self.body.addStretch(1)
         self.cancel_button = self.action("cancel")
-        self.bottom.addStretch(1)
         self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
         self.retranslate()
 
     def retranslate(self) -> None:
