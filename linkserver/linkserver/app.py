@@ -8,7 +8,6 @@ RSA work.
 # No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations at run
 # time, and the dependency aliases defined inside ``create_app`` must resolve as objects.
 
-import html
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -53,6 +52,7 @@ from linkserver.schemas import (
     VoucherResponse,
 )
 from linkserver.service import VerificationService
+from linkserver.signin_page import done_html, pick_language, sign_in_html
 from linkserver.tokens import ASSERTION_TYPE, MAX_ASSERTION_BYTES, SCOPES, AuthError, Caller
 
 logger = logging.getLogger("linkserver.http")
@@ -125,7 +125,7 @@ DEVICE_AUTHORIZATION_FORM = _form_body({
     "scope": {"type": "string", "enum": ["account"]}, **CLIENT_AUTHENTICATION,
 }, ["client_assertion_type", "client_assertion"])
 #: The sign-in page's fields and their longest values; refusing needs only the user code.
-SIGN_IN_FIELDS = {"user_code": 32, "account_id": 64, "password": 1024}
+SIGN_IN_FIELDS = {"user_code": 32, "account_id": 64, "password": 1024, "lang": 2}
 SIGN_IN_ACTIONS = ("approve", "deny")
 SIGN_IN_FORM = _form_body({
     **{name: {"type": "string", "maxLength": limit} for name, limit in SIGN_IN_FIELDS.items()},
@@ -353,10 +353,11 @@ def create_app(verification: VerificationService, operations: OperationService, 
 
     @app.get("/device", response_class=HTMLResponse, responses=_documented_json(413, 422, 429),
              tags=["account sign-in"])
-    def device_page(request: Request,
-                    user_code: Annotated[str, Query(max_length=32)] = "") -> HTMLResponse:
+    def device_page(request: Request, user_code: Annotated[str, Query(max_length=32)] = "",
+                    lang: Annotated[str, Query(max_length=2)] = "") -> HTMLResponse:
         public_limiter.take(_client_address(request), "address")
-        return HTMLResponse(_device_html(user_code, ""))
+        return HTMLResponse(sign_in_html(pick_language(lang, request.headers.get("accept-language")),
+                                         user_code))
 
     @app.post("/device", response_class=HTMLResponse, openapi_extra=SIGN_IN_FORM,
               responses={400: {"description": "Malformed form", "content": {"text/html": {}}},
@@ -370,21 +371,21 @@ def create_app(verification: VerificationService, operations: OperationService, 
         except AuthError:
             form = {}
         action = form.get("action", "approve")
+        lang = pick_language(form.get("lang"), request.headers.get("accept-language"))
         readable = action in SIGN_IN_ACTIONS and "user_code" in form and all(
             len(form.get(name, "")) <= limit for name, limit in SIGN_IN_FIELDS.items())
         if not readable:
-            return HTMLResponse(_device_html("", "The form could not be read."), status_code=400)
+            return HTMLResponse(sign_in_html(lang, "", "unreadable"), status_code=400)
         user_code = form["user_code"]
         if action == "deny":
             await _in_pool(device.deny, user_code)
-            return HTMLResponse(_done_html("The request was refused. You can close this page."))
+            return HTMLResponse(done_html(lang, "denied"))
         outcome = await _in_pool(device.sign_in, user_code, form.get("account_id", ""),
                                  form.get("password", ""))
         if outcome == "approved":
-            return HTMLResponse(_done_html("Signed in. Go back to the kiosk to continue."))
-        message = ("The account ID or password is wrong. Try again." if outcome == "wrong"
-                   else "This code is not valid any more. Start again at the kiosk.")
-        return HTMLResponse(_device_html(user_code, message), status_code=403)
+            return HTMLResponse(done_html(lang, "approved"))
+        return HTMLResponse(sign_in_html(lang, user_code, "wrong" if outcome == "wrong" else "expired"),
+                            status_code=403)
 
     # -- verification ---------------------------------------------------------------------------
 
@@ -488,30 +489,3 @@ def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
 
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in to link your card</title>
-<style>body{{font:18px/1.5 system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em}}
-label,input,button{{display:block;width:100%;box-sizing:border-box;margin:.4em 0}}
-input,button{{font-size:1.1em;padding:.6em}}.error{{color:#a00;font-weight:bold}}</style></head>
-<body>{body}</body></html>"""
-
-
-def _device_html(user_code: str, message: str) -> str:
-    error = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
-    body = f"""<h1>Link your My Number Card</h1>
-<p>Sign in with your university account to confirm it is yours. The kiosk continues by itself.</p>
-{error}<form method="post" action="/device">
-<label for="user_code">Code shown on the kiosk</label>
-<input id="user_code" name="user_code" value="{html.escape(user_code)}" autocomplete="off" required>
-<label for="account_id">Account ID</label>
-<input id="account_id" name="account_id" inputmode="numeric" required>
-<label for="password">Password</label><input id="password" name="password" type="password" required>
-<button name="action" value="approve">Sign in and link</button>
-<button name="action" value="deny" formnovalidate>This was not me</button></form>"""
-    return PAGE.format(body=body)
-
-
-def _done_html(message: str) -> str:
-    return PAGE.format(body=f"<h1>{html.escape(message)}</h1>")

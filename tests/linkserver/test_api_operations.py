@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Account, AuditEntry, Link, MailOutbox, Operation, SalvageTicket
 from linkserver.passwords import password_matches
+from linkserver.signin_page import TEXTS
 from tests.linkserver.helpers import LiveServer
 from tests.linkserver.test_api_verification import ASSERTION_TYPE, assertion
 
@@ -264,7 +265,7 @@ def test_the_device_grant_follows_rfc_8628(live: LiveServer) -> None:
     page = httpx2.get(grant["verification_uri_complete"])
     assert page.status_code == 200 and grant["user_code"] in page.text
     wrong = flow.sign_in(grant["user_code"], UNLINKED, "not the password")
-    assert wrong.status_code == 403 and "wrong" in wrong.text
+    assert wrong.status_code == 403 and TEXTS["ja"]["wrong"] in wrong.text  # Japanese unless asked
     typed = grant["user_code"].lower().replace("-", "")  # as a user might type it
     assert flow.sign_in(typed, UNLINKED, DEMO_PASSWORD).status_code == 200
     live.clock.advance(11)  # respect the interval, raised by slow_down to 10 s
