@@ -49,6 +49,8 @@ class OfflineSettings:
     require_crl: bool = True
     sync_interval_seconds: float = 30.0
     max_backoff_seconds: float = 900.0
+    #: Where the user finishes an offline-approved request with the voucher (shown with a QR code).
+    voucher_page_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,12 @@ def load_config(path: Path | str) -> KioskSettings:
         require_crl=offline.flag("require_crl", True),
         sync_interval_seconds=offline.number("sync_interval_seconds", 30.0, 1, 3600),
         max_backoff_seconds=offline.number("max_backoff_seconds", 900.0, 1, 86400),
+        voucher_page_url=offline.text("voucher_page_url", f"{url}/voucher").strip(),
     )
+    if offline_settings.voucher_page_url:
+        parts = urlsplit(offline_settings.voucher_page_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise offline.fail("voucher_page_url", "must be an http(s) address without a query, or empty")
     if offline_settings.enabled and not offline_settings.trust_anchors:
         raise offline.fail("trust_anchors", "must list the JPKI trust anchors when offline mode is enabled")
     offline.finish()

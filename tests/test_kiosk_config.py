@@ -47,6 +47,7 @@ def test_the_example_documents_every_default(config: Path) -> None:
     assert len(offline.trust_anchors) == 3 and len(offline.crl_files) == 3
     assert (settings.language, settings.idle_timeout_seconds, settings.retention_days) == ("ja", 90, 90)
     assert settings.account_id_ok("2024000001") and not settings.account_id_ok("hanako")
+    assert offline.voucher_page_url == "https://linkage.example.ac.jp/voucher"  # the server's own page
 
 
 Edit = Callable[[str], str]
@@ -67,6 +68,10 @@ Edit = Callable[[str], str]
     (lambda t: t.replace("enabled = true", "enabled = 1"), "offline.enabled must be true or false"),
     (lambda t: t.replace('trust_anchors = ["jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem"]',
                          "trust_anchors = []"), "offline.trust_anchors must list"),
+    (lambda t: t.replace("require_crl = true", 'require_crl = true\nvoucher_page_url = "vouchers.example"'),
+     "offline.voucher_page_url must be an http(s) address"),
+    (lambda t: t.replace("require_crl = true", 'require_crl = true\nvoucher_page_url = "https://x/v?a=1"'),
+     "offline.voucher_page_url must be an http(s) address without a query"),
     (lambda t: t + "\n[printer]\n", "[printer] is not a known table"),
     (lambda t: t.replace("[server]", "[server"), "not valid TOML"),
 ])

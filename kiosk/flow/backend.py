@@ -6,6 +6,7 @@ import datetime as dt
 import string
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from kiosk.linkage import LinkageError
 from kiosk.nfc import CardConnection
@@ -78,3 +79,7 @@ class CoreBackend:
 
     def now(self) -> dt.datetime:
         return self.core.clock()
+
+    def voucher_page(self, code: str) -> str | None:
+        page = self.core.settings.offline.voucher_page_url
+        return f"{page}?{urlencode({'code': code})}" if page else None

@@ -129,6 +129,9 @@ class Backend(Protocol):
 
     def now(self) -> dt.datetime: ...
 
+    def voucher_page(self, code: str) -> str | None:
+        """The address where the user finishes with this voucher (None: the help desk says where)."""
+
 
 #: Failures that carry a stable code for the screen's words; anything else is shown as "internal".
 CODED = (CardError, LinkageError, VerificationError, OperationError, OutboxError, OfflineRefused)
@@ -570,9 +573,15 @@ class FlowController:
         params = {"mode": "backup"} if session.operation == "salvage" else {}
         operation = session.operation
         self._show(Screen.WORKING, busy=True, error=None)
-        self._work(lambda: outbox.record(operation, result, staff_id, approved_at, params),
-                   lambda voucher: self._show(Screen.DONE, busy=False, online=False,
-                                              result={"voucher": voucher.code}), "offline_record")
+        def recorded(voucher: Any) -> None:
+            shown: dict[str, Any] = {"voucher": voucher.code}
+            page = self._backend.voucher_page(voucher.code)
+            if page:
+                shown["voucher_url"] = page
+            self._show(Screen.DONE, busy=False, online=False, result=shown)
+
+        self._work(lambda: outbox.record(operation, result, staff_id, approved_at, params), recorded,
+                   "offline_record")
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

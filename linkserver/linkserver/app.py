@@ -9,6 +9,7 @@ RSA work.
 # time, and the dependency aliases defined inside ``create_app`` must resolve as objects.
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict
@@ -28,6 +29,7 @@ from linkserver.device import GRANT_TYPE, DeviceGrant
 from linkserver.errors import API_CODES, CODES, ApiError
 from linkserver.offline import OfflineService, b64url, unb64url
 from linkserver.operations import OperationService, OperationView
+from linkserver.pages import done_html, pick_language, sign_in_html, voucher_done_html, voucher_html
 from linkserver.ratelimit import RateLimiter
 from linkserver.schemas import (
     ChallengeResponse,
@@ -52,7 +54,6 @@ from linkserver.schemas import (
     VoucherResponse,
 )
 from linkserver.service import VerificationService
-from linkserver.signin_page import done_html, pick_language, sign_in_html
 from linkserver.tokens import ASSERTION_TYPE, MAX_ASSERTION_BYTES, SCOPES, AuthError, Caller
 
 logger = logging.getLogger("linkserver.http")
@@ -127,6 +128,10 @@ DEVICE_AUTHORIZATION_FORM = _form_body({
 #: The sign-in page's fields and their longest values; refusing needs only the user code.
 SIGN_IN_FIELDS = {"user_code": 32, "account_id": 64, "password": 1024, "lang": 2}
 SIGN_IN_ACTIONS = ("approve", "deny")
+VOUCHER_FIELDS = {"code": 64, "account_id": 64, "new_password": 1024, "lang": 2}
+VOUCHER_FORM = _form_body(
+    {name: {"type": "string", "maxLength": limit} for name, limit in VOUCHER_FIELDS.items()}, ["code"])
+VOUCHER_CODE = re.compile(r"[A-Za-z0-9-]{8,64}")
 SIGN_IN_FORM = _form_body({
     **{name: {"type": "string", "maxLength": limit} for name, limit in SIGN_IN_FIELDS.items()},
     "action": {"type": "string", "enum": list(SIGN_IN_ACTIONS), "default": "approve"},
@@ -386,6 +391,48 @@ def create_app(verification: VerificationService, operations: OperationService, 
             return HTMLResponse(done_html(lang, "approved"))
         return HTMLResponse(sign_in_html(lang, user_code, "wrong" if outcome == "wrong" else "expired"),
                             status_code=403)
+
+    # -- the voucher page: the user finishes an operation approved while the kiosk was offline --
+
+    @app.get("/voucher", response_class=HTMLResponse, responses=_documented_json(413, 422, 429),
+             tags=["offline"])
+    def voucher_page(request: Request, code: Annotated[str, Query(max_length=64)] = "",
+                     lang: Annotated[str, Query(max_length=2)] = "") -> HTMLResponse:
+        public_limiter.take(_client_address(request), "address")
+        return HTMLResponse(voucher_html(pick_language(lang, request.headers.get("accept-language")), code))
+
+    @app.post("/voucher", response_class=HTMLResponse, openapi_extra=VOUCHER_FORM,
+              responses={400: {"description": "Malformed form", "content": {"text/html": {}}},
+                         403: {"description": "A voucher that is not valid for this account",
+                               "content": {"text/html": {}}},
+                         422: {"description": "A new password is missing or breaks the policy",
+                               "content": {"text/html": {}}},
+                         **_documented_json(413, 429)}, tags=["offline"])
+    async def voucher_redeem(request: Request) -> HTMLResponse:
+        public_limiter.take(_client_address(request), "address")
+        try:
+            form = await _form(request)
+        except AuthError:
+            form = {}
+        lang = pick_language(form.get("lang"), request.headers.get("accept-language"))
+        too_long = any(len(form.get(name, "")) > limit for name, limit in VOUCHER_FIELDS.items())
+        if "code" not in form or too_long:
+            return HTMLResponse(voucher_html(lang, "", "unreadable"), status_code=400)
+        code = form["code"].strip()
+        account_id = form.get("account_id", "").strip()
+        if not VOUCHER_CODE.fullmatch(code) or not parts.policy.account_id_ok(account_id):
+            return HTMLResponse(voucher_html(lang, code, "v_invalid"), status_code=403)
+        try:
+            result = await _in_pool(offline.redeem, code, account_id, form.get("new_password") or None)
+        except ApiError as exc:
+            if exc.code != "password_policy":
+                return HTMLResponse(voucher_html(lang, code, "v_invalid"), status_code=403)
+            problems = exc.extra.get("problems")
+            missing = isinstance(problems, list) and "missing" in problems
+            return HTMLResponse(voucher_html(lang, code, "v_needs_password" if missing else "v_weak"),
+                                status_code=422)
+        kind = str(result.pop("kind"))
+        return HTMLResponse(voucher_done_html(lang, kind, result), headers={"Cache-Control": "no-store"})
 
     # -- verification ---------------------------------------------------------------------------
 

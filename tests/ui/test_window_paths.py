@@ -20,9 +20,10 @@ from kiosk.flow import Screen
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.services.core import KioskCore
-from kiosk.ui.widgets import BusyIndicator
+from kiosk.ui.widgets import BusyIndicator, QrCode
 from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Link
+from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.netfault import Relay
@@ -327,8 +328,22 @@ def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> No
     assert voucher in "".join(visible_texts(counter.window.current_page)).replace(" ", "")  # type: ignore[arg-type]
     assert desk.core.store.outbox_depth() == 1
     assert account(desk.server, LINKED).mfa_methods == 2  # nothing is changed while offline
+    page_url = counter.window.view.result.get("voucher_url")
+    assert page_url == f"{desk.relay.url}/voucher?code={voucher}"  # shown with its QR code
+    shown = counter.window.current_page
+    assert shown is not None and any(qr.isVisible() for qr in shown.findChildren(QrCode))
     counter.take_off()
     counter.wait_for(Screen.START)
+
+    # The server comes back: the outbox drains, and the user finishes on the page the QR code opens.
+    desk.relay.up()
+    desk.core.sync.wake()
+    counter.qtbot.waitUntil(lambda: desk.core.store.outbox_depth() == 0, timeout=20_000)
+    finished = httpx2.post(f"{desk.relay.url}/voucher",
+                           data={"code": voucher, "account_id": LINKED, "lang": "en"})
+    assert finished.status_code == 200, finished.text
+    assert TEXTS["en"]["v_enrolment"] in finished.text
+    assert account(desk.server, LINKED).mfa_methods == 0
 
 
 def test_offline_refuses_what_needs_the_server_in_words(desk: Desk) -> None:

@@ -1,7 +1,9 @@
-"""The phone's sign-in page for pre-link, in a real browser: Debian's Chromium driven by Playwright.
+"""The pages a user opens on their own phone, in a real browser: Debian's Chromium driven by Playwright.
 
-The kiosk starts the device grant and shows its address as a QR code; the user opens it on their
-phone, signs in, and the kiosk's polling gets the account token.
+- The pre-link sign-in: the kiosk starts the device grant and shows its address as a QR code; the
+  user opens it, signs in, and the kiosk's polling gets the account token.
+- The voucher page: staff approved a request at a kiosk that was offline; once the kiosk's
+  evidence has reached the server, the user finishes there with the voucher code.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.demo import DEMO_PASSWORD
-from linkserver.signin_page import TEXTS, pick_language
+from linkserver.models import Account
+from linkserver.pages import TEXTS, pick_language
+from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer, live_server
+from tests.linkserver.test_api_offline import LINKED, VOUCHER, Kiosk
 from tests.linkserver.test_api_operations import UNLINKED, DeviceFlow
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -111,6 +116,64 @@ def test_a_code_typed_by_hand_and_one_that_expired(browser: Browser, live: LiveS
     page.get_by_label(en["password"]).fill(DEMO_PASSWORD)
     page.get_by_role("button", name=en["approve"]).click()
     expect(page.get_by_role("alert")).to_have_text(en["expired"])
+    page.context.close()
+
+
+# -- the voucher page ---------------------------------------------------------------------------------
+
+
+def test_a_password_voucher_in_japanese(browser: Browser, live: LiveServer) -> None:
+    page = phone(browser, "ja-JP")
+    ja = TEXTS["ja"]
+    page.goto(live.url(f"/voucher?code={VOUCHER}"))  # from the kiosk's QR code
+    # Before the kiosk's evidence reached the server, the voucher is not known yet: the page says so.
+    page.get_by_label(ja["v_account"]).fill(LINKED)
+    page.get_by_role("button", name=ja["v_submit"]).click()
+    expect(page.get_by_role("alert")).to_have_text(ja["v_invalid"])
+
+    kiosk = Kiosk(live)
+    [result] = kiosk.upload(kiosk.seal(kiosk.payload()))
+    assert result["fate"] == "accepted"
+    expect(page.get_by_label(ja["v_code"])).to_have_value(VOUCHER)
+    page.get_by_label(ja["v_account"]).fill(LINKED)
+    page.get_by_role("button", name=ja["v_submit"]).click()
+    expect(page.get_by_role("alert")).to_have_text(ja["v_needs_password"])
+    page.get_by_label(ja["v_account"]).fill(LINKED)
+    page.get_by_label(ja["v_password"]).fill("weak")
+    page.get_by_role("button", name=ja["v_submit"]).click()
+    expect(page.get_by_role("alert")).to_have_text(ja["v_weak"])
+    assert "weak" not in page.get_by_label(ja["v_password"]).input_value()
+    page.get_by_label(ja["v_account"]).fill(LINKED)
+    page.get_by_label(ja["v_password"]).fill("Momiji-autumn-77")
+    page.get_by_role("button", name=ja["v_submit"]).click()
+    expect(page.get_by_role("status")).to_have_text(ja["v_password_set"])
+    with live.server.parts.db.transaction() as session:
+        account = session.get(Account, LINKED)
+        assert account is not None and password_matches(account.password_hash, "Momiji-autumn-77")
+    page.go_back()  # a voucher works once
+    page.get_by_label(ja["v_account"]).fill(LINKED)
+    page.get_by_label(ja["v_password"]).fill("Momiji-autumn-88")
+    page.get_by_role("button", name=ja["v_submit"]).click()
+    expect(page.get_by_role("alert")).to_have_text(ja["v_invalid"])
+    page.context.close()
+
+
+def test_an_mfa_voucher_in_english_shows_the_enrolment_code(browser: Browser, live: LiveServer) -> None:
+    kiosk = Kiosk(live)
+    [result] = kiosk.upload(kiosk.seal(kiosk.payload(operation="mfa_reset")))
+    assert result["fate"] == "accepted"
+    page = phone(browser, "en-GB")
+    en = TEXTS["en"]
+    page.goto(live.url("/voucher"))
+    page.get_by_label(en["v_code"]).fill(VOUCHER.lower())  # typed by hand
+    page.get_by_label(en["v_account"]).fill(LINKED)
+    page.get_by_role("button", name=en["v_submit"]).click()
+    expect(page.get_by_role("status")).to_have_text(en["v_enrolment"])
+    code = page.locator("#result").inner_text()
+    assert len(code) >= 8
+    with live.server.parts.db.transaction() as session:
+        account = session.get(Account, LINKED)
+        assert account is not None and account.mfa_methods == 0
     page.context.close()
 
 

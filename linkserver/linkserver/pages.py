@@ -1,0 +1,191 @@
+"""The pages a user opens on their own phone or computer.
+
+- ``/device``: the sign-in during pre-link (RFC 8628's verification URI);
+- ``/voucher``: finishing an operation that staff approved at a kiosk while it was offline.
+
+In Japanese or English: the language asked for in the address or the form (``lang``), else the
+first of the two the browser prefers (``Accept-Language``), else Japanese. Each page links to the
+other language. Everything a page says comes from ``TEXTS``; what the user typed is escaped, and
+a password is never written back into a page.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode
+
+LANGUAGES = ("ja", "en")
+DEFAULT_LANGUAGE = "ja"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Sign in to link your card",
+        "heading": "Link your My Number Card",
+        "intro": "Sign in with your university account to confirm it is yours. The kiosk continues by "
+                 "itself.",
+        "code": "Code shown on the kiosk",
+        "account": "Account ID",
+        "password": "Password",
+        "approve": "Sign in and link",
+        "deny": "This was not me",
+        "other": "日本語",
+        "unreadable": "The form could not be read.",
+        "wrong": "The account ID or password is wrong. Try again.",
+        "expired": "This code is not valid any more. Start again at the kiosk.",
+        "approved": "Signed in. Go back to the kiosk to continue.",
+        "denied": "The request was refused. You can close this page.",
+        "v_title": "Finish your request",
+        "v_heading": "Finish a request approved at the help desk",
+        "v_intro": "Enter the voucher code the kiosk showed you and your account ID. For a password "
+                   "reset, also choose your new password here.",
+        "v_code": "Voucher code",
+        "v_account": "Account ID",
+        "v_password": "New password (only for a password reset)",
+        "v_policy": "12 to 64 characters, with at least 3 of: capital letters, small letters, digits, "
+                    "symbols.",
+        "v_submit": "Finish",
+        "v_invalid": "This voucher is not valid for this account: it may be mistyped, used already or "
+                     "expired. If the kiosk was offline, it may not have reached the university yet: "
+                     "try again later.",
+        "v_needs_password": "This voucher is for a password reset: enter your new password.",
+        "v_weak": "The new password does not meet the rules below the field.",
+        "v_password_set": "Your new password is set. You can sign in with it now.",
+        "v_enrolment": "Your sign-in methods were cleared. Register a new one with this code:",
+        "v_ticket": "Your salvage ticket:",
+        "v_until": "Valid until %s (UTC).",
+    },
+    "ja": {
+        "title": "カードのひも付けのためのサインイン",
+        "heading": "マイナンバーカードのひも付け",
+        "intro": "大学のアカウントでサインインして、ご本人のアカウントであることを確認してください。"
+                 "端末の手続きはそのまま進みます。",
+        "code": "端末に表示されたコード",
+        "account": "アカウントID",
+        "password": "パスワード",
+        "approve": "サインインしてひも付ける",
+        "deny": "心当たりがありません（取り消す）",
+        "other": "English",
+        "unreadable": "入力内容を読み取れませんでした。",
+        "wrong": "アカウントIDまたはパスワードが違います。もう一度入力してください。",
+        "expired": "このコードは有効期限が切れています。端末で最初からやり直してください。",
+        "approved": "サインインしました。端末に戻って手続きを続けてください。",
+        "denied": "お申し込みを取り消しました。このページは閉じてかまいません。",
+        "v_title": "お手続きの完了",
+        "v_heading": "窓口で承認されたお手続きの完了",
+        "v_intro": "端末に表示された引換コードとアカウントIDを入力してください。パスワードの再設定の場合は、"
+                   "ここで新しいパスワードも決めてください。",
+        "v_code": "引換コード",
+        "v_account": "アカウントID",
+        "v_password": "新しいパスワード（パスワードの再設定の場合のみ）",
+        "v_policy": "12〜64文字で、英大文字・英小文字・数字・記号のうち3種類以上を含めてください。",
+        "v_submit": "完了する",
+        "v_invalid": "この引換コードはこのアカウントでは使えません。入力の誤り、使用済み、または期限切れの"
+                     "可能性があります。端末がオフラインだった場合は、まだ大学に届いていないことがあります。"
+                     "時間をおいてもう一度お試しください。",
+        "v_needs_password": "パスワードの再設定の引換コードです。新しいパスワードを入力してください。",
+        "v_weak": "新しいパスワードが入力欄の下のルールを満たしていません。",
+        "v_password_set": "新しいパスワードを設定しました。このパスワードでサインインできます。",
+        "v_enrolment": "登録されていた認証方法を削除しました。次のコードで新しい方法を登録してください：",
+        "v_ticket": "データ取り出しのチケット：",
+        "v_until": "有効期限：%s（協定世界時）",
+    },
+}
+
+PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font:18px/1.5 system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em}}
+label,input,button{{display:block;width:100%;box-sizing:border-box;margin:.4em 0}}
+input,button{{font-size:1.1em;padding:.6em}}.error{{color:#a00;font-weight:bold}}
+.language{{text-align:right}}.code{{font:bold 1.6em monospace;letter-spacing:.05em}}</style></head>
+<body>{body}</body></html>"""
+
+
+def pick_language(asked: str | None, accept_language: str | None) -> str:
+    """``asked`` if it is one of ours, else the first of ours in ``Accept-Language`` by weight."""
+    if asked in LANGUAGES:
+        return asked
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+def _page(lang: str, body: str, title: str | None = None) -> str:
+    return PAGE.format(lang=lang, title=html.escape(title or TEXTS[lang]["title"]), body=body)
+
+
+def _switch(lang: str, path: str, keep: dict[str, str]) -> str:
+    """A link to the same page in the other language, keeping ``keep`` (the code it was opened with)."""
+    other = "en" if lang == "ja" else "ja"
+    query = urlencode({**{k: v for k, v in keep.items() if v}, "lang": other})
+    return (f'<p class="language"><a href="{path}?{html.escape(query)}" lang="{other}" hreflang="{other}">'
+            f'{html.escape(TEXTS[lang]["other"])}</a></p>')
+
+
+def sign_in_html(lang: str, user_code: str, problem: str | None = None) -> str:
+    """The form: the code (filled in from the address), the account ID and the password."""
+    words = {key: html.escape(value) for key, value in TEXTS[lang].items()}
+    error = f'<p class="error" role="alert">{words[problem]}</p>' if problem else ""
+    body = f"""{_switch(lang, "/device", {"user_code": user_code})}<h1>{words["heading"]}</h1>
+<p>{words["intro"]}</p>
+{error}<form method="post" action="/device">
+<input type="hidden" name="lang" value="{lang}">
+<label for="user_code">{words["code"]}</label>
+<input id="user_code" name="user_code" value="{html.escape(user_code)}" autocomplete="off" required>
+<label for="account_id">{words["account"]}</label>
+<input id="account_id" name="account_id" inputmode="numeric" autocomplete="username" required>
+<label for="password">{words["password"]}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button name="action" value="approve">{words["approve"]}</button>
+<button name="action" value="deny" formnovalidate>{words["deny"]}</button></form>"""
+    return _page(lang, body)
+
+
+def done_html(lang: str, outcome: str) -> str:
+    """The page after the form: signed in (``approved``) or refused (``denied``)."""
+    return _page(lang, f'<h1 role="status">{html.escape(TEXTS[lang][outcome])}</h1>')
+
+
+def voucher_html(lang: str, code: str, problem: str | None = None) -> str:
+    """The voucher form: the code (filled in from the kiosk's QR code), the account ID, a new password."""
+    words = {key: html.escape(value) for key, value in TEXTS[lang].items()}
+    error = f'<p class="error" role="alert">{words[problem]}</p>' if problem else ""
+    body = f"""{_switch(lang, "/voucher", {"code": code})}<h1>{words["v_heading"]}</h1>
+<p>{words["v_intro"]}</p>
+{error}<form method="post" action="/voucher">
+<input type="hidden" name="lang" value="{lang}">
+<label for="code">{words["v_code"]}</label>
+<input id="code" name="code" value="{html.escape(code)}" autocomplete="off"
+ autocapitalize="characters" required>
+<label for="account_id">{words["v_account"]}</label>
+<input id="account_id" name="account_id" inputmode="numeric" autocomplete="username" required>
+<label for="new_password">{words["v_password"]}</label>
+<input id="new_password" name="new_password" type="password" autocomplete="new-password"
+ aria-describedby="policy">
+<p id="policy">{words["v_policy"]}</p>
+<button>{words["v_submit"]}</button></form>"""
+    return _page(lang, body, TEXTS[lang]["v_title"])
+
+
+def voucher_done_html(lang: str, kind: str, result: dict[str, object]) -> str:
+    """What the redeemed voucher gave: the password set, an enrolment code or a salvage ticket."""
+    words = TEXTS[lang]
+    if kind == "password_reset":
+        body = f'<h1 role="status">{html.escape(words["v_password_set"])}</h1>'
+    else:
+        caption, value = ((words["v_enrolment"], result.get("enrolment_code")) if kind == "mfa_reset"
+                          else (words["v_ticket"], result.get("ticket")))
+        until = str(result.get("expires_at", ""))[:16].replace("T", " ")
+        body = (f'<h1 role="status">{html.escape(caption)}</h1>'
+                f'<p class="code" id="result">{html.escape(str(value))}</p>'
+                f'<p>{html.escape(words["v_until"] % until)}</p>')
+    return _page(lang, body, words["v_title"])
