@@ -356,6 +356,15 @@ def create_app(verification: VerificationService, operations: OperationService, 
         answer = await _in_pool(run)
         return JSONResponse(answer.model_dump(), headers={"Cache-Control": "no-store"})
 
+    async def page_form(request: Request) -> tuple[dict[str, str], str]:
+        """A form posted from one of the user's pages (empty if unreadable), and the page's language."""
+        public_limiter.take(_client_address(request), "address")
+        try:
+            form = await _form(request)
+        except AuthError:
+            form = {}
+        return form, pick_language(form.get("lang"), request.headers.get("accept-language"))
+
     @app.get("/device", response_class=HTMLResponse, responses=_documented_json(413, 422, 429),
              tags=["account sign-in"])
     def device_page(request: Request, user_code: Annotated[str, Query(max_length=32)] = "",
@@ -370,13 +379,8 @@ def create_app(verification: VerificationService, operations: OperationService, 
                                "content": {"text/html": {}}},
                          **_documented_json(413, 429)}, tags=["account sign-in"])
     async def device_sign_in(request: Request) -> HTMLResponse:
-        public_limiter.take(_client_address(request), "address")
-        try:
-            form = await _form(request)
-        except AuthError:
-            form = {}
+        form, lang = await page_form(request)
         action = form.get("action", "approve")
-        lang = pick_language(form.get("lang"), request.headers.get("accept-language"))
         readable = action in SIGN_IN_ACTIONS and "user_code" in form and all(
             len(form.get(name, "")) <= limit for name, limit in SIGN_IN_FIELDS.items())
         if not readable:
@@ -409,12 +413,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
                                "content": {"text/html": {}}},
                          **_documented_json(413, 429)}, tags=["offline"])
     async def voucher_redeem(request: Request) -> HTMLResponse:
-        public_limiter.take(_client_address(request), "address")
-        try:
-            form = await _form(request)
-        except AuthError:
-            form = {}
-        lang = pick_language(form.get("lang"), request.headers.get("accept-language"))
+        form, lang = await page_form(request)
         too_long = any(len(form.get(name, "")) > limit for name, limit in VOUCHER_FIELDS.items())
         if "code" not in form or too_long:
             return HTMLResponse(voucher_html(lang, "", "unreadable"), status_code=400)

@@ -131,23 +131,35 @@ def _switch(lang: str, path: str, keep: dict[str, str]) -> str:
             f'{html.escape(TEXTS[lang]["other"])}</a></p>')
 
 
+def _form_page(lang: str, path: str, keep: dict[str, str], texts: tuple[str, str, str],
+               problem: str | None, fields: str) -> str:
+    """A page with a form posting to ``path``: the language link, heading, intro, the problem, ``fields``.
+
+    ``texts`` names the title, heading and intro in ``TEXTS``; ``fields`` is already escaped HTML.
+    """
+    title, heading, intro = (TEXTS[lang][key] for key in texts)
+    error = f'<p class="error" role="alert">{html.escape(TEXTS[lang][problem])}</p>' if problem else ""
+    body = f"""{_switch(lang, path, keep)}<h1>{html.escape(heading)}</h1>
+<p>{html.escape(intro)}</p>
+{error}<form method="post" action="{path}">
+<input type="hidden" name="lang" value="{lang}">
+{fields}</form>"""
+    return _page(lang, body, title)
+
+
 def sign_in_html(lang: str, user_code: str, problem: str | None = None) -> str:
     """The form: the code (filled in from the address), the account ID and the password."""
     words = {key: html.escape(value) for key, value in TEXTS[lang].items()}
-    error = f'<p class="error" role="alert">{words[problem]}</p>' if problem else ""
-    body = f"""{_switch(lang, "/device", {"user_code": user_code})}<h1>{words["heading"]}</h1>
-<p>{words["intro"]}</p>
-{error}<form method="post" action="/device">
-<input type="hidden" name="lang" value="{lang}">
-<label for="user_code">{words["code"]}</label>
+    fields = f"""<label for="user_code">{words["code"]}</label>
 <input id="user_code" name="user_code" value="{html.escape(user_code)}" autocomplete="off" required>
 <label for="account_id">{words["account"]}</label>
 <input id="account_id" name="account_id" inputmode="numeric" autocomplete="username" required>
 <label for="password">{words["password"]}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button name="action" value="approve">{words["approve"]}</button>
-<button name="action" value="deny" formnovalidate>{words["deny"]}</button></form>"""
-    return _page(lang, body)
+<button name="action" value="deny" formnovalidate>{words["deny"]}</button>"""
+    return _form_page(lang, "/device", {"user_code": user_code}, ("title", "heading", "intro"), problem,
+                      fields)
 
 
 def done_html(lang: str, outcome: str) -> str:
@@ -158,12 +170,7 @@ def done_html(lang: str, outcome: str) -> str:
 def voucher_html(lang: str, code: str, problem: str | None = None) -> str:
     """The voucher form: the code (filled in from the kiosk's QR code), the account ID, a new password."""
     words = {key: html.escape(value) for key, value in TEXTS[lang].items()}
-    error = f'<p class="error" role="alert">{words[problem]}</p>' if problem else ""
-    body = f"""{_switch(lang, "/voucher", {"code": code})}<h1>{words["v_heading"]}</h1>
-<p>{words["v_intro"]}</p>
-{error}<form method="post" action="/voucher">
-<input type="hidden" name="lang" value="{lang}">
-<label for="code">{words["v_code"]}</label>
+    fields = f"""<label for="code">{words["v_code"]}</label>
 <input id="code" name="code" value="{html.escape(code)}" autocomplete="off"
  autocapitalize="characters" required>
 <label for="account_id">{words["v_account"]}</label>
@@ -172,8 +179,8 @@ def voucher_html(lang: str, code: str, problem: str | None = None) -> str:
 <input id="new_password" name="new_password" type="password" autocomplete="new-password"
  aria-describedby="policy">
 <p id="policy">{words["v_policy"]}</p>
-<button>{words["v_submit"]}</button></form>"""
-    return _page(lang, body, TEXTS[lang]["v_title"])
+<button>{words["v_submit"]}</button>"""
+    return _form_page(lang, "/voucher", {"code": code}, ("v_title", "v_heading", "v_intro"), problem, fields)
 
 
 def voucher_done_html(lang: str, kind: str, result: dict[str, object]) -> str:
