@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Account, AuditEntry, Link, MailOutbox, Operation, SalvageTicket
-from linkserver.passwords import password_matches
 from linkserver.pages import TEXTS
+from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer
 from tests.linkserver.test_api_verification import ASSERTION_TYPE, assertion
 
