@@ -82,4 +82,6 @@ class CoreBackend:
 
     def voucher_page(self, code: str) -> str | None:
         page = self.core.settings.offline.voucher_page_url
-        return f"{page}?{urlencode({'code': code})}" if page else None
+        # In the fragment: the browser fills the form from it and never sends it, so the voucher
+        # reaches no server, proxy or access log before the user submits it.
+        return f"{page}#{urlencode({'code': code})}" if page else None

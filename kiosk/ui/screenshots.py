@@ -133,7 +133,7 @@ def representative_views(language: str) -> Iterator[tuple[str, View]]:
         yield f"done-{operation}", view(Screen.DONE, operation=operation, account=masked, result=result)
     yield "done-offline", view(Screen.DONE, operation="mfa_reset", account=masked, online=False,
                                result={"voucher": "K7QM-2XRD-9HTP-CW4N", "voucher_url":
-                                       "https://linkage.example.ac.jp/voucher?code=K7QM-2XRD-9HTP-CW4N"})
+                                       "https://linkage.example.ac.jp/voucher#code=K7QM-2XRD-9HTP-CW4N"})
     yield "error", view(Screen.ERROR, error="card.removed", error_step="pin")
     for code in ERROR_CODES:
         step = "verify" if code in ("no_match", "expired", "revoked", "unknown_issuer") else "card"

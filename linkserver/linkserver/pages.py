@@ -1,7 +1,8 @@
 """The pages a user opens on their own phone or computer.
 
 - ``/device``: the sign-in during pre-link (RFC 8628's verification URI);
-- ``/voucher``: finishing an operation that staff approved at a kiosk while it was offline.
+- ``/voucher``: finishing an operation that staff approved at a kiosk while it was offline (the
+  kiosk's QR code opens it with the voucher in the address's fragment, never sent to a server).
 
 In Japanese or English: the language asked for in the address or the form (``lang``), else the
 first of the two the browser prefers (``Accept-Language``), else Japanese. Each page links to the
@@ -119,6 +120,12 @@ def pick_language(asked: str | None, accept_language: str | None) -> str:
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 
 
+#: The kiosk's QR code carries the voucher in the address's fragment (``#code=...``), which a browser
+#: never sends: no server, proxy or log sees it before the user submits the form.
+FILL_FROM_FRAGMENT = ("const f=new URLSearchParams(location.hash.slice(1)).get('code');"
+                      "const c=document.getElementById('code');if(f&&!c.value){c.value=f;}")
+
+
 def _page(lang: str, body: str, title: str | None = None) -> str:
     return PAGE.format(lang=lang, title=html.escape(title or TEXTS[lang]["title"]), body=body)
 
@@ -179,7 +186,8 @@ def voucher_html(lang: str, code: str, problem: str | None = None) -> str:
 <input id="new_password" name="new_password" type="password" autocomplete="new-password"
  aria-describedby="policy">
 <p id="policy">{words["v_policy"]}</p>
-<button>{words["v_submit"]}</button>"""
+<button>{words["v_submit"]}</button>
+<script>{FILL_FROM_FRAGMENT}</script>"""
     return _form_page(lang, "/voucher", {"code": code}, ("v_title", "v_heading", "v_intro"), problem, fields)
 
 

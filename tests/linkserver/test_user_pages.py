@@ -125,7 +125,11 @@ def test_a_code_typed_by_hand_and_one_that_expired(browser: Browser, live: LiveS
 def test_a_password_voucher_in_japanese(browser: Browser, live: LiveServer) -> None:
     page = phone(browser, "ja-JP")
     ja = TEXTS["ja"]
-    page.goto(live.url(f"/voucher?code={VOUCHER}"))  # from the kiosk's QR code
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url + " " + (request.post_data or "")))
+    page.goto(live.url(f"/voucher#code={VOUCHER}"))  # as the kiosk's QR code opens it
+    expect(page.get_by_label(ja["v_code"])).to_have_value(VOUCHER)  # filled from the fragment
+    assert sent and not any(VOUCHER in line for line in sent)  # which the browser never sent
     # Before the kiosk's evidence reached the server, the voucher is not known yet: the page says so.
     page.get_by_label(ja["v_account"]).fill(LINKED)
     page.get_by_role("button", name=ja["v_submit"]).click()

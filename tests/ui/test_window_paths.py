@@ -329,7 +329,7 @@ def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> No
     assert desk.core.store.outbox_depth() == 1
     assert account(desk.server, LINKED).mfa_methods == 2  # nothing is changed while offline
     page_url = counter.window.view.result.get("voucher_url")
-    assert page_url == f"{desk.relay.url}/voucher?code={voucher}"  # shown with its QR code
+    assert page_url == f"{desk.relay.url}/voucher#code={voucher}"  # shown with its QR code
     shown = counter.window.current_page
     assert shown is not None and any(qr.isVisible() for qr in shown.findChildren(QrCode))
     counter.take_off()
