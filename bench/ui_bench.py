@@ -408,12 +408,15 @@ class Operations:
         self.phone_sign_in = phone_sign_in
         self.passwords = 0
 
-    def run(self, operation: str) -> dict[str, Any]:
+    def up_to_pin(self, operation: str) -> str:
+        """From START to the PIN pad: the operation, its account ID, the phone for pre-link, the card.
+
+        Returns the card's PIN.
+        """
         from kiosk.flow import Screen
 
         c = self.counter
         account, holder, pin = OPERATION_CASES[operation]
-        c.wait_for(Screen.START)
         c.tap(start_button(operation))
         c.wait_for(Screen.ACCOUNT)
         c.type_digits(account)
@@ -427,6 +430,14 @@ class Operations:
         c.wait_for(Screen.PLACE_CARD)
         c.place(c.make_card(holder))
         c.wait_for(Screen.PIN)
+        return pin
+
+    def run(self, operation: str) -> dict[str, Any]:
+        from kiosk.flow import Screen
+
+        c = self.counter
+        c.wait_for(Screen.START)
+        pin = self.up_to_pin(operation)
         c.type_digits(pin)
         c.tap("OK")
         if operation == "prelink":
@@ -455,14 +466,7 @@ class Operations:
         from kiosk.flow import Screen
 
         c = self.counter
-        account, holder, _ = OPERATION_CASES["link_status"]
-        c.tap(start_button("link_status"))
-        c.wait_for(Screen.ACCOUNT)
-        c.type_digits(account)
-        c.tap("OK")
-        c.wait_for(Screen.PLACE_CARD)
-        c.place(c.make_card(holder))
-        c.wait_for(Screen.PIN)
+        self.up_to_pin("link_status")
         c.type_digits("12")
         c.tap("Cancel")
         c.wait_for(Screen.START)
@@ -473,14 +477,7 @@ class Operations:
         from kiosk.flow import Screen
 
         c = self.counter
-        account, holder, _ = OPERATION_CASES["mfa_reset"]
-        c.tap(start_button("mfa_reset"))
-        c.wait_for(Screen.ACCOUNT)
-        c.type_digits(account)
-        c.tap("OK")
-        c.wait_for(Screen.PLACE_CARD)
-        c.place(c.make_card(holder))
-        c.wait_for(Screen.PIN)
+        self.up_to_pin("mfa_reset")
         c.type_digits("12")
         timer = c.window.idle_timer
         timer.setInterval(IDLE_MS)  # restarts the running timer with the short allowance

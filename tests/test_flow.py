@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
 from kiosk.config import load_config
@@ -17,7 +16,6 @@ from kiosk.flow.backend import CoreBackend, password_problems
 from kiosk.nfc import TimedConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
-from linkserver.demo import DEMO_PASSWORD
 from tests.conftest import distinct_screens
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.test_kiosk_core import LINKED, NEW_PASSWORD, write_config
@@ -183,17 +181,20 @@ def test_unlink_asks_before_it_acts(counter: Counter, server: LiveServer) -> Non
     assert counter.screen is Screen.START
 
 
-def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: LiveServer,
-                                                      staff: Staff) -> None:
+def phone_signs_in(counter: Counter, server: LiveServer) -> None:
+    """The user reads the code off the screen once it shows and signs in on their phone (a thread)."""
     def phone() -> None:
-        # The user reads the code off the screen and signs in on their phone.
         while counter.flow.view.device_user_code is None:
             seen.wait(0.02)
-        httpx2.post(server.url("/device"), data={"user_code": counter.flow.view.device_user_code,
-                                                  "account_id": "2024000002", "password": DEMO_PASSWORD})
+        server.sign_in_on_phone(counter.flow.view.device_user_code)
 
     seen = threading.Event()
     threading.Thread(target=phone, daemon=True).start()
+
+
+def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: LiveServer,
+                                                      staff: Staff) -> None:
+    phone_signs_in(counter, server)
     counter.flow.choose("prelink")
     counter.flow.submit_account("2024000002")
     assert counter.screen is Screen.PLACE_CARD
@@ -255,14 +256,7 @@ def test_a_challenge_that_expired_while_the_user_typed_is_replaced(
 
 def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server: LiveServer,
                                                        staff: Staff) -> None:
-    def phone() -> None:
-        while counter.flow.view.device_user_code is None:
-            seen.wait(0.02)
-        httpx2.post(server.url("/device"), data={"user_code": counter.flow.view.device_user_code,
-                                                  "account_id": "2024000002", "password": DEMO_PASSWORD})
-
-    seen = threading.Event()
-    threading.Thread(target=phone, daemon=True).start()
+    phone_signs_in(counter, server)
     counter.flow.choose("prelink")
     counter.flow.submit_account("2024000002")
     counter.place("unlinked")

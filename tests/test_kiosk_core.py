@@ -21,7 +21,6 @@ from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from kiosk.services.headless import Flow, FlowFailed, FlowInput, Step
-from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Account, Link, OfflineEvidence
 from linkserver.passwords import password_matches
 from tests.conftest import Reader
@@ -138,8 +137,7 @@ def test_link_status_and_unlink_online(core: KioskCore, reader: Reader,
 def _sign_in_on_phone(server: LiveServer) -> Callable[[str, str], None]:
     def sign_in(user_code: str, uri: str) -> None:
         def phone() -> None:
-            answer = httpx2.post(server.url("/device"), data={
-                "user_code": user_code, "account_id": "2024000002", "password": DEMO_PASSWORD})
+            answer = server.sign_in_on_phone(user_code)
             assert answer.status_code == 200
 
         threading.Thread(target=phone, daemon=True).start()

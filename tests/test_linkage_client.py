@@ -50,7 +50,6 @@ from kiosk.nfc.sim import TestHierarchy
 from linkserver import signature as server_signature
 from linkserver.admin import register_client
 from linkserver.config import Limits
-from linkserver.demo import DEMO_PASSWORD
 from linkserver.offline import offline_challenge, seal_evidence
 from tests.linkserver.helpers import LiveServer, free_port, live_server
 
@@ -495,8 +494,7 @@ def test_waiting_for_staff_can_be_cancelled_or_time_out(live: LiveServer, client
 
 
 def sign_in_on_the_phone(live: LiveServer, user_code: str, account: str, action: str = "approve") -> None:
-    answer = httpx2.post(live.url("/device"), data={"user_code": user_code, "account_id": account,
-                                                    "password": DEMO_PASSWORD, "action": action})
+    answer = live.sign_in_on_phone(user_code, account, action=action)
     assert answer.status_code == 200, answer.text
 
 

@@ -32,7 +32,7 @@ from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
 from linkserver.config import Limits
-from linkserver.demo import DemoSetup, prepare_demo
+from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
 from linkserver.server import LinkServer, build_server
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
@@ -135,6 +135,12 @@ class LiveServer:
 
     def card(self, holder: str) -> SimulatedCard:
         return SimulatedCard(CardProfile.from_holder(self.hierarchy, holder))
+
+    def sign_in_on_phone(self, user_code: str, account: str = "2024000002", password: str = DEMO_PASSWORD,
+                         action: str = "approve") -> httpx2.Response:
+        """The user's phone posting the pre-link sign-in form (by default the unlinked demo account)."""
+        return httpx2.post(self.url("/device"), data={"user_code": user_code, "account_id": account,
+                                                      "password": password, "action": action})
 
     def sign(self, holder: str, nonce: bytes, account: str,
              kiosk_id: str | None = None) -> tuple[bytes, bytes]:

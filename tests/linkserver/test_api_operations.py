@@ -240,8 +240,7 @@ class DeviceFlow:
             grant_type="urn:ietf:params:oauth:grant-type:device_code", device_code=device_code))
 
     def sign_in(self, user_code: str, account: str, password: str) -> httpx2.Response:
-        return httpx2.post(self.live.url("/device"), data={
-            "user_code": user_code, "account_id": account, "password": password, "action": "approve"})
+        return self.live.sign_in_on_phone(user_code, account, password)
 
     def account_token(self, account: str) -> str:
         grant = self.start()

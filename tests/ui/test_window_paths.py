@@ -21,7 +21,6 @@ from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.services.core import KioskCore
 from kiosk.ui.widgets import BusyIndicator, QrCode
-from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Link
 from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
@@ -71,8 +70,7 @@ def sign_in_on_phone(desk: Desk) -> None:
     """What the user does on their phone once the device-grant screen shows its code."""
     code = desk.counter.window.view.device_user_code
     assert code
-    answer = httpx2.post(desk.server.url("/device"), data={
-        "user_code": code, "account_id": UNLINKED_ACCOUNT, "password": DEMO_PASSWORD})
+    answer = desk.server.sign_in_on_phone(code, UNLINKED_ACCOUNT)
     assert answer.status_code == 200, answer.text
 
 
