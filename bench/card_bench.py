@@ -29,7 +29,6 @@ from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
 from kiosk.nfc.sim import CardProfile, LatencyModel, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.faults import TYPICAL_NFC
 
-BENCH_PORT = 0x9C7D
 T = TypeVar("T")
 
 
@@ -64,7 +63,7 @@ def through_pcscd(card: SimulatedCard) -> Iterator[CardConnection]:
     from kiosk.nfc.sim.pcscd import PcscdProcess
     from kiosk.nfc.sim.vpcd import VpcdBridge
 
-    with PcscdProcess(port=BENCH_PORT, name="Bench PCD") as pcscd:
+    with PcscdProcess(port=None, name="Bench PCD") as pcscd:
         bridge = VpcdBridge(card, port=pcscd.port)
         bridge.insert()
         try:

@@ -20,7 +20,7 @@ beside the fewest any reader of the card could send. It exits non-zero if a sess
         [--transport inprocess|pcscd] [--hierarchy DIR] [--json FILE]
 
 ``--transport pcscd`` puts each card behind a real pcscd and the vpcd reader driver instead (it
-starts its own pcscd, so no other may be running).
+starts a private pcscd of its own, beside any other).
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ from tests.linkserver.helpers import free_port  # noqa: E402
 HOLDER = "linked"
 #: The holder's own account: every verification must answer "match".
 ACCOUNT = "2024000001"
-BENCH_PORT = 0x9C7D
 BENCH_READER = "Kiosk Bench PCD"
 LATENCIES: dict[str, LatencyModel] = {"none": LatencyModel(), "typical NFC": TYPICAL_NFC}
 LATENCY_CHOICES = {"none": ("none",), "typical": ("typical NFC",), "both": ("none", "typical NFC")}
@@ -127,7 +126,7 @@ def through_pcscd(timeout: float) -> Iterator[Placer]:
     from kiosk.nfc.sim.pcscd import PcscdProcess
     from kiosk.nfc.sim.vpcd import VpcdBridge
 
-    with PcscdProcess(port=BENCH_PORT, name=BENCH_READER) as pcscd:
+    with PcscdProcess(port=None, name=BENCH_READER) as pcscd:
         reader = pcscd.readers[0]
 
         @contextmanager
@@ -150,8 +149,8 @@ TRANSPORTS: dict[str, Callable[[float], AbstractContextManager[Placer]]] = {
     "inprocess": in_process, "pcscd": through_pcscd}
 TRANSPORT_TEXT = {
     "inprocess": "the simulated card in this process, behind the kiosk's card thread (TimedConnection)",
-    "pcscd": f"each simulated card behind a real pcscd (reader \"{BENCH_READER} 00 00\", vpcd port "
-             f"0x{BENCH_PORT:04X}) through VpcdBridge, read with pyscard (PcscConnection)",
+    "pcscd": f"each simulated card behind a real pcscd (a private one, reader "
+             f"\"{BENCH_READER} 00 00\") through VpcdBridge, read with pyscard (PcscConnection)",
 }
 
 

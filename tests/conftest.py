@@ -15,13 +15,15 @@ import pytest
 
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.hierarchy import generate
-from kiosk.nfc.sim.pcscd import PcscdProcess
+from kiosk.nfc.sim.pcscd import SOCKET_ENV, PcscdProcess
 from kiosk.nfc.sim.vpcd import VpcdBridge
 from tests.linkserver.helpers import LiveServer, Staff, live_server
 
-#: The tests' own vpcd ports, away from the default 35963 a demo may be using.
-TEST_VPCD_PORT = 0x9C7B
 TEST_READER_NAME = "Kiosk Test PCD"
+#: The tests' own private pcscd, on free vpcd ports. This process and every command the tests
+#: start talk to it alone (its socket is set before any PC/SC call), never to the machine's pcscd.
+TEST_PCSCD = PcscdProcess(port=None, name=TEST_READER_NAME)
+os.environ[SOCKET_ENV] = str(TEST_PCSCD.socket_path)
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +52,8 @@ def card(make_card: Callable[..., SimulatedCard]) -> SimulatedCard:
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[PcscdProcess]:
     """A real pcscd whose readers are two vpcd virtual readers on the test ports."""
-    process = PcscdProcess(port=TEST_VPCD_PORT, name=TEST_READER_NAME).start()
-    yield process
-    process.stop()
+    yield TEST_PCSCD.start()
+    TEST_PCSCD.stop()
 
 
 class Reader:

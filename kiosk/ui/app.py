@@ -402,26 +402,15 @@ class PcscSlot:
 
 
 def _pcsc_slot(stack: contextlib.ExitStack) -> CardSlot | str:
-    """The vpcd reader of a pcscd (one already serving it, or one started here), or why not."""
-    from kiosk.nfc.errors import CardError
-    from kiosk.nfc.pcsc import list_readers
-    from kiosk.nfc.sim.pcscd import PcscdProcess, running_pcscd
+    """The vpcd reader of a private pcscd started here (beside any other pcscd), or why not."""
+    from kiosk.nfc.sim.pcscd import PcscdProcess
 
     pcscd = PcscdProcess()
     try:
-        readers = list_readers(timeout=2)
-    except CardError:
-        readers = []
-    if not set(pcscd.readers) <= set(readers):
-        other = running_pcscd()
-        if other is not None:
-            # Only one pcscd may run per machine, and this one may be someone's tests: leave it be.
-            return f"another pcscd is running (pid {other[0]}) without the demo's reader"
-        try:
-            pcscd.start()
-        except RuntimeError as exc:
-            return str(exc)
-        stack.callback(pcscd.stop)
+        pcscd.start()
+    except RuntimeError as exc:
+        return str(exc)
+    stack.callback(pcscd.stop)
     return PcscSlot(pcscd.port, pcscd.readers[0])
 
 

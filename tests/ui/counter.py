@@ -1,7 +1,7 @@
 """The kiosk's window at the counter as the window tests drive it: a reader slot, taps by accessible name.
 
-The card is in process (no pcscd: only one may run on a machine, and the PC/SC tests own it); the
-reader's events are the window's own entry points, called as the card watcher would.
+The card is in process (no pcscd); the reader's events are the window's own entry points, called
+as the card watcher would.
 """
 
 from __future__ import annotations
