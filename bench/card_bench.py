@@ -26,6 +26,7 @@ from typing import TypeVar
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
+from kiosk.nfc.errors import CardError
 from kiosk.nfc.sim import CardProfile, LatencyModel, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.faults import TYPICAL_NFC
 
@@ -105,10 +106,10 @@ def measure(
     return {name: (apdus[name], durations) for name, durations in times.items()}
 
 
-def run(repeat: int) -> list[Row]:
+def run(repeat: int, rows: list[Row]) -> None:
+    """Measure every scenario, adding each row to ``rows`` as it is done (kept if a later one fails)."""
     hierarchy = TestHierarchy.ensure(Path(tempfile.gettempdir()) / "kiosk-bench-jpki")
     cert_length = len(hierarchy.holder("linked").auth_certificate.public_bytes(Encoding.DER))
-    rows: list[Row] = []
     latencies = {"none": LatencyModel(), "typical NFC": TYPICAL_NFC}
     for transport, opener in (("in process", in_process), ("pcscd", through_pcscd)):
         for reads, extended in (("extended", True), ("chunked", False)):
@@ -126,7 +127,6 @@ def run(repeat: int) -> list[Row]:
                         minimum_apdus(step, cert_length, extended),
                         statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.9))],
                     ))
-    return rows
 
 
 def print_table(rows: list[Row]) -> None:
@@ -144,13 +144,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=30, help="runs per scenario (default 30)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
-    rows = run(args.repeat)
+    rows: list[Row] = []
+    try:
+        run(args.repeat, rows)
+    except (CardError, RuntimeError, OSError) as exc:
+        failure: Exception | None = exc
+    else:
+        failure = None
     print(f"Typical NFC latency model: {TYPICAL_NFC.per_apdu * 1000:g} ms per APDU, "
           f"{TYPICAL_NFC.per_byte * 1000:g} ms per byte, {TYPICAL_NFC.signature * 1000:g} ms per "
           "signature (a model, not a measurement of a real card)\n")
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+    if failure is not None:
+        print(f"card_bench: stopped after {len(rows)} rows, which are above: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

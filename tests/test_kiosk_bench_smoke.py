@@ -52,3 +52,18 @@ def test_kiosk_bench_reports_both_steps_beside_their_floors(tmp_path: Path, hier
         assert row["overhead_ms"] == pytest.approx(row["median_ms"] - row["floor_median_ms"])
     assert [row["part"] for row in report["parts"]] == [
         "card reads", "challenge", "card VERIFY", "card SIGN", "verification"]
+
+
+@pytest.mark.timeout(120)
+def test_card_bench_prints_what_it_measured_when_a_transport_fails(tmp_path: Path) -> None:
+    """pcscd cannot start (no ``unshare`` on the PATH): the in-process rows are still printed."""
+    out = tmp_path / "rows.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH.with_name("card_bench.py")), "--repeat", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=100, check=False, env={"PATH": str(tmp_path)},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "stopped after 16 rows" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    rows = json.loads(out.read_text())
+    assert {row["transport"] for row in rows} == {"in process"} and len(rows) == 16
+    assert len(re.findall(r"^in process ", result.stdout, re.MULTILINE)) == 16, result.stdout
