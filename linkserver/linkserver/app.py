@@ -27,6 +27,7 @@ from starlette.routing import Match
 
 from linkserver.device import GRANT_TYPE, DeviceGrant
 from linkserver.errors import API_CODES, CODES, ApiError
+from linkserver.logsafe import printable
 from linkserver.offline import OfflineService, b64url, unb64url
 from linkserver.operations import OperationService, OperationView
 from linkserver.pages import done_html, pick_language, sign_in_html, voucher_done_html, voucher_html
@@ -272,11 +273,14 @@ def create_app(verification: VerificationService, operations: OperationService, 
         try:
             response = await call_next(request)
         except Exception:
-            logger.exception("unhandled error in %s %s", request.method, request.url.path)
+            logger.exception("unhandled error in %s %s", printable(request.method),
+                             printable(request.scope["path"]))
             response = _error(500, "internal", "the server failed; the request was not applied")
         route = request.scope.get("route")
-        logger.info("%s %s %s %.1f ms", request.method, getattr(route, "path", request.url.path),
-                    response.status_code, (time.perf_counter() - started) * 1000)
+        # An unrouted path is logged as sent, escaped: it must not forge or hide a log line.
+        logger.info("%s %s %s %.1f ms", printable(request.method),
+                    printable(getattr(route, "path", request.scope["path"])), response.status_code,
+                    (time.perf_counter() - started) * 1000)
         return response
 
     # -- discovery ----------------------------------------------------------------------------

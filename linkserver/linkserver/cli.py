@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import shutil
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from linkserver.config import ConfigError, load_settings
+from linkserver.logsafe import log_config
 
 logger = logging.getLogger("linkserver")
 
@@ -64,8 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.config.dictConfig(log_config(args.log_level))
     try:
         if args.command is None:
             return _serve(args)
@@ -147,11 +148,12 @@ def _serve(args: argparse.Namespace) -> int:
             db.dispose()
             os.environ[CONFIG_ENV] = str(config_path)
             uvicorn.run("linkserver.server:worker_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, access_log=False, log_level=args.log_level)
+                        workers=args.workers, access_log=False, log_level=args.log_level,
+                        log_config=log_config(args.log_level))
         else:
             server = build_server(settings)
             uvicorn.run(server.app, host=args.host, port=args.port, access_log=False,
-                        log_level=args.log_level)
+                        log_level=args.log_level, log_config=log_config(args.log_level))
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)

@@ -12,7 +12,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,6 +31,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
@@ -220,6 +224,28 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
         runner.should_exit = True
         thread.join(10)
         server.parts.db.dispose()
+
+
+@contextlib.contextmanager
+def demo_command(state: Path, hierarchy: TestHierarchy, *extra: str) -> Iterator[tuple[str, list[str]]]:
+    """``kiosk-linkserver --demo`` as its own process: its base URL and its output so far."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "linkserver.cli", "--demo", "--host", "127.0.0.1", "--port", str(port),
+         "--hierarchy", str(hierarchy.path), "--state", str(state), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until_healthy(base, timeout=60, alive=lambda: process.poll() is None), "".join(output)
+        yield base, output
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+        reader.join(10)
 
 
 class Staff:
