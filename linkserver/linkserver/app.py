@@ -217,6 +217,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
             "offline evidence. Every refusal carries a documented code (GET /v1/codes)."
         ),
         responses={413: {"model": ErrorBody, "description": "Request body too large"}},
+        redirect_slashes=False,  # its redirects are absolute URLs built from the Host header
     )
     app.add_middleware(BodyLimit, limit=max_request_bytes)
     bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")

@@ -1,4 +1,4 @@
-"""The server's HTTP edge, over real sockets: what reaches the log from a request.
+"""The server's HTTP edge, over real sockets: what reaches the log, which hosts it answers for.
 
 Requests are written by hand where a client library would refuse or tidy them (a path with
 control characters); the server is the ``kiosk-linkserver`` command, whose log is read as an
@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import socket
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from kiosk.nfc.sim import TestHierarchy
-from tests.linkserver.helpers import demo_command
+from linkserver.config import ConfigError, load_settings
+from linkserver.demo import prepare_demo
+from tests.linkserver.helpers import LiveServer, demo_command, live_server
 
 
 def raw_request(base: str, request: bytes) -> bytes:
@@ -57,3 +62,62 @@ def test_control_characters_in_a_request_reach_the_log_escaped(tmp_path: Path,
     assert not [ch for ch in line if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")], repr(line)
     assert r"\x1b[31mFAKE\x0b\x0d\x0aINFO forged\x7f\x85\u2028\u2029\u202e" in line, repr(line)
     assert not any(line.startswith("INFO forged") for line in lines)
+
+
+# -- the Host header --------------------------------------------------------------------------------
+
+
+def status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.fixture
+def live(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "state", hierarchy) as server:
+        yield server
+
+
+def test_a_request_for_a_host_the_server_does_not_serve_is_refused(live: LiveServer) -> None:
+    for target in ("/device", "/device/", "/health", "/nowhere"):
+        answer = get(live.base, target, host="evil.example")
+        assert status(answer) == 400, answer
+        assert b"evil.example" not in answer  # above all, no redirect there
+    port = live.base.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}", f"[::1]:{port}", "127.0.0.1"):
+        assert status(get(live.base, "/health", host=host)) == 200, host
+    no_host = raw_request(live.base, b"GET /health HTTP/1.0\r\n\r\n")
+    assert status(no_host) == 400
+
+
+def test_no_redirect_is_built_from_the_host_header(live: LiveServer) -> None:
+    answer = get(live.base, "/device/")
+    assert status(answer) == 404
+    assert b"\r\nlocation:" not in answer.lower()
+
+
+def test_the_configured_hosts_replace_the_default(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    with live_server(tmp_path / "state", hierarchy,
+                     settings={"allowed_hosts": ("linkage.example.ac.jp", "192.0.2.7")}) as live:
+        assert status(get(live.base, "/health", host="linkage.example.ac.jp")) == 200
+        assert status(get(live.base, "/health", host="192.0.2.7:8470")) == 200
+        assert status(get(live.base, "/health", host=live.base.removeprefix("http://"))) == 400
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('allowed_hosts = ["https://linkage.example.ac.jp/"]', "server.allowed_hosts must list host names"),
+    ('allowed_hosts = ["linkage.example.ac.jp:443"]', "server.allowed_hosts must list host names"),
+    ("allowed_hosts = []", "server.allowed_hosts must list at least one"),
+    ('allowed_hosts = "linkage.example.ac.jp"', "server.allowed_hosts must be a list"),
+])
+def test_a_wrong_server_setting_names_the_key_and_the_file(tmp_path: Path, hierarchy: TestHierarchy,
+                                                           setting: str, message: str) -> None:
+    config = prepare_demo(tmp_path / "demo", hierarchy.path).config_path
+    config.write_text(config.read_text("utf-8").replace("[server]\n", f"[server]\n{setting}\n"), "utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert message in str(raised.value) and str(config) in str(raised.value)
+
+
+def test_the_default_hosts_are_the_issuers_and_loopbacks(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    settings = prepare_demo(tmp_path / "demo", hierarchy.path, issuer="https://Linkage.example.ac.jp:8443/x").settings
+    assert settings.host_names == ("linkage.example.ac.jp", "localhost", "127.0.0.1", "::1")
