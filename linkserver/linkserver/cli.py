@@ -113,6 +113,7 @@ def _admin(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from linkserver.http_guard import UVICORN_OPTIONS
     from linkserver.server import build_server
 
     if args.demo == (args.config is not None):
@@ -148,12 +149,12 @@ def _serve(args: argparse.Namespace) -> int:
             db.dispose()
             os.environ[CONFIG_ENV] = str(config_path)
             uvicorn.run("linkserver.server:worker_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, access_log=False, log_level=args.log_level,
-                        log_config=log_config(args.log_level))
+                        workers=args.workers, log_level=args.log_level,
+                        log_config=log_config(args.log_level), **UVICORN_OPTIONS)
         else:
             server = build_server(settings)
-            uvicorn.run(server.app, host=args.host, port=args.port, access_log=False,
-                        log_level=args.log_level, log_config=log_config(args.log_level))
+            uvicorn.run(server.app, host=args.host, port=args.port, log_level=args.log_level,
+                        log_config=log_config(args.log_level), **UVICORN_OPTIONS)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)

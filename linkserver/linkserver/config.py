@@ -78,6 +78,9 @@ class Settings:
     #: The names a request may give in its Host header (lower case, an IPv6 address without
     #: brackets); empty: the default of ``host_names``.
     allowed_hosts: tuple[str, ...] = ()
+    #: Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-For and
+    #: X-Forwarded-Proto are believed; empty: those headers are ignored from everyone.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def token_url(self) -> str:
@@ -106,6 +109,15 @@ def _host_name(value: object) -> str | None:
         return str(ipaddress.ip_address(name.removeprefix("[").removesuffix("]")))
     except ValueError:
         return name if HOST_NAME.fullmatch(name) else None
+
+
+def _network(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        return None
 
 
 class _Reader:
@@ -203,6 +215,7 @@ def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
         "issuer": issuer, "database_url": database_url,
         "allowed_hosts": server.items("allowed_hosts", _host_name,
                                       "host names or IP addresses (without scheme or port)"),
+        "trusted_proxies": server.items("trusted_proxies", _network, "IP addresses or networks (CIDR)"),
     }
     server.finish()
     return settings

@@ -1,5 +1,10 @@
-"""The server's HTTP edge, in front of the app: which hosts it answers for.
+"""The server's HTTP edge, in front of the app: who the client is and which hosts it answers for.
 
+- ``ForwardedFor`` takes the client's address from X-Forwarded-For (and the scheme from
+  X-Forwarded-Proto) only when the connection comes from a proxy listed in
+  ``server.trusted_proxies``; from anyone else the headers are ignored, so that a client cannot
+  pick the address its requests count against (the per-address rate limit). uvicorn's own
+  handling of these headers, which trusts 127.0.0.1 by default, is off (``UVICORN_OPTIONS``).
 - ``HostGuard`` refuses with 400 a request whose Host header names none of the server's hosts
   (``server.allowed_hosts``), so that nothing the server writes can be made to point elsewhere.
 """
@@ -10,6 +15,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -19,6 +25,10 @@ from linkserver.config import Settings
 from linkserver.logsafe import printable
 
 logger = logging.getLogger("linkserver.http")
+
+#: How uvicorn must run the app (the command's and the tests' servers): proxy headers are the app's
+#: business, and the request log is the app's own.
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "access_log": False}
 
 PORT = re.compile(r"(:[0-9]{1,5})?")
 
@@ -61,6 +71,50 @@ class HostGuard:
         await self.app(scope, receive, send)
 
 
+class ForwardedFor:
+    """The client's address and scheme as a trusted proxy forwards them; anyone else's headers ignored.
+
+    The address is the last one in X-Forwarded-For that is not itself a trusted proxy: what the
+    nearest trusted proxy saw. The entries before it are the client's to write, and not believed.
+    """
+
+    def __init__(self, app: ASGIApp, proxies: Iterable[str]) -> None:
+        self.app = app
+        self.networks = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+    def trusted(self, address: str) -> bool:
+        ip = _address(address)
+        return ip is not None and any(ip in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and self.trusted(client[0]):
+            scope = dict(scope)
+            headers = scope["headers"]
+            forwarded = ",".join(value.decode("latin-1") for name, value in headers
+                                 if name == b"x-forwarded-for")
+            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+            while len(hops) > 1 and self.trusted(hops[-1]):
+                hops.pop()
+            client_ip = _address(hops[-1]) if hops else None
+            if client_ip is not None:
+                scope["client"] = (str(client_ip), 0)
+            proto = [value.decode("latin-1").strip().lower() for name, value in headers
+                     if name == b"x-forwarded-proto"]
+            if proto and proto[-1] in ("http", "https"):
+                scope["scheme"] = proto[-1]
+        await self.app(scope, receive, send)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    """Put the edge in front of ``app``, as ``settings`` configure it."""
+    """Put the edge in front of ``app``, as ``settings`` configure it (the last added runs first)."""
     app.add_middleware(HostGuard, hosts=settings.host_names)
+    if settings.trusted_proxies:
+        app.add_middleware(ForwardedFor, proxies=settings.trusted_proxies)

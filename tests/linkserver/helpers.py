@@ -37,6 +37,7 @@ from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
 from linkserver.config import Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
+from linkserver.http_guard import UVICORN_OPTIONS
 from linkserver.server import LinkServer, build_server
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
@@ -205,8 +206,8 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())
     server = build_server(setup.settings, **build_options)
-    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                            **UVICORN_OPTIONS)
     runner = uvicorn.Server(config)
     started = threading.Event()
     original_startup = runner.startup

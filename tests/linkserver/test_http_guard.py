@@ -12,10 +12,11 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from kiosk.nfc.sim import TestHierarchy
-from linkserver.config import ConfigError, load_settings
+from linkserver.config import ConfigError, Limits, load_settings
 from linkserver.demo import prepare_demo
 from tests.linkserver.helpers import LiveServer, demo_command, live_server
 
@@ -108,6 +109,8 @@ def test_the_configured_hosts_replace_the_default(tmp_path: Path, hierarchy: Tes
     ('allowed_hosts = ["linkage.example.ac.jp:443"]', "server.allowed_hosts must list host names"),
     ("allowed_hosts = []", "server.allowed_hosts must list at least one"),
     ('allowed_hosts = "linkage.example.ac.jp"', "server.allowed_hosts must be a list"),
+    ('trusted_proxies = ["proxy.example.ac.jp"]', "server.trusted_proxies must list IP addresses"),
+    ('trusted_proxies = ["10.0.0.0/33"]', "server.trusted_proxies must list IP addresses"),
 ])
 def test_a_wrong_server_setting_names_the_key_and_the_file(tmp_path: Path, hierarchy: TestHierarchy,
                                                            setting: str, message: str) -> None:
@@ -121,3 +124,30 @@ def test_a_wrong_server_setting_names_the_key_and_the_file(tmp_path: Path, hiera
 def test_the_default_hosts_are_the_issuers_and_loopbacks(tmp_path: Path, hierarchy: TestHierarchy) -> None:
     settings = prepare_demo(tmp_path / "demo", hierarchy.path, issuer="https://Linkage.example.ac.jp:8443/x").settings
     assert settings.host_names == ("linkage.example.ac.jp", "localhost", "127.0.0.1", "::1")
+
+
+# -- proxies ----------------------------------------------------------------------------------------
+
+PUBLIC_LIMIT = Limits(public_requests_per_minute=3)
+
+
+def page_statuses(live: LiveServer, *forwarded_for: str) -> list[int]:
+    """The sign-in page asked for once with each X-Forwarded-For."""
+    return [httpx2.get(live.url("/device"), headers={"X-Forwarded-For": value}).status_code
+            for value in forwarded_for]
+
+
+def test_x_forwarded_for_is_ignored_by_default(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    with live_server(tmp_path / "state", hierarchy, limits=PUBLIC_LIMIT) as live:
+        rotated = page_statuses(live, *(f"198.51.100.{n}" for n in range(5)))
+        assert rotated == [200, 200, 200, 429, 429]  # all of them count against loopback's address
+
+
+def test_a_trusted_proxy_names_the_client(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    with live_server(tmp_path / "state", hierarchy, limits=PUBLIC_LIMIT,
+                     settings={"trusted_proxies": ("127.0.0.1",)}) as live:
+        assert page_statuses(live, *(f"198.51.100.{n}" for n in range(5))) == [200] * 5
+        assert page_statuses(live, *["203.0.113.9"] * 4) == [200, 200, 200, 429]
+        # Only what the trusted proxy appended counts: the client's own entries before it do not.
+        chained = page_statuses(live, *(f"10.0.0.{n}, 203.0.113.10" for n in range(4)))
+        assert chained == [200, 200, 200, 429]
