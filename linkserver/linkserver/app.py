@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -20,6 +21,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -66,6 +68,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_FORM_BYTES = 16 * 1024
+STATIC = FilePath(__file__).with_name("static")
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -220,6 +223,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
         redirect_slashes=False,  # its redirects are absolute URLs built from the Host header
     )
     app.add_middleware(BodyLimit, limit=max_request_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the pages' styles and scripts
     bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
 
     def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:

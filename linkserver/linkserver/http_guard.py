@@ -1,4 +1,5 @@
-"""The server's HTTP edge, in front of the app: who the client is and which hosts it answers for.
+"""The server's HTTP edge, in front of the app: who the client is, which hosts it answers for, and
+the headers every answer carries.
 
 - ``ForwardedFor`` takes the client's address from X-Forwarded-For (and the scheme from
   X-Forwarded-Proto) only when the connection comes from a proxy listed in
@@ -7,6 +8,9 @@
   handling of these headers, which trusts 127.0.0.1 by default, is off (``UVICORN_OPTIONS``).
 - ``HostGuard`` refuses with 400 a request whose Host header names none of the server's hosts
   (``server.allowed_hosts``), so that nothing the server writes can be made to point elsewhere.
+- ``SecurityHeaders``: no answer is content-sniffed or sends a referrer; a page (HTML) runs only
+  the server's own scripts and styles, may not be framed, and is never cached (pages show or
+  take codes and passwords).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 
-from linkserver.app import ASGIApp, Receive, Scope, Send
+from linkserver.app import ASGIApp, Message, Receive, Scope, Send
 from linkserver.config import Settings
 from linkserver.logsafe import printable
 
@@ -29,6 +34,15 @@ logger = logging.getLogger("linkserver.http")
 #: How uvicorn must run the app (the command's and the tests' servers): proxy headers are the app's
 #: business, and the request log is the app's own.
 UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "access_log": False}
+
+#: Every answer's headers.
+COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+#: A page's: its own files only, nothing inline, no frames, no caches.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
 
 PORT = re.compile(r"(:[0-9]{1,5})?")
 
@@ -106,6 +120,30 @@ class ForwardedFor:
         await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """Adds ``COMMON_HEADERS`` to every answer, and ``PAGE_HEADERS`` to every HTML one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=message.setdefault("headers", []))
+                added = dict(COMMON_HEADERS)
+                if headers.get("content-type", "").startswith("text/html"):
+                    added.update(PAGE_HEADERS)
+                for name, value in added.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text)
@@ -116,5 +154,6 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def install(app: FastAPI, settings: Settings) -> None:
     """Put the edge in front of ``app``, as ``settings`` configure it (the last added runs first)."""
     app.add_middleware(HostGuard, hosts=settings.host_names)
+    app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:
         app.add_middleware(ForwardedFor, proxies=settings.trusted_proxies)

@@ -1,4 +1,5 @@
-"""The server's HTTP edge, over real sockets: what reaches the log, which hosts it answers for.
+"""The server's HTTP edge, over real sockets: what reaches the log, which hosts it answers for, who
+the client is, and the headers its pages are sent with.
 
 Requests are written by hand where a client library would refuse or tidy them (a path with
 control characters); the server is the ``kiosk-linkserver`` command, whose log is read as an
@@ -7,6 +8,7 @@ administrator reads it.
 
 from __future__ import annotations
 
+import re
 import socket
 import unicodedata
 from collections.abc import Iterator
@@ -14,6 +16,9 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import ConfigError, Limits, load_settings
@@ -151,3 +156,50 @@ def test_a_trusted_proxy_names_the_client(tmp_path: Path, hierarchy: TestHierarc
         # Only what the trusted proxy appended counts: the client's own entries before it do not.
         chained = page_statuses(live, *(f"10.0.0.{n}, 203.0.113.10" for n in range(4)))
         assert chained == [200, 200, 200, 429]
+
+
+# -- the pages' headers -----------------------------------------------------------------------------
+
+
+def html_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (path, method) whose answer is a page: a page added later is checked too."""
+    return sorted((route.path, method) for route in app.routes
+                  if isinstance(route, APIRoute) and isinstance(route.response_class, type)
+                  and issubclass(route.response_class, HTMLResponse) for method in route.methods)
+
+
+def check_page(answer: httpx2.Response, base: str) -> None:
+    """A page that frames, sniffs, refers, caches and runs nothing but the server's own files."""
+    headers = answer.headers
+    assert headers["content-type"].startswith("text/html"), answer
+    policy = {words[0]: words[1:] for words in (part.split() for part in
+                                                headers["content-security-policy"].split(";")) if words}
+    assert policy["default-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"], policy
+    assert all(set(sources) <= {"'self'", "'none'"} for sources in policy.values()), policy
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "no-store" in headers["cache-control"]
+    page = answer.text
+    assert not re.search(r"<script\b[^>]*>\s*[^<\s]", page, re.IGNORECASE), "an inline script"
+    assert not re.search(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=|javascript:", page, re.IGNORECASE), page
+    for asset in re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', page):
+        served = httpx2.get(base + asset)
+        assert served.status_code == 200, asset
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert served.headers["content-type"].split(";")[0] in ("text/css", "text/javascript"), asset
+
+
+def test_every_page_is_sent_with_a_strict_policy_and_no_inline_code(live: LiveServer) -> None:
+    routes = html_routes(live.server.app)
+    assert {path for path, _method in routes} >= {"/device", "/voucher"}
+    for path, method in routes:
+        for language in ("ja", "en"):
+            if method == "GET":
+                answer = httpx2.get(live.url(path), params={"lang": language})
+            else:  # an empty form: the page again, with its error
+                answer = httpx2.post(live.url(path), data={"lang": language})
+            assert answer.status_code in (200, 400), (path, method, answer.status_code)
+            check_page(answer, live.base)
+    check_page(live.sign_in_on_phone("BCDF-GHJK", password="wrong"), live.base)
+    check_page(httpx2.post(live.url("/voucher"), data={"code": "ABCD-EFGH-JKLM", "account_id": "2024000001"}),
+               live.base)
