@@ -207,7 +207,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def create_app(verification: VerificationService, operations: OperationService, device: DeviceGrant,
                offline: OfflineService, *, max_request_bytes: int = 64 * 1024,
-               public_limiter: RateLimiter | None = None) -> FastAPI:
+               public_limiter: RateLimiter | None = None, docs: bool = False) -> FastAPI:
     parts = verification.parts
     public_limiter = public_limiter or RateLimiter(30, 60)
     app = FastAPI(
@@ -221,6 +221,8 @@ def create_app(verification: VerificationService, operations: OperationService, 
         ),
         responses={413: {"model": ErrorBody, "description": "Request body too large"}},
         redirect_slashes=False,  # its redirects are absolute URLs built from the Host header
+        docs_url="/docs" if docs else None,  # the UI's scripts come from a CDN: only when configured
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the pages' styles and scripts

@@ -81,6 +81,8 @@ class Settings:
     #: Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-For and
     #: X-Forwarded-Proto are believed; empty: those headers are ignored from everyone.
     trusted_proxies: tuple[str, ...] = ()
+    #: Whether /docs serves the OpenAPI UI (whose scripts and styles come from a CDN).
+    docs: bool = False
 
     @property
     def token_url(self) -> str:
@@ -169,6 +171,10 @@ class _Reader:
             result.append(checked)
         return tuple(result)
 
+    def flag(self, key: str, default: bool) -> bool:
+        value: bool = self._get(key, bool, default, False)
+        return value
+
     def path(self, key: str, required: bool = False, must_exist: bool = True) -> Path | None:
         value: str | None = self.text(key, required=required)
         if value is None:
@@ -216,6 +222,7 @@ def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
         "allowed_hosts": server.items("allowed_hosts", _host_name,
                                       "host names or IP addresses (without scheme or port)"),
         "trusted_proxies": server.items("trusted_proxies", _network, "IP addresses or networks (CIDR)"),
+        "docs": server.flag("docs", False),
     }
     server.finish()
     return settings

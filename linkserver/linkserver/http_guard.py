@@ -43,6 +43,12 @@ PAGE_HEADERS = {
                                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
+#: The OpenAPI UI's (``server.docs``), whose scripts and styles come from a CDN and which has an
+#: inline script of its own.
+DOCS_POLICY = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+               "style-src 'self' https://cdn.jsdelivr.net; "
+               "img-src 'self' data: https://fastapi.tiangolo.com; "
+               "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 PORT = re.compile(r"(:[0-9]{1,5})?")
 
@@ -121,10 +127,14 @@ class ForwardedFor:
 
 
 class SecurityHeaders:
-    """Adds ``COMMON_HEADERS`` to every answer, and ``PAGE_HEADERS`` to every HTML one."""
+    """Adds ``COMMON_HEADERS`` to every answer, and ``PAGE_HEADERS`` to every HTML one.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The OpenAPI UI's pages (``docs_paths``) get ``DOCS_POLICY`` instead of the pages' policy.
+    """
+
+    def __init__(self, app: ASGIApp, docs_paths: Iterable[str] = ()) -> None:
         self.app = app
+        self.docs_paths = frozenset(docs_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,6 +147,8 @@ class SecurityHeaders:
                 added = dict(COMMON_HEADERS)
                 if headers.get("content-type", "").startswith("text/html"):
                     added.update(PAGE_HEADERS)
+                    if scope["path"] in self.docs_paths:
+                        added["Content-Security-Policy"] = DOCS_POLICY
                 for name, value in added.items():
                     headers[name] = value
             await send(message)
@@ -154,6 +166,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def install(app: FastAPI, settings: Settings) -> None:
     """Put the edge in front of ``app``, as ``settings`` configure it (the last added runs first)."""
     app.add_middleware(HostGuard, hosts=settings.host_names)
-    app.add_middleware(SecurityHeaders)
+    docs_paths = [app.docs_url, app.swagger_ui_oauth2_redirect_url or ""] if app.docs_url else []
+    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
     if settings.trusted_proxies:
         app.add_middleware(ForwardedFor, proxies=settings.trusted_proxies)

@@ -89,7 +89,7 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     device = DeviceGrant(parts, lifetimes, settings.issuer)
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes,
-                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60))
+                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs)
     install_http_guard(app, settings)
     return LinkServer(settings, parts, verification, operations, device, offline, app)
 

@@ -116,6 +116,7 @@ def test_the_configured_hosts_replace_the_default(tmp_path: Path, hierarchy: Tes
     ('allowed_hosts = "linkage.example.ac.jp"', "server.allowed_hosts must be a list"),
     ('trusted_proxies = ["proxy.example.ac.jp"]', "server.trusted_proxies must list IP addresses"),
     ('trusted_proxies = ["10.0.0.0/33"]', "server.trusted_proxies must list IP addresses"),
+    ('docs = "yes"', "server.docs must be a bool"),
 ])
 def test_a_wrong_server_setting_names_the_key_and_the_file(tmp_path: Path, hierarchy: TestHierarchy,
                                                            setting: str, message: str) -> None:
@@ -203,3 +204,21 @@ def test_every_page_is_sent_with_a_strict_policy_and_no_inline_code(live: LiveSe
     check_page(live.sign_in_on_phone("BCDF-GHJK", password="wrong"), live.base)
     check_page(httpx2.post(live.url("/voucher"), data={"code": "ABCD-EFGH-JKLM", "account_id": "2024000001"}),
                live.base)
+
+
+# -- the OpenAPI UI ---------------------------------------------------------------------------------
+
+
+def test_the_openapi_ui_is_off_unless_configured(live: LiveServer) -> None:
+    for path in ("/docs", "/docs/oauth2-redirect", "/redoc"):
+        assert httpx2.get(live.url(path)).status_code == 404, path
+    assert httpx2.get(live.url("/openapi.json")).status_code == 200  # the interface itself stays
+
+
+def test_the_openapi_ui_when_configured(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    with live_server(tmp_path / "state", hierarchy, settings={"docs": True}) as live:
+        answer = httpx2.get(live.url("/docs"))
+        assert answer.status_code == 200 and "swagger-ui" in answer.text
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert httpx2.get(live.url("/redoc")).status_code == 404
