@@ -31,7 +31,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "deny": "This was not me",
         "other": "日本語",
         "unreadable": "The form could not be read.",
-        "wrong": "The account ID or password is wrong. Try again.",
+        "wrong": "The code, account ID or password is wrong. Check the code on the kiosk and try again.",
         "expired": "This code is not valid any more. Start again at the kiosk.",
         "approved": "Signed in. Go back to the kiosk to continue.",
         "denied": "The request was refused. You can close this page.",
@@ -67,7 +67,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "deny": "心当たりがありません（取り消す）",
         "other": "English",
         "unreadable": "入力内容を読み取れませんでした。",
-        "wrong": "アカウントIDまたはパスワードが違います。もう一度入力してください。",
+        "wrong": "コード、アカウントID、またはパスワードが違います。端末に表示されたコードを確かめて、"
+                 "もう一度入力してください。",
         "expired": "このコードは有効期限が切れています。端末で最初からやり直してください。",
         "approved": "サインインしました。端末に戻って手続きを続けてください。",
         "denied": "お申し込みを取り消しました。このページは閉じてかまいません。",

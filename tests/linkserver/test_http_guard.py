@@ -1,5 +1,5 @@
 """The server's HTTP edge, over real sockets: what reaches the log, which hosts it answers for, who
-the client is, and the headers its pages are sent with.
+the client is, the headers its pages are sent with, and what the sign-in page gives away.
 
 Requests are written by hand where a client library would refuse or tidy them (a path with
 control characters); the server is the ``kiosk-linkserver`` command, whose log is read as an
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import socket
+import statistics
+import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,9 @@ from fastapi.routing import APIRoute
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import ConfigError, Limits, load_settings
 from linkserver.demo import prepare_demo
+from linkserver.device import MAX_SIGN_IN_ATTEMPTS
 from tests.linkserver.helpers import LiveServer, demo_command, live_server
+from tests.linkserver.test_api_operations import DeviceFlow
 
 
 def raw_request(base: str, request: bytes) -> bytes:
@@ -222,3 +226,39 @@ def test_the_openapi_ui_when_configured(tmp_path: Path, hierarchy: TestHierarchy
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert httpx2.get(live.url("/redoc")).status_code == 404
+
+
+# -- the sign-in page -------------------------------------------------------------------------------
+
+
+def comparable(answer: httpx2.Response, user_code: str) -> tuple[int, str, list[tuple[str, str]]]:
+    """What a client sees of a sign-in answer, with the code it typed (echoed in the form) blanked."""
+    headers = sorted((name, value) for name, value in answer.headers.items() if name != "date")
+    return answer.status_code, answer.text.replace(user_code, "CODE"), headers
+
+
+def test_the_sign_in_page_tells_no_live_code_from_an_unknown_one(tmp_path: Path,
+                                                                 hierarchy: TestHierarchy) -> None:
+    with live_server(tmp_path / "state", hierarchy, limits=Limits(public_requests_per_minute=1000)) as live:
+        flow = DeviceFlow(live)
+        live_code = flow.start()["user_code"]
+        unknown = "BCDF-GHJK" if live_code != "BCDF-GHJK" else "CDFG-HJKL"
+        for attempt in range(MAX_SIGN_IN_ATTEMPTS + 1):  # the code is blocked after the last one
+            wrong = f"not the password {attempt}"
+            assert (comparable(live.sign_in_on_phone(live_code, password=wrong), live_code)
+                    == comparable(live.sign_in_on_phone(unknown, password=wrong), unknown)), attempt
+
+        times: dict[str, list[float]] = {"live": [], "unknown": []}
+        for _round in range(3):
+            code = flow.start()["user_code"]
+            for kind, typed in [("live", code), ("unknown", unknown)] * 3:
+                started = time.perf_counter()
+                assert live.sign_in_on_phone(typed, password="not the password").status_code == 403
+                times[kind].append(time.perf_counter() - started)
+        live_time, unknown_time = statistics.median(times["live"]), statistics.median(times["unknown"])
+        # Both check a password (an unknown code without would answer several times faster).
+        assert abs(live_time - unknown_time) < 0.5 * max(live_time, unknown_time), times
+
+        # Only the right password tells: the code is not valid (any more).
+        assert live.sign_in_on_phone(unknown).status_code == 403
+        assert live.sign_in_on_phone(flow.start()["user_code"]).status_code == 200
