@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -20,6 +21,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -27,6 +29,7 @@ from starlette.routing import Match
 
 from linkserver.device import GRANT_TYPE, DeviceGrant
 from linkserver.errors import API_CODES, CODES, ApiError
+from linkserver.logsafe import printable
 from linkserver.offline import OfflineService, b64url, unb64url
 from linkserver.operations import OperationService, OperationView
 from linkserver.pages import done_html, pick_language, sign_in_html, voucher_done_html, voucher_html
@@ -65,6 +68,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_FORM_BYTES = 16 * 1024
+STATIC = FilePath(__file__).with_name("static")
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -203,7 +207,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def create_app(verification: VerificationService, operations: OperationService, device: DeviceGrant,
                offline: OfflineService, *, max_request_bytes: int = 64 * 1024,
-               public_limiter: RateLimiter | None = None) -> FastAPI:
+               public_limiter: RateLimiter | None = None, docs: bool = False) -> FastAPI:
     parts = verification.parts
     public_limiter = public_limiter or RateLimiter(30, 60)
     app = FastAPI(
@@ -216,8 +220,12 @@ def create_app(verification: VerificationService, operations: OperationService, 
             "offline evidence. Every refusal carries a documented code (GET /v1/codes)."
         ),
         responses={413: {"model": ErrorBody, "description": "Request body too large"}},
+        redirect_slashes=False,  # its redirects are absolute URLs built from the Host header
+        docs_url="/docs" if docs else None,  # the UI's scripts come from a CDN: only when configured
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=max_request_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the pages' styles and scripts
     bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
 
     def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
@@ -272,11 +280,14 @@ def create_app(verification: VerificationService, operations: OperationService, 
         try:
             response = await call_next(request)
         except Exception:
-            logger.exception("unhandled error in %s %s", request.method, request.url.path)
+            logger.exception("unhandled error in %s %s", printable(request.method),
+                             printable(request.scope["path"]))
             response = _error(500, "internal", "the server failed; the request was not applied")
         route = request.scope.get("route")
-        logger.info("%s %s %s %.1f ms", request.method, getattr(route, "path", request.url.path),
-                    response.status_code, (time.perf_counter() - started) * 1000)
+        # An unrouted path is logged as sent, escaped: it must not forge or hide a log line.
+        logger.info("%s %s %s %.1f ms", printable(request.method),
+                    printable(getattr(route, "path", request.scope["path"])), response.status_code,
+                    (time.perf_counter() - started) * 1000)
         return response
 
     # -- discovery ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import shutil
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from linkserver.config import ConfigError, load_settings
+from linkserver.logsafe import log_config
 
 logger = logging.getLogger("linkserver")
 
@@ -64,8 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.config.dictConfig(log_config(args.log_level))
     try:
         if args.command is None:
             return _serve(args)
@@ -112,6 +113,7 @@ def _admin(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from linkserver.http_guard import UVICORN_OPTIONS
     from linkserver.server import build_server
 
     if args.demo == (args.config is not None):
@@ -147,11 +149,12 @@ def _serve(args: argparse.Namespace) -> int:
             db.dispose()
             os.environ[CONFIG_ENV] = str(config_path)
             uvicorn.run("linkserver.server:worker_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, access_log=False, log_level=args.log_level)
+                        workers=args.workers, log_level=args.log_level,
+                        log_config=log_config(args.log_level), **UVICORN_OPTIONS)
         else:
             server = build_server(settings)
-            uvicorn.run(server.app, host=args.host, port=args.port, access_log=False,
-                        log_level=args.log_level)
+            uvicorn.run(server.app, host=args.host, port=args.port, log_level=args.log_level,
+                        log_config=log_config(args.log_level), **UVICORN_OPTIONS)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)

@@ -6,11 +6,14 @@ the file. Relative paths are relative to the file.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from linkserver.passwords import PasswordPolicy
 
@@ -72,10 +75,51 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     policy: Policy = field(default_factory=Policy)
+    #: The names a request may give in its Host header (lower case, an IPv6 address without
+    #: brackets); empty: the default of ``host_names``.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-For and
+    #: X-Forwarded-Proto are believed; empty: those headers are ignored from everyone.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Whether /docs serves the OpenAPI UI (whose scripts and styles come from a CDN).
+    docs: bool = False
 
     @property
     def token_url(self) -> str:
         return self.issuer.rstrip("/") + "/oauth/token"
+
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """``allowed_hosts``, or by default the issuer's host and loopback's names."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        issuer_host = (urlsplit(self.issuer).hostname or "").lower()
+        return tuple(dict.fromkeys((issuer_host, *LOOPBACK_NAMES)))
+
+
+#: Always answered for unless ``server.allowed_hosts`` says otherwise: checks on the machine itself.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
+
+
+def _host_name(value: object) -> str | None:
+    """``value`` as an allowed Host name (lower case, IPv6 without brackets), or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    try:
+        return str(ipaddress.ip_address(name.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        return name if HOST_NAME.fullmatch(name) else None
+
+
+def _network(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        return None
 
 
 class _Reader:
@@ -114,6 +158,23 @@ class _Reader:
             raise self._fail(key, f"must be between {low} and {high}, not {value}")
         return value
 
+    def items(self, key: str, check: Callable[[object], str | None], what: str) -> tuple[str, ...]:
+        """A list whose every item ``check`` accepts (returning it in its usual form); may be absent."""
+        value = self._get(key, list, [], False)
+        if key in self._data and not value:
+            raise self._fail(key, "must list at least one item (leave it out for the default)")
+        result = []
+        for item in value:
+            checked = check(item)
+            if checked is None:
+                raise self._fail(key, f"must list {what}, not {item!r}")
+            result.append(checked)
+        return tuple(result)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value: bool = self._get(key, bool, default, False)
+        return value
+
     def path(self, key: str, required: bool = False, must_exist: bool = True) -> Path | None:
         value: str | None = self.text(key, required=required)
         if value is None:
@@ -146,6 +207,27 @@ class _Reader:
 KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy"}
 
 
+def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The [server] table's settings, by their names in ``Settings``."""
+    server = _Reader(data, "server", source)
+    issuer = server.text("issuer", required=True)
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", issuer):
+        raise ConfigError(f"{source}: server.issuer must be an http(s) URL, not {issuer!r}")
+    database_url = server.text("database_url", default="sqlite:///linkserver.db")
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        relative = database_url.removeprefix("sqlite:///")
+        database_url = "sqlite:///" + str((source.parent / relative).resolve())
+    settings = {
+        "issuer": issuer, "database_url": database_url,
+        "allowed_hosts": server.items("allowed_hosts", _host_name,
+                                      "host names or IP addresses (without scheme or port)"),
+        "trusted_proxies": server.items("trusted_proxies", _network, "IP addresses or networks (CIDR)"),
+        "docs": server.flag("docs", False),
+    }
+    server.finish()
+    return settings
+
+
 def load_settings(path: Path | str) -> Settings:
     """Read and check the settings file; raises ConfigError naming the key and the file."""
     source = Path(path).resolve()
@@ -160,15 +242,7 @@ def load_settings(path: Path | str) -> Settings:
     for table in set(data) - KNOWN_TABLES:
         raise ConfigError(f"{source}: [{table}] is not a known table")
 
-    server = _Reader(data, "server", source)
-    issuer = server.text("issuer", required=True)
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", issuer):
-        raise ConfigError(f"{source}: server.issuer must be an http(s) URL, not {issuer!r}")
-    database_url = server.text("database_url", default="sqlite:///linkserver.db")
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        relative = database_url.removeprefix("sqlite:///")
-        database_url = "sqlite:///" + str((source.parent / relative).resolve())
-    server.finish()
+    server = _server_settings(data, source)
 
     jpki = _Reader(data, "jpki", source)
     anchors = jpki.paths("trust_anchors", required=True)
@@ -216,7 +290,7 @@ def load_settings(path: Path | str) -> Settings:
     policy_table.finish()
 
     return Settings(
-        issuer=issuer, database_url=database_url, trust_anchors=anchors,
+        **server, trust_anchors=anchors,
         ppid_secret_file=ppid_secret,  # type: ignore[arg-type]
         signing_key_file=signing_key,  # type: ignore[arg-type]
         sealing_key_file=sealing_key,  # type: ignore[arg-type]

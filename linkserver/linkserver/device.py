@@ -101,15 +101,21 @@ class DeviceGrant:
         return token, lifetime
 
     def sign_in(self, user_code: str, account_id: str, password: str) -> str:
-        """The user's sign-in on their phone: "approved", "wrong" (try again) or "invalid"."""
+        """The user's sign-in on their phone: "approved", "wrong" (try again) or "invalid".
+
+        The password is checked whatever the code, and until it is right every code is answered
+        alike ("wrong"), live, unknown, expired or blocked: the page tells nothing about codes to
+        someone without an account's password, not even by its timing.
+        """
         code = normalise_user_code(user_code)
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
             grant = session.scalars(select(DeviceAuthorization).where(
                 DeviceAuthorization.user_code == code).with_for_update()).first()
+            password_right = self.parts.directory.check_password(session, account_id, password)
             if grant is None or grant.status != "pending" or grant.expires_at <= now:
-                return "invalid"
-            if self.parts.directory.check_password(session, account_id, password):
+                return "invalid" if password_right else "wrong"
+            if password_right:
                 grant.status, grant.account_id = "approved", account_id
                 audit.append(session, "device_sign_in", client_id=grant.client_id, account_id=account_id)
                 return "approved"
@@ -117,7 +123,6 @@ class DeviceGrant:
             if grant.sign_in_failures >= MAX_SIGN_IN_ATTEMPTS:
                 grant.status = "denied"
                 audit.append(session, "device_sign_in_blocked", client_id=grant.client_id)
-                return "invalid"
             return "wrong"
 
     def deny(self, user_code: str) -> None:

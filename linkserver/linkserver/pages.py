@@ -31,7 +31,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "deny": "This was not me",
         "other": "日本語",
         "unreadable": "The form could not be read.",
-        "wrong": "The account ID or password is wrong. Try again.",
+        "wrong": "The code, account ID or password is wrong. Check the code on the kiosk and try again.",
         "expired": "This code is not valid any more. Start again at the kiosk.",
         "approved": "Signed in. Go back to the kiosk to continue.",
         "denied": "The request was refused. You can close this page.",
@@ -67,7 +67,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "deny": "心当たりがありません（取り消す）",
         "other": "English",
         "unreadable": "入力内容を読み取れませんでした。",
-        "wrong": "アカウントIDまたはパスワードが違います。もう一度入力してください。",
+        "wrong": "コード、アカウントID、またはパスワードが違います。端末に表示されたコードを確かめて、"
+                 "もう一度入力してください。",
         "expired": "このコードは有効期限が切れています。端末で最初からやり直してください。",
         "approved": "サインインしました。端末に戻って手続きを続けてください。",
         "denied": "お申し込みを取り消しました。このページは閉じてかまいません。",
@@ -92,12 +93,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Styles and scripts are files the server serves (``static/``): a page has no inline code, so its
+#: content security policy allows only the server's own files.
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font:18px/1.5 system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em}}
-label,input,button{{display:block;width:100%;box-sizing:border-box;margin:.4em 0}}
-input,button{{font-size:1.1em;padding:.6em}}.error{{color:#a00;font-weight:bold}}
-.language{{text-align:right}}.code{{font:bold 1.6em monospace;letter-spacing:.05em}}</style></head>
+<link rel="stylesheet" href="/static/pages.css"></head>
 <body>{body}</body></html>"""
 
 
@@ -118,12 +118,6 @@ def pick_language(asked: str | None, accept_language: str | None) -> str:
         if primary in LANGUAGES and weight > 0:
             ranked.append((-weight, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
-
-
-#: The kiosk's QR code carries the voucher in the address's fragment (``#code=...``), which a browser
-#: never sends: no server, proxy or log sees it before the user submits the form.
-FILL_FROM_FRAGMENT = ("const f=new URLSearchParams(location.hash.slice(1)).get('code');"
-                      "const c=document.getElementById('code');if(f&&!c.value){c.value=f;}")
 
 
 def _page(lang: str, body: str, title: str | None = None) -> str:
@@ -175,7 +169,12 @@ def done_html(lang: str, outcome: str) -> str:
 
 
 def voucher_html(lang: str, code: str, problem: str | None = None) -> str:
-    """The voucher form: the code (filled in from the kiosk's QR code), the account ID, a new password."""
+    """The voucher form: the code, the account ID, a new password.
+
+    The kiosk's QR code carries the voucher in the address's fragment (``#code=...``), which a
+    browser never sends: no server, proxy or log sees it before the user submits the form. The
+    page's script (``static/voucher.js``) fills the code in from it.
+    """
     words = {key: html.escape(value) for key, value in TEXTS[lang].items()}
     fields = f"""<label for="code">{words["v_code"]}</label>
 <input id="code" name="code" value="{html.escape(code)}" autocomplete="off"
@@ -187,7 +186,7 @@ def voucher_html(lang: str, code: str, problem: str | None = None) -> str:
  aria-describedby="policy">
 <p id="policy">{words["v_policy"]}</p>
 <button>{words["v_submit"]}</button>
-<script>{FILL_FROM_FRAGMENT}</script>"""
+<script src="/static/voucher.js"></script>"""
     return _form_page(lang, "/voucher", {"code": code}, ("v_title", "v_heading", "v_intro"), problem, fields)
 
 

@@ -17,6 +17,7 @@ from linkserver.config import Settings, load_settings
 from linkserver.db import Database
 from linkserver.device import DeviceGrant
 from linkserver.directory import LinkStore, SqlDirectory
+from linkserver.http_guard import install as install_http_guard
 from linkserver.notifier import MailOutboxNotifier
 from linkserver.offline import OfflineService
 from linkserver.operations import OperationService
@@ -88,7 +89,8 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     device = DeviceGrant(parts, lifetimes, settings.issuer)
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes,
-                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60))
+                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs)
+    install_http_guard(app, settings)
     return LinkServer(settings, parts, verification, operations, device, offline, app)
 
 

@@ -12,7 +12,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,11 +31,13 @@ from joserfc.jwk import ECKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
 from linkserver.config import Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
+from linkserver.http_guard import UVICORN_OPTIONS
 from linkserver.server import LinkServer, build_server
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
@@ -187,20 +192,22 @@ def verify_with_card(client: httpx2.Client, base: str, hierarchy: TestHierarchy,
 @contextlib.contextmanager
 def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None = None, *,
                 limits: Limits | None = None, ocsp_url: str | None = None,
-                **build_options: Any) -> Iterator[LiveServer]:
+                settings: dict[str, Any] | None = None, **build_options: Any) -> Iterator[LiveServer]:
     """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port.
 
-    ``limits`` and ``ocsp_url`` replace the demo's settings (an OCSP URL replaces its CRLs).
+    ``limits``, ``ocsp_url`` and ``settings`` (by name) replace the demo's settings (an OCSP URL
+    replaces its CRLs).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
     changes = {name: value for name, value in (("limits", limits), ("ocsp_url", ocsp_url)) if value}
+    changes.update(settings or {})
     setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())
     server = build_server(setup.settings, **build_options)
-    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                            **UVICORN_OPTIONS)
     runner = uvicorn.Server(config)
     started = threading.Event()
     original_startup = runner.startup
@@ -220,6 +227,28 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
         runner.should_exit = True
         thread.join(10)
         server.parts.db.dispose()
+
+
+@contextlib.contextmanager
+def demo_command(state: Path, hierarchy: TestHierarchy, *extra: str) -> Iterator[tuple[str, list[str]]]:
+    """``kiosk-linkserver --demo`` as its own process: its base URL and its output so far."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "linkserver.cli", "--demo", "--host", "127.0.0.1", "--port", str(port),
+         "--hierarchy", str(hierarchy.path), "--state", str(state), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until_healthy(base, timeout=60, alive=lambda: process.poll() is None), "".join(output)
+        yield base, output
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+        reader.join(10)
 
 
 class Staff:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx2
@@ -15,7 +12,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import delete, select, update
 
-from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import audit, signed_message
@@ -27,7 +23,14 @@ from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, KioskClient, Renewal
 from linkserver.server import build_server
 from linkserver.tokens import Caller
-from tests.linkserver.helpers import LiveServer, b64, free_port, live_server, oauth_client, verify_with_card
+from tests.linkserver.helpers import (
+    LiveServer,
+    b64,
+    demo_command,
+    live_server,
+    oauth_client,
+    verify_with_card,
+)
 from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, verified
 
 # -- the audit chain ------------------------------------------------------------------------------
@@ -253,19 +256,7 @@ def test_no_secret_reaches_the_logs(live: LiveServer, caplog: pytest.LogCaptureF
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: Path, hierarchy: TestHierarchy,
                                                                     workers: int) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "linkserver.cli", "--demo", "--host", "127.0.0.1", "--port", str(port),
-         "--hierarchy", str(hierarchy.path), "--state", str(tmp_path / "demo"), "--workers", str(workers)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
-    reader.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_until_healthy(base, timeout=60, alive=lambda: process.poll() is None), \
-            "the demo server stopped: " + "".join(output)
+    with demo_command(tmp_path / "demo", hierarchy, "--workers", str(workers)) as (base, output):
         spec = httpx2.get(base + "/openapi.json").json()
         assert spec["info"]["title"] == "My Number Card linkage server"
         assert "/v1/verifications" in spec["paths"]
@@ -275,9 +266,6 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
         for _ in range(3):  # with two workers, both serve some of these
             answer = verify_with_card(client, base, hierarchy, "kiosk-demo-01", "linked", LINKED)
             assert answer.status_code == 200 and answer.json()["match"] is True
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(30)
 
 
 def test_the_example_configuration_documents_every_default(tmp_path: Path) -> None:
