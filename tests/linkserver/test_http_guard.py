@@ -256,8 +256,9 @@ def test_the_sign_in_page_tells_no_live_code_from_an_unknown_one(tmp_path: Path,
                 assert live.sign_in_on_phone(typed, password="not the password").status_code == 403
                 times[kind].append(time.perf_counter() - started)
         live_time, unknown_time = statistics.median(times["live"]), statistics.median(times["unknown"])
-        # Both check a password (an unknown code without would answer several times faster).
-        assert abs(live_time - unknown_time) < 0.5 * max(live_time, unknown_time), times
+        # Both check a password: an unknown code answered without one was 7 times faster. The
+        # bound is loose, so that a busy machine does not fail it; the gap it guards is not small.
+        assert max(live_time, unknown_time) < 3 * min(live_time, unknown_time), times
 
         # Only the right password tells: the code is not valid (any more).
         assert live.sign_in_on_phone(unknown).status_code == 403
