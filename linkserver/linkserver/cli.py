@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "debug":
+        # Alembic reports each step of a migration check at INFO; that is noise beside a command's answer.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command is None:
             return _serve(args)
