@@ -316,9 +316,10 @@ def create_app(verification: VerificationService, operations: OperationService, 
         if grant == "client_credentials":
             access, lifetime, scope = await _in_pool(
                 verification.client_credentials, form.get("client_assertion", ""),
-                form.get("client_assertion_type", ""), form.get("client_id"), form.get("scope"))
+                form.get("client_assertion_type", ""), form.get("client_id"), form.get("scope"),
+                _client_address(request))
         elif grant == GRANT_TYPE:
-            access, lifetime = await _in_pool(_device_token, form)
+            access, lifetime = await _in_pool(_device_token, form, _client_address(request))
             scope = "account"
         else:
             raise AuthError("unsupported_grant_type",
@@ -327,10 +328,13 @@ def create_app(verification: VerificationService, operations: OperationService, 
                                           scope=scope).model_dump(),
                             headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def _device_token(form: dict[str, str]) -> tuple[str, int]:
-        with parts.db.transaction() as session:
-            client = verification.authenticate(session, form.get("client_assertion", ""),
-                                               form.get("client_assertion_type", ""), form.get("client_id"))
+    def _client(form: dict[str, str], address: str) -> Any:
+        """The client a token or device-authorization form proves (refusals audited and limited)."""
+        assertion, kind = form.get("client_assertion", ""), form.get("client_assertion_type", "")
+        return verification.authenticate(assertion, kind, form.get("client_id"), address)
+
+    def _device_token(form: dict[str, str], address: str) -> tuple[str, int]:
+        client = _client(form, address)
         parts.kiosk_limiter.take(client.client_id, "kiosk")
         with parts.db.transaction() as session:
             try:
@@ -345,10 +349,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
         form = await _form(request)
 
         def run() -> DeviceAuthorizationResponse:
-            with parts.db.transaction() as session:
-                client = verification.authenticate(
-                    session, form.get("client_assertion", ""), form.get("client_assertion_type", ""),
-                    form.get("client_id"))
+            client = _client(form, _client_address(request))
             parts.kiosk_limiter.take(client.client_id, "kiosk")
             code = device.authorize(client.client_id, form.get("scope"))
             return DeviceAuthorizationResponse(**asdict(code))

@@ -27,6 +27,8 @@ class Limits:
     account_verifications_per_hour: int = 20
     #: Unauthenticated requests (the sign-in page, voucher redemption) per client address per minute.
     public_requests_per_minute: int = 30
+    #: Refused client assertions per minute, counted per claimed client ID and per client address.
+    failed_client_assertions_per_minute: int = 10
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = 64 * 1024
 

@@ -82,6 +82,7 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
         kiosk_limiter=RateLimiter(limits.kiosk_requests_per_minute, 60),
         account_limiter=RateLimiter(limits.account_verifications_per_hour, 3600),
         clock=clock,
+        refusal_limiter=RateLimiter(limits.failed_client_assertions_per_minute, 60),
     )
     verification = VerificationService(parts)
     operations = OperationService(parts, lifetimes)
