@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 class Limits:
     #: Requests a kiosk may make per minute (token bucket of that size, refilled continuously).
     kiosk_requests_per_minute: int = 120
-    #: Verifications (successful or not) naming one account, per hour.
+    #: Verifications (successful or not) naming one account, per hour, counted once the nonce was accepted.
     account_verifications_per_hour: int = 20
     #: Unauthenticated requests (the sign-in page, voucher redemption) per client address per minute.
     public_requests_per_minute: int = 30

@@ -190,7 +190,6 @@ class VerificationService:
         require_scope(caller, "verify")
         if not p.policy.account_id_ok(account_id):
             raise ApiError("invalid_account", 422)
-        p.account_limiter.take(account_id, "account")
         now = p.clock()
         refusal: ApiError | None = None
         with p.db.transaction() as session:
@@ -202,6 +201,9 @@ class VerificationService:
                              account_id=account_id, details={"code": exc.code})
         if refusal is not None:
             raise refusal
+        # Counted only once the kiosk proved it holds a nonce of its own: junk naming an account
+        # (unissued, foreign or replayed nonces) cannot use up that account's verifications.
+        p.account_limiter.take(account_id, "account")
         try:
             identity = p.verifier.verify(certificate, signature, nonce, caller.client_id, account_id, now)
         except VerificationRefused as exc:
