@@ -47,6 +47,10 @@ class Lifetimes:
     salvage_ticket_days: int = 14
     #: How long an offline voucher may be redeemed after the evidence reached the server.
     voucher_days: int = 14
+    #: An operation awaiting staff expires this long after its kiosk's last keep-alive.
+    keepalive_timeout_seconds: int = 15
+    #: How long after approval a password reset takes the new password (then it expires).
+    password_window_seconds: int = 120
 
 
 @dataclass(frozen=True)

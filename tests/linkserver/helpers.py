@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
-from linkserver.config import Limits
+from linkserver.config import Lifetimes, Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
 from linkserver.server import LinkServer, build_server
 
@@ -186,16 +186,18 @@ def verify_with_card(client: httpx2.Client, base: str, hierarchy: TestHierarchy,
 
 @contextlib.contextmanager
 def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None = None, *,
-                limits: Limits | None = None, ocsp_url: str | None = None,
-                **build_options: Any) -> Iterator[LiveServer]:
+                limits: Limits | None = None, lifetimes: Lifetimes | None = None,
+                ocsp_url: str | None = None, **build_options: Any) -> Iterator[LiveServer]:
     """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port.
 
-    ``limits`` and ``ocsp_url`` replace the demo's settings (an OCSP URL replaces its CRLs).
+    ``limits``, ``lifetimes`` and ``ocsp_url`` replace the demo's settings (an OCSP URL replaces
+    its CRLs).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
-    changes = {name: value for name, value in (("limits", limits), ("ocsp_url", ocsp_url)) if value}
+    changes = {name: value for name, value in (("limits", limits), ("lifetimes", lifetimes),
+                                               ("ocsp_url", ocsp_url)) if value}
     setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())
     server = build_server(setup.settings, **build_options)

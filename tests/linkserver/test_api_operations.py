@@ -94,23 +94,32 @@ def test_mfa_reset_clears_methods_and_issues_a_time_limited_code(live: LiveServe
     assert "enrolment_code" not in later["result"] and later["result"]["expired"] is True
 
 
+def send_password(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response,
+                  password: str) -> httpx2.Response:
+    """The new password for the operation ``created`` answered, from the session that asked."""
+    body = created.json()
+    return kiosk.post(live.url(f"/v1/operations/{body['operation_id']}/password"),
+                      json={"new_password": password}, headers={"Session-Key": body["session_key"]})
+
+
 def test_password_reset_takes_the_users_password_through_the_policy(live: LiveServer) -> None:
     kiosk, staff = live.kiosk(), live.staff()
-    op = live.operation(kiosk, "password_reset", verified(live, kiosk)).json()["operation_id"]
-    early = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": NEW_PASSWORD})
+    created = live.operation(kiosk, "password_reset", verified(live, kiosk))
+    op = created.json()["operation_id"]
+    early = send_password(live, kiosk, created, NEW_PASSWORD)
     assert early.status_code == 409 and early.json()["error"] == "wrong_state"
     assert decide(live, staff, op).json()["status"] == "approved"
-    weak = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": "short"})
+    weak = send_password(live, kiosk, created, "short")
     assert weak.status_code == 422
     assert weak.json()["error"] == "password_policy"
     assert set(weak.json()["problems"]) == {"too_short", "too_few_classes"}
     assert weak.json()["policy"]["min_length"] == 12
-    done = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": NEW_PASSWORD})
+    done = send_password(live, kiosk, created, NEW_PASSWORD)
     assert done.status_code == 200 and done.json()["status"] == "completed"
     row = account_row(live, LINKED)
     assert password_matches(row.password_hash, NEW_PASSWORD)
     assert not password_matches(row.password_hash, DEMO_PASSWORD)
-    again = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": "Another-pass-99"})
+    again = send_password(live, kiosk, created, "Another-pass-99")
     assert again.status_code == 409  # one password per approval
     with live.server.parts.db.transaction() as session:
         stored = session.get(Operation, op)
@@ -214,7 +223,7 @@ def test_an_operation_not_decided_in_time_fails(live: LiveServer) -> None:
     staff_later = live.minted_staff()
     assert staff_later.get(live.url("/v1/staff/operations")).json()["operations"] == []
     late = decide(live, staff_later, op)
-    assert late.status_code == 409 and late.json()["error"] == "already_decided"
+    assert late.status_code == 409 and late.json()["error"] == "operation_expired"
     assert link_of(live, LINKED) is not None
 
 

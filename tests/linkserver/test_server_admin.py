@@ -28,7 +28,7 @@ from linkserver.models import AuditEntry, KioskClient, Renewal
 from linkserver.server import build_server
 from linkserver.tokens import Caller
 from tests.linkserver.helpers import LiveServer, b64, free_port, live_server, oauth_client, verify_with_card
-from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, verified
+from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, send_password, verified
 
 # -- the audit chain ------------------------------------------------------------------------------
 
@@ -232,9 +232,9 @@ def test_no_secret_reaches_the_logs(live: LiveServer, caplog: pytest.LogCaptureF
     caplog.set_level(1)
     kiosk, staff = live.kiosk(), live.staff()
     verification = live.verify(kiosk, "linked", LINKED).json()["verification_id"]
-    op = live.operation(kiosk, "password_reset", verification).json()["operation_id"]
-    decide(live, staff, op)
-    kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": NEW_PASSWORD})
+    created = live.operation(kiosk, "password_reset", verification)
+    decide(live, staff, created.json()["operation_id"])
+    send_password(live, kiosk, created, NEW_PASSWORD)
     mfa = live.operation(kiosk, "mfa_reset", live.verify(kiosk, "linked", LINKED).json()["verification_id"])
     code = decide(live, staff, mfa.json()["operation_id"]).json()["result"]["enrolment_code"]
     kiosk.post(live.url("/v1/verifications"), json={"account_id": LINKED, "nonce": "B" * 43,
