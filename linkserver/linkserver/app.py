@@ -489,6 +489,9 @@ def create_app(verification: VerificationService, operations: OperationService, 
                    session_key: SessionKey = None) -> OperationResponse:
         """The kiosk still waits; answers the operation (the kiosk's poll while staff decide).
 
+        The first answer after completion carries the enrolment code or salvage ticket, which the
+        server then forgets: no later answer (nor GET, nor the staff's) shows it.
+
         An operation awaiting staff expires (``kiosk_gone``) when no keep-alive came for
         ``lifetimes.keepalive_timeout_seconds``.
         """

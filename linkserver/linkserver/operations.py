@@ -52,9 +52,11 @@ LIVE = ("awaiting_approval", "approved")
 #: Statuses the kiosk's session ended without effect: a late decision or password is refused.
 ABANDONED = ("cancelled", "expired")
 SESSION_KEY_BYTES = 32
-#: How long a code the user must copy (enrolment code, salvage ticket) stays readable by the kiosk.
+#: How long a code the user must copy (enrolment code, salvage ticket) waits to be shown to the kiosk.
 RESULT_DISPLAY = dt.timedelta(minutes=30)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: Result fields the user copies from the kiosk's screen: shown once, never kept in plain.
+CODE_KEYS = ("enrolment_code", "ticket")
 
 
 def one_time_code(groups: int = 4, size: int = 4) -> str:
@@ -91,14 +93,32 @@ class OperationService:
 
     # -- views --------------------------------------------------------------------------------
 
-    def _view(self, op: Operation, now: dt.datetime, session_key: str | None = None) -> OperationView:
-        result = dict(op.result or {})
-        if op.result_expires_at is not None and op.result_expires_at <= now:
-            # Codes shown once to the user are not kept past their use-by time.
-            result = {key: value for key, value in result.items() if key not in ("enrolment_code", "ticket")}
-            result["expired"] = True
+    def _view(self, op: Operation, now: dt.datetime, session_key: str | None = None,
+              reveal: bool = False) -> OperationView:
+        """The operation as an answer; with ``reveal`` (the session that asked) its codes, once."""
+        result = self._codes_once(op, now, reveal)
         return OperationView(op.operation_id, op.kind, op.status, op.account_id, op.created_at,
                              op.updated_at, result, op.error_code, op.approved_by, session_key)
+
+    @staticmethod
+    def _codes_once(op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
+        """The result to answer with; a code for the user leaves the stored result when first shown.
+
+        An enrolment code or salvage ticket is shown only to the kiosk session that asked (the
+        first answer carrying its session key after completion) and then dropped from the stored
+        result, leaving ``shown``; one never shown is dropped when its display time passes. The
+        directory and the salvage tickets keep only their hashes.
+        """
+        result = dict(op.result or {})
+        codes = {key: result.pop(key) for key in CODE_KEYS if key in result}
+        expired = op.result_expires_at is not None and op.result_expires_at <= now
+        if codes and (reveal or expired):
+            op.result = {**result, "expired": True} if expired else {**result, "shown": True}
+        if expired:
+            result["expired"] = True
+        elif reveal:
+            result.update(codes)
+        return result
 
     def _owned(self, session: Session, caller: Caller, operation_id: str, lock: bool = False) -> Operation:
         op = session.get(Operation, operation_id, with_for_update=lock)
@@ -148,14 +168,15 @@ class OperationService:
     # -- the kiosk session ----------------------------------------------------------------------
 
     def keep_alive(self, caller: Caller, operation_id: str, session_key: str | None) -> OperationView:
-        """The kiosk is still waiting: noted while staff have not decided; the operation as it stands."""
+        """The kiosk is still waiting: noted while staff have not decided; the operation as it stands
+        (with a code for the user the first time it is answered after completion)."""
         require_scope(caller, "operate")
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
             op = self._session_op(session, caller, operation_id, session_key)
             if op.status == "awaiting_approval":
                 op.last_seen_at = now
-            return self._view(op, now)
+            return self._view(op, now, reveal=True)
 
     def cancel(self, caller: Caller, operation_id: str, session_key: str | None,
                reason: str | None) -> OperationView:

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx2
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import Lifetimes
 from linkserver.models import Account, AuditEntry, Operation
 from tests.linkserver.helpers import LiveServer, live_server
-from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, link_of, verified
+from tests.linkserver.test_api_operations import FORMER, LINKED, NEW_PASSWORD, decide, link_of, verified
 from tests.linkserver.test_api_verification import second_kiosk
 
 SESSION_HEADER = "Session-Key"
@@ -186,3 +188,35 @@ def test_the_staff_list_never_shows_an_abandoned_operation(tmp_path: Path, hiera
         assert [o["operation_id"] for o in listed] == [op]
         live.clock.advance(6)
         assert live.minted_staff().get(live.url("/v1/staff/operations")).json()["operations"] == []
+
+
+# -- codes shown once ---------------------------------------------------------------------------------
+
+
+def operations_table_text(live: LiveServer) -> str:
+    """Every row of the operations table as the database holds it, read with plain SQL."""
+    with live.server.parts.db.engine.connect() as connection:
+        return " ".join(str(tuple(row)) for row in connection.execute(text("SELECT * FROM operations")))
+
+
+@pytest.mark.parametrize(("kind", "holder", "account", "field", "params"), [
+    ("mfa_reset", "linked", LINKED, "enrolment_code", {}),
+    ("salvage", "latin", FORMER, "ticket", {"mode": "backup"}),
+])
+def test_a_code_is_shown_once_to_the_session_and_not_kept(
+        live: LiveServer, kind: str, holder: str, account: str, field: str, params: dict[str, str]) -> None:
+    kiosk, staff = live.kiosk(), live.staff()
+    created = live.operation(kiosk, kind, verified(live, kiosk, holder, account), **params).json()
+    op, key = created["operation_id"], created["session_key"]
+    decided = decide(live, staff, op).json()
+    assert decided["status"] == "completed" and field not in decided["result"]  # staff never see it
+    unkeyed = kiosk.get(live.url(f"/v1/operations/{op}")).json()
+    assert field not in unkeyed["result"]  # nor a read without the session key
+    shown = call(live, kiosk, op, "keepalive", key).json()
+    code = shown["result"][field]
+    assert re.fullmatch(r"([A-Z2-9]{4}-){3,4}[A-Z2-9]{4}", code)
+    assert code not in operations_table_text(live)
+    again = call(live, kiosk, op, "keepalive", key).json()
+    assert field not in again["result"] and again["result"]["shown"] is True
+    assert field not in kiosk.get(live.url(f"/v1/operations/{op}")).json()["result"]
+    assert code not in operations_table_text(live)

@@ -75,23 +75,43 @@ def test_changing_operations_wait_for_staff(live: LiveServer) -> None:
     assert mails(live, LINKED) == []
 
 
+def revealed(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response) -> dict[str, Any]:
+    """The operation as its session's keep-alive answers it (showing a code the first time)."""
+    body = created.json()
+    answer = kiosk.post(live.url(f"/v1/operations/{body['operation_id']}/keepalive"),
+                        headers={"Session-Key": body["session_key"]})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
 def test_mfa_reset_clears_methods_and_issues_a_time_limited_code(live: LiveServer) -> None:
     kiosk, staff = live.kiosk(), live.staff()
-    op = live.operation(kiosk, "mfa_reset", verified(live, kiosk)).json()["operation_id"]
+    created = live.operation(kiosk, "mfa_reset", verified(live, kiosk))
+    op = created.json()["operation_id"]
     approved = decide(live, staff, op).json()
     assert approved["status"] == "completed"
     assert approved["approved_by"] == "yamada.t"
-    seen = kiosk.get(live.url(f"/v1/operations/{op}")).json()
-    code = seen["result"]["enrolment_code"]
+    code = revealed(live, kiosk, created)["result"]["enrolment_code"]
     assert re.fullmatch(r"([A-Z2-9]{4}-){3}[A-Z2-9]{4}", code)
     row = account_row(live, LINKED)
     assert row.mfa_methods == 0
     assert row.enrolment_code_hash == hashlib.sha256(code.encode()).hexdigest()
     assert row.enrolment_expires_at is not None
     assert mails(live, LINKED) == ["Your multi-factor authentication methods were cleared"]
-    live.clock.advance(31 * 60)  # the kiosk can no longer read the code back
+    live.clock.advance(31 * 60)  # past its display time, the result says so
     later = live.minted().get(live.url(f"/v1/operations/{op}")).json()
     assert "enrolment_code" not in later["result"] and later["result"]["expired"] is True
+
+
+def test_a_code_never_shown_is_dropped_after_its_display_time(live: LiveServer) -> None:
+    kiosk, staff = live.kiosk(), live.staff()
+    created = live.operation(kiosk, "mfa_reset", verified(live, kiosk))
+    decide(live, staff, created.json()["operation_id"])
+    live.clock.advance(31 * 60)
+    assert "enrolment_code" not in revealed(live, live.minted(), created)["result"]
+    with live.server.parts.db.transaction() as session:
+        stored = session.get(Operation, created.json()["operation_id"])
+        assert stored is not None and "enrolment_code" not in stored.result
 
 
 def send_password(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response,
@@ -144,8 +164,8 @@ def test_salvage_is_for_former_members_only(live: LiveServer) -> None:
     assert active.status_code == 403 and active.json()["error"] == "salvage_not_eligible"
     op = live.operation(kiosk, "salvage", verified(live, kiosk, "latin", FORMER), mode="forwarding")
     assert op.status_code == 201, op.text
-    done = decide(live, staff, op.json()["operation_id"]).json()
-    assert done["status"] == "completed"
+    assert decide(live, staff, op.json()["operation_id"]).json()["status"] == "completed"
+    done = revealed(live, kiosk, op)
     assert done["result"]["mode"] == "forwarding"
     with live.server.parts.db.transaction() as session:
         ticket = session.scalars(select(SalvageTicket).where(SalvageTicket.account_id == FORMER)).one()
@@ -365,8 +385,9 @@ def test_every_decision_is_in_the_audit_chain(live: LiveServer) -> None:
 
 def test_notifications_never_carry_codes(live: LiveServer) -> None:
     kiosk, staff = live.kiosk(), live.staff()
-    op = live.operation(kiosk, "mfa_reset", verified(live, kiosk)).json()["operation_id"]
-    code = decide(live, staff, op).json()["result"]["enrolment_code"]
+    created = live.operation(kiosk, "mfa_reset", verified(live, kiosk))
+    decide(live, staff, created.json()["operation_id"])
+    code = revealed(live, kiosk, created)["result"]["enrolment_code"]
     with live.server.parts.db.transaction() as session:
         bodies = " ".join(session.scalars(select(MailOutbox.body)))
     assert code not in bodies

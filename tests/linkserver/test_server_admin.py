@@ -28,7 +28,14 @@ from linkserver.models import AuditEntry, KioskClient, Renewal
 from linkserver.server import build_server
 from linkserver.tokens import Caller
 from tests.linkserver.helpers import LiveServer, b64, free_port, live_server, oauth_client, verify_with_card
-from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, send_password, verified
+from tests.linkserver.test_api_operations import (
+    LINKED,
+    NEW_PASSWORD,
+    decide,
+    revealed,
+    send_password,
+    verified,
+)
 
 # -- the audit chain ------------------------------------------------------------------------------
 
@@ -236,7 +243,8 @@ def test_no_secret_reaches_the_logs(live: LiveServer, caplog: pytest.LogCaptureF
     decide(live, staff, created.json()["operation_id"])
     send_password(live, kiosk, created, NEW_PASSWORD)
     mfa = live.operation(kiosk, "mfa_reset", live.verify(kiosk, "linked", LINKED).json()["verification_id"])
-    code = decide(live, staff, mfa.json()["operation_id"]).json()["result"]["enrolment_code"]
+    decide(live, staff, mfa.json()["operation_id"])
+    code = revealed(live, kiosk, mfa)["result"]["enrolment_code"]
     kiosk.post(live.url("/v1/verifications"), json={"account_id": LINKED, "nonce": "B" * 43,
                                                      "certificate": b64(b"x" * 10), "signature": "ZZZZ"})
     secrets_seen = [NEW_PASSWORD, code, kiosk.token["access_token"], staff.token["access_token"],
