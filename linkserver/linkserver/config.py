@@ -64,6 +64,16 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    #: The HMAC key of the audit chain (at least 32 bytes), kept outside the database.
+    key_file: Path | None = None
+    #: Where signed checkpoints of the chain's head are appended (JSON lines of compact JWS).
+    checkpoint_file: Path | None = None
+    #: A checkpoint every this many entries (and one when a server process stops).
+    checkpoint_every: int = 1000
+
+
+@dataclass(frozen=True)
 class Settings:
     #: The server's public base URL: the token issuer and the audience of client assertions.
     issuer: str
@@ -78,6 +88,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     policy: Policy = field(default_factory=Policy)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def token_url(self) -> str:
@@ -149,7 +160,9 @@ class _Reader:
             raise self._fail(unknown[0], "is not a known setting (a typo?)")
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy"}
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit"}
+#: The audit key's shortest length, in bytes.
+MIN_AUDIT_KEY_BYTES = 32
 
 
 def load_settings(path: Path | str) -> Settings:
@@ -189,7 +202,24 @@ def load_settings(path: Path | str) -> Settings:
     ppid_secret = secrets.path("ppid_secret_file", required=True)
     signing_key = secrets.path("signing_key_file", required=True)
     sealing_key = secrets.path("sealing_key_file", required=True)
+    audit_key = secrets.path("audit_key_file", required=True)
+    assert audit_key is not None
+    if len(audit_key.read_bytes().strip()) < MIN_AUDIT_KEY_BYTES:
+        raise ConfigError(f"{source}: secrets.audit_key_file names {audit_key}, which holds fewer than "
+                          f"{MIN_AUDIT_KEY_BYTES} bytes")
     secrets.finish()
+
+    audit_table = _Reader(data, "audit", source)
+    audit = AuditSettings(
+        key_file=audit_key,
+        checkpoint_file=audit_table.path("checkpoint_file", must_exist=False)
+        or (source.parent / "audit-checkpoints.jsonl").resolve(),
+        checkpoint_every=audit_table.number("checkpoint_every", AuditSettings.checkpoint_every, 1, 10**7),
+    )
+    if not audit.checkpoint_file.parent.is_dir():  # type: ignore[union-attr]
+        raise ConfigError(f"{source}: audit.checkpoint_file names {audit.checkpoint_file}, whose folder "
+                          "does not exist")
+    audit_table.finish()
 
     limits_table = _Reader(data, "limits", source)
     base_limits = Limits()
@@ -227,5 +257,5 @@ def load_settings(path: Path | str) -> Settings:
         signing_key_file=signing_key,  # type: ignore[arg-type]
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
-        limits=limits, lifetimes=lifetimes, policy=policy,
+        limits=limits, lifetimes=lifetimes, policy=policy, audit=audit,
     )

@@ -187,17 +187,20 @@ def verify_with_card(client: httpx2.Client, base: str, hierarchy: TestHierarchy,
 @contextlib.contextmanager
 def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None = None, *,
                 limits: Limits | None = None, lifetimes: Lifetimes | None = None,
-                ocsp_url: str | None = None, **build_options: Any) -> Iterator[LiveServer]:
+                ocsp_url: str | None = None, checkpoint_every: int | None = None,
+                **build_options: Any) -> Iterator[LiveServer]:
     """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port.
 
-    ``limits``, ``lifetimes`` and ``ocsp_url`` replace the demo's settings (an OCSP URL replaces
-    its CRLs).
+    ``limits``, ``lifetimes``, ``ocsp_url`` and ``checkpoint_every`` (the audit chain's) replace
+    the demo's settings (an OCSP URL replaces its CRLs).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
     changes = {name: value for name, value in (("limits", limits), ("lifetimes", lifetimes),
                                                ("ocsp_url", ocsp_url)) if value}
+    if checkpoint_every:
+        changes["audit"] = dataclasses.replace(setup.settings.audit, checkpoint_every=checkpoint_every)
     setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())
     server = build_server(setup.settings, **build_options)

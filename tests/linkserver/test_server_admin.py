@@ -286,10 +286,14 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
+    # Each worker checkpointed the audit chain's head as it stopped: nothing can be cut off unseen.
+    checkpoints = (tmp_path / "demo" / "audit-checkpoints.jsonl").read_text("ascii").split()
+    assert len(checkpoints) >= workers
+    assert main(["check-audit", "--config", str(tmp_path / "demo" / "linkserver.toml")]) == 0
 
 
 def test_the_example_configuration_documents_every_default(tmp_path: Path) -> None:
-    from linkserver.config import Lifetimes, Policy
+    from linkserver.config import AuditSettings, Lifetimes, Policy
 
     example = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
     config = tmp_path / "linkserver.toml"
@@ -299,8 +303,11 @@ def test_the_example_configuration_documents_every_default(tmp_path: Path) -> No
                  "secrets/token-signing.pem", "secrets/sealing.pem"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("placeholder")
+    (tmp_path / "secrets/audit.key").write_text("k" * 64)
     settings = load_settings(config)
     assert settings.limits == Limits()
     assert settings.lifetimes == Lifetimes()
     assert settings.policy == Policy()
     assert settings.database_url == f"sqlite:///{tmp_path / 'linkserver.db'}"
+    assert settings.audit == AuditSettings(tmp_path / "secrets" / "audit.key",
+                                           tmp_path / "audit-checkpoints.jsonl")
