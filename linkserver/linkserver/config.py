@@ -165,6 +165,47 @@ KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "a
 MIN_AUDIT_KEY_BYTES = 32
 
 
+def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
+    """The [policy] table."""
+    policy_table = _Reader(data, "policy", source)
+    pattern = policy_table.text("account_id_pattern", default=Policy.account_id_pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{source}: policy.account_id_pattern is not a regular expression ({exc})") from None
+    password = PasswordPolicy(
+        min_length=policy_table.number("password_min_length", 12, 8, 128),
+        max_length=policy_table.number("password_max_length", 64, 8, 1024),
+        min_classes=policy_table.number("password_min_classes", 3, 1, 4),
+    )
+    if password.min_length > password.max_length:
+        raise ConfigError(f"{source}: policy.password_min_length exceeds policy.password_max_length")
+    policy = Policy(account_id_pattern=pattern, password=password,
+                    salvage_days=policy_table.number("salvage_days", 180, 1, 3650))
+    policy_table.finish()
+    return policy
+
+
+def _audit_settings(data: dict[str, Any], source: Path, key_file: Path | None) -> AuditSettings:
+    """The [audit] table, with the audit key named in [secrets] (at least 32 bytes)."""
+    assert key_file is not None
+    if len(key_file.read_bytes().strip()) < MIN_AUDIT_KEY_BYTES:
+        raise ConfigError(f"{source}: secrets.audit_key_file names {key_file}, which holds fewer than "
+                          f"{MIN_AUDIT_KEY_BYTES} bytes")
+    table = _Reader(data, "audit", source)
+    default = source.parent / "audit-checkpoints.jsonl"
+    checkpoints = table.path("checkpoint_file", must_exist=False) or default
+    if not checkpoints.resolve().parent.is_dir():
+        raise ConfigError(f"{source}: audit.checkpoint_file names {checkpoints.resolve()}, whose folder "
+                          "does not exist")
+    audit = AuditSettings(key_file=key_file, checkpoint_file=checkpoints.resolve(),
+                          checkpoint_every=table.number("checkpoint_every", AuditSettings.checkpoint_every,
+                                                        1, 10**7))
+    table.finish()
+    return audit
+
+
 def load_settings(path: Path | str) -> Settings:
     """Read and check the settings file; raises ConfigError naming the key and the file."""
     source = Path(path).resolve()
@@ -202,24 +243,8 @@ def load_settings(path: Path | str) -> Settings:
     ppid_secret = secrets.path("ppid_secret_file", required=True)
     signing_key = secrets.path("signing_key_file", required=True)
     sealing_key = secrets.path("sealing_key_file", required=True)
-    audit_key = secrets.path("audit_key_file", required=True)
-    assert audit_key is not None
-    if len(audit_key.read_bytes().strip()) < MIN_AUDIT_KEY_BYTES:
-        raise ConfigError(f"{source}: secrets.audit_key_file names {audit_key}, which holds fewer than "
-                          f"{MIN_AUDIT_KEY_BYTES} bytes")
+    audit = _audit_settings(data, source, secrets.path("audit_key_file", required=True))
     secrets.finish()
-
-    audit_table = _Reader(data, "audit", source)
-    audit = AuditSettings(
-        key_file=audit_key,
-        checkpoint_file=audit_table.path("checkpoint_file", must_exist=False)
-        or (source.parent / "audit-checkpoints.jsonl").resolve(),
-        checkpoint_every=audit_table.number("checkpoint_every", AuditSettings.checkpoint_every, 1, 10**7),
-    )
-    if not audit.checkpoint_file.parent.is_dir():  # type: ignore[union-attr]
-        raise ConfigError(f"{source}: audit.checkpoint_file names {audit.checkpoint_file}, whose folder "
-                          "does not exist")
-    audit_table.finish()
 
     limits_table = _Reader(data, "limits", source)
     base_limits = Limits()
@@ -233,23 +258,7 @@ def load_settings(path: Path | str) -> Settings:
                              for name in Lifetimes.__dataclass_fields__})
     lifetimes_table.finish()
 
-    policy_table = _Reader(data, "policy", source)
-    pattern = policy_table.text("account_id_pattern", default=Policy.account_id_pattern)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(
-            f"{source}: policy.account_id_pattern is not a regular expression ({exc})") from None
-    password = PasswordPolicy(
-        min_length=policy_table.number("password_min_length", 12, 8, 128),
-        max_length=policy_table.number("password_max_length", 64, 8, 1024),
-        min_classes=policy_table.number("password_min_classes", 3, 1, 4),
-    )
-    if password.min_length > password.max_length:
-        raise ConfigError(f"{source}: policy.password_min_length exceeds policy.password_max_length")
-    policy = Policy(account_id_pattern=pattern, password=password,
-                    salvage_days=policy_table.number("salvage_days", 180, 1, 3650))
-    policy_table.finish()
+    policy = _policy_settings(data, source)
 
     return Settings(
         issuer=issuer, database_url=database_url, trust_anchors=anchors,

@@ -170,6 +170,10 @@ def _config(tmp_path: Path, hierarchy: TestHierarchy) -> Path:
      "limits.kiosk_request_per_minute is not a known"),
     (lambda t: t.replace('ppid_secret_file = "ppid.secret"', 'ppid_secret_file = "nowhere.secret"'),
      "secrets.ppid_secret_file names"),
+    (lambda t: t.replace('audit_key_file = "audit.key"\n', ""), "secrets.audit_key_file is missing"),
+    (lambda t: t + "\n[audit]\ncheckpoint_file = \"nowhere/checkpoints.jsonl\"\n",
+     "audit.checkpoint_file names"),
+    (lambda t: t + "\n[audit]\ncheckpoint_every = 0\n", "audit.checkpoint_every must be between"),
     (lambda t: t + "\n[polcy]\n", "[polcy] is not a known table"),
     (lambda t: t + "\n[policy]\npassword_min_length = 4\n", "policy.password_min_length must be between"),
     (lambda t: t.replace("[server]", "[server"), "not valid TOML"),
@@ -181,6 +185,16 @@ def test_a_wrong_setting_names_the_key_and_the_file(tmp_path: Path, hierarchy: T
     with pytest.raises(ConfigError) as raised:
         load_settings(config)
     assert message in str(raised.value)
+    assert str(config) in str(raised.value)
+
+
+def test_a_short_audit_key_is_refused_naming_the_key_and_the_file(tmp_path: Path,
+                                                                 hierarchy: TestHierarchy) -> None:
+    config = _config(tmp_path, hierarchy)
+    (config.parent / "audit.key").write_text("too short")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert "secrets.audit_key_file names" in str(raised.value) and "fewer than 32 bytes" in str(raised.value)
     assert str(config) in str(raised.value)
 
 
