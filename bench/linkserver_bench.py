@@ -49,8 +49,8 @@ from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signed_message
 from linkserver.admin import check_audit, register_client
-from linkserver.config import Limits, load_settings
-from linkserver.db import Database
+from linkserver.anchor import open_database
+from linkserver.config import Limits, Settings, load_settings
 from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, Verification
 from linkserver.tokens import generate_ec_private_key_pem
@@ -242,9 +242,9 @@ def one_pair(kiosk: Kiosk, account: str, expect_match: bool, tally: Tally, timed
         tally.verify_s.append(verify_s)
 
 
-def make_kiosks(state: Path, database_url: str, count: int) -> list[tuple[str, Path]]:
+def make_kiosks(state: Path, settings: Settings, count: int) -> list[tuple[str, Path]]:
     """Register ``count`` kiosk clients, each with its own key, before the server starts."""
-    db = Database(database_url)
+    db = open_database(settings)
     kiosks = []
     try:
         for number in range(1, count + 1):
@@ -373,9 +373,9 @@ class Check:
     detail: str
 
 
-def nothing_lost(database_url: str, accepted: dict[str, bool], wrong_answers: int, errors: Counter[str],
+def nothing_lost(settings: Settings, accepted: dict[str, bool], wrong_answers: int, errors: Counter[str],
                  server_exit: int, server_log: str) -> list[Check]:
-    db = Database(database_url)
+    db = open_database(settings)
     try:
         with db.transaction() as session:
             stored = dict(session.execute(select(Verification.verification_id, Verification.matched)).all())
@@ -430,8 +430,7 @@ def run_backend(backend: str, database_url: str | None, hierarchy: TestHierarchy
         setup = prepare_demo(state, hierarchy.path, issuer=f"http://127.0.0.1:{port}",
                              database_url=database_url)
         write_bench_limits(setup.config_path)
-        url = setup.settings.database_url
-        registered = make_kiosks(state, url, max(levels))
+        registered = make_kiosks(state, setup.settings, max(levels))
         holder = hierarchy.holder(HOLDER)
         key = holder.auth_key
         certificate_b64 = b64(holder.auth_certificate.public_bytes(Encoding.DER))
@@ -454,8 +453,8 @@ def run_backend(backend: str, database_url: str | None, hierarchy: TestHierarchy
             for kiosk in kiosks:
                 kiosk.client.close()
             exit_code = server.stop()
-        checks = nothing_lost(url, everything.accepted, everything.wrong_answers, everything.errors,
-                              exit_code, server.log.read_text("utf-8", errors="replace"))
+        checks = nothing_lost(setup.settings, everything.accepted, everything.wrong_answers,
+                              everything.errors, exit_code, server.log.read_text("utf-8", errors="replace"))
         return BackendRun(backend, rows, checks, server.command)
     finally:
         shutil.rmtree(state, ignore_errors=True)

@@ -49,7 +49,7 @@ from kiosk.linkage import (
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signature as server_signature
 from linkserver.admin import register_client
-from linkserver.config import Limits
+from linkserver.config import Lifetimes, Limits
 from linkserver.offline import offline_challenge, seal_evidence
 from tests.linkserver.helpers import LiveServer, free_port, live_server
 
@@ -399,21 +399,25 @@ def test_a_password_reset_end_to_end(live: LiveServer, client: LinkageClient, re
     caplog.set_level(1)
     verification = card_verification(live, client, "linked", LINKED)
     key = f"kiosk-{uuid.uuid4().hex}"
+    first = client.create_operation("password_reset", verification.verification_id, {}, key)
+    assert first.status == "awaiting_approval" and first.account_id == LINKED
+    assert first.created_at.tzinfo is not None
+    assert first.session_key is not None and first.session_key not in repr(first)
     operation = client.create_operation("password_reset", verification.verification_id, {}, key)
-    assert operation.status == "awaiting_approval" and operation.account_id == LINKED
-    assert operation.created_at.tzinfo is not None
-    again = client.create_operation("password_reset", verification.verification_id, {}, key)
-    assert again.operation_id == operation.operation_id
+    assert operation.operation_id == first.operation_id
+    assert operation.session_key not in (None, first.session_key)  # a replay hands out a new key
+    session_key = operation.session_key
+    assert session_key is not None
     with pytest.raises(ServerRefused) as conflict:
         client.create_operation("mfa_reset", verification.verification_id, {}, key)
     assert conflict.value.code == "idempotency_conflict" and conflict.value.status == 409
     with pytest.raises(ServerRefused) as early:
-        client.set_password(operation.operation_id, STRONG_PASSWORD)
+        client.set_password(operation.operation_id, STRONG_PASSWORD, session_key)
     assert early.value.code == "wrong_state"
 
-    # Staff approve once the kiosk is seen polling; the kiosk's wait ends with the decision.
+    # Staff approve once the kiosk is seen keeping the operation alive; the wait ends with the decision.
     polled = threading.Event()
-    recorder.watch = (f"/v1/operations/{operation.operation_id}", polled)
+    recorder.watch = (f"/v1/operations/{operation.operation_id}/keepalive", polled)
 
     def approve() -> None:
         if polled.wait(10):
@@ -421,25 +425,31 @@ def test_a_password_reset_end_to_end(live: LiveServer, client: LinkageClient, re
 
     staff = threading.Thread(target=approve)
     staff.start()
-    decided = client.wait_for_decision(operation.operation_id, cancel=threading.Event(), poll=0.05,
-                                       timeout=10)
+    decided = client.wait_for_decision(operation.operation_id, session_key, cancel=threading.Event(),
+                                       poll=0.05, timeout=10)
     staff.join()
     assert decided.status == "approved" and decided.approved_by == "yamada.t"
+    assert decided.session_key == session_key
+    assert recorder.count("GET", f"/v1/operations/{operation.operation_id}") == 0
 
+    with pytest.raises(ServerRefused) as stolen:
+        client.set_password(operation.operation_id, STRONG_PASSWORD, first.session_key or "")
+    assert stolen.value.code == "session_key_invalid" and stolen.value.status == 403
     with pytest.raises(ServerRefused) as weak:
-        client.set_password(operation.operation_id, WEAK_PASSWORD)
+        client.set_password(operation.operation_id, WEAK_PASSWORD, session_key)
     assert weak.value.code == "password_policy" and weak.value.status == 422
     assert "too_short" in weak.value.extra["problems"]  # type: ignore[operator]
     assert weak.value.extra["policy"]["min_length"] == 12  # type: ignore[index]
     assert WEAK_PASSWORD not in str(weak.value) and WEAK_PASSWORD not in repr(weak.value.extra)
-    done = client.set_password(operation.operation_id, STRONG_PASSWORD)
+    done = client.set_password(operation.operation_id, STRONG_PASSWORD, session_key)
     assert done.status == "completed" and done.result == {"password_set": True}
-    assert recorder.count("POST", f"/v1/operations/{operation.operation_id}/password") == 3
+    assert recorder.count("POST", f"/v1/operations/{operation.operation_id}/password") == 4
 
     token = client._oauth.token["access_token"]
     for record in caplog.records:
         text = record.getMessage() + repr(record.args)
-        for secret in (STRONG_PASSWORD, WEAK_PASSWORD, token, recorder.forms[-1]["client_assertion"]):
+        for secret in (STRONG_PASSWORD, WEAK_PASSWORD, token, recorder.forms[-1]["client_assertion"],
+                       session_key, first.session_key):
             assert secret not in text, record.name
 
 
@@ -467,12 +477,14 @@ def test_waiting_for_staff_can_be_cancelled_or_time_out(live: LiveServer, client
                                                         recorder: Recorder) -> None:
     verification = card_verification(live, client, "linked", LINKED)
     operation = client.create_operation("unlink", verification.verification_id, {}, uuid.uuid4().hex)
-    undecided = client.wait_for_decision(operation.operation_id, cancel=threading.Event(), timeout=0)
+    key = operation.session_key
+    assert key is not None
+    undecided = client.wait_for_decision(operation.operation_id, key, cancel=threading.Event(), timeout=0)
     assert undecided.status == "awaiting_approval"
 
     cancel = threading.Event()
     polled = threading.Event()
-    recorder.watch = (f"/v1/operations/{operation.operation_id}", polled)
+    recorder.watch = (f"/v1/operations/{operation.operation_id}/keepalive", polled)
 
     def cancel_once_polled() -> None:
         if polled.wait(10):
@@ -482,12 +494,53 @@ def test_waiting_for_staff_can_be_cancelled_or_time_out(live: LiveServer, client
     canceller.start()
     started = time.monotonic()
     with pytest.raises(Cancelled) as cancelled:
-        client.wait_for_decision(operation.operation_id, cancel=cancel, poll=30, timeout=600)
+        client.wait_for_decision(operation.operation_id, key, cancel=cancel, poll=30, timeout=600)
     canceller.join()
     assert time.monotonic() - started < 5 and cancelled.value.code == "cancelled"
     staff_decides(live, operation.operation_id, approve=False)
-    refused = client.wait_for_decision(operation.operation_id, cancel=threading.Event())
+    refused = client.wait_for_decision(operation.operation_id, key, cancel=threading.Event())
     assert refused.status == "refused"
+
+
+def test_cancelling_an_operation_ends_it_on_the_server(live: LiveServer, client: LinkageClient) -> None:
+    verification = card_verification(live, client, "linked", LINKED)
+    operation = client.create_operation("password_reset", verification.verification_id, {}, uuid.uuid4().hex)
+    key = operation.session_key
+    assert key is not None
+    cancelled = client.cancel_operation(operation.operation_id, key, reason="user_cancelled")
+    assert cancelled.status == "cancelled"
+    assert client.cancel_operation(operation.operation_id, key).status == "cancelled"  # idempotent
+    with live.minted_staff() as staff:
+        late = staff.post(live.url(f"/v1/staff/operations/{operation.operation_id}/decision"),
+                          json={"approve": True, "staff_id": "yamada.t"})
+    assert late.status_code == 409 and late.json()["error"] == "operation_cancelled"
+    with pytest.raises(ServerRefused) as refused:
+        client.set_password(operation.operation_id, STRONG_PASSWORD, key)
+    assert refused.value.code == "operation_cancelled"
+    with pytest.raises(ServerRefused) as foreign:
+        client.cancel_operation(operation.operation_id, "not-the-key")
+    assert foreign.value.code == "session_key_invalid"
+
+
+def test_keepalives_hold_the_operation_until_they_stop(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    with live_server(tmp_path / "s", hierarchy, limits=ROOMY,
+                     lifetimes=Lifetimes(keepalive_timeout_seconds=2)) as server, \
+            LinkageClient(config_for(server)) as linkage:
+        verification = card_verification(server, linkage, "linked", LINKED)
+        operation = linkage.create_operation("unlink", verification.verification_id, {}, uuid.uuid4().hex)
+        key = operation.session_key
+        assert key is not None
+        # Waiting longer than the timeout: the keep-alives hold it.
+        held = linkage.wait_for_decision(operation.operation_id, key, cancel=threading.Event(), poll=0.5,
+                                         timeout=3)
+        assert held.status == "awaiting_approval"
+        deadline = time.monotonic() + 15
+        state = linkage.get_operation(operation.operation_id)
+        while state.status == "awaiting_approval" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = linkage.get_operation(operation.operation_id)
+        assert state.status == "expired" and state.error_code == "kiosk_gone"
+        assert linkage.keep_alive(operation.operation_id, key).status == "expired"
 
 
 # -- pre-link with the device authorization grant ------------------------------------------------------
@@ -675,11 +728,11 @@ def test_a_password_is_resent_only_if_it_never_left(tmp_path: Path) -> None:
     for failure in (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.ReadError, 503):
         script = Script(failure)
         with mock_client(tmp_path, script) as client, pytest.raises(ServerUnreachable) as gone:
-            client.set_password("op_1", STRONG_PASSWORD)
+            client.set_password("op_1", STRONG_PASSWORD, "session-key")
         assert len(script.calls) == 1 and STRONG_PASSWORD not in str(gone.value)
     script = Script(httpx2.ConnectError, 200)
     with mock_client(tmp_path, script) as client:
-        client.set_password("op_1", STRONG_PASSWORD)
+        client.set_password("op_1", STRONG_PASSWORD, "session-key")
     assert len(script.calls) == 2
 
 
@@ -691,7 +744,7 @@ def test_an_echoed_password_is_scrubbed_from_the_refusal(tmp_path: Path) -> None
                                           "problems": [STRONG_PASSWORD, "too_few_classes"]})
 
     with mock_client(tmp_path, handler) as client, pytest.raises(ServerRefused) as refused:
-        client.set_password("op_1", STRONG_PASSWORD)
+        client.set_password("op_1", STRONG_PASSWORD, "session-key")
     assert STRONG_PASSWORD not in str(refused.value) and STRONG_PASSWORD not in repr(refused.value.extra)
     assert "too_few_classes" in refused.value.extra["problems"]  # type: ignore[operator]
 

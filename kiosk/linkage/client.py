@@ -24,7 +24,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -60,6 +60,7 @@ from kiosk.linkage.models import (
     MIN_NONCE_BYTES,
     OPAQUE_ID,
     OPERATION_KINDS,
+    SESSION_KEY,
     Challenge,
     DeviceAuthorization,
     DevicePoll,
@@ -302,12 +303,42 @@ class LinkageClient:
             raise ServerProtocolError("the server answered with another operation")
         return operation
 
-    def wait_for_decision(self, operation_id: str, *, cancel: threading.Event, poll: float = 1.0,
-                          timeout: float = 600) -> Operation:
-        """Poll until staff decided (the status is no longer ``awaiting_approval``).
+    def keep_alive(self, operation_id: str, session_key: str) -> Operation:
+        """Tell the server this session still waits; the operation as it stands now.
 
-        Raises Cancelled as soon as ``cancel`` is set. After ``timeout`` seconds the last answer
-        is returned, still ``awaiting_approval``, for the caller to treat as undecided.
+        An operation awaiting staff expires on the server a few seconds after the keep-alives
+        stop, so a kiosk that gave up or died leaves nothing for staff to approve.
+        """
+        return self._session_call(operation_id, session_key, "keepalive", None)
+
+    def cancel_operation(self, operation_id: str, session_key: str, reason: str | None = None) -> Operation:
+        """End the operation on the server (every way out of a session calls this); idempotent.
+
+        An operation already completed, refused or expired is answered as it is, unchanged.
+        """
+        if reason is not None and not re.fullmatch(r"[a-z_]{1,32}", reason):
+            raise ValueError("a cancel reason is 1 to 32 lower-case letters or '_'")
+        return self._session_call(operation_id, session_key, "cancel", {"reason": reason} if reason else None)
+
+    def _session_call(self, operation_id: str, session_key: str, action: str,
+                      body: dict[str, str] | None) -> Operation:
+        _check_id("operation ID", operation_id, OPAQUE_ID)
+        _check_id("session key", session_key, SESSION_KEY)
+        operation = parse_operation(self._call(
+            "POST", f"/v1/operations/{quote(operation_id)}/{action}", retry=Retry.IDEMPOTENT,
+            json_body=body, headers={"Session-Key": session_key}, redact=(session_key,)))
+        if operation.operation_id != operation_id:
+            raise ServerProtocolError("the server answered with another operation")
+        return replace(operation, session_key=session_key)
+
+    def wait_for_decision(self, operation_id: str, session_key: str, *, cancel: threading.Event,
+                          poll: float = 1.0, timeout: float = 600) -> Operation:
+        """Keep the operation alive until staff decided (the status is no longer ``awaiting_approval``).
+
+        Each poll is a keep-alive, so it should come well within the server's keep-alive timeout
+        (15 s by default). Raises Cancelled as soon as ``cancel`` is set (the caller then cancels
+        the operation). After ``timeout`` seconds the last answer is returned, still
+        ``awaiting_approval``, for the caller to treat as undecided.
         """
         if not poll > 0 or not timeout >= 0:
             raise ValueError("poll must be positive and timeout not negative")
@@ -315,28 +346,30 @@ class LinkageClient:
         while True:
             if cancel.is_set():
                 raise Cancelled("the wait for a staff decision was cancelled")
-            operation = self.get_operation(operation_id)
+            operation = self.keep_alive(operation_id, session_key)
             remaining = deadline - time.monotonic()
             if operation.status != "awaiting_approval" or remaining <= 0:
                 return operation
             if cancel.wait(min(poll, remaining)):
                 raise Cancelled("the wait for a staff decision was cancelled")
 
-    def set_password(self, operation_id: str, new_password: str) -> Operation:
-        """Send the user's new password for an approved password reset.
+    def set_password(self, operation_id: str, new_password: str, session_key: str) -> Operation:
+        """Send the user's new password for an approved password reset, from the session that asked.
 
         Resent only when the first attempt never left the kiosk. The password is not kept,
         logged, or put in any error (a refusal's words are scrubbed of it too).
         """
         _check_id("operation ID", operation_id, OPAQUE_ID)
+        _check_id("session key", session_key, SESSION_KEY)
         if not isinstance(new_password, str) or not 1 <= len(new_password) <= MAX_PASSWORD_CHARS:
             raise ValueError(f"the new password must be 1 to {MAX_PASSWORD_CHARS} characters")
         operation = parse_operation(self._call(
             "POST", f"/v1/operations/{quote(operation_id)}/password", retry=Retry.UNSENT,
-            json_body={"new_password": new_password}, redact=(new_password,)))
+            json_body={"new_password": new_password}, headers={"Session-Key": session_key},
+            redact=(new_password, session_key)))
         if operation.operation_id != operation_id:
             raise ServerProtocolError("the server answered with another operation")
-        return operation
+        return replace(operation, session_key=session_key)
 
     # -- the device authorization grant (pre-link) ------------------------------------------------------
 

@@ -17,9 +17,10 @@ from typing import Literal, cast
 from kiosk.linkage.errors import ServerProtocolError
 from kiosk.linkage.protocol import unb64url
 
-OperationStatus = Literal["awaiting_approval", "approved", "refused", "completed", "failed"]
+OperationStatus = Literal["awaiting_approval", "approved", "refused", "completed", "failed", "cancelled",
+                          "expired"]
 OPERATION_STATUSES: tuple[OperationStatus, ...] = (
-    "awaiting_approval", "approved", "refused", "completed", "failed")
+    "awaiting_approval", "approved", "refused", "completed", "failed", "cancelled", "expired")
 OperationKind = Literal["prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage"]
 OPERATION_KINDS: tuple[OperationKind, ...] = (
     "prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage")
@@ -36,6 +37,8 @@ IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 #: Documented error codes are lower-case words joined by underscores.
 ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 DEVICE_CODE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+#: An operation's session key: base64url, handed out with the operation's creation.
+SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: Anything a person may read on screen: printable, no control characters.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_URL = 2048
@@ -79,7 +82,11 @@ class VerificationResult:
 
 @dataclass(frozen=True)
 class Operation:
-    """An operation as this kiosk sees it; ``result`` may hold codes shown once to the user."""
+    """An operation as this kiosk sees it; ``result`` may hold codes shown once to the user.
+
+    ``session_key`` comes with the creation: only this kiosk session may keep the operation
+    alive, cancel it or send its password. It lives in memory only and is never shown or logged.
+    """
 
     operation_id: str
     kind: OperationKind
@@ -90,6 +97,7 @@ class Operation:
     approved_by: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    session_key: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -270,6 +278,7 @@ def parse_operation(data: object) -> Operation:
         approved_by=r.optional_text("approved_by", max_length=64, pattern=ACCOUNT_ID),
         created_at=r.moment("created_at"),
         updated_at=r.moment("updated_at"),
+        session_key=r.optional_text("session_key", max_length=128, pattern=SESSION_KEY),
     )
 
 

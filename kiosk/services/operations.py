@@ -59,22 +59,24 @@ class OperationService:
                                               request.idempotency_key)
 
     def wait_for_staff(self, operation: Operation, cancel: threading.Event) -> Operation:
-        """Wait until staff decided; a refusal is an OperationError with the code ``refused``."""
+        """Wait (keeping the operation alive) until staff decided; a refusal is an OperationError
+        with the code ``refused``."""
         if operation.status == "awaiting_approval":
-            operation = self._linkage.wait_for_decision(operation.operation_id, cancel=cancel,
-                                                        timeout=self.approval_timeout)
+            operation = self._linkage.wait_for_decision(operation.operation_id, _session_key(operation),
+                                                        cancel=cancel, timeout=self.approval_timeout)
         if operation.status == "awaiting_approval":
             raise OperationError("approval.timeout", "staff did not decide in time")
         if operation.status == "refused":
             raise OperationError("refused", "staff refused the request")
-        if operation.status == "failed":
-            raise OperationError(operation.error_code or "failed", "the server could not complete it")
+        if operation.status in ("failed", "cancelled", "expired"):
+            raise OperationError(operation.error_code or operation.status, "the server could not complete it")
         return operation
 
     def set_password(self, operation: Operation, new_password: bytearray) -> Operation:
         """Send the user's new password once; the buffer is wiped here whatever happens."""
         try:
-            return self._linkage.set_password(operation.operation_id, new_password.decode("utf-8"))
+            return self._linkage.set_password(operation.operation_id, new_password.decode("utf-8"),
+                                              _session_key(operation))
         finally:
             for i in range(len(new_password)):
                 new_password[i] = 0
@@ -88,3 +90,9 @@ class OperationService:
     def wait_for_account(self, authorization: DeviceAuthorization, cancel: threading.Event) -> str:
         """The account token once the user signed in on their phone."""
         return self._linkage.wait_for_device_token(authorization, cancel=cancel)
+
+
+def _session_key(operation: Operation) -> str:
+    if operation.session_key is None:
+        raise OperationError("failed", "the operation has no session key")
+    return operation.session_key

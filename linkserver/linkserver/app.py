@@ -35,6 +35,7 @@ from linkserver.operations import OperationService, OperationView
 from linkserver.pages import done_html, pick_language, sign_in_html, voucher_done_html, voucher_html
 from linkserver.ratelimit import RateLimiter
 from linkserver.schemas import (
+    CancelRequest,
     ChallengeResponse,
     CodeList,
     DecisionRequest,
@@ -69,6 +70,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_FORM_BYTES = 16 * 1024
 STATIC = FilePath(__file__).with_name("static")
+#: The operation's session key, for keep-alives, cancel and the password: a missing or wrong one
+#: is 403 ``session_key_invalid``.
+SessionKey = Annotated[str | None, Header(
+    alias="Session-Key", max_length=128,
+    description="The session_key from the answer that created the operation: only the kiosk session "
+                "that asked may act on it")]
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -327,9 +334,10 @@ def create_app(verification: VerificationService, operations: OperationService, 
         if grant == "client_credentials":
             access, lifetime, scope = await _in_pool(
                 verification.client_credentials, form.get("client_assertion", ""),
-                form.get("client_assertion_type", ""), form.get("client_id"), form.get("scope"))
+                form.get("client_assertion_type", ""), form.get("client_id"), form.get("scope"),
+                _client_address(request))
         elif grant == GRANT_TYPE:
-            access, lifetime = await _in_pool(_device_token, form)
+            access, lifetime = await _in_pool(_device_token, form, _client_address(request))
             scope = "account"
         else:
             raise AuthError("unsupported_grant_type",
@@ -338,10 +346,13 @@ def create_app(verification: VerificationService, operations: OperationService, 
                                           scope=scope).model_dump(),
                             headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def _device_token(form: dict[str, str]) -> tuple[str, int]:
-        with parts.db.transaction() as session:
-            client = verification.authenticate(session, form.get("client_assertion", ""),
-                                               form.get("client_assertion_type", ""), form.get("client_id"))
+    def _client(form: dict[str, str], address: str) -> Any:
+        """The client a token or device-authorization form proves (refusals audited and limited)."""
+        assertion, kind = form.get("client_assertion", ""), form.get("client_assertion_type", "")
+        return verification.authenticate(assertion, kind, form.get("client_id"), address)
+
+    def _device_token(form: dict[str, str], address: str) -> tuple[str, int]:
+        client = _client(form, address)
         parts.kiosk_limiter.take(client.client_id, "kiosk")
         with parts.db.transaction() as session:
             try:
@@ -356,10 +367,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
         form = await _form(request)
 
         def run() -> DeviceAuthorizationResponse:
-            with parts.db.transaction() as session:
-                client = verification.authenticate(
-                    session, form.get("client_assertion", ""), form.get("client_assertion_type", ""),
-                    form.get("client_id"))
+            client = _client(form, _client_address(request))
             parts.kiosk_limiter.take(client.client_id, "kiosk")
             code = device.authorize(client.client_id, form.get("scope"))
             return DeviceAuthorizationResponse(**asdict(code))
@@ -481,9 +489,35 @@ def create_app(verification: VerificationService, operations: OperationService, 
 
     @app.post("/v1/operations/{operation_id}/password", response_model=OperationResponse,
               responses=_documented(400, 401, 403, 404, 409, 422, 429), tags=["operations"])
-    def set_password(operation_id: operation_id_path, body: PasswordRequest,
-                     who: CallerDep) -> OperationResponse:
-        return _view(operations.set_password(who, operation_id, body.new_password))
+    def set_password(operation_id: operation_id_path, body: PasswordRequest, who: CallerDep,
+                     session_key: SessionKey = None) -> OperationResponse:
+        """An approved password reset's new password, within the password window after approval."""
+        return _view(operations.set_password(who, operation_id, body.new_password, session_key))
+
+    @app.post("/v1/operations/{operation_id}/keepalive", response_model=OperationResponse,
+              responses=_documented(401, 403, 404, 422, 429), tags=["operations"])
+    def keep_alive(operation_id: operation_id_path, who: CallerDep,
+                   session_key: SessionKey = None) -> OperationResponse:
+        """The kiosk still waits; answers the operation (the kiosk's poll while staff decide).
+
+        The first answer after completion carries the enrolment code or salvage ticket, which the
+        server then forgets: no later answer (nor GET, nor the staff's) shows it.
+
+        An operation awaiting staff expires (``kiosk_gone``) when no keep-alive came for
+        ``lifetimes.keepalive_timeout_seconds``.
+        """
+        return _view(operations.keep_alive(who, operation_id, session_key))
+
+    @app.post("/v1/operations/{operation_id}/cancel", response_model=OperationResponse,
+              responses=_documented(401, 403, 404, 422, 429), tags=["operations"])
+    def cancel_operation(operation_id: operation_id_path, who: CallerDep, session_key: SessionKey = None,
+                         body: CancelRequest | None = None) -> OperationResponse:
+        """The kiosk session gave up: an operation awaiting staff or the password is cancelled (audited).
+
+        Idempotent: on an operation that already ended (cancelled, expired, refused, failed or
+        completed) nothing changes or is recorded, and the answer is 200 with its status.
+        """
+        return _view(operations.cancel(who, operation_id, session_key, body.reason if body else None))
 
     @app.get("/v1/staff/operations", response_model=OperationList,
              responses=_documented(401, 403, 429), tags=["staff"])

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from linkserver.config import ConfigError, load_settings
 from linkserver.logsafe import log_config
@@ -67,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.config.dictConfig(log_config(args.log_level))
+    if args.log_level != "debug":
+        # Alembic reports each step of a migration check at INFO; that is noise beside a command's answer.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command is None:
             return _serve(args)
@@ -81,12 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _admin(args: argparse.Namespace) -> int:
     from linkserver.admin import check_audit, import_renewals, register_client
-    from linkserver.db import Database
+    from linkserver.anchor import CheckpointError, open_database
     from linkserver.ppid import load_renewals_csv
     from linkserver.tokens import DEFAULT_KIOSK_SCOPES
 
     settings = load_settings(args.sub_config)
-    db = Database(settings.database_url)
+    db = open_database(settings)
     try:
         db.migrate()
         if args.command == "migrate":
@@ -99,14 +103,28 @@ def _admin(args: argparse.Namespace) -> int:
             added = import_renewals(db, load_renewals_csv(args.csv))
             print(f"imported {added} new renewal pair(s); restart the server to use them")
         elif args.command == "check-audit":
-            report = check_audit(db)
-            if not report.ok:
-                print(f"the audit chain is BROKEN at entry {report.broken_at}: {report.reason} "
-                      f"({report.entries} entries read)")
-                return 3
-            print(f"the audit chain is intact: {report.entries} entries")
+            return _report_audit(check_audit, db, CheckpointError)
     finally:
         db.dispose()
+    return 0
+
+
+def _report_audit(check: Any, db: Any, checkpoint_error: type[Exception]) -> int:
+    """Exit 0: intact; 3: the chain is broken; 4: it does not match its signed checkpoints."""
+    try:
+        report = check(db)
+    except checkpoint_error as exc:
+        print(f"the audit log's checkpoints are NOT TRUSTWORTHY: {exc}")
+        return 4
+    if report.anchored:
+        print(f"the audit log does NOT MATCH its checkpoints at entry {report.broken_at}: {report.reason} "
+              f"({report.entries} entries read)")
+        return 4
+    if not report.ok:
+        print(f"the audit chain is BROKEN at entry {report.broken_at}: {report.reason} "
+              f"({report.entries} entries read)")
+        return 3
+    print(f"the audit chain is intact: {report.entries} entries")
     return 0
 
 
@@ -141,10 +159,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         if args.workers > 1:
             # Workers import the app themselves; migrate once here so they do not race to.
-            from linkserver.db import Database
+            from linkserver.anchor import open_database
             from linkserver.server import CONFIG_ENV
 
-            db = Database(settings.database_url)
+            db = open_database(settings)
             db.migrate()
             db.dispose()
             os.environ[CONFIG_ENV] = str(config_path)

@@ -26,10 +26,12 @@ class ConfigError(ValueError):
 class Limits:
     #: Requests a kiosk may make per minute (token bucket of that size, refilled continuously).
     kiosk_requests_per_minute: int = 120
-    #: Verifications (successful or not) naming one account, per hour.
+    #: Verifications (successful or not) naming one account, per hour, counted once the nonce was accepted.
     account_verifications_per_hour: int = 20
     #: Unauthenticated requests (the sign-in page, voucher redemption) per client address per minute.
     public_requests_per_minute: int = 30
+    #: Refused client assertions per minute, counted per claimed client ID and per client address.
+    failed_client_assertions_per_minute: int = 10
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = 64 * 1024
 
@@ -48,6 +50,10 @@ class Lifetimes:
     salvage_ticket_days: int = 14
     #: How long an offline voucher may be redeemed after the evidence reached the server.
     voucher_days: int = 14
+    #: An operation awaiting staff expires this long after its kiosk's last keep-alive.
+    keepalive_timeout_seconds: int = 15
+    #: How long after approval a password reset takes the new password (then it expires).
+    password_window_seconds: int = 120
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,16 @@ class Policy:
 
     def account_id_ok(self, account_id: str) -> bool:
         return re.fullmatch(self.account_id_pattern, account_id) is not None
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    #: The HMAC key of the audit chain (at least 32 bytes), kept outside the database.
+    key_file: Path | None = None
+    #: Where signed checkpoints of the chain's head are appended (JSON lines of compact JWS).
+    checkpoint_file: Path | None = None
+    #: A checkpoint every this many entries (and one when a server process stops).
+    checkpoint_every: int = 1000
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Whether /docs serves the OpenAPI UI (whose scripts and styles come from a CDN).
     docs: bool = False
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def token_url(self) -> str:
@@ -204,7 +221,50 @@ class _Reader:
             raise self._fail(unknown[0], "is not a known setting (a typo?)")
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy"}
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit"}
+#: The audit key's shortest length, in bytes.
+MIN_AUDIT_KEY_BYTES = 32
+
+
+def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
+    """The [policy] table."""
+    policy_table = _Reader(data, "policy", source)
+    pattern = policy_table.text("account_id_pattern", default=Policy.account_id_pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{source}: policy.account_id_pattern is not a regular expression ({exc})") from None
+    password = PasswordPolicy(
+        min_length=policy_table.number("password_min_length", 12, 8, 128),
+        max_length=policy_table.number("password_max_length", 64, 8, 1024),
+        min_classes=policy_table.number("password_min_classes", 3, 1, 4),
+    )
+    if password.min_length > password.max_length:
+        raise ConfigError(f"{source}: policy.password_min_length exceeds policy.password_max_length")
+    policy = Policy(account_id_pattern=pattern, password=password,
+                    salvage_days=policy_table.number("salvage_days", 180, 1, 3650))
+    policy_table.finish()
+    return policy
+
+
+def _audit_settings(data: dict[str, Any], source: Path, key_file: Path | None) -> AuditSettings:
+    """The [audit] table, with the audit key named in [secrets] (at least 32 bytes)."""
+    assert key_file is not None
+    if len(key_file.read_bytes().strip()) < MIN_AUDIT_KEY_BYTES:
+        raise ConfigError(f"{source}: secrets.audit_key_file names {key_file}, which holds fewer than "
+                          f"{MIN_AUDIT_KEY_BYTES} bytes")
+    table = _Reader(data, "audit", source)
+    default = source.parent / "audit-checkpoints.jsonl"
+    checkpoints = table.path("checkpoint_file", must_exist=False) or default
+    if not checkpoints.resolve().parent.is_dir():
+        raise ConfigError(f"{source}: audit.checkpoint_file names {checkpoints.resolve()}, whose folder "
+                          "does not exist")
+    audit = AuditSettings(key_file=key_file, checkpoint_file=checkpoints.resolve(),
+                          checkpoint_every=table.number("checkpoint_every", AuditSettings.checkpoint_every,
+                                                        1, 10**7))
+    table.finish()
+    return audit
 
 
 def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -257,6 +317,7 @@ def load_settings(path: Path | str) -> Settings:
     ppid_secret = secrets.path("ppid_secret_file", required=True)
     signing_key = secrets.path("signing_key_file", required=True)
     sealing_key = secrets.path("sealing_key_file", required=True)
+    audit = _audit_settings(data, source, secrets.path("audit_key_file", required=True))
     secrets.finish()
 
     limits_table = _Reader(data, "limits", source)
@@ -271,23 +332,7 @@ def load_settings(path: Path | str) -> Settings:
                              for name in Lifetimes.__dataclass_fields__})
     lifetimes_table.finish()
 
-    policy_table = _Reader(data, "policy", source)
-    pattern = policy_table.text("account_id_pattern", default=Policy.account_id_pattern)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(
-            f"{source}: policy.account_id_pattern is not a regular expression ({exc})") from None
-    password = PasswordPolicy(
-        min_length=policy_table.number("password_min_length", 12, 8, 128),
-        max_length=policy_table.number("password_max_length", 64, 8, 1024),
-        min_classes=policy_table.number("password_min_classes", 3, 1, 4),
-    )
-    if password.min_length > password.max_length:
-        raise ConfigError(f"{source}: policy.password_min_length exceeds policy.password_max_length")
-    policy = Policy(account_id_pattern=pattern, password=password,
-                    salvage_days=policy_table.number("salvage_days", 180, 1, 3650))
-    policy_table.finish()
+    policy = _policy_settings(data, source)
 
     return Settings(
         **server, trust_anchors=anchors,
@@ -295,5 +340,5 @@ def load_settings(path: Path | str) -> Settings:
         signing_key_file=signing_key,  # type: ignore[arg-type]
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
-        limits=limits, lifetimes=lifetimes, policy=policy,
+        limits=limits, lifetimes=lifetimes, policy=policy, audit=audit,
     )

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from linkserver.admin import import_renewals, register_client
+from linkserver.anchor import open_database
 from linkserver.config import Settings, load_settings
-from linkserver.db import Database
 from linkserver.models import Account, Link
 from linkserver.passwords import hash_password
 from linkserver.ppid import PpidDeriver, load_renewals_csv
@@ -146,6 +146,7 @@ def prepare_demo(state: Path, hierarchy_dir: Path | None = None, *, issuer: str 
     crls = hierarchy.write_fresh_crls(state, now)
     secret = secrets.token_bytes(32).hex().encode("ascii")
     _write_private(state / "ppid.secret", secret)
+    _write_private(state / "audit.key", secrets.token_bytes(32).hex().encode("ascii"))
     for name in ("token-signing.pem", "sealing.pem", "kiosk-demo.pem", "staff-demo.pem"):
         _write_private(state / name, generate_ec_private_key_pem())
     database_url = database_url or f"sqlite:///{state / 'linkserver.db'}"
@@ -158,11 +159,11 @@ def prepare_demo(state: Path, hierarchy_dir: Path | None = None, *, issuer: str 
         f"[jpki]\ntrust_anchors = {json.dumps(anchors)}\n"
         f"crl_files = {json.dumps([str(p) for p in crls])}\n\n"
         '[secrets]\nppid_secret_file = "ppid.secret"\nsigning_key_file = "token-signing.pem"\n'
-        'sealing_key_file = "sealing.pem"\n',
+        'sealing_key_file = "sealing.pem"\naudit_key_file = "audit.key"\n',
         "utf-8",
     )
     settings = load_settings(config)
-    db = Database(settings.database_url)
+    db = open_database(settings)
     try:
         db.migrate()
         renewals = load_renewals_csv(hierarchy.path / "renewals.csv")

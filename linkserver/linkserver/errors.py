@@ -142,6 +142,22 @@ API_CODES: dict[str, str] = {
     "idempotency_conflict": "The idempotency key was already used for a different request.",
     "operation_unknown": "No operation with that ID belongs to this kiosk.",
     "wrong_state": "The operation is not in a state that allows this call.",
+    "session_key_invalid": (
+        "The Session-Key header is missing or is not the key handed out when this operation was "
+        "created: only the kiosk session that asked may act on it."
+    ),
+    "operation_cancelled": "The kiosk cancelled the operation; it can no longer be decided or completed.",
+    "kiosk_gone": "An operation's error code: it expired because its kiosk stopped sending keep-alives.",
+    "password_window_passed": (
+        "An operation's error code: it expired because the new password did not arrive within the "
+        "password window after approval."
+    ),
+    "approval_window_passed": "An operation's error code: it expired because staff did not decide in time.",
+    "operation_expired": (
+        "The operation expired (its kiosk stopped sending keep-alives, staff did not decide in time, "
+        "or the password was not sent within its window after approval); it can no longer be "
+        "decided or completed. The operation's error code says which."
+    ),
     "already_decided": "Staff already approved or refused this operation the other way.",
     "account_proof_invalid": "The account token from the device authorization grant is invalid or expired.",
     "account_proof_mismatch": "The device authorization grant proved a different account.",

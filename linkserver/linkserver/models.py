@@ -148,7 +148,8 @@ class Operation(Base):
     kind: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[str] = mapped_column(String(64), index=True)
     verification_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: awaiting_approval, approved (waiting for the user's input), refused, completed, failed.
+    #: awaiting_approval, approved (waiting for the user's input), refused, completed, failed,
+    #: cancelled (by the kiosk session) or expired (the kiosk stopped waiting, or a window passed).
     status: Mapped[str] = mapped_column(String(24), index=True)
     params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
@@ -158,6 +159,12 @@ class Operation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     #: Results the user must see once (codes) are dropped after this time.
     result_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: SHA-256 of the key handed to the kiosk session that asked; only that session may act on it.
+    session_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The kiosk's last keep-alive (or the creation): the operation expires when they stop.
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: When staff approved it: an approved password reset takes the password only for a while.
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SalvageTicket(Base):

@@ -5,12 +5,19 @@ the same key with the same request returns the same operation, with another requ
 refused. Operations that change an account wait for a staff decision; approval runs the change
 (or, for a password reset, opens the step where the user types the new password). Every
 operation notifies the account holder and leaves an audit entry for each decision.
+
+An operation belongs to the kiosk session that asked for it: creating it hands out a session key
+(kept here only as its SHA-256), which keep-alives, cancelling and the password need. It ends
+without effect when that session cancels it, when its keep-alives stop while it awaits staff,
+when staff do not decide within ``APPROVAL_WINDOW``, or when an approved password reset gets no
+password within its window; expiry is applied whenever the operation is read or decided.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Mapping
@@ -40,9 +47,16 @@ KINDS: dict[str, bool] = {
 SALVAGE_MODES = ("backup", "forwarding")
 #: An operation not decided by staff within this time can no longer be approved.
 APPROVAL_WINDOW = dt.timedelta(minutes=30)
-#: How long a code the user must copy (enrolment code, salvage ticket) stays readable by the kiosk.
+#: Statuses in which the kiosk session still waits (for staff, or for the user's password).
+LIVE = ("awaiting_approval", "approved")
+#: Statuses the kiosk's session ended without effect: a late decision or password is refused.
+ABANDONED = ("cancelled", "expired")
+SESSION_KEY_BYTES = 32
+#: How long a code the user must copy (enrolment code, salvage ticket) waits to be shown to the kiosk.
 RESULT_DISPLAY = dt.timedelta(minutes=30)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: Result fields the user copies from the kiosk's screen: shown once, never kept in plain.
+CODE_KEYS = ("enrolment_code", "ticket")
 
 
 def one_time_code(groups: int = 4, size: int = 4) -> str:
@@ -68,6 +82,8 @@ class OperationView:
     result: dict[str, object]
     error_code: str | None
     approved_by: str | None
+    #: Only in the answer that creates (or replays the creation of) the operation.
+    session_key: str | None = None
 
 
 class OperationService:
@@ -77,14 +93,32 @@ class OperationService:
 
     # -- views --------------------------------------------------------------------------------
 
-    def _view(self, op: Operation, now: dt.datetime) -> OperationView:
-        result = dict(op.result or {})
-        if op.result_expires_at is not None and op.result_expires_at <= now:
-            # Codes shown once to the user are not kept past their use-by time.
-            result = {key: value for key, value in result.items() if key not in ("enrolment_code", "ticket")}
-            result["expired"] = True
+    def _view(self, op: Operation, now: dt.datetime, session_key: str | None = None,
+              reveal: bool = False) -> OperationView:
+        """The operation as an answer; with ``reveal`` (the session that asked) its codes, once."""
+        result = self._codes_once(op, now, reveal)
         return OperationView(op.operation_id, op.kind, op.status, op.account_id, op.created_at,
-                             op.updated_at, result, op.error_code, op.approved_by)
+                             op.updated_at, result, op.error_code, op.approved_by, session_key)
+
+    @staticmethod
+    def _codes_once(op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
+        """The result to answer with; a code for the user leaves the stored result when first shown.
+
+        An enrolment code or salvage ticket is shown only to the kiosk session that asked (the
+        first answer carrying its session key after completion) and then dropped from the stored
+        result, leaving ``shown``; one never shown is dropped when its display time passes. The
+        directory and the salvage tickets keep only their hashes.
+        """
+        result = dict(op.result or {})
+        codes = {key: result.pop(key) for key in CODE_KEYS if key in result}
+        expired = op.result_expires_at is not None and op.result_expires_at <= now
+        if codes and (reveal or expired):
+            op.result = {**result, "expired": True} if expired else {**result, "shown": True}
+        if expired:
+            result["expired"] = True
+        elif reveal:
+            result.update(codes)
+        return result
 
     def _owned(self, session: Session, caller: Caller, operation_id: str, lock: bool = False) -> Operation:
         op = session.get(Operation, operation_id, with_for_update=lock)
@@ -99,12 +133,69 @@ class OperationService:
             self._expire_if_stale(session, op)
             return self._view(op, self.parts.clock())
 
+    def _session_op(self, session: Session, caller: Caller, operation_id: str,
+                    session_key: str | None) -> Operation:
+        """This kiosk's operation, locked, if ``session_key`` is the one its creation handed out."""
+        op = self._owned(session, caller, operation_id, lock=True)
+        if (op.session_key_hash is None or session_key is None
+                or not hmac.compare_digest(op.session_key_hash, code_hash(session_key))):
+            raise ApiError("session_key_invalid", 403)
+        self._expire_if_stale(session, op)
+        return op
+
+    def _stale_reason(self, op: Operation, now: dt.datetime) -> str | None:
+        """Why the operation has run out of time, or None while it has not."""
+        lifetimes = self.lifetimes
+        if op.status == "awaiting_approval":
+            if op.created_at + APPROVAL_WINDOW <= now:
+                return "approval_window_passed"
+            keepalive = dt.timedelta(seconds=lifetimes.keepalive_timeout_seconds)
+            if op.last_seen_at is not None and op.last_seen_at + keepalive <= now:
+                return "kiosk_gone"
+        window = dt.timedelta(seconds=lifetimes.password_window_seconds)
+        if op.status == "approved" and op.approved_at is not None and op.approved_at + window <= now:
+            return "password_window_passed"
+        return None
+
     def _expire_if_stale(self, session: Session, op: Operation) -> None:
         now = self.parts.clock()
-        if op.status == "awaiting_approval" and op.created_at + APPROVAL_WINDOW <= now:
-            op.status, op.error_code, op.updated_at = "failed", "verification_expired", now
+        reason = self._stale_reason(op, now)
+        if reason is not None:
+            op.status, op.error_code, op.updated_at = "expired", reason, now
             audit.append(session, "operation_expired", client_id=op.client_id, account_id=op.account_id,
-                         details={"operation_id": op.operation_id})
+                         details={"operation_id": op.operation_id, "kind": op.kind, "reason": reason})
+
+    # -- the kiosk session ----------------------------------------------------------------------
+
+    def keep_alive(self, caller: Caller, operation_id: str, session_key: str | None) -> OperationView:
+        """The kiosk is still waiting: noted while staff have not decided; the operation as it stands
+        (with a code for the user the first time it is answered after completion)."""
+        require_scope(caller, "operate")
+        now = self.parts.clock()
+        with self.parts.db.transaction() as session:
+            op = self._session_op(session, caller, operation_id, session_key)
+            if op.status == "awaiting_approval":
+                op.last_seen_at = now
+            return self._view(op, now, reveal=True)
+
+    def cancel(self, caller: Caller, operation_id: str, session_key: str | None,
+               reason: str | None) -> OperationView:
+        """The kiosk session gave up: a waiting operation ends without effect; anything else stays.
+
+        Idempotent: on an operation already cancelled, expired, refused, failed or completed it
+        changes and records nothing and answers the operation as it is.
+        """
+        require_scope(caller, "operate")
+        now = self.parts.clock()
+        with self.parts.db.transaction() as session:
+            op = self._session_op(session, caller, operation_id, session_key)
+            if op.status in LIVE:
+                audit.append(session, "operation_cancelled", client_id=caller.client_id,
+                             account_id=op.account_id,
+                             details={"operation_id": op.operation_id, "kind": op.kind, "was": op.status,
+                                      "reason": reason or "unspecified"})
+                op.status, op.updated_at = "cancelled", now
+            return self._view(op, now)
 
     # -- creation -----------------------------------------------------------------------------
 
@@ -115,33 +206,39 @@ class OperationService:
         p = self.parts
         now = p.clock()
         digest = request_digest(kind, verification_id, params)
+        session_key = secrets.token_urlsafe(SESSION_KEY_BYTES)
         refusal: ApiError | None = None
         with p.db.transaction() as session:
             existing = self._by_key(session, caller, idempotency_key)
             if existing is not None:
-                if existing.request_digest != digest:
-                    raise ApiError("idempotency_conflict", 409)
-                return self._view(existing, now), False
+                return self._replay(existing, digest, session_key, now), False
             try:
                 with session.begin_nested():
                     op = self._create(session, caller, idempotency_key, kind, verification_id, params,
-                                      digest, now)
+                                      digest, code_hash(session_key), now)
             except (ApiError, IntegrityError) as exc:
                 # The same key sent twice at once: whichever got there first is the answer to both.
                 existing = self._by_key(session, caller, idempotency_key)
                 if existing is not None:
-                    if existing.request_digest != digest:
-                        raise ApiError("idempotency_conflict", 409) from None
-                    return self._view(existing, now), False
+                    return self._replay(existing, digest, session_key, now), False
                 if isinstance(exc, IntegrityError):
                     raise
                 refusal = exc
                 audit.append(session, "operation_refused", client_id=caller.client_id,
                              details={"kind": kind, "code": exc.code, "verification_id": verification_id})
             else:
-                return self._view(op, now), True
+                return self._view(op, now, session_key), True
         assert refusal is not None
         raise refusal
+
+    def _replay(self, existing: Operation, digest: str, session_key: str, now: dt.datetime) -> OperationView:
+        """The first answer again, with a new session key in place of the first (which may be lost)."""
+        if existing.request_digest != digest:
+            raise ApiError("idempotency_conflict", 409)
+        existing.session_key_hash = code_hash(session_key)
+        if existing.status == "awaiting_approval":
+            existing.last_seen_at = now
+        return self._view(existing, now, session_key)
 
     @staticmethod
     def _by_key(session: Session, caller: Caller, idempotency_key: str) -> Operation | None:
@@ -150,7 +247,7 @@ class OperationService:
             Operation.idempotency_key == idempotency_key)).first()
 
     def _create(self, session: Session, caller: Caller, idempotency_key: str, kind: str,
-                verification_id: str, params: Mapping[str, object], digest: str,
+                verification_id: str, params: Mapping[str, object], digest: str, session_key_hash: str,
                 now: dt.datetime) -> Operation:
         verification = session.get(Verification, verification_id)
         if verification is None or verification.client_id != caller.client_id:
@@ -166,7 +263,7 @@ class OperationService:
             operation_id=new_id("op"), client_id=caller.client_id, idempotency_key=idempotency_key,
             request_digest=digest, kind=kind, account_id=account.account_id,
             verification_id=verification_id, status="awaiting_approval", params=stored_params,
-            result={}, created_at=now, updated_at=now,
+            result={}, created_at=now, updated_at=now, session_key_hash=session_key_hash, last_seen_at=now,
         )
         # Conditional update: of two requests racing for one verification, exactly one gets it.
         claimed = session.execute(
@@ -250,7 +347,11 @@ class OperationService:
 
     def decide(self, caller: Caller, operation_id: str, approve: bool, staff_id: str,
                reason: str | None) -> OperationView:
-        """Staff approve (and so run) or refuse an operation; repeating the same decision is harmless."""
+        """Staff approve (and so run) or refuse an operation; repeating the same decision is harmless.
+
+        An operation its kiosk cancelled or stopped waiting for is refused with
+        ``operation_cancelled`` or ``operation_expired``.
+        """
         require_scope(caller, "staff")
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
@@ -259,28 +360,35 @@ class OperationService:
             if op is None:
                 raise ApiError("operation_unknown", 404)
             self._expire_if_stale(session, op)
-            if op.status != "awaiting_approval":
-                same = (op.status == "refused") == (not approve) and op.status != "failed"
-                if same:
-                    return self._view(op, now)
-                raise ApiError("already_decided", 409, f"the operation is already {op.status}")
-            account = self.parts.directory.find(session, op.account_id)
-            op.approved_by, op.updated_at = staff_id, now
-            audit.append(session, "operation_approved" if approve else "operation_refused_by_staff",
-                         client_id=caller.client_id, account_id=op.account_id,
-                         details={"operation_id": op.operation_id, "kind": op.kind, "staff": staff_id,
-                                  "reason": reason or ""})
-            if account is None:
-                op.status, op.error_code = "failed", "account_unavailable"
+            if op.status == "awaiting_approval":
+                return self._decided(session, caller, op, approve, staff_id, reason, now)
+            if op.status in ABANDONED:
+                refusal = ApiError(f"operation_{op.status}", 409)
+            elif (op.status == "refused") == (not approve) and op.status != "failed":
                 return self._view(op, now)
-            if not approve:
-                op.status = "refused"
-                self.parts.notifier.notify(session, account, "refused", now, op.client_id)
-                return self._view(op, now)
-            op.status = "approved"
-            if op.kind != "password_reset":
-                self._execute(session, op, account, now)
+            else:
+                refusal = ApiError("already_decided", 409, f"the operation is already {op.status}")
+        raise refusal  # after the commit, so an expiry found on the way is kept
+
+    def _decided(self, session: Session, caller: Caller, op: Operation, approve: bool, staff_id: str,
+                 reason: str | None, now: dt.datetime) -> OperationView:
+        account = self.parts.directory.find(session, op.account_id)
+        op.approved_by, op.updated_at = staff_id, now
+        audit.append(session, "operation_approved" if approve else "operation_refused_by_staff",
+                     client_id=caller.client_id, account_id=op.account_id,
+                     details={"operation_id": op.operation_id, "kind": op.kind, "staff": staff_id,
+                              "reason": reason or ""})
+        if account is None:
+            op.status, op.error_code = "failed", "account_unavailable"
             return self._view(op, now)
+        if not approve:
+            op.status = "refused"
+            self.parts.notifier.notify(session, account, "refused", now, op.client_id)
+            return self._view(op, now)
+        op.status, op.approved_at = "approved", now
+        if op.kind != "password_reset":
+            self._execute(session, op, account, now)
+        return self._view(op, now)
 
     # -- effects ------------------------------------------------------------------------------
 
@@ -358,19 +466,27 @@ class OperationService:
                                   expires_at=expires, operation_id=operation_id))
         return ticket, expires
 
-    def set_password(self, caller: Caller, operation_id: str, new_password: str) -> OperationView:
-        """The user's own new password, after approval: checked against the policy, then set."""
+    def set_password(self, caller: Caller, operation_id: str, new_password: str,
+                     session_key: str | None) -> OperationView:
+        """The user's own new password, after approval: checked against the policy, then set.
+
+        Only from the session that asked, and only within the password window after approval.
+        """
         require_scope(caller, "operate")
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
-            op = self._owned(session, caller, operation_id, lock=True)
-            if op.kind != "password_reset" or op.status != "approved":
-                raise ApiError("wrong_state", 409, f"the operation is {op.kind}, {op.status}")
-            self.apply_password(session, op.account_id, new_password, now)
-            account = self.parts.directory.find(session, op.account_id)
-            assert account is not None
-            self._complete(session, op, account, {"password_set": True}, now)
-            return self._view(op, now)
+            op = self._session_op(session, caller, operation_id, session_key)
+            if op.status in ABANDONED:
+                refusal = ApiError(f"operation_{op.status}", 409)
+            elif op.kind != "password_reset" or op.status != "approved":
+                refusal = ApiError("wrong_state", 409, f"the operation is {op.kind}, {op.status}")
+            else:
+                self.apply_password(session, op.account_id, new_password, now)
+                account = self.parts.directory.find(session, op.account_id)
+                assert account is not None
+                self._complete(session, op, account, {"password_set": True}, now)
+                return self._view(op, now)
+        raise refusal  # after the commit, so an expiry found on the way is kept
 
     def apply_password(self, session: Session, account_id: str, new_password: str, now: dt.datetime) -> None:
         problems = self.parts.policy.password.problems(new_password)

@@ -30,6 +30,13 @@ class RateLimiter:
 
     def take(self, key: str, what: str) -> None:
         """Spend one token for ``key`` or raise ApiError("rate_limited") with the seconds to wait."""
+        self._spend(key, what, 1)
+
+    def check(self, key: str, what: str) -> None:
+        """Raise as ``take`` would when ``key`` has no token left, without spending one."""
+        self._spend(key, what, 0)
+
+    def _spend(self, key: str, what: str, cost: int) -> None:
         now = self._clock()
         with self._lock:
             tokens, last = self._buckets.pop(key, (float(self.capacity), now))
@@ -39,6 +46,6 @@ class RateLimiter:
                 wait = math.ceil((1 - tokens) / self.rate)
                 raise ApiError("rate_limited", 429, f"too many requests for this {what}; retry in {wait} s",
                                {"retry_after": wait})
-            self._buckets[key] = (tokens - 1, now)
+            self._buckets[key] = (tokens - cost, now)
             while len(self._buckets) > MAX_KEYS:
                 self._buckets.popitem(last=False)

@@ -89,13 +89,24 @@ class OperationRequest(Strict):
 class OperationResponse(BaseModel):
     operation_id: str
     kind: str
-    status: Literal["awaiting_approval", "approved", "refused", "completed", "failed"]
+    status: Literal["awaiting_approval", "approved", "refused", "completed", "failed", "cancelled",
+                    "expired"]
     account_id: str
     created_at: dt.datetime
     updated_at: dt.datetime
     result: dict[str, object]
     error_code: str | None
     approved_by: str | None
+    session_key: str | None = Field(
+        None, description="Only in the answer to POST /v1/operations (a new one on a replay, replacing "
+                          "the previous): base64url of 32 random bytes, for the Session-Key header of "
+                          "keep-alives, cancel and the password; the server keeps only its SHA-256.")
+
+
+class CancelRequest(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$",
+                                 description="why the kiosk gave up, e.g. user_cancelled, card_removed, "
+                                             "approval_timeout, idle_timeout, interrupted")] | None = None
 
 
 class OperationList(BaseModel):

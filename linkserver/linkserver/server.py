@@ -12,9 +12,9 @@ import httpx2
 from fastapi import FastAPI
 
 from linkserver.admin import load_renewals
+from linkserver.anchor import checkpoint_head, open_database
 from linkserver.app import create_app
 from linkserver.config import Settings, load_settings
-from linkserver.db import Database
 from linkserver.device import DeviceGrant
 from linkserver.directory import LinkStore, SqlDirectory
 from linkserver.http_guard import install as install_http_guard
@@ -61,7 +61,7 @@ def revocation_checker(settings: Settings, clock: Callable[[], dt.datetime]) -> 
 def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now,
                  migrate: bool = True, revocation: RevocationChecker | None = None) -> LinkServer:
     """Everything the server needs, wired once; ``migrate`` brings the schema up to date first."""
-    db = Database(settings.database_url)
+    db = open_database(settings)
     if migrate:
         db.migrate()
     secret = settings.ppid_secret_file.read_bytes().strip()
@@ -83,6 +83,7 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
         kiosk_limiter=RateLimiter(limits.kiosk_requests_per_minute, 60),
         account_limiter=RateLimiter(limits.account_verifications_per_hour, 3600),
         clock=clock,
+        refusal_limiter=RateLimiter(limits.failed_client_assertions_per_minute, 60),
     )
     verification = VerificationService(parts)
     operations = OperationService(parts, lifetimes)
@@ -91,6 +92,9 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes,
                      public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs)
     install_http_guard(app, settings)
+    # Each process checkpoints the audit chain's head as it stops, so a clean shutdown leaves no
+    # entry that could be cut off without trace.
+    app.router.add_event_handler("shutdown", lambda: checkpoint_head(db))
     return LinkServer(settings, parts, verification, operations, device, offline, app)
 
 

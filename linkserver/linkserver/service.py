@@ -12,7 +12,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from linkserver.errors import ApiError, VerificationRefused
 from linkserver.models import Challenge, KioskClient, UsedAssertion, Verification
 from linkserver.notifier import Notifier
 from linkserver.ratelimit import RateLimiter
-from linkserver.tokens import AuthError, Caller, TokenService
+from linkserver.tokens import AuthError, Caller, TokenService, unverified_issuer
 from linkserver.verifier import JpkiVerifier
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ class ServerParts:
     kiosk_limiter: RateLimiter
     account_limiter: RateLimiter
     clock: Callable[[], dt.datetime] = utc_now
+    #: Refused client assertions, per claimed client ID and per client address.
+    refusal_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10, 60))
 
 
 def require_scope(caller: Caller, scope: str) -> None:
@@ -90,27 +92,48 @@ class VerificationService:
     # -- tokens -------------------------------------------------------------------------------
 
     def client_credentials(self, assertion: str, assertion_type: str, client_id: str | None,
-                           scope: str | None) -> tuple[str, int, str]:
+                           scope: str | None, address: str) -> tuple[str, int, str]:
         """An access token for a kiosk that proved its key; the scopes are those it asked for and has."""
         p = self.parts
+        client = self.authenticate(assertion, assertion_type, client_id, address)
+        allowed = client.scopes.split()
+        wanted = scope.split() if scope else allowed
+        if not set(wanted) <= set(allowed):
+            raise AuthError("invalid_scope", "the client may not have the scopes it asked for", 400)
         with p.db.transaction() as session:
-            try:
-                client = p.tokens.authenticate_client(session, assertion, assertion_type, client_id)
-            except AuthError as exc:
-                audit.append(session, "client_refused", details={"reason": exc.description})
-                raise
-            allowed = client.scopes.split()
-            wanted = scope.split() if scope else allowed
-            if not set(wanted) <= set(allowed):
-                raise AuthError("invalid_scope", "the client may not have the scopes it asked for", 400)
             self._purge(session)
         p.kiosk_limiter.take(client.client_id, "kiosk")
         token, lifetime = p.tokens.issue(client.client_id, wanted)
         return token, lifetime, " ".join(wanted)
 
-    def authenticate(self, session: Session, assertion: str, assertion_type: str,
-                     client_id: str | None) -> KioskClient:
-        return self.parts.tokens.authenticate_client(session, assertion, assertion_type, client_id)
+    def authenticate(self, assertion: str, assertion_type: str, client_id: str | None,
+                     address: str) -> KioskClient:
+        """The client a valid, unused assertion proves (its ``jti`` is recorded as used).
+
+        A refusal is audited in a transaction of its own (the refused request's work is rolled
+        back, its record is not) and counted for the claimed client and for the address. Past the
+        limit the answer is 429 and the refusal is no longer audited one by one; an address past
+        it is refused before its assertion is looked at. A valid assertion is never refused for
+        the failures of others that named its client.
+        """
+        p = self.parts
+        p.refusal_limiter.check(f"address {address}", "address")
+        try:
+            with p.db.transaction() as session:
+                return p.tokens.authenticate_client(session, assertion, assertion_type, client_id)
+        except AuthError as exc:
+            refusal = exc
+        try:
+            claimed = client_id or unverified_issuer(assertion)
+        except ValueError:
+            claimed = None
+        p.refusal_limiter.take(f"address {address}", "address")
+        if claimed is not None:
+            p.refusal_limiter.take(f"client {claimed}", "client")
+        with p.db.transaction() as session:
+            audit.append(session, "client_refused", details={
+                "reason": refusal.description, "claimed_client": (claimed or "")[:64], "address": address})
+        raise refusal
 
     def _purge(self, session: Session) -> None:
         """Drop replay-cache entries and challenges nobody can use any more."""
@@ -167,7 +190,6 @@ class VerificationService:
         require_scope(caller, "verify")
         if not p.policy.account_id_ok(account_id):
             raise ApiError("invalid_account", 422)
-        p.account_limiter.take(account_id, "account")
         now = p.clock()
         refusal: ApiError | None = None
         with p.db.transaction() as session:
@@ -179,6 +201,9 @@ class VerificationService:
                              account_id=account_id, details={"code": exc.code})
         if refusal is not None:
             raise refusal
+        # Counted only once the kiosk proved it holds a nonce of its own: junk naming an account
+        # (unissued, foreign or replayed nonces) cannot use up that account's verifications.
+        p.account_limiter.take(account_id, "account")
         try:
             identity = p.verifier.verify(certificate, signature, nonce, caller.client_id, account_id, now)
         except VerificationRefused as exc:

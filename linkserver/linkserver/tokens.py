@@ -93,6 +93,19 @@ def public_jwk_from_pem(pem: bytes) -> dict[str, Any]:
     raise ValueError("the key must be RSA (2048 bits or more) or EC P-256")
 
 
+def unverified_issuer(assertion: str) -> str | None:
+    """The client an assertion claims to come from, before anything about it is checked.
+
+    ValueError if it is not a JWT at all.
+    """
+    try:
+        claims = json.loads(jws.extract_compact(assertion.encode("ascii")).payload)
+    except (JoseError, ValueError, UnicodeError):
+        raise ValueError("not a JWT") from None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
 def _timestamp(now: dt.datetime) -> int:
     return int(now.timestamp())
 
@@ -125,10 +138,9 @@ class TokenService:
         if len(assertion) > MAX_ASSERTION_BYTES:
             raise AuthError("invalid_client", "the client assertion is too large")
         try:
-            unverified = json.loads(jws.extract_compact(assertion.encode("ascii")).payload)
-        except (JoseError, ValueError, UnicodeError):
+            issuer = unverified_issuer(assertion)
+        except ValueError:
             raise AuthError("invalid_client", "the client assertion is not a JWT") from None
-        issuer = unverified.get("iss") if isinstance(unverified, dict) else None
         if not isinstance(issuer, str) or (client_id is not None and client_id != issuer):
             raise AuthError("invalid_client", "the client assertion names no matching client")
         client = session.get(KioskClient, issuer)

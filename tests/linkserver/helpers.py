@@ -35,7 +35,7 @@ from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from linkserver import signed_message
-from linkserver.config import Limits
+from linkserver.config import Lifetimes, Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
 from linkserver.http_guard import UVICORN_OPTIONS
 from linkserver.server import LinkServer, build_server
@@ -191,17 +191,21 @@ def verify_with_card(client: httpx2.Client, base: str, hierarchy: TestHierarchy,
 
 @contextlib.contextmanager
 def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None = None, *,
-                limits: Limits | None = None, ocsp_url: str | None = None,
+                limits: Limits | None = None, lifetimes: Lifetimes | None = None,
+                ocsp_url: str | None = None, checkpoint_every: int | None = None,
                 settings: dict[str, Any] | None = None, **build_options: Any) -> Iterator[LiveServer]:
     """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port.
 
-    ``limits``, ``ocsp_url`` and ``settings`` (by name) replace the demo's settings (an OCSP URL
-    replaces its CRLs).
+    ``limits``, ``lifetimes``, ``ocsp_url``, ``checkpoint_every`` (the audit chain's) and
+    ``settings`` (by name) replace the demo's settings (an OCSP URL replaces its CRLs).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
-    changes = {name: value for name, value in (("limits", limits), ("ocsp_url", ocsp_url)) if value}
+    changes = {name: value for name, value in (("limits", limits), ("lifetimes", lifetimes),
+                                               ("ocsp_url", ocsp_url)) if value}
+    if checkpoint_every:
+        changes["audit"] = dataclasses.replace(setup.settings.audit, checkpoint_every=checkpoint_every)
     changes.update(settings or {})
     setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())

@@ -75,42 +75,71 @@ def test_changing_operations_wait_for_staff(live: LiveServer) -> None:
     assert mails(live, LINKED) == []
 
 
+def revealed(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response) -> dict[str, Any]:
+    """The operation as its session's keep-alive answers it (showing a code the first time)."""
+    body = created.json()
+    answer = kiosk.post(live.url(f"/v1/operations/{body['operation_id']}/keepalive"),
+                        headers={"Session-Key": body["session_key"]})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
 def test_mfa_reset_clears_methods_and_issues_a_time_limited_code(live: LiveServer) -> None:
     kiosk, staff = live.kiosk(), live.staff()
-    op = live.operation(kiosk, "mfa_reset", verified(live, kiosk)).json()["operation_id"]
+    created = live.operation(kiosk, "mfa_reset", verified(live, kiosk))
+    op = created.json()["operation_id"]
     approved = decide(live, staff, op).json()
     assert approved["status"] == "completed"
     assert approved["approved_by"] == "yamada.t"
-    seen = kiosk.get(live.url(f"/v1/operations/{op}")).json()
-    code = seen["result"]["enrolment_code"]
+    code = revealed(live, kiosk, created)["result"]["enrolment_code"]
     assert re.fullmatch(r"([A-Z2-9]{4}-){3}[A-Z2-9]{4}", code)
     row = account_row(live, LINKED)
     assert row.mfa_methods == 0
     assert row.enrolment_code_hash == hashlib.sha256(code.encode()).hexdigest()
     assert row.enrolment_expires_at is not None
     assert mails(live, LINKED) == ["Your multi-factor authentication methods were cleared"]
-    live.clock.advance(31 * 60)  # the kiosk can no longer read the code back
+    live.clock.advance(31 * 60)  # past its display time, the result says so
     later = live.minted().get(live.url(f"/v1/operations/{op}")).json()
     assert "enrolment_code" not in later["result"] and later["result"]["expired"] is True
 
 
+def test_a_code_never_shown_is_dropped_after_its_display_time(live: LiveServer) -> None:
+    kiosk, staff = live.kiosk(), live.staff()
+    created = live.operation(kiosk, "mfa_reset", verified(live, kiosk))
+    decide(live, staff, created.json()["operation_id"])
+    live.clock.advance(31 * 60)
+    assert "enrolment_code" not in revealed(live, live.minted(), created)["result"]
+    with live.server.parts.db.transaction() as session:
+        stored = session.get(Operation, created.json()["operation_id"])
+        assert stored is not None and "enrolment_code" not in stored.result
+
+
+def send_password(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response,
+                  password: str) -> httpx2.Response:
+    """The new password for the operation ``created`` answered, from the session that asked."""
+    body = created.json()
+    return kiosk.post(live.url(f"/v1/operations/{body['operation_id']}/password"),
+                      json={"new_password": password}, headers={"Session-Key": body["session_key"]})
+
+
 def test_password_reset_takes_the_users_password_through_the_policy(live: LiveServer) -> None:
     kiosk, staff = live.kiosk(), live.staff()
-    op = live.operation(kiosk, "password_reset", verified(live, kiosk)).json()["operation_id"]
-    early = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": NEW_PASSWORD})
+    created = live.operation(kiosk, "password_reset", verified(live, kiosk))
+    op = created.json()["operation_id"]
+    early = send_password(live, kiosk, created, NEW_PASSWORD)
     assert early.status_code == 409 and early.json()["error"] == "wrong_state"
     assert decide(live, staff, op).json()["status"] == "approved"
-    weak = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": "short"})
+    weak = send_password(live, kiosk, created, "short")
     assert weak.status_code == 422
     assert weak.json()["error"] == "password_policy"
     assert set(weak.json()["problems"]) == {"too_short", "too_few_classes"}
     assert weak.json()["policy"]["min_length"] == 12
-    done = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": NEW_PASSWORD})
+    done = send_password(live, kiosk, created, NEW_PASSWORD)
     assert done.status_code == 200 and done.json()["status"] == "completed"
     row = account_row(live, LINKED)
     assert password_matches(row.password_hash, NEW_PASSWORD)
     assert not password_matches(row.password_hash, DEMO_PASSWORD)
-    again = kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": "Another-pass-99"})
+    again = send_password(live, kiosk, created, "Another-pass-99")
     assert again.status_code == 409  # one password per approval
     with live.server.parts.db.transaction() as session:
         stored = session.get(Operation, op)
@@ -135,8 +164,8 @@ def test_salvage_is_for_former_members_only(live: LiveServer) -> None:
     assert active.status_code == 403 and active.json()["error"] == "salvage_not_eligible"
     op = live.operation(kiosk, "salvage", verified(live, kiosk, "latin", FORMER), mode="forwarding")
     assert op.status_code == 201, op.text
-    done = decide(live, staff, op.json()["operation_id"]).json()
-    assert done["status"] == "completed"
+    assert decide(live, staff, op.json()["operation_id"]).json()["status"] == "completed"
+    done = revealed(live, kiosk, op)
     assert done["result"]["mode"] == "forwarding"
     with live.server.parts.db.transaction() as session:
         ticket = session.scalars(select(SalvageTicket).where(SalvageTicket.account_id == FORMER)).one()
@@ -214,7 +243,7 @@ def test_an_operation_not_decided_in_time_fails(live: LiveServer) -> None:
     staff_later = live.minted_staff()
     assert staff_later.get(live.url("/v1/staff/operations")).json()["operations"] == []
     late = decide(live, staff_later, op)
-    assert late.status_code == 409 and late.json()["error"] == "already_decided"
+    assert late.status_code == 409 and late.json()["error"] == "operation_expired"
     assert link_of(live, LINKED) is not None
 
 
@@ -356,8 +385,9 @@ def test_every_decision_is_in_the_audit_chain(live: LiveServer) -> None:
 
 def test_notifications_never_carry_codes(live: LiveServer) -> None:
     kiosk, staff = live.kiosk(), live.staff()
-    op = live.operation(kiosk, "mfa_reset", verified(live, kiosk)).json()["operation_id"]
-    code = decide(live, staff, op).json()["result"]["enrolment_code"]
+    created = live.operation(kiosk, "mfa_reset", verified(live, kiosk))
+    decide(live, staff, created.json()["operation_id"])
+    code = revealed(live, kiosk, created)["result"]["enrolment_code"]
     with live.server.parts.db.transaction() as session:
         bodies = " ".join(session.scalars(select(MailOutbox.body)))
     assert code not in bodies

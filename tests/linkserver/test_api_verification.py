@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -14,8 +15,9 @@ from joserfc.jwk import ECKey
 from sqlalchemy import event, select
 
 from linkserver.admin import register_client
+from linkserver.config import Limits
 from linkserver.models import Challenge, Verification
-from tests.linkserver.helpers import LiveServer, b64, oauth_client, unb64
+from tests.linkserver.helpers import LiveServer, b64, live_server, oauth_client, unb64
 
 LINKED_ACCOUNT = "2024000001"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -297,3 +299,18 @@ def test_the_nonce_field_is_base64url(live: LiveServer) -> None:
     assert answer.status_code == 422
     assert answer.json()["error"] == "invalid_request"
     assert answer.json()["problems"] == ["nonce"]
+
+
+def test_junk_verifications_cannot_lock_an_account(tmp_path: Any, hierarchy: Any, database_url: str) -> None:
+    """Only verifications with a nonce this kiosk was issued count toward the account's limit."""
+    limits = Limits(account_verifications_per_hour=20, kiosk_requests_per_minute=1000)
+    with live_server(tmp_path / "s", hierarchy, database_url, limits=limits) as live:
+        kiosk = live.minted()
+        cert, signature = live.sign("linked", bytes(32), LINKED_ACCOUNT)
+        for _ in range(25):
+            junk = kiosk.post(live.url("/v1/verifications"),
+                              json=claim(LINKED_ACCOUNT, secrets.token_bytes(32), cert, signature))
+            assert junk.status_code == 403 and junk.json()["error"] == "unknown_nonce"
+        genuine = live.verify(kiosk, "linked", LINKED_ACCOUNT)
+        assert genuine.status_code == 200, genuine.text
+        assert genuine.json()["match"] is True

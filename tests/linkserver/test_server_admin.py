@@ -31,7 +31,14 @@ from tests.linkserver.helpers import (
     oauth_client,
     verify_with_card,
 )
-from tests.linkserver.test_api_operations import LINKED, NEW_PASSWORD, decide, verified
+from tests.linkserver.test_api_operations import (
+    LINKED,
+    NEW_PASSWORD,
+    decide,
+    revealed,
+    send_password,
+    verified,
+)
 
 # -- the audit chain ------------------------------------------------------------------------------
 
@@ -166,6 +173,10 @@ def _config(tmp_path: Path, hierarchy: TestHierarchy) -> Path:
      "limits.kiosk_request_per_minute is not a known"),
     (lambda t: t.replace('ppid_secret_file = "ppid.secret"', 'ppid_secret_file = "nowhere.secret"'),
      "secrets.ppid_secret_file names"),
+    (lambda t: t.replace('audit_key_file = "audit.key"\n', ""), "secrets.audit_key_file is missing"),
+    (lambda t: t + "\n[audit]\ncheckpoint_file = \"nowhere/checkpoints.jsonl\"\n",
+     "audit.checkpoint_file names"),
+    (lambda t: t + "\n[audit]\ncheckpoint_every = 0\n", "audit.checkpoint_every must be between"),
     (lambda t: t + "\n[polcy]\n", "[polcy] is not a known table"),
     (lambda t: t + "\n[policy]\npassword_min_length = 4\n", "policy.password_min_length must be between"),
     (lambda t: t.replace("[server]", "[server"), "not valid TOML"),
@@ -177,6 +188,16 @@ def test_a_wrong_setting_names_the_key_and_the_file(tmp_path: Path, hierarchy: T
     with pytest.raises(ConfigError) as raised:
         load_settings(config)
     assert message in str(raised.value)
+    assert str(config) in str(raised.value)
+
+
+def test_a_short_audit_key_is_refused_naming_the_key_and_the_file(tmp_path: Path,
+                                                                 hierarchy: TestHierarchy) -> None:
+    config = _config(tmp_path, hierarchy)
+    (config.parent / "audit.key").write_text("too short")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert "secrets.audit_key_file names" in str(raised.value) and "fewer than 32 bytes" in str(raised.value)
     assert str(config) in str(raised.value)
 
 
@@ -235,11 +256,12 @@ def test_no_secret_reaches_the_logs(live: LiveServer, caplog: pytest.LogCaptureF
     caplog.set_level(1)
     kiosk, staff = live.kiosk(), live.staff()
     verification = live.verify(kiosk, "linked", LINKED).json()["verification_id"]
-    op = live.operation(kiosk, "password_reset", verification).json()["operation_id"]
-    decide(live, staff, op)
-    kiosk.post(live.url(f"/v1/operations/{op}/password"), json={"new_password": NEW_PASSWORD})
+    created = live.operation(kiosk, "password_reset", verification)
+    decide(live, staff, created.json()["operation_id"])
+    send_password(live, kiosk, created, NEW_PASSWORD)
     mfa = live.operation(kiosk, "mfa_reset", live.verify(kiosk, "linked", LINKED).json()["verification_id"])
-    code = decide(live, staff, mfa.json()["operation_id"]).json()["result"]["enrolment_code"]
+    decide(live, staff, mfa.json()["operation_id"])
+    code = revealed(live, kiosk, mfa)["result"]["enrolment_code"]
     kiosk.post(live.url("/v1/verifications"), json={"account_id": LINKED, "nonce": "B" * 43,
                                                      "certificate": b64(b"x" * 10), "signature": "ZZZZ"})
     secrets_seen = [NEW_PASSWORD, code, kiosk.token["access_token"], staff.token["access_token"],
@@ -266,10 +288,14 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
         for _ in range(3):  # with two workers, both serve some of these
             answer = verify_with_card(client, base, hierarchy, "kiosk-demo-01", "linked", LINKED)
             assert answer.status_code == 200 and answer.json()["match"] is True
+    # Each worker checkpointed the audit chain's head as it stopped: nothing can be cut off unseen.
+    checkpoints = (tmp_path / "demo" / "audit-checkpoints.jsonl").read_text("ascii").split()
+    assert len(checkpoints) >= workers
+    assert main(["check-audit", "--config", str(tmp_path / "demo" / "linkserver.toml")]) == 0
 
 
 def test_the_example_configuration_documents_every_default(tmp_path: Path) -> None:
-    from linkserver.config import Lifetimes, Policy
+    from linkserver.config import AuditSettings, Lifetimes, Policy
 
     example = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
     config = tmp_path / "linkserver.toml"
@@ -279,8 +305,11 @@ def test_the_example_configuration_documents_every_default(tmp_path: Path) -> No
                  "secrets/token-signing.pem", "secrets/sealing.pem"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("placeholder")
+    (tmp_path / "secrets/audit.key").write_text("k" * 64)
     settings = load_settings(config)
     assert settings.limits == Limits()
     assert settings.lifetimes == Lifetimes()
     assert settings.policy == Policy()
     assert settings.database_url == f"sqlite:///{tmp_path / 'linkserver.db'}"
+    assert settings.audit == AuditSettings(tmp_path / "secrets" / "audit.key",
+                                           tmp_path / "audit-checkpoints.jsonl")
