@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +84,40 @@ def run_doctor(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+#: ``kiosk flow``'s exit code when a signal (Ctrl-C, SIGTERM) ended it, as a shell reports SIGINT.
+EXIT_SIGNALLED = 130
+
+
+@contextlib.contextmanager
+def _cancel_on_signals() -> Iterator[tuple[threading.Event, list[str]]]:
+    """SIGINT and SIGTERM set the event (the flow then withdraws its request and stops) and are
+    named in the list; a second Ctrl-C stops at once."""
+    cancel, caught = threading.Event(), []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        caught.append(signal.Signals(signum).name)
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel, caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_flow(args: argparse.Namespace) -> int:
+    with _cancel_on_signals() as (cancel, caught):
+        status = _run_flow(args, cancel)
+        if caught and status != 0:  # a flow that finished before it could stop stays finished
+            print(json.dumps({"step": "cancelled", "signal": caught[0]}) if args.json else
+                  f"cancelled ({caught[0]}): the request was withdrawn", flush=True)
+            return EXIT_SIGNALLED
+        return status
+
+
+def _run_flow(args: argparse.Namespace, cancel: threading.Event) -> int:
     from kiosk.nfc.errors import CardError
     from kiosk.nfc.pcsc import PcscConnection, list_readers, wait_for_card
     from kiosk.services.core import KioskCore
@@ -128,7 +165,7 @@ def run_flow(args: argparse.Namespace) -> int:
         except CardError as exc:
             return fail("card", exc.code, str(exc))
         try:
-            result = Flow(core, emit).run(card, given)
+            result = Flow(core, emit, cancel).run(card, given)
         except FlowFailed as exc:
             return fail(exc.step, exc.code, exc.message)
         finally:

@@ -40,7 +40,7 @@ def relay(server: LiveServer) -> Iterator[Relay]:
 
 
 def write_config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str, *,
-                 read_timeout: float = 5.0, reader: str = "") -> Path:
+                 read_timeout: float = 5.0, reader: str = "", approval_timeout: int = 60) -> Path:
     """The test kiosk's configuration: the demo server's kiosk key, short timeouts, a quick sync."""
     state = server.setup.config_path.parent
     return save_config(tmp_path / "kiosk.toml", {
@@ -48,7 +48,7 @@ def write_config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, u
         "kiosk": {"id": server.setup.kiosk_id, "key_file": str(server.setup.kiosk_key_path),
                   "data_dir": str(tmp_path / "kiosk-data")},
         "server": {"url": url, "connect_timeout_seconds": 1.0, "read_timeout_seconds": read_timeout,
-                   "retries": 1, "approval_timeout_seconds": 60},
+                   "retries": 1, "approval_timeout_seconds": approval_timeout},
         "offline": {"trust_anchors": [str(p) for p in hierarchy.trust_anchor_paths()],
                     "crl_files": [str(p) for p in sorted(state.glob("auth-*.crl"))],
                     "sync_interval_seconds": 1.0, "max_backoff_seconds": 2.0},

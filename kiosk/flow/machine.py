@@ -23,7 +23,7 @@ from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError, InvalidPinError
 from kiosk.offline import OfflineRefused
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
-from kiosk.services.operations import OPERATIONS, OperationService, Request
+from kiosk.services.operations import OPEN_STATUSES, OPERATIONS, OperationService, Request
 from kiosk.services.outbox import OfflineOutbox
 from kiosk.services.verification import (
     CardReady,
@@ -142,6 +142,10 @@ def error_code(exc: BaseException) -> str:
     return code if isinstance(code, str) and code else "internal"
 
 
+def _ignore(_value: object) -> None:
+    """The outcome of work nobody waits for (withdrawing a request is best effort)."""
+
+
 def _close_card(card: CardConnection) -> None:
     close = getattr(card, "close", None)
     if close is not None:
@@ -224,11 +228,12 @@ class FlowController:
             session.last_try_confirmed = False
             self._show(Screen.PIN, busy=False, tries_left=tries, error=code, error_step=step)
             return
-        self._end_session()
+        self._end_session("approval_timeout" if code == "approval.timeout" else "error")
         self._show(Screen.ERROR, busy=False, error=code, error_step=step)
 
-    def _end_session(self) -> None:
-        """Wipe every personal value and drop the results of work still running."""
+    def _end_session(self, reason: str = "user_cancelled") -> None:
+        """Wipe every personal value, drop the results of work still running, and withdraw the
+        session's request on the server if it still waits (``reason`` is recorded there)."""
         wipe(self._pin)
         self._pin = bytearray()
         session, self._session = self._session, None
@@ -237,6 +242,9 @@ class FlowController:
             session.cancel.set()
             if session.card is not None:
                 _close_card(session.card)
+            if session.op is not None and session.op.status in OPEN_STATUSES:
+                op, operations = session.op, self._backend.operations
+                self._runner.submit(lambda: operations.abandon(op, reason), _ignore, _ignore)
         self._view = View(Screen.START, self._view.language)
 
     # -- intents from every screen ------------------------------------------------------------------
@@ -247,17 +255,17 @@ class FlowController:
         self._view = replace(self._view, language=language)
         self._on_view(self._view)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "user_cancelled") -> None:
         """The user (or staff) gave up: back to the start with nothing kept."""
-        self._end_session()
+        self._end_session(reason)
         self._show(Screen.START)
 
     def idle_timeout(self) -> None:
-        self.cancel()
+        self.cancel("idle_timeout")
 
     def finish(self) -> None:
         """From the done or error screen: the next person's start screen."""
-        self.cancel()
+        self.cancel("finished")
 
     # -- reader events ---------------------------------------------------------------------------------
 
@@ -293,7 +301,7 @@ class FlowController:
             # Past the card steps: the user may pocket the card; the request goes on.
             self._show(screen)
             return
-        self._end_session()
+        self._end_session("card_removed")
         self._show(Screen.ERROR, error="card.removed", error_step=screen.value)
 
     # -- start and account ----------------------------------------------------------------------------
@@ -521,7 +529,9 @@ class FlowController:
         self._show(screen, busy=True, **{k: v for k, v in common.items() if k != "busy"})
 
         def run() -> Operation:
-            op = operations.submit(request)
+            session.op = op = operations.submit(request)
+            if cancel.is_set():  # the session ended while the request was on its way
+                operations.abandon(op, "user_cancelled")
             return operations.wait_for_staff(op, cancel)
 
         self._work(run, self._decided, "approval")
@@ -556,6 +566,8 @@ class FlowController:
         self._work(lambda: operations.set_password(op, password), self._password_set, "password")
 
     def _password_set(self, op: Operation) -> None:
+        assert self._session is not None
+        self._session.op = op
         self._show(Screen.DONE, busy=False, result=dict(op.result))
 
     # -- offline -------------------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ class Flow:
         self.core = core
         self.emit = emit
         self.cancel = cancel or threading.Event()
+        #: The operation this run asked for, as last seen: cancelled on the server if the run
+        #: ends while it still waits (for staff or for the password).
+        self.operation: Operation | None = None
 
     def _step(self, name: str, action: Callable[[], T],
               describe: Callable[[T], dict[str, Any]] = lambda _value: {}) -> T:
@@ -86,10 +89,15 @@ class Flow:
         return value
 
     def run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
+        reason = "error"
         try:
             return self._run(card, given)
+        except FlowFailed as exc:
+            reason = "approval_timeout" if exc.code == "approval.timeout" else "error"
+            raise
         finally:
             given.wipe()
+            self.core.operations.abandon(self.operation, "interrupted" if self.cancel.is_set() else reason)
 
     def _run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
         if given.operation not in OPERATIONS:
@@ -136,13 +144,15 @@ class Flow:
             raise FlowFailed("verify", "no_match", "the card is not linked to this account")
         request = ops.request(given.operation, result, **params)
         describe = _describe_operation
-        operation = self._step("request", lambda: ops.submit(request), describe)
-        operation = self._step("approval", lambda: ops.wait_for_staff(operation, self.cancel), describe)
+        operation = self.operation = self._step("request", lambda: ops.submit(request), describe)
+        operation = self.operation = self._step(
+            "approval", lambda: ops.wait_for_staff(operation, self.cancel), describe)
         if given.operation == "password_reset":
             password = given.new_password
             if password is None:
                 raise FlowFailed("password", "password.missing", "a new password is needed")
-            operation = self._step("password", lambda: ops.set_password(operation, password), describe)
+            operation = self.operation = self._step(
+                "password", lambda: ops.set_password(operation, password), describe)
         return {"online": True, "match": result.match, "account": result.masked_account,
                 "name_on_record": result.name_on_record, "operation_id": operation.operation_id,
                 "status": operation.status, "result": dict(operation.result)}

@@ -8,14 +8,20 @@ repeated carries the same idempotency key, so a retry after a lost answer never 
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.linkage import DeviceAuthorization, LinkageClient, Operation
+from kiosk.linkage import DeviceAuthorization, LinkageClient, LinkageError, Operation
 from kiosk.services.errors import OperationError
 from kiosk.services.verification import VerificationResult
+
+logger = logging.getLogger(__name__)
+
+#: An operation in these states still waits for this kiosk session (for staff, or for the password).
+OPEN_STATUSES = ("awaiting_approval", "approved")
 
 #: What each operation is called on the wire, and whether it waits for staff.
 OPERATIONS: dict[str, bool] = {
@@ -80,6 +86,20 @@ class OperationService:
         finally:
             for i in range(len(new_password)):
                 new_password[i] = 0
+
+    def abandon(self, operation: Operation | None, reason: str) -> None:
+        """The session is over: end its operation on the server if it still waits for this session.
+
+        Every way out of a session calls this. Best effort: if the server cannot be reached, the
+        operation expires there once this kiosk's keep-alives have stopped.
+        """
+        if operation is None or operation.status not in OPEN_STATUSES or operation.session_key is None:
+            return
+        try:
+            self._linkage.cancel_operation(operation.operation_id, operation.session_key, reason)
+        except LinkageError as exc:
+            logger.info("could not cancel operation %s (%s): it expires on the server when the "
+                        "keep-alives stop", operation.operation_id, exc.code)
 
     # -- pre-link -----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -28,7 +29,7 @@ import uvicorn
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import ECKey
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from kiosk.linkage.readiness import wait_until_healthy
@@ -38,6 +39,7 @@ from linkserver import signed_message
 from linkserver.config import Lifetimes, Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
 from linkserver.http_guard import UVICORN_OPTIONS
+from linkserver.models import AuditEntry, Operation
 from linkserver.server import LinkServer, build_server
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
@@ -122,6 +124,17 @@ class LiveServer:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def latest_operation(self, account_id: str) -> tuple[str, str, str | None]:
+        """The account's newest operation: its ID, its status, and the reason its cancellation gave."""
+        with self.server.parts.db.transaction() as session:
+            op = session.scalars(select(Operation).where(Operation.account_id == account_id)
+                                 .order_by(Operation.created_at.desc()).limit(1)).one()
+            cancelled = [json.loads(entry.details) for entry in session.scalars(
+                select(AuditEntry).where(AuditEntry.event == "operation_cancelled"))]
+            reasons = [d["reason"] for d in cancelled if d["operation_id"] == op.operation_id]
+            assert len(reasons) <= 1, reasons
+            return op.operation_id, op.status, (reasons[0] if reasons else None)
 
     def kiosk(self) -> OAuth2Client:
         return oauth_client(self.setup.kiosk_id, self.setup.kiosk_key_path, self.setup.settings.token_url)

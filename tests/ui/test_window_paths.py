@@ -275,6 +275,32 @@ def test_nobody_at_the_counter_on_each_screen(desk: Desk, where: str) -> None:
         assert "".join(visible_texts(counter.window.current_page)).count(LINKED) == 0  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("how", ["cancel", "idle", "approval_timeout"])
+def test_leaving_a_waiting_request_withdraws_it(desk: Desk, how: str) -> None:
+    """Cancel, the idle timeout, or staff who never decide: nothing is left for staff to approve,
+    and no password can follow."""
+    counter, window = desk.counter, desk.counter.window
+    if how == "cancel":
+        to_staff_wait(desk)
+        counter.tap("Cancel")
+        counter.wait_for(Screen.START)
+        reason = "user_cancelled"
+    elif how == "idle":
+        to_new_password(desk)  # approved: the server waits for the password
+        window.idle_timer.setInterval(100)
+        window.idle_timer.start()
+        counter.wait_for(Screen.START)
+        reason = "idle_timeout"
+    else:
+        desk.core.operations.approval_timeout = 0.5
+        to_staff_wait(desk)
+        counter.wait_for(Screen.ERROR)
+        assert window.view.error == "approval.timeout"
+        reason = "approval_timeout"
+    counter.qtbot.waitUntil(lambda: desk.server.latest_operation(LINKED)[1:] == ("cancelled", reason),
+                            timeout=10_000)
+
+
 # -- pre-link and offline by touch -----------------------------------------------------------------------
 
 
