@@ -58,7 +58,8 @@ class KioskCore:
         try:
             remember_sealing_key(self.store, self.linkage)
         except LinkageError as exc:
-            logger.warning("server not reachable at start (%s); offline until it is", exc.code)
+            logger.warning("server not reachable at start (%s); offline until it is", exc.code,
+                           extra={"code": exc.code})
         self.store.purge(self.settings.retention_days)
         if self.settings.offline.enabled:
             self.sync.start()

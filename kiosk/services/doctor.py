@@ -25,27 +25,41 @@ class Check:
     detail: str
 
 
-def run_checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> list[Check]:
-    return list(_checks(core, list_readers))
+#: The readers connected; and of some readers, the first with a card on it (None: no card).
+ListReaders = Callable[[], list[str]]
+FindCard = Callable[[list[str]], str | None]
 
 
-def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[Check]:
-    settings = core.settings
+def run_checks(core: KioskCore, list_readers: ListReaders, find_card: FindCard) -> list[Check]:
+    return [*_reader_checks(core, list_readers, find_card), *_checks(core)]
+
+
+def _reader_checks(core: KioskCore, list_readers: ListReaders, find_card: FindCard) -> Iterator[Check]:
     try:
         readers = list_readers()
     except CardError as exc:
         yield Check("reader", False,
                     f"PC/SC is not available ({exc.code}): start pcscd and connect the reader")
+        return
+    wanted = core.settings.reader.name
+    if not readers:
+        yield Check("reader", False, "no card reader: connect the NFC reader (and check pcscd is running)")
+        return
+    if wanted and wanted not in readers:
+        yield Check("reader", False, f"reader {wanted!r} is not connected; connected: {', '.join(readers)}")
+        return
+    yield Check("reader", True, ", ".join(readers))
+    try:
+        holder = find_card([wanted] if wanted else readers)
+    except CardError as exc:
+        yield Check("card", False, f"the readers cannot be watched ({exc.code})")
     else:
-        wanted = settings.reader.name
-        if not readers:
-            yield Check("reader", False,
-                        "no card reader: connect the NFC reader (and check pcscd is running)")
-        elif wanted and wanted not in readers:
-            yield Check("reader", False,
-                        f"reader {wanted!r} is not connected; connected: {', '.join(readers)}")
-        else:
-            yield Check("reader", True, ", ".join(readers))
+        yield Check("card", True, f"a card is on {holder}" if holder else
+                    "no card on " + (wanted if wanted else "any reader"))
+
+
+def _checks(core: KioskCore) -> Iterator[Check]:
+    settings = core.settings
 
     now = core.clock()
     try:
