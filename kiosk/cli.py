@@ -14,6 +14,8 @@ from typing import Any
 
 from kiosk.cli_core import JsonLogFormatter, env_problem, run_doctor, run_flow
 from kiosk.cli_core import add_parsers as add_core_parsers
+from kiosk.cli_outbox import add_parsers as add_outbox_parsers
+from kiosk.cli_outbox import run_outbox
 from kiosk.messages import describe
 from kiosk.nfc.errors import CardAbsentError, CardError, tries_left_words
 
@@ -34,20 +36,7 @@ def _port(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv: APDU traffic, PIN data always hidden)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    card = sub.add_parser("card", help="read a card on a PC/SC reader")
-    card_sub = card.add_subparsers(dest="card_command", required=True)
-    status = card_sub.add_parser("status", help="readers, card kind, certificate, PIN tries left")
-    status.add_argument("--json", action="store_true", help="print one JSON document")
-    status.add_argument("--reader", help="only this reader (exact name; default: every reader)")
-    status.add_argument("--timeout", type=_positive_float, default=5.0,
-                        help="seconds to wait for each reader or card call (default 5)")
-
+def _add_sim_parser(sub: Any) -> None:
     sim = sub.add_parser("sim", help="serve a simulated My Number Card to the vpcd reader")
     sim.add_argument("--host", default="127.0.0.1", help="where vpcd listens (default 127.0.0.1)")
     sim.add_argument("--port", type=_port, default=35963, help="vpcd port (default 35963)")
@@ -66,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency", metavar="APDU_MS,BYTE_MS,SIGN_MS",
                      help="card latency model, e.g. 4,0.04,250")
     sim.add_argument("--contact", action="store_true", help="present the contact-interface ATR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv: APDU traffic, PIN data always hidden)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    card = sub.add_parser("card", help="read a card on a PC/SC reader")
+    card_sub = card.add_subparsers(dest="card_command", required=True)
+    status = card_sub.add_parser("status", help="readers, card kind, certificate, PIN tries left")
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+    status.add_argument("--reader", help="only this reader (exact name; default: every reader)")
+    status.add_argument("--timeout", type=_positive_float, default=5.0,
+                        help="seconds to wait for each reader or card call (default 5)")
+
+    _add_sim_parser(sub)
 
     demo = sub.add_parser("demo", help="the whole kiosk: the reference server, a simulated card, the window "
                                         "and a developer panel")
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     shots.add_argument("--language", choices=["ja", "en"], action="append",
                        help="only this language (repeatable; default both)")
     add_core_parsers(sub)
+    add_outbox_parsers(sub)
     return parser
 
 
@@ -128,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_flow(args)
         if args.command == "doctor":
             return run_doctor(args)
+        if args.command == "outbox":
+            return run_outbox(args)
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)

@@ -34,7 +34,7 @@ password against the server's policy, are checked before anything is requested. 
 that needs staff approval waits for it up to the configuration's
 server.approval_timeout_seconds (the wait can be interrupted with Ctrl-C). Offline, with
 --offline-staff, the evidence is recorded in the kiosk's outbox and a one-time voucher is
-printed; it is sent to the server when it is back (see kiosk outbox).
+printed; it is sent to the server when it is back (kiosk outbox list / sync).
 """
 
 FLOW_EXIT_CODES = """\
@@ -79,7 +79,7 @@ def add_parsers(sub: Any) -> None:
     doctor.add_argument("--config", type=Path, help=f"the kiosk's TOML configuration (default ${CONFIG_ENV})")
 
 
-def _settings(args: argparse.Namespace) -> KioskSettings:
+def load_settings(args: argparse.Namespace) -> KioskSettings:
     path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     if path is None:
         raise ConfigError(f"no configuration: pass --config FILE or set ${CONFIG_ENV}")
@@ -125,7 +125,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     from kiosk.services.doctor import run_checks
 
     try:
-        core = KioskCore.build(_settings(args))
+        core = KioskCore.build(load_settings(args))
     except (ConfigError, ValueError, OSError) as exc:
         print(f"FAIL configuration: {exc}")
         return 2
@@ -206,7 +206,7 @@ def run_flow(args: argparse.Namespace) -> int:
         return 2 if exc.bad_input else 1
 
     try:
-        settings = _settings(args)
+        settings = load_settings(args)
         given = _flow_input(args, out)
     except (ConfigError, ValueError, OSError) as exc:
         return fail(FlowFailed("start", "config", str(exc), bad_input=True))
@@ -230,6 +230,8 @@ def run_flow(args: argparse.Namespace) -> int:
             card.close()
         out({"step": "done", "result": result},
             "done: " + json.dumps(result, ensure_ascii=False, sort_keys=True))
+        if "outbox_key" in result:
+            core.outbox.voucher_shown(result["outbox_key"])  # printed: the user has it
         return 0
     except FlowFailed as exc:
         return fail(exc)

@@ -48,7 +48,8 @@ class KioskCore:
                                                   clock=clock, require_crl=offline.require_crl)
         outbox = OfflineOutbox(store, settings.kiosk_id, settings.key_file.read_bytes())
         sync = SyncWorker(store, linkage, interval=offline.sync_interval_seconds,
-                          max_backoff=offline.max_backoff_seconds)
+                          max_backoff=offline.max_backoff_seconds, being_shown=outbox.being_shown)
+        outbox.on_shown = sync.wake
         return cls(settings, linkage, store, validator,
                    OperationService(linkage, approval_timeout=server.approval_timeout_seconds),
                    outbox, sync, clock)

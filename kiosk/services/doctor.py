@@ -12,7 +12,7 @@ from cryptography import x509
 from kiosk.linkage import LinkageError
 from kiosk.nfc.errors import CardError
 from kiosk.services.core import KioskCore
-from kiosk.services.outbox import SEALING_KEY_CACHE, keep_sealing_key
+from kiosk.services.outbox import SEALING_KEY_CACHE, age_words, keep_sealing_key
 
 #: More than this between the kiosk's clock and the server's, and certificates and tokens misbehave.
 MAX_SKEW = dt.timedelta(seconds=60)
@@ -106,6 +106,11 @@ def _checks(core: KioskCore) -> Iterator[Check]:
         yield Check("sealing key", known, "the server's key for offline evidence is known" if known
                     else "unknown until the kiosk reaches the server once")
 
+    yield from _store_checks(core)
+
+
+def _store_checks(core: KioskCore) -> Iterator[Check]:
+    settings = core.settings
     try:
         core.store.audit("doctor")
     except Exception as exc:  # any failure to write is what this check is for
@@ -113,4 +118,10 @@ def _checks(core: KioskCore) -> Iterator[Check]:
     else:
         yield Check("database", True, str(settings.store_path))
     depth = core.store.outbox_depth()
-    yield Check("outbox", True, f"{depth} item(s) waiting for the server" if depth else "empty")
+    oldest = core.store.oldest_waiting()
+    if not depth or oldest is None:
+        yield Check("outbox", True, "empty")
+    else:
+        oldest_age = age_words(core.clock() - oldest.created_at)
+        yield Check("outbox", True, f"{depth} item(s) waiting for the server, the oldest {oldest_age} old, "
+                    f"last error {oldest.last_error or 'none'} (kiosk outbox list / sync)")
