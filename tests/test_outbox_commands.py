@@ -96,8 +96,8 @@ def test_outbox_sync_reports_each_fate_and_says_what_is_left(config: Path, down:
     assert {item["key"]: item["fate"] for item in report["items"]} == dict.fromkeys(keys, "accepted")
     assert report["left"] == 0
     with server.server.parts.db.transaction() as session:
-        shown = dict(session.execute(
-            select(OfflineEvidence.idempotency_key, OfflineEvidence.voucher_shown)).tuples().all())
+        shown = {key: flag for key, flag in session.execute(
+            select(OfflineEvidence.idempotency_key, OfflineEvidence.voucher_shown))}
         audited = [json.loads(entry.details) for entry in session.scalars(
             select(AuditEntry).where(AuditEntry.event == "offline_evidence"))]
     assert shown == dict.fromkeys(keys, False)
