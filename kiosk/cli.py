@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli_core import JsonLogFormatter, env_problem, run_doctor, run_flow
 from kiosk.cli_core import add_parsers as add_core_parsers
-from kiosk.cli_core import run_doctor, run_flow
+from kiosk.cli_outbox import add_parsers as add_outbox_parsers
+from kiosk.cli_outbox import run_outbox
 from kiosk.messages import describe
-from kiosk.nfc.errors import CardAbsentError, CardError
+from kiosk.nfc.errors import CardAbsentError, CardError, tries_left_words
 
 logger = logging.getLogger("kiosk")
 
@@ -34,20 +36,7 @@ def _port(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv: APDU traffic, PIN data always hidden)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    card = sub.add_parser("card", help="read a card on a PC/SC reader")
-    card_sub = card.add_subparsers(dest="card_command", required=True)
-    status = card_sub.add_parser("status", help="readers, card kind, certificate, PIN tries left")
-    status.add_argument("--json", action="store_true", help="print one JSON document")
-    status.add_argument("--reader", help="only this reader (exact name)")
-    status.add_argument("--timeout", type=_positive_float, default=5.0,
-                        help="seconds to wait for each reader or card call (default 5)")
-
+def _add_sim_parser(sub: Any) -> None:
     sim = sub.add_parser("sim", help="serve a simulated My Number Card to the vpcd reader")
     sim.add_argument("--host", default="127.0.0.1", help="where vpcd listens (default 127.0.0.1)")
     sim.add_argument("--port", type=_port, default=35963, help="vpcd port (default 35963)")
@@ -66,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency", metavar="APDU_MS,BYTE_MS,SIGN_MS",
                      help="card latency model, e.g. 4,0.04,250")
     sim.add_argument("--contact", action="store_true", help="present the contact-interface ATR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv: APDU traffic, PIN data always hidden)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    card = sub.add_parser("card", help="read a card on a PC/SC reader")
+    card_sub = card.add_subparsers(dest="card_command", required=True)
+    status = card_sub.add_parser("status", help="readers, card kind, certificate, PIN tries left")
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+    status.add_argument("--reader", help="only this reader (exact name; default: every reader)")
+    status.add_argument("--timeout", type=_positive_float, default=5.0,
+                        help="seconds to wait for each reader or card call (default 5)")
+
+    _add_sim_parser(sub)
 
     demo = sub.add_parser("demo", help="the whole kiosk: the reference server, a simulated card, the window "
                                         "and a developer panel")
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     shots.add_argument("--language", choices=["ja", "en"], action="append",
                        help="only this language (repeatable; default both)")
     add_core_parsers(sub)
+    add_outbox_parsers(sub)
     return parser
 
 
@@ -104,7 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = logging.INFO
     elif args.verbose >= 2:
         level = 5
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "json", False):
+        # Under --json everything a program reads is JSON: log records too, one per line on stderr.
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLogFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "card":
             return card_status(args.reader, args.json, args.timeout)
@@ -122,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_flow(args)
         if args.command == "doctor":
             return run_doctor(args)
+        if args.command == "outbox":
+            return run_outbox(args)
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)
@@ -130,15 +145,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- kiosk card status ---------------------------------------------------------------------
 
 
+class UnknownReader(Exception):
+    code = "reader.unknown"
+
+
 def collect_status(reader: str | None, timeout: float) -> dict[str, Any]:
-    """Status of every reader (or one), as a JSON-ready dict."""
+    """Status of every reader (or the one named), as a JSON-ready dict."""
     from kiosk.nfc.pcsc import PcscConnection, list_readers
     from kiosk.nfc.status import read_status
 
     readers = list_readers(timeout)
-    if reader is not None:
+    if reader:
         if reader not in readers:
-            raise SystemExit(f"kiosk: no reader named {reader!r} (readers: {', '.join(readers) or 'none'})")
+            raise UnknownReader(f"no reader named {reader!r} (readers: {', '.join(readers) or 'none'})")
         readers = [reader]
     out: list[dict[str, Any]] = []
     for name in readers:
@@ -182,20 +201,22 @@ def _print_status(report: dict[str, Any]) -> None:
             print(f"    Serial:  {cert['serial']}")
             print(f"    Valid:   {cert['not_before']} to {cert['not_after']} ({cert['validity']})")
             print(f"    Key:     {cert['key']}")
-            print(f"  PIN tries left: {card['pin_tries_left']} of 3 (authentication), "
-                  f"{card['cardinfo_pin_tries_left']} of 3 (card info)")
+            print(f"  PIN:       {tries_left_words(card['pin_tries_left'])} of 3 (authentication), "
+                  f"{tries_left_words(card['cardinfo_pin_tries_left'])} of 3 (card info)")
 
 
 def card_status(reader: str | None, as_json: bool, timeout: float) -> int:
+    """Exit 0: every reader read; 1: no reader, or one failed; 2: no reader of that name."""
     try:
         report = collect_status(reader, timeout)
-    except CardError as exc:
-        report = {"readers": [], "error": {"code": exc.code, "message": describe(exc)}}
+    except (CardError, UnknownReader) as exc:
+        message = describe(exc) if isinstance(exc, CardError) else str(exc)
+        report = {"readers": [], "error": {"code": exc.code, "message": message}}
         if as_json:
             print(json.dumps(report, ensure_ascii=False, indent=2))
         else:
-            print(f"kiosk: {describe(exc)} [{exc.code}]", file=sys.stderr)
-        return 1
+            print(f"kiosk: {message} [{exc.code}]", file=sys.stderr)
+        return 2 if isinstance(exc, UnknownReader) else 1
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -323,9 +344,11 @@ def print_staff_pin_hash(variable: str) -> int:
 
     from kiosk.staffpin import hash_staff_pin
 
-    pin = os.environ.get(variable, "")
-    if len(pin) < 6:
-        print(f"kiosk staff-pin-hash: ${variable} must hold a PIN of at least 6 characters", file=sys.stderr)
+    pin = os.environ.get(variable)
+    if pin is None or len(pin) < 6:
+        problem = env_problem("--pin-from-env", variable, "is not set" if pin is None
+                              else "must hold a PIN of at least 6 characters")
+        print(f"kiosk staff-pin-hash: {problem}", file=sys.stderr)
         return 2
     print(f'staff_unlock = "{hash_staff_pin(pin)}"')
     return 0
@@ -346,7 +369,7 @@ def run_window(args: argparse.Namespace) -> int:
         if args.staff_pin_from_env:
             staff_pin = os.environ.get(args.staff_pin_from_env)
             if not staff_pin:
-                raise ConfigError(f"${args.staff_pin_from_env} is not set (the staff unlock PIN)")
+                raise ConfigError(env_problem("--staff-pin-from-env", args.staff_pin_from_env))
     except ConfigError as exc:
         print(f"kiosk run: {exc}", file=sys.stderr)
         return 2

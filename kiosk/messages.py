@@ -5,7 +5,7 @@ The window has its own translated table keyed by the same codes.
 
 from __future__ import annotations
 
-from kiosk.nfc.errors import CardError, InvalidPinError
+from kiosk.nfc.errors import CardError, InvalidPinError, tries_left_words
 
 MESSAGES: dict[str, str] = {
     "card.error": "The card could not be read. Take it off the reader and place it again.",
@@ -34,5 +34,5 @@ def describe(error: CardError) -> str:
     """One line for a person: the words for the error's code, with the tries left if any."""
     text = MESSAGES.get(error.code, MESSAGES["card.error"])
     if isinstance(error, InvalidPinError):
-        text += f" {error.tries_left} tries left."
+        text += f" {tries_left_words(error.tries_left).capitalize()}."
     return text

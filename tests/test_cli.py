@@ -89,7 +89,7 @@ def test_status_reports_each_reader(sim_process: Callable[..., Path], pcscd: Pcs
     assert result.returncode == 0, result.stderr
     assert f"Reader: {pcscd.readers[0]}" in result.stdout
     assert f"Reader: {pcscd.readers[1]}\n  No card" in result.stdout
-    assert "PIN tries left: 3 of 3" in result.stdout
+    assert "3 tries left of 3 (authentication)" in result.stdout
 
 
 def test_status_of_an_expired_card(reader: Reader, make_card: Callable[..., SimulatedCard]) -> None:

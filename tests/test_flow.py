@@ -227,6 +227,21 @@ def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         assert offline.backend.core.store.outbox_depth() == 1
 
 
+def test_the_done_screen_records_that_the_voucher_was_shown(
+        tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    for offline in make_counter(tmp_path, server, hierarchy, "http://127.0.0.1:9", make_card):
+        store = offline.backend.core.store
+        store.put_cache("server.sealing_key", json.dumps(server.server.offline.sealing_public_jwk()).encode())
+        offline.flow.choose("mfa_reset")
+        offline.flow.submit_account(LINKED)
+        offline.place("linked")
+        offline.type_pin("1234")
+        offline.flow.approve_offline("tanaka.h")
+        assert offline.screen is Screen.DONE
+        assert store.outbox_items()[0].voucher_shown_at is not None
+
+
 def test_the_password_rules_as_the_user_types() -> None:
     policy = {"min_length": 12, "max_length": 64, "min_classes": 3}
     assert password_problems("Sakura-2026-spring", policy) == []

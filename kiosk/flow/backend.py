@@ -1,44 +1,24 @@
-"""The flow's view of the kiosk's services: the core, a way to open the card, the password rules."""
+"""The flow's view of the kiosk's services: the core, a way to open the card, the password rules.
+
+``DEFAULT_POLICY`` and ``password_problems`` (the rules checked as the user types) are the
+services' own, offered here too.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import string
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from kiosk.linkage import LinkageError
 from kiosk.nfc import CardConnection
 from kiosk.services.core import KioskCore
 from kiosk.services.operations import OperationService
 from kiosk.services.outbox import OfflineOutbox
+from kiosk.services.passwords import DEFAULT_POLICY, password_problems, server_policy
 from kiosk.services.verification import VerificationSession
 
-#: The reference service's rules, used until the server has said its own.
-DEFAULT_POLICY: dict[str, Any] = {"min_length": 12, "max_length": 64, "min_classes": 3}
-
-
-def password_problems(password: str, policy: dict[str, Any]) -> list[str]:
-    """The rules a password still breaks, for the screen to show as the user types.
-
-    The server checks the password again; this is only so that the user sees each rule turn
-    green before sending it.
-    """
-    problems = []
-    if len(password) < int(policy.get("min_length", 12)):
-        problems.append("too_short")
-    if len(password) > int(policy.get("max_length", 64)):
-        problems.append("too_long")
-    if any(ch not in string.printable or ch in "\t\n\r\x0b\x0c" for ch in password):
-        problems.append("invalid_character")
-    classes = sum((any(c.isupper() and c.isascii() for c in password),
-                   any(c.islower() and c.isascii() for c in password),
-                   any(c.isdigit() and c.isascii() for c in password),
-                   any(c in string.punctuation or c == " " for c in password)))
-    if classes < int(policy.get("min_classes", 3)):
-        problems.append("too_few_classes")
-    return problems
+__all__ = ["DEFAULT_POLICY", "CoreBackend", "password_problems"]
 
 
 class CoreBackend:
@@ -68,10 +48,10 @@ class CoreBackend:
 
     def password_policy(self) -> dict[str, Any]:
         if self._policy is None:
-            try:
-                self._policy = dict(self.core.linkage.server_info().password_policy)
-            except LinkageError:
+            policy = server_policy(self.core.linkage)
+            if policy is None:
                 return dict(DEFAULT_POLICY)
+            self._policy = policy
         return dict(self._policy)
 
     def password_problems(self, password: str) -> list[str]:

@@ -591,6 +591,11 @@ class FlowController:
             if page:
                 shown["voucher_url"] = page
             self._show(Screen.DONE, busy=False, online=False, result=shown)
+            # On the screen now: the store notes it (off this thread), so the item is not reported
+            # as a voucher nobody holds.
+            self._runner.submit(lambda: outbox.voucher_shown(voucher.idempotency_key), lambda _: None,
+                                lambda exc: logger.warning("could not note the voucher as shown: %s",
+                                                           type(exc).__name__))
 
         self._work(lambda: outbox.record(operation, result, staff_id, approved_at, params), recorded,
                    "offline_record")

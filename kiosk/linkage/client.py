@@ -429,12 +429,14 @@ class LinkageClient:
 
     # -- offline evidence -------------------------------------------------------------------------------
 
-    def upload_evidence(self, bundles: Sequence[tuple[str, str]]) -> list[EvidenceFate]:
+    def upload_evidence(self, bundles: Sequence[tuple[str, str]],
+                        voucher_shown: Mapping[str, bool] | None = None) -> list[EvidenceFate]:
         """Upload sealed evidence, in batches the server accepts; the fate of each, in order.
 
         Safe to repeat: the server answers a key it has seen with the fate it recorded (marked
         ``duplicate``). So when a later batch fails after earlier ones were answered, the error
-        is raised and the caller simply uploads the same bundles again.
+        is raised and the caller simply uploads the same bundles again. ``voucher_shown`` says, by
+        key, whether the user was shown the voucher (False: never; a key left out: not said).
         """
         for key, sealed in bundles:
             _check_id("idempotency key", key, IDEMPOTENCY_KEY)
@@ -444,7 +446,10 @@ class LinkageClient:
         fates: list[EvidenceFate] = []
         for batch in _batches(list(bundles)):
             keys = [key for key, _ in batch]
-            body = {"bundles": [{"idempotency_key": key, "sealed": sealed} for key, sealed in batch]}
+            shown = voucher_shown or {}
+            body = {"bundles": [{"idempotency_key": key, "sealed": sealed,
+                                 **({"voucher_shown": shown[key]} if key in shown else {})}
+                                for key, sealed in batch]}
             fates += parse_evidence_fates(
                 self._call("POST", "/v1/offline/evidence", retry=Retry.IDEMPOTENT, json_body=body), keys)
         return fates

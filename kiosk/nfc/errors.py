@@ -7,6 +7,11 @@ table, so nothing here is meant for the person at the counter.
 from __future__ import annotations
 
 
+def tries_left_words(count: int) -> str:
+    """``1 try left``, ``2 tries left``: the count of PIN tries in words."""
+    return f"{count} {'try' if count == 1 else 'tries'} left"
+
+
 class CardError(Exception):
     """Anything that went wrong between the kiosk and the card."""
 
@@ -109,7 +114,7 @@ class InvalidPinError(PinError):
 
     def __init__(self, tries_left: int) -> None:
         self.tries_left = tries_left
-        super().__init__(f"wrong PIN, {tries_left} tries left")
+        super().__init__(f"wrong PIN, {tries_left_words(tries_left)}")
 
 
 class PinBlockedError(PinError):

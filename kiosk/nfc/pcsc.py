@@ -407,3 +407,31 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> b
         return _await_presence(context, reader, present, timeout)
     finally:
         scard.SCardReleaseContext(context)
+
+
+def wait_for_any_card(readers: list[str], timeout: float) -> str | None:
+    """The first of ``readers``, in their order, with a card on it, waiting up to ``timeout`` for one;
+    None if no card came. A timeout of 0 answers at once."""
+    if not readers:
+        return None
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        raise error_for(hresult, "connecting to the PC/SC service")
+    try:
+        states = [(reader, scard.SCARD_STATE_UNAWARE) for reader in readers]
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = int(max(0.0, deadline - time.monotonic()) * 1000)
+            hresult, result = scard.SCardGetStatusChange(context, remaining, states)
+            if hresult == scard.SCARD_E_TIMEOUT:
+                return None
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise error_for(hresult, "watching the readers")
+            for reader, state, _atr in result:
+                if _is_present(state):
+                    return str(reader)
+            if remaining == 0:
+                return None
+            states = [(reader, state & ~scard.SCARD_STATE_CHANGED) for reader, state, _atr in result]
+    finally:
+        scard.SCardReleaseContext(context)

@@ -48,7 +48,8 @@ class KioskCore:
                                                   clock=clock, require_crl=offline.require_crl)
         outbox = OfflineOutbox(store, settings.kiosk_id, settings.key_file.read_bytes())
         sync = SyncWorker(store, linkage, interval=offline.sync_interval_seconds,
-                          max_backoff=offline.max_backoff_seconds)
+                          max_backoff=offline.max_backoff_seconds, being_shown=outbox.being_shown)
+        outbox.on_shown = sync.wake
         return cls(settings, linkage, store, validator,
                    OperationService(linkage, approval_timeout=server.approval_timeout_seconds),
                    outbox, sync, clock)
@@ -58,7 +59,8 @@ class KioskCore:
         try:
             remember_sealing_key(self.store, self.linkage)
         except LinkageError as exc:
-            logger.warning("server not reachable at start (%s); offline until it is", exc.code)
+            logger.warning("server not reachable at start (%s); offline until it is", exc.code,
+                           extra={"code": exc.code})
         self.store.purge(self.settings.retention_days)
         if self.settings.offline.enabled:
             self.sync.start()

@@ -12,7 +12,7 @@ from cryptography import x509
 from kiosk.linkage import LinkageError
 from kiosk.nfc.errors import CardError
 from kiosk.services.core import KioskCore
-from kiosk.services.outbox import SEALING_KEY_CACHE, keep_sealing_key
+from kiosk.services.outbox import SEALING_KEY_CACHE, age_words, keep_sealing_key
 
 #: More than this between the kiosk's clock and the server's, and certificates and tokens misbehave.
 MAX_SKEW = dt.timedelta(seconds=60)
@@ -25,27 +25,41 @@ class Check:
     detail: str
 
 
-def run_checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> list[Check]:
-    return list(_checks(core, list_readers))
+#: The readers connected; and of some readers, the first with a card on it (None: no card).
+ListReaders = Callable[[], list[str]]
+FindCard = Callable[[list[str]], str | None]
 
 
-def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[Check]:
-    settings = core.settings
+def run_checks(core: KioskCore, list_readers: ListReaders, find_card: FindCard) -> list[Check]:
+    return [*_reader_checks(core, list_readers, find_card), *_checks(core)]
+
+
+def _reader_checks(core: KioskCore, list_readers: ListReaders, find_card: FindCard) -> Iterator[Check]:
     try:
         readers = list_readers()
     except CardError as exc:
         yield Check("reader", False,
                     f"PC/SC is not available ({exc.code}): start pcscd and connect the reader")
+        return
+    wanted = core.settings.reader.name
+    if not readers:
+        yield Check("reader", False, "no card reader: connect the NFC reader (and check pcscd is running)")
+        return
+    if wanted and wanted not in readers:
+        yield Check("reader", False, f"reader {wanted!r} is not connected; connected: {', '.join(readers)}")
+        return
+    yield Check("reader", True, ", ".join(readers))
+    try:
+        holder = find_card([wanted] if wanted else readers)
+    except CardError as exc:
+        yield Check("card", False, f"the readers cannot be watched ({exc.code})")
     else:
-        wanted = settings.reader.name
-        if not readers:
-            yield Check("reader", False,
-                        "no card reader: connect the NFC reader (and check pcscd is running)")
-        elif wanted and wanted not in readers:
-            yield Check("reader", False,
-                        f"reader {wanted!r} is not connected; connected: {', '.join(readers)}")
-        else:
-            yield Check("reader", True, ", ".join(readers))
+        yield Check("card", True, f"a card is on {holder}" if holder else
+                    "no card on " + (wanted if wanted else "any reader"))
+
+
+def _checks(core: KioskCore) -> Iterator[Check]:
+    settings = core.settings
 
     now = core.clock()
     try:
@@ -92,6 +106,11 @@ def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[
         yield Check("sealing key", known, "the server's key for offline evidence is known" if known
                     else "unknown until the kiosk reaches the server once")
 
+    yield from _store_checks(core)
+
+
+def _store_checks(core: KioskCore) -> Iterator[Check]:
+    settings = core.settings
     try:
         core.store.audit("doctor")
     except Exception as exc:  # any failure to write is what this check is for
@@ -99,4 +118,10 @@ def _checks(core: KioskCore, list_readers: Callable[[], list[str]]) -> Iterator[
     else:
         yield Check("database", True, str(settings.store_path))
     depth = core.store.outbox_depth()
-    yield Check("outbox", True, f"{depth} item(s) waiting for the server" if depth else "empty")
+    oldest = core.store.oldest_waiting()
+    if not depth or oldest is None:
+        yield Check("outbox", True, "empty")
+    else:
+        oldest_age = age_words(core.clock() - oldest.created_at)
+        yield Check("outbox", True, f"{depth} item(s) waiting for the server, the oldest {oldest_age} old, "
+                    f"last error {oldest.last_error or 'none'} (kiosk outbox list / sync)")

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kiosk.linkage import LinkageError, Operation
 from kiosk.nfc import CardConnection
-from kiosk.nfc.errors import CardError
+from kiosk.nfc.errors import CardError, InvalidPinFormatError
+from kiosk.nfc.session import pin_bytes
 from kiosk.offline import OfflineRefused
 from kiosk.services.core import KioskCore
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
 from kiosk.services.operations import OPERATIONS
-from kiosk.services.verification import VerificationResult, wipe
+from kiosk.services.passwords import DEFAULT_POLICY, password_problems, problem_words, server_policy
+from kiosk.services.verification import VerificationResult, VerificationSession, wipe
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,39 @@ class Step:
 
 
 class FlowFailed(Exception):
-    def __init__(self, step: str, code: str, message: str) -> None:
+    """A step failed with a stable code.
+
+    ``bad_input``: what was given was refused before any operation was requested (a malformed
+    PIN, a missing or weak new password); ``problems``: the password rules broken, as codes, and
+    ``problem_words`` each as the rule to follow.
+    """
+
+    def __init__(self, step: str, code: str, message: str, *, bad_input: bool = False,
+                 problems: Sequence[str] = (), problem_words: Sequence[str] = ()) -> None:
         super().__init__(f"{step}: {code}: {message}")
         self.step = step
         self.code = code
         self.message = message
+        self.bad_input = bad_input
+        self.problems = tuple(problems)
+        self.problem_words = tuple(problem_words)
+
+
+def check_pin(pin: bytearray) -> None:
+    """A PIN the card would refuse unread is refused here, before the card or the server is touched."""
+    try:
+        wipe(pin_bytes(pin, 4))
+    except InvalidPinFormatError as exc:
+        raise FlowFailed("start", exc.code, "the PIN must be 4 digits", bad_input=True) from None
+
+
+def check_password(password: bytearray, policy: Mapping[str, Any]) -> None:
+    """The new password against the policy the server publishes (which checks it again itself)."""
+    problems = password_problems(password.decode("utf-8", "replace"), policy)
+    if problems:
+        words = [problem_words(p, policy) for p in problems]
+        raise FlowFailed("password", "password_policy", "the new password breaks the policy", bad_input=True,
+                         problems=problems, problem_words=words)
 
 
 @dataclass
@@ -76,8 +106,9 @@ class Flow:
         self.operation: Operation | None = None
 
     def _step(self, name: str, action: Callable[[], T],
-              describe: Callable[[T], dict[str, Any]] = lambda _value: {}) -> T:
-        """Run one step, time it and report it; a known failure becomes FlowFailed with its code."""
+              describe: Callable[[T], dict[str, Any]] = lambda _value: {}, *, report: bool = True) -> T:
+        """Run one step, time it and report it (unless told not to); a known failure becomes
+        FlowFailed with its code."""
         if self.cancel.is_set():
             raise FlowFailed(name, "cancelled", "the session was cancelled")
         started = time.perf_counter()
@@ -85,7 +116,8 @@ class Flow:
             value = action()
         except KNOWN_FAILURES as exc:
             raise FlowFailed(name, exc.code, getattr(exc, "message", str(exc))) from None
-        self.emit(Step(name, time.perf_counter() - started, describe(value)))
+        if report:
+            self.emit(Step(name, time.perf_counter() - started, describe(value)))
         return value
 
     def run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
@@ -100,20 +132,8 @@ class Flow:
             self.core.operations.abandon(self.operation, "interrupted" if self.cancel.is_set() else reason)
 
     def _run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
-        if given.operation not in OPERATIONS:
-            raise FlowFailed("start", "operation.unknown", f"no operation {given.operation!r}")
-        if not self.core.settings.account_id_ok(given.account_id):
-            raise FlowFailed("start", "invalid_account", "the account ID does not have the right format")
-        ops = self.core.operations
-        account_token: str | None = None
-        if given.operation == "prelink":
-            authorization = self._step("device_authorization", ops.begin_prelink, lambda a: {
-                "user_code": a.user_code, "verification_uri_complete": a.verification_uri_complete})
-            if given.on_user_code is not None:
-                given.on_user_code(authorization.user_code, authorization.verification_uri_complete)
-            account_token = self._step("account_sign_in",
-                                       lambda: ops.wait_for_account(authorization, self.cancel))
-
+        self._check_input(given)
+        account_token = self._sign_in(given) if given.operation == "prelink" else None
         session = self.core.verification(card, given.account_id)
         ready = self._step("card", session.prepare, lambda r: {
             "tries_left": r.tries_left, "expired": r.expired, "online": r.online,
@@ -128,7 +148,31 @@ class Flow:
             lambda r: {"online": r.online, "match": r.match, "account": r.masked_account})
         if not result.online:
             return self._offline(result, given)
+        return self._online(session, result, given, account_token)
 
+    def _check_input(self, given: FlowInput) -> None:
+        """What can be refused before the card or the server is asked anything."""
+        if given.operation not in OPERATIONS:
+            raise FlowFailed("start", "operation.unknown", f"no operation {given.operation!r}")
+        if not self.core.settings.account_id_ok(given.account_id):
+            raise FlowFailed("start", "invalid_account", "the account ID does not have the right format",
+                             bad_input=True)
+        check_pin(given.pin)
+        if given.operation == "password_reset" and given.new_password is not None:
+            check_password(given.new_password, server_policy(self.core.linkage) or DEFAULT_POLICY)
+
+    def _sign_in(self, given: FlowInput) -> str:
+        """Pre-link: the user signs in on their phone; the account token."""
+        ops = self.core.operations
+        authorization = self._step("device_authorization", ops.begin_prelink, lambda a: {
+            "user_code": a.user_code, "verification_uri_complete": a.verification_uri_complete})
+        if given.on_user_code is not None:
+            given.on_user_code(authorization.user_code, authorization.verification_uri_complete)
+        return self._step("account_sign_in", lambda: ops.wait_for_account(authorization, self.cancel))
+
+    def _online(self, session: VerificationSession, result: VerificationResult, given: FlowInput,
+                account_token: str | None) -> dict[str, Any]:
+        ops = self.core.operations
         params: dict[str, Any] = {}
         if given.operation == "prelink":
             name = result.name_on_card
@@ -142,15 +186,18 @@ class Flow:
             params = {"mode": given.mode or "backup"}
         if given.operation != "prelink" and result.match is not True:
             raise FlowFailed("verify", "no_match", "the card is not linked to this account")
+        password = given.new_password
+        if given.operation == "password_reset" and password is None:
+            raise FlowFailed("password", "password.missing", "a new password is needed", bad_input=True,
+                             problems=["missing"], problem_words=[problem_words("missing", {})])
         request = ops.request(given.operation, result, **params)
         describe = _describe_operation
         operation = self.operation = self._step("request", lambda: ops.submit(request), describe)
+        # An operation answered at once (link_status) has no approval to wait for, nor to report.
         operation = self.operation = self._step(
-            "approval", lambda: ops.wait_for_staff(operation, self.cancel), describe)
-        if given.operation == "password_reset":
-            password = given.new_password
-            if password is None:
-                raise FlowFailed("password", "password.missing", "a new password is needed")
+            "approval", lambda: ops.wait_for_staff(operation, self.cancel), describe,
+            report=operation.status == "awaiting_approval")
+        if password is not None and given.operation == "password_reset":
             operation = self.operation = self._step(
                 "password", lambda: ops.set_password(operation, password), describe)
         return {"online": True, "match": result.match, "account": result.masked_account,

@@ -5,15 +5,22 @@ operation, staff approval) to the kiosk's store before the voucher is shown, kee
 voucher's hash. The sync worker drains the outbox in the background with backoff, and records
 each item's fate as the server gives it; an item is sent under the same idempotency key every
 time, so a sync interrupted at any point is simply repeated.
+
+Whoever shows the voucher says so (``OfflineOutbox.voucher_shown``), and the store keeps when. An
+item whose voucher was never shown (the kiosk stopped in between) is sent with
+``voucher_shown: false``, so the server's record says that nobody holds its voucher; one still on
+its way to the screen in this process is sent without saying.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +33,18 @@ from kiosk.store import KioskStore
 logger = logging.getLogger(__name__)
 
 SEALING_KEY_CACHE = "server.sealing_key"
+
+
+def age_words(age: dt.timedelta) -> str:
+    """An item's age for a person: seconds, minutes, hours or days."""
+    seconds = max(0.0, age.total_seconds())
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,24 @@ class OfflineOutbox:
         self._store = store
         self.kiosk_id = kiosk_id
         self._device_key_pem = device_key_pem
+        #: Items recorded by this process whose voucher is on its way to the screen.
+        self._showing: set[str] = set()
+        self._lock = threading.Lock()
+        #: Called once a voucher was shown (the sync worker's wake, so the item goes out at once).
+        self.on_shown: Callable[[], None] | None = None
+
+    def voucher_shown(self, idempotency_key: str) -> None:
+        """The voucher of this item is on the user's screen (or printed): note it in the store."""
+        self._store.mark_voucher_shown(idempotency_key)
+        with self._lock:
+            self._showing.discard(idempotency_key)
+        if self.on_shown is not None:
+            self.on_shown()
+
+    def being_shown(self) -> frozenset[str]:
+        """Items recorded by this process whose voucher has not been shown yet, but may still be."""
+        with self._lock:
+            return frozenset(self._showing)
 
     def sealing_key(self) -> Mapping[str, object]:
         cached = self._store.get_cache(SEALING_KEY_CACHE)
@@ -81,6 +118,8 @@ class OfflineOutbox:
         )
         sealed = seal(evidence, self._device_key_pem, self.sealing_key())
         key = f"{self.kiosk_id}-{proof.counter}-{uuid.uuid4().hex[:12]}"
+        with self._lock:
+            self._showing.add(key)
         self._store.add_evidence(key, sealed, kind, result.masked_account, voucher_hash(code))
         self._store.audit("offline_evidence_recorded", kind=kind, account=result.masked_account,
                           counter=proof.counter, staff=staff_id)
@@ -91,9 +130,11 @@ class SyncWorker:
     """Drains the outbox in the background: at an interval, at once when woken, with backoff on failure."""
 
     def __init__(self, store: KioskStore, linkage: LinkageClient, *, interval: float = 30.0,
-                 max_backoff: float = 900.0, on_change: Callable[[], None] | None = None) -> None:
+                 max_backoff: float = 900.0, on_change: Callable[[], None] | None = None,
+                 being_shown: Callable[[], Collection[str]] = frozenset) -> None:
         self._store = store
         self._linkage = linkage
+        self._being_shown = being_shown
         self.interval = interval
         self.max_backoff = max_backoff
         self.on_change = on_change
@@ -139,8 +180,12 @@ class SyncWorker:
             if not items:
                 return done
             keys = [item.idempotency_key for item in items]
+            on_the_way = self._being_shown()
+            shown = {item.idempotency_key: item.voucher_shown_at is not None for item in items
+                     if item.idempotency_key not in on_the_way}
             try:
-                fates = self._linkage.upload_evidence([(item.idempotency_key, item.sealed) for item in items])
+                fates = self._linkage.upload_evidence([(item.idempotency_key, item.sealed) for item in items],
+                                                      voucher_shown=shown)
             except ServerUnreachable:
                 self._store.record_attempt(keys, "server.unreachable", self._retry_in())
                 raise
@@ -162,6 +207,13 @@ class SyncWorker:
                 self.on_change()
             if len(items) < batch:
                 return done
+
+    def sync_now(self) -> None:
+        """Send every waiting item now, backoff or not (a sync by hand); a server that cannot be
+        reached is noted on each item, as the background sync does."""
+        self._store.make_due()
+        with contextlib.suppress(ServerUnreachable):
+            self.sync_once()
 
     def _retry_in(self) -> float:
         return float(min(self.max_backoff, self.interval * 2 ** min(self._failures + 1, 16)))

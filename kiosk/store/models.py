@@ -82,6 +82,9 @@ class OutboxRecord(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     evidence_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     synced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    #: When the voucher was shown to the user; None if it never was (the kiosk stopped between
+    #: writing the evidence and showing the voucher, so nobody holds it).
+    voucher_shown_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class AuditRecord(Base):

@@ -83,6 +83,8 @@ class OutboxItem:
     error_code: str | None
     evidence_id: str | None
     synced_at: dt.datetime | None
+    #: When the voucher was shown to the user (None: never, or not yet).
+    voucher_shown_at: dt.datetime | None
     #: The sealed bundle text; long, and of no use in a log line.
     sealed: str = field(repr=False)
 
@@ -93,7 +95,7 @@ class OutboxItem:
             voucher_hash=record.voucher_hash, created_at=record.created_at, attempts=record.attempts,
             last_error=record.last_error, next_attempt_at=record.next_attempt_at, fate=record.fate,
             error_code=record.error_code, evidence_id=record.evidence_id, synced_at=record.synced_at,
-            sealed=record.sealed,
+            voucher_shown_at=record.voucher_shown_at, sealed=record.sealed,
         )
 
 
@@ -277,6 +279,30 @@ class KioskStore:
                     record.synced_at = now
                 elif record.fate != fate:
                     logger.warning("evidence %s was %s; ignoring a later %s", key, record.fate, fate)
+
+    def mark_voucher_shown(self, idempotency_key: str) -> None:
+        """Note that the item's voucher is on the user's screen (the first time counts)."""
+        _check_text("idempotency_key", idempotency_key, 128)
+        now = self._now()
+        with self._write() as session:
+            session.execute(update(OutboxRecord).where(OutboxRecord.idempotency_key == idempotency_key,
+                                                       OutboxRecord.voucher_shown_at.is_(None))
+                            .values(voucher_shown_at=now))
+
+    def make_due(self) -> int:
+        """Make every item still waiting for a fate due now, backoff or not; how many there are."""
+        now = self._now()
+        with self._write() as session:
+            return _rowcount(session.execute(
+                update(OutboxRecord).where(OutboxRecord.fate.is_(None)).values(next_attempt_at=now)))
+
+    def oldest_waiting(self) -> OutboxItem | None:
+        """The oldest item still waiting for a fate."""
+        with self._read() as session:
+            record = session.scalars(
+                select(OutboxRecord).where(OutboxRecord.fate.is_(None))
+                .order_by(OutboxRecord.created_at, OutboxRecord.seq).limit(1)).first()
+            return None if record is None else OutboxItem.of(record)
 
     def outbox_depth(self) -> int:
         """How many items still wait for a fate."""

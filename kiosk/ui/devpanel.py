@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.flow import View
 from kiosk.linkage.auth import ShortAssertion, load_client_key
+from kiosk.nfc.errors import tries_left_words
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.ui.runner import QtRunner
 
@@ -306,7 +307,7 @@ class DevPanel(QWidget):
         """What the kiosk shows now (connected to ``KioskWindow.view_shown``)."""
         parts = [view.screen.value]
         if view.tries_left is not None:
-            parts.append(f"{view.tries_left} PIN tries left")
+            parts.append(f"PIN: {tries_left_words(view.tries_left)}")
         if view.error:
             parts.append(f"error {view.error}")
         if not view.online:

@@ -534,7 +534,8 @@ def create_app(verification: VerificationService, operations: OperationService, 
     @app.post("/v1/offline/evidence", response_model=EvidenceBatchResponse,
               responses=_documented(400, 401, 403, 422, 429), tags=["offline"])
     def upload_evidence(body: EvidenceBatch, who: CallerDep) -> EvidenceBatchResponse:
-        fates = offline.accept_batch(who, [(b.idempotency_key, b.sealed) for b in body.bundles])
+        fates = offline.accept_batch(who, [(b.idempotency_key, b.sealed, b.voucher_shown)
+                                           for b in body.bundles])
         return EvidenceBatchResponse(results=[EvidenceResult(**asdict(f)) for f in fates])
 
     @app.post("/v1/vouchers/redeem", response_model=VoucherResponse,

@@ -233,6 +233,9 @@ class OfflineEvidence(Base):
     mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     voucher_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     voucher_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: What the kiosk said when it sent the bundle: False if it never showed the user the voucher
+    #: (nobody holds it), True if it did, None if it did not say.
+    voucher_shown: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class AuditEntry(Base):

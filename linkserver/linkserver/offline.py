@@ -13,6 +13,10 @@ for salvage), ``certificate`` and ``signature`` (base64url), ``staff`` (``{"staf
 The server re-verifies everything as if the card were presented now (revocation included), checks
 the kiosk's signature and that its counter was never used before, and matches the PPID with the
 account. An accepted bundle authorises the operation once, through the user's voucher.
+
+Beside the sealed bundle a kiosk may say ``voucher_shown``: false when it stopped between recording
+the evidence and showing the user the voucher (so no one holds it). The server keeps that with the
+evidence and in its audit entry, for staff.
 """
 
 from __future__ import annotations
@@ -102,6 +106,15 @@ class _Evidence:
     voucher_hash: str
 
 
+def _audit_details(record: OfflineEvidence, evidence: _Evidence | None) -> dict[str, object]:
+    details: dict[str, object] = {"evidence_id": record.evidence_id, "fate": record.fate,
+                                  "code": record.error_code, "kind": record.kind,
+                                  "counter": evidence.counter if evidence else None}
+    if record.voucher_shown is not None:
+        details["voucher_shown"] = record.voucher_shown
+    return details
+
+
 class OfflineService:
     def __init__(self, operations: OperationService, sealing_key: ECKey, lifetimes: Lifetimes) -> None:
         self.operations = operations
@@ -116,11 +129,13 @@ class OfflineService:
 
     # -- upload -------------------------------------------------------------------------------
 
-    def accept_batch(self, caller: Caller, bundles: list[tuple[str, str]]) -> list[EvidenceFate]:
+    def accept_batch(self, caller: Caller,
+                     bundles: list[tuple[str, str, bool | None]]) -> list[EvidenceFate]:
+        """Each ``(idempotency_key, sealed, voucher_shown)`` bundle's fate, in order."""
         require_scope(caller, "offline")
-        return [self._one(caller, key, sealed) for key, sealed in bundles]
+        return [self._one(caller, key, sealed, shown) for key, sealed, shown in bundles]
 
-    def _one(self, caller: Caller, key: str, sealed: str) -> EvidenceFate:
+    def _one(self, caller: Caller, key: str, sealed: str, voucher_shown: bool | None) -> EvidenceFate:
         digest = hashlib.sha256(sealed.encode("utf-8")).hexdigest()
         with self.parts.db.transaction() as session:
             known = self._known(session, caller, key, digest)
@@ -157,6 +172,7 @@ class OfflineService:
                 kind=evidence.operation if evidence else None,
                 mode=str(evidence.params["mode"]) if evidence and "mode" in evidence.params else None,
                 voucher_hash=evidence.voucher_hash if evidence and not error else None,
+                voucher_shown=voucher_shown,
             )
             try:
                 with session.begin_nested():
@@ -171,10 +187,7 @@ class OfflineService:
                 record.voucher_hash = None
                 session.add(record)
             audit.append(session, "offline_evidence", client_id=caller.client_id,
-                         account_id=record.account_id,
-                         details={"evidence_id": record.evidence_id, "fate": record.fate,
-                                  "code": record.error_code, "kind": record.kind,
-                                  "counter": evidence.counter if evidence else None})
+                         account_id=record.account_id, details=_audit_details(record, evidence))
             if not error and evidence is not None:
                 client = session.get(KioskClient, caller.client_id)
                 if client is not None and evidence.counter > client.offline_counter:

@@ -126,6 +126,10 @@ class DecisionRequest(Strict):
 class EvidenceBundle(Strict):
     idempotency_key: Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
     sealed: Annotated[str, Field(min_length=1, max_length=32 * 1024, pattern=r"^[A-Za-z0-9_.-]+$")]
+    voucher_shown: bool | None = Field(
+        default=None, description="false: the kiosk never showed the user this evidence's voucher (it "
+        "stopped between recording the evidence and showing it), so no one can redeem it; kept with "
+        "the evidence and in its audit entry for staff")
 
 
 class EvidenceBatch(Strict):

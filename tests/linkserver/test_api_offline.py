@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 import uuid
 from typing import Any
@@ -14,7 +15,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from linkserver import signed_message
-from linkserver.models import Account, OfflineEvidence
+from linkserver.models import Account, AuditEntry, OfflineEvidence
 from linkserver.offline import b64url, offline_challenge, seal_evidence
 from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer
@@ -169,3 +170,24 @@ def test_a_passing_revocation_problem_is_retried_not_refused(live: LiveServer) -
     live.clock.offset = live.clock.offset - dt.timedelta(days=8)  # a fresh CRL again
     [second] = kiosk.upload(sealed, keys=["outbox-retry-0001"])
     assert second["fate"] == "accepted" and second["duplicate"] is False
+
+
+def test_a_voucher_the_kiosk_never_showed_is_recorded_with_the_evidence(live: LiveServer) -> None:
+    kiosk = Kiosk(live)
+    bundles = [{"idempotency_key": f"unshown-{uuid.uuid4().hex[:8]}", "sealed": kiosk.seal(kiosk.payload(
+        voucher=f"VCHR-{n}AAA-BBBB-CCCC")), **shown} for n, shown in enumerate(
+        [{"voucher_shown": False}, {"voucher_shown": True}, {}])]
+    answer = live.minted().post(live.url("/v1/offline/evidence"), json={"bundles": bundles})
+    assert answer.status_code == 200, answer.text
+    assert [r["fate"] for r in answer.json()["results"]] == ["accepted"] * 3
+    with live.server.parts.db.transaction() as session:
+        rows = {row.idempotency_key: row for row in session.scalars(select(OfflineEvidence))}
+        audited = {json.loads(e.details)["evidence_id"]: json.loads(e.details) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "offline_evidence"))}
+        shown = [rows[b["idempotency_key"]].voucher_shown for b in bundles]
+        told = [audited[rows[b["idempotency_key"]].evidence_id].get("voucher_shown") for b in bundles]
+    assert shown == [False, True, None]
+    assert told == [False, True, None]
+    wrong = live.minted().post(live.url("/v1/offline/evidence"), json={"bundles": [
+        {**bundles[0], "voucher_shown": "no"}]})
+    assert wrong.status_code == 422

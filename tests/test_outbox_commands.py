@@ -1,0 +1,121 @@
+"""``kiosk outbox list`` and ``kiosk outbox sync`` as processes, ``kiosk doctor``'s outbox line, and
+whether each item's voucher was shown: recorded by the kiosk, told to the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kiosk.config import load_config
+from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.store import KioskStore
+from linkserver.models import AuditEntry, OfflineEvidence
+from tests.conftest import Reader
+from tests.linkserver.helpers import LiveServer
+from tests.test_kiosk_commands import _fill_outbox
+from tests.test_kiosk_core import LINKED, write_config
+
+KIOSK = [sys.executable, "-m", "kiosk"]
+DOWN = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy) -> Path:
+    return write_config(tmp_path, server, hierarchy, server.base)
+
+
+@pytest.fixture
+def down(config: Path, server: LiveServer) -> Path:
+    """The same kiosk (same store) with its server unreachable."""
+    path = config.with_name("down.toml")
+    path.write_text(config.read_text("utf-8").replace(server.base, DOWN), "utf-8")
+    return path
+
+
+def kiosk(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*KIOSK, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
+
+
+def listed(config: Path) -> list[dict[str, object]]:
+    result = kiosk("outbox", "list", "--json", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    items: list[dict[str, object]] = json.loads(result.stdout)["items"]
+    return items
+
+
+def voucher_hashes(config: Path) -> list[str]:
+    with KioskStore(load_config(config).store_path) as store:
+        return [item.voucher_hash for item in store.outbox_items()]
+
+
+def test_outbox_list_shows_each_item_but_never_its_voucher(config: Path, server: LiveServer,
+                                                           hierarchy: TestHierarchy) -> None:
+    keys = _fill_outbox(config, server, hierarchy, 2)
+    items = listed(config)
+    assert sorted(str(item["key"]) for item in items) == sorted(keys)
+    for item in items:
+        assert item["fate"] is None and item["attempts"] == 0 and item["last_error"] is None
+        assert isinstance(item["age_seconds"], int | float) and item["age_seconds"] >= 0
+        assert item["voucher_shown"] is False
+        assert not any("voucher_hash" in name or name == "voucher" for name in item)
+    text = kiosk("outbox", "list", "--config", str(config))
+    assert text.returncode == 0
+    for key in keys:
+        line = next(line for line in text.stdout.splitlines() if key in line)
+        assert "waiting" in line and "0 attempts" in line and "voucher never shown" in line, line
+    for digest in voucher_hashes(config):
+        assert digest not in text.stdout and digest not in json.dumps(items)
+
+
+def test_outbox_sync_reports_each_fate_and_says_what_is_left(config: Path, down: Path, server: LiveServer,
+                                                             hierarchy: TestHierarchy) -> None:
+    keys = _fill_outbox(config, server, hierarchy, 2)
+    offline = kiosk("outbox", "sync", "--config", str(down))
+    assert offline.returncode == 1, offline.stdout + offline.stderr
+    assert all(f"{key}: still waiting (server.unreachable)" in offline.stdout for key in keys), offline.stdout
+    assert [item["attempts"] for item in listed(config)] == [1, 1]
+    assert {item["last_error"] for item in listed(config)} == {"server.unreachable"}
+
+    doctor = kiosk("doctor", "--config", str(down))
+    outbox_line = next(line for line in doctor.stdout.splitlines() if line.startswith("OK   outbox"))
+    assert "2 item(s) waiting" in outbox_line and "oldest" in outbox_line, outbox_line
+    assert "last error server.unreachable" in outbox_line, outbox_line
+
+    # Backed off after the failure, yet a sync by hand sends everything now.
+    online = kiosk("outbox", "sync", "--json", "--config", str(config))
+    assert online.returncode == 0, online.stdout + online.stderr
+    report = json.loads(online.stdout)
+    assert {item["key"]: item["fate"] for item in report["items"]} == dict.fromkeys(keys, "accepted")
+    assert report["left"] == 0
+    with server.server.parts.db.transaction() as session:
+        shown = {key: flag for key, flag in session.execute(
+            select(OfflineEvidence.idempotency_key, OfflineEvidence.voucher_shown))}
+        audited = [json.loads(entry.details) for entry in session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "offline_evidence"))]
+    assert shown == dict.fromkeys(keys, False)
+    assert [entry["voucher_shown"] for entry in audited] == [False, False]
+    assert "nothing waiting" in kiosk("outbox", "sync", "--config", str(config)).stdout
+
+
+def test_a_voucher_printed_by_kiosk_flow_is_recorded_as_shown(
+        config: Path, down: Path, reader: Reader, server: LiveServer,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the server's sealing key
+    reader.insert(make_card("linked"))
+    result = kiosk("flow", "mfa_reset", "--account", LINKED, "--pin-from-env", "CARD_PIN",
+                   "--config", str(down), "--offline-staff", "tanaka.h", "--json", CARD_PIN="1234")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["result"]["voucher"]
+    [item] = listed(config)
+    assert item["voucher_shown"] is True
+    assert kiosk("outbox", "sync", "--config", str(config)).returncode == 0
+    with server.server.parts.db.transaction() as session:
+        assert list(session.scalars(select(OfflineEvidence.voucher_shown))) == [True]
