@@ -19,7 +19,7 @@ from kiosk.offline import OfflineRefused
 from kiosk.services.core import KioskCore
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
 from kiosk.services.operations import OPERATIONS
-from kiosk.services.verification import VerificationResult, wipe
+from kiosk.services.verification import REFUSALS, VerificationResult, wipe
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,9 @@ class Flow:
         ready = self._step("card", session.prepare, lambda r: {
             "tries_left": r.tries_left, "expired": r.expired, "online": r.online,
             "offline_reason": r.offline_reason, "not_after": r.not_after.isoformat()})
-        if ready.tries_left == 0:
-            raise FlowFailed("card", "pin.blocked", "the PIN is blocked")
-        if ready.expired:
-            raise FlowFailed("card", "expired", "the card's certificate has expired")
+        refusal = ready.refusal()
+        if refusal is not None:
+            raise FlowFailed("card", refusal, REFUSALS[refusal])
         same = given.same_pin_for_name and given.operation == "prelink"
         result = self._step("verify", lambda: session.submit(
             given.pin, confirm_last_try=given.confirm_last_try, same_pin_for_name=same),

@@ -31,6 +31,16 @@ logger = logging.getLogger(__name__)
 
 #: A challenge this close to its expiry is replaced before the card signs it.
 CHALLENGE_MARGIN = dt.timedelta(seconds=10)
+#: A certificate is refused as not valid yet before the PIN only when its validity begins this far
+#: past the kiosk's clock, so that a kiosk whose clock is a little behind never refuses a card the
+#: server would take; within the margin the server's own check decides.
+NOT_BEFORE_MARGIN = dt.timedelta(minutes=5)
+#: What each refusal before the PIN means, for ``kiosk flow``; the window has its own words.
+REFUSALS = {
+    "pin.blocked": "the PIN is blocked",
+    "expired": "the card's certificate has expired",
+    "not_yet_valid": "the card's certificate is not valid yet",
+}
 
 
 def utc_now() -> dt.datetime:
@@ -62,6 +72,18 @@ class CardReady:
     online: bool
     #: Why the kiosk went offline (an error code), if it did.
     offline_reason: str | None = None
+    #: The certificate's validity begins later than the kiosk's clock (beyond ``NOT_BEFORE_MARGIN``).
+    not_yet_valid: bool = False
+
+    def refusal(self) -> str | None:
+        """The error code this card is refused with before the PIN is asked for, if any."""
+        if self.tries_left == 0:
+            return "pin.blocked"
+        if self.expired:
+            return "expired"
+        if self.not_yet_valid:
+            return "not_yet_valid"
+        return None
 
 
 @dataclass(frozen=True)
@@ -139,6 +161,7 @@ class VerificationSession:
             serial=cert.serial_number, not_after=cert.not_valid_after_utc,
             expired=cert.not_valid_after_utc < now, tries_left=tries, online=self._challenge is not None,
             offline_reason=offline_reason,
+            not_yet_valid=cert.not_valid_before_utc > now + NOT_BEFORE_MARGIN,
         )
         return self._ready
 

@@ -357,6 +357,7 @@ def test_offline_refuses_what_needs_the_server_in_words(desk: Desk) -> None:
 
 @pytest.mark.parametrize(("operation", "holder", "account_id", "pin", "error"), [
     ("mfa_reset", "expired", "2019000008", None, "expired"),
+    ("mfa_reset", "not-yet-valid", "2024000009", None, "not_yet_valid"),
     ("mfa_reset", "blocked", "2024000004", None, "pin.blocked"),
     ("mfa_reset", "revoked", "2024000007", "1234", "revoked"),
     ("mfa_reset", "foreign", LINKED, "1234", "unknown_issuer"),
