@@ -182,8 +182,10 @@ def _print_status(report: dict[str, Any]) -> None:
             print(f"    Serial:  {cert['serial']}")
             print(f"    Valid:   {cert['not_before']} to {cert['not_after']} ({cert['validity']})")
             print(f"    Key:     {cert['key']}")
-            print(f"  PIN tries left: {card['pin_tries_left']} of 3 (authentication), "
-                  f"{card['cardinfo_pin_tries_left']} of 3 (card info)")
+            card_info = card["cardinfo_pin_tries_left"]
+            card_info_text = ("card-info application: absent" if card_info is None
+                              else f"{card_info} of 3 (card info)")
+            print(f"  PIN tries left: {card['pin_tries_left']} of 3 (authentication), {card_info_text}")
 
 
 def card_status(reader: str | None, as_json: bool, timeout: float) -> int:

@@ -19,6 +19,8 @@ MESSAGES: dict[str, str] = {
     "card.malformed_response": "The card answered something unreadable. Place it again; "
     "if this repeats, the card may be damaged.",
     "card.unknown": "This is not a My Number Card.",
+    "card.no_card_info": "This card has no card-info application, so it cannot be used to link a card "
+    "(linking reads the name on the card from it); its certificate serves everything else.",
     "card.unexpected_status": "The card refused the request.",
     "card.not_verified": "The card needs the PIN first.",
     "card.unsupported_key": "This card's key type is not supported by this kiosk yet.",

@@ -349,7 +349,7 @@ class FlowController:
         def prepare() -> tuple[CardConnection, VerificationSession, CardReady]:
             card = self._backend.open_card()
             verification = self._backend.verification(card, session.account)
-            return card, verification, verification.prepare()
+            return card, verification, verification.prepare(card_info=session.operation == "prelink")
 
         def close(prepared: tuple[CardConnection, VerificationSession, CardReady]) -> None:
             _close_card(prepared[0])

@@ -107,7 +107,8 @@ class Flow:
                                        lambda: ops.wait_for_account(authorization, self.cancel))
 
         session = self.core.verification(card, given.account_id)
-        ready = self._step("card", session.prepare, lambda r: {
+        prelink = given.operation == "prelink"
+        ready = self._step("card", lambda: session.prepare(card_info=prelink), lambda r: {
             "tries_left": r.tries_left, "expired": r.expired, "online": r.online,
             "offline_reason": r.offline_reason, "not_after": r.not_after.isoformat()})
         refusal = ready.refusal()

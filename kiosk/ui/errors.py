@@ -82,6 +82,14 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "Take this card off the reader and place your My Number Card "
                           "instead."),
     ),
+    "card_no_card_info": (
+        QT_TRANSLATE_NOOP("ErrorWords", "This card cannot be used to link an account"),
+        QT_TRANSLATE_NOOP("ErrorWords", "Linking reads the name printed on the card from the card "
+                          "information application on the card, and this card does not have one (a Basic "
+                          "Resident Registry Card, for example)."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Link with your My Number Card instead. If this is your My Number "
+                          "Card, please call a staff member."),
+    ),
     "key_unsupported": (
         QT_TRANSLATE_NOOP("ErrorWords", "This card cannot be used here"),
         QT_TRANSLATE_NOOP("ErrorWords", "The card uses a kind of key that this service does not accept "
@@ -346,6 +354,7 @@ _CODES: dict[str, str] = {
     "card.unexpected_status": "card_unreadable",
     "card.not_verified": "card_unreadable",
     "card.unknown": "card_unknown",
+    "card.no_card_info": "card_no_card_info",
     "card.unsupported_key": "key_unsupported",
     # the PIN
     "pin.error": "pin_format",

@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+489"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+508"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -431,6 +431,21 @@
         <location line="+2"/>
         <source>Take this card off the reader and place your My Number Card instead.</source>
         <translation>このカードを取り、代わりにマイナンバーカードを置いてください。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>This card cannot be used to link an account</source>
+        <translation>このカードではアカウントとのひも付けができません</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Linking reads the name printed on the card from the card information application on the card, and this card does not have one (a Basic Resident Registry Card, for example).</source>
+        <translation>ひも付けでは、カードの券面事項入力補助アプリケーションから券面の氏名を読み取りますが、このカードにはそのアプリケーションがありません（住民基本台帳カードなど）。</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Link with your My Number Card instead. If this is your My Number Card, please call a staff member.</source>
+        <translation>マイナンバーカードでひも付けをしてください。このカードがマイナンバーカードの場合は、係員をお呼びください。</translation>
     </message>
     <message>
         <location line="+4"/>
@@ -1017,7 +1032,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+133"/>
+        <location line="+134"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1027,7 +1042,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+542"/>
+        <location filename="../../kiosk/ui/window.py" line="+545"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1037,7 +1052,7 @@
 <context>
     <name>LanguageSwitch</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="-206"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-196"/>
         <source>Language</source>
         <extracomment>Used when the screen reports no physical size, or an implausible one. The smallest touch target, in millimetres. The PIN pad&apos;s and the keyboard&apos;s key captions. Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``. The family that draws kanji with Japanese glyph shapes (others may pick Chinese ones).</extracomment>
         <translation>言語</translation>
@@ -1176,7 +1191,7 @@
 <context>
     <name>OnScreenKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+572"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+541"/>
         <source>On-screen keyboard</source>
         <extracomment>Symbols an account ID may contain in other formats, with the words a screen reader says.</extracomment>
         <translation>画面キーボード</translation>
@@ -1502,7 +1517,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/widgets.py" line="-221"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-210"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%1桁中%n桁を入力済み</numerusform>
@@ -1610,7 +1625,7 @@
 <context>
     <name>QrCode</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="-111"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-106"/>
         <location line="+1"/>
         <source>QR code</source>
         <translation>QRコード</translation>
@@ -1619,7 +1634,7 @@
 <context>
     <name>ReaderStatus</name>
     <message>
-        <location line="-156"/>
+        <location line="-146"/>
         <source>Card reader status</source>
         <translation>カード読み取り機の状態</translation>
     </message>
@@ -1647,7 +1662,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-267"/>
+        <location filename="../../kiosk/ui/window.py" line="-270"/>
         <source>Staff unlock</source>
         <extracomment>Set explicitly for both languages: without it kanji may take Chinese glyph shapes. Compiled translations inside the package (built by scripts/setup, not kept in git). The translation sources, present in a source checkout. The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
