@@ -27,7 +27,8 @@ MESSAGES: dict[str, str] = {
     "pin.error": "The PIN could not be checked.",
     "pin.format": "The PIN is 4 digits.",
     "pin.wrong": "Wrong PIN.",
-    "pin.blocked": "The PIN is locked. It can be reset at your municipal office.",
+    "pin.blocked": "The PIN is locked. It can be reset at your municipal office, or, with the signature "
+    "certificate's password, at a convenience store after applying with J-LIS's smartphone app.",
     "pin.last_try_unconfirmed": "Only one try is left: a wrong PIN now locks the card.",
 }
 

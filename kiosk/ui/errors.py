@@ -106,7 +106,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "Wrong PIN"),
         QT_TRANSLATE_NOOP("ErrorWords", "The card did not accept this PIN."),
         QT_TRANSLATE_NOOP("ErrorWords", "Check your PIN and enter it again. Too many wrong PINs lock the "
-                          "card; it can then only be unlocked at your municipal office."),
+                          "PIN, and it then has to be reset before the card can be used here."),
     ),
     "pin_last_try": (
         QT_TRANSLATE_NOOP("ErrorWords", "Only one try left"),
@@ -118,9 +118,10 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "The PIN is locked"),
         QT_TRANSLATE_NOOP("ErrorWords", "The PIN was entered wrongly too many times, so the card has "
                           "locked it."),
-        QT_TRANSLATE_NOOP("ErrorWords", "The PIN can only be reset at your municipal office (city or ward "
-                          "office). Bring this card and an identity document, then come back to this "
-                          "desk."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Have the PIN reset at your municipal office (bring this card and "
+                          "an identity document). If you know your signature certificate's password, you "
+                          "can also reset it at a convenience store, after applying with J-LIS's "
+                          "smartphone app. Then come back to this desk."),
     ),
     "expired": (
         QT_TRANSLATE_NOOP("ErrorWords", "The card's certificate has expired"),

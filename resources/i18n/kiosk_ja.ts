@@ -459,12 +459,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+196"/>
+        <location line="+197"/>
         <source>Please call a staff member.</source>
         <translation>係員をお呼びください。</translation>
     </message>
     <message>
-        <location line="-193"/>
+        <location line="-194"/>
         <source>The PIN could not be checked</source>
         <translation>暗証番号を確認できませんでした</translation>
     </message>
@@ -489,12 +489,7 @@
         <translation>入力された暗証番号はカードに受け付けられませんでした。</translation>
     </message>
     <message>
-        <location line="+1"/>
-        <source>Check your PIN and enter it again. Too many wrong PINs lock the card; it can then only be unlocked at your municipal office.</source>
-        <translation>暗証番号を確かめて、もう一度入力してください。続けて間違えるとロックされ、お住まいの市区町村の窓口でしか解除できなくなります。</translation>
-    </message>
-    <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>Only one try left</source>
         <translation>残り1回です</translation>
     </message>
@@ -519,12 +514,17 @@
         <translation>暗証番号を続けて間違えたため、カードがロックしました。</translation>
     </message>
     <message>
-        <location line="+2"/>
-        <source>The PIN can only be reset at your municipal office (city or ward office). Bring this card and an identity document, then come back to this desk.</source>
-        <translation>暗証番号の再設定は、お住まいの市区町村の窓口（市役所・区役所など）でのみできます。このカードと本人確認書類をお持ちのうえ手続きをし、改めてこの窓口にお越しください。</translation>
+        <location line="-11"/>
+        <source>Check your PIN and enter it again. Too many wrong PINs lock the PIN, and it then has to be reset before the card can be used here.</source>
+        <translation>暗証番号を確かめて、もう一度入力してください。続けて間違えると暗証番号がロックされ、再設定するまでこの端末でカードを使えなくなります。</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+13"/>
+        <source>Have the PIN reset at your municipal office (bring this card and an identity document). If you know your signature certificate&apos;s password, you can also reset it at a convenience store, after applying with J-LIS&apos;s smartphone app. Then come back to this desk.</source>
+        <translation>お住まいの市区町村の窓口で暗証番号を再設定してください（このカードと本人確認書類をお持ちください）。署名用電子証明書のパスワードがお分かりの場合は、スマートフォンの「JPKI暗証番号リセット」アプリ（J-LIS）で申請したうえで、コンビニでも再設定できます。そのあと、改めてこの窓口にお越しください。</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>The card&apos;s certificate has expired</source>
         <translation>カードの電子証明書の有効期限が切れています</translation>
     </message>
@@ -1067,8 +1067,8 @@
     </message>
     <message>
         <location line="+2"/>
-        <source>If this PIN is wrong, it will be blocked and the card cannot be used here. A blocked PIN can be unblocked only at your municipal office.</source>
-        <translation>この暗証番号が違っていると、暗証番号がロックされ、この端末でカードを使えなくなります。ロックの解除は、お住まいの市区町村の窓口でのみできます。</translation>
+        <source>If this PIN is wrong, it will be blocked and the card cannot be used here until the PIN is reset at your municipal office or a convenience store.</source>
+        <translation>この暗証番号が違っていると、暗証番号がロックされ、市区町村の窓口かコンビニで再設定するまで、この端末でカードを使えなくなります。</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -1595,8 +1595,8 @@
     </message>
     <message>
         <location line="+5"/>
-        <source>Only one try is left: a wrong PIN will block this PIN. It can then be unblocked only at your municipal office.</source>
-        <translation>残り1回です。間違えると暗証番号がロックされ、お住まいの市区町村の窓口でしか解除できなくなります。</translation>
+        <source>Only one try is left: a wrong PIN will block this PIN, and it will then have to be reset at your municipal office or a convenience store.</source>
+        <translation>残り1回です。間違えると暗証番号がロックされ、市区町村の窓口かコンビニでの再設定が必要になります。</translation>
     </message>
 </context>
 <context>
