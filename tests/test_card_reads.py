@@ -124,14 +124,14 @@ def assert_read_once(card: SimulatedCard) -> None:
     assert reads.apdus <= MINIMUM_APDUS, [f"{c.ins:02X}" for c in commands(card)]
 
 
-def assert_prelink_read_once(card: SimulatedCard, wrong_guesses: int = 0) -> None:
+def assert_prelink_read_once(card: SimulatedCard) -> None:
     """Pre-link: each AP's counter asked once, the card-info AP selected for its counter and its name."""
     reads = card_reads(card)
     assert reads.certificate == 1
     assert reads.tries == Counter(jpki=1, cardinfo=1)
     assert reads.selected["jpki"] == 1 and reads.selected["cardinfo"] <= 2
     assert not card.my_number_selected
-    assert reads.apdus <= PRELINK_APDUS + wrong_guesses, [f"{c.ins:02X}" for c in commands(card)]
+    assert reads.apdus <= PRELINK_APDUS, [f"{c.ins:02X}" for c in commands(card)]
 
 
 def test_kiosk_flow_password_reset_reads_the_card_once(config: Path, reader: Reader, server: LiveServer,
