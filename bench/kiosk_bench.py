@@ -14,7 +14,8 @@ sessions, each with a fresh card and a new claim of the holder's account. Two st
 
 Each floor part is measured on its own in every session, and the kiosk's overhead is the measured
 time minus the floor, in ms and in % of the floor. APDUs of each step are counted on the card,
-beside the fewest any reader of the card could send. It exits non-zero if a session fails.
+beside the fewest any reader of the card could send, and those of the whole session (A and B)
+in the card's APDU log. It exits non-zero if a session fails.
 
     .venv/bin/python bench/kiosk_bench.py [--repeat N] [--warmup N] [--latency none|typical|both]
         [--transport inprocess|pcscd] [--hierarchy DIR] [--json FILE]
@@ -80,6 +81,8 @@ T = TypeVar("T")
 
 #: The timed parts of one session: the kiosk's two steps, then the floor's parts, each on its own.
 PREPARE, SUBMIT = "prepare", "submit"
+#: The card's part of a whole session (prepare and submit), counted in the card's APDU log.
+WHOLE = "whole session"
 CARD_READS, CHALLENGE = "card reads", "challenge"
 CARD_VERIFY, CARD_SIGN, VERIFICATION = "card VERIFY", "card SIGN", "verification"
 PARTS = (PREPARE, SUBMIT, CARD_READS, CHALLENGE, CARD_VERIFY, CARD_SIGN, VERIFICATION)
@@ -253,6 +256,8 @@ class Bench:
     def kiosk(self, session: Session, model: LatencyModel) -> None:
         """The kiosk's verification of a fresh card for a new claim of the holder's account."""
         card = self.card(model)
+        log: list[str] = []
+        card.apdu_log = log.append  # each command as "> ...", each answer as "< ..."
         with self.place(card) as connection:
             verification = self.core.verification(connection, ACCOUNT)
             ready = self.timed(session, PREPARE, verification.prepare, card)
@@ -265,6 +270,7 @@ class Bench:
                 raise SessionFailed(f"the kiosk answered online={result.online}, match={result.match}")
             if any(pin):
                 raise SessionFailed("the PIN buffer was not wiped")
+        session.apdus[WHOLE] = sum(line.startswith("> ") for line in log)
 
 
 def failure_text(exc: Exception) -> str:
@@ -304,6 +310,17 @@ class PartRow:
     minimum: int | None
     median_ms: float
     p90_ms: float
+
+
+@dataclass
+class WholeRow:
+    """The APDUs of whole sessions, from the card's APDU log, beside the fewest a reader could send."""
+
+    latency: str
+    sessions: int
+    apdus_min: int
+    apdus_max: int
+    minimum: int
 
 
 @dataclass
@@ -354,6 +371,27 @@ def figures(run: LatencyRun, cert_length: int) -> tuple[list[StepRow], list[Part
         parts.append(PartRow(run.latency, part, PART_TEXT[part], *low_high, minimum_parts.get(part),
                              median, p90))
     return steps, parts
+
+
+def whole_row(run: LatencyRun, cert_length: int) -> WholeRow | None:
+    """The card's APDUs over whole sessions; the fewest: the certificate, tries left, VERIFY, SIGN."""
+    if not run.sessions:
+        return None
+    counts = [s.apdus[WHOLE] for s in run.sessions]
+    least = sum(minimum_apdus(name, cert_length, extended=True)
+                for name in ("certificate", "tries left", "verify", "sign"))
+    return WholeRow(run.latency, len(run.sessions), min(counts), max(counts), least)
+
+
+def print_whole(rows: list[WholeRow]) -> None:
+    print("\nThe card's part of a whole session (card placed -> result), from the card's APDU log:\n")
+    header = f"{'latency':12} {'':13} {'sessions':>8} {'APDUs':>5} {'min':>4}  what"
+    print(header)
+    print("-" * (len(header) + 60))
+    for r in rows:
+        print(f"{r.latency:12} {WHOLE:13} {r.sessions:8d} {apdu_text(r.apdus_min, r.apdus_max):>5} "
+              f"{r.minimum:4d}  each thing read once: certificate, tries left, VERIFY, SIGN "
+              "(no token info, no card-info AP)")
 
 
 def apdu_text(low: int | None, high: int | None) -> str:
@@ -495,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         steps += more_steps
         parts += more_parts
     print_tables(steps, parts)
+    wholes = [row for row in (whole_row(run, cert_length) for run in runs) if row is not None]
+    print_whole(wholes)
     failures = Counter[str]()
     for run in runs:
         for text, count in sorted(run.failures.items()):
@@ -510,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
                          "latency_models": {name: asdict(LATENCIES[name]) for name in latencies}},
             "steps": [asdict(row) for row in steps],
             "parts": [asdict(row) for row in parts],
+            "whole_sessions": [asdict(row) for row in wholes],
             "failures": {run.latency: dict(run.failures) for run in runs},
             "server": {"clean": clean, "detail": clean_detail},
             "ok": ok,

@@ -201,8 +201,11 @@ def _print_status(report: dict[str, Any]) -> None:
             print(f"    Serial:  {cert['serial']}")
             print(f"    Valid:   {cert['not_before']} to {cert['not_after']} ({cert['validity']})")
             print(f"    Key:     {cert['key']}")
+            card_info = card["cardinfo_pin_tries_left"]
+            card_info_text = ("card-info application: absent" if card_info is None
+                              else f"{tries_left_words(card_info)} of 3 (card info)")
             print(f"  PIN:       {tries_left_words(card['pin_tries_left'])} of 3 (authentication), "
-                  f"{tries_left_words(card['cardinfo_pin_tries_left'])} of 3 (card info)")
+                  f"{card_info_text}")
 
 
 def card_status(reader: str | None, as_json: bool, timeout: float) -> int:

@@ -19,13 +19,16 @@ MESSAGES: dict[str, str] = {
     "card.malformed_response": "The card answered something unreadable. Place it again; "
     "if this repeats, the card may be damaged.",
     "card.unknown": "This is not a My Number Card.",
+    "card.no_card_info": "This card has no card-info application, so it cannot be used to link a card "
+    "(linking reads the name on the card from it); its certificate serves everything else.",
     "card.unexpected_status": "The card refused the request.",
     "card.not_verified": "The card needs the PIN first.",
     "card.unsupported_key": "This card's key type is not supported by this kiosk yet.",
     "pin.error": "The PIN could not be checked.",
     "pin.format": "The PIN is 4 digits.",
     "pin.wrong": "Wrong PIN.",
-    "pin.blocked": "The PIN is locked. It can be reset at your municipal office.",
+    "pin.blocked": "The PIN is locked. It can be reset at your municipal office, or, with the signature "
+    "certificate's password, at a convenience store after applying with J-LIS's smartphone app.",
     "pin.last_try_unconfirmed": "Only one try is left: a wrong PIN now locks the card.",
 }
 

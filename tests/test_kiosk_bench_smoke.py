@@ -38,6 +38,9 @@ def test_kiosk_bench_reports_both_steps_beside_their_floors(tmp_path: Path, hier
                           ("card SIGN", "2"), ("verification", "-")):
         apdus = APDUS if minimum != "-" else "-"
         assert re.search(rf"^none +{part} +{apdus} +{minimum} +{MS} +{MS}  \S", text, re.MULTILINE), text
+    # The whole session's APDUs, counted in the simulated card's APDU log, beside the fewest a
+    # reader could send (certificate 3, tries left 2, VERIFY 1, SIGN 2).
+    assert re.search(rf"^none +whole session +{SESSIONS} +{APDUS} +8  \S", text, re.MULTILINE), text
     assert "typical NFC  " not in text and "behind a real pcscd" not in text, text
     assert re.search(r"^Server: clean ", text, re.MULTILINE), text
     assert text.rstrip().endswith("all sessions passed"), text
@@ -52,6 +55,9 @@ def test_kiosk_bench_reports_both_steps_beside_their_floors(tmp_path: Path, hier
         assert row["overhead_ms"] == pytest.approx(row["median_ms"] - row["floor_median_ms"])
     assert [row["part"] for row in report["parts"]] == [
         "card reads", "challenge", "card VERIFY", "card SIGN", "verification"]
+    [whole] = report["whole_sessions"]
+    assert (whole["latency"], whole["sessions"], whole["minimum"]) == ("none", SESSIONS, 8)
+    assert whole["minimum"] <= whole["apdus_min"] <= whole["apdus_max"] <= 10
 
 
 @pytest.mark.timeout(120)

@@ -357,7 +357,7 @@ class FlowController:
         def prepare() -> tuple[CardConnection, VerificationSession, CardReady]:
             card = self._backend.open_card()
             verification = self._backend.verification(card, session.account)
-            return card, verification, verification.prepare()
+            return card, verification, verification.prepare(card_info=session.operation == "prelink")
 
         def close(prepared: tuple[CardConnection, VerificationSession, CardReady]) -> None:
             _close_card(prepared[0])
@@ -370,17 +370,12 @@ class FlowController:
         assert session is not None
         session.card, session.verification, session.ready = prepared
         ready = session.ready
-        if ready.tries_left == 0:
+        refusal = ready.refusal()
+        if refusal is None and not ready.online and session.operation not in OFFLINE_CAPABLE:
+            refusal = "offline.not_for_operation"
+        if refusal is not None:
             self._end_session()
-            self._show(Screen.ERROR, error="pin.blocked", error_step="card")
-            return
-        if ready.expired:
-            self._end_session()
-            self._show(Screen.ERROR, error="expired", error_step="card")
-            return
-        if not ready.online and session.operation not in OFFLINE_CAPABLE:
-            self._end_session()
-            self._show(Screen.ERROR, error="offline.not_for_operation", error_step="card")
+            self._show(Screen.ERROR, error=refusal, error_step="card")
             return
         self._show(Screen.PIN, busy=False, tries_left=ready.tries_left, online=ready.online, error=None)
 

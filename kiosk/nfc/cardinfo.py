@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from kiosk.nfc import tlv
-from kiosk.nfc.errors import CardProtocolError
+from kiosk.nfc.errors import CardProtocolError, NoCardInfoError
 from kiosk.nfc.session import ApplicationSession
 
 CARD_INFO_AID = bytes.fromhex("D3921000310001010408")
@@ -52,13 +52,17 @@ class CardInfoSession(ApplicationSession):
     """
 
     AID = CARD_INFO_AID
-    NAME = "card info application"
+    NAME = "card-info application"
     FORBIDDEN_EFS = frozenset({EF_MY_NUMBER})
     PIN_MAX_TRIES = 3
+    ABSENT = NoCardInfoError
 
-    def pin_tries_left(self) -> int:
-        """Tries left on this AP's PIN (its own counter); spends none. 0 means blocked."""
-        return self._tries_left(EF_PIN)
+    def pin_tries_left(self, *, known: bool = False) -> int:
+        """Tries left on this AP's PIN (its own counter); spends none. 0 means blocked.
+
+        ``known``: what this session last learned, asking the card only if it learned nothing.
+        """
+        return self._tries_left(EF_PIN, known)
 
     def verify_pin(self, pin: str | bytes | bytearray, *, confirm_last_try: bool = False) -> None:
         """VERIFY this AP's 4-digit PIN, with the same rules as the JPKI PIN."""

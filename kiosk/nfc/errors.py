@@ -72,6 +72,13 @@ class UnknownCardError(CardError):
     code = "card.unknown"
 
 
+class NoCardInfoError(CardError):
+    """The card has no card-info AP (a Basic Resident Registry Card, or a card that answers only the
+    JPKI AP): its JPKI AP serves, but nothing that reads the name on the card (pre-link) can."""
+
+    code = "card.no_card_info"
+
+
 class ApduError(CardError):
     """The card answered a status word the session did not expect."""
 
@@ -118,7 +125,8 @@ class InvalidPinError(PinError):
 
 
 class PinBlockedError(PinError):
-    """The PIN is locked; only the municipal office can reset it."""
+    """The PIN is locked: the municipal office resets it, or the holder at a convenience store with
+    J-LIS's smartphone app if they know their signature certificate's password."""
 
     code = "pin.blocked"
 

@@ -21,6 +21,7 @@ from kiosk.nfc.apdu import (
 from kiosk.nfc.connection import ApduChannel, CardConnection
 from kiosk.nfc.errors import (
     ApduError,
+    CardError,
     CardProtocolError,
     CardResetError,
     ExtendedApduUnsupportedError,
@@ -69,6 +70,8 @@ class ApplicationSession:
     FORBIDDEN_EFS: frozenset[int] = frozenset()
     #: Tries of a full PIN counter.
     PIN_MAX_TRIES = 3
+    #: Raised when the card has no such application.
+    ABSENT: type[CardError] = UnknownCardError
 
     def __init__(self, connection: CardConnection | ApduChannel) -> None:
         self.channel = connection if isinstance(connection, ApduChannel) else ApduChannel(connection)
@@ -78,12 +81,14 @@ class ApplicationSession:
     # -- selection ---------------------------------------------------------------------
 
     def select(self) -> None:
-        """Select this application; drops any verified PIN state on the card."""
-        self._tries.clear()
+        """Select this application; drops any verified PIN state on the card.
+
+        The PIN counters this session learned stay known: selecting changes none of them.
+        """
         self.channel.selected_aid = self.channel.selected_ef = None
         _data, sw = self.channel.transmit(select_df(self.AID))
         if sw in (SW.FILE_NOT_FOUND, SW.INCORRECT_P1P2, SW.FUNCTION_NOT_SUPPORTED):
-            raise UnknownCardError(f"the card has no {self.NAME}")
+            raise self.ABSENT(f"the card has no {self.NAME}")
         if sw != SW.OK:
             raise ApduError(sw, f"selecting the {self.NAME}")
         self.channel.selected_aid = self.AID
@@ -112,6 +117,7 @@ class ApplicationSession:
             return fn()
         except CardResetError:
             logger.info("card was reset; selecting the %s again", self.NAME)
+            self._tries.clear()  # whoever reset the card may have spent tries meanwhile
             self.select()
             return fn()
 
@@ -169,7 +175,12 @@ class ApplicationSession:
 
     # -- PIN -----------------------------------------------------------------------------
 
-    def _tries_left(self, pin_fid: int) -> int:
+    def _tries_left(self, pin_fid: int, known: bool = False) -> int:
+        """The PIN's tries left, asked of the card; with ``known``, what this session last learned
+        (from a query or a VERIFY's answer), asking only if it learned nothing yet."""
+        if known and pin_fid in self._tries:
+            return self._tries[pin_fid]
+
         def query() -> int:
             self._select_ef(pin_fid)
             _, sw = self.channel.transmit(CommandApdu(CLA_ISO, INS_VERIFY, 0x00, 0x80))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kiosk.nfc.cardinfo import CardInfoSession
 from kiosk.nfc.connection import ApduChannel, CardConnection
+from kiosk.nfc.errors import NoCardInfoError
 from kiosk.nfc.jpki import JpkiSession
 
 
@@ -32,7 +34,8 @@ class CardStatus:
     atr: str
     auth_certificate: CertificateSummary
     pin_tries_left: int
-    cardinfo_pin_tries_left: int
+    #: None: the card has no card-info AP (a Basic Resident Registry Card, or a JPKI-only card).
+    cardinfo_pin_tries_left: int | None
     apdus: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,14 +48,19 @@ def x500_text(name: x509.Name) -> str:
 
 
 def read_status(connection: CardConnection, atr: bytes = b"", now: dt.datetime | None = None) -> CardStatus:
-    """Card kind, authentication certificate and both PIN counters (no PIN is spent)."""
+    """Card kind, authentication certificate and both PIN counters (no PIN is spent).
+
+    A card without the card-info AP is reported with no counter for it: its JPKI AP still serves.
+    """
     now = now or dt.datetime.now(dt.UTC)
     channel = ApduChannel(connection)
     jpki = JpkiSession(channel)
     token = jpki.token_info()
     cert = jpki.auth_certificate()
     tries = jpki.pin_tries_left()
-    cardinfo_tries = CardInfoSession(channel).pin_tries_left()
+    cardinfo_tries: int | None = None
+    with contextlib.suppress(NoCardInfoError):
+        cardinfo_tries = CardInfoSession(channel).pin_tries_left()
     if now < cert.not_valid_before_utc:
         validity = "not_yet_valid"
     elif now > cert.not_valid_after_utc:

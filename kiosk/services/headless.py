@@ -21,7 +21,7 @@ from kiosk.services.core import KioskCore
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
 from kiosk.services.operations import OPERATIONS
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, problem_words, server_policy
-from kiosk.services.verification import VerificationResult, VerificationSession, wipe
+from kiosk.services.verification import REFUSALS, VerificationResult, VerificationSession, wipe
 
 
 @dataclass(frozen=True)
@@ -135,13 +135,13 @@ class Flow:
         self._check_input(given)
         account_token = self._sign_in(given) if given.operation == "prelink" else None
         session = self.core.verification(card, given.account_id)
-        ready = self._step("card", session.prepare, lambda r: {
+        prelink = given.operation == "prelink"
+        ready = self._step("card", lambda: session.prepare(card_info=prelink), lambda r: {
             "tries_left": r.tries_left, "expired": r.expired, "online": r.online,
             "offline_reason": r.offline_reason, "not_after": r.not_after.isoformat()})
-        if ready.tries_left == 0:
-            raise FlowFailed("card", "pin.blocked", "the PIN is blocked")
-        if ready.expired:
-            raise FlowFailed("card", "expired", "the card's certificate has expired")
+        refusal = ready.refusal()
+        if refusal is not None:
+            raise FlowFailed("card", refusal, REFUSALS[refusal])
         same = given.same_pin_for_name and given.operation == "prelink"
         result = self._step("verify", lambda: session.submit(
             given.pin, confirm_last_try=given.confirm_last_try, same_pin_for_name=same),

@@ -2,10 +2,13 @@
 
 When the card is placed, ``prepare`` reads the authentication certificate and the PIN's tries
 left on the card's thread while a worker fetches the server's challenge, so that after the PIN
-only VERIFY, SIGN and the verification request remain. When the server cannot be reached
-(before or during the verification) the session proves the card locally instead: the chain and
-CRL checked against the kiosk's cached trust material, the card made to sign a kiosk challenge
-that carries the kiosk's counter and the time, and that signature checked on the spot.
+only VERIFY, SIGN and the verification request remain. Each is read once per card session: a
+wrong PIN's answer says the tries left, and the card-info AP is read only for pre-link.
+
+When the server cannot be reached (before or during the verification) the session proves the
+card locally instead: the chain and CRL checked against the kiosk's cached trust material, the
+card made to sign a kiosk challenge that carries the kiosk's counter and the time, and that
+signature checked on the spot.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kiosk.linkage import Challenge, LinkageClient, ServerUnreachable, signed_message
-from kiosk.nfc import CardConnection, JpkiSession
+from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
 from kiosk.nfc.cardinfo import CardInfoSession
-from kiosk.nfc.errors import InvalidPinError
+from kiosk.nfc.errors import InvalidPinError, NoCardInfoError
 from kiosk.offline import LocalValidator, OfflineRefused, offline_challenge
 from kiosk.services.errors import VerificationError
 
@@ -31,6 +34,16 @@ logger = logging.getLogger(__name__)
 
 #: A challenge this close to its expiry is replaced before the card signs it.
 CHALLENGE_MARGIN = dt.timedelta(seconds=10)
+#: A certificate is refused as not valid yet before the PIN only when its validity begins this far
+#: past the kiosk's clock, so that a kiosk whose clock is a little behind never refuses a card the
+#: server would take; within the margin the server's own check decides.
+NOT_BEFORE_MARGIN = dt.timedelta(minutes=5)
+#: What each refusal before the PIN means, for ``kiosk flow``; the window has its own words.
+REFUSALS = {
+    "pin.blocked": "the PIN is blocked",
+    "expired": "the card's certificate has expired",
+    "not_yet_valid": "the card's certificate is not valid yet",
+}
 
 
 def utc_now() -> dt.datetime:
@@ -62,6 +75,18 @@ class CardReady:
     online: bool
     #: Why the kiosk went offline (an error code), if it did.
     offline_reason: str | None = None
+    #: The certificate's validity begins later than the kiosk's clock (beyond ``NOT_BEFORE_MARGIN``).
+    not_yet_valid: bool = False
+
+    def refusal(self) -> str | None:
+        """The error code this card is refused with before the PIN is asked for, if any."""
+        if self.tries_left == 0:
+            return "pin.blocked"
+        if self.expired:
+            return "expired"
+        if self.not_yet_valid:
+            return "not_yet_valid"
+        return None
 
 
 @dataclass(frozen=True)
@@ -100,14 +125,16 @@ class VerificationSession:
         linkage: LinkageClient | None, validator: LocalValidator | None,
         next_counter: Callable[[], int], clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
-        self._card = card
         self.account_id = account_id
         self.kiosk_id = kiosk_id
         self._linkage = linkage
         self._validator = validator
         self._next_counter = next_counter
         self._clock = clock
+        # One channel for both applications, so each knows when the other moved the card away.
+        self._channel = ApduChannel(card)
         self._session: JpkiSession | None = None
+        self._info: CardInfoSession | None = None
         self._cert_der = b""
         self._cert: x509.Certificate | None = None
         self._challenge: Challenge | None = None
@@ -115,13 +142,22 @@ class VerificationSession:
 
     # -- before the PIN -------------------------------------------------------------------------
 
-    def prepare(self) -> CardReady:
-        """Read the card and fetch the challenge at the same time; say whether the kiosk is online."""
+    def prepare(self, *, card_info: bool = False) -> CardReady:
+        """Read the card and fetch the challenge at the same time; say whether the kiosk is online.
+
+        What is read here (the certificate, the PIN's tries left) is read once for the whole
+        session and handed on. With ``card_info`` (pre-link) the card-info AP's tries left are read
+        too, first, so that the JPKI AP stays selected for the VERIFY; a card without that AP is
+        refused here (``NoCardInfoError``), before the PIN.
+        """
         challenge: Future[Challenge] | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="challenge") as pool:
             if self._linkage is not None:
                 challenge = pool.submit(self._linkage.challenge)
-            session = JpkiSession(self._card)
+            missing = self._read_card_info() if card_info else None
+            session = JpkiSession(self._channel)  # a card with neither AP is an unknown card
+            if missing is not None:
+                raise missing
             cert = session.auth_certificate()
             tries = session.pin_tries_left()
             offline_reason: str | None = None if challenge else "server.not_configured"
@@ -139,8 +175,18 @@ class VerificationSession:
             serial=cert.serial_number, not_after=cert.not_valid_after_utc,
             expired=cert.not_valid_after_utc < now, tries_left=tries, online=self._challenge is not None,
             offline_reason=offline_reason,
+            not_yet_valid=cert.not_valid_before_utc > now + NOT_BEFORE_MARGIN,
         )
         return self._ready
+
+    def _read_card_info(self) -> NoCardInfoError | None:
+        """Select the card-info AP and learn its tries left; what went missing, if it is absent."""
+        try:
+            self._info = CardInfoSession(self._channel)
+        except NoCardInfoError as exc:
+            return exc
+        self._info.pin_tries_left()
+        return None
 
     def _go_offline(self, reason: str) -> None:
         """Switch to local proof; refuse at once if the card could never pass it."""
@@ -204,9 +250,15 @@ class VerificationSession:
         except ServerUnreachable as exc:
             self._go_offline(exc.code)
 
+    def _card_info(self) -> CardInfoSession:
+        """The card-info AP's session: the one ``prepare`` opened, or a new one on the same channel."""
+        if self._info is None:
+            self._info = CardInfoSession(self._channel)
+        return self._info
+
     def _name_with_same_pin(self, pin: bytearray) -> str | None:
-        info = CardInfoSession(self._card)
-        if info.pin_tries_left() != CardInfoSession.PIN_MAX_TRIES:
+        info = self._card_info()
+        if info.pin_tries_left(known=True) != CardInfoSession.PIN_MAX_TRIES:
             return None
         try:
             info.verify_pin(pin)
@@ -234,11 +286,12 @@ class VerificationSession:
     # -- the card-info AP (pre-link) -----------------------------------------------------------------
 
     def cardinfo_tries_left(self) -> int:
-        return CardInfoSession(self._card).pin_tries_left()
+        """The card-info PIN's tries left as last learned (read by ``prepare``, or a VERIFY's answer)."""
+        return self._card_info().pin_tries_left(known=True)
 
     def read_name(self, pin: bytearray, *, confirm_last_try: bool = False) -> str:
         """The holder's name from the card-info AP (its own 4-digit PIN); the buffer is wiped here."""
-        session = CardInfoSession(self._card)
+        session = self._card_info()
         try:
             session.verify_pin(pin, confirm_last_try=confirm_last_try)
         finally:

@@ -82,6 +82,14 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "Take this card off the reader and place your My Number Card "
                           "instead."),
     ),
+    "card_no_card_info": (
+        QT_TRANSLATE_NOOP("ErrorWords", "This card cannot be used to link an account"),
+        QT_TRANSLATE_NOOP("ErrorWords", "Linking reads the name printed on the card from the card "
+                          "information application on the card, and this card does not have one (a Basic "
+                          "Resident Registry Card, for example)."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Link with your My Number Card instead. If this is your My Number "
+                          "Card, please call a staff member."),
+    ),
     "key_unsupported": (
         QT_TRANSLATE_NOOP("ErrorWords", "This card cannot be used here"),
         QT_TRANSLATE_NOOP("ErrorWords", "The card uses a kind of key that this service does not accept "
@@ -98,7 +106,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "Wrong PIN"),
         QT_TRANSLATE_NOOP("ErrorWords", "The card did not accept this PIN."),
         QT_TRANSLATE_NOOP("ErrorWords", "Check your PIN and enter it again. Too many wrong PINs lock the "
-                          "card; it can then only be unlocked at your municipal office."),
+                          "PIN, and it then has to be reset before the card can be used here."),
     ),
     "pin_last_try": (
         QT_TRANSLATE_NOOP("ErrorWords", "Only one try left"),
@@ -110,9 +118,10 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "The PIN is locked"),
         QT_TRANSLATE_NOOP("ErrorWords", "The PIN was entered wrongly too many times, so the card has "
                           "locked it."),
-        QT_TRANSLATE_NOOP("ErrorWords", "The PIN can only be reset at your municipal office (city or ward "
-                          "office). Bring this card and an identity document, then come back to this "
-                          "desk."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Have the PIN reset at your municipal office (bring this card and "
+                          "an identity document). If you know your signature certificate's password, you "
+                          "can also reset it at a convenience store, after applying with J-LIS's "
+                          "smartphone app. Then come back to this desk."),
     ),
     "expired": (
         QT_TRANSLATE_NOOP("ErrorWords", "The card's certificate has expired"),
@@ -346,6 +355,7 @@ _CODES: dict[str, str] = {
     "card.unexpected_status": "card_unreadable",
     "card.not_verified": "card_unreadable",
     "card.unknown": "card_unknown",
+    "card.no_card_info": "card_no_card_info",
     "card.unsupported_key": "key_unsupported",
     # the PIN
     "pin.error": "pin_format",

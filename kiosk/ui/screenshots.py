@@ -29,9 +29,10 @@ SIZE = (1280, 800)
 LANGUAGES = ("ja", "en")
 #: The error screen for these codes: card, reader, PIN, certificate, match, server, offline, bugs.
 ERROR_CODES = (
-    "card.removed", "card.unknown", "card.timeout", "reader.none", "pin.blocked", "expired", "revoked",
-    "unknown_issuer", "no_match", "server.unreachable", "offline.not_for_operation", "approval.timeout",
-    "salvage_not_eligible", "account_already_linked", "internal",
+    "card.removed", "card.unknown", "card.no_card_info", "card.timeout", "reader.none", "pin.blocked",
+    "expired", "not_yet_valid", "revoked", "unknown_issuer", "no_match", "server.unreachable",
+    "offline.not_for_operation", "approval.timeout", "salvage_not_eligible", "account_already_linked",
+    "internal",
 )
 _EXPIRES = (dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)).isoformat()
 

@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+489"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+508"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -434,6 +434,21 @@
     </message>
     <message>
         <location line="+4"/>
+        <source>This card cannot be used to link an account</source>
+        <translation>このカードではアカウントとのひも付けができません</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Linking reads the name printed on the card from the card information application on the card, and this card does not have one (a Basic Resident Registry Card, for example).</source>
+        <translation>ひも付けでは、カードの券面事項入力補助アプリケーションから券面の氏名を読み取りますが、このカードにはそのアプリケーションがありません（住民基本台帳カードなど）。</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Link with your My Number Card instead. If this is your My Number Card, please call a staff member.</source>
+        <translation>マイナンバーカードでひも付けをしてください。このカードがマイナンバーカードの場合は、係員をお呼びください。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
         <source>This card cannot be used here</source>
         <translation>このカードはこの端末では使用できません</translation>
     </message>
@@ -444,12 +459,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+196"/>
+        <location line="+197"/>
         <source>Please call a staff member.</source>
         <translation>係員をお呼びください。</translation>
     </message>
     <message>
-        <location line="-193"/>
+        <location line="-194"/>
         <source>The PIN could not be checked</source>
         <translation>暗証番号を確認できませんでした</translation>
     </message>
@@ -474,12 +489,7 @@
         <translation>入力された暗証番号はカードに受け付けられませんでした。</translation>
     </message>
     <message>
-        <location line="+1"/>
-        <source>Check your PIN and enter it again. Too many wrong PINs lock the card; it can then only be unlocked at your municipal office.</source>
-        <translation>暗証番号を確かめて、もう一度入力してください。続けて間違えるとロックされ、お住まいの市区町村の窓口でしか解除できなくなります。</translation>
-    </message>
-    <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>Only one try left</source>
         <translation>残り1回です</translation>
     </message>
@@ -504,12 +514,17 @@
         <translation>暗証番号を続けて間違えたため、カードがロックしました。</translation>
     </message>
     <message>
-        <location line="+2"/>
-        <source>The PIN can only be reset at your municipal office (city or ward office). Bring this card and an identity document, then come back to this desk.</source>
-        <translation>暗証番号の再設定は、お住まいの市区町村の窓口（市役所・区役所など）でのみできます。このカードと本人確認書類をお持ちのうえ手続きをし、改めてこの窓口にお越しください。</translation>
+        <location line="-11"/>
+        <source>Check your PIN and enter it again. Too many wrong PINs lock the PIN, and it then has to be reset before the card can be used here.</source>
+        <translation>暗証番号を確かめて、もう一度入力してください。続けて間違えると暗証番号がロックされ、再設定するまでこの端末でカードを使えなくなります。</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+13"/>
+        <source>Have the PIN reset at your municipal office (bring this card and an identity document). If you know your signature certificate&apos;s password, you can also reset it at a convenience store, after applying with J-LIS&apos;s smartphone app. Then come back to this desk.</source>
+        <translation>お住まいの市区町村の窓口で暗証番号を再設定してください（このカードと本人確認書類をお持ちください）。署名用電子証明書のパスワードがお分かりの場合は、スマートフォンの「JPKI暗証番号リセット」アプリ（J-LIS）で申請したうえで、コンビニでも再設定できます。そのあと、改めてこの窓口にお越しください。</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>The card&apos;s certificate has expired</source>
         <translation>カードの電子証明書の有効期限が切れています</translation>
     </message>
@@ -1017,7 +1032,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+133"/>
+        <location line="+134"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1027,7 +1042,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+542"/>
+        <location filename="../../kiosk/ui/window.py" line="+545"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1037,7 +1052,7 @@
 <context>
     <name>LanguageSwitch</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="-206"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-196"/>
         <source>Language</source>
         <extracomment>Used when the screen reports no physical size, or an implausible one. The smallest touch target, in millimetres. The PIN pad&apos;s and the keyboard&apos;s key captions. Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``. The family that draws kanji with Japanese glyph shapes (others may pick Chinese ones).</extracomment>
         <translation>言語</translation>
@@ -1052,8 +1067,8 @@
     </message>
     <message>
         <location line="+2"/>
-        <source>If this PIN is wrong, it will be blocked and the card cannot be used here. A blocked PIN can be unblocked only at your municipal office.</source>
-        <translation>この暗証番号が違っていると、暗証番号がロックされ、この端末でカードを使えなくなります。ロックの解除は、お住まいの市区町村の窓口でのみできます。</translation>
+        <source>If this PIN is wrong, it will be blocked and the card cannot be used here until the PIN is reset at your municipal office or a convenience store.</source>
+        <translation>この暗証番号が違っていると、暗証番号がロックされ、市区町村の窓口かコンビニで再設定するまで、この端末でカードを使えなくなります。</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -1176,7 +1191,7 @@
 <context>
     <name>OnScreenKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+572"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+541"/>
         <source>On-screen keyboard</source>
         <extracomment>Symbols an account ID may contain in other formats, with the words a screen reader says.</extracomment>
         <translation>画面キーボード</translation>
@@ -1502,7 +1517,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/widgets.py" line="-221"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-210"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%1桁中%n桁を入力済み</numerusform>
@@ -1580,8 +1595,8 @@
     </message>
     <message>
         <location line="+5"/>
-        <source>Only one try is left: a wrong PIN will block this PIN. It can then be unblocked only at your municipal office.</source>
-        <translation>残り1回です。間違えると暗証番号がロックされ、お住まいの市区町村の窓口でしか解除できなくなります。</translation>
+        <source>Only one try is left: a wrong PIN will block this PIN, and it will then have to be reset at your municipal office or a convenience store.</source>
+        <translation>残り1回です。間違えると暗証番号がロックされ、市区町村の窓口かコンビニでの再設定が必要になります。</translation>
     </message>
 </context>
 <context>
@@ -1610,7 +1625,7 @@
 <context>
     <name>QrCode</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="-111"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-106"/>
         <location line="+1"/>
         <source>QR code</source>
         <translation>QRコード</translation>
@@ -1619,7 +1634,7 @@
 <context>
     <name>ReaderStatus</name>
     <message>
-        <location line="-156"/>
+        <location line="-146"/>
         <source>Card reader status</source>
         <translation>カード読み取り機の状態</translation>
     </message>
@@ -1647,7 +1662,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-267"/>
+        <location filename="../../kiosk/ui/window.py" line="-270"/>
         <source>Staff unlock</source>
         <extracomment>Set explicitly for both languages: without it kanji may take Chinese glyph shapes. Compiled translations inside the package (built by scripts/setup, not kept in git). The translation sources, present in a source checkout. The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>

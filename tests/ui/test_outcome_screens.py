@@ -47,6 +47,7 @@ from kiosk.ui.screens.outcome import (
     VerifyingScreen,
 )
 from kiosk.ui.widgets import BODY_PT, BigButton, mm
+from kiosk.ui.window import translation_file
 
 Intents = list[tuple[str, object]]
 POLICY = {"min_length": 12, "max_length": 64, "min_classes": 3}
@@ -509,6 +510,25 @@ def test_every_screen_switches_language_names_its_controls_and_uses_large_target
             assert control.minimumWidth() >= floor
         if isinstance(control, QLabel) and control.text():
             assert control.font().pointSize() >= BODY_PT, (cls.__name__, control.text())
+
+
+def test_the_locked_pin_screen_names_both_ways_to_reset_the_pin() -> None:
+    """The municipal office, and a convenience store with J-LIS's app and the signature password."""
+    english = describe("pin.blocked").remedy
+    for words in ("municipal office", "convenience store", "smartphone app",
+                  "signature certificate's password"):
+        assert words in english
+    catalogue = translation_file("ja")
+    assert catalogue is not None
+    translator = QTranslator()
+    assert translator.load(str(catalogue))
+    QCoreApplication.installTranslator(translator)
+    try:
+        japanese = describe("pin.blocked").remedy
+    finally:
+        QCoreApplication.removeTranslator(translator)
+    for words in ("市区町村の窓口", "コンビニ", "JPKI暗証番号リセット", "署名用電子証明書のパスワード"):
+        assert words in japanese
 
 
 def test_the_words_come_through_the_translator(make: Callable[..., tuple[Any, Intents]],

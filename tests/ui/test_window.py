@@ -20,6 +20,7 @@ from kiosk.ui.runner import QtRunner
 from kiosk.ui.window import PlaceholderScreen, StaffUnlockDialog
 from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer, Staff
+from tests.test_card_reads import assert_read_once
 from tests.test_kiosk_core import LINKED, NEW_PASSWORD
 from tests.ui.counter import READER, Counter, account, visible_texts
 
@@ -37,7 +38,8 @@ def test_a_password_reset_by_touch_from_start_to_done(
     counter.type_digits(LINKED)
     counter.tap("OK")
     counter.wait_for(Screen.PLACE_CARD)
-    counter.place(make_card("linked"))
+    card = make_card("linked")
+    counter.place(card)
     counter.wait_for(Screen.PIN)
     assert counter.window.view.tries_left == 3
     counter.type_digits("1234")
@@ -55,6 +57,7 @@ def test_a_password_reset_by_touch_from_start_to_done(
     assert counter.screens() == [Screen.ACCOUNT, Screen.PLACE_CARD, Screen.PIN, Screen.VERIFYING,
                                  Screen.STAFF_WAIT, Screen.NEW_PASSWORD, Screen.WORKING, Screen.DONE]
     assert len(staff.decided) == 1
+    assert_read_once(card)
     counter.take_off()  # "take your card" was the last step
     counter.wait_for(Screen.START)
     assert counter.window.view.account is None and counter.window.view.operation is None

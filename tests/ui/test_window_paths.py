@@ -9,6 +9,7 @@ the relay in front of the server (it holds answers back) or from a slot that hol
 from __future__ import annotations
 
 import threading
+from collections import Counter as CardCounter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import pytest
 from PySide6.QtWidgets import QLineEdit
 
 from kiosk.flow import Screen
+from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.services.core import KioskCore
@@ -26,6 +28,7 @@ from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.netfault import Relay
+from tests.test_card_reads import MINIMUM_APDUS, assert_prelink_read_once, card_reads
 from tests.test_kiosk_core import LINKED, NEW_PASSWORD
 from tests.ui.counter import BUTTONS, READER, Counter, account, visible_texts
 
@@ -330,6 +333,7 @@ def test_prelink_by_touch(desk: Desk, same_pin: bool) -> None:
         assert link is not None and link.name_on_card == "鈴木　一郎"
     assert counter.screens()[:6] == [Screen.ACCOUNT, Screen.DEVICE_GRANT, Screen.PLACE_CARD, Screen.PIN,
                                      Screen.CARDINFO_QUESTION, Screen.VERIFYING]
+    assert_prelink_read_once(card)
     counter.take_off()
     counter.wait_for(Screen.START)
     text = "".join(repr(view) for view in counter.views)
@@ -383,6 +387,7 @@ def test_offline_refuses_what_needs_the_server_in_words(desk: Desk) -> None:
 
 @pytest.mark.parametrize(("operation", "holder", "account_id", "pin", "error"), [
     ("mfa_reset", "expired", "2019000008", None, "expired"),
+    ("mfa_reset", "not-yet-valid", "2024000009", None, "not_yet_valid"),
     ("mfa_reset", "blocked", "2024000004", None, "pin.blocked"),
     ("mfa_reset", "revoked", "2024000007", "1234", "revoked"),
     ("mfa_reset", "foreign", LINKED, "1234", "unknown_issuer"),
@@ -406,9 +411,23 @@ def test_error_screens_from_real_cards(desk: Desk, operation: str, holder: str, 
     counter.wait_for(Screen.START)
 
 
+def test_prelink_refuses_a_card_without_card_info_before_the_pin(desk: Desk) -> None:
+    counter = desk.counter
+    to_device_grant(desk)
+    card = desk.make_card("unlinked", card_info=False)
+    counter.place(card)
+    sign_in_on_phone(desk)
+    counter.wait_for(Screen.ERROR)
+    assert counter.window.view.error == "card.no_card_info"
+    assert Screen.PIN not in counter.screens()
+    page = "\n".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
+    assert "card information application" in page and "Traceback" not in page
+
+
 def test_wrong_pins_on_screen_down_to_the_last_try(desk: Desk) -> None:
     counter = desk.counter
-    to_pin(desk, "link_status")
+    card = desk.make_card("linked")
+    counter.up_to_pin("link_status", card, LINKED)
     for tries in (2, 1):
         counter.type_digits("9999")
         counter.tap("OK")
@@ -420,6 +439,11 @@ def test_wrong_pins_on_screen_down_to_the_last_try(desk: Desk) -> None:
     counter.tap("Use my last try")
     counter.wait_for(Screen.DONE)
     assert counter.window.view.result.get("linked") is True
+    # The tries left were asked once: each wrong PIN's answer said how many were left.
+    reads = card_reads(card)
+    assert reads.tries == CardCounter(jpki=1) and reads.certificate == 1
+    assert reads.secrets == [INS_VERIFY, INS_VERIFY, INS_VERIFY, INS_COMPUTE_DIGITAL_SIGNATURE]
+    assert reads.apdus <= MINIMUM_APDUS + 2
 
 
 def test_no_reader_is_said_on_the_place_card_screen(desk: Desk) -> None:

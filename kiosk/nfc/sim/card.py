@@ -50,6 +50,8 @@ CONTACTLESS_ATR = bytes.fromhex("3B888001000000007781810071")
 AUTH_PIN_PATTERN = re.compile(rb"[0-9]{4}")
 SIGN_PASSWORD_PATTERN = re.compile(rb"[A-Z0-9]{6,16}")
 TOKEN_LABEL = b"JPKIAPICCTOKEN2"
+#: The token label of a Basic Resident Registry Card, which has the JPKI AP and no card-info AP.
+RESIDENT_REGISTRY_TOKEN_LABEL = b"JPKIAPICCTOKEN"
 
 
 @dataclass
@@ -185,8 +187,14 @@ class SimulatedCard:
         faults: list[Fault] | None = None,
         contact: bool = False,
         apdu_log: Callable[[str], None] | None = None,
+        card_info: bool = True,
+        resident_registry: bool = False,
     ) -> None:
+        """``card_info=False``: a card that answers only the JPKI AP; ``resident_registry``: a Basic
+        Resident Registry Card (its own token label, and the JPKI AP alone)."""
         self.profile = profile
+        self.token_label = RESIDENT_REGISTRY_TOKEN_LABEL if resident_registry else TOKEN_LABEL
+        self.has_card_info = card_info and not resident_registry
         self.extended = extended
         self.latency = latency or LatencyModel()
         self.faults: list[Fault] = list(faults or [])
@@ -210,7 +218,7 @@ class SimulatedCard:
         jpki = Application("jpki", {
             0x0001: BinaryEF(_pad_file(p.sign_cert_der, 2048), pin=0x001B),
             0x0002: BinaryEF(_pad_file(p.sign_ca_der, 2048)),
-            0x0006: BinaryEF(_pad_file(TOKEN_LABEL.ljust(32, b" "), 64)),
+            0x0006: BinaryEF(_pad_file(self.token_label.ljust(32, b" "), 64)),
             0x000A: BinaryEF(_pad_file(p.auth_cert_der, 2048)),
             0x000B: BinaryEF(_pad_file(p.auth_ca_der, 2048)),
             0x0017: KeyEF(p.auth_key, pin=0x0018),
@@ -226,6 +234,8 @@ class SimulatedCard:
             0x0003: BinaryEF(_pad_file(self._certification(my_number, basic), 512), pin=0x0011),
             0x0011: PinEF(p.cardinfo_pin.encode(), 3, 3, AUTH_PIN_PATTERN),
         })
+        if not self.has_card_info:
+            return {JPKI_AID: jpki}
         face = Application("cardface", {})
         return {JPKI_AID: jpki, CARD_INFO_AID: cardinfo, CARD_FACE_AID: face}
 

@@ -394,8 +394,8 @@ class PinScreen(EntryScreen):
         # of the error says enough here ("Wrong PIN"); the last-try warning has its own line.
         self.error.set_message(describe(self._error)[0] if self._error else "")
         self.warning.set_message(self.tr(
-            "Only one try is left: a wrong PIN will block this PIN. It can then be unblocked only at "
-            "your municipal office.") if tries == 1 else "")
+            "Only one try is left: a wrong PIN will block this PIN, and it will then have to be reset "
+            "at your municipal office or a convenience store.") if tries == 1 else "")
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -441,8 +441,8 @@ class LastTryScreen(EntryScreen):
         super().retranslate()
         self.title.setText(self.tr("Only one PIN try is left"))
         self.warning.set_message(self.tr(
-            "If this PIN is wrong, it will be blocked and the card cannot be used here. A blocked PIN "
-            "can be unblocked only at your municipal office."), "warning")
+            "If this PIN is wrong, it will be blocked and the card cannot be used here until the PIN "
+            "is reset at your municipal office or a convenience store."), "warning")
         self.question.setText(self.tr("Do you want to use your last try?"))
         self.go_back.setText(self.tr("Go back"))
         self.use_last_try.setText(self.tr("Use my last try"))
