@@ -142,6 +142,10 @@ def error_code(exc: BaseException) -> str:
     return code if isinstance(code, str) and code else "internal"
 
 
+#: The reason the server records when a failure ends a session whose request still waited.
+WITHDRAWN_BECAUSE = {"approval.timeout": "approval_timeout"}
+
+
 def _ignore(_value: object) -> None:
     """The outcome of work nobody waits for (withdrawing a request is best effort)."""
 
@@ -228,7 +232,7 @@ class FlowController:
             session.last_try_confirmed = False
             self._show(Screen.PIN, busy=False, tries_left=tries, error=code, error_step=step)
             return
-        self._end_session("approval_timeout" if code == "approval.timeout" else "error")
+        self._end_session(WITHDRAWN_BECAUSE.get(code, "error"))
         self._show(Screen.ERROR, busy=False, error=code, error_step=step)
 
     def _end_session(self, reason: str = "user_cancelled") -> None:

@@ -23,6 +23,11 @@ logger = logging.getLogger(__name__)
 #: An operation in these states still waits for this kiosk session (for staff, or for the password).
 OPEN_STATUSES = ("awaiting_approval", "approved")
 
+#: Statuses of an operation that ended with nothing done, and the code to show when it gave none
+#: (the server's own, not the card's ``expired``).
+ENDED_WITHOUT_EFFECT = {"failed": "failed", "cancelled": "operation_cancelled",
+                        "expired": "operation_expired"}
+
 #: What each operation is called on the wire, and whether it waits for staff.
 OPERATIONS: dict[str, bool] = {
     "password_reset": True,
@@ -74,8 +79,9 @@ class OperationService:
             raise OperationError("approval.timeout", "staff did not decide in time")
         if operation.status == "refused":
             raise OperationError("refused", "staff refused the request")
-        if operation.status in ("failed", "cancelled", "expired"):
-            raise OperationError(operation.error_code or operation.status, "the server could not complete it")
+        if operation.status in ENDED_WITHOUT_EFFECT:
+            raise OperationError(operation.error_code or ENDED_WITHOUT_EFFECT[operation.status],
+                                 "the server could not complete it")
         return operation
 
     def set_password(self, operation: Operation, new_password: bytearray) -> Operation:

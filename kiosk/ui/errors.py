@@ -227,6 +227,12 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "A staff member already approved or refused this request."),
         QT_TRANSLATE_NOOP("ErrorWords", "Please ask the staff member at the desk."),
     ),
+    "request_lapsed": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was closed"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was closed before it was finished, because it "
+                          "waited too long (code: %1). Nothing was changed."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please start again."),
+    ),
     "rate_limited": (
         QT_TRANSLATE_NOOP("ErrorWords", "Too many attempts"),
         QT_TRANSLATE_NOOP("ErrorWords", "There have been too many requests for this account or from this "
@@ -407,6 +413,13 @@ _CODES: dict[str, str] = {
     "verification_used": "verify_again",
     "wrong_state": "verify_again",
     "already_decided": "already_decided",
+    "session_key_invalid": "server_refused_kiosk",
+    # an operation that ended without its kiosk session (it stopped waiting, or waited too long)
+    "operation_cancelled": "request_lapsed",
+    "operation_expired": "request_lapsed",
+    "kiosk_gone": "request_lapsed",
+    "password_window_passed": "request_lapsed",
+    "approval_window_passed": "request_lapsed",
     # pre-link's sign-in on the user's phone (RFC 8628)
     "timeout": "device_expired",
     "expired_token": "device_expired",

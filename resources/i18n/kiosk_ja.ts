@@ -459,12 +459,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+197"/>
+        <location line="+203"/>
         <source>Please call a staff member.</source>
         <translation>係員をお呼びください。</translation>
     </message>
     <message>
-        <location line="-194"/>
+        <location line="-200"/>
         <source>The PIN could not be checked</source>
         <translation>暗証番号を確認できませんでした</translation>
     </message>
@@ -741,11 +741,12 @@
     </message>
     <message>
         <location line="+2"/>
+        <location line="+11"/>
         <source>Please start again.</source>
         <translation>最初からやり直してください。</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-8"/>
         <source>This request was already decided</source>
         <translation>このお申し込みはすでに判断済みです</translation>
     </message>
@@ -756,12 +757,22 @@
     </message>
     <message>
         <location line="+1"/>
-        <location line="+77"/>
+        <location line="+83"/>
         <source>Please ask the staff member at the desk.</source>
         <translation>窓口の係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="-74"/>
+        <location line="-80"/>
+        <source>The request was closed</source>
+        <translation>申請は終了しました</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The request was closed before it was finished, because it waited too long (code: %1). Nothing was changed.</source>
+        <translation>待ち時間が長すぎたため、申請は完了する前に終了しました（コード: %1）。何も変更されていません。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>Too many attempts</source>
         <translation>試行回数が多すぎます</translation>
     </message>
@@ -1032,7 +1043,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+134"/>
+        <location line="+141"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>

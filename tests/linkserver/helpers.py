@@ -125,11 +125,13 @@ class LiveServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def latest_operation(self, account_id: str) -> tuple[str, str, str | None]:
+    def latest_operation(self, account_id: str) -> tuple[str, str, str | None] | None:
         """The account's newest operation: its ID, its status, and the reason its cancellation gave."""
         with self.server.parts.db.transaction() as session:
             op = session.scalars(select(Operation).where(Operation.account_id == account_id)
-                                 .order_by(Operation.created_at.desc()).limit(1)).one()
+                                 .order_by(Operation.created_at.desc()).limit(1)).one_or_none()
+            if op is None:
+                return None
             cancelled = [json.loads(entry.details) for entry in session.scalars(
                 select(AuditEntry).where(AuditEntry.event == "operation_cancelled"))]
             reasons = [d["reason"] for d in cancelled if d["operation_id"] == op.operation_id]

@@ -122,7 +122,7 @@ def core_error_codes() -> set[str]:
         codes |= _literal_codes(module, raised, r'\berror="([^"]+)"')
     # Fallback codes: an unexpected failure, a failed operation with no code, a kiosk with no server.
     codes |= _literal_codes(machine, r'else "([a-z_.]+)"')
-    codes |= _literal_codes(operations, r'error_code or "([a-z_.]+)"')
+    codes |= set(operations.ENDED_WITHOUT_EFFECT.values())
     codes |= _literal_codes(verification, r'else "([a-z_.]+)"')
     server = Path(server_errors.__file__).parent
     for path in server.glob("*.py"):

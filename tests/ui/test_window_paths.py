@@ -285,6 +285,8 @@ def test_leaving_a_waiting_request_withdraws_it(desk: Desk, how: str) -> None:
     counter, window = desk.counter, desk.counter.window
     if how == "cancel":
         to_staff_wait(desk)
+        counter.qtbot.waitUntil(lambda: (desk.server.latest_operation(LINKED) or ("", ""))[1]
+                                == "awaiting_approval", timeout=10_000)
         counter.tap("Cancel")
         counter.wait_for(Screen.START)
         reason = "user_cancelled"
@@ -300,7 +302,7 @@ def test_leaving_a_waiting_request_withdraws_it(desk: Desk, how: str) -> None:
         counter.wait_for(Screen.ERROR)
         assert window.view.error == "approval.timeout"
         reason = "approval_timeout"
-    counter.qtbot.waitUntil(lambda: desk.server.latest_operation(LINKED)[1:] == ("cancelled", reason),
+    counter.qtbot.waitUntil(lambda: (desk.server.latest_operation(LINKED) or ())[1:] == ("cancelled", reason),
                             timeout=10_000)
 
 
