@@ -92,13 +92,14 @@ def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
 class PcscdProcess:
     """A private pcscd whose only readers are two vpcd readers on ``port`` and ``port + 1``.
 
-    ``port=None`` takes a free pair. libpcsclite reads ``PCSCLITE_CSOCK_NAME`` once per process,
-    so by default every instance in a process uses the same socket path, named when the process
-    starts and made at ``start()``: a process reaches the pcscd it starts, and starts again, one
-    at a time. ``socket_dir`` runs another at the same time, for child processes to reach.
+    By default (``port=None``) it takes a free pair. libpcsclite reads ``PCSCLITE_CSOCK_NAME``
+    once per process, so by default every instance in a process uses the same socket path, named
+    when the process starts and made at ``start()``: a process reaches the pcscd it starts, and
+    starts again, one at a time. ``socket_dir`` runs another at the same time, for child
+    processes to reach.
     """
 
-    def __init__(self, port: int | None = 35963, name: str = "Virtual PCD",
+    def __init__(self, port: int | None = None, name: str = "Virtual PCD",
                  socket_dir: Path | None = None) -> None:
         self.port = free_port_pair() if port is None else port
         self.name = name
