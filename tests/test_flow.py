@@ -6,7 +6,6 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,6 +26,7 @@ from kiosk.nfc import TimedConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from tests.conftest import distinct_screens
+from tests.fast.fakes import HeldRunner
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.test_kiosk_core import LINKED, NEW_PASSWORD, write_config
 
@@ -295,21 +295,6 @@ def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server:
         Screen.CARDINFO_PIN, "pin.wrong", 2, 3)
     counter.type_pin("1357")
     assert counter.screen is Screen.DONE
-
-
-class HeldRunner:
-    """Keeps submitted work until the test lets it run: what a slow card or network looks like."""
-
-    def __init__(self) -> None:
-        self.held: list[tuple[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]]] = []
-
-    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
-               failed: Callable[[BaseException], None]) -> None:
-        self.held.append((work, done, failed))
-
-    def run_all(self) -> None:
-        while self.held:
-            ImmediateRunner().submit(*self.held.pop(0))
 
 
 class ClosingConnection(TimedConnection):
