@@ -510,7 +510,7 @@ class KioskWindow(QMainWindow):
             page.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _dispatch(self, name: str, argument: object) -> None:
-        """A screen's intent, as the controller's method of the same name (never a crash)."""
+        """A screen's intent, handed to the controller's table (never a crash)."""
         if name not in INTENTS:
             logger.warning("unknown intent %r ignored", name)
             return
