@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import ConfigError, KioskSettings, check_server_url, load_config
-from kiosk.services.operations import OPERATIONS
+from kiosk.linkage.models import OPERATION_KINDS
 
 if TYPE_CHECKING:
     from kiosk.services.headless import FlowInput
@@ -56,7 +56,7 @@ def add_parsers(sub: Any) -> None:
     flow = sub.add_parser("flow", help="run one whole operation headless against a card and a server",
                           description=FLOW_DESCRIPTION, epilog=FLOW_EXIT_CODES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    flow.add_argument("operation", choices=sorted(OPERATIONS))
+    flow.add_argument("operation", choices=sorted(OPERATION_KINDS))
     flow.add_argument("--account", required=True, help="the account ID the request is for")
     flow.add_argument("--pin-from-env", required=True, metavar="VAR",
                       help="the environment variable holding the card's 4-digit PIN")

@@ -6,17 +6,27 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kiosk.config import load_config
-from kiosk.flow import FlowController, ImmediateRunner, Screen, View
+from kiosk.flow import (
+    FlowController,
+    ImmediateRunner,
+    Intent,
+    LinkStatus,
+    PasswordSet,
+    Prelinked,
+    Screen,
+    View,
+    VoucherIssued,
+)
 from kiosk.flow.backend import CoreBackend, password_problems
 from kiosk.nfc import TimedConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from tests.conftest import distinct_screens
+from tests.fast.fakes import HeldRunner
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.test_kiosk_core import LINKED, NEW_PASSWORD, write_config
 
@@ -37,12 +47,12 @@ class Counter:
 
     def place(self, holder: str, **options: object) -> None:
         self.card = self.make_card(holder, **options)
-        self.flow.card_inserted()
+        self.flow.dispatch(Intent.CARD_INSERTED)
 
     def type_pin(self, digits: str) -> None:
         for digit in digits:
-            self.flow.pin_digit(digit)
-        self.flow.pin_submit()
+            self.flow.dispatch(Intent.PIN_DIGIT, digit)
+        self.flow.dispatch(Intent.PIN_SUBMIT)
 
     @property
     def screen(self) -> Screen:
@@ -70,47 +80,47 @@ def counter(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
 
 
 def test_a_password_reset_in_eight_screens(counter: Counter, server: LiveServer, staff: Staff) -> None:
-    counter.flow.choose("password_reset")
-    counter.flow.submit_account(LINKED)
+    counter.flow.dispatch(Intent.CHOOSE, "password_reset")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
     assert counter.screen is Screen.PLACE_CARD
     counter.place("linked")
     assert counter.screen is Screen.PIN and counter.flow.view.tries_left == 3
     for typed, digit in enumerate("1234", start=1):
-        counter.flow.pin_digit(digit)
+        counter.flow.dispatch(Intent.PIN_DIGIT, digit)
         assert counter.flow.view.pin_digits == typed
-    counter.flow.pin_submit()
+    counter.flow.dispatch(Intent.PIN_SUBMIT)
     assert counter.screen is Screen.NEW_PASSWORD
-    counter.flow.password_changed("short")
+    counter.flow.dispatch(Intent.PASSWORD_CHANGED, "short")
     assert set(counter.flow.view.password_problems) == {"too_short", "too_few_classes"}
-    counter.flow.password_changed(NEW_PASSWORD)
+    counter.flow.dispatch(Intent.PASSWORD_CHANGED, NEW_PASSWORD)
     assert counter.flow.view.password_problems == ()
     password = bytearray(NEW_PASSWORD.encode())
-    counter.flow.submit_password(password)
+    counter.flow.dispatch(Intent.SUBMIT_PASSWORD, password)
     assert counter.screen is Screen.DONE
-    assert counter.flow.view.result == {"password_set": True}
+    assert counter.flow.view.result == PasswordSet()
     assert password == bytearray(len(NEW_PASSWORD))  # the buffer was wiped after sending
     screens = counter.screens()
     assert screens == [Screen.ACCOUNT, Screen.PLACE_CARD, Screen.PIN, Screen.VERIFYING, Screen.STAFF_WAIT,
                        Screen.NEW_PASSWORD, Screen.WORKING, Screen.DONE]
     assert len(set(screens) | {Screen.START}) <= 9
-    counter.flow.card_removed()
+    counter.flow.dispatch(Intent.CARD_REMOVED)
     assert counter.screen is Screen.START and counter.flow.view.account is None
 
 
 def test_no_view_ever_holds_a_pin_digit_or_the_password(counter: Counter, staff: Staff) -> None:
-    counter.flow.choose("password_reset")
-    counter.flow.submit_account(LINKED)
+    counter.flow.dispatch(Intent.CHOOSE, "password_reset")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
     counter.place("linked")
     counter.type_pin("1234")
-    counter.flow.password_changed(NEW_PASSWORD)
-    counter.flow.submit_password(bytearray(NEW_PASSWORD.encode()))
+    counter.flow.dispatch(Intent.PASSWORD_CHANGED, NEW_PASSWORD)
+    counter.flow.dispatch(Intent.SUBMIT_PASSWORD, bytearray(NEW_PASSWORD.encode()))
     text = "\n".join(repr(view) for view in counter.views)
     assert "1234" not in text and NEW_PASSWORD not in text
 
 
 def test_wrong_pins_then_the_last_try_needs_a_confirmation(counter: Counter) -> None:
-    counter.flow.choose("link_status")
-    counter.flow.submit_account(LINKED)
+    counter.flow.dispatch(Intent.CHOOSE, "link_status")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
     counter.place("linked")
     counter.type_pin("9999")
     view = counter.flow.view
@@ -120,12 +130,13 @@ def test_wrong_pins_then_the_last_try_needs_a_confirmation(counter: Counter) -> 
     assert counter.flow.view.tries_left == 1
     counter.type_pin("1234")
     assert counter.screen is Screen.LAST_TRY
-    counter.flow.confirm_last_try(False)
+    counter.flow.dispatch(Intent.CONFIRM_LAST_TRY, False)
     assert counter.screen is Screen.PIN and counter.flow.view.pin_digits == 0
     assert counter.card is not None and counter.card.pin_state().tries == 1  # nothing was sent
     counter.type_pin("1234")
-    counter.flow.confirm_last_try(True)
-    assert counter.screen is Screen.DONE and counter.flow.view.result["linked"] is True
+    counter.flow.dispatch(Intent.CONFIRM_LAST_TRY, True)
+    result = counter.flow.view.result
+    assert counter.screen is Screen.DONE and isinstance(result, LinkStatus) and result.linked
 
 
 @pytest.mark.parametrize(("holder", "account", "error"), [
@@ -136,48 +147,48 @@ def test_wrong_pins_then_the_last_try_needs_a_confirmation(counter: Counter) -> 
 ])
 def test_each_refusal_ends_on_the_error_screen(counter: Counter, holder: str, account: str,
                                                error: str) -> None:
-    counter.flow.choose("mfa_reset")
-    counter.flow.submit_account(account)
+    counter.flow.dispatch(Intent.CHOOSE, "mfa_reset")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, account)
     counter.place(holder)
     if counter.screen is Screen.PIN:
         counter.type_pin(counter.card.profile.pin if counter.card else "1234")
     assert (counter.screen, counter.flow.view.error) == (Screen.ERROR, error)
     assert counter.flow.view.account is None  # the session is gone
-    counter.flow.finish()
+    counter.flow.dispatch(Intent.FINISH)
     assert counter.screen is Screen.START
 
 
 @pytest.mark.parametrize("screen", [Screen.ACCOUNT, Screen.PIN, Screen.LAST_TRY])
 def test_idle_timeout_and_card_removal_wipe_the_session(counter: Counter, screen: Screen) -> None:
-    counter.flow.choose("mfa_reset")
+    counter.flow.dispatch(Intent.CHOOSE, "mfa_reset")
     if screen is not Screen.ACCOUNT:
-        counter.flow.submit_account(LINKED)
+        counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         counter.place("last-try" if screen is Screen.LAST_TRY else "linked")
-        counter.flow.pin_digit("1")
+        counter.flow.dispatch(Intent.PIN_DIGIT, "1")
         if screen is Screen.LAST_TRY:
             counter.type_pin("234")
         assert counter.screen is screen
-        counter.flow.card_removed()
+        counter.flow.dispatch(Intent.CARD_REMOVED)
         assert (counter.screen, counter.flow.view.error) == (Screen.ERROR, "card.removed")
         return
-    counter.flow.idle_timeout()
+    counter.flow.dispatch(Intent.IDLE_TIMEOUT)
     assert counter.screen is Screen.START and counter.flow.view.operation is None
 
 
 def test_an_account_id_of_the_wrong_format_stays_on_the_screen(counter: Counter) -> None:
-    counter.flow.choose("mfa_reset")
-    counter.flow.submit_account("hanako")
+    counter.flow.dispatch(Intent.CHOOSE, "mfa_reset")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, "hanako")
     assert (counter.screen, counter.flow.view.error) == (Screen.ACCOUNT, "invalid_account")
 
 
 def test_unlink_asks_before_it_acts(counter: Counter, server: LiveServer) -> None:
-    counter.flow.choose("unlink")
-    counter.flow.submit_account(LINKED)
+    counter.flow.dispatch(Intent.CHOOSE, "unlink")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
     counter.place("linked")
     counter.type_pin("1234")
     assert counter.screen is Screen.UNLINK_CONFIRM
     assert counter.flow.view.name_on_record == "佐藤　花子" and counter.flow.view.account == "20******01"
-    counter.flow.confirm_unlink(False)
+    counter.flow.dispatch(Intent.CONFIRM_UNLINK, False)
     assert counter.screen is Screen.START
 
 
@@ -195,17 +206,17 @@ def phone_signs_in(counter: Counter, server: LiveServer) -> None:
 def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: LiveServer,
                                                       staff: Staff) -> None:
     phone_signs_in(counter, server)
-    counter.flow.choose("prelink")
-    counter.flow.submit_account("2024000002")
+    counter.flow.dispatch(Intent.CHOOSE, "prelink")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, "2024000002")
     assert counter.screen is Screen.PLACE_CARD
     assert Screen.DEVICE_GRANT in counter.screens()
     counter.place("unlinked")
     counter.type_pin("2580")
     assert counter.screen is Screen.CARDINFO_QUESTION
-    counter.flow.answer_same_pin(False)
+    counter.flow.dispatch(Intent.ANSWER_SAME_PIN, False)
     assert counter.screen is Screen.CARDINFO_PIN and counter.flow.view.cardinfo_tries_left == 3
     counter.type_pin("1357")
-    assert counter.screen is Screen.DONE and counter.flow.view.result == {"linked": True}
+    assert counter.screen is Screen.DONE and counter.flow.view.result == Prelinked()
 
 
 def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
@@ -215,15 +226,16 @@ def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         # The sealing key, as an earlier day online would have left it.
         sealing = json.dumps(server.server.offline.sealing_public_jwk()).encode()
         offline.backend.core.store.put_cache("server.sealing_key", sealing)
-        offline.flow.choose("mfa_reset")
-        offline.flow.submit_account(LINKED)
+        offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
+        offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         offline.place("linked")
         assert offline.flow.view.online is False
         offline.type_pin("1234")
         assert offline.screen is Screen.OFFLINE_APPROVAL
-        offline.flow.approve_offline("tanaka.h")
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, "tanaka.h")
         assert offline.screen is Screen.DONE
-        assert len(offline.flow.view.result["voucher"]) == 19
+        result = offline.flow.view.result
+        assert isinstance(result, VoucherIssued) and len(result.code) == 19
         assert offline.backend.core.store.outbox_depth() == 1
 
 
@@ -233,11 +245,11 @@ def test_the_done_screen_records_that_the_voucher_was_shown(
     for offline in make_counter(tmp_path, server, hierarchy, "http://127.0.0.1:9", make_card):
         store = offline.backend.core.store
         store.put_cache("server.sealing_key", json.dumps(server.server.offline.sealing_public_jwk()).encode())
-        offline.flow.choose("mfa_reset")
-        offline.flow.submit_account(LINKED)
+        offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
+        offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         offline.place("linked")
         offline.type_pin("1234")
-        offline.flow.approve_offline("tanaka.h")
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, "tanaka.h")
         assert offline.screen is Screen.DONE
         assert store.outbox_items()[0].voucher_shown_at is not None
 
@@ -272,32 +284,17 @@ def test_a_challenge_that_expired_while_the_user_typed_is_replaced(
 def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server: LiveServer,
                                                        staff: Staff) -> None:
     phone_signs_in(counter, server)
-    counter.flow.choose("prelink")
-    counter.flow.submit_account("2024000002")
+    counter.flow.dispatch(Intent.CHOOSE, "prelink")
+    counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, "2024000002")
     counter.place("unlinked")
     counter.type_pin("2580")
-    counter.flow.answer_same_pin(False)
+    counter.flow.dispatch(Intent.ANSWER_SAME_PIN, False)
     counter.type_pin("0000")
     view = counter.flow.view
     assert (view.screen, view.error, view.cardinfo_tries_left, view.tries_left) == (
         Screen.CARDINFO_PIN, "pin.wrong", 2, 3)
     counter.type_pin("1357")
     assert counter.screen is Screen.DONE
-
-
-class HeldRunner:
-    """Keeps submitted work until the test lets it run: what a slow card or network looks like."""
-
-    def __init__(self) -> None:
-        self.held: list[tuple[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]]] = []
-
-    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
-               failed: Callable[[BaseException], None]) -> None:
-        self.held.append((work, done, failed))
-
-    def run_all(self) -> None:
-        while self.held:
-            ImmediateRunner().submit(*self.held.pop(0))
 
 
 class ClosingConnection(TimedConnection):
@@ -325,23 +322,23 @@ def test_a_card_lifted_while_it_is_read_is_asked_for_again(tmp_path: Path, serve
     core = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, server.base))).start()
     try:
         flow = FlowController(CoreBackend(core, open_card), runner, views.append, language="en")
-        flow.choose("link_status")
-        flow.submit_account(LINKED)
-        flow.card_inserted()
+        flow.dispatch(Intent.CHOOSE, "link_status")
+        flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
+        flow.dispatch(Intent.CARD_INSERTED)
         assert (flow.view.screen, flow.view.busy) == (Screen.PLACE_CARD, True)
-        flow.card_removed()  # lifted before the read finished
+        flow.dispatch(Intent.CARD_REMOVED)  # lifted before the read finished
         view = flow.view
         assert (view.screen, view.busy, view.error, view.card_present) == (
             Screen.PLACE_CARD, False, "card.removed", False)
         assert view.account == LINKED and view.operation == "link_status"  # what was typed is kept
         runner.run_all()  # the read finishes late: dropped, and its connection closed
         assert flow.view == view and len(opened) == 1 and opened[0].closed
-        flow.card_inserted()
+        flow.dispatch(Intent.CARD_INSERTED)
         assert (flow.view.screen, flow.view.busy, flow.view.error) == (Screen.PLACE_CARD, True, None)
         runner.run_all()
         assert flow.view.screen is Screen.PIN and flow.view.tries_left == 3
         assert len(opened) == 2 and not opened[1].closed
-        flow.cancel()
+        flow.dispatch(Intent.CANCEL)
         assert opened[1].closed
     finally:
         core.close()

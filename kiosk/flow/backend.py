@@ -11,18 +11,16 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from kiosk.flow.ports import Operations, Outbox, Verification
 from kiosk.nfc import CardConnection
 from kiosk.services.core import KioskCore
-from kiosk.services.operations import OperationService
-from kiosk.services.outbox import OfflineOutbox
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, server_policy
-from kiosk.services.verification import VerificationSession
 
 __all__ = ["DEFAULT_POLICY", "CoreBackend", "password_problems"]
 
 
 class CoreBackend:
-    """``kiosk.flow.machine.Backend`` over the kiosk's core services."""
+    """``kiosk.flow.ports.Backend`` over the kiosk's core services."""
 
     def __init__(self, core: KioskCore, open_card: Callable[[], CardConnection]) -> None:
         self.core = core
@@ -30,11 +28,11 @@ class CoreBackend:
         self._policy: dict[str, Any] | None = None
 
     @property
-    def operations(self) -> OperationService:
+    def operations(self) -> Operations:
         return self.core.operations
 
     @property
-    def outbox(self) -> OfflineOutbox:
+    def outbox(self) -> Outbox:
         return self.core.outbox
 
     def account_ok(self, account_id: str) -> bool:
@@ -43,7 +41,7 @@ class CoreBackend:
     def open_card(self) -> CardConnection:
         return self._open_card()
 
-    def verification(self, card: CardConnection, account_id: str) -> VerificationSession:
+    def verification(self, card: CardConnection, account_id: str) -> Verification:
         return self.core.verification(card, account_id)
 
     def password_policy(self) -> dict[str, Any]:

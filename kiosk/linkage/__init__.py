@@ -10,6 +10,7 @@ from __future__ import annotations
 from kiosk.linkage.client import LinkageClient, LinkageConfig
 from kiosk.linkage.errors import (
     Cancelled,
+    LinkageCode,
     LinkageError,
     ServerProtocolError,
     ServerRefused,
@@ -22,6 +23,8 @@ from kiosk.linkage.models import (
     DevicePoll,
     EvidenceFate,
     Operation,
+    OperationKind,
+    OperationStatus,
     ServerInfo,
     VerificationResult,
 )
@@ -35,9 +38,12 @@ __all__ = [
     "DevicePoll",
     "EvidenceFate",
     "LinkageClient",
+    "LinkageCode",
     "LinkageConfig",
     "LinkageError",
     "Operation",
+    "OperationKind",
+    "OperationStatus",
     "ServerInfo",
     "ServerProtocolError",
     "ServerRefused",

@@ -9,12 +9,30 @@ Messages never carry a password, a token, an assertion, a nonce or a certificate
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
+
+
+class LinkageCode(StrEnum):
+    """The linkage client's own error codes (a ``ServerRefused`` carries the server's code instead,
+    one of those it documents at ``GET /v1/codes``)."""
+
+    ERROR = "linkage.error"
+    """Something else went wrong between the kiosk and the server."""
+    SERVER_UNREACHABLE = "server.unreachable"
+    """The server could not be reached (the kiosk goes offline)."""
+    SERVER_PROTOCOL = "server.protocol"
+    """The server's answer broke the contract: not JSON, the wrong shape, too large, or a 500."""
+    CANCELLED = "cancelled"
+    """The caller set the cancel event while the client was waiting."""
+    TIMEOUT = "timeout"
+    """A wait the client does on the caller's behalf (for a device sign-in) ran out of time."""
 
 
 class LinkageError(Exception):
     """Anything that went wrong between the kiosk and the linkage server."""
 
-    code: str = "linkage.error"
+    #: A ``LinkageCode``, or for a ``ServerRefused`` the server's own code.
+    code: str = LinkageCode.ERROR
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         if code is not None:
@@ -30,7 +48,7 @@ class ServerUnreachable(LinkageError):
     """The server could not be reached: connection refused, DNS, TLS, a timeout, or a gateway
     answering 502/503/504 after the retries. The kiosk goes offline on this one."""
 
-    code = "server.unreachable"
+    code = LinkageCode.SERVER_UNREACHABLE
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -59,7 +77,7 @@ class ServerRefused(LinkageError):
 class ServerProtocolError(LinkageError):
     """The server's answer broke the contract: not JSON, the wrong shape, too large, or a 500."""
 
-    code = "server.protocol"
+    code = LinkageCode.SERVER_PROTOCOL
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -68,7 +86,7 @@ class ServerProtocolError(LinkageError):
 class Cancelled(LinkageError):
     """The caller set the cancel event while the client was waiting."""
 
-    code = "cancelled"
+    code = LinkageCode.CANCELLED
 
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(message)
@@ -77,7 +95,7 @@ class Cancelled(LinkageError):
 class TimedOut(LinkageError):
     """A wait the client does on the caller's behalf (for a device sign-in) ran out of time."""
 
-    code = "timeout"
+    code = LinkageCode.TIMEOUT
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -12,18 +12,52 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal, cast
 
 from kiosk.linkage.errors import ServerProtocolError
 from kiosk.linkage.protocol import unb64url
 
-OperationStatus = Literal["awaiting_approval", "approved", "refused", "completed", "failed", "cancelled",
-                          "expired"]
-OPERATION_STATUSES: tuple[OperationStatus, ...] = (
-    "awaiting_approval", "approved", "refused", "completed", "failed", "cancelled", "expired")
-OperationKind = Literal["prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage"]
-OPERATION_KINDS: tuple[OperationKind, ...] = (
-    "prelink", "link_status", "unlink", "password_reset", "mfa_reset", "salvage")
+
+class OperationKind(StrEnum):
+    """What an operation does: the ``kind`` the server's API takes and answers (in the order the
+    kiosk's start screen offers them)."""
+
+    PASSWORD_RESET = "password_reset"
+    """Set a new password for a forgotten one: staff approve, then the user types the new password."""
+    MFA_RESET = "mfa_reset"
+    """Clear the registered sign-in methods: staff approve, the user takes away an enrolment code."""
+    SALVAGE = "salvage"
+    """A former member's access to their cloud data: staff approve, the user takes away a ticket."""
+    PRELINK = "prelink"
+    """Link the card to an account proven by signing in on the user's phone; staff approve."""
+    LINK_STATUS = "link_status"
+    """Whether (and since when) the card is linked to the account: answered at once, no staff."""
+    UNLINK = "unlink"
+    """Delete the link between the card and the account; staff approve."""
+
+
+class OperationStatus(StrEnum):
+    """Where an operation stands on the server."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Waiting for a staff decision (kept alive by the kiosk's keep-alives)."""
+    APPROVED = "approved"
+    """Staff approved; a password reset now waits for the user's new password."""
+    REFUSED = "refused"
+    """Staff refused; nothing was changed."""
+    COMPLETED = "completed"
+    """Done; ``result`` holds what the user takes away."""
+    FAILED = "failed"
+    """The server could not complete it (``error_code`` says why); nothing was changed."""
+    CANCELLED = "cancelled"
+    """The kiosk session withdrew it; nothing was changed."""
+    EXPIRED = "expired"
+    """It waited too long (for keep-alives, staff or the password); nothing was changed."""
+
+
+OPERATION_STATUSES: tuple[str, ...] = tuple(OperationStatus)
+OPERATION_KINDS: tuple[str, ...] = tuple(OperationKind)
 #: ``retry``: the server recorded nothing (a passing problem on its side); send it again later.
 EvidenceFateName = Literal["accepted", "refused", "retry"]
 DevicePollStatus = Literal["pending", "slow_down", "done"]
@@ -270,8 +304,8 @@ def parse_operation(data: object) -> Operation:
     r = Reader(data, "operation")
     return Operation(
         operation_id=r.text("operation_id", max_length=64, pattern=OPAQUE_ID),
-        kind=cast(OperationKind, r.choice("kind", OPERATION_KINDS)),
-        status=cast(OperationStatus, r.choice("status", OPERATION_STATUSES)),
+        kind=OperationKind(r.choice("kind", OPERATION_KINDS)),
+        status=OperationStatus(r.choice("status", OPERATION_STATUSES)),
         account_id=r.text("account_id", max_length=64, pattern=ACCOUNT_ID),
         result=r.mapping("result"),
         error_code=r.optional_text("error_code", max_length=64, pattern=ERROR_CODE),

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class ServiceCode(StrEnum):
+    """The services' own error codes. A ``ServiceError`` may also carry a code from below: the
+    card's, the linkage client's, or one the server documents (``GET /v1/codes``), passed on."""
+
+    OFFLINE_UNAVAILABLE = "offline.unavailable"
+    """The server is away and this kiosk cannot check cards by itself (no trust anchors or CRL)."""
+    OFFLINE_NOT_ONLINE = "offline.not_online"
+    """A step that needs the server was asked for with an offline verification."""
+    OFFLINE_NOT_FOR_OPERATION = "offline.not_for_operation"
+    """This operation cannot be done offline (only a password reset, MFA reset or salvage can)."""
+    OFFLINE_NO_SERVER_KEY = "offline.no_server_key"
+    """Offline evidence cannot be sealed: the server's sealing key was never cached."""
+    OFFLINE_NO_PROOF = "offline.no_proof"
+    """Offline evidence was asked for without an offline verification to record."""
+    SERVER_NOT_CONFIGURED = "server.not_configured"
+    """No linkage server is set up for this kiosk (why it went offline)."""
+    NO_MATCH = "no_match"
+    """The card was verified, but it is not linked to the account claimed."""
+    REFUSED = "refused"
+    """Staff refused the request."""
+    APPROVAL_TIMEOUT = "approval.timeout"
+    """Staff did not decide within the kiosk's approval timeout."""
+    FAILED = "failed"
+    """The server could not complete the operation and gave no code of its own."""
+    OPERATION_CANCELLED = "operation_cancelled"
+    """The operation was cancelled on the server and gave no code of its own."""
+    OPERATION_EXPIRED = "operation_expired"
+    """The operation expired on the server and gave no code of its own."""
+
 
 class ServiceError(Exception):
     """A step that cannot go on, for a reason with a stable ``code``."""
 
     def __init__(self, code: str, message: str) -> None:
+        """``code``: a ``ServiceCode``, or a code from a layer below passed on."""
         super().__init__(message)
         self.code = code
         self.message = message

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kiosk.linkage import LinkageError, Operation
+from kiosk.linkage.models import OPERATION_KINDS
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError, InvalidPinFormatError
 from kiosk.nfc.session import pin_bytes
 from kiosk.offline import OfflineRefused
 from kiosk.services.core import KioskCore
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
-from kiosk.services.operations import OPERATIONS
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, problem_words, server_policy
 from kiosk.services.verification import REFUSALS, VerificationResult, VerificationSession, wipe
 
@@ -152,7 +152,7 @@ class Flow:
 
     def _check_input(self, given: FlowInput) -> None:
         """What can be refused before the card or the server is asked anything."""
-        if given.operation not in OPERATIONS:
+        if given.operation not in OPERATION_KINDS:
             raise FlowFailed("start", "operation.unknown", f"no operation {given.operation!r}")
         if not self.core.settings.account_id_ok(given.account_id):
             raise FlowFailed("start", "invalid_account", "the account ID does not have the right format",

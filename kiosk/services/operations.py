@@ -14,36 +14,41 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.linkage import DeviceAuthorization, LinkageClient, LinkageError, Operation
-from kiosk.services.errors import OperationError
+from kiosk.linkage import (
+    DeviceAuthorization,
+    LinkageClient,
+    LinkageError,
+    Operation,
+    OperationKind,
+    OperationStatus,
+)
+from kiosk.linkage.models import OPERATION_KINDS
+from kiosk.offline import OFFLINE_OPERATIONS
+from kiosk.services.errors import OperationError, ServiceCode
 from kiosk.services.verification import VerificationResult
 
 logger = logging.getLogger(__name__)
 
 #: An operation in these states still waits for this kiosk session (for staff, or for the password).
-OPEN_STATUSES = ("awaiting_approval", "approved")
+OPEN_STATUSES = frozenset({OperationStatus.AWAITING_APPROVAL, OperationStatus.APPROVED})
 
 #: Statuses of an operation that ended with nothing done, and the code to show when it gave none
 #: (the server's own, not the card's ``expired``).
-ENDED_WITHOUT_EFFECT = {"failed": "failed", "cancelled": "operation_cancelled",
-                        "expired": "operation_expired"}
+ENDED_WITHOUT_EFFECT = {OperationStatus.FAILED: ServiceCode.FAILED,
+                        OperationStatus.CANCELLED: ServiceCode.OPERATION_CANCELLED,
+                        OperationStatus.EXPIRED: ServiceCode.OPERATION_EXPIRED}
 
-#: What each operation is called on the wire, and whether it waits for staff.
-OPERATIONS: dict[str, bool] = {
-    "password_reset": True,
-    "mfa_reset": True,
-    "salvage": True,
-    "prelink": True,
-    "link_status": False,
-    "unlink": True,
-}
+#: Operations that wait for a staff decision; the others are answered at once.
+NEEDS_STAFF = frozenset(OperationKind) - {OperationKind.LINK_STATUS}
+#: Operations staff may approve at the kiosk while the server is away (finished with a voucher).
+OFFLINE_CAPABLE = frozenset(OperationKind(kind) for kind in OFFLINE_OPERATIONS)
 
 
 @dataclass(frozen=True)
 class Request:
     """One operation being asked for: what, for which verification, under which key."""
 
-    kind: str
+    kind: OperationKind
     verification_id: str
     params: dict[str, Any]
     idempotency_key: str
@@ -56,13 +61,13 @@ class OperationService:
 
     def request(self, kind: str, verification: VerificationResult, **params: Any) -> Request:
         """The request for ``kind`` backed by an online verification (a new idempotency key)."""
-        if kind not in OPERATIONS:
+        if kind not in OPERATION_KINDS:
             raise ValueError(f"unknown operation {kind!r}")
         if not verification.online or verification.verification_id is None:
-            raise OperationError("offline.not_online", "this step needs the server")
-        if kind != "prelink" and verification.match is not True:
-            raise OperationError("no_match", "the card is not linked to this account")
-        return Request(kind, verification.verification_id, params, f"kiosk-{uuid.uuid4().hex}")
+            raise OperationError(ServiceCode.OFFLINE_NOT_ONLINE, "this step needs the server")
+        if kind != OperationKind.PRELINK and verification.match is not True:
+            raise OperationError(ServiceCode.NO_MATCH, "the card is not linked to this account")
+        return Request(OperationKind(kind), verification.verification_id, params, f"kiosk-{uuid.uuid4().hex}")
 
     def submit(self, request: Request) -> Operation:
         """Send the request (safe to call again with the same request: the key makes it one)."""
@@ -72,13 +77,13 @@ class OperationService:
     def wait_for_staff(self, operation: Operation, cancel: threading.Event) -> Operation:
         """Wait (keeping the operation alive) until staff decided; a refusal is an OperationError
         with the code ``refused``."""
-        if operation.status == "awaiting_approval":
+        if operation.status is OperationStatus.AWAITING_APPROVAL:
             operation = self._linkage.wait_for_decision(operation.operation_id, _session_key(operation),
                                                         cancel=cancel, timeout=self.approval_timeout)
-        if operation.status == "awaiting_approval":
-            raise OperationError("approval.timeout", "staff did not decide in time")
-        if operation.status == "refused":
-            raise OperationError("refused", "staff refused the request")
+        if operation.status is OperationStatus.AWAITING_APPROVAL:
+            raise OperationError(ServiceCode.APPROVAL_TIMEOUT, "staff did not decide in time")
+        if operation.status is OperationStatus.REFUSED:
+            raise OperationError(ServiceCode.REFUSED, "staff refused the request")
         if operation.status in ENDED_WITHOUT_EFFECT:
             raise OperationError(operation.error_code or ENDED_WITHOUT_EFFECT[operation.status],
                                  "the server could not complete it")
@@ -120,5 +125,5 @@ class OperationService:
 
 def _session_key(operation: Operation) -> str:
     if operation.session_key is None:
-        raise OperationError("failed", "the operation has no session key")
+        raise OperationError(ServiceCode.FAILED, "the operation has no session key")
     return operation.session_key

@@ -24,9 +24,9 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.linkage import LinkageClient, LinkageError, ServerRefused, ServerUnreachable
+from kiosk.linkage import LinkageClient, LinkageCode, LinkageError, ServerRefused, ServerUnreachable
 from kiosk.offline import OFFLINE_OPERATIONS, Evidence, new_voucher, seal, voucher_hash
-from kiosk.services.errors import OutboxError
+from kiosk.services.errors import OutboxError, ServiceCode
 from kiosk.services.verification import VerificationResult
 from kiosk.store import KioskStore
 
@@ -96,7 +96,7 @@ class OfflineOutbox:
     def sealing_key(self) -> Mapping[str, object]:
         cached = self._store.get_cache(SEALING_KEY_CACHE)
         if cached is None:
-            raise OutboxError("offline.no_server_key",
+            raise OutboxError(ServiceCode.OFFLINE_NO_SERVER_KEY,
                               "the kiosk has never reached the server, so it cannot seal evidence for it")
         key: dict[str, object] = json.loads(cached.value)
         return key
@@ -105,10 +105,10 @@ class OfflineOutbox:
                params: Mapping[str, Any] | None = None) -> Voucher:
         """Seal the evidence, make it durable, and only then hand out the voucher."""
         if kind not in OFFLINE_OPERATIONS:
-            raise OutboxError("offline.not_for_operation", f"{kind} cannot be done while offline")
+            raise OutboxError(ServiceCode.OFFLINE_NOT_FOR_OPERATION, f"{kind} cannot be done while offline")
         proof = result.offline
         if proof is None:
-            raise OutboxError("offline.no_proof", "no offline verification to record")
+            raise OutboxError(ServiceCode.OFFLINE_NO_PROOF, "no offline verification to record")
         code = new_voucher()
         evidence = Evidence(
             kiosk_id=self.kiosk_id, counter=proof.counter, issued_at=proof.issued_at,
@@ -187,7 +187,7 @@ class SyncWorker:
                 fates = self._linkage.upload_evidence([(item.idempotency_key, item.sealed) for item in items],
                                                       voucher_shown=shown)
             except ServerUnreachable:
-                self._store.record_attempt(keys, "server.unreachable", self._retry_in())
+                self._store.record_attempt(keys, LinkageCode.SERVER_UNREACHABLE, self._retry_in())
                 raise
             except (ServerRefused, LinkageError) as exc:
                 self._store.record_attempt(keys, exc.code, self._retry_in())

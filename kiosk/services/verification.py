@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from kiosk.linkage import Challenge, LinkageClient, ServerUnreachable, signed_message
 from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
 from kiosk.nfc.cardinfo import CardInfoSession
-from kiosk.nfc.errors import InvalidPinError, NoCardInfoError
+from kiosk.nfc.errors import CardCode, InvalidPinError, NoCardInfoError
 from kiosk.offline import LocalValidator, OfflineRefused, offline_challenge
-from kiosk.services.errors import VerificationError
+from kiosk.services.errors import ServiceCode, VerificationError
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ CHALLENGE_MARGIN = dt.timedelta(seconds=10)
 NOT_BEFORE_MARGIN = dt.timedelta(minutes=5)
 #: What each refusal before the PIN means, for ``kiosk flow``; the window has its own words.
 REFUSALS = {
-    "pin.blocked": "the PIN is blocked",
+    CardCode.PIN_BLOCKED: "the PIN is blocked",
     "expired": "the card's certificate has expired",
     "not_yet_valid": "the card's certificate is not valid yet",
 }
@@ -81,7 +81,7 @@ class CardReady:
     def refusal(self) -> str | None:
         """The error code this card is refused with before the PIN is asked for, if any."""
         if self.tries_left == 0:
-            return "pin.blocked"
+            return CardCode.PIN_BLOCKED
         if self.expired:
             return "expired"
         if self.not_yet_valid:
@@ -160,7 +160,7 @@ class VerificationSession:
                 raise missing
             cert = session.auth_certificate()
             tries = session.pin_tries_left()
-            offline_reason: str | None = None if challenge else "server.not_configured"
+            offline_reason: str | None = None if challenge else ServiceCode.SERVER_NOT_CONFIGURED
             if challenge is not None:
                 try:
                     self._challenge = challenge.result()
@@ -193,7 +193,7 @@ class VerificationSession:
         logger.info("verifying offline: %s", reason)
         self._challenge = None
         if self._validator is None:
-            raise VerificationError("offline.unavailable",
+            raise VerificationError(ServiceCode.OFFLINE_UNAVAILABLE,
                                     "the server cannot be reached and offline verification is not set up")
         try:
             self._validator.validate(self._cert_der, self._clock())

@@ -1,10 +1,8 @@
 """What every screen is: a passive widget that renders a ``View`` and emits intents.
 
-A screen never calls the flow itself. It emits ``intent(name, argument)``; the window maps the
-name to the flow controller's method of that name (``choose``, ``submit_account``, ``pin_digit``,
-``pin_backspace``, ``pin_clear``, ``pin_submit``, ``confirm_last_try``, ``answer_same_pin``,
-``confirm_unlink``, ``password_changed``, ``submit_password``, ``approve_offline``, ``cancel``,
-``finish``, ``set_language``), calling it with the argument unless it is ``None``.
+A screen never calls the flow itself. It emits ``intent(name, argument)``, the name an ``Intent``
+of the flow's (``kiosk.flow.intents``); the window hands it to the flow controller, whose table
+decides what it does on the current screen.
 Screens register themselves with ``@screen(Screen.X, ...)`` for the states they render.
 """
 
@@ -17,14 +15,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from kiosk.flow import Screen, View
+from kiosk.flow.intents import ARGUMENTS, FROM_WINDOW
 
-#: Every intent a screen may emit, with the type of its argument.
-INTENTS: dict[str, type | None] = {
-    "choose": str, "submit_account": str, "pin_digit": str, "pin_backspace": None, "pin_clear": None,
-    "pin_submit": None, "confirm_last_try": bool, "answer_same_pin": bool, "confirm_unlink": bool,
-    "password_changed": str, "submit_password": bytearray, "approve_offline": str, "cancel": None,
-    "finish": None, "set_language": str,
-}
+#: Every intent a screen may emit (by name), with the type of its argument.
+INTENTS: dict[str, type | None] = {intent.value: kind for intent, kind in ARGUMENTS.items()
+                                   if intent not in FROM_WINDOW}
 
 
 class ScreenWidget(QWidget):

@@ -22,8 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.flow import Screen, View
+from kiosk.flow import (
+    LinkStatus,
+    MfaEnrolment,
+    PasswordSet,
+    Prelinked,
+    Result,
+    SalvageTicket,
+    Screen,
+    Unlinked,
+    View,
+    VoucherIssued,
+)
 from kiosk.flow.backend import DEFAULT_POLICY
+from kiosk.linkage import OperationKind
 
 SIZE = (1280, 800)
 LANGUAGES = ("ja", "en")
@@ -34,7 +46,7 @@ ERROR_CODES = (
     "offline.not_for_operation", "approval.timeout", "salvage_not_eligible", "account_already_linked",
     "internal",
 )
-_EXPIRES = (dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)).isoformat()
+_EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -121,20 +133,20 @@ def representative_views(language: str) -> Iterator[tuple[str, View]]:
     yield "new_password-ok", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                   password_policy=dict(DEFAULT_POLICY))
     yield "working", view(Screen.WORKING, operation="password_reset", account=masked, busy=True)
-    yield "done", view(Screen.DONE, operation="password_reset", account=masked,
-                       result={"password_set": True}, card_present=True)
-    done: dict[str, dict[str, Any]] = {
-        "mfa_reset": {"enrolment_code": "K7QM-3XHD-9HTP-CW4N", "expires_at": _EXPIRES},
-        "salvage": {"ticket": "R4TB-8KZP-2MWQ-JX7C-HN3D", "mode": "backup", "expires_at": _EXPIRES},
-        "link_status": {"linked": True, "linked_at": "2026-08-27T10:12:00+00:00", "name_on_card": name},
-        "unlink": {"unlinked": True},
-        "prelink": {"linked": True},
+    yield "done", view(Screen.DONE, operation=OperationKind.PASSWORD_RESET, account=masked,
+                       result=PasswordSet(), card_present=True)
+    done: dict[OperationKind, Result] = {
+        OperationKind.MFA_RESET: MfaEnrolment("K7QM-3XHD-9HTP-CW4N", _EXPIRES),
+        OperationKind.SALVAGE: SalvageTicket("R4TB-8KZP-2MWQ-JX7C-HN3D", "backup", _EXPIRES),
+        OperationKind.LINK_STATUS: LinkStatus(True, name, dt.datetime(2026, 8, 27, 10, 12, tzinfo=dt.UTC)),
+        OperationKind.UNLINK: Unlinked(),
+        OperationKind.PRELINK: Prelinked(),
     }
     for operation, result in done.items():
         yield f"done-{operation}", view(Screen.DONE, operation=operation, account=masked, result=result)
-    yield "done-offline", view(Screen.DONE, operation="mfa_reset", account=masked, online=False,
-                               result={"voucher": "K7QM-2XRD-9HTP-CW4N", "voucher_url":
-                                       "https://linkage.example.ac.jp/voucher#code=K7QM-2XRD-9HTP-CW4N"})
+    yield "done-offline", view(Screen.DONE, operation=OperationKind.MFA_RESET, account=masked, online=False,
+                               result=VoucherIssued("K7QM-2XRD-9HTP-CW4N", "https://linkage.example.ac.jp/"
+                                                    "voucher#code=K7QM-2XRD-9HTP-CW4N"))
     yield "error", view(Screen.ERROR, error="card.removed", error_step="pin")
     for code in ERROR_CODES:
         step = "verify" if code in ("no_match", "expired", "revoked", "unknown_issuer") else "card"

@@ -2,7 +2,7 @@
 
 ``KioskWindow`` holds one instance of each registered ``ScreenWidget`` in a stack and, on every
 ``View`` from the ``FlowController``, shows the screen for its state and renders it. A screen's
-``intent(name, argument)`` becomes the controller's method of that name. The window also owns what
+``intent(name, argument)`` goes to the controller as that ``Intent``. The window also owns what
 belongs to the whole counter rather than to one screen: the language (a ``QTranslator`` and the
 Japanese font), the idle timeout, the reader's events, and kiosk mode with its staff unlock.
 """
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.flow import FlowController, Screen, View
+from kiosk.flow import FlowController, Intent, Screen, View
 from kiosk.flow.machine import Backend
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.staffpin import hash_staff_pin, staff_pin_matches
@@ -510,19 +510,12 @@ class KioskWindow(QMainWindow):
             page.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _dispatch(self, name: str, argument: object) -> None:
-        """A screen's intent, as the controller's method of the same name (never a crash)."""
+        """A screen's intent, handed to the controller's table (never a crash)."""
         if name not in INTENTS:
             logger.warning("unknown intent %r ignored", name)
             return
-        method = getattr(self.controller, name, None)
-        if method is None:
-            logger.warning("the flow has no %r", name)
-            return
         try:
-            if argument is None:
-                method()
-            else:
-                method(argument)
+            self.controller.intent(name, argument)
         except Exception as exc:
             # A late tap after the screen moved on; the arguments (PIN digits) stay out of the log.
             logger.info("intent %s refused on %s: %s", name, self.controller.view.screen.value,
@@ -580,9 +573,10 @@ class KioskWindow(QMainWindow):
             return
         if view.screen is not Screen.START:
             logger.info("idle timeout on %s", view.screen.value)
-            self._call_flow(self.controller.idle_timeout, "idle timeout")
+            self._call_flow(lambda: self.controller.dispatch(Intent.IDLE_TIMEOUT), "idle timeout")
         if self.controller.view.language != self.default_language:
-            self._call_flow(lambda: self.controller.set_language(self.default_language), "idle timeout")
+            self._call_flow(lambda: self.controller.dispatch(Intent.SET_LANGUAGE, self.default_language),
+                            "idle timeout")
 
     @property
     def idle_timer(self) -> QTimer:
@@ -620,14 +614,14 @@ class KioskWindow(QMainWindow):
         if not self.readers.update(event):
             return
         if event.kind is EventKind.CARD_INSERTED:
-            self._call_flow(self.controller.card_inserted, "card inserted")
+            self._call_flow(lambda: self.controller.dispatch(Intent.CARD_INSERTED), "card inserted")
         elif event.kind is EventKind.CARD_REMOVED:
-            self._call_flow(self.controller.card_removed, "card removed")
+            self._call_flow(lambda: self.controller.dispatch(Intent.CARD_REMOVED), "card removed")
         else:
             if event.kind is EventKind.SERVICE_LOST and self.controller.view.card_present:
-                self._call_flow(self.controller.card_removed, "card removed")
+                self._call_flow(lambda: self.controller.dispatch(Intent.CARD_REMOVED), "card removed")
             ready = self.readers.ready
-            self._call_flow(lambda: self.controller.reader_status(ready), "reader status")
+            self._call_flow(lambda: self.controller.dispatch(Intent.READER_STATUS, ready), "reader status")
 
     # -- kiosk mode and closing ---------------------------------------------------------------------
 
@@ -697,6 +691,6 @@ class KioskWindow(QMainWindow):
         app = QCoreApplication.instance()
         if app is not None:
             app.removeEventFilter(self._input)
-        self._call_flow(self.controller.cancel, "shutdown")
+        self._call_flow(lambda: self.controller.dispatch(Intent.CANCEL), "shutdown")
         if self._owns_runner:
             self.runner.close(timeout=5)

@@ -4,7 +4,7 @@
 <context>
     <name>ErrorWords</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/errors.py" line="+473"/>
+        <location filename="../../kiosk/ui/errors.py" line="+486"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>%n try left before the card locks the PIN.</numerusform>
@@ -26,7 +26,7 @@
 <context>
     <name>PinScreen</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/screens/entry.py" line="+392"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+394"/>
         <source>%n tries left</source>
         <translation>
             <numerusform>%n try left</numerusform>

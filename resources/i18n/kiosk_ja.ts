@@ -4,7 +4,7 @@
 <context>
     <name>AccountScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+193"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+195"/>
         <source>Nothing typed yet</source>
         <translation>まだ入力されていません</translation>
     </message>
@@ -101,17 +101,17 @@
 <context>
     <name>DoneScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+723"/>
+        <location filename="../../kiosk/ui/screens/done.py" line="+89"/>
         <source>Finish</source>
         <translation>終了</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+74"/>
         <source>yyyy-MM-dd HH:mm</source>
         <translation>yyyy年M月d日 H:mm</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="-8"/>
         <source>Your voucher code</source>
         <translation>引換コード</translation>
     </message>
@@ -121,12 +121,12 @@
         <translation>係員がお申し込みを承認しました。この端末は現在オフラインのため、お申し込みを端末に保管し、接続が回復したら大学のサーバーへ送信します。</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+3"/>
         <source>Write it down or photograph it now: it is shown only once, and it disappears when you take your card.</source>
         <translation>いますぐ書き留めるか、写真を撮ってください。表示は一度だけで、カードを取ると消えます。</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="-11"/>
         <source>Later, open the voucher page on your phone or computer (%1), enter this code and your account ID, and finish there.</source>
         <translation>後ほど、スマートフォンかパソコンで引換ページ（%1）を開き、このコードとアカウントIDを入力して、お手続きを完了してください。</translation>
     </message>
@@ -136,7 +136,7 @@
         <translation>後ほど、スマートフォンかパソコンで大学の引換ページを開き、このコードとアカウントIDを入力して、お手続きを完了してください。ページの場所は窓口でご案内します。</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="-27"/>
         <source>Your new password is set</source>
         <translation>新しいパスワードを設定しました</translation>
     </message>
@@ -146,34 +146,33 @@
         <translation>今後はこのパスワードでサインインしてください。この変更についてはお知らせが届きます。</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+43"/>
         <source>Your MFA enrolment code</source>
         <translation>多要素認証の登録コード</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
         <source>Your registered sign-in methods were cleared. Use this code on the university&apos;s MFA registration page to register a new one.</source>
         <translation>登録されていたサインイン方法を削除しました。大学の多要素認証登録ページでこのコードを使い、新しい方法を登録してください。</translation>
     </message>
     <message>
-        <location line="+4"/>
-        <location line="+19"/>
+        <location line="+3"/>
+        <location line="+14"/>
         <source>Write it down or photograph it now: it is shown only once.</source>
         <translation>いますぐ書き留めるか、写真を撮ってください。表示は一度だけです。</translation>
     </message>
     <message>
-        <location line="-17"/>
+        <location line="-19"/>
         <source>Your registered sign-in methods were cleared, but the code can no longer be shown. Please ask a staff member.</source>
         <translation>登録されていたサインイン方法は削除しましたが、コードはもう表示できません。係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="+3"/>
-        <location line="+18"/>
+        <location line="-6"/>
         <source>Valid until %1</source>
         <translation>有効期限：%1</translation>
     </message>
     <message>
-        <location line="-16"/>
+        <location line="+15"/>
         <source>Your salvage ticket</source>
         <translation>データ取り出し用チケット</translation>
     </message>
@@ -193,12 +192,12 @@
         <translation>クラウドのデータ（%1）を利用できます。</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="-6"/>
         <source>The ticket can no longer be shown. Please ask a staff member.</source>
         <translation>チケットはもう表示できません。係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="-49"/>
         <source>The link is deleted</source>
         <translation>ひも付けを削除しました</translation>
     </message>
@@ -208,13 +207,13 @@
         <translation>このカードとアカウントのひも付けはなくなりました。「アカウントとカードのひも付け」から、いつでもひも付けし直せます。</translation>
     </message>
     <message>
-        <location line="+4"/>
-        <location line="+10"/>
+        <location line="+5"/>
+        <location line="+60"/>
         <source>Your card is linked</source>
         <translation>カードはひも付けされています</translation>
     </message>
     <message>
-        <location line="-8"/>
+        <location line="-2"/>
         <source>yyyy-MM-dd</source>
         <translation>yyyy年M月d日</translation>
     </message>
@@ -224,7 +223,7 @@
         <translation>%1 様のカードとして %2 からひも付けされています。</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-4"/>
         <source>Your card is not linked</source>
         <translation>カードはひも付けされていません</translation>
     </message>
@@ -234,7 +233,7 @@
         <translation>このアカウントにひも付けされたカードはありません。ひも付けするには「アカウントとカードのひも付け」を選んでください。</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="-55"/>
         <source>From now on you can use your My Number Card to reset your password, re-register MFA or salvage your data.</source>
         <translation>今後はマイナンバーカードで、パスワードの再設定、多要素認証の再登録、データの取り出しができます。</translation>
     </message>
@@ -244,17 +243,17 @@
         <translation>完了しました</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="+0"/>
         <source>Your request is complete.</source>
         <translation>お手続きが完了しました。</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-42"/>
         <source>Code: %1</source>
         <translation>コード：%1</translation>
     </message>
     <message>
-        <location line="+10"/>
+        <location line="+11"/>
         <source>Take your card</source>
         <translation>カードをお取りください</translation>
     </message>
@@ -285,7 +284,7 @@
 <context>
     <name>ErrorScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+36"/>
+        <location filename="../../kiosk/ui/screens/error.py" line="+48"/>
         <source>What to do</source>
         <translation>対処方法</translation>
     </message>
@@ -1053,7 +1052,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+545"/>
+        <location filename="../../kiosk/ui/window.py" line="+538"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1100,7 +1099,7 @@
 <context>
     <name>NewPasswordScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="-313"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="+272"/>
         <source>Choose your new password</source>
         <translation>新しいパスワードを決めてください</translation>
     </message>
@@ -1163,7 +1162,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location line="-338"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+184"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1315,7 +1314,7 @@
 <context>
     <name>PasswordKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+170"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="-151"/>
         <source>On-screen keyboard for the password</source>
         <translation>パスワード用の画面キーボード</translation>
     </message>
@@ -1673,7 +1672,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-270"/>
+        <location filename="../../kiosk/ui/window.py" line="-263"/>
         <source>Staff unlock</source>
         <extracomment>Set explicitly for both languages: without it kanji may take Chinese glyph shapes. Compiled translations inside the package (built by scripts/setup, not kept in git). The translation sources, present in a source checkout. The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
@@ -1714,7 +1713,7 @@
 <context>
     <name>StaffWaitScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="-319"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="-116"/>
         <source>A staff member is checking your request</source>
         <translation>係員がお申し込みを確認しています</translation>
     </message>
@@ -1780,7 +1779,7 @@
 <context>
     <name>UnlinkConfirmScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/outcome.py" line="+28"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+28"/>
         <source>Delete the link?</source>
         <translation>ひも付けを削除しますか？</translation>
     </message>

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QAbstractButton
 from pytestqt.qtbot import QtBot
 
 from kiosk.config import load_config
-from kiosk.flow import Screen
+from kiosk.flow import MfaEnrolment, Screen
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.ui.app import open_counter, open_demo
 from tests.conftest import Reader
@@ -59,7 +59,7 @@ def test_the_demo_and_its_developer_panel(qtbot: QtBot) -> None:
         qtbot.waitUntil(lambda: panel.pending.count() == 1, timeout=15_000)
         click(qtbot, panel.approve_button)
         counter.wait_for(Screen.DONE, timeout=20_000)
-        assert window.view.result.get("enrolment_code")
+        assert isinstance(window.view.result, MfaEnrolment) and window.view.result.code
         click(qtbot, panel.remove_button)
         counter.wait_for(Screen.START)
 
@@ -91,7 +91,7 @@ def test_the_counter_over_pcscd(qtbot: QtBot, tmp_path: Path, server: LiveServer
         reader.insert(make_card("linked"))
         counter.wait_for(Screen.PIN)
         counter.enter_pin("1234", then=Screen.DONE)
-        assert window.view.result.get("enrolment_code")
+        assert isinstance(window.view.result, MfaEnrolment) and window.view.result.code
         reader.remove()
         counter.wait_for(Screen.START)
 

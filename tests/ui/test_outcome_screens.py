@@ -1,20 +1,18 @@
 """The screens after the PIN, offscreen: what they show, the intents they emit, and the error words.
 
-Covers every error code the kiosk and the linkage server can produce (enumerated from the modules
-that raise them), every result the done screen can show, and the new-password screen's promises:
+Covers every error code the kiosk and the linkage server can produce (the enums of each layer and
+the server's documented codes), every result the done screen can show, and the new-password screen's promises:
 the checklist follows the flow's problems, and the password reaches no label, accessible text or
 clipboard, and is gone from the field once submitted.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,17 +22,29 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
-import kiosk.flow.machine as machine
 import kiosk.linkage.errors as linkage_errors
 import kiosk.nfc.errors as nfc_errors
 import kiosk.offline.validate as offline_validate
-import kiosk.services.errors as service_errors
 import kiosk.services.operations as operations
-import kiosk.services.outbox as outbox
-import kiosk.services.verification as verification
 import linkserver.errors as server_errors
-from kiosk.flow import Screen, View
+from kiosk.flow import (
+    FlowCode,
+    LinkStatus,
+    MfaEnrolment,
+    Outcome,
+    PasswordSet,
+    Prelinked,
+    Result,
+    SalvageTicket,
+    Screen,
+    Unlinked,
+    View,
+    VoucherIssued,
+)
 from kiosk.flow.backend import password_problems
+from kiosk.linkage import LinkageCode, OperationKind
+from kiosk.nfc.errors import CardCode
+from kiosk.services.errors import ServiceCode
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
 from kiosk.ui.errors import ErrorWords, describe
 from kiosk.ui.screens.outcome import (
@@ -105,32 +115,28 @@ def exposed_texts(root: QWidget) -> list[str]:
 
 # -- error words --------------------------------------------------------------------------------------
 
-def _literal_codes(module: ModuleType, *patterns: str) -> set[str]:
-    source = inspect.getsource(module)
-    return {code for pattern in patterns for code in re.findall(pattern, source)}
+#: The OAuth error codes (RFC 6749 section 5.2, RFC 8628 section 3.5) the server's token and device
+#: endpoints answer with.
+OAUTH_CODES = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+                         "unsupported_grant_type", "invalid_scope", "authorization_pending", "slow_down",
+                         "access_denied", "expired_token"})
 
 
 def core_error_codes() -> set[str]:
-    """Every code the card layer, the linkage client and server, the services and the flow can produce."""
-    codes: set[str] = set()
-    for module, base in ((nfc_errors, nfc_errors.CardError), (linkage_errors, linkage_errors.LinkageError)):
-        codes |= {obj.code for obj in vars(module).values()
-                  if isinstance(obj, type) and issubclass(obj, base)}
-    codes |= set(server_errors.CODES) | set(server_errors.API_CODES) | set(offline_validate.MESSAGES)
-    raised = r'(?:Operation|Outbox|Verification|Service)Error\(\s*"([^"]+)"'
-    for module in (machine, operations, outbox, verification, service_errors):
-        codes |= _literal_codes(module, raised, r'\berror="([^"]+)"')
-    # Fallback codes: an unexpected failure, a failed operation with no code, a kiosk with no server.
-    codes |= _literal_codes(machine, r'else "([a-z_.]+)"')
-    codes |= set(operations.ENDED_WITHOUT_EFFECT.values())
-    codes |= _literal_codes(verification, r'else "([a-z_.]+)"')
-    server = Path(server_errors.__file__).parent
-    for path in server.glob("*.py"):
-        source = path.read_text("utf-8")
-        # OAuth endpoints (client credentials, device grant) and an operation's failure codes.
-        codes |= set(re.findall(r'AuthError\(\s*"([a-z_]+)"', source))
-        codes |= set(re.findall(r'"failed",\s*"([a-z_]+)"', source))
+    """Every code the kiosk can show: the card layer's, the linkage client's, the services' and the
+    flow's (their enums), the offline checks' refusals, and every code the server documents."""
+    codes: set[str] = {*CardCode, *LinkageCode, *ServiceCode, *FlowCode}
+    codes |= set(offline_validate.MESSAGES)
+    codes |= set(server_errors.CODES) | set(server_errors.API_CODES) | OAUTH_CODES
     return codes
+
+
+def test_every_error_class_has_a_code_of_its_layers_enum() -> None:
+    for module, base, enum in ((nfc_errors, nfc_errors.CardError, CardCode),
+                               (linkage_errors, linkage_errors.LinkageError, LinkageCode)):
+        classes = [obj for obj in vars(module).values() if isinstance(obj, type) and issubclass(obj, base)]
+        assert {cls.code for cls in classes} <= set(enum), module.__name__
+    assert set(operations.ENDED_WITHOUT_EFFECT.values()) <= set(ServiceCode)
 
 
 def test_the_enumeration_finds_the_codes_the_brief_names() -> None:
@@ -420,33 +426,39 @@ def test_leaving_the_password_screen_empties_the_field(password_page: tuple[NewP
 
 # -- done ------------------------------------------------------------------------------------------------
 
-DONE_CASES: list[tuple[str | None, dict[str, Any], str, str | None, bool]] = [
+K = OperationKind
+EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
+TICKET_EXPIRES = dt.datetime(2026, 12, 9, 14, 30, tzinfo=dt.UTC)
+DONE_CASES: list[tuple[OperationKind | None, Result | None, str, str | None, bool]] = [
     # operation, result, words in the heading or message, the code shown, QR shown
-    ("password_reset", {"password_set": True}, "Your new password is set", None, False),
-    ("mfa_reset", {"enrolment_code": "K7QM-3XHD-9HTP-CW4N", "expires_at": "2026-11-25T14:30:00+00:00"},
-     "MFA enrolment code", "K7QM-3XHD-9HTP-CW4N", True),
-    ("mfa_reset", {"expired": True}, "can no longer be shown", None, False),
-    ("salvage", {"ticket": "AB2C-DE3F-GH4J-KL5M-NP6Q", "mode": "backup",
-                 "expires_at": "2026-12-09T14:30:00+00:00"},
+    (K.PASSWORD_RESET, PasswordSet(), "Your new password is set", None, False),
+    (K.MFA_RESET, MfaEnrolment("K7QM-3XHD-9HTP-CW4N", EXPIRES), "MFA enrolment code", "K7QM-3XHD-9HTP-CW4N",
+     True),
+    (K.MFA_RESET, MfaEnrolment(""), "can no longer be shown", None, False),
+    (K.SALVAGE, SalvageTicket("AB2C-DE3F-GH4J-KL5M-NP6Q", "backup", TICKET_EXPIRES),
      "back up your cloud mail", "AB2C-DE3F-GH4J-KL5M-NP6Q", True),
-    ("salvage", {"ticket": "AB2C-DE3F-GH4J-KL5M-NP6Q", "mode": "forwarding",
-                 "expires_at": "2026-12-09T14:30:00+00:00"}, "forwarding", "AB2C-DE3F-GH4J-KL5M-NP6Q", True),
-    ("link_status", {"linked": True, "linked_at": "2026-04-01T09:00:00+00:00", "name_on_card": "山田 太郎"},
+    (K.SALVAGE, SalvageTicket("AB2C-DE3F-GH4J-KL5M-NP6Q", "forwarding", TICKET_EXPIRES), "forwarding",
+     "AB2C-DE3F-GH4J-KL5M-NP6Q", True),
+    (K.LINK_STATUS, LinkStatus(True, "山田 太郎", dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)),
      "山田 太郎 since 2026-04-0", None, False),
-    ("link_status", {"linked": False, "linked_at": None, "name_on_card": None}, "not linked", None, False),
-    ("unlink", {"unlinked": True}, "The link is deleted", None, False),
-    ("prelink", {"linked": True}, "Your card is linked", None, False),
-    ("password_reset", {"voucher": "K7QM-2XRD-9HTP-CW4N"}, "voucher", "K7QM-2XRD-9HTP-CW4N", False),
-    ("salvage", {"voucher": "K7QM-2XRD-9HTP-CW4N", "voucher_url": "https://id.example.ac.jp/voucher"},
+    (K.LINK_STATUS, LinkStatus(False), "not linked", None, False),
+    (K.UNLINK, Unlinked(), "The link is deleted", None, False),
+    (K.PRELINK, Prelinked(), "Your card is linked", None, False),
+    (K.PASSWORD_RESET, VoucherIssued("K7QM-2XRD-9HTP-CW4N"), "voucher", "K7QM-2XRD-9HTP-CW4N", False),
+    (K.SALVAGE, VoucherIssued("K7QM-2XRD-9HTP-CW4N", "https://id.example.ac.jp/voucher"),
      "https://id.example.ac.jp/voucher", "K7QM-2XRD-9HTP-CW4N", True),
-    (None, {}, "Done", None, False),
+    (None, None, "Done", None, False),
 ]
 
 
+def test_the_done_cases_take_every_outcome() -> None:
+    assert {type(result).outcome for _, result, *_ in DONE_CASES if result is not None} == set(Outcome)
+
+
 @pytest.mark.parametrize(("operation", "result", "words", "code", "qr"), DONE_CASES)
-def test_done_shows_each_result(make: Callable[..., tuple[Any, Intents]], operation: str | None,
-                                result: dict[str, Any], words: str, code: str | None, qr: bool) -> None:
-    online = "voucher" not in result
+def test_done_shows_each_result(make: Callable[..., tuple[Any, Intents]], operation: OperationKind | None,
+                                result: Result | None, words: str, code: str | None, qr: bool) -> None:
+    online = not isinstance(result, VoucherIssued)
     page, intents = make(DoneScreen, view(Screen.DONE, operation=operation, result=result, online=online,
                                           card_present=True))
     shown = " ".join([page.title.text(), page.message.text(), page.instructions.text()])
@@ -455,9 +467,9 @@ def test_done_shows_each_result(make: Callable[..., tuple[Any, Intents]], operat
     if code:
         assert page.code.text() == code
         assert page.once.isVisible() and "only once" in page.once.text()
-        assert "Valid until" in page.expiry.text() or "voucher" in result
+        assert "Valid until" in page.expiry.text() or not online
     assert page.qr.isVisible() == qr
-    if qr and "voucher_url" not in result:
+    if qr and online:
         assert page.qr.text() == code
     assert page.take_card.text() == "Take your card"
     page.finish_button.click()
@@ -466,8 +478,8 @@ def test_done_shows_each_result(make: Callable[..., tuple[Any, Intents]], operat
 
 def test_the_voucher_says_it_is_shown_once_and_where_to_finish(
         make: Callable[..., tuple[Any, Intents]]) -> None:
-    page, _ = make(DoneScreen, view(Screen.DONE, operation="mfa_reset", online=False,
-                                    result={"voucher": "K7QM-2XRD-9HTP-CW4N"}))
+    page, _ = make(DoneScreen, view(Screen.DONE, operation=OperationKind.MFA_RESET, online=False,
+                                    result=VoucherIssued("K7QM-2XRD-9HTP-CW4N")))
     assert "shown only once" in page.once.text()
     assert "voucher page" in page.instructions.text()
     assert "account ID" in page.instructions.text()
@@ -479,8 +491,8 @@ def test_the_voucher_says_it_is_shown_once_and_where_to_finish(
 
 def representative(cls: type[ScreenWidget]) -> View:
     return view(cls.states[0], account="12******90", name_on_record="Taro Yamada", password_policy=POLICY,
-                result={"enrolment_code": "K7QM-3XHD-9HTP-CW4N"}, operation="mfa_reset", error="revoked",
-                card_present=True)
+                result=MfaEnrolment("K7QM-3XHD-9HTP-CW4N"), operation=OperationKind.MFA_RESET,
+                error="revoked", card_present=True)
 
 
 def test_the_outcome_screens_are_registered_for_their_states() -> None:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from kiosk.flow import Screen, View
+from kiosk.flow import LinkStatus, PasswordSet, Screen, Unlinked, View
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.ui.base import SCREENS
@@ -52,7 +52,7 @@ def test_a_password_reset_by_touch_from_start_to_done(
     counter.qtbot.waitUntil(lambda: counter.window.view.password_problems == (), timeout=5_000)
     counter.tap("Set password")
     counter.wait_for(Screen.DONE)
-    assert counter.window.view.result == {"password_set": True}
+    assert counter.window.view.result == PasswordSet()
     assert password_matches(account(server, LINKED).password_hash, NEW_PASSWORD)
     assert counter.screens() == [Screen.ACCOUNT, Screen.PLACE_CARD, Screen.PIN, Screen.VERIFYING,
                                  Screen.STAFF_WAIT, Screen.NEW_PASSWORD, Screen.WORKING, Screen.DONE]
@@ -221,9 +221,9 @@ def test_the_runner_works_off_the_gui_thread_and_hands_every_failure_back(qtbot:
 
 @pytest.mark.parametrize(("operation", "holder", "account_id", "card_pin", "extra_taps", "expected"), [
     ("link_status", "linked", LINKED, "1234", (), "linked"),
-    ("mfa_reset", "linked", LINKED, "1234", (), "enrolment_code"),
-    ("salvage", "latin", "2019000003", "9021", (), "ticket"),
-    ("unlink", "linked", LINKED, "1234", ("Delete the link",), {"unlinked": True}),
+    ("mfa_reset", "linked", LINKED, "1234", (), "code"),
+    ("salvage", "latin", "2019000003", "9021", (), "code"),
+    ("unlink", "linked", LINKED, "1234", ("Delete the link",), Unlinked()),
 ])
 def test_each_operation_by_touch(open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard],
                                  staff: Staff, operation: str, holder: str, account_id: str, card_pin: str,
@@ -238,7 +238,7 @@ def test_each_operation_by_touch(open_window: Callable[..., Counter], make_card:
     counter.wait_for(Screen.DONE)
     result = counter.window.view.result
     if isinstance(expected, str):
-        assert result.get(expected)
+        assert getattr(result, expected)
     else:
         assert result == expected
     counter.take_off()
@@ -292,7 +292,7 @@ def test_a_whole_operation_with_the_keyboard_alone(
     assert counter.window.view.pin_digits == 4
     press(counter, Qt.Key.Key_Return)
     counter.wait_for(Screen.DONE)
-    assert counter.window.view.result.get("linked") is True
+    assert isinstance(counter.window.view.result, LinkStatus) and counter.window.view.result.linked
     tab_to(counter, "Finish")
     press(counter, Qt.Key.Key_Return)
     counter.wait_for(Screen.START)

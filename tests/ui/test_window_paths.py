@@ -17,7 +17,7 @@ import httpx2
 import pytest
 from PySide6.QtWidgets import QLineEdit
 
-from kiosk.flow import Screen
+from kiosk.flow import LinkStatus, Prelinked, Screen, VoucherIssued
 from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
@@ -270,7 +270,7 @@ def test_nobody_at_the_counter_on_each_screen(desk: Desk, where: str) -> None:
     window.idle_timer.start()
     counter.wait_for(Screen.START)
     view = window.view
-    assert view.operation is None and view.account is None and view.pin_digits == 0 and view.result == {}
+    assert view.operation is None and view.account is None and view.pin_digits == 0 and view.result is None
     assert not window.idle_timer.isActive()
     if operation is not None:
         counter.tap(BUTTONS[operation])
@@ -329,7 +329,7 @@ def test_prelink_by_touch(desk: Desk, same_pin: bool) -> None:
         counter.wait_for(Screen.CARDINFO_PIN)
         counter.enter_pin("1357", then=Screen.DONE)
     counter.wait_for(Screen.DONE)
-    assert counter.window.view.result.get("linked") is True
+    assert counter.window.view.result == Prelinked()
     with desk.server.server.parts.db.transaction() as session:
         link = session.get(Link, UNLINKED_ACCOUNT)
         assert link is not None and link.name_on_card == "鈴木　一郎"
@@ -353,12 +353,14 @@ def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> No
     assert staff_id.text() == "tanaka"
     counter.tap("Approve as staff")
     counter.wait_for(Screen.DONE)
-    voucher = counter.window.view.result.get("voucher")
+    result = counter.window.view.result
+    assert isinstance(result, VoucherIssued)
+    voucher = result.code
     assert voucher and not counter.window.view.online
     assert voucher in "".join(visible_texts(counter.window.current_page)).replace(" ", "")  # type: ignore[arg-type]
     assert desk.core.store.outbox_depth() == 1
     assert account(desk.server, LINKED).mfa_methods == 2  # nothing is changed while offline
-    page_url = counter.window.view.result.get("voucher_url")
+    page_url = result.page
     assert page_url == f"{desk.relay.url}/voucher#code={voucher}"  # shown with its QR code
     shown = counter.window.current_page
     assert shown is not None and any(qr.isVisible() for qr in shown.findChildren(QrCode))
@@ -440,7 +442,7 @@ def test_wrong_pins_on_screen_down_to_the_last_try(desk: Desk) -> None:
     counter.enter_pin("1234", then=Screen.LAST_TRY)
     counter.tap("Use my last try")
     counter.wait_for(Screen.DONE)
-    assert counter.window.view.result.get("linked") is True
+    assert isinstance(counter.window.view.result, LinkStatus) and counter.window.view.result.linked
     # The tries left were asked once: each wrong PIN's answer said how many were left.
     reads = card_reads(card)
     assert reads.tries == CardCounter(jpki=1) and reads.certificate == 1

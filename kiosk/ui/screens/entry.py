@@ -13,8 +13,10 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QHideEvent, QKeyEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
-from kiosk.flow import Screen, View
-from kiosk.flow.machine import MAX_ACCOUNT_LENGTH, OFFLINE_CAPABLE, PIN_LENGTH
+from kiosk.flow import Intent, Screen, View
+from kiosk.flow.session import MAX_ACCOUNT_LENGTH, PIN_LENGTH
+from kiosk.linkage import OperationKind
+from kiosk.services.operations import OFFLINE_CAPABLE
 from kiosk.ui.base import screen
 from kiosk.ui.errors import describe
 from kiosk.ui.screens.frame import Frame
@@ -33,7 +35,7 @@ from kiosk.ui.widgets import (
 )
 
 #: The start screen's operations, in the order shown.
-OPERATION_KINDS = ("password_reset", "mfa_reset", "salvage", "prelink", "link_status", "unlink")
+OPERATION_KINDS = tuple(OperationKind)
 
 
 def operation_title(kind: str | None) -> str:
@@ -66,7 +68,7 @@ class EntryScreen(Frame):
         super().__init__(parent)
         self.cancel_button: BigButton | None = None
         if self.has_cancel:
-            self.cancel_button = self.action("cancel")
+            self.cancel_button = self.action(Intent.CANCEL)
             self.bottom.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.bottom.addStretch(1)
 
@@ -78,7 +80,7 @@ class EntryScreen(Frame):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self.cancel_button is not None:
             event.accept()
-            self.emit_intent("cancel")
+            self.emit_intent(Intent.CANCEL)
             return
         super().keyPressEvent(event)
 
@@ -118,7 +120,7 @@ class StartScreen(EntryScreen):
         self._show_offline()
 
     def _choose(self, kind: object) -> None:
-        self.emit_intent("choose", kind)
+        self.emit_intent(Intent.CHOOSE, kind)
 
     def _show_offline(self) -> None:
         online = self._online
@@ -183,7 +185,7 @@ class AccountScreen(EntryScreen):
         self._show_error()
 
     def _submit(self, text: str) -> None:
-        self.emit_intent("submit_account", text)
+        self.emit_intent(Intent.SUBMIT_ACCOUNT, text)
 
     def _show_error(self) -> None:
         self.error.set_message(error_words(self._error))
@@ -361,16 +363,16 @@ class PinScreen(EntryScreen):
         self._show_state()
 
     def _pin_digit(self, digit: str) -> None:
-        self.emit_intent("pin_digit", digit)
+        self.emit_intent(Intent.PIN_DIGIT, digit)
 
     def _pin_backspace(self) -> None:
-        self.emit_intent("pin_backspace")
+        self.emit_intent(Intent.PIN_BACKSPACE)
 
     def _pin_clear(self) -> None:
-        self.emit_intent("pin_clear")
+        self.emit_intent(Intent.PIN_CLEAR)
 
     def _pin_submit(self) -> None:
-        self.emit_intent("pin_submit")
+        self.emit_intent(Intent.PIN_SUBMIT)
 
     def _show_state(self) -> None:
         if self._cardinfo:
@@ -435,7 +437,7 @@ class LastTryScreen(EntryScreen):
         self.retranslate()
 
     def _confirm(self, go_on: object) -> None:
-        self.emit_intent("confirm_last_try", bool(go_on))
+        self.emit_intent(Intent.CONFIRM_LAST_TRY, bool(go_on))
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -470,7 +472,7 @@ class CardInfoQuestionScreen(EntryScreen):
         self.retranslate()
 
     def _answer(self, same: object) -> None:
-        self.emit_intent("answer_same_pin", bool(same))
+        self.emit_intent(Intent.ANSWER_SAME_PIN, bool(same))
 
     def retranslate(self) -> None:
         super().retranslate()

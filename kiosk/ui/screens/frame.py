@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
-from kiosk.flow import View
+from kiosk.flow import Intent, View
 from kiosk.ui.base import ScreenWidget
 from kiosk.ui.widgets import BODY_PT, TITLE_PT, BigButton, LanguageSwitch, high_contrast, label, make_font, mm
 
@@ -66,7 +66,7 @@ class Frame(ScreenWidget):
 
     # A slot is a bound method, never a lambda holding the screen, so Qt can tear screens down cleanly.
     def _set_language(self, code: str) -> None:
-        self.emit_intent("set_language", code)
+        self.emit_intent(Intent.SET_LANGUAGE, code)
 
     def changeEvent(self, event: QEvent) -> None:
         # Not before the subclass has built its widgets (its first retranslate says so).

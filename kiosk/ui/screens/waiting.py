@@ -1,0 +1,232 @@
+"""The screens between the PIN and the result: verifying or working, the unlink question, the wait
+for staff, and staff's approval while the server is away."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import QLineEdit, QWidget
+
+from kiosk.flow import Intent, Screen, View
+from kiosk.ui.base import screen
+from kiosk.ui.errors import ErrorWords
+from kiosk.ui.screens.frame import Frame
+from kiosk.ui.screens.parts import boxed, shown
+from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, OnScreenKeyboard, label, make_font, mm
+
+
+@screen(Screen.VERIFYING, Screen.WORKING)
+class VerifyingScreen(Frame):
+    """The card is being checked, or the request sent or saved: what is happening, and a busy sign."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.busy = BusyIndicator()
+        self.detail = label()
+        self.body.addWidget(self.busy)
+        self.body.addWidget(self.detail)
+        self.body.addStretch(1)
+        self.cancel_button = self.action(Intent.CANCEL)
+        self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.cancel_button.setText(self.tr("Cancel"))
+        self.busy.set_text(self.tr("Please wait"))
+        if self.view is not None:
+            self.render(self.view)
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        verifying = view.screen is Screen.VERIFYING
+        if verifying and view.online:
+            self.title.setText(self.tr("Checking your card with the university's server"))
+            self.detail.setText(self.tr("This takes a few seconds. Leave your card on the reader."))
+        elif verifying:
+            self.title.setText(self.tr("Checking your card here at the kiosk"))
+            self.detail.setText(self.tr("The university's server cannot be reached just now, so the kiosk "
+                                        "checks your card by itself. Leave your card on the reader."))
+        elif view.online:
+            self.title.setText(self.tr("Working on your request"))
+            self.detail.setText(self.tr("This takes a few seconds."))
+        else:
+            self.title.setText(self.tr("Saving your request on this kiosk"))
+            self.detail.setText(self.tr("The kiosk is offline: your request is kept safely here and sent "
+                                        "to the university's server when the connection is back."))
+        # Once the request is on its way, stopping it half-way would leave the user unsure of the result.
+        self.cancel_button.setVisible(verifying)
+
+
+@screen(Screen.STAFF_WAIT)
+class StaffWaitScreen(Frame):
+    """Waiting for a staff decision; shows staff the account and the name on record to compare."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.busy = BusyIndicator()
+        self.detail = label()
+        self.staff_caption = label(bold=True)
+        self.account = label()
+        self.name = label()
+        self.compare = label()
+        self.body.addWidget(self.busy)
+        self.body.addWidget(self.detail)
+        self.body.addWidget(boxed(self.staff_caption, self.account, self.name, self.compare))
+        self.body.addStretch(1)
+        self.cancel_button = self.action(Intent.CANCEL)
+        self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("A staff member is checking your request"))
+        self.busy.set_text(self.tr("Please wait here"))
+        self.detail.setText(self.tr("Nothing is changed until a staff member approves."))
+        self.staff_caption.setText(self.tr("For staff"))
+        self.compare.setText(self.tr("Compare the name with the name on the card, and the person with the "
+                                     "photo on the card."))
+        self.cancel_button.setText(self.tr("Cancel"))
+        if self.view is not None:
+            self.render(self.view)
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self.account.setText(self.tr("Account: %1").replace("%1", shown(view.account)))
+        if view.name_on_record:
+            self.name.setText(self.tr("Name on record: %1").replace("%1", shown(view.name_on_record)))
+        else:
+            self.name.setText(self.tr("No name on record for this account."))
+
+
+# -- unlink --------------------------------------------------------------------------------------------
+
+@screen(Screen.UNLINK_CONFIRM)
+class UnlinkConfirmScreen(Frame):
+    """The explicit question before a link is deleted: Delete or Keep."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.question = label(bold=True)
+        self.account = label()
+        self.name = label()
+        self.consequence = label()
+        self.body.addWidget(self.question)
+        self.body.addWidget(boxed(self.account, self.name))
+        self.body.addWidget(self.consequence)
+        self.body.addStretch(1)
+        self.keep_button = self.action(Intent.CONFIRM_UNLINK, False)
+        self.delete_button = self.action(Intent.CONFIRM_UNLINK, True)
+        self.bottom.addWidget(self.keep_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.delete_button)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("Delete the link?"))
+        self.question.setText(self.tr("Delete the link between this card and this account?"))
+        self.consequence.setText(self.tr("After this, your My Number Card cannot be used for this account "
+                                         "until you link it again. A staff member approves the deletion."))
+        self.keep_button.setText(self.tr("Keep the link"))
+        self.delete_button.setText(self.tr("Delete the link"))
+        if self.view is not None:
+            self.render(self.view)
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self.account.setText(self.tr("Account: %1").replace("%1", shown(view.account)))
+        if view.name_on_record:
+            self.name.setText(self.tr("Name on record: %1").replace("%1", shown(view.name_on_record)))
+        else:
+            self.name.setText(self.tr("No name on record for this account."))
+        self.delete_button.setEnabled(not view.busy)
+
+
+# -- offline approval ------------------------------------------------------------------------------------
+
+@screen(Screen.OFFLINE_APPROVAL)
+class OfflineApprovalScreen(Frame):
+    """The server is away: staff approve here with their staff ID; the request waits in the outbox."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.explanation = label()
+        self.staff_caption = label(bold=True)
+        self.account = label()
+        self.staff_id = QLineEdit()
+        self.staff_id.setReadOnly(True)
+        self.staff_id.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.staff_id.setFont(make_font(KEY_PT))
+        self.staff_id.setMinimumHeight(mm(12))
+        self.error = Notice("no")
+        self.keyboard = OnScreenKeyboard()
+        self.keyboard.set_page("letters")
+        # The screen's own "Approve as staff" is the one way to send; a second OK would only confuse.
+        self.keyboard.ok_key.hide()
+        self.keyboard.text_changed.connect(self._typed)
+        self.keyboard.submitted.connect(lambda _text: self._approve())
+        self.body.addWidget(self.explanation)
+        self.body.addWidget(boxed(self.staff_caption, self.account, self.staff_id, self.error))
+        self.body.addWidget(self.keyboard, 1)
+        self.cancel_button = self.action(Intent.CANCEL)
+        self.approve_button = self.action()
+        self.approve_button.clicked.connect(self._approve)
+        self.bottom.addWidget(self.cancel_button)
+        self.bottom.addStretch(1)
+        self.bottom.addWidget(self.approve_button)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title.setText(self.tr("The kiosk is offline"))
+        self.explanation.setText(self.tr(
+            "Your card has been checked here at the kiosk. The university's server cannot be reached just "
+            "now, so a staff member approves your request here. It is kept safely on this kiosk and sent "
+            "to the server when the connection is back; you then finish it on your phone or computer "
+            "with a voucher code."))
+        self.staff_caption.setText(self.tr("For staff: compare the person with the photo on the card, then "
+                                           "enter your staff ID and approve."))
+        self.staff_id.setAccessibleName(self.tr("Staff ID"))
+        self.staff_id.setPlaceholderText(self.tr("Staff ID"))
+        self.cancel_button.setText(self.tr("Cancel"))
+        self.approve_button.setText(self.tr("Approve as staff"))
+        if self.view is not None:
+            self.render(self.view)
+
+    def render(self, view: View) -> None:  # type: ignore[override]
+        super().render(view)
+        self.account.setText(self.tr("Account: %1").replace("%1", shown(view.account)))
+        if view.error:
+            words = ErrorWords.describe(view.error)
+            self.error.set_message(f"{words.title}\n{words.explanation} {words.remedy}", "no")
+        else:
+            self.error.set_message("")
+        self._update()
+
+    def _typed(self, text: str) -> None:
+        self.staff_id.setText(text)
+        self._update()
+
+    def _update(self) -> None:
+        busy = self.view is not None and self.view.busy
+        self.approve_button.setEnabled(bool(self.keyboard.text().strip()) and not busy)
+
+    def _approve(self) -> None:
+        staff_id = self.keyboard.text().strip()
+        if not staff_id or not self.approve_button.isEnabled():
+            return
+        self.keyboard.set_text("")
+        self.emit_intent(Intent.APPROVE_OFFLINE, staff_id)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.keyboard.setFocus()  # so a physical keyboard types the staff ID too
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.keyboard.set_text("")
+        super().hideEvent(event)
+
+
