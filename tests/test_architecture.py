@@ -1,8 +1,9 @@
-"""The layering rules of DESIGN.md, enforced."""
+"""The layering rules of docs/architecture.md, enforced, and the flow table it shows kept true."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,23 @@ def test_card_layer_imports_no_qt_http_or_sql() -> None:
         for module in imported_modules(path):
             root = module.split(".")[0]
             assert root not in {"PySide6", "httpx", "httpx2", "sqlalchemy"}, (path, module)
+
+
+def test_the_documented_flow_table_is_the_code_s() -> None:
+    from kiosk.flow.table import markdown
+
+    document = (repo_root() / "docs" / "architecture.md").read_text("utf-8")
+    shown = document.split("<!-- flow-table -->\n", 1)[1].split("<!-- /flow-table -->", 1)[0]
+    assert shown == markdown(), "docs/architecture.md: paste the output of kiosk.flow.table.markdown()"
+
+
+def test_no_file_cites_a_document_outside_the_project() -> None:
+    outside = re.compile(r"\.\./shared|\b(?:DESIGN|CARD|STYLE|LIBRARIES)\.md\b")
+    cited = [str(path.relative_to(repo_root())) for folder in ("kiosk", "linkserver", "tests", "bench",
+                                                                "scripts", "docs", "resources")
+             for path in (repo_root() / folder).rglob("*") if path.is_file()
+             and path.suffix in (".py", ".md", ".toml", ".ts", "") and outside.search(path.read_text("utf-8",
+                                                                                                    "replace"))]
+    cited += [name for name in ("README.md", "pyproject.toml")
+              if outside.search((repo_root() / name).read_text("utf-8"))]
+    assert cited == []

@@ -1,4 +1,4 @@
-"""The simulated card against CARD.md, command by command, in raw bytes."""
+"""The simulated card against the real card's behaviour, command by command, in raw bytes."""
 
 from __future__ import annotations
 

@@ -104,3 +104,17 @@ def transitions() -> frozenset[tuple[Screen, Event, Screen]]:
     """Every transition the table allows: (state, event, next state)."""
     return frozenset((state, event, to) for (state, event), transition in TABLE.items()
                      for to in transition.to)
+
+
+def markdown() -> str:
+    """The rules as a Markdown table (``docs/architecture.md`` holds this; a test compares them)."""
+
+    def names(items: Iterable[Screen | str]) -> str:
+        return ", ".join(str(getattr(item, "name", item)).lower() for item in items)
+
+    lines = ["| in these states | on this event | handler | may lead to |", "|---|---|---|---|"]
+    for states, event, handler, targets in RULES:
+        where = "every state" if states == EVERY else names(states)
+        kind = "intent" if isinstance(event, Intent) else "work"
+        lines.append(f"| {where} | {event.value} ({kind}) | `{handler.__name__}` | {names(targets)} |")
+    return "\n".join(lines) + "\n"

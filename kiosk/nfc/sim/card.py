@@ -1,4 +1,4 @@
-"""A simulated My Number Card that answers APDUs as CARD.md describes, byte for byte.
+"""A simulated My Number Card that answers APDUs as the real card does, byte for byte.
 
 The same object serves in process (it is a ``CardConnection``) and behind pcscd through the
 vpcd bridge. It holds every file of the card, enforces PIN counters and access rules, signs with
