@@ -53,7 +53,7 @@ OPERATION_NAMES = {
 
 
 class Slot(Protocol):
-    """What the panel needs of the card's slot (``kiosk.ui.app.CardSlot``)."""
+    """What the panel needs of the card's slot (``kiosk.ui.demo.CardSlot``)."""
 
     def insert(self, card: SimulatedCard) -> None: ...
 

@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 from kiosk.config import load_config
 from kiosk.flow import Screen
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
-from kiosk.ui.app import open_counter, open_demo
+from kiosk.ui.app import open_counter
+from kiosk.ui.demo import open_demo
 from tests.conftest import Reader
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.test_kiosk_core import LINKED, write_config
