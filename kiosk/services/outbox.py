@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.linkage import LinkageClient, LinkageError, ServerRefused, ServerUnreachable
-from kiosk.offline import OFFLINE_OPERATIONS, Evidence, new_voucher, seal, voucher_hash
 from kiosk.services.errors import OutboxError
 from kiosk.services.verification import VerificationResult
 from kiosk.store import KioskStore
@@ -104,6 +103,8 @@ class OfflineOutbox:
     def record(self, kind: str, result: VerificationResult, staff_id: str, approved_at: int,
                params: Mapping[str, Any] | None = None) -> Voucher:
         """Seal the evidence, make it durable, and only then hand out the voucher."""
+        from kiosk.offline.evidence import OFFLINE_OPERATIONS, Evidence, new_voucher, seal, voucher_hash
+
         if kind not in OFFLINE_OPERATIONS:
             raise OutboxError("offline.not_for_operation", f"{kind} cannot be done while offline")
         proof = result.offline

@@ -27,7 +27,7 @@ from kiosk.linkage import Challenge, LinkageClient, ServerUnreachable, signed_me
 from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
 from kiosk.nfc.cardinfo import CardInfoSession
 from kiosk.nfc.errors import InvalidPinError, NoCardInfoError
-from kiosk.offline import LocalValidator, OfflineRefused, offline_challenge
+from kiosk.offline import LocalValidator, OfflineRefused
 from kiosk.services.errors import VerificationError
 
 logger = logging.getLogger(__name__)
@@ -270,6 +270,8 @@ class VerificationSession:
         assert self._session is not None and self._validator is not None and self._cert is not None
         counter = self._next_counter()
         issued_at = int(self._clock().timestamp())
+        from kiosk.offline.evidence import offline_challenge  # an offline session's first need of it
+
         challenge = offline_challenge(counter, issued_at, secrets.token_bytes(16))
         message = signed_message(challenge, self.kiosk_id, self.account_id)
         signature = self._session.sign_sha256(message)
