@@ -32,7 +32,8 @@ from kiosk.config import KioskSettings
 from kiosk.flow.machine import Backend
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardAbsentError
-from kiosk.ui.window import KioskWindow, apply_language, kiosk_font
+from kiosk.ui.translations import apply_language, kiosk_font
+from kiosk.ui.window import KioskWindow
 
 if TYPE_CHECKING:
     from kiosk.services.core import KioskCore

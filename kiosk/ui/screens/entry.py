@@ -17,6 +17,7 @@ from kiosk.flow import Screen, View
 from kiosk.flow.machine import MAX_ACCOUNT_LENGTH, OFFLINE_CAPABLE, PIN_LENGTH
 from kiosk.ui.base import screen
 from kiosk.ui.errors import describe
+from kiosk.ui.keypads import OnScreenKeyboard, PinPad
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.widgets import (
     BODY_PT,
@@ -24,8 +25,6 @@ from kiosk.ui.widgets import (
     BigButton,
     BusyIndicator,
     Notice,
-    OnScreenKeyboard,
-    PinPad,
     QrCode,
     ReaderStatus,
     label,

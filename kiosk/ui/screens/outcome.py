@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from kiosk.flow import Screen, View
 from kiosk.ui.base import screen
 from kiosk.ui.errors import ErrorWords
+from kiosk.ui.keypads import OnScreenKeyboard
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.widgets import (
     ALERT_INK,
@@ -50,7 +51,6 @@ from kiosk.ui.widgets import (
     BigButton,
     BusyIndicator,
     Notice,
-    OnScreenKeyboard,
     QrCode,
     StatusIcon,
     label,
