@@ -16,7 +16,7 @@ from typing import Any
 
 from kiosk.linkage import DeviceAuthorization, LinkageClient, LinkageError, Operation
 from kiosk.services.errors import OperationError
-from kiosk.services.verification import VerificationResult
+from kiosk.services.verification import VerificationResult, wipe
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ class OperationService:
             return self._linkage.set_password(operation.operation_id, new_password.decode("utf-8"),
                                               _session_key(operation))
         finally:
-            for i in range(len(new_password)):
-                new_password[i] = 0
+            wipe(new_password)
 
     def abandon(self, operation: Operation | None, reason: str) -> None:
         """The session is over: end its operation on the server if it still waits for this session.

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from kiosk.clock import utc_now
 from kiosk.linkage import Challenge, LinkageClient, ServerUnreachable, signed_message
 from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
 from kiosk.nfc.cardinfo import CardInfoSession
@@ -44,10 +45,6 @@ REFUSALS = {
     "expired": "the card's certificate has expired",
     "not_yet_valid": "the card's certificate is not valid yet",
 }
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def wipe(buffer: bytearray) -> None:
