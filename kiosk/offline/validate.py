@@ -308,11 +308,6 @@ class LocalValidator:
         crls = [(str(path), load_crl(path)) for path in map(Path, crl_paths)]
         return cls(anchors, crls, **kw)
 
-    @property
-    def anchor_labels(self) -> list[str]:
-        """The labels of the trust anchors, in the order given."""
-        return [anchor.label for anchor in self._anchors]
-
     # -- the certificate ----------------------------------------------------------------------
 
     def validate(self, cert_der: bytes, at: dt.datetime | None = None) -> LocalIdentity:
