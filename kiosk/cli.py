@@ -327,7 +327,8 @@ def run_status_demo() -> int:
 
 def run_window_demo(args: argparse.Namespace) -> int:
     from kiosk.nfc.sim import TestHierarchy
-    from kiosk.ui.app import display_problem, run_demo
+    from kiosk.ui.app import display_problem
+    from kiosk.ui.demo import run_demo
 
     problem = display_problem()
     if problem:

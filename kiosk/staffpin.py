@@ -1,4 +1,4 @@
-"""The staff unlock PIN as the configuration keeps it: a salted PBKDF2 digest, never the PIN."""
+"""The staff unlock PIN as the configuration keeps it (a salted PBKDF2 digest, never the PIN), checked."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
 SCHEME = "pbkdf2-sha256"
 ITERATIONS = 200_000
+UNLOCK_MAX_FAILURES = 5
+UNLOCK_LOCKOUT_SECONDS = 300
 PATTERN = re.compile(rf"^{SCHEME}\$(\d{{4,7}})\$([0-9a-f]{{32}})\$([0-9a-f]{{64}})$")
 
 
@@ -31,3 +34,31 @@ def staff_pin_matches(encoded: str, pin: str) -> bool:
         return False
     iterations, salt, digest = int(match[1]), bytes.fromhex(match[2]), bytes.fromhex(match[3])
     return hmac.compare_digest(hashlib.pbkdf2_hmac("sha256", pin.encode("utf-8"), salt, iterations), digest)
+
+
+class StaffLock:
+    """The staff unlock PIN, kept only as a salted PBKDF2 digest, with a lockout after failures."""
+
+
+    def __init__(self, pin: str | None = None, *, encoded: str | None = None) -> None:
+        if (pin is None) == (encoded is None):
+            raise ValueError("a staff lock needs a PIN or its digest")
+        self._encoded = encoded if encoded is not None else hash_staff_pin(pin or "")
+        self._failures = 0
+        self._locked_until = 0.0
+
+    @property
+    def locked(self) -> bool:
+        return time.monotonic() < self._locked_until
+
+    def check(self, pin: str) -> bool:
+        if self.locked:
+            return False
+        if staff_pin_matches(self._encoded, pin):
+            self._failures = 0
+            return True
+        self._failures += 1
+        if self._failures >= UNLOCK_MAX_FAILURES:
+            self._failures = 0
+            self._locked_until = time.monotonic() + UNLOCK_LOCKOUT_SECONDS
+        return False

@@ -27,8 +27,9 @@ from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from tests.conftest import distinct_screens
 from tests.fast.fakes import HeldRunner
+from tests.helpers.kiosk import write_config
+from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, write_config
 
 
 class Counter:

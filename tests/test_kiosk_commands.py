@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -13,21 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from sqlalchemy import func, select
 
 from kiosk.config import load_config
-from kiosk.linkage import signed_message
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
-from kiosk.offline import Evidence, new_voucher, offline_challenge, seal, voucher_hash
 from kiosk.services.core import KioskCore
 from kiosk.services.headless import FlowInput
 from kiosk.store import KioskStore
 from linkserver.models import OfflineEvidence
 from tests.conftest import Reader
+from tests.helpers.kiosk import pin, place, run, write_config
+from tests.helpers.outbox import fill_outbox
+from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD, pin, place, run, write_config
 
 KIOSK = [sys.executable, "-m", "kiosk"]
 
@@ -137,36 +134,9 @@ while core.sync.sync_once(batch=1):
 """
 
 
-def _fill_outbox(config: Path, server: LiveServer, hierarchy: TestHierarchy, count: int) -> list[str]:
-    """Offline evidence as the kiosk would have recorded it: real signatures, sealed, durable."""
-    settings = load_config(config)
-    core = KioskCore.build(settings).start()  # learns the sealing key
-    key = hierarchy.holder("linked").auth_key
-    cert = server.card("linked").profile.auth_cert_der
-    keys = []
-    try:
-        for _ in range(count):
-            counter = core.store.next_offline_counter()
-            issued = int(server.clock().timestamp()) - 60
-            challenge = offline_challenge(counter, issued, secrets.token_bytes(16))
-            signature = key.sign(signed_message(challenge, settings.kiosk_id, LINKED), padding.PKCS1v15(),
-                                 hashes.SHA256())
-            voucher = new_voucher()
-            evidence = Evidence(settings.kiosk_id, counter, issued, challenge, LINKED, "mfa_reset", {}, cert,
-                                signature, "tanaka.h", issued, voucher_hash(voucher))
-            sealed = seal(evidence, settings.key_file.read_bytes(), core.outbox.sealing_key())
-            item_key = f"{settings.kiosk_id}-{counter}"
-            core.store.add_evidence(item_key, sealed, "mfa_reset", "20******01", voucher_hash(voucher))
-            keys.append(item_key)
-    finally:
-        core.sync.stop()
-        core.close()
-    return keys
-
-
 def test_a_kiosk_killed_while_syncing_loses_nothing_and_sends_nothing_twice(
         config: Path, server: LiveServer, hierarchy: TestHierarchy) -> None:
-    keys = _fill_outbox(config, server, hierarchy, 12)
+    keys = fill_outbox(config, server, hierarchy, 12)
     child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, str(config)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     assert child.stdout is not None

@@ -20,8 +20,9 @@ from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
 from linkserver.models import Operation
 from tests.conftest import Reader
+from tests.helpers.kiosk import write_config
+from tests.helpers.server_api import LINKED
 from tests.linkserver.helpers import LiveServer
-from tests.test_kiosk_core import LINKED, write_config
 
 KIOSK = [sys.executable, "-m", "kiosk"]
 

@@ -18,9 +18,10 @@ from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.store import KioskStore
 from linkserver.models import AuditEntry, OfflineEvidence
 from tests.conftest import Reader
+from tests.helpers.kiosk import write_config
+from tests.helpers.outbox import fill_outbox
+from tests.helpers.server_api import LINKED
 from tests.linkserver.helpers import LiveServer
-from tests.test_kiosk_commands import _fill_outbox
-from tests.test_kiosk_core import LINKED, write_config
 
 KIOSK = [sys.executable, "-m", "kiosk"]
 DOWN = "http://127.0.0.1:9"
@@ -58,7 +59,7 @@ def voucher_hashes(config: Path) -> list[str]:
 
 def test_outbox_list_shows_each_item_but_never_its_voucher(config: Path, server: LiveServer,
                                                            hierarchy: TestHierarchy) -> None:
-    keys = _fill_outbox(config, server, hierarchy, 2)
+    keys = fill_outbox(config, server, hierarchy, 2)
     items = listed(config)
     assert sorted(str(item["key"]) for item in items) == sorted(keys)
     for item in items:
@@ -77,7 +78,7 @@ def test_outbox_list_shows_each_item_but_never_its_voucher(config: Path, server:
 
 def test_outbox_sync_reports_each_fate_and_says_what_is_left(config: Path, down: Path, server: LiveServer,
                                                              hierarchy: TestHierarchy) -> None:
-    keys = _fill_outbox(config, server, hierarchy, 2)
+    keys = fill_outbox(config, server, hierarchy, 2)
     offline = kiosk("outbox", "sync", "--config", str(down))
     assert offline.returncode == 1, offline.stdout + offline.stderr
     assert all(f"{key}: still waiting (server.unreachable)" in offline.stdout for key in keys), offline.stdout

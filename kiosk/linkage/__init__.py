@@ -7,7 +7,9 @@ for pre-link and offline evidence uploads. ``protocol`` holds the bytes both sid
 
 from __future__ import annotations
 
-from kiosk.linkage.client import LinkageClient, LinkageConfig
+from typing import TYPE_CHECKING, Any
+
+from kiosk.linkage.config import LinkageConfig
 from kiosk.linkage.errors import (
     Cancelled,
     LinkageCode,
@@ -29,6 +31,9 @@ from kiosk.linkage.models import (
     VerificationResult,
 )
 from kiosk.linkage.protocol import DOMAIN_TAG, b64url, signed_message, unb64url
+
+if TYPE_CHECKING:
+    from kiosk.linkage.client import LinkageClient
 
 __all__ = [
     "DOMAIN_TAG",
@@ -54,3 +59,13 @@ __all__ = [
     "signed_message",
     "unb64url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The client (httpx2, authlib) is loaded when first asked for: the window's first screen does
+    # not wait for it.
+    if name == "LinkageClient":
+        from kiosk.linkage.client import LinkageClient
+
+        return LinkageClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
-
-import httpx2
+from typing import TYPE_CHECKING, cast
 
 from kiosk.linkage.errors import ServerProtocolError, ServerRefused
 from kiosk.linkage.models import ERROR_CODE
+
+if TYPE_CHECKING:
+    import httpx2
 
 #: Gateway answers that mean the server behind it is not there (now).
 GATEWAY_STATUSES = frozenset({502, 503, 504})
@@ -71,7 +72,20 @@ class TokenAnswer(Exception):
         self.answer = answer
 
 
+class ResponseRefused(Exception):
+    """An answer the transport will not hand on: over the size bound, or compressed."""
+
+
+def is_transport_failure(exc: Exception) -> bool:
+    """Whether ``exc`` is an exchange that failed (httpx2's errors, or an answer refused), not a bug."""
+    import httpx2  # already loaded: only a request can fail
+
+    return isinstance(exc, httpx2.HTTPError | ResponseRefused)
+
+
 def classify_failure(exc: Exception) -> Fault:
+    import httpx2
+
     detail = f"{type(exc).__name__}: {clean(str(exc))}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
         # Refused, DNS, TLS handshake, no route: the request was never sent.

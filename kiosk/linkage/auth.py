@@ -2,8 +2,8 @@
 
 Kiosks authenticate to the token endpoint with ``private_key_jwt`` (RFC 7523). authlib's own
 ``PrivateKeyJWT`` signs assertions that live an hour, and reuses one ``jti`` when given claims;
-the server refuses both, so the subclass here signs each assertion itself: one minute, a fresh
-``jti`` every time.
+the server refuses both, so its subclass ``ShortAssertion`` (``kiosk.linkage.transport``) signs
+each with ``sign_assertion`` here: one minute, a fresh ``jti`` every time.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from authlib.oauth2.rfc7523 import PrivateKeyJWT  # type: ignore[import-untyped]
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -68,17 +66,3 @@ def sign_assertion(key: ECKey | RSAKey, alg: str, client_id: str, audience: str)
     claims = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now,
               "exp": now + ASSERTION_SECONDS, "jti": secrets.token_urlsafe(24)}
     return jwt.encode({"alg": alg, "typ": "JWT"}, claims, key, algorithms=[alg])
-
-
-class ShortAssertion(PrivateKeyJWT):  # type: ignore[misc]
-    """authlib's ``private_key_jwt`` method, with one-minute assertions and a fresh ``jti`` each time.
-
-    Given to ``OAuth2Client`` as an object (the string name needs registering first); the client
-    passes itself as ``auth``, its ``client_secret`` being the kiosk's JOSE key.
-    """
-
-    def __init__(self, token_endpoint: str, alg: str) -> None:
-        super().__init__(token_endpoint, alg=alg)
-
-    def sign(self, auth: Any, token_endpoint: str) -> str:
-        return sign_assertion(auth.client_secret, self.alg, auth.client_id, token_endpoint)

@@ -14,26 +14,18 @@ first attempt certainly never left the kiosk.
 from __future__ import annotations
 
 import functools
-import ipaddress
-import json
 import logging
-import math
 import random
 import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-import httpx2
-from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
-
-from kiosk import __version__
 from kiosk.linkage.answers import (
     GATEWAY_STATUSES,
     Answer,
@@ -41,10 +33,12 @@ from kiosk.linkage.answers import (
     Retry,
     TokenAnswer,
     classify_failure,
+    is_transport_failure,
     judge,
     refusal_of,
 )
-from kiosk.linkage.auth import ASSERTION_TYPE, ShortAssertion, load_client_key, sign_assertion
+from kiosk.linkage.auth import ASSERTION_TYPE, load_client_key, sign_assertion
+from kiosk.linkage.config import MAX_BACKOFF_SECONDS, LinkageConfig, tls_context
 from kiosk.linkage.errors import (
     Cancelled,
     LinkageError,
@@ -53,8 +47,8 @@ from kiosk.linkage.errors import (
     ServerUnreachable,
     TimedOut,
 )
+from kiosk.linkage.inputs import batches, check_account, check_id, check_length, json_object
 from kiosk.linkage.models import (
-    ACCOUNT_ID,
     IDEMPOTENCY_KEY,
     MAX_NONCE_BYTES,
     MIN_NONCE_BYTES,
@@ -78,7 +72,11 @@ from kiosk.linkage.models import (
     parse_verification,
 )
 from kiosk.linkage.protocol import b64url
-from kiosk.linkage.transport import BoundedTransport, ResponseRefused
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from kiosk.linkage.transport import ShortAssertion
 
 logger = logging.getLogger(__name__)
 
@@ -86,96 +84,11 @@ TOKEN_PATH = "/oauth/token"
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 #: RFC 8628 §3.5: on ``slow_down`` the interval grows by five seconds.
 SLOW_DOWN_STEP = 5
-#: The server takes at most 50 bundles per upload and bodies up to 64 KiB (its default).
-MAX_BATCH_BUNDLES = 50
-MAX_BATCH_BYTES = 60 * 1024
 MAX_SEALED_BYTES = 32 * 1024
 SEALED = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_CERTIFICATE_BYTES = 16_500
 MAX_SIGNATURE_BYTES = 1_050
 MAX_PASSWORD_CHARS = 1024
-MAX_BACKOFF_SECONDS = 10.0
-_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
-
-
-# -- configuration ---------------------------------------------------------------------------------
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(url: str) -> None:
-    """ValueError unless ``url`` is an https URL, or an http URL of a loopback host, with no extras."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"the linkage server URL {url!r} must be https://host[:port][/path]")
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        raise ValueError("the linkage server URL may not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(f"plain http is only allowed to a loopback host, not {parts.hostname!r}; use https")
-    try:
-        _ = parts.port
-    except ValueError:
-        raise ValueError(f"the linkage server URL {url!r} has an invalid port") from None
-
-
-@dataclass(frozen=True)
-class LinkageConfig:
-    """Where the linkage server is and how the kiosk talks to it.
-
-    TLS certificates are always verified: against ``ca_file`` when given (the institution's CA,
-    pinned), otherwise against the system's trust store. Proxies from the environment are not
-    used, so nothing outside this configuration decides where requests go.
-    """
-
-    base_url: str
-    client_id: str
-    key_path: Path
-    ca_file: Path | None = None
-    connect_timeout: float = 3.0
-    read_timeout: float = 10.0
-    retries: int = 2
-    backoff: float = 0.2
-
-    def __post_init__(self) -> None:
-        check_base_url(self.base_url)
-        if not isinstance(self.client_id, str) or _CLIENT_ID.fullmatch(self.client_id) is None:
-            raise ValueError("the client ID must be 1 to 64 printable ASCII characters")
-        for name in ("connect_timeout", "read_timeout"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or not 0 < value <= 300:
-                raise ValueError(f"{name} must be a number of seconds in (0, 300]")
-        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or not 0 <= self.retries <= 10:
-            raise ValueError("retries must be an integer from 0 to 10")
-        if not isinstance(self.backoff, int | float) or not math.isfinite(self.backoff) or not (
-                0 <= self.backoff <= MAX_BACKOFF_SECONDS):
-            raise ValueError(f"backoff must be a number of seconds in [0, {MAX_BACKOFF_SECONDS}]")
-
-
-class _Bearer(httpx2.Auth):
-    """One access token on one request (not the shared token another thread may be replacing)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
-def _default_transport(config: LinkageConfig) -> httpx2.BaseTransport:
-    try:
-        context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"the CA file {config.ca_file} cannot be used: {exc}") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return httpx2.HTTPTransport(verify=context, trust_env=False, retries=0)
 
 
 # -- the client -------------------------------------------------------------------------------------
@@ -193,32 +106,42 @@ class LinkageClient:
         self.config = config
         self._base = config.base_url.rstrip("/")
         self._token_url = self._base + TOKEN_PATH
-        key = load_client_key(config.key_path)
+        self._key = load_client_key(config.key_path)
+        self._transport: httpx2.BaseTransport | ssl.SSLContext = transport or tls_context(config)
         # The assertions' audience is the token URL the server calls its own, learnt from
         # /v1/server-info: behind a proxy or load balancer the kiosk's base URL is another one.
         self._audience: str | None = None
-        self._auth_method = ShortAssertion(self._token_url, key.alg)
         self._closed = threading.Event()
         self._token_lock = threading.Lock()
-        self._oauth = OAuth2Client(
-            config.client_id, key.key, token_endpoint_auth_method=self._auth_method,
-            grant_type="client_credentials", token_endpoint=self._token_url,
-            transport=BoundedTransport(transport or _default_transport(config)),
-            timeout=httpx2.Timeout(connect=config.connect_timeout, read=config.read_timeout,
-                                   write=config.read_timeout, pool=config.connect_timeout),
-            # identity: the size bound applies to the bytes parsed, not to a compressed stream.
-            headers={"Accept": "application/json", "Accept-Encoding": "identity",
-                     "User-Agent": f"mynumber-kiosk/{__version__}"},
-            follow_redirects=False, trust_env=False,
-        )
-        self._oauth.register_compliance_hook("access_token_response", self._check_token_answer)
+        # The HTTP session (httpx2 and authlib) is made on the first request, not before.
+        self._session_lock = threading.Lock()
+        self._session: tuple[Any, ShortAssertion] | None = None
+
+    def _http(self) -> tuple[Any, ShortAssertion]:
+        """authlib's client and the assertion method, made on first use (a closed client makes none)."""
+        with self._session_lock:
+            if self._session is None:
+                if self._closed.is_set():
+                    raise Cancelled("the linkage client is closed")
+                from kiosk.linkage.transport import oauth_session
+
+                self._session = oauth_session(self.config, self._key, self._token_url, self._transport,
+                                              self._check_token_answer)
+            return self._session
+
+    @property
+    def _oauth(self) -> Any:
+        return self._http()[0]
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop: waits between retries end at once, and the connections are closed."""
         self._closed.set()
-        self._oauth.close()
+        with self._session_lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session[0].close()
 
     def __enter__(self) -> LinkageClient:
         return self
@@ -269,10 +192,10 @@ class LinkageClient:
         Never resent: the nonce is single use, so a second attempt could only be refused. A
         timeout is ServerUnreachable, and the kiosk starts again with a new challenge.
         """
-        _check_account(account_id)
-        _check_length("nonce", nonce, MIN_NONCE_BYTES, MAX_NONCE_BYTES)
-        _check_length("certificate", certificate, 1, MAX_CERTIFICATE_BYTES)
-        _check_length("signature", signature, 1, MAX_SIGNATURE_BYTES)
+        check_account(account_id)
+        check_length("nonce", nonce, MIN_NONCE_BYTES, MAX_NONCE_BYTES)
+        check_length("certificate", certificate, 1, MAX_CERTIFICATE_BYTES)
+        check_length("signature", signature, 1, MAX_SIGNATURE_BYTES)
         body = {"account_id": account_id, "nonce": b64url(nonce), "certificate": b64url(certificate),
                 "signature": b64url(signature)}
         return parse_verification(self._call("POST", "/v1/verifications", retry=Retry.NEVER, json_body=body))
@@ -284,9 +207,9 @@ class LinkageClient:
         """Ask for an operation; the same key and request always give the same operation."""
         if kind not in OPERATION_KINDS:
             raise ValueError(f"unknown operation kind {kind!r}")
-        _check_id("verification ID", verification_id, OPAQUE_ID)
-        _check_id("idempotency key", idempotency_key, IDEMPOTENCY_KEY)
-        body = {"kind": kind, "verification_id": verification_id, "params": _json_object(params)}
+        check_id("verification ID", verification_id, OPAQUE_ID)
+        check_id("idempotency key", idempotency_key, IDEMPOTENCY_KEY)
+        body = {"kind": kind, "verification_id": verification_id, "params": json_object(params)}
         operation = parse_operation(self._call(
             "POST", "/v1/operations", retry=Retry.IDEMPOTENT, expect=(200, 201), json_body=body,
             headers={"Idempotency-Key": idempotency_key}))
@@ -296,7 +219,7 @@ class LinkageClient:
 
     def get_operation(self, operation_id: str) -> Operation:
         """The operation as it stands now (this kiosk's operations only)."""
-        _check_id("operation ID", operation_id, OPAQUE_ID)
+        check_id("operation ID", operation_id, OPAQUE_ID)
         operation = parse_operation(self._call("GET", f"/v1/operations/{quote(operation_id)}",
                                                retry=Retry.IDEMPOTENT))
         if operation.operation_id != operation_id:
@@ -322,8 +245,8 @@ class LinkageClient:
 
     def _session_call(self, operation_id: str, session_key: str, action: str,
                       body: dict[str, str] | None) -> Operation:
-        _check_id("operation ID", operation_id, OPAQUE_ID)
-        _check_id("session key", session_key, SESSION_KEY)
+        check_id("operation ID", operation_id, OPAQUE_ID)
+        check_id("session key", session_key, SESSION_KEY)
         operation = parse_operation(self._call(
             "POST", f"/v1/operations/{quote(operation_id)}/{action}", retry=Retry.IDEMPOTENT,
             json_body=body, headers={"Session-Key": session_key}, redact=(session_key,)))
@@ -359,8 +282,8 @@ class LinkageClient:
         Resent only when the first attempt never left the kiosk. The password is not kept,
         logged, or put in any error (a refusal's words are scrubbed of it too).
         """
-        _check_id("operation ID", operation_id, OPAQUE_ID)
-        _check_id("session key", session_key, SESSION_KEY)
+        check_id("operation ID", operation_id, OPAQUE_ID)
+        check_id("session key", session_key, SESSION_KEY)
         if not isinstance(new_password, str) or not 1 <= len(new_password) <= MAX_PASSWORD_CHARS:
             raise ValueError(f"the new password must be 1 to {MAX_PASSWORD_CHARS} characters")
         operation = parse_operation(self._call(
@@ -378,7 +301,7 @@ class LinkageClient:
         audience = self._assertion_audience()
 
         def build() -> dict[str, str]:
-            assertion = sign_assertion(self._oauth.client_secret, self._auth_method.alg,
+            assertion = sign_assertion(self._key.key, self._key.alg,
                                        self.config.client_id, audience)
             return {**fields, "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
 
@@ -439,12 +362,12 @@ class LinkageClient:
         key, whether the user was shown the voucher (False: never; a key left out: not said).
         """
         for key, sealed in bundles:
-            _check_id("idempotency key", key, IDEMPOTENCY_KEY)
+            check_id("idempotency key", key, IDEMPOTENCY_KEY)
             if not isinstance(sealed, str) or len(sealed) > MAX_SEALED_BYTES or not SEALED.fullmatch(sealed):
                 raise ValueError(f"the sealed evidence for {key} is not a compact JWE within "
                                  f"{MAX_SEALED_BYTES} bytes")
         fates: list[EvidenceFate] = []
-        for batch in _batches(list(bundles)):
+        for batch in batches(list(bundles)):
             keys = [key for key, _ in batch]
             shown = voucher_shown or {}
             body = {"bundles": [{"idempotency_key": key, "sealed": sealed,
@@ -472,7 +395,7 @@ class LinkageClient:
         with self._token_lock:
             # authlib posts to the token endpoint through base_url; the assertion names the
             # audience the server expects.
-            self._auth_method.token_endpoint = self._assertion_audience()
+            self._http()[1].token_endpoint = self._assertion_audience()
             refusal = self._with_retries("POST " + TOKEN_PATH, Retry.IDEMPOTENT, self._renew_token)
             if refusal is not None:
                 if refusal.status == 401:
@@ -526,8 +449,10 @@ class LinkageClient:
             extra["json"] = json_body
         if form is not None:
             extra["data"] = form()
+        from kiosk.linkage.transport import Bearer  # loaded with the session
+
         response = self._oauth.request(method, url, withhold_token=True,
-                                       auth=_Bearer(token) if token is not None else None,
+                                       auth=Bearer(token) if token is not None else None,
                                        headers=dict(headers or {}), **extra)
         return Answer.of(response)
 
@@ -549,7 +474,9 @@ class LinkageClient:
                 answer = attempt()
             except TokenAnswer as exc:
                 answer = exc.answer
-            except (httpx2.HTTPError, ResponseRefused) as exc:
+            except Exception as exc:
+                if not is_transport_failure(exc):
+                    raise
                 fault = classify_failure(exc)
             if fault is None:
                 if answer is None or answer.status not in GATEWAY_STATUSES:
@@ -565,49 +492,3 @@ class LinkageClient:
                         self.config.retries, delay)
             if self._closed.wait(delay):
                 raise Cancelled("the linkage client is closed")
-
-
-# -- helpers --------------------------------------------------------------------------------------------
-
-
-def _check_account(account_id: str) -> None:
-    if not isinstance(account_id, str) or ACCOUNT_ID.fullmatch(account_id) is None:
-        raise ValueError("the account ID must be 1 to 64 printable ASCII characters")
-
-
-def _check_id(what: str, value: str, pattern: re.Pattern[str]) -> None:
-    if not isinstance(value, str) or pattern.fullmatch(value) is None:
-        raise ValueError(f"not a valid {what}")
-
-
-def _check_length(what: str, value: bytes, minimum: int, maximum: int) -> None:
-    if not isinstance(value, bytes | bytearray | memoryview) or not minimum <= len(value) <= maximum:
-        raise ValueError(f"the {what} must be {minimum} to {maximum} bytes")
-
-
-def _json_object(params: Mapping[str, object]) -> dict[str, object]:
-    if not isinstance(params, Mapping) or not all(isinstance(key, str) for key in params):
-        raise ValueError("operation parameters must be a mapping with string keys")
-    copy = dict(params)
-    try:
-        json.dumps(copy, allow_nan=False)
-    except (TypeError, ValueError):
-        raise ValueError("operation parameters must be plain JSON values") from None
-    return copy
-
-
-def _batches(bundles: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    """Bundles split into uploads of at most 50 and within the server's body size limit."""
-    batches: list[list[tuple[str, str]]] = []
-    current: list[tuple[str, str]] = []
-    size = 0
-    for key, sealed in bundles:
-        cost = len(key) + len(sealed) + 64  # the JSON around each bundle, generously
-        if current and (len(current) >= MAX_BATCH_BUNDLES or size + cost > MAX_BATCH_BYTES):
-            batches.append(current)
-            current, size = [], 0
-        current.append((key, sealed))
-        size += cost
-    if current:
-        batches.append(current)
-    return batches

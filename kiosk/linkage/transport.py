@@ -1,4 +1,5 @@
-"""The HTTP transport under the linkage client: bounded answers and one log line per request.
+"""The HTTP session under the linkage client: authlib's OAuth client over a transport with bounded
+answers and one log line per request. Loaded with the client's first request.
 
 Every request the client makes, token requests included, passes through here, so this is the one
 place that bounds what the server may send (compressed bodies are refused, so the bound is on the
@@ -9,19 +10,24 @@ never headers, queries or bodies.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import httpx2
+from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7523 import PrivateKeyJWT  # type: ignore[import-untyped]
+
+from kiosk import __version__
+from kiosk.linkage.answers import ResponseRefused
+from kiosk.linkage.auth import ClientKey, sign_assertion
+from kiosk.linkage.config import LinkageConfig
 
 logger = logging.getLogger(__name__)
 
 #: The largest answer body accepted; the biggest real answer is a few kilobytes.
 MAX_RESPONSE_BYTES = 1024 * 1024
-
-
-class ResponseRefused(Exception):
-    """An answer the transport will not hand on: over the size bound, or compressed."""
 
 
 class _BoundedStream(httpx2.SyncByteStream):
@@ -78,3 +84,54 @@ class BoundedTransport(httpx2.BaseTransport):
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+class Bearer(httpx2.Auth):
+    """One access token on one request (not the shared token another thread may be replacing)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+class ShortAssertion(PrivateKeyJWT):  # type: ignore[misc]
+    """authlib's ``private_key_jwt`` method, with one-minute assertions and a fresh ``jti`` each time.
+
+    Given to ``OAuth2Client`` as an object (the string name needs registering first); the client
+    passes itself as ``auth``, its ``client_secret`` being the kiosk's JOSE key.
+    """
+
+    def __init__(self, token_endpoint: str, alg: str) -> None:
+        super().__init__(token_endpoint, alg=alg)
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return sign_assertion(auth.client_secret, self.alg, auth.client_id, token_endpoint)
+
+
+def oauth_session(config: LinkageConfig, key: ClientKey, token_url: str,
+                  transport: httpx2.BaseTransport | ssl.SSLContext,
+                  check_token_answer: Callable[[httpx2.Response], httpx2.Response],
+                  ) -> tuple[Any, ShortAssertion]:
+    """authlib's client for the server (bounded answers, no proxies, no redirects), its assertion method.
+
+    ``transport`` is the transport to use, or the TLS context of the default one.
+    """
+    auth_method = ShortAssertion(token_url, key.alg)
+    if isinstance(transport, ssl.SSLContext):
+        transport = httpx2.HTTPTransport(verify=transport, trust_env=False, retries=0)
+    session = OAuth2Client(
+        config.client_id, key.key, token_endpoint_auth_method=auth_method,
+        grant_type="client_credentials", token_endpoint=token_url,
+        transport=BoundedTransport(transport),
+        timeout=httpx2.Timeout(connect=config.connect_timeout, read=config.read_timeout,
+                               write=config.read_timeout, pool=config.connect_timeout),
+        # identity: the size bound applies to the bytes parsed, not to a compressed stream.
+        headers={"Accept": "application/json", "Accept-Encoding": "identity",
+                 "User-Agent": f"mynumber-kiosk/{__version__}"},
+        follow_redirects=False, trust_env=False,
+    )
+    session.register_compliance_hook("access_token_response", check_token_answer)
+    return session, auth_method

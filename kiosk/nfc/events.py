@@ -1,7 +1,8 @@
-"""Reader and card events, shared by every backend and by whoever listens to them."""
+"""Reader and card events, shared by every backend and whoever listens, and the state they add up to."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from enum import Enum
 
@@ -21,3 +22,52 @@ class ReaderEvent:
     kind: EventKind
     reader: str
     atr: bytes = b""
+
+
+class ReaderState:
+    """Which readers are there and which one holds the card; read from worker threads too."""
+
+    def __init__(self, wanted: str = "") -> None:
+        self.wanted = wanted
+        self._lock = threading.Lock()
+        self._readers: set[str] = set()
+        self._card: str | None = None
+
+    def _relevant(self, reader: str) -> bool:
+        return not self.wanted or reader == self.wanted
+
+    @property
+    def ready(self) -> bool:
+        with self._lock:
+            return any(self._relevant(r) for r in self._readers)
+
+    @property
+    def card_reader(self) -> str | None:
+        with self._lock:
+            return self._card
+
+    def update(self, event: ReaderEvent) -> bool:
+        """Take in ``event``; whether it concerns the reader this kiosk uses."""
+        with self._lock:
+            if event.kind is EventKind.SERVICE_LOST:
+                self._readers.clear()
+                self._card = None
+                return True
+            if not self._relevant(event.reader):
+                return False
+            if event.kind is EventKind.READER_ADDED:
+                self._readers.add(event.reader)
+            elif event.kind is EventKind.READER_REMOVED:
+                self._readers.discard(event.reader)
+                if self._card == event.reader:
+                    self._card = None
+            elif event.kind is EventKind.CARD_INSERTED:
+                self._readers.add(event.reader)
+                if self._card is not None and self._card != event.reader:
+                    return False  # a second card elsewhere: the one in use stays
+                self._card = event.reader
+            elif event.kind is EventKind.CARD_REMOVED:
+                if self._card != event.reader:
+                    return False
+                self._card = None
+            return True

@@ -21,11 +21,6 @@ class Tlv:
     value: bytes
     end: int
 
-    @property
-    def constructed(self) -> bool:
-        first = self.tag.to_bytes((self.tag.bit_length() + 7) // 8 or 1, "big")[0]
-        return bool(first & 0x20)
-
 
 def read_tag(buf: bytes, pos: int = 0) -> tuple[int, int]:
     """Decode a tag at ``pos``; return it and the position after it."""

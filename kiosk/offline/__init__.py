@@ -9,16 +9,9 @@ the screen.
 
 from __future__ import annotations
 
-from kiosk.offline.evidence import (
-    OFFLINE_OPERATIONS,
-    SALVAGE_MODES,
-    Evidence,
-    new_voucher,
-    normalise_voucher,
-    offline_challenge,
-    seal,
-    voucher_hash,
-)
+from typing import TYPE_CHECKING, Any
+
+from kiosk.offline.kinds import OFFLINE_OPERATIONS, SALVAGE_MODES
 from kiosk.offline.validate import (
     REVOCATION_GOOD,
     REVOCATION_NO_CRL,
@@ -27,8 +20,17 @@ from kiosk.offline.validate import (
     LocalIdentity,
     LocalValidator,
     OfflineRefused,
-    utc_now,
 )
+
+if TYPE_CHECKING:
+    from kiosk.offline.evidence import (
+        Evidence,
+        new_voucher,
+        normalise_voucher,
+        offline_challenge,
+        seal,
+        voucher_hash,
+    )
 
 __all__ = [
     "OFFLINE_OPERATIONS",
@@ -45,6 +47,17 @@ __all__ = [
     "normalise_voucher",
     "offline_challenge",
     "seal",
-    "utc_now",
     "voucher_hash",
 ]
+
+_EVIDENCE = frozenset({"Evidence", "new_voucher", "normalise_voucher", "offline_challenge", "seal",
+                       "voucher_hash"})
+
+
+def __getattr__(name: str) -> Any:
+    # Sealing evidence (joserfc) is loaded when first asked for: only an offline session needs it.
+    if name in _EVIDENCE:
+        from kiosk.offline import evidence
+
+        return getattr(evidence, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,9 +25,9 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
+from kiosk.offline.kinds import OFFLINE_OPERATIONS, SALVAGE_MODES
+
 FORMAT_VERSION = 1
-OFFLINE_OPERATIONS = ("password_reset", "mfa_reset", "salvage")
-SALVAGE_MODES = ("backup", "forwarding")
 SEAL_ALGORITHM = "ECDH-ES+A256KW"
 SEAL_ENCRYPTION = "A256GCM"
 #: The server refuses larger bundles unopened.

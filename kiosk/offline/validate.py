@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import SignatureAlgorithmOID
 
+from kiosk.clock import Clock, utc_now
+
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 
 #: No JPKI authentication certificate comes near this; larger input is refused unparsed.
 MAX_CERTIFICATE_BYTES = 16 * 1024
@@ -52,11 +53,6 @@ MESSAGES: dict[str, str] = {
     "bad_signature": "The card's signature does not match.",
     "unsupported_key": "The card uses a kind of key this kiosk cannot check.",
 }
-
-
-def utc_now() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 class OfflineRefused(Exception):
@@ -311,11 +307,6 @@ class LocalValidator:
                 anchors.append((path.name if len(certs) == 1 else f"{path.name}[{index}]", cert))
         crls = [(str(path), load_crl(path)) for path in map(Path, crl_paths)]
         return cls(anchors, crls, **kw)
-
-    @property
-    def anchor_labels(self) -> list[str]:
-        """The labels of the trust anchors, in the order given."""
-        return [anchor.label for anchor in self._anchors]
 
     # -- the certificate ----------------------------------------------------------------------
 

@@ -7,13 +7,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kiosk.clock import utc_now
 from kiosk.config import KioskSettings
 from kiosk.linkage import LinkageClient, LinkageConfig, LinkageError
 from kiosk.nfc import CardConnection
 from kiosk.offline import LocalValidator
 from kiosk.services.operations import OperationService
 from kiosk.services.outbox import OfflineOutbox, SyncWorker, remember_sealing_key
-from kiosk.services.verification import VerificationSession, utc_now
+from kiosk.services.verification import VerificationSession
 from kiosk.store import KioskStore
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from kiosk.linkage import (
 from kiosk.linkage.models import OPERATION_KINDS
 from kiosk.offline import OFFLINE_OPERATIONS
 from kiosk.services.errors import OperationError, ServiceCode
-from kiosk.services.verification import VerificationResult
+from kiosk.services.verification import VerificationResult, wipe
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ class OperationService:
             return self._linkage.set_password(operation.operation_id, new_password.decode("utf-8"),
                                               _session_key(operation))
         finally:
-            for i in range(len(new_password)):
-                new_password[i] = 0
+            wipe(new_password)
 
     def abandon(self, operation: Operation | None, reason: str) -> None:
         """The session is over: end its operation on the server if it still waits for this session.

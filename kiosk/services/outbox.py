@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.linkage import LinkageClient, LinkageCode, LinkageError, ServerRefused, ServerUnreachable
-from kiosk.offline import OFFLINE_OPERATIONS, Evidence, new_voucher, seal, voucher_hash
+from kiosk.offline import OFFLINE_OPERATIONS
 from kiosk.services.errors import OutboxError, ServiceCode
 from kiosk.services.verification import VerificationResult
 from kiosk.store import KioskStore
@@ -104,6 +104,8 @@ class OfflineOutbox:
     def record(self, kind: str, result: VerificationResult, staff_id: str, approved_at: int,
                params: Mapping[str, Any] | None = None) -> Voucher:
         """Seal the evidence, make it durable, and only then hand out the voucher."""
+        from kiosk.offline.evidence import Evidence, new_voucher, seal, voucher_hash
+
         if kind not in OFFLINE_OPERATIONS:
             raise OutboxError(ServiceCode.OFFLINE_NOT_FOR_OPERATION, f"{kind} cannot be done while offline")
         proof = result.offline

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from kiosk.clock import utc_now
 from kiosk.linkage import Challenge, LinkageClient, ServerUnreachable, signed_message
 from kiosk.nfc import ApduChannel, CardConnection, JpkiSession
 from kiosk.nfc.cardinfo import CardInfoSession
 from kiosk.nfc.errors import CardCode, InvalidPinError, NoCardInfoError
-from kiosk.offline import LocalValidator, OfflineRefused, offline_challenge
+from kiosk.offline import LocalValidator, OfflineRefused
 from kiosk.services.errors import ServiceCode, VerificationError
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,6 @@ REFUSALS = {
     "expired": "the card's certificate has expired",
     "not_yet_valid": "the card's certificate is not valid yet",
 }
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def wipe(buffer: bytearray) -> None:
@@ -270,6 +267,8 @@ class VerificationSession:
         assert self._session is not None and self._validator is not None and self._cert is not None
         counter = self._next_counter()
         issued_at = int(self._clock().timestamp())
+        from kiosk.offline.evidence import offline_challenge  # an offline session's first need of it
+
         challenge = offline_challenge(counter, issued_at, secrets.token_bytes(16))
         message = signed_message(challenge, self.kiosk_id, self.account_id)
         signature = self._session.sign_sha256(message)

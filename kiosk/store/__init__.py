@@ -14,7 +14,6 @@ from kiosk.store.store import (
     KioskStore,
     OutboxItem,
     PurgeReport,
-    utc_now,
 )
 
 __all__ = [
@@ -25,5 +24,4 @@ __all__ = [
     "OutboxItem",
     "PurgeReport",
     "StoreError",
-    "utc_now",
 ]

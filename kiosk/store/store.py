@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kiosk.clock import Clock, utc_now
 from kiosk.store.audit import (
     GENESIS,
     AuditReport,
@@ -44,7 +45,6 @@ from kiosk.store.models import (
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 #: The longest error code kept for an attempt; codes are short, a longer text is cut, not refused.
 MAX_ERROR_LENGTH = 64
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -52,11 +52,6 @@ _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 500
 #: Audit entries read per query while checking the chain.
 _CHECK_BATCH = 1000
-
-
-def utc_now() -> dt.datetime:
-    """The current time, timezone-aware in UTC: the store's default clock."""
-    return dt.datetime.now(dt.UTC)
 
 
 class DuplicateEvidence(StoreError):

@@ -40,9 +40,7 @@ class ScreenWidget(QWidget):
     def emit_intent(self, name: str, argument: object = None) -> None:
         if name not in INTENTS:
             raise ValueError(f"unknown intent {name!r}")
-        from kiosk.ui.widgets import emit  # keeps the interpreter's count of emit()'s result right
-
-        emit(self.intent, name, argument)
+        self.intent.emit(name, argument)
 
 
 #: Flow state -> the screen class that renders it.

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.flow import View
-from kiosk.linkage.auth import ShortAssertion, load_client_key
+from kiosk.linkage.auth import load_client_key
+from kiosk.linkage.transport import ShortAssertion
 from kiosk.nfc.errors import tries_left_words
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.ui.runner import QtRunner
@@ -53,7 +54,7 @@ OPERATION_NAMES = {
 
 
 class Slot(Protocol):
-    """What the panel needs of the card's slot (``kiosk.ui.app.CardSlot``)."""
+    """What the panel needs of the card's slot (``kiosk.ui.demo.CardSlot``)."""
 
     def insert(self, card: SimulatedCard) -> None: ...
 

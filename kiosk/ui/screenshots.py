@@ -262,7 +262,8 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
 
     from kiosk.flow.machine import Backend
     from kiosk.ui.app import create_app
-    from kiosk.ui.window import TS_DIR, KioskWindow
+    from kiosk.ui.translations import TS_DIR
+    from kiosk.ui.window import KioskWindow
 
     languages = list(languages)
     app = create_app(language=languages[0])

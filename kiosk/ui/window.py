@@ -4,28 +4,19 @@
 ``View`` from the ``FlowController``, shows the screen for its state and renders it. A screen's
 ``intent(name, argument)`` goes to the controller as that ``Intent``. The window also owns what
 belongs to the whole counter rather than to one screen: the language (a ``QTranslator`` and the
-Japanese font), the idle timeout, the reader's events, and kiosk mode with its staff unlock.
+Japanese font, from ``kiosk.ui.translations``), the idle timeout, the reader's events, and kiosk
+mode with its staff unlock.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 from collections.abc import Callable
-from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QLocale, QObject, QPoint, Qt, QTimer, QTranslator, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QGridLayout,
     QLabel,
@@ -40,198 +31,22 @@ from PySide6.QtWidgets import (
 
 from kiosk.flow import FlowController, Intent, Screen, View
 from kiosk.flow.machine import Backend
-from kiosk.nfc.events import EventKind, ReaderEvent
-from kiosk.staffpin import hash_staff_pin, staff_pin_matches
+from kiosk.nfc.events import EventKind, ReaderEvent, ReaderState
+from kiosk.staffpin import StaffLock
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
 from kiosk.ui.runner import Mailbox, QtRunner
+from kiosk.ui.translations import LANGUAGES, apply_language
 
 logger = logging.getLogger(__name__)
 
-LANGUAGES = ("ja", "en")
-#: Set explicitly for both languages: without it kanji may take Chinese glyph shapes.
-FONT_FAMILY = "Noto Sans CJK JP"
-BASE_POINT_SIZE = 16
-#: Compiled translations inside the package (built by scripts/setup, not kept in git).
-QM_DIR = Path(__file__).resolve().parent / "i18n"
-#: The translation sources, present in a source checkout.
-TS_DIR = Path(__file__).resolve().parents[2] / "resources" / "i18n"
 #: The staff unlock: a long press in the window's top-left corner, or this key chord.
 UNLOCK_CORNER_PX = 64
 UNLOCK_HOLD_MS = 3000
 UNLOCK_SHORTCUT = "Ctrl+Alt+Shift+Q"
-UNLOCK_MAX_FAILURES = 5
-UNLOCK_LOCKOUT_SECONDS = 300
 _USER_INPUT = frozenset({
     QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove,
     QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.KeyPress, QEvent.Type.Wheel,
 })
-
-
-# -- translations ---------------------------------------------------------------------------------
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kiosk" / "i18n"
-
-
-def _lrelease() -> list[str] | None:
-    try:
-        import PySide6
-
-        binary = Path(PySide6.__file__).resolve().parent / "lrelease"
-        if binary.is_file() and os.access(binary, os.X_OK):
-            return [str(binary)]
-    except ImportError:  # pragma: no cover - PySide6 is what imports this module
-        pass
-    script = Path(sys.executable).with_name("pyside6-lrelease")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("pyside6-lrelease") or shutil.which("lrelease")
-    return [found] if found else None
-
-
-def compile_translation(source: Path, target: Path) -> bool:
-    """Compile one ``.ts`` file to ``.qm`` with lrelease; False (logged) when that is not possible."""
-    command = _lrelease()
-    if command is None:
-        logger.warning("no lrelease found to compile %s", source)
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=target.stem, suffix=".qm", dir=target.parent)
-    os.close(fd)
-    try:
-        result = subprocess.run([*command, "-silent", str(source), "-qm", partial],
-                                capture_output=True, text=True, timeout=60)
-        if result.returncode != 0 or Path(partial).stat().st_size == 0:
-            logger.warning("lrelease failed on %s: %s", source, result.stderr.strip())
-            return False
-        os.replace(partial, target)  # whole or not at all: another process may read it
-        return True
-    except (OSError, subprocess.SubprocessError) as exc:
-        logger.warning("lrelease could not run on %s: %s", source, exc)
-        return False
-    finally:
-        Path(partial).unlink(missing_ok=True)
-
-
-def translation_file(language: str) -> Path | None:
-    """The compiled translation for ``language``, compiling the source into a cache when needed.
-
-    The package's own ``.qm`` is used unless the ``.ts`` beside it in the checkout is newer, so a
-    fresh checkout (nothing compiled yet) and an edited translation both show the current words.
-    """
-    name = f"kiosk_{language}"
-    built = QM_DIR / f"{name}.qm"
-    source = TS_DIR / f"{name}.ts"
-    if not source.is_file():
-        return built if built.is_file() else None
-    if built.is_file() and built.stat().st_mtime >= source.stat().st_mtime:
-        return built
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    cached = _cache_dir() / f"{name}-{digest}.qm"
-    if cached.is_file() or compile_translation(source, cached):
-        return cached
-    return built if built.is_file() else None
-
-
-_translators: dict[str, QTranslator | None] = {}
-
-
-def translator_for(language: str) -> QTranslator | None:
-    """A loaded translator for ``language`` (kept for the process), or None for the source text."""
-    if language not in _translators:
-        translator: QTranslator | None = None
-        path = translation_file(language)
-        if path is not None:
-            candidate = QTranslator()
-            if candidate.load(str(path)) and not candidate.isEmpty():
-                translator = candidate
-            elif language != "en":
-                logger.warning("the %s translation %s could not be loaded", language, path)
-        elif language != "en":
-            logger.warning("no %s translation found; showing the source text", language)
-        _translators[language] = translator
-    return _translators[language]
-
-
-def kiosk_font() -> QFont:
-    """The kiosk's font for both languages: Japanese glyphs for every kanji, Latin text included."""
-    font = QFont(FONT_FAMILY, BASE_POINT_SIZE)
-    font.setFamilies([FONT_FAMILY])
-    font.setStyleHint(QFont.StyleHint.SansSerif)
-    return font
-
-
-def apply_language(language: str) -> None:
-    """Install ``language``'s translator application-wide (and only it), its locale, and the font."""
-    app = QCoreApplication.instance()
-    if app is None:
-        raise RuntimeError("no QApplication")
-    for other in LANGUAGES:
-        installed = _translators.get(other)
-        if installed is not None:
-            app.removeTranslator(installed)
-    translator = translator_for(language)
-    if translator is not None:
-        app.installTranslator(translator)
-    locale = QLocale(QLocale.Language.Japanese, QLocale.Country.Japan) if language == "ja" \
-        else QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-    QLocale.setDefault(locale)
-    if isinstance(app, QApplication):
-        app.setFont(kiosk_font())
-
-
-# -- readers ----------------------------------------------------------------------------------------
-
-
-class ReaderState:
-    """Which readers are there and which one holds the card; read from worker threads too."""
-
-    def __init__(self, wanted: str = "") -> None:
-        self.wanted = wanted
-        self._lock = threading.Lock()
-        self._readers: set[str] = set()
-        self._card: str | None = None
-
-    def _relevant(self, reader: str) -> bool:
-        return not self.wanted or reader == self.wanted
-
-    @property
-    def ready(self) -> bool:
-        with self._lock:
-            return any(self._relevant(r) for r in self._readers)
-
-    @property
-    def card_reader(self) -> str | None:
-        with self._lock:
-            return self._card
-
-    def update(self, event: ReaderEvent) -> bool:
-        """Take in ``event``; whether it concerns the reader this kiosk uses."""
-        with self._lock:
-            if event.kind is EventKind.SERVICE_LOST:
-                self._readers.clear()
-                self._card = None
-                return True
-            if not self._relevant(event.reader):
-                return False
-            if event.kind is EventKind.READER_ADDED:
-                self._readers.add(event.reader)
-            elif event.kind is EventKind.READER_REMOVED:
-                self._readers.discard(event.reader)
-                if self._card == event.reader:
-                    self._card = None
-            elif event.kind is EventKind.CARD_INSERTED:
-                self._readers.add(event.reader)
-                if self._card is not None and self._card != event.reader:
-                    return False  # a second card elsewhere: the one in use stays
-                self._card = event.reader
-            elif event.kind is EventKind.CARD_REMOVED:
-                if self._card != event.reader:
-                    return False
-                self._card = None
-            return True
 
 
 # -- the staff unlock -------------------------------------------------------------------------------
@@ -290,36 +105,6 @@ class StaffUnlockDialog(QDialog):
     def refuse(self, locked: bool) -> None:
         self._message.setText(self.tr("Too many wrong PINs. Try again later.") if locked
                               else self.tr("Wrong PIN."))
-
-
-class StaffLock:
-    """The staff unlock PIN, kept only as a salted PBKDF2 digest, with a lockout after failures."""
-
-    ITERATIONS = 200_000
-
-    def __init__(self, pin: str | None = None, *, encoded: str | None = None) -> None:
-        if (pin is None) == (encoded is None):
-            raise ValueError("a staff lock needs a PIN or its digest")
-        self._encoded = encoded if encoded is not None else hash_staff_pin(pin or "",
-                                                                            iterations=self.ITERATIONS)
-        self._failures = 0
-        self._locked_until = 0.0
-
-    @property
-    def locked(self) -> bool:
-        return time.monotonic() < self._locked_until
-
-    def check(self, pin: str) -> bool:
-        if self.locked:
-            return False
-        if staff_pin_matches(self._encoded, pin):
-            self._failures = 0
-            return True
-        self._failures += 1
-        if self._failures >= UNLOCK_MAX_FAILURES:
-            self._failures = 0
-            self._locked_until = time.monotonic() + UNLOCK_LOCKOUT_SECONDS
-        return False
 
 
 # -- the window -------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import Limits
 from linkserver.models import AuditEntry
+from tests.helpers.server_api import ASSERTION_TYPE, assertion
 from tests.linkserver.helpers import LiveServer, live_server
-from tests.linkserver.test_api_verification import ASSERTION_TYPE, assertion
 
 FAILURES = 3
 

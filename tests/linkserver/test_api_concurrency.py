@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from linkserver.admin import check_audit
 from linkserver.models import AuditEntry, MailOutbox, Operation
+from tests.helpers.server_api import LINKED, decide, verified
 from tests.linkserver.helpers import LiveServer
-from tests.linkserver.test_api_operations import LINKED, decide, verified
 
 RACERS = 6
 T = TypeVar("T")
@@ -92,7 +92,7 @@ def test_a_nonce_raced_by_two_requests_is_used_once(live: LiveServer) -> None:
     clients = [live.minted() for _ in range(RACERS)]
     nonce = live.challenge(clients[0])
     cert, signature = live.sign("linked", nonce, LINKED)
-    from tests.linkserver.test_api_verification import claim
+    from tests.helpers.server_api import claim
 
     body = claim(LINKED, nonce, cert, signature)
     answers: list[httpx2.Response] = race(

@@ -3,67 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import secrets
 import uuid
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from linkserver import signed_message
 from linkserver.models import Account, AuditEntry, OfflineEvidence
-from linkserver.offline import b64url, offline_challenge, seal_evidence
 from linkserver.passwords import password_matches
+from tests.helpers.server_api import LINKED, VOUCHER, Kiosk
 from tests.linkserver.helpers import LiveServer
-
-LINKED = "2024000001"
-VOUCHER = "VCHR-7K2M-Q9TX-4HPD"
-
-
-class Kiosk:
-    """What an offline kiosk records: a counter, a card signature, staff approval, a voucher hash."""
-
-    def __init__(self, live: LiveServer) -> None:
-        self.live = live
-        self.key = ECKey.import_key(live.setup.kiosk_key_path.read_bytes())
-        self.counter = 0
-        info = live.minted().get(live.url("/v1/server-info")).json()
-        self.server_key = ECKey.import_key(info["sealing_key"])
-
-    def payload(self, holder: str = "linked", account: str = LINKED, operation: str = "password_reset",
-                voucher: str = VOUCHER, counter: int | None = None, **changes: Any) -> dict[str, Any]:
-        if counter is None:
-            self.counter += 1
-            counter = self.counter
-        issued = int(self.live.clock().timestamp()) - 600
-        challenge = offline_challenge(counter, issued, secrets.token_bytes(16))
-        key = self.live.hierarchy.holder(holder).auth_key
-        signature = key.sign(signed_message(challenge, self.live.setup.kiosk_id, account),
-                             padding.PKCS1v15(), hashes.SHA256())
-        payload = {
-            "v": 1, "kiosk_id": self.live.setup.kiosk_id, "counter": counter, "issued_at": issued,
-            "challenge": b64url(challenge), "account_id": account, "operation": operation,
-            "params": {"mode": "backup"} if operation == "salvage" else {},
-            "certificate": b64url(self.live.card(holder).profile.auth_cert_der),
-            "signature": b64url(signature), "staff": {"staff_id": "sato.k", "approved_at": issued + 30},
-            "voucher_hash": hashlib.sha256(voucher.encode()).hexdigest(),
-        }
-        payload.update(changes)
-        return payload
-
-    def seal(self, payload: dict[str, Any], key: Any = None, server_key: Any = None) -> str:
-        return seal_evidence(payload, key or self.key, "ES256", server_key or self.server_key)
-
-    def upload(self, *sealed: str, keys: list[str] | None = None) -> list[dict[str, Any]]:
-        keys = keys or [uuid.uuid4().hex for _ in sealed]
-        answer = self.live.minted().post(self.live.url("/v1/offline/evidence"), json={
-            "bundles": [{"idempotency_key": k, "sealed": s} for k, s in zip(keys, sealed, strict=True)]})
-        assert answer.status_code == 200, answer.text
-        return list(answer.json()["results"])
 
 
 def redeem(live: LiveServer, voucher: str = VOUCHER, account: str = LINKED, **extra: str) -> Any:

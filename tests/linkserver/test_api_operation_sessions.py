@@ -22,9 +22,8 @@ from sqlalchemy import select, text
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import Lifetimes
 from linkserver.models import Account, AuditEntry, Operation
+from tests.helpers.server_api import FORMER, LINKED, NEW_PASSWORD, decide, link_of, second_kiosk, verified
 from tests.linkserver.helpers import LiveServer, live_server
-from tests.linkserver.test_api_operations import FORMER, LINKED, NEW_PASSWORD, decide, link_of, verified
-from tests.linkserver.test_api_verification import second_kiosk
 
 SESSION_HEADER = "Session-Key"
 

@@ -12,28 +12,22 @@ import pytest
 from sqlalchemy import func, select
 
 from linkserver.demo import DEMO_PASSWORD
-from linkserver.models import Account, AuditEntry, Link, MailOutbox, Operation, SalvageTicket
+from linkserver.models import Account, AuditEntry, MailOutbox, Operation, SalvageTicket
 from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
+from tests.helpers.server_api import (
+    FORMER,
+    LINKED,
+    NEW_PASSWORD,
+    UNLINKED,
+    DeviceFlow,
+    decide,
+    link_of,
+    revealed,
+    send_password,
+    verified,
+)
 from tests.linkserver.helpers import LiveServer
-from tests.linkserver.test_api_verification import ASSERTION_TYPE, assertion
-
-LINKED = "2024000001"
-UNLINKED = "2024000002"
-FORMER = "2019000003"
-NEW_PASSWORD = "Sakura-2026-spring"
-
-
-def verified(live: LiveServer, kiosk: httpx2.Client, holder: str = "linked", account: str = LINKED) -> str:
-    answer = live.verify(kiosk, holder, account)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["verification_id"])
-
-
-def decide(live: LiveServer, staff: httpx2.Client, operation_id: str,
-           approve: bool = True) -> httpx2.Response:
-    return staff.post(live.url(f"/v1/staff/operations/{operation_id}/decision"),
-                      json={"approve": approve, "staff_id": "yamada.t"})
 
 
 def mails(live: LiveServer, account: str) -> list[str]:
@@ -47,11 +41,6 @@ def account_row(live: LiveServer, account: str) -> Account:
         row = session.get(Account, account)
         assert row is not None
         return row
-
-
-def link_of(live: LiveServer, account: str) -> Link | None:
-    with live.server.parts.db.transaction() as session:
-        return session.get(Link, account)
 
 
 def test_link_status_completes_at_once_and_notifies(live: LiveServer) -> None:
@@ -73,15 +62,6 @@ def test_changing_operations_wait_for_staff(live: LiveServer) -> None:
     assert [op["operation_id"] for op in pending] == [created["operation_id"]]
     assert account_row(live, LINKED).mfa_methods == 2  # nothing changed yet
     assert mails(live, LINKED) == []
-
-
-def revealed(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response) -> dict[str, Any]:
-    """The operation as its session's keep-alive answers it (showing a code the first time)."""
-    body = created.json()
-    answer = kiosk.post(live.url(f"/v1/operations/{body['operation_id']}/keepalive"),
-                        headers={"Session-Key": body["session_key"]})
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
 
 
 def test_mfa_reset_clears_methods_and_issues_a_time_limited_code(live: LiveServer) -> None:
@@ -112,14 +92,6 @@ def test_a_code_never_shown_is_dropped_after_its_display_time(live: LiveServer) 
     with live.server.parts.db.transaction() as session:
         stored = session.get(Operation, created.json()["operation_id"])
         assert stored is not None and "enrolment_code" not in stored.result
-
-
-def send_password(live: LiveServer, kiosk: httpx2.Client, created: httpx2.Response,
-                  password: str) -> httpx2.Response:
-    """The new password for the operation ``created`` answered, from the session that asked."""
-    body = created.json()
-    return kiosk.post(live.url(f"/v1/operations/{body['operation_id']}/password"),
-                      json={"new_password": password}, headers={"Session-Key": body["session_key"]})
 
 
 def test_password_reset_takes_the_users_password_through_the_policy(live: LiveServer) -> None:
@@ -226,7 +198,7 @@ def test_an_operation_needs_a_fresh_verification(live: LiveServer) -> None:
 
 
 def test_another_kiosk_cannot_see_an_operation(live: LiveServer, tmp_path: Any) -> None:
-    from tests.linkserver.test_api_verification import second_kiosk
+    from tests.helpers.server_api import second_kiosk
 
     kiosk, other = live.kiosk(), second_kiosk(live, tmp_path)
     op = live.operation(kiosk, "link_status", verified(live, kiosk)).json()["operation_id"]
@@ -248,35 +220,6 @@ def test_an_operation_not_decided_in_time_fails(live: LiveServer) -> None:
 
 
 # -- pre-link with the device authorization grant ----------------------------------------------------
-
-
-class DeviceFlow:
-    """The kiosk's side of RFC 8628 plus the user's sign-in on their phone."""
-
-    def __init__(self, live: LiveServer) -> None:
-        self.live = live
-
-    def form(self, **fields: str) -> dict[str, str]:
-        return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion(self.live), **fields}
-
-    def start(self) -> dict[str, Any]:
-        answer = httpx2.post(self.live.url("/oauth/device_authorization"), data=self.form(scope="account"))
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-    def poll(self, device_code: str) -> httpx2.Response:
-        return httpx2.post(self.live.setup.settings.token_url, data=self.form(
-            grant_type="urn:ietf:params:oauth:grant-type:device_code", device_code=device_code))
-
-    def sign_in(self, user_code: str, account: str, password: str) -> httpx2.Response:
-        return self.live.sign_in_on_phone(user_code, account, password)
-
-    def account_token(self, account: str) -> str:
-        grant = self.start()
-        assert self.sign_in(grant["user_code"], account, DEMO_PASSWORD).status_code == 200
-        answer = self.poll(grant["device_code"])
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["access_token"])
 
 
 def test_the_device_grant_follows_rfc_8628(live: LiveServer) -> None:

@@ -3,57 +3,25 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from typing import Any
 
 import httpx2
 import pytest
-from authlib.oauth2.rfc7523 import private_key_jwt_sign
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 from sqlalchemy import event, select
 
-from linkserver.admin import register_client
 from linkserver.config import Limits
 from linkserver.models import Challenge, Verification
-from tests.linkserver.helpers import LiveServer, b64, live_server, oauth_client, unb64
+from tests.helpers.server_api import ASSERTION_TYPE, assertion, claim, second_kiosk
+from tests.linkserver.helpers import LiveServer, b64, live_server, unb64
 
 LINKED_ACCOUNT = "2024000001"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-def assertion(live: LiveServer, *, expires_in: int = 60, client_id: str | None = None,
-              key: Any = None, claims: dict[str, Any] | None = None) -> str:
-    """A client assertion, timed by the server's clock (which a test may have moved on)."""
-    client_id = client_id or live.setup.kiosk_id
-    key = key or ECKey.import_key(live.setup.kiosk_key_path.read_bytes())
-    now = int(live.clock().timestamp())
-    timing = {"iat": now, "exp": now + expires_in, "jti": uuid.uuid4().hex}
-    return private_key_jwt_sign(key, client_id=client_id, token_endpoint=live.setup.settings.token_url,
-                                alg="ES256", expires_in=expires_in, claims={**timing, **(claims or {})})
-
-
-def claim(account: str, nonce: bytes, cert: bytes, signature: bytes) -> dict[str, str]:
-    return {"account_id": account, "nonce": b64(nonce), "certificate": b64(cert), "signature": b64(signature)}
 
 
 def token_request(live: LiveServer, client_assertion: str, **extra: str) -> httpx2.Response:
     form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": client_assertion, **extra}
     return httpx2.post(live.setup.settings.token_url, data=form)
-
-
-def second_kiosk(live: LiveServer, tmp_path: Any, client_id: str = "kiosk-other-02") -> Any:
-    private = ec.generate_private_key(ec.SECP256R1())
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    path = tmp_path / f"{client_id}.pem"
-    path.write_bytes(pem)
-    public = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
-    register_client(live.server.parts.db, client_id, public)
-    return oauth_client(client_id, path, live.setup.settings.token_url)
 
 
 # -- client authentication ----------------------------------------------------------------------

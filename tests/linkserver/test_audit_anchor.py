@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, select
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import audit
 from linkserver.models import AuditEntry
+from tests.helpers.server_api import LINKED, decide, verified
 from tests.linkserver.helpers import LiveServer, live_server, unb64
-from tests.linkserver.test_api_operations import LINKED, decide, verified
 
 
 def check_audit_command(config: Path) -> subprocess.CompletedProcess[str]:

@@ -26,8 +26,8 @@ from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import ConfigError, Limits, load_settings
 from linkserver.demo import prepare_demo
 from linkserver.device import MAX_SIGN_IN_ATTEMPTS
+from tests.helpers.server_api import DeviceFlow
 from tests.linkserver.helpers import LiveServer, demo_command, live_server
-from tests.linkserver.test_api_operations import DeviceFlow
 
 
 def raw_request(base: str, request: bytes) -> bytes:

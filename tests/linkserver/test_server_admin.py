@@ -23,6 +23,7 @@ from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, KioskClient, Renewal
 from linkserver.server import build_server
 from linkserver.tokens import Caller
+from tests.helpers.server_api import LINKED, NEW_PASSWORD, decide, revealed, send_password, verified
 from tests.linkserver.helpers import (
     LiveServer,
     b64,
@@ -30,14 +31,6 @@ from tests.linkserver.helpers import (
     live_server,
     oauth_client,
     verify_with_card,
-)
-from tests.linkserver.test_api_operations import (
-    LINKED,
-    NEW_PASSWORD,
-    decide,
-    revealed,
-    send_password,
-    verified,
 )
 
 # -- the audit chain ------------------------------------------------------------------------------

@@ -20,9 +20,8 @@ from linkserver.demo import DEMO_PASSWORD
 from linkserver.models import Account
 from linkserver.pages import TEXTS, pick_language
 from linkserver.passwords import password_matches
+from tests.helpers.server_api import LINKED, UNLINKED, VOUCHER, DeviceFlow, Kiosk
 from tests.linkserver.helpers import LiveServer, live_server
-from tests.linkserver.test_api_offline import LINKED, VOUCHER, Kiosk
-from tests.linkserver.test_api_operations import UNLINKED, DeviceFlow
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}

@@ -14,9 +14,9 @@ from kiosk.nfc.sim import TestHierarchy
 from kiosk.services.core import KioskCore
 from kiosk.ui.app import core_backend
 from kiosk.ui.window import KioskWindow
+from tests.helpers.kiosk import write_config
 from tests.linkserver.helpers import LiveServer
 from tests.netfault import Relay
-from tests.test_kiosk_core import write_config
 from tests.ui.counter import READER, Counter, Slot
 
 

@@ -13,10 +13,12 @@ from pytestqt.qtbot import QtBot
 from kiosk.config import load_config
 from kiosk.flow import MfaEnrolment, Screen
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
-from kiosk.ui.app import open_counter, open_demo
+from kiosk.ui.app import open_counter
+from kiosk.ui.demo import open_demo
 from tests.conftest import Reader
+from tests.helpers.kiosk import write_config
+from tests.helpers.server_api import LINKED
 from tests.linkserver.helpers import LiveServer, Staff
-from tests.test_kiosk_core import LINKED, write_config
 from tests.ui.counter import Counter, Slot
 
 

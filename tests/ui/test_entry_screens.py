@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.flow import Screen, View
 from kiosk.ui.base import SCREENS, ScreenWidget
+from kiosk.ui.keypads import OnScreenKeyboard, PinPad
 from kiosk.ui.screens import entry
 from kiosk.ui.screens.entry import (
     AccountScreen,
@@ -39,8 +40,6 @@ from kiosk.ui.widgets import (
     BigButton,
     BusyIndicator,
     LanguageSwitch,
-    OnScreenKeyboard,
-    PinPad,
     QrCode,
     contrast_ratio,
     mm,

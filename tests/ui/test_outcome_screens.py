@@ -56,8 +56,8 @@ from kiosk.ui.screens.outcome import (
     UnlinkConfirmScreen,
     VerifyingScreen,
 )
+from kiosk.ui.translations import translation_file
 from kiosk.ui.widgets import BODY_PT, BigButton, mm
-from kiosk.ui.window import translation_file
 
 Intents = list[tuple[str, object]]
 POLICY = {"min_length": 12, "max_length": 64, "min_classes": 3}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QTranslator
 
-from kiosk.ui.window import compile_translation, translation_file
+from kiosk.ui.translations import compile_translation, translation_file
 from tests.conftest import repo_root
 
 TS_DIR = repo_root() / "resources" / "i18n"
@@ -103,10 +103,10 @@ def test_the_catalogues_compile_and_load(tmp_path: Path, qapp: QCoreApplication)
 
 def test_a_fresh_checkout_compiles_the_translation_on_the_fly(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from kiosk.ui import window
+    from kiosk.ui import translations
 
-    monkeypatch.setattr(window, "QM_DIR", tmp_path / "not-built")
+    monkeypatch.setattr(translations, "QM_DIR", tmp_path / "not-built")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    path = window.translation_file("ja")
+    path = translations.translation_file("ja")
     assert path is not None and path.is_relative_to(tmp_path / "cache") and path.stat().st_size > 0
-    assert window.translation_file("ja") == path  # compiled once, then reused
+    assert translations.translation_file("ja") == path  # compiled once, then reused

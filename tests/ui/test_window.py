@@ -19,9 +19,9 @@ from kiosk.ui.base import SCREENS
 from kiosk.ui.runner import QtRunner
 from kiosk.ui.window import PlaceholderScreen, StaffUnlockDialog
 from linkserver.passwords import password_matches
+from tests.helpers.card_reads import assert_read_once
+from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
-from tests.test_card_reads import assert_read_once
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD
 from tests.ui.counter import READER, Counter, account, visible_texts
 
 # -- the whole flow ---------------------------------------------------------------------------------

@@ -26,10 +26,10 @@ from kiosk.ui.widgets import BusyIndicator, QrCode
 from linkserver.models import Link
 from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
+from tests.helpers.card_reads import MINIMUM_APDUS, assert_prelink_read_once, card_reads
+from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.netfault import Relay
-from tests.test_card_reads import MINIMUM_APDUS, assert_prelink_read_once, card_reads
-from tests.test_kiosk_core import LINKED, NEW_PASSWORD
 from tests.ui.counter import BUTTONS, READER, Counter, account, visible_texts
 
 UNLINKED_ACCOUNT = "2024000002"

@@ -148,9 +148,6 @@ class TestHierarchy:
         """The authentication CAs of every generation: what a verifier trusts."""
         return [self.auth_ca_path(g) for g in GENERATIONS]
 
-    def foreign_ca_path(self) -> Path:
-        return self.path / "ca" / "foreign.pem"
-
     def sign_ca_pem(self) -> bytes:
         return self.sign_ca_path().read_bytes()
 

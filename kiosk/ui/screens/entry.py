@@ -19,6 +19,7 @@ from kiosk.linkage import OperationKind
 from kiosk.services.operations import OFFLINE_CAPABLE
 from kiosk.ui.base import screen
 from kiosk.ui.errors import describe
+from kiosk.ui.keypads import OnScreenKeyboard, PinPad
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.widgets import (
     BODY_PT,
@@ -26,8 +27,6 @@ from kiosk.ui.widgets import (
     BigButton,
     BusyIndicator,
     Notice,
-    OnScreenKeyboard,
-    PinPad,
     QrCode,
     ReaderStatus,
     label,

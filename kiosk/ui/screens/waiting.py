@@ -10,9 +10,10 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 from kiosk.flow import Intent, Screen, View
 from kiosk.ui.base import screen
 from kiosk.ui.errors import ErrorWords
+from kiosk.ui.keypads import OnScreenKeyboard
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import boxed, shown
-from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, OnScreenKeyboard, label, make_font, mm
+from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, label, make_font, mm
 
 
 @screen(Screen.VERIFYING, Screen.WORKING)

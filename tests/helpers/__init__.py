@@ -1,0 +1,1 @@
+"""Test data and helpers shared between test modules (never imported from another test module)."""
