@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from kiosk.staffpin import valid_hash
@@ -170,9 +170,7 @@ def check_server_url(url: str, source: Path) -> None:
                           f"loopback), not {url!r}")
 
 
-def load_config(path: Path | str) -> KioskSettings:
-    """Read and check the kiosk's configuration file."""
-    source = Path(path).expanduser().resolve()
+def _read_toml(source: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(source.read_text("utf-8"))
     except FileNotFoundError:
@@ -184,7 +182,22 @@ def load_config(path: Path | str) -> KioskSettings:
     for name in data:
         if name not in TABLES:
             raise ConfigError(f"{source}: [{name}] is not a known table")
+    return data
 
+
+class _KioskTable(NamedTuple):
+    """The checked values of the ``[kiosk]`` table."""
+
+    kiosk_id: str
+    key_file: Path
+    data_dir: Path
+    language: str
+    idle_timeout_seconds: int
+    account_id_pattern: str
+    staff_unlock: str
+
+
+def _kiosk_table(data: dict[str, Any], source: Path) -> _KioskTable:
     kiosk = _Table(data, "kiosk", source)
     kiosk_id = kiosk.text("id", required=True)
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kiosk_id):
@@ -205,11 +218,15 @@ def load_config(path: Path | str) -> KioskSettings:
     if staff_unlock and not valid_hash(staff_unlock):
         raise kiosk.fail("staff_unlock", "is not a digest made by `kiosk staff-pin-hash`")
     kiosk.finish()
+    assert key_file is not None
+    return _KioskTable(kiosk_id, key_file, data_dir, language, idle, pattern, staff_unlock)
 
+
+def _server_table(data: dict[str, Any], source: Path) -> ServerSettings:
     server = _Table(data, "server", source)
     url = server.text("url", required=True).rstrip("/")
     check_server_url(url, source)
-    server_settings = ServerSettings(
+    settings = ServerSettings(
         url=url, ca_file=server.path("ca_file"),
         connect_timeout_seconds=server.number("connect_timeout_seconds", 3.0, 0.1, 60),
         read_timeout_seconds=server.number("read_timeout_seconds", 10.0, 0.5, 300),
@@ -217,40 +234,59 @@ def load_config(path: Path | str) -> KioskSettings:
         approval_timeout_seconds=server.integer("approval_timeout_seconds", 600, 10, 7200),
     )
     server.finish()
+    return settings
 
+
+def _reader_table(data: dict[str, Any], source: Path) -> ReaderSettings:
     reader = _Table(data, "reader", source)
-    reader_settings = ReaderSettings(name=reader.text("name", ""),
-                                     timeout_seconds=reader.number("timeout_seconds", 5.0, 0.5, 60))
+    settings = ReaderSettings(name=reader.text("name", ""),
+                              timeout_seconds=reader.number("timeout_seconds", 5.0, 0.5, 60))
     reader.finish()
+    return settings
 
+
+def _offline_table(data: dict[str, Any], source: Path, server_url: str) -> OfflineSettings:
     offline = _Table(data, "offline", source)
-    offline_settings = OfflineSettings(
+    settings = OfflineSettings(
         enabled=offline.flag("enabled", True),
         trust_anchors=offline.paths("trust_anchors"),
         crl_files=offline.paths("crl_files"),
         require_crl=offline.flag("require_crl", True),
         sync_interval_seconds=offline.number("sync_interval_seconds", 30.0, 1, 3600),
         max_backoff_seconds=offline.number("max_backoff_seconds", 900.0, 1, 86400),
-        voucher_page_url=offline.text("voucher_page_url", f"{url}/voucher").strip(),
+        voucher_page_url=offline.text("voucher_page_url", f"{server_url}/voucher").strip(),
     )
-    if offline_settings.voucher_page_url:
-        parts = urlsplit(offline_settings.voucher_page_url)
+    if settings.voucher_page_url:
+        parts = urlsplit(settings.voucher_page_url)
         if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
             raise offline.fail("voucher_page_url", "must be an http(s) address without a query, or empty")
-    if offline_settings.enabled and not offline_settings.trust_anchors:
+    if settings.enabled and not settings.trust_anchors:
         raise offline.fail("trust_anchors", "must list the JPKI trust anchors when offline mode is enabled")
     offline.finish()
+    return settings
 
+
+def _store_retention_days(data: dict[str, Any], source: Path) -> int:
     store = _Table(data, "store", source)
     retention = store.integer("retention_days", 90, 1, 3650)
     store.finish()
+    return retention
 
-    assert key_file is not None
+
+def load_config(path: Path | str) -> KioskSettings:
+    """Read and check the kiosk's configuration file."""
+    source = Path(path).expanduser().resolve()
+    data = _read_toml(source)
+    kiosk = _kiosk_table(data, source)
+    server = _server_table(data, source)
+    reader = _reader_table(data, source)
+    offline = _offline_table(data, source, server.url)
+    retention = _store_retention_days(data, source)
     return KioskSettings(
-        kiosk_id=kiosk_id, key_file=key_file, server=server_settings, data_dir=data_dir,
-        language=language, idle_timeout_seconds=idle, account_id_pattern=pattern,
-        retention_days=retention, staff_unlock=staff_unlock, reader=reader_settings,
-        offline=offline_settings, source=source,
+        kiosk_id=kiosk.kiosk_id, key_file=kiosk.key_file, server=server, data_dir=kiosk.data_dir,
+        language=kiosk.language, idle_timeout_seconds=kiosk.idle_timeout_seconds,
+        account_id_pattern=kiosk.account_id_pattern, retention_days=retention,
+        staff_unlock=kiosk.staff_unlock, reader=reader, offline=offline, source=source,
     )
 
 
