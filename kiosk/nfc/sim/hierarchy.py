@@ -302,6 +302,35 @@ def _validity(spec: HolderSpec, now: dt.datetime, ca: x509.Certificate) -> tuple
     return max(not_before, ca_start), min(not_after, ca_end)
 
 
+def _auth_key_usage(digital_signature: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature, content_commitment=False,
+        key_encipherment=not digital_signature, data_encipherment=False,
+        key_agreement=False, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False,
+    )
+
+
+def _crl_distribution(generation: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints([
+        x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(
+                "http://jpki-test.invalid" + CRL_PATH.format(generation=generation)
+            )],
+            relative_name=None, reasons=None, crl_issuer=None,
+        )
+    ])
+
+
+def _ocsp_access() -> x509.AuthorityInformationAccess:
+    return x509.AuthorityInformationAccess([
+        x509.AccessDescription(
+            x509.oid.AuthorityInformationAccessOID.OCSP,
+            x509.UniformResourceIdentifier("http://jpki-test.invalid" + OCSP_PATH),
+        )
+    ])
+
+
 def auth_certificate(
     *,
     holder_key: rsa.RSAPublicKey,
@@ -328,40 +357,14 @@ def auth_certificate(
         .serial_number(serial if serial is not None else x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=key_usage_digital_signature, content_commitment=False,
-                key_encipherment=not key_usage_digital_signature, data_encipherment=False,
-                key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_auth_key_usage(key_usage_digital_signature), critical=True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(holder_key), critical=False)
-        .add_extension(
-            x509.CRLDistributionPoints([
-                x509.DistributionPoint(
-                    full_name=[x509.UniformResourceIdentifier(
-                        "http://jpki-test.invalid" + CRL_PATH.format(generation=generation)
-                    )],
-                    relative_name=None, reasons=None, crl_issuer=None,
-                )
-            ]),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityInformationAccess([
-                x509.AccessDescription(
-                    x509.oid.AuthorityInformationAccessOID.OCSP,
-                    x509.UniformResourceIdentifier("http://jpki-test.invalid" + OCSP_PATH),
-                )
-            ]),
-            critical=False,
-        )
+        .add_extension(_crl_distribution(generation), critical=False)
+        .add_extension(_ocsp_access(), critical=False)
         .sign(issuer_key, hashes.SHA256())
     )
 
@@ -411,6 +414,113 @@ def build_crl(
     return builder.sign(ca_key, hashes.SHA256())
 
 
+_KeyPair = tuple[x509.Certificate, rsa.RSAPrivateKey]
+
+
+@dataclass
+class _Authorities:
+    """The CAs of a hierarchy being generated: the authentication roots by generation, the
+    signature CA and the foreign (untrusted) CA."""
+
+    roots: dict[str, _KeyPair]
+    sign: _KeyPair
+    foreign: _KeyPair
+
+
+@dataclass
+class _Issued:
+    """What issuing the holders' certificates leaves for the CRLs and the index."""
+
+    holders: list[dict[str, object]] = field(default_factory=list)
+    revoked: dict[str, list[int]] = field(default_factory=lambda: {g: [] for g in GENERATIONS})
+    renewals: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _new_ca(org: str, ou: str, not_before: dt.datetime, not_after: dt.datetime) -> _KeyPair:
+    key = _new_key()
+    return _ca_certificate(key, ca_name(org, ou), not_before, not_after), key
+
+
+def _write_ca(folder: Path, stem: str, pair: _KeyPair) -> None:
+    (folder / f"{stem}.pem").write_bytes(_pem(pair[0]))
+    (folder / f"{stem}.key").write_bytes(_key_pem(pair[1]))
+
+
+def _write_authorities(folder: Path) -> _Authorities:
+    """Create every CA and write its certificate and key into ``folder``."""
+    roots: dict[str, _KeyPair] = {}
+    for generation in GENERATIONS:
+        year = int(generation)
+        roots[generation] = _new_ca(ISSUER_ORG, AUTH_OU, _utc(year - 1, 12, 1), _utc(year + 21))
+        _write_ca(folder, f"auth-{generation}", roots[generation])
+    sign = _new_ca(ISSUER_ORG, SIGN_OU, _utc(2022, 12, 1), _utc(2044))
+    _write_ca(folder, f"sign-{CURRENT_GENERATION}", sign)
+    foreign = _new_ca(FOREIGN_ORG, AUTH_OU, _utc(2022, 12, 1), _utc(2044))
+    _write_ca(folder, "foreign", foreign)
+    return _Authorities(roots, sign, foreign)
+
+
+def _issue_holders(
+    folder: Path, holders: tuple[HolderSpec, ...], cas: _Authorities, now: dt.datetime
+) -> _Issued:
+    """Issue every holder's keys and certificates and write them into ``folder``."""
+    # One signature key serves every holder's (never used) signature certificate.
+    holder_sign_key = _new_key()
+    issued = _Issued()
+    serial_of: dict[str, int] = {}
+    for spec in holders:
+        issuer, issuer_key = cas.foreign if spec.status == "foreign" else cas.roots[spec.generation]
+        key = _new_key()
+        not_before, not_after = _validity(spec, now, issuer)
+        cn = _opaque_cn()
+        cert = auth_certificate(
+            holder_key=key.public_key(), cn=cn, issuer=issuer, issuer_key=issuer_key,
+            not_before=not_before, not_after=not_after, generation=spec.generation,
+        )
+        sign_cert = _sign_certificate(spec, holder_sign_key, *cas.sign, now)
+        holder_folder = folder / spec.slug
+        holder_folder.mkdir()
+        (holder_folder / "auth-cert.pem").write_bytes(_pem(cert))
+        (holder_folder / "auth-key.pem").write_bytes(_key_pem(key))
+        (holder_folder / "sign-cert.pem").write_bytes(_pem(sign_cert))
+        (holder_folder / "auth-ca.pem").write_bytes(_pem(issuer))
+        serial_of[spec.slug] = cert.serial_number
+        if spec.status == "revoked":
+            issued.revoked[spec.generation].append(cert.serial_number)
+        if spec.renewal_of:
+            issued.renewals.append((serial_of[spec.renewal_of], cert.serial_number))
+        issued.holders.append({
+            "spec": asdict(spec),
+            "cn": cn,
+            "serial": str(cert.serial_number),
+            "my_number": "".join(secrets.choice(string.digits) for _ in range(12)),
+        })
+    return issued
+
+
+def _write_crls_and_index(folder: Path, cas: _Authorities, issued: _Issued, now: dt.datetime) -> None:
+    """The CRL of every root, ``renewals.csv`` and ``hierarchy.json``."""
+    for generation, (cert, key) in cas.roots.items():
+        crl = build_crl(cert, key, issued.revoked[generation], now)
+        (folder / "crl" / f"auth-{generation}.crl").write_bytes(
+            crl.public_bytes(serialization.Encoding.DER)
+        )
+    renewals = issued.renewals
+    (folder / "renewals.csv").write_text(
+        "old_serial,new_serial\n" + "".join(f"{a},{b}\n" for a, b in renewals), "utf-8"
+    )
+    meta = {
+        "version": FORMAT_VERSION,
+        "created": now.isoformat(),
+        "generations": list(GENERATIONS),
+        "holders": issued.holders,
+        "renewals": [[str(a), str(b)] for a, b in renewals],
+    }
+    (folder / "hierarchy.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2), "utf-8"
+    )
+
+
 def generate(
     path: Path, holders: tuple[HolderSpec, ...] = PRESET_HOLDERS, now: dt.datetime | None = None
 ) -> TestHierarchy:
@@ -421,79 +531,9 @@ def generate(
     try:
         for sub in ("ca", "crl", "holders"):
             (tmp / sub).mkdir()
-        roots: dict[str, tuple[x509.Certificate, rsa.RSAPrivateKey]] = {}
-        for generation in GENERATIONS:
-            year = int(generation)
-            key = _new_key()
-            cert = _ca_certificate(key, ca_name(ISSUER_ORG, AUTH_OU), _utc(year - 1, 12, 1),
-                                   _utc(year + 21))
-            roots[generation] = (cert, key)
-            (tmp / "ca" / f"auth-{generation}.pem").write_bytes(_pem(cert))
-            (tmp / "ca" / f"auth-{generation}.key").write_bytes(_key_pem(key))
-        sign_key = _new_key()
-        sign_ca = _ca_certificate(sign_key, ca_name(ISSUER_ORG, SIGN_OU), _utc(2022, 12, 1),
-                                  _utc(2044))
-        (tmp / "ca" / f"sign-{CURRENT_GENERATION}.pem").write_bytes(_pem(sign_ca))
-        (tmp / "ca" / f"sign-{CURRENT_GENERATION}.key").write_bytes(_key_pem(sign_key))
-        foreign_key = _new_key()
-        foreign = _ca_certificate(foreign_key, ca_name(FOREIGN_ORG, AUTH_OU), _utc(2022, 12, 1),
-                                  _utc(2044))
-        (tmp / "ca" / "foreign.pem").write_bytes(_pem(foreign))
-        (tmp / "ca" / "foreign.key").write_bytes(_key_pem(foreign_key))
-
-        # One signature key serves every holder's (never used) signature certificate.
-        holder_sign_key = _new_key()
-        meta_holders = []
-        revoked: dict[str, list[int]] = {g: [] for g in GENERATIONS}
-        serial_of: dict[str, int] = {}
-        renewals: list[tuple[int, int]] = []
-        for spec in holders:
-            issuer, issuer_key = foreign, foreign_key
-            if spec.status != "foreign":
-                issuer, issuer_key = roots[spec.generation]
-            key = _new_key()
-            not_before, not_after = _validity(spec, now, issuer)
-            cn = _opaque_cn()
-            cert = auth_certificate(
-                holder_key=key.public_key(), cn=cn, issuer=issuer, issuer_key=issuer_key,
-                not_before=not_before, not_after=not_after, generation=spec.generation,
-            )
-            sign_cert = _sign_certificate(spec, holder_sign_key, sign_ca, sign_key, now)
-            folder = tmp / "holders" / spec.slug
-            folder.mkdir()
-            (folder / "auth-cert.pem").write_bytes(_pem(cert))
-            (folder / "auth-key.pem").write_bytes(_key_pem(key))
-            (folder / "sign-cert.pem").write_bytes(_pem(sign_cert))
-            (folder / "auth-ca.pem").write_bytes(_pem(issuer))
-            serial_of[spec.slug] = cert.serial_number
-            if spec.status == "revoked":
-                revoked[spec.generation].append(cert.serial_number)
-            if spec.renewal_of:
-                renewals.append((serial_of[spec.renewal_of], cert.serial_number))
-            meta_holders.append({
-                "spec": asdict(spec),
-                "cn": cn,
-                "serial": str(cert.serial_number),
-                "my_number": "".join(secrets.choice(string.digits) for _ in range(12)),
-            })
-        for generation, (cert, key) in roots.items():
-            crl = build_crl(cert, key, revoked[generation], now)
-            (tmp / "crl" / f"auth-{generation}.crl").write_bytes(
-                crl.public_bytes(serialization.Encoding.DER)
-            )
-        (tmp / "renewals.csv").write_text(
-            "old_serial,new_serial\n" + "".join(f"{a},{b}\n" for a, b in renewals), "utf-8"
-        )
-        meta = {
-            "version": FORMAT_VERSION,
-            "created": now.isoformat(),
-            "generations": list(GENERATIONS),
-            "holders": meta_holders,
-            "renewals": [[str(a), str(b)] for a, b in renewals],
-        }
-        (tmp / "hierarchy.json").write_text(
-            json.dumps(meta, ensure_ascii=False, indent=2), "utf-8"
-        )
+        cas = _write_authorities(tmp / "ca")
+        issued = _issue_holders(tmp / "holders", holders, cas, now)
+        _write_crls_and_index(tmp, cas, issued, now)
         if path.exists():
             shutil.rmtree(path)
         tmp.rename(path)
