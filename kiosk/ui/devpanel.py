@@ -145,13 +145,31 @@ class DevPanel(QWidget):
         self._inserted: str | None = None
         self._refreshing = False
         layout = QVBoxLayout(self)
+        layout.addWidget(self._card_box())
+        layout.addWidget(self._staff_box())
 
+        self.kiosk_status = QLabel("Kiosk: start")
+        layout.addWidget(self.kiosk_status)
+        if server_url:
+            server = QLabel(f"Server {server_url}" + (f"\nState {state}" if state else ""))
+            server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(server)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+        self._holder_changed()
+        self._update_buttons()
+
+    def _card_box(self) -> QGroupBox:
+        """The holder's choice, the card's PINs, and putting the card on or off the reader."""
         card_box = QGroupBox("Card")
         card_layout = QVBoxLayout(card_box)
         self.holder = QComboBox()
         self.holder.setAccessibleName("Card holder")
-        for slug in cards.holders:
-            self.holder.addItem(f"{slug} ({cards.hierarchy.holder(slug).spec.name})", slug)
+        for slug in self.cards.holders:
+            self.holder.addItem(f"{slug} ({self.cards.hierarchy.holder(slug).spec.name})", slug)
         self.holder.currentIndexChanged.connect(self._holder_changed)
         self.hint = QLabel()
         self.credentials = QLabel()
@@ -176,8 +194,10 @@ class DevPanel(QWidget):
         card_layout.addWidget(self.credentials)
         card_layout.addLayout(buttons)
         card_layout.addWidget(self.card_status)
-        layout.addWidget(card_box)
+        return card_box
 
+    def _staff_box(self) -> QGroupBox:
+        """The operations waiting for staff, with approve and refuse."""
         staff_box = QGroupBox("Staff")
         staff_layout = QVBoxLayout(staff_box)
         self.pending = QListWidget()
@@ -194,21 +214,7 @@ class DevPanel(QWidget):
         staff_layout.addWidget(self.pending)
         staff_layout.addLayout(decide)
         staff_layout.addWidget(self.staff_status)
-        layout.addWidget(staff_box)
-
-        self.kiosk_status = QLabel("Kiosk: start")
-        layout.addWidget(self.kiosk_status)
-        if server_url:
-            server = QLabel(f"Server {server_url}" + (f"\nState {state}" if state else ""))
-            server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            layout.addWidget(server)
-
-        self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
-        self._timer.start()
-        self._holder_changed()
-        self._update_buttons()
+        return staff_box
 
     # -- the card ---------------------------------------------------------------------------------
 
