@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,15 +90,24 @@ class Report:
 # -- the views ---------------------------------------------------------------------------------------
 
 
-def representative_views(language: str) -> Iterator[tuple[str, View]]:
+_MASKED = "20******01"
+_NAME = "佐藤　花子"
+_Views = Iterator[tuple[str, View]]
+
+
+def representative_views(language: str) -> _Views:
     """(file name stem without language, view) for every state, and variants worth looking at."""
     base = View(Screen.START, language, reader_ready=True)
-    masked = "20******01"
-    name = "佐藤　花子"
 
     def view(screen: Screen, **changes: Any) -> View:
         return dataclasses.replace(base, screen=screen, **changes)
 
+    yield from _views_before_the_pin(view)
+    yield from _views_of_the_pins_and_approval(view)
+    yield from _views_of_outcomes(view)
+
+
+def _views_before_the_pin(view: Callable[..., View]) -> _Views:
     yield "start", view(Screen.START)
     yield "account", view(Screen.ACCOUNT, operation="password_reset")
     yield "device_grant", view(Screen.DEVICE_GRANT, operation="prelink", account="2024000002", busy=True,
@@ -111,6 +120,10 @@ def representative_views(language: str) -> Iterator[tuple[str, View]]:
                                    error="card.removed", error_step="place_card")
     yield "place_card-no_reader", view(Screen.PLACE_CARD, operation="password_reset",
                                        account="2024000001", reader_ready=False)
+
+
+def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
+    masked, name = _MASKED, _NAME
     pin = {"operation": "password_reset", "account": "2024000001", "card_present": True}
     yield "pin", view(Screen.PIN, tries_left=3, pin_digits=2, **pin)
     yield "pin-wrong", view(Screen.PIN, tries_left=2, pin_digits=0, error="pin.wrong", error_step="verify",
@@ -133,6 +146,10 @@ def representative_views(language: str) -> Iterator[tuple[str, View]]:
     yield "new_password-ok", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                   password_policy=dict(DEFAULT_POLICY))
     yield "working", view(Screen.WORKING, operation="password_reset", account=masked, busy=True)
+
+
+def _views_of_outcomes(view: Callable[..., View]) -> _Views:
+    masked, name = _MASKED, _NAME
     yield "done", view(Screen.DONE, operation=OperationKind.PASSWORD_RESET, account=masked,
                        result=PasswordSet(), card_present=True)
     done: dict[OperationKind, Result] = {
