@@ -481,7 +481,7 @@ def server_clean(server: ServerProcess, exit_code: int) -> tuple[bool, str]:
     return exit_code == 0 and not errors, f"exit {exit_code}, {len(errors)} error lines in its log"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20,
                         help="timed sessions per latency setting (default 20)")
@@ -497,10 +497,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be 1 or more and --warmup 0 or more")
-    latencies = list(LATENCY_CHOICES[args.latency])
+    return args
 
-    hierarchy = TestHierarchy.ensure(args.hierarchy)
-    cert_length = len(hierarchy.holder(HOLDER).auth_certificate.public_bytes(Encoding.DER))
+
+@dataclass
+class Outcome:
+    """Every latency setting's run, and whether the server ended clean."""
+
+    runs: list[LatencyRun]
+    clean: bool
+    clean_detail: str
+
+
+def run_all(args: argparse.Namespace, latencies: list[str], hierarchy: TestHierarchy,
+            cert_length: int) -> Outcome:
+    """Start the demo server and a kiosk core, and run the sessions of every latency setting."""
     state = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     runs: list[LatencyRun] = []
     try:
@@ -525,7 +536,12 @@ def main(argv: list[str] | None = None) -> int:
         clean, clean_detail = server_clean(server, exit_code)
     finally:
         shutil.rmtree(state, ignore_errors=True)
+    return Outcome(runs, clean, clean_detail)
 
+
+def report(args: argparse.Namespace, latencies: list[str], outcome: Outcome, cert_length: int) -> bool:
+    """Print the tables and the verdict (and write the JSON when asked); True when all passed."""
+    runs = outcome.runs
     steps: list[StepRow] = []
     parts: list[PartRow] = []
     for run in runs:
@@ -540,8 +556,8 @@ def main(argv: list[str] | None = None) -> int:
         for text, count in sorted(run.failures.items()):
             print(f"  {run.latency}: {count} x {text}")
         failures.update(run.failures)
-    print(f"\nServer: {'clean' if clean else 'NOT CLEAN'} ({clean_detail})")
-    ok = not failures and clean and all(len(run.sessions) == args.repeat for run in runs)
+    print(f"\nServer: {'clean' if outcome.clean else 'NOT CLEAN'} ({outcome.clean_detail})")
+    ok = not failures and outcome.clean and all(len(run.sessions) == args.repeat for run in runs)
     print("all sessions passed" if ok else f"FAILED: {sum(failures.values())} session(s) failed")
     if args.json:
         args.json.write_text(json.dumps({
@@ -552,10 +568,19 @@ def main(argv: list[str] | None = None) -> int:
             "parts": [asdict(row) for row in parts],
             "whole_sessions": [asdict(row) for row in wholes],
             "failures": {run.latency: dict(run.failures) for run in runs},
-            "server": {"clean": clean, "detail": clean_detail},
+            "server": {"clean": outcome.clean, "detail": outcome.clean_detail},
             "ok": ok,
         }, indent=2))
-    return 0 if ok else 1
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    latencies = list(LATENCY_CHOICES[args.latency])
+    hierarchy = TestHierarchy.ensure(args.hierarchy)
+    cert_length = len(hierarchy.holder(HOLDER).auth_certificate.public_bytes(Encoding.DER))
+    outcome = run_all(args, latencies, hierarchy, cert_length)
+    return 0 if report(args, latencies, outcome, cert_length) else 1
 
 
 if __name__ == "__main__":
