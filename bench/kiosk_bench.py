@@ -61,13 +61,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.card_bench import minimum_apdus  # noqa: E402
-from bench.linkserver_bench import (  # noqa: E402
-    BENCH_LIMITS,
-    ServerProcess,
-    percentile,
-    start_server,
-    write_bench_limits,
-)
+from bench.linkserver_bench import percentile  # noqa: E402
+from bench.server_process import BENCH_LIMITS, ServerProcess, start_server, write_bench_limits  # noqa: E402
 from tests.linkserver.helpers import free_port  # noqa: E402
 
 HOLDER = "linked"

@@ -836,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be 1 or more and --sessions 2 or more")
 
     from bench.kiosk_bench import server_clean, write_kiosk_config
-    from bench.linkserver_bench import start_server, write_bench_limits
+    from bench.server_process import start_server, write_bench_limits
     from kiosk.config import load_config
     from kiosk.nfc.sim import TestHierarchy
     from kiosk.services.core import KioskCore
