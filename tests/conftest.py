@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from kiosk.linkage import LinkageClient
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.hierarchy import generate
 from kiosk.nfc.sim.pcscd import SOCKET_ENV, PcscdProcess
 from kiosk.nfc.sim.vpcd import VpcdBridge
+from tests.helpers.linkage_client import ROOMY, Recorder, config_for
 from tests.linkserver.helpers import LiveServer, Staff, live_server
 
 TEST_READER_NAME = "Kiosk Test PCD"
@@ -124,3 +126,25 @@ def distinct_screens(views: Iterable[Any]) -> list[Any]:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# -- the linkage client's tests --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    """The reference server for one test module, with limits it never reaches by accident."""
+    with live_server(tmp_path_factory.mktemp("linkage") / "state", hierarchy, limits=ROOMY) as server:
+        yield server
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(live: LiveServer, recorder: Recorder) -> Iterator[LinkageClient]:
+    """The kiosk's linkage client on ``live``, its requests recorded by ``recorder``."""
+    with LinkageClient(config_for(live), transport=recorder) as linkage:
+        yield linkage
