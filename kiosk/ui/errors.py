@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 from PySide6.QtCore import QCoreApplication, QObject
 
+from kiosk.ui.translations import fill
+
 CONTEXT = "ErrorWords"
 
 
@@ -479,7 +481,7 @@ class ErrorWords(QObject):
         shown = code or "internal"
         group = _CODES.get(shown)
         title, explanation, remedy = _GROUPS[group] if group is not None else _UNKNOWN
-        text = ErrorText(_tr(title), _tr(explanation).replace("%1", shown), _tr(remedy))
+        text = ErrorText(_tr(title), fill(_tr(explanation), shown), _tr(remedy))
         if group == "pin_wrong" and tries_left is not None:
             # tr works on the class at run time (the stubs only know the instance method); lupdate
             # sees the plural only through tr, not through QCoreApplication.translate.

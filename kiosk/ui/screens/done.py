@@ -28,6 +28,7 @@ from kiosk.flow import (
 from kiosk.ui.base import screen
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import code_label, local_time, shown
+from kiosk.ui.translations import fill
 from kiosk.ui.widgets import TITLE_PT, Notice, QrCode, StatusIcon, label
 
 
@@ -97,7 +98,7 @@ class DoneScreen(Frame):
         self.message.setText(what.message)
         self.code.setText(what.code)
         self.code.setVisible(bool(what.code))
-        spoken = self.tr("Code: %1").replace("%1", " ".join(what.code)) if what.code else ""
+        spoken = fill(self.tr("Code: %1"), " ".join(what.code)) if what.code else ""
         self.code.setAccessibleName(spoken)
         self.qr.set_text(what.qr or None)
         self.qr.setVisible(bool(what.qr))
@@ -145,8 +146,8 @@ class DoneScreen(Frame):
     def _voucher(self, result: VoucherIssued) -> Shown:
         page = shown(result.page) if result.page else ""
         if page:
-            instructions = self.tr("Later, open the voucher page on your phone or computer (%1), enter this "
-                                   "code and your account ID, and finish there.").replace("%1", page)
+            instructions = fill(self.tr("Later, open the voucher page on your phone or computer (%1), enter "
+                                        "this code and your account ID, and finish there."), page)
         else:
             instructions = self.tr("Later, open the university's voucher page on your phone or computer, "
                                    "enter this code and your account ID, and finish there. The help desk "
@@ -161,7 +162,7 @@ class DoneScreen(Frame):
 
     def _valid_until(self, code: str, result: MfaEnrolment | SalvageTicket) -> str:
         moment = local_time(result.expires_at, self.tr("yyyy-MM-dd HH:mm"))
-        return self.tr("Valid until %1").replace("%1", moment) if moment and code else ""
+        return fill(self.tr("Valid until %1"), moment) if moment and code else ""
 
     def _mfa(self, result: MfaEnrolment) -> Shown:
         code = shown(result.code)
@@ -184,7 +185,7 @@ class DoneScreen(Frame):
         elif result.mode == "backup":
             what = self.tr("It gives you access to back up your cloud mail and cloud drive data.")
         else:
-            what = self.tr("It gives you access to your cloud data (%1).").replace("%1", shown(result.mode))
+            what = fill(self.tr("It gives you access to your cloud data (%1)."), shown(result.mode))
         return Shown(title, what, code=code, qr=code, expiry=self._valid_until(code, result),
                      once=self.tr("Write it down or photograph it now: it is shown only once."))
 
@@ -194,5 +195,5 @@ class DoneScreen(Frame):
                          self.tr("No card is linked to this account. Choose \"Link my card\" to link one."))
         name = shown(result.name_on_card)
         since = local_time(result.linked_at, self.tr("yyyy-MM-dd"))
-        linked = self.tr("Linked for %1 since %2.").replace("%1", name or "-").replace("%2", since or "-")
+        linked = fill(self.tr("Linked for %1 since %2."), name or "-", since or "-")
         return Shown(self.tr("Your card is linked"), linked)

@@ -21,6 +21,7 @@ from kiosk.ui.base import screen
 from kiosk.ui.errors import describe
 from kiosk.ui.keypads import OnScreenKeyboard, PinPad
 from kiosk.ui.screens.frame import Frame
+from kiosk.ui.translations import fill
 from kiosk.ui.widgets import (
     BODY_PT,
     TITLE_PT,
@@ -267,7 +268,7 @@ class DeviceGrantScreen(EntryScreen):
         self.user_code.setText(code)
         # Read out one character at a time, as the phone will ask for them.
         self.user_code.setAccessibleDescription(" ".join(code))
-        self.address.setText(self.tr("Or open this address on your phone: %1").replace("%1", self._uri or ""))
+        self.address.setText(fill(self.tr("Or open this address on your phone: %1"), self._uri or ""))
         self.address.setVisible(bool(self._uri))
 
     def retranslate(self) -> None:

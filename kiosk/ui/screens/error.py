@@ -11,6 +11,7 @@ from kiosk.ui.base import screen
 from kiosk.ui.errors import ErrorWords
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import boxed
+from kiosk.ui.translations import fill
 from kiosk.ui.widgets import ALERT_INK, Notice, StatusIcon, label
 
 
@@ -58,8 +59,8 @@ class ErrorScreen(Frame):
         self.explanation.setText(words.explanation)
         self.remedy.setText(words.remedy)
         if view.error_step:
-            staff = self.tr("Code for staff: %1 (at: %2)").replace("%1", code).replace("%2", view.error_step)
+            staff = fill(self.tr("Code for staff: %1 (at: %2)"), code, view.error_step)
         else:
-            staff = self.tr("Code for staff: %1").replace("%1", code)
+            staff = fill(self.tr("Code for staff: %1"), code)
         self.staff_code.setText(staff)
         self.take_card.set_message(self.tr("Take your card with you.") if view.card_present else "", "info")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QStackedLayout, QVBoxLayou
 from kiosk.flow import Intent, Screen, View
 from kiosk.ui.base import screen
 from kiosk.ui.screens.frame import Frame
+from kiosk.ui.translations import fill
 from kiosk.ui.widgets import BODY_PT, KEY_PT, BigButton, Notice, StatusIcon, label, make_font, mm
 
 
@@ -170,7 +171,7 @@ class PasswordKeyboard(QWidget):
         for letter in string.ascii_lowercase:
             key = self.keys[letter]
             key.setText(letter.upper() if self._shift else letter)
-            key.set_spoken_name(self.tr("Capital %1").replace("%1", letter.upper()) if self._shift else None)
+            key.set_spoken_name(fill(self.tr("Capital %1"), letter.upper()) if self._shift else None)
         names = self._symbol_names()
         for symbol, name in names.items():
             self.keys[symbol].set_spoken_name(name)
@@ -306,19 +307,18 @@ class NewPasswordScreen(Frame):
         classes = self._policy_number("min_classes", 3)
         done, not_yet = self.tr("done"), self.tr("not yet")
         self.length_rule.show_rule(
-            self.tr("%1 to %2 characters").replace("%1", str(low)).replace("%2", str(high)),
+            fill(self.tr("%1 to %2 characters"), str(low), str(high)),
             not problems & _LENGTH_PROBLEMS, done, not_yet)
         self.class_rule.show_rule(
-            self.tr("At least %1 of: capital letters, small letters, digits, symbols")
-            .replace("%1", str(classes)),
+            fill(self.tr("At least %1 of: capital letters, small letters, digits, symbols"), str(classes)),
             not problems & _CLASS_PROBLEMS, done, not_yet)
         self.charset_rule.show_rule(
             self.tr("Only letters, digits, symbols and spaces from this keyboard (no Japanese characters)"),
             not problems & _CHARSET_PROBLEMS, done, not_yet)
         others = sorted(problems - _KNOWN_PROBLEMS)
         if others:
-            self.other_problems.set_message(self.tr("The password breaks another rule of the university "
-                                                    "(%1).").replace("%1", ", ".join(others)), "no")
+            self.other_problems.set_message(fill(self.tr("The password breaks another rule of the university "
+                                                         "(%1)."), ", ".join(others)), "no")
         else:
             self.other_problems.set_message("")
         busy = self.view is not None and self.view.busy

@@ -13,6 +13,7 @@ from kiosk.ui.errors import ErrorWords
 from kiosk.ui.keypads import OnScreenKeyboard
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import boxed, shown
+from kiosk.ui.translations import fill
 from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, label, make_font, mm
 
 
@@ -95,9 +96,9 @@ class StaffWaitScreen(Frame):
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
-        self.account.setText(self.tr("Account: %1").replace("%1", shown(view.account)))
+        self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.name_on_record:
-            self.name.setText(self.tr("Name on record: %1").replace("%1", shown(view.name_on_record)))
+            self.name.setText(fill(self.tr("Name on record: %1"), shown(view.name_on_record)))
         else:
             self.name.setText(self.tr("No name on record for this account."))
 
@@ -138,9 +139,9 @@ class UnlinkConfirmScreen(Frame):
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
-        self.account.setText(self.tr("Account: %1").replace("%1", shown(view.account)))
+        self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.name_on_record:
-            self.name.setText(self.tr("Name on record: %1").replace("%1", shown(view.name_on_record)))
+            self.name.setText(fill(self.tr("Name on record: %1"), shown(view.name_on_record)))
         else:
             self.name.setText(self.tr("No name on record for this account."))
         self.delete_button.setEnabled(not view.busy)
@@ -199,7 +200,7 @@ class OfflineApprovalScreen(Frame):
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
-        self.account.setText(self.tr("Account: %1").replace("%1", shown(view.account)))
+        self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.error:
             words = ErrorWords.describe(view.error)
             self.error.set_message(f"{words.title}\n{words.explanation} {words.remedy}", "no")
