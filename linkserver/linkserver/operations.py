@@ -32,7 +32,7 @@ from linkserver.config import Lifetimes
 from linkserver.directory import AccountInfo, code_hash
 from linkserver.errors import ApiError
 from linkserver.models import Link, Operation, SalvageTicket, Verification
-from linkserver.service import ServerParts, new_id, require_scope
+from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
 
 #: Operations, and whether each changes the account (and so waits for staff).
@@ -207,7 +207,6 @@ class OperationService:
         now = p.clock()
         digest = request_digest(kind, verification_id, params)
         session_key = secrets.token_urlsafe(SESSION_KEY_BYTES)
-        refusal: ApiError | None = None
         with p.db.transaction() as session:
             existing = self._by_key(session, caller, idempotency_key)
             if existing is not None:
@@ -224,12 +223,10 @@ class OperationService:
                 if isinstance(exc, IntegrityError):
                     raise
                 refusal = exc
-                audit.append(session, "operation_refused", client_id=caller.client_id,
-                             details={"kind": kind, "code": exc.code, "verification_id": verification_id})
             else:
                 return self._view(op, now, session_key), True
-        assert refusal is not None
-        raise refusal
+        raise recorded(p.db, refusal, "operation_refused", client_id=caller.client_id,
+                       details={"kind": kind, "code": refusal.code, "verification_id": verification_id})
 
     def _replay(self, existing: Operation, digest: str, session_key: str, now: dt.datetime) -> OperationView:
         """The first answer again, with a new session key in place of the first (which may be lost)."""

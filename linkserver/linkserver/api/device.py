@@ -25,9 +25,7 @@ async def device_authorization(request: Request, found: ServicesDep) -> JSONResp
     address = client_address(request)
 
     def run() -> DeviceAuthorizationResponse:
-        client_id = client_of(found, form, address)
-        found.parts.kiosk_limiter.take(client_id, "kiosk")
-        code = found.device.authorize(client_id, form.get("scope"))
+        code = found.device.authorize(client_of(found, form, address), form.get("scope"))
         return DeviceAuthorizationResponse(**asdict(code))
 
     answer = await in_pool(run)

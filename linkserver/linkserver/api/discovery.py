@@ -3,7 +3,6 @@
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from linkserver.api.deps import ServicesDep
 from linkserver.errors import API_CODES, CODES
@@ -14,8 +13,7 @@ router = APIRouter(tags=["discovery"])
 
 @router.get("/health", response_model=Health)
 def health(found: ServicesDep) -> Health:
-    with found.parts.db.transaction() as session:
-        session.execute(text("SELECT 1"))
+    found.parts.db.ping()
     return Health(status="ok", database="ok")
 
 

@@ -48,11 +48,4 @@ def client_of(found: Services, form: dict[str, str], address: str) -> str:
 
 
 def _device_token(found: Services, form: dict[str, str], address: str) -> tuple[str, int]:
-    client_id = client_of(found, form, address)
-    found.parts.kiosk_limiter.take(client_id, "kiosk")
-    with found.parts.db.transaction() as session:
-        try:
-            return found.device.poll(session, client_id, form.get("device_code", ""))
-        except AuthError as exc:
-            refusal = exc
-    raise refusal  # raised after the commit, so slow_down's new interval is kept
+    return found.device.token(client_of(found, form, address), form.get("device_code", ""))
