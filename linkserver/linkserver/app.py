@@ -28,7 +28,7 @@ from linkserver.api import operations as operation_routes
 from linkserver.api.deps import Services
 from linkserver.api.responses import error_response
 from linkserver.device import DeviceGrant
-from linkserver.errors import ApiError
+from linkserver.errors import ApiError, ErrorCode
 from linkserver.logsafe import printable
 from linkserver.offline import OfflineService
 from linkserver.operations import OperationService
@@ -92,7 +92,7 @@ class BodyLimit:
         await self.app(scope, limited, guarded_send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "request_too_large",
+        response = error_response(413, ErrorCode.REQUEST_TOO_LARGE,
                                   f"request bodies are limited to {self.limit} bytes")
         await response(scope, receive, send)
 
@@ -140,8 +140,8 @@ async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
     if request.url.path.startswith("/oauth/"):
         return JSONResponse({"error": exc.code, "error_description": exc.description},
                             status_code=exc.status, headers={"Cache-Control": "no-store"})
-    if exc.code == "invalid_token":
-        return error_response(401, "invalid_token", exc.description)
+    if exc.code == ErrorCode.INVALID_TOKEN:
+        return error_response(401, ErrorCode.INVALID_TOKEN, exc.description)
     return error_response(exc.status, exc.code, exc.description)
 
 
@@ -155,7 +155,7 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         response = JSONResponse({"error": "invalid_request", "error_description": message},
                                 status_code=exc.status_code, headers={"Cache-Control": "no-store"})
     else:
-        response = error_response(exc.status_code, "invalid_request", message)
+        response = error_response(exc.status_code, ErrorCode.INVALID_REQUEST, message)
     if exc.status_code == 405:
         response.headers["Allow"] = ", ".join(_allowed_methods(request.app, request.scope))
     return response
@@ -165,7 +165,7 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> JSONRespon
     # Name the fields, never echo their values: a password or a certificate may be among them.
     problems = sorted({".".join(str(p) for p in error.get("loc", ())[1:]) or "body"
                        for error in exc.errors()})
-    return error_response(422, "invalid_request", "the request does not match the API's schema",
+    return error_response(422, ErrorCode.INVALID_REQUEST, "the request does not match the API's schema",
                           problems=problems)
 
 

@@ -22,7 +22,7 @@ from linkserver import audit
 from linkserver.config import Policy
 from linkserver.db import Database
 from linkserver.directory import AccountDirectory, LinkStore
-from linkserver.errors import ApiError, VerificationRefused
+from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, UsedAssertion, Verification
 from linkserver.notifier import Notifier
 from linkserver.ratelimit import RateLimiter
@@ -82,7 +82,7 @@ class ServerParts:
 
 def require_scope(caller: Caller, scope: str) -> None:
     if scope not in caller.scopes:
-        raise ApiError("insufficient_scope", 403, f"this call needs the {scope!r} scope")
+        raise ApiError(ErrorCode.INSUFFICIENT_SCOPE, 403, f"this call needs the {scope!r} scope")
 
 
 def recorded(db: Database, refusal: Refusal, event: str, *, client_id: str | None = None,
@@ -173,20 +173,20 @@ class VerificationService:
     def _consume_nonce(self, session: Session, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
         challenge = session.get(Challenge, nonce)
         if challenge is None:
-            raise ApiError("unknown_nonce", 403)
+            raise ApiError(ErrorCode.UNKNOWN_NONCE, 403)
         if challenge.client_id != caller.client_id:
-            raise ApiError("foreign_nonce", 403)
+            raise ApiError(ErrorCode.FOREIGN_NONCE, 403)
         if challenge.used_at is not None:
-            raise ApiError("replayed_nonce", 403)
+            raise ApiError(ErrorCode.REPLAYED_NONCE, 403)
         if challenge.expires_at <= now:
-            raise ApiError("expired_nonce", 403)
+            raise ApiError(ErrorCode.EXPIRED_NONCE, 403)
         # Conditional update: of two concurrent uses of one nonce, exactly one wins.
         claimed = session.execute(
             update(Challenge).where(Challenge.nonce == nonce, Challenge.used_at.is_(None))
             .values(used_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError("replayed_nonce", 403)
+            raise ApiError(ErrorCode.REPLAYED_NONCE, 403)
 
     # -- verification -------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ class VerificationService:
         p = self.parts
         require_scope(caller, "verify")
         if not p.policy.account_id_ok(account_id):
-            raise ApiError("invalid_account", 422)
+            raise ApiError(ErrorCode.INVALID_ACCOUNT, 422)
         now = p.clock()
         try:
             with p.db.transaction() as session:

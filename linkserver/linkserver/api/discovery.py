@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from linkserver.api.deps import ServicesDep
-from linkserver.errors import API_CODES, CODES
+from linkserver.errors import ErrorCode
 from linkserver.schemas import CodeList, Health, ServerInfo
 
 router = APIRouter(tags=["discovery"])
@@ -37,4 +37,4 @@ def jwks(found: ServicesDep) -> dict[str, Any]:
 
 @router.get("/v1/codes", response_model=CodeList)
 def codes() -> CodeList:
-    return CodeList(codes={**CODES, **API_CODES})
+    return CodeList(codes={code.value: code.meaning for code in ErrorCode})

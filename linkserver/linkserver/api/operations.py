@@ -11,6 +11,7 @@ from linkserver.api.deps import CallerDep, OperationId, ServicesDep, SessionKey
 from linkserver.api.responses import documented
 from linkserver.operations import OperationView
 from linkserver.schemas import CancelRequest, OperationRequest, OperationResponse, PasswordRequest
+from linkserver.words import OperationKind
 
 router = APIRouter(tags=["operations"])
 
@@ -26,8 +27,8 @@ def create_operation(
     body: OperationRequest, who: CallerDep, found: ServicesDep,
     idempotency_key: Annotated[str, Header(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")],
 ) -> JSONResponse:
-    params = body.params.model_dump(exclude_none=True)
-    view, created = found.operations.create(who, idempotency_key, body.kind, body.verification_id, params)
+    kind, params = OperationKind(body.kind), body.params.model_dump(exclude_none=True)
+    view, created = found.operations.create(who, idempotency_key, kind, body.verification_id, params)
     return JSONResponse(answer(view).model_dump(mode="json"), status_code=201 if created else 200)
 
 

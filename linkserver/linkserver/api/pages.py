@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from linkserver.api.deps import PUBLIC_LIMIT, ServicesDep, in_pool
 from linkserver.api.forms import form_body, read_form
 from linkserver.api.responses import documented_json
-from linkserver.errors import ApiError
+from linkserver.errors import ApiError, ErrorCode
 from linkserver.pages import done_html, pick_language, sign_in_html, voucher_done_html, voucher_html
 from linkserver.tokens import AuthError
 
@@ -105,7 +105,7 @@ async def voucher_redeem(request: Request, found: ServicesDep) -> HTMLResponse:
     try:
         result = await in_pool(found.offline.redeem, code, account_id, form.get("new_password") or None)
     except ApiError as exc:
-        if exc.code != "password_policy":
+        if exc.code is not ErrorCode.PASSWORD_POLICY:
             return HTMLResponse(voucher_html(lang, code, "v_invalid"), status_code=403)
         problems = exc.extra.get("problems")
         missing = isinstance(problems, list) and "missing" in problems
