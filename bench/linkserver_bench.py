@@ -26,7 +26,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,12 +44,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from sqlalchemy import func, select
 
-from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signed_message
 from linkserver.admin import check_audit, register_client
 from linkserver.anchor import open_database
-from linkserver.config import Limits, Settings, load_settings
+from linkserver.config import Limits, Settings
 from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, Verification
 from linkserver.tokens import generate_ec_private_key_pem
@@ -59,6 +57,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.linkserver_process import (  # noqa: E402
+    BENCH_LIMITS,
+    start_server,
+    write_bench_limits,
+)
+from bench.linkserver_process import ServerProcess as ServerProcess  # noqa: E402  (for the other benches)
 from tests.linkserver.helpers import (  # noqa: E402
     POSTGRES_ENV,
     b64,
@@ -69,8 +73,6 @@ from tests.linkserver.helpers import (  # noqa: E402
 )
 
 HOLDER = "linked"
-#: Requests per minute and verifications per hour high enough never to bind during the bench.
-BENCH_LIMITS = {"kiosk_requests_per_minute": 1_000_000_000, "account_verifications_per_hour": 1_000_000_000}
 #: The claims each kiosk cycles through: the holder's own account, and two that are not theirs.
 CLAIMS: tuple[tuple[str, bool], ...] = (
     ("2024000001", True), ("2024000001", True), ("2024000001", True),
@@ -78,7 +80,6 @@ CLAIMS: tuple[tuple[str, bool], ...] = (
     ("2024000001", True), ("2024000001", True), ("2024000001", True),
     ("2099999999", False),  # no such account
 )
-SERVER_START_SECONDS = 60
 PKCS1 = padding.PKCS1v15()
 
 
@@ -110,64 +111,6 @@ def measure_floor(key: rsa.RSAPrivateKey, repeat: int) -> Floor:
         key.sign(message, PKCS1, hashes.SHA256())
         signing.append(time.perf_counter() - start)
     return Floor(statistics.median(times) * 1000, repeat, statistics.median(signing) * 1000)
-
-
-# -- the server process ------------------------------------------------------------------------
-
-
-@dataclass
-class ServerProcess:
-    base: str
-    config: Path
-    command: list[str]
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log.read_text("utf-8", errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def server_command(config: Path, port: int) -> list[str]:
-    script = Path(sys.executable).with_name("kiosk-linkserver")
-    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "linkserver.cli"]
-    return [*launcher, "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning"]
-
-
-def start_server(config: Path, port: int, log: Path) -> ServerProcess:
-    command = server_command(config, port)
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = ServerProcess(f"http://127.0.0.1:{port}", config, command, process, log)
-    if wait_until_healthy(server.base, timeout=SERVER_START_SECONDS, alive=lambda: process.poll() is None):
-        return server
-    if process.poll() is not None:
-        raise RuntimeError(f"the server exited with {process.returncode}:\n{server.log_tail()}")
-    server.stop()
-    raise RuntimeError(f"the server did not answer /health within {SERVER_START_SECONDS} s:\n"
-                       f"{server.log_tail()}")
-
-
-def write_bench_limits(config: Path) -> None:
-    """Append the bench's ``[limits]`` table to the demo configuration and check it still loads."""
-    table = "".join(f"{name} = {value}\n" for name, value in BENCH_LIMITS.items())
-    with config.open("a", encoding="utf-8") as out:
-        out.write(f"\n[limits]\n{table}")
-    limits = load_settings(config).limits
-    for name, value in BENCH_LIMITS.items():
-        if getattr(limits, name) != value:
-            raise RuntimeError(f"limits.{name} did not take effect")
 
 
 # -- kiosks ------------------------------------------------------------------------------------
@@ -533,7 +476,8 @@ Machine: {cpus} CPU(s), shared by the server and the load generator (and Postgre
 """, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[int], list[str]]:
+    """The options, the concurrency levels and the backends asked for."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument("--duration", type=float, default=15.0,
@@ -561,7 +505,36 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--concurrency needs at least one level of 1 or more kiosks")
     if unknown := set(backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backend {sorted(unknown)[0]!r}: sqlite or postgresql")
+    return args, levels, backends
 
+
+def report(runs: list[BackendRun], skipped: list[str], floor: Floor, json_path: Path | None) -> bool:
+    """Print the table, the errors and the checks (and write them as JSON); whether every check passed."""
+    print_table([row for run in runs for row in run.rows], floor)
+    for run in runs:
+        for row in run.rows:
+            for kind, count in sorted(row.error_kinds.items()):
+                print(f"  {run.backend}, {row.kiosks} kiosks: {count} x {kind}")
+    for line in skipped:
+        print(line)
+    ok = True
+    for run in runs:
+        print(f"\nNothing lost ({run.backend}):")
+        for check in run.checks:
+            ok = ok and check.ok
+            print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    print(f"\n{'all checks passed' if ok else 'SOME CHECKS FAILED'}")
+    if json_path:
+        json_path.write_text(json.dumps({
+            "floor": asdict(floor), "skipped": skipped,
+            "runs": [{"backend": r.backend, "rows": [asdict(row) for row in r.rows],
+                      "checks": [asdict(c) for c in r.checks]} for r in runs],
+        }, indent=2))
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, levels, backends = parse_args(argv)
     hierarchy = TestHierarchy.ensure(args.hierarchy)
     floor = measure_floor(hierarchy.holder(HOLDER).auth_key, args.floor_repeat)
     describe(args, floor, levels)
@@ -581,28 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         with backend_url(backend, postgres) as url:
             runs.append(run_backend(backend, url, hierarchy, levels, args.duration, args.requests,
                                     args.warmup))
-
-    print_table([row for run in runs for row in run.rows], floor)
-    for run in runs:
-        for row in run.rows:
-            for kind, count in sorted(row.error_kinds.items()):
-                print(f"  {run.backend}, {row.kiosks} kiosks: {count} x {kind}")
-    for line in skipped:
-        print(line)
-    ok = True
-    for run in runs:
-        print(f"\nNothing lost ({run.backend}):")
-        for check in run.checks:
-            ok = ok and check.ok
-            print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
-    print(f"\n{'all checks passed' if ok else 'SOME CHECKS FAILED'}")
-    if args.json:
-        args.json.write_text(json.dumps({
-            "floor": asdict(floor), "skipped": skipped,
-            "runs": [{"backend": r.backend, "rows": [asdict(row) for row in r.rows],
-                      "checks": [asdict(c) for c in r.checks]} for r in runs],
-        }, indent=2))
-    return 0 if ok else 1
+    return 0 if report(runs, skipped, floor, args.json) else 1
 
 
 if __name__ == "__main__":
