@@ -100,5 +100,10 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    def ping(self) -> None:
+        """A round trip to the database; raises when it does not answer."""
+        with self.transaction() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         self.engine.dispose()

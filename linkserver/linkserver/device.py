@@ -57,6 +57,8 @@ class DeviceGrant:
         self.verification_uri = public_base.rstrip("/") + "/device"
 
     def authorize(self, client_id: str, scope: str | None) -> DeviceCode:
+        """A device code for the kiosk ``client_id`` (its request counts against its limit)."""
+        self.parts.kiosk_limiter.take(client_id, "kiosk")
         if scope not in (None, "", "account"):
             raise AuthError("invalid_scope", "the device grant only proves an account (scope 'account')", 400)
         now = self.parts.clock()
@@ -75,8 +77,18 @@ class DeviceGrant:
                           f"{self.verification_uri}?user_code={shown}",
                           self.lifetimes.device_code_seconds, self.lifetimes.device_poll_interval_seconds)
 
-    def poll(self, session: Session, client_id: str, device_code: str) -> tuple[str, int]:
-        """The account token once the user signed in; otherwise the RFC 8628 error to answer with."""
+    def token(self, client_id: str, device_code: str) -> tuple[str, int]:
+        """The kiosk's poll (counted against its limit): the account token once the user signed in,
+        otherwise the RFC 8628 error to answer with."""
+        self.parts.kiosk_limiter.take(client_id, "kiosk")
+        with self.parts.db.transaction() as session:
+            try:
+                return self._poll(session, client_id, device_code)
+            except AuthError as exc:
+                refusal = exc
+        raise refusal  # raised after the commit, so slow_down's new interval is kept
+
+    def _poll(self, session: Session, client_id: str, device_code: str) -> tuple[str, int]:
         now = self.parts.clock()
         grant = session.get(DeviceAuthorization, code_hash(device_code), with_for_update=True)
         if grant is None or grant.client_id != client_id:

@@ -27,6 +27,7 @@ from starlette.datastructures import MutableHeaders
 
 from linkserver.app import ASGIApp, Message, Receive, Scope, Send
 from linkserver.config import Settings
+from linkserver.errors import ErrorCode
 from linkserver.logsafe import printable
 
 logger = logging.getLogger("linkserver.http")
@@ -83,7 +84,7 @@ class HostGuard:
             given = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
             if len(given) != 1 or host_name(given[0]) not in self.hosts:
                 logger.warning("refused a request for host %s", printable(", ".join(given) or "(none)"))
-                refusal = JSONResponse({"error": "invalid_request",
+                refusal = JSONResponse({"error": ErrorCode.INVALID_REQUEST,
                                         "message": "this server does not answer for that host"},
                                        status_code=400)
                 await refusal(scope, receive, send)

@@ -39,15 +39,16 @@ from sqlalchemy.orm import Session
 from linkserver import audit
 from linkserver.config import Lifetimes
 from linkserver.directory import code_hash
-from linkserver.errors import ApiError, VerificationRefused
+from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import KioskClient, OfflineEvidence
 from linkserver.operations import SALVAGE_MODES, OperationService
 from linkserver.service import new_id, require_scope
 from linkserver.tokens import ASSERTION_ALGORITHMS, Caller
+from linkserver.words import OperationKind
 
 SEAL_ALGORITHM = "ECDH-ES+A256KW"
 SEAL_ENCRYPTION = "A256GCM"
-OFFLINE_KINDS = ("password_reset", "mfa_reset", "salvage")
+OFFLINE_KINDS = (OperationKind.PASSWORD_RESET, OperationKind.MFA_RESET, OperationKind.SALVAGE)
 #: Evidence older than this is refused: the voucher it carries would be stale anyway.
 MAX_EVIDENCE_AGE = dt.timedelta(days=30)
 CLOCK_LEEWAY = dt.timedelta(minutes=5)
@@ -80,7 +81,7 @@ def seal_evidence(payload: dict[str, Any], kiosk_key: Key, kiosk_alg: str, serve
 
 
 #: Refusals that may not hold tomorrow: nothing is recorded, and the kiosk sends the bundle again.
-TRANSIENT = frozenset({"revocation_unknown"})
+TRANSIENT = frozenset({ErrorCode.REVOCATION_UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class _Evidence:
     issued_at: dt.datetime
     challenge: bytes
     account_id: str
-    operation: str
+    operation: OperationKind
     params: dict[str, object]
     certificate: bytes
     signature: bytes
@@ -142,7 +143,7 @@ class OfflineService:
             if known is not None:
                 return known
         evidence: _Evidence | None = None
-        error: str | None = None
+        error: ErrorCode | None = None
         ppid: str | None = None
         try:
             evidence = self._open(caller, sealed)
@@ -165,7 +166,7 @@ class OfflineService:
                 error = self._check_against_records(session, caller, evidence, ppid)
             record = OfflineEvidence(
                 evidence_id=new_id("evd"), client_id=caller.client_id, idempotency_key=key,
-                counter=evidence.counter if evidence and error != "evidence_counter_reused" else None,
+                counter=evidence.counter if evidence and error != ErrorCode.EVIDENCE_COUNTER_REUSED else None,
                 bundle_digest=digest, received_at=self.parts.clock(),
                 fate="refused" if error else "accepted", error_code=error,
                 account_id=evidence.account_id if evidence else None,
@@ -183,7 +184,8 @@ class OfflineService:
                 known = self._known(session, caller, key, digest)
                 if known is not None:
                     return known
-                record.counter, record.fate, record.error_code = None, "refused", "evidence_counter_reused"
+                record.counter, record.fate = None, "refused"
+                record.error_code = ErrorCode.EVIDENCE_COUNTER_REUSED
                 record.voucher_hash = None
                 session.add(record)
             audit.append(session, "offline_evidence", client_id=caller.client_id,
@@ -200,17 +202,17 @@ class OfflineService:
         if row is None:
             return None
         if row.bundle_digest != digest:
-            return EvidenceFate(key, row.evidence_id, "refused", "idempotency_conflict", True)
+            return EvidenceFate(key, row.evidence_id, "refused", ErrorCode.IDEMPOTENCY_CONFLICT, True)
         return EvidenceFate(key, row.evidence_id, row.fate, row.error_code, True)
 
     def _open(self, caller: Caller, sealed: str) -> _Evidence:
         if len(sealed) > MAX_BUNDLE_BYTES:
-            raise ApiError("evidence_unreadable", 422, "the bundle is too large")
+            raise ApiError(ErrorCode.EVIDENCE_UNREADABLE, 422, "the bundle is too large")
         try:
             signed = jwe.decrypt_compact(sealed, self._sealing_key,
                                          algorithms=[SEAL_ALGORITHM, SEAL_ENCRYPTION]).plaintext
         except (JoseError, ValueError, TypeError):
-            raise ApiError("evidence_unreadable", 422) from None
+            raise ApiError(ErrorCode.EVIDENCE_UNREADABLE, 422) from None
         with self.parts.db.transaction() as session:
             client = session.get(KioskClient, caller.client_id)
             jwk = dict(client.public_jwk) if client else None
@@ -220,12 +222,12 @@ class OfflineService:
             signed_payload = jws.deserialize_compact(signed, key, algorithms=ASSERTION_ALGORITHMS).payload
             payload = json.loads(signed_payload)
         except (JoseError, ValueError, TypeError, AssertionError):
-            raise ApiError("evidence_bad_kiosk_signature", 422) from None
+            raise ApiError(ErrorCode.EVIDENCE_BAD_KIOSK_SIGNATURE, 422) from None
         return self._parse(caller, payload)
 
     def _parse(self, caller: Caller, payload: Any) -> _Evidence:
         def bad(why: str) -> ApiError:
-            return ApiError("evidence_invalid", 422, f"the evidence is invalid: {why}")
+            return ApiError(ErrorCode.EVIDENCE_INVALID, 422, f"the evidence is invalid: {why}")
 
         if not isinstance(payload, dict) or payload.get("v") != 1:
             raise bad("unknown format version")
@@ -253,39 +255,40 @@ class OfflineService:
             raise bad("account_id")
         operation = payload.get("operation")
         if operation not in OFFLINE_KINDS:
-            raise ApiError("operation_not_offline", 422)
+            raise ApiError(ErrorCode.OPERATION_NOT_OFFLINE, 422)
         params = payload.get("params") or {}
         if not isinstance(params, dict):
             raise bad("params")
-        if operation == "salvage" and params.get("mode") not in SALVAGE_MODES:
+        if operation == OperationKind.SALVAGE and params.get("mode") not in SALVAGE_MODES:
             raise bad("salvage needs a mode")
         staff = payload.get("staff")
         if not isinstance(staff, dict) or not isinstance(staff.get("staff_id"), str) or not staff["staff_id"]:
-            raise ApiError("evidence_no_approval", 422)
+            raise ApiError(ErrorCode.EVIDENCE_NO_APPROVAL, 422)
         voucher_hash = payload.get("voucher_hash")
         if not isinstance(voucher_hash, str) or not re.fullmatch(r"[0-9a-f]{64}", voucher_hash):
             raise bad("voucher_hash")
-        return _Evidence(counter, issued_at, challenge, account_id, str(operation),
-                         {"mode": params["mode"]} if operation == "salvage" else {},
+        return _Evidence(counter, issued_at, challenge, account_id, OperationKind(operation),
+                         {"mode": params["mode"]} if operation == OperationKind.SALVAGE else {},
                          certificate, signature, staff["staff_id"][:64], voucher_hash)
 
     def _check_against_records(self, session: Session, caller: Caller, evidence: _Evidence,
-                               ppid: str) -> str | None:
+                               ppid: str) -> ErrorCode | None:
         link = self.parts.links.by_ppid(session, ppid)
         if link is None or link.account_id != evidence.account_id:
-            return "no_match"
+            return ErrorCode.NO_MATCH
         used = session.scalars(select(OfflineEvidence.evidence_id).where(
             OfflineEvidence.client_id == caller.client_id,
             OfflineEvidence.counter == evidence.counter)).first()
         if used is not None:
-            return "evidence_counter_reused"
+            return ErrorCode.EVIDENCE_COUNTER_REUSED
         account = self.parts.directory.find(session, evidence.account_id)
         if account is None:
-            return "account_unavailable"
-        if evidence.operation == "salvage" and not self.operations._salvage_open(account, self.parts.clock()):
-            return "salvage_not_eligible"
-        if evidence.operation != "salvage" and account.status != "active":
-            return "account_unavailable"
+            return ErrorCode.ACCOUNT_UNAVAILABLE
+        salvage = evidence.operation is OperationKind.SALVAGE
+        if salvage and not self.operations._salvage_open(account, self.parts.clock()):
+            return ErrorCode.SALVAGE_NOT_ELIGIBLE
+        if not salvage and account.status != "active":
+            return ErrorCode.ACCOUNT_UNAVAILABLE
         return None
 
     # -- vouchers -----------------------------------------------------------------------------
@@ -293,7 +296,7 @@ class OfflineService:
     def redeem(self, voucher: str, account_id: str, new_password: str | None) -> dict[str, object]:
         """The user's own device completes an offline-authorised operation with the voucher."""
         now = self.parts.clock()
-        invalid = ApiError("voucher_invalid", 403)
+        invalid = ApiError(ErrorCode.VOUCHER_INVALID, 403)
         with self.parts.db.transaction() as session:
             row = session.scalars(select(OfflineEvidence).where(
                 OfflineEvidence.voucher_hash == code_hash(voucher.strip().upper())).with_for_update()).first()
@@ -305,13 +308,13 @@ class OfflineService:
             if account is None:
                 raise invalid
             result: dict[str, object]
-            if row.kind == "password_reset":
+            if row.kind == OperationKind.PASSWORD_RESET:
                 if new_password is None:
-                    raise ApiError("password_policy", 422, "this voucher needs the new password",
+                    raise ApiError(ErrorCode.PASSWORD_POLICY, 422, "this voucher needs the new password",
                                    {"problems": ["missing"], "policy": self.parts.policy.password.describe()})
                 self.operations.apply_password(session, account_id, new_password, now)
                 result = {"password_set": True}
-            elif row.kind == "mfa_reset":
+            elif row.kind == OperationKind.MFA_RESET:
                 code, expires = self.operations.mfa_code(session, account, now)
                 result = {"enrolment_code": code, "expires_at": expires.isoformat()}
             else:

@@ -30,27 +30,20 @@ from sqlalchemy.orm import Session
 from linkserver import audit
 from linkserver.config import Lifetimes
 from linkserver.directory import AccountInfo, code_hash
-from linkserver.errors import ApiError
+from linkserver.errors import ApiError, ErrorCode
 from linkserver.models import Link, Operation, SalvageTicket, Verification
-from linkserver.service import ServerParts, new_id, require_scope
+from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
+from linkserver.words import OperationKind, OperationStatus
 
-#: Operations, and whether each changes the account (and so waits for staff).
-KINDS: dict[str, bool] = {
-    "prelink": True,
-    "link_status": False,
-    "unlink": True,
-    "password_reset": True,
-    "mfa_reset": True,
-    "salvage": True,
-}
 SALVAGE_MODES = ("backup", "forwarding")
 #: An operation not decided by staff within this time can no longer be approved.
 APPROVAL_WINDOW = dt.timedelta(minutes=30)
 #: Statuses in which the kiosk session still waits (for staff, or for the user's password).
-LIVE = ("awaiting_approval", "approved")
-#: Statuses the kiosk's session ended without effect: a late decision or password is refused.
-ABANDONED = ("cancelled", "expired")
+LIVE = (OperationStatus.AWAITING_APPROVAL, OperationStatus.APPROVED)
+#: Statuses the kiosk's session ended without effect, and the code a late decision or password gets.
+ABANDONED = {OperationStatus.CANCELLED: ErrorCode.OPERATION_CANCELLED,
+             OperationStatus.EXPIRED: ErrorCode.OPERATION_EXPIRED}
 SESSION_KEY_BYTES = 32
 #: How long a code the user must copy (enrolment code, salvage ticket) waits to be shown to the kiosk.
 RESULT_DISPLAY = dt.timedelta(minutes=30)
@@ -74,8 +67,8 @@ class OperationView:
     """An operation as its kiosk (or staff) sees it."""
 
     operation_id: str
-    kind: str
-    status: str
+    kind: OperationKind
+    status: OperationStatus
     account_id: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -97,7 +90,8 @@ class OperationService:
               reveal: bool = False) -> OperationView:
         """The operation as an answer; with ``reveal`` (the session that asked) its codes, once."""
         result = self._codes_once(op, now, reveal)
-        return OperationView(op.operation_id, op.kind, op.status, op.account_id, op.created_at,
+        return OperationView(op.operation_id, OperationKind(op.kind), OperationStatus(op.status),
+                             op.account_id, op.created_at,
                              op.updated_at, result, op.error_code, op.approved_by, session_key)
 
     @staticmethod
@@ -123,7 +117,7 @@ class OperationService:
     def _owned(self, session: Session, caller: Caller, operation_id: str, lock: bool = False) -> Operation:
         op = session.get(Operation, operation_id, with_for_update=lock)
         if op is None or op.client_id != caller.client_id:
-            raise ApiError("operation_unknown", 404)
+            raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
         return op
 
     def get(self, caller: Caller, operation_id: str) -> OperationView:
@@ -139,29 +133,30 @@ class OperationService:
         op = self._owned(session, caller, operation_id, lock=True)
         if (op.session_key_hash is None or session_key is None
                 or not hmac.compare_digest(op.session_key_hash, code_hash(session_key))):
-            raise ApiError("session_key_invalid", 403)
+            raise ApiError(ErrorCode.SESSION_KEY_INVALID, 403)
         self._expire_if_stale(session, op)
         return op
 
-    def _stale_reason(self, op: Operation, now: dt.datetime) -> str | None:
+    def _stale_reason(self, op: Operation, now: dt.datetime) -> ErrorCode | None:
         """Why the operation has run out of time, or None while it has not."""
         lifetimes = self.lifetimes
-        if op.status == "awaiting_approval":
+        if op.status == OperationStatus.AWAITING_APPROVAL:
             if op.created_at + APPROVAL_WINDOW <= now:
-                return "approval_window_passed"
+                return ErrorCode.APPROVAL_WINDOW_PASSED
             keepalive = dt.timedelta(seconds=lifetimes.keepalive_timeout_seconds)
             if op.last_seen_at is not None and op.last_seen_at + keepalive <= now:
-                return "kiosk_gone"
+                return ErrorCode.KIOSK_GONE
         window = dt.timedelta(seconds=lifetimes.password_window_seconds)
-        if op.status == "approved" and op.approved_at is not None and op.approved_at + window <= now:
-            return "password_window_passed"
+        approved_at = op.approved_at if op.status == OperationStatus.APPROVED else None
+        if approved_at is not None and approved_at + window <= now:
+            return ErrorCode.PASSWORD_WINDOW_PASSED
         return None
 
     def _expire_if_stale(self, session: Session, op: Operation) -> None:
         now = self.parts.clock()
         reason = self._stale_reason(op, now)
         if reason is not None:
-            op.status, op.error_code, op.updated_at = "expired", reason, now
+            op.status, op.error_code, op.updated_at = OperationStatus.EXPIRED, reason, now
             audit.append(session, "operation_expired", client_id=op.client_id, account_id=op.account_id,
                          details={"operation_id": op.operation_id, "kind": op.kind, "reason": reason})
 
@@ -174,7 +169,7 @@ class OperationService:
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
             op = self._session_op(session, caller, operation_id, session_key)
-            if op.status == "awaiting_approval":
+            if op.status == OperationStatus.AWAITING_APPROVAL:
                 op.last_seen_at = now
             return self._view(op, now, reveal=True)
 
@@ -194,12 +189,12 @@ class OperationService:
                              account_id=op.account_id,
                              details={"operation_id": op.operation_id, "kind": op.kind, "was": op.status,
                                       "reason": reason or "unspecified"})
-                op.status, op.updated_at = "cancelled", now
+                op.status, op.updated_at = OperationStatus.CANCELLED, now
             return self._view(op, now)
 
     # -- creation -----------------------------------------------------------------------------
 
-    def create(self, caller: Caller, idempotency_key: str, kind: str, verification_id: str,
+    def create(self, caller: Caller, idempotency_key: str, kind: OperationKind, verification_id: str,
                params: Mapping[str, object]) -> tuple[OperationView, bool]:
         """The operation for this key: (view, created). A replay returns the first answer."""
         require_scope(caller, "operate")
@@ -207,7 +202,6 @@ class OperationService:
         now = p.clock()
         digest = request_digest(kind, verification_id, params)
         session_key = secrets.token_urlsafe(SESSION_KEY_BYTES)
-        refusal: ApiError | None = None
         with p.db.transaction() as session:
             existing = self._by_key(session, caller, idempotency_key)
             if existing is not None:
@@ -224,19 +218,17 @@ class OperationService:
                 if isinstance(exc, IntegrityError):
                     raise
                 refusal = exc
-                audit.append(session, "operation_refused", client_id=caller.client_id,
-                             details={"kind": kind, "code": exc.code, "verification_id": verification_id})
             else:
                 return self._view(op, now, session_key), True
-        assert refusal is not None
-        raise refusal
+        raise recorded(p.db, refusal, "operation_refused", client_id=caller.client_id,
+                       details={"kind": kind, "code": refusal.code, "verification_id": verification_id})
 
     def _replay(self, existing: Operation, digest: str, session_key: str, now: dt.datetime) -> OperationView:
         """The first answer again, with a new session key in place of the first (which may be lost)."""
         if existing.request_digest != digest:
-            raise ApiError("idempotency_conflict", 409)
+            raise ApiError(ErrorCode.IDEMPOTENCY_CONFLICT, 409)
         existing.session_key_hash = code_hash(session_key)
-        if existing.status == "awaiting_approval":
+        if existing.status == OperationStatus.AWAITING_APPROVAL:
             existing.last_seen_at = now
         return self._view(existing, now, session_key)
 
@@ -246,23 +238,23 @@ class OperationService:
             Operation.client_id == caller.client_id,
             Operation.idempotency_key == idempotency_key)).first()
 
-    def _create(self, session: Session, caller: Caller, idempotency_key: str, kind: str,
+    def _create(self, session: Session, caller: Caller, idempotency_key: str, kind: OperationKind,
                 verification_id: str, params: Mapping[str, object], digest: str, session_key_hash: str,
                 now: dt.datetime) -> Operation:
         verification = session.get(Verification, verification_id)
         if verification is None or verification.client_id != caller.client_id:
-            raise ApiError("verification_unknown", 404)
+            raise ApiError(ErrorCode.VERIFICATION_UNKNOWN, 404)
         if verification.operation_id is not None:
-            raise ApiError("verification_used", 409)
+            raise ApiError(ErrorCode.VERIFICATION_USED, 409)
         if verification.expires_at <= now:
-            raise ApiError("verification_expired", 403)
+            raise ApiError(ErrorCode.VERIFICATION_EXPIRED, 403)
         account = self.parts.directory.find(session, verification.account_id)
         stored_params = self._check_request(session, caller, kind, verification, account, params, now)
         assert account is not None
         op = Operation(
             operation_id=new_id("op"), client_id=caller.client_id, idempotency_key=idempotency_key,
             request_digest=digest, kind=kind, account_id=account.account_id,
-            verification_id=verification_id, status="awaiting_approval", params=stored_params,
+            verification_id=verification_id, status=OperationStatus.AWAITING_APPROVAL, params=stored_params,
             result={}, created_at=now, updated_at=now, session_key_hash=session_key_hash, last_seen_at=now,
         )
         # Conditional update: of two requests racing for one verification, exactly one gets it.
@@ -271,37 +263,39 @@ class OperationService:
                                        Verification.operation_id.is_(None))
             .values(operation_id=op.operation_id))
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError("verification_used", 409)
+            raise ApiError(ErrorCode.VERIFICATION_USED, 409)
         session.add(op)
         session.flush()
         audit.append(session, "operation_requested", client_id=caller.client_id,
                      account_id=account.account_id,
                      details={"operation_id": op.operation_id, "kind": kind,
                               "verification_id": verification_id})
-        if not KINDS[kind]:
+        if not kind.waits_for_staff:
             self._execute(session, op, account, now)
         return op
 
-    def _check_request(self, session: Session, caller: Caller, kind: str, verification: Verification,
-                       account: AccountInfo | None, params: Mapping[str, object],
-                       now: dt.datetime) -> dict[str, object]:
+    def _check_request(self, session: Session, caller: Caller, kind: OperationKind,
+                       verification: Verification, account: AccountInfo | None,
+                       params: Mapping[str, object], now: dt.datetime) -> dict[str, object]:
         """The parameters to store for a valid request, or the ApiError that refuses it."""
-        if kind == "prelink":
+        if kind is OperationKind.PRELINK:
             return self._check_prelink(session, verification, account, params)
         if not verification.matched or account is None:
-            raise ApiError("no_match", 403)
-        if kind == "unlink" and self.parts.links.by_account(session, account.account_id) is None:
-            raise ApiError("not_linked", 409)
-        if kind == "salvage":
+            raise ApiError(ErrorCode.NO_MATCH, 403)
+        if kind is OperationKind.UNLINK and self.parts.links.by_account(session, account.account_id) is None:
+            raise ApiError(ErrorCode.NOT_LINKED, 409)
+        if kind is OperationKind.SALVAGE:
             if params.get("mode") not in SALVAGE_MODES:
-                raise ApiError("invalid_request", 422, "salvage needs mode 'backup' or 'forwarding'")
+                raise ApiError(ErrorCode.INVALID_REQUEST, 422, "salvage needs mode 'backup' or 'forwarding'")
             if not self._salvage_open(account, now):
-                raise ApiError("salvage_not_eligible", 403)
+                raise ApiError(ErrorCode.SALVAGE_NOT_ELIGIBLE, 403)
             return {"mode": params["mode"]}
-        if kind == "mfa_reset" and account.status != "active":
-            raise ApiError("account_unavailable", 409, "only an active account has MFA methods to reset")
-        if kind == "password_reset" and account.status != "active":
-            raise ApiError("account_unavailable", 409, "only an active account can have its password reset")
+        if kind is OperationKind.MFA_RESET and account.status != "active":
+            raise ApiError(ErrorCode.ACCOUNT_UNAVAILABLE, 409,
+                           "only an active account has MFA methods to reset")
+        if kind is OperationKind.PASSWORD_RESET and account.status != "active":
+            raise ApiError(ErrorCode.ACCOUNT_UNAVAILABLE, 409,
+                           "only an active account can have its password reset")
         return {}
 
     def _salvage_open(self, account: AccountInfo, now: dt.datetime) -> bool:
@@ -313,24 +307,25 @@ class OperationService:
         name = params.get("name_on_card")
         token = params.get("account_token")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise ApiError("invalid_request", 422,
+            raise ApiError(ErrorCode.INVALID_REQUEST, 422,
                            "pre-link needs the name read from the card (1-200 characters)")
         if not isinstance(token, str):
-            raise ApiError("invalid_request", 422, "pre-link needs the account token from the device grant")
+            raise ApiError(ErrorCode.INVALID_REQUEST, 422,
+                           "pre-link needs the account token from the device grant")
         try:
             proof = self.parts.tokens.check(token)
         except AuthError:
-            raise ApiError("account_proof_invalid", 403) from None
+            raise ApiError(ErrorCode.ACCOUNT_PROOF_INVALID, 403) from None
         if "account" not in proof.scopes or proof.account_id is None:
-            raise ApiError("account_proof_invalid", 403)
+            raise ApiError(ErrorCode.ACCOUNT_PROOF_INVALID, 403)
         if proof.account_id != verification.account_id or proof.client_id != verification.client_id:
-            raise ApiError("account_proof_mismatch", 403)
+            raise ApiError(ErrorCode.ACCOUNT_PROOF_MISMATCH, 403)
         if account is None or account.status != "active":
-            raise ApiError("account_unavailable", 409, "only an active account can be linked")
+            raise ApiError(ErrorCode.ACCOUNT_UNAVAILABLE, 409, "only an active account can be linked")
         if self.parts.links.by_account(session, account.account_id) is not None:
-            raise ApiError("account_already_linked", 409)
+            raise ApiError(ErrorCode.ACCOUNT_ALREADY_LINKED, 409)
         if self.parts.links.by_ppid(session, verification.ppid) is not None:
-            raise ApiError("card_already_linked", 409)
+            raise ApiError(ErrorCode.CARD_ALREADY_LINKED, 409)
         return {"name_on_card": name.strip()}
 
     # -- staff --------------------------------------------------------------------------------
@@ -339,11 +334,12 @@ class OperationService:
         require_scope(caller, "staff")
         now = self.parts.clock()
         with self.parts.db.transaction() as session:
-            ops = session.scalars(select(Operation).where(Operation.status == "awaiting_approval")
-                                  .order_by(Operation.created_at).limit(limit)).all()
+            waiting = Operation.status == OperationStatus.AWAITING_APPROVAL
+            ops = session.scalars(select(Operation).where(waiting).order_by(Operation.created_at)
+                                  .limit(limit)).all()
             for op in ops:
                 self._expire_if_stale(session, op)
-            return [self._view(op, now) for op in ops if op.status == "awaiting_approval"]
+            return [self._view(op, now) for op in ops if op.status == OperationStatus.AWAITING_APPROVAL]
 
     def decide(self, caller: Caller, operation_id: str, approve: bool, staff_id: str,
                reason: str | None) -> OperationView:
@@ -358,16 +354,17 @@ class OperationService:
             # Locked: of two staff decisions at once, the second sees the first one's outcome.
             op = session.get(Operation, operation_id, with_for_update=True)
             if op is None:
-                raise ApiError("operation_unknown", 404)
+                raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
             self._expire_if_stale(session, op)
-            if op.status == "awaiting_approval":
+            if op.status == OperationStatus.AWAITING_APPROVAL:
                 return self._decided(session, caller, op, approve, staff_id, reason, now)
-            if op.status in ABANDONED:
-                refusal = ApiError(f"operation_{op.status}", 409)
-            elif (op.status == "refused") == (not approve) and op.status != "failed":
+            status = OperationStatus(op.status)
+            if status in ABANDONED:
+                refusal = ApiError(ABANDONED[status], 409)
+            elif (status is OperationStatus.REFUSED) != approve and status is not OperationStatus.FAILED:
                 return self._view(op, now)
             else:
-                refusal = ApiError("already_decided", 409, f"the operation is already {op.status}")
+                refusal = ApiError(ErrorCode.ALREADY_DECIDED, 409, f"the operation is already {op.status}")
         raise refusal  # after the commit, so an expiry found on the way is kept
 
     def _decided(self, session: Session, caller: Caller, op: Operation, approve: bool, staff_id: str,
@@ -379,14 +376,14 @@ class OperationService:
                      details={"operation_id": op.operation_id, "kind": op.kind, "staff": staff_id,
                               "reason": reason or ""})
         if account is None:
-            op.status, op.error_code = "failed", "account_unavailable"
+            op.status, op.error_code = OperationStatus.FAILED, ErrorCode.ACCOUNT_UNAVAILABLE
             return self._view(op, now)
         if not approve:
-            op.status = "refused"
+            op.status = OperationStatus.REFUSED
             self.parts.notifier.notify(session, account, "refused", now, op.client_id)
             return self._view(op, now)
-        op.status, op.approved_at = "approved", now
-        if op.kind != "password_reset":
+        op.status, op.approved_at = OperationStatus.APPROVED, now
+        if op.kind != OperationKind.PASSWORD_RESET:
             self._execute(session, op, account, now)
         return self._view(op, now)
 
@@ -395,61 +392,62 @@ class OperationService:
     def _execute(self, session: Session, op: Operation, account: AccountInfo, now: dt.datetime) -> None:
         """Apply an approved operation (all but the password, which the user types)."""
         result: dict[str, object]
-        shows_code = op.kind in ("mfa_reset", "salvage")
-        if op.kind == "link_status":
+        kind = OperationKind(op.kind)
+        if kind is OperationKind.LINK_STATUS:
             link = self.parts.links.by_account(session, account.account_id)
             result = {"linked": link is not None,
                       "linked_at": link.created_at.isoformat() if link else None,
                       "name_on_card": link.name_on_card if link else None}
-        elif op.kind == "unlink":
+        elif kind is OperationKind.UNLINK:
             link = self.parts.links.by_account(session, account.account_id)
             if link is None:
-                op.status, op.error_code, op.updated_at = "failed", "not_linked", now
+                op.status, op.error_code, op.updated_at = OperationStatus.FAILED, ErrorCode.NOT_LINKED, now
                 return
             session.delete(link)
             result = {"unlinked": True}
-        elif op.kind == "prelink":
+        elif kind is OperationKind.PRELINK:
             verification = session.get(Verification, op.verification_id)
             assert verification is not None
             error = self._link(session, op, account, verification.ppid, now)
             if error:
-                op.status, op.error_code, op.updated_at = "failed", error, now
+                op.status, op.error_code, op.updated_at = OperationStatus.FAILED, error, now
                 audit.append(session, "operation_failed", client_id=op.client_id,
                              account_id=op.account_id,
                              details={"operation_id": op.operation_id, "code": error})
                 return
             result = {"linked": True}
-        elif op.kind == "mfa_reset":
+        elif kind is OperationKind.MFA_RESET:
             code, expires = self.mfa_code(session, account, now)
             result = {"enrolment_code": code, "expires_at": expires.isoformat()}
-        elif op.kind == "salvage":
+        elif kind is OperationKind.SALVAGE:
             ticket, expires = self.salvage_ticket(session, account, str(op.params["mode"]),
                                                   op.operation_id, now)
             result = {"ticket": ticket, "mode": op.params["mode"], "expires_at": expires.isoformat()}
-        else:  # pragma: no cover - KINDS is closed
+        else:  # pragma: no cover - OperationKind is closed
             raise AssertionError(op.kind)
-        self._complete(session, op, account, result, now, now + RESULT_DISPLAY if shows_code else None)
+        self._complete(session, op, account, result, now, now + RESULT_DISPLAY if kind.shows_code else None)
 
     def _complete(self, session: Session, op: Operation, account: AccountInfo, result: dict[str, object],
                   now: dt.datetime, result_expires: dt.datetime | None = None) -> None:
-        op.status, op.result, op.updated_at, op.result_expires_at = "completed", result, now, result_expires
+        op.status, op.result, op.updated_at, op.result_expires_at = (OperationStatus.COMPLETED, result, now,
+                                                                     result_expires)
         self.parts.notifier.notify(session, account, op.kind, now, op.client_id)
         audit.append(session, "operation_completed", client_id=op.client_id, account_id=op.account_id,
                      details={"operation_id": op.operation_id, "kind": op.kind})
 
     def _link(self, session: Session, op: Operation, account: AccountInfo, ppid: str,
-              now: dt.datetime) -> str | None:
+              now: dt.datetime) -> ErrorCode | None:
         if self.parts.links.by_account(session, account.account_id) is not None:
-            return "account_already_linked"
+            return ErrorCode.ACCOUNT_ALREADY_LINKED
         if self.parts.links.by_ppid(session, ppid) is not None:
-            return "card_already_linked"
+            return ErrorCode.CARD_ALREADY_LINKED
         try:
             with session.begin_nested():
                 session.add(Link(account_id=account.account_id, ppid=ppid,
                                  name_on_card=str(op.params["name_on_card"]), created_at=now,
                                  created_by_kiosk=op.client_id))
         except IntegrityError:
-            return "card_already_linked"
+            return ErrorCode.CARD_ALREADY_LINKED
         return None
 
     def mfa_code(self, session: Session, account: AccountInfo, now: dt.datetime) -> tuple[str, dt.datetime]:
@@ -477,9 +475,9 @@ class OperationService:
         with self.parts.db.transaction() as session:
             op = self._session_op(session, caller, operation_id, session_key)
             if op.status in ABANDONED:
-                refusal = ApiError(f"operation_{op.status}", 409)
-            elif op.kind != "password_reset" or op.status != "approved":
-                refusal = ApiError("wrong_state", 409, f"the operation is {op.kind}, {op.status}")
+                refusal = ApiError(ABANDONED[OperationStatus(op.status)], 409)
+            elif op.kind != OperationKind.PASSWORD_RESET or op.status != OperationStatus.APPROVED:
+                refusal = ApiError(ErrorCode.WRONG_STATE, 409, f"the operation is {op.kind}, {op.status}")
             else:
                 self.apply_password(session, op.account_id, new_password, now)
                 account = self.parts.directory.find(session, op.account_id)
@@ -491,6 +489,6 @@ class OperationService:
     def apply_password(self, session: Session, account_id: str, new_password: str, now: dt.datetime) -> None:
         problems = self.parts.policy.password.problems(new_password)
         if problems:
-            raise ApiError("password_policy", 422, extra={"problems": problems,
+            raise ApiError(ErrorCode.PASSWORD_POLICY, 422, extra={"problems": problems,
                                                           "policy": self.parts.policy.password.describe()})
         self.parts.directory.set_password(session, account_id, new_password, now)

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from linkserver.errors import ApiError
+from linkserver.errors import ApiError, ErrorCode
 
 MAX_KEYS = 100_000
 
@@ -29,7 +29,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def take(self, key: str, what: str) -> None:
-        """Spend one token for ``key`` or raise ApiError("rate_limited") with the seconds to wait."""
+        """Spend one token for ``key`` or raise ApiError (``rate_limited``) with the seconds to wait."""
         self._spend(key, what, 1)
 
     def check(self, key: str, what: str) -> None:
@@ -44,8 +44,8 @@ class RateLimiter:
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
                 wait = math.ceil((1 - tokens) / self.rate)
-                raise ApiError("rate_limited", 429, f"too many requests for this {what}; retry in {wait} s",
-                               {"retry_after": wait})
+                raise ApiError(ErrorCode.RATE_LIMITED, 429,
+                               f"too many requests for this {what}; retry in {wait} s", {"retry_after": wait})
             self._buckets[key] = (tokens - cost, now)
             while len(self._buckets) > MAX_KEYS:
                 self._buckets.popitem(last=False)

@@ -11,8 +11,9 @@ import datetime as dt
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from linkserver import audit
 from linkserver.config import Policy
 from linkserver.db import Database
 from linkserver.directory import AccountDirectory, LinkStore
-from linkserver.errors import ApiError, VerificationRefused
+from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, UsedAssertion, Verification
 from linkserver.notifier import Notifier
 from linkserver.ratelimit import RateLimiter
@@ -31,6 +32,7 @@ from linkserver.verifier import JpkiVerifier
 logger = logging.getLogger(__name__)
 
 NONCE_BYTES = 32
+Refusal = TypeVar("Refusal", bound=Exception)
 
 
 def utc_now() -> dt.datetime:
@@ -80,7 +82,19 @@ class ServerParts:
 
 def require_scope(caller: Caller, scope: str) -> None:
     if scope not in caller.scopes:
-        raise ApiError("insufficient_scope", 403, f"this call needs the {scope!r} scope")
+        raise ApiError(ErrorCode.INSUFFICIENT_SCOPE, 403, f"this call needs the {scope!r} scope")
+
+
+def recorded(db: Database, refusal: Refusal, event: str, *, client_id: str | None = None,
+             account_id: str | None = None, details: Mapping[str, object]) -> Refusal:
+    """``refusal``, once its audit entry is stored: ``raise recorded(...)``.
+
+    The entry has a transaction of its own, so it is kept although the refused request's work is
+    rolled back (or was never done).
+    """
+    with db.transaction() as session:
+        audit.append(session, event, client_id=client_id, account_id=account_id, details=details)
+    return refusal
 
 
 class VerificationService:
@@ -130,10 +144,8 @@ class VerificationService:
         p.refusal_limiter.take(f"address {address}", "address")
         if claimed is not None:
             p.refusal_limiter.take(f"client {claimed}", "client")
-        with p.db.transaction() as session:
-            audit.append(session, "client_refused", details={
-                "reason": refusal.description, "claimed_client": (claimed or "")[:64], "address": address})
-        raise refusal
+        raise recorded(p.db, refusal, "client_refused", details={
+            "reason": refusal.description, "claimed_client": (claimed or "")[:64], "address": address})
 
     def _purge(self, session: Session) -> None:
         """Drop replay-cache entries and challenges nobody can use any more."""
@@ -161,20 +173,20 @@ class VerificationService:
     def _consume_nonce(self, session: Session, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
         challenge = session.get(Challenge, nonce)
         if challenge is None:
-            raise ApiError("unknown_nonce", 403)
+            raise ApiError(ErrorCode.UNKNOWN_NONCE, 403)
         if challenge.client_id != caller.client_id:
-            raise ApiError("foreign_nonce", 403)
+            raise ApiError(ErrorCode.FOREIGN_NONCE, 403)
         if challenge.used_at is not None:
-            raise ApiError("replayed_nonce", 403)
+            raise ApiError(ErrorCode.REPLAYED_NONCE, 403)
         if challenge.expires_at <= now:
-            raise ApiError("expired_nonce", 403)
+            raise ApiError(ErrorCode.EXPIRED_NONCE, 403)
         # Conditional update: of two concurrent uses of one nonce, exactly one wins.
         claimed = session.execute(
             update(Challenge).where(Challenge.nonce == nonce, Challenge.used_at.is_(None))
             .values(used_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError("replayed_nonce", 403)
+            raise ApiError(ErrorCode.REPLAYED_NONCE, 403)
 
     # -- verification -------------------------------------------------------------------------
 
@@ -189,28 +201,23 @@ class VerificationService:
         p = self.parts
         require_scope(caller, "verify")
         if not p.policy.account_id_ok(account_id):
-            raise ApiError("invalid_account", 422)
+            raise ApiError(ErrorCode.INVALID_ACCOUNT, 422)
         now = p.clock()
-        refusal: ApiError | None = None
-        with p.db.transaction() as session:
-            try:
+        try:
+            with p.db.transaction() as session:
                 self._consume_nonce(session, caller, nonce, now)
-            except ApiError as exc:
-                refusal = exc
-                audit.append(session, "verification_refused", client_id=caller.client_id,
-                             account_id=account_id, details={"code": exc.code})
-        if refusal is not None:
-            raise refusal
+        except ApiError as exc:
+            raise recorded(p.db, exc, "verification_refused", client_id=caller.client_id,
+                           account_id=account_id, details={"code": exc.code}) from None
         # Counted only once the kiosk proved it holds a nonce of its own: junk naming an account
         # (unissued, foreign or replayed nonces) cannot use up that account's verifications.
         p.account_limiter.take(account_id, "account")
         try:
             identity = p.verifier.verify(certificate, signature, nonce, caller.client_id, account_id, now)
         except VerificationRefused as exc:
-            with p.db.transaction() as session:
-                audit.append(session, "verification_refused", client_id=caller.client_id,
-                             account_id=account_id, details={"code": exc.code})
-            raise ApiError(exc.code, 403, exc.message) from None
+            raise recorded(p.db, ApiError(exc.code, 403, exc.message), "verification_refused",
+                           client_id=caller.client_id, account_id=account_id,
+                           details={"code": exc.code}) from None
         with p.db.transaction() as session:
             link = p.links.by_ppid(session, identity.ppid)
             matched = link is not None and hmac.compare_digest(

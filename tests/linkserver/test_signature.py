@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from kiosk.nfc.jpki import sha256_digest_info
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import CODES, DOMAIN_TAG, VerificationRefused, signed_message, verify_card_signature
-from linkserver.errors import REFUSALS, BadSignature
+from linkserver.errors import REFUSALS, BadSignature, ErrorCode
 from tests.linkserver.conftest import SignWithCard
 
 
@@ -57,8 +57,9 @@ def test_card_signature_is_plain_pkcs1v15_sha256(
 
 def test_every_code_is_documented_and_raisable() -> None:
     assert set(REFUSALS) == set(CODES) == {
-        "malformed_certificate", "unknown_issuer", "expired", "not_yet_valid", "key_usage",
-        "revoked", "revocation_unknown", "bad_signature", "unsupported_key",
+        ErrorCode.MALFORMED_CERTIFICATE, ErrorCode.UNKNOWN_ISSUER, ErrorCode.EXPIRED, ErrorCode.NOT_YET_VALID,
+        ErrorCode.KEY_USAGE, ErrorCode.REVOKED, ErrorCode.REVOCATION_UNKNOWN, ErrorCode.BAD_SIGNATURE,
+        ErrorCode.UNSUPPORTED_KEY,
     }
     for code, cls in REFUSALS.items():
         error = cls()

@@ -1,0 +1,86 @@
+"""What the routes depend on: the services, the calling kiosk, the per-address limit, and the
+parameters several routes share.
+
+The services are the application's (``app.state.services``, set by ``create_app``); the database
+and the kiosks' and accounts' limits are theirs, so no route opens a transaction or spends a
+kiosk's token itself.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads these aliases at run time.
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from linkserver.device import DeviceGrant
+from linkserver.offline import OfflineService
+from linkserver.operations import OperationService
+from linkserver.ratelimit import RateLimiter
+from linkserver.service import ServerParts, VerificationService
+from linkserver.tokens import AuthError, Caller
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services behind the routes, and the limit on requests from one address to the public pages."""
+
+    verification: VerificationService
+    operations: OperationService
+    device: DeviceGrant
+    offline: OfflineService
+    public_limiter: RateLimiter
+
+    @property
+    def parts(self) -> ServerParts:
+        return self.verification.parts
+
+
+async def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
+
+
+def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+           found: ServicesDep) -> Caller:
+    """The kiosk (or staff console) the access token names; its request counts against its limit."""
+    if credentials is None:
+        raise AuthError("invalid_token", "an access token is required")
+    return found.verification.caller(credentials.credentials)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def public_limit(request: Request, found: ServicesDep) -> None:
+    """Counts a request to a public page or the voucher API against its address's limit."""
+    found.public_limiter.take(client_address(request), "address")
+
+
+#: For the routes anyone may call (``dependencies=[PUBLIC_LIMIT]``).
+PUBLIC_LIMIT = Depends(public_limit)
+
+#: The operation's session key, for keep-alives, cancel and the password: a missing or wrong one
+#: is 403 ``session_key_invalid``.
+SessionKey = Annotated[str | None, Header(
+    alias="Session-Key", max_length=128,
+    description="The session_key from the answer that created the operation: only the kiosk session "
+                "that asked may act on it")]
+OperationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+async def in_pool(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` on the worker pool: the services block on the database and on RSA."""
+    return await run_in_threadpool(function, *args)
