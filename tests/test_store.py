@@ -24,6 +24,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from kiosk.store import (
@@ -34,7 +35,7 @@ from kiosk.store import (
     OutboxItem,
     StoreError,
 )
-from kiosk.store.db import alembic_config, schema_is_current
+from kiosk.store.db import HEAD_REVISION, alembic_config, schema_is_current
 from kiosk.store.models import Base
 from tests.conftest import repo_root
 
@@ -129,6 +130,19 @@ def test_reopening_migrates_nothing_and_keeps_the_data(db_path: Path, clock: Clo
     with KioskStore.open(db_path, clock=clock) as second:
         assert schema_is_current(second.engine)
         assert [item.idempotency_key for item in second.outbox_items()] == ["k-1"]
+
+
+def test_a_store_at_the_newest_migration_opens_without_alembic(db_path: Path, clock: Clock) -> None:
+    """Opening a current store (every kiosk start but the first) reads one row, and loads no Alembic."""
+    with KioskStore.open(db_path, clock=clock) as first:
+        script = ScriptDirectory.from_config(alembic_config(first.engine))
+        assert set(script.get_heads()) == {HEAD_REVISION}  # a new migration moves HEAD_REVISION too
+    probe = child("import sys\nfrom kiosk.store import KioskStore\n"
+                  f"KioskStore.open({str(db_path)!r}).close()\n"
+                  "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out, err = probe.communicate(timeout=60)
+    assert probe.returncode == 0, err
+    assert out.strip() == "[]"
 
 
 def test_a_closed_store_refuses_work(db_path: Path) -> None:

@@ -14,16 +14,19 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The newest migration's revision. A store already there opens without loading Alembic (a test
+#: checks this is the migrations' head).
+HEAD_REVISION = "0002"
 #: How long a transaction waits for another writer before giving up, in seconds.
 BUSY_TIMEOUT = 30.0
 #: The execution option that marks an engine's transactions as writers.
@@ -89,6 +92,8 @@ def writer(engine: Engine) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string().replace("%", "%%"))
@@ -101,13 +106,28 @@ def upgrade(engine: Engine) -> None:
     Several processes opening the same file at once take turns: the first migrates, the others
     then find the schema current and do nothing.
     """
+    from alembic import command
+
     config = alembic_config(engine)
     with writer(engine).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is already at ``HEAD_REVISION`` (read with one query, no Alembic)."""
+    try:
+        with engine.connect() as connection:
+            revisions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except OperationalError:  # no schema yet
+        return False
+    return revisions == [HEAD_REVISION]
+
+
 def schema_is_current(engine: Engine) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
@@ -124,7 +144,8 @@ class Database:
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
 
     def migrate(self) -> None:
-        upgrade(self.engine)
+        if not at_head(self.engine):
+            upgrade(self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
