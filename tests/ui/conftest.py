@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from kiosk.config import load_config
@@ -18,6 +19,12 @@ from tests.helpers.kiosk import write_config
 from tests.linkserver.helpers import LiveServer
 from tests.netfault import Relay
 from tests.ui.counter import READER, Counter, Slot
+
+
+@pytest.fixture(autouse=True)
+def application(qapp: QApplication) -> QApplication:
+    """Every window test has its QApplication, whichever of them a test worker runs first."""
+    return qapp
 
 
 @pytest.fixture
