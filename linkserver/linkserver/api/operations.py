@@ -62,7 +62,7 @@ def keep_alive(operation_id: OperationId, who: CallerDep, found: ServicesDep,
 
 
 @router.post("/v1/operations/{operation_id}/cancel", response_model=OperationResponse,
-             responses=documented(401, 403, 404, 422, 429))
+             responses=documented(400, 401, 403, 404, 422, 429))
 def cancel_operation(operation_id: OperationId, who: CallerDep, found: ServicesDep,
                      session_key: SessionKey = None, body: CancelRequest | None = None) -> OperationResponse:
     """The kiosk session gave up: an operation awaiting staff or the password is cancelled (audited).
