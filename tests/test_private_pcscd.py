@@ -79,3 +79,19 @@ def test_ours_loads_no_usb_driver(pcscd: PcscdProcess) -> None:
     drivers = Path(f"/proc/{pcscd.process.pid}/root/usr/lib/pcsc/drivers")
     assert list(drivers.iterdir()) == []
     assert any(Path("/usr/lib/pcsc/drivers").iterdir())
+
+
+def test_processes_at_once_never_take_the_same_ports() -> None:
+    """Two test workers start their pcscds at the same moment: their vpcd ports never meet."""
+    code = ("import sys\nfrom kiosk.nfc.sim.pcscd import free_port_pair\n"
+            "print(' '.join(str(free_port_pair()) for _ in range(40)), flush=True)\nsys.stdin.read()")
+    workers = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    try:
+        taken = [{int(port) for port in worker.stdout.readline().split()} for worker in workers]  # type: ignore[union-attr]
+    finally:
+        for worker in workers:
+            worker.communicate("", timeout=30)
+    assert [len(ports) for ports in taken] == [40, 40]
+    pairs = [{port for first in ports for port in (first, first + 1)} for ports in taken]
+    assert not pairs[0] & pairs[1]

@@ -11,6 +11,7 @@ test machines, never to a kiosk install.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 USB_DRIVERS = Path("/usr/lib/pcsc/drivers")
@@ -60,21 +61,43 @@ def _pcscd_binary() -> str:
     return shutil.which("pcscd") or "/usr/sbin/pcscd"
 
 
+#: vpcd's ports are taken below the kernel's ephemeral range (32768 and up), so that no outgoing
+#: connection is given one while a pcscd is about to listen on it.
+PORT_RANGE = (20000, 32000)
+#: The lock files of the port pairs this process holds (released when it exits).
+_RESERVED: dict[int, IO[str]] = {}
+
+
 def free_port_pair() -> int:
-    """A port ``p`` such that ``p`` and ``p + 1`` are free on loopback now (for vpcd's two readers)."""
-    for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if port >= 65535:
-                continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return int(port)
+    """An even port ``p`` such that ``p`` and ``p + 1`` are free now, reserved for this process.
+
+    The reservation is a lock file per pair, held while the process lives: two test workers or
+    runs at once never take the same pair, even before either pcscd listens on it.
+    """
+    lock_dir = Path(tempfile.gettempdir()) / f"{CONF_PREFIX}ports"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    for _ in range(200):
+        port = PORT_RANGE[0] + 2 * secrets.randbelow((PORT_RANGE[1] - PORT_RANGE[0]) // 2)
+        handle = open(lock_dir / str(port), "a")  # noqa: SIM115  (held until the process exits)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        if _bindable(port) and _bindable(port + 1):
+            _RESERVED[port] = handle
+            return port
+        handle.close()
     raise RuntimeError("no two free consecutive ports for the vpcd readers")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("", port))  # vpcd listens on every interface
+        except OSError:
+            return False
+        return True
 
 
 def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
