@@ -87,9 +87,10 @@ class Relay:
 
     def _pump(self, client: socket.socket, server: socket.socket) -> None:
         selector = selectors.DefaultSelector()
-        selector.register(client, selectors.EVENT_READ, server)
-        selector.register(server, selectors.EVENT_READ, client)
         try:
+            # The relay may already have been cut (its sockets closed) before this thread ran.
+            selector.register(client, selectors.EVENT_READ, server)
+            selector.register(server, selectors.EVENT_READ, client)
             while True:
                 for key, _ in selector.select(timeout=1.0):
                     source: socket.socket = key.fileobj  # type: ignore[assignment]
@@ -101,7 +102,7 @@ class Relay:
                     key.data.sendall(data)
                 if self._closing.is_set():
                     return
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a socket closed under us has no descriptor
             return
         finally:
             selector.close()
