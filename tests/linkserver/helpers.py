@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 from kiosk.linkage.readiness import wait_until_healthy
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.pcscd import free_port_pair
 from linkserver import signed_message
 from linkserver.config import Lifetimes, Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
@@ -73,9 +74,17 @@ def oauth_client(client_id: str, key_path: Path, token_url: str) -> OAuth2Client
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port for a server a test starts, reserved for this test process (below the
+    ephemeral range, with a lock file), so that no other test worker or outgoing connection takes
+    it before the server listens."""
+    return free_port_pair()
+
+
+def listening_socket() -> socket.socket:
+    """A socket already bound to a free loopback port, for a server started in this process."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @contextlib.contextmanager
@@ -214,7 +223,8 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     ``limits``, ``lifetimes``, ``ocsp_url``, ``checkpoint_every`` (the audit chain's) and
     ``settings`` (by name) replace the demo's settings (an OCSP URL replaces its CRLs).
     """
-    port = free_port()
+    sock = listening_socket()  # bound before the server starts: no other process can take the port
+    port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     setup = prepare_demo(state, hierarchy.path, issuer=base, database_url=database_url)
     changes = {name: value for name, value in (("limits", limits), ("lifetimes", lifetimes),
@@ -236,7 +246,7 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
         started.set()
 
     runner.startup = startup  # type: ignore[method-assign]
-    thread = threading.Thread(target=runner.run, name="linkserver", daemon=True)
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, name="linkserver", daemon=True)
     thread.start()
     if not started.wait(30):
         raise RuntimeError("the linkage server did not start")
@@ -245,6 +255,7 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     finally:
         runner.should_exit = True
         thread.join(10)
+        sock.close()
         server.parts.db.dispose()
 
 
