@@ -147,6 +147,28 @@ def test_card_info_files(card: SimulatedCard) -> None:
     assert card.my_number_selected  # the tripwire the privacy tests rely on
 
 
+@pytest.mark.parametrize(("apdu", "sw"), [
+    ("00A4020C020001", "9000"),  # the one way the card answers
+    ("00A40200020001", "6A86"),  # another P2: refused, and still an attempt
+    ("00A4000C020001", "6A86"),  # another P1
+    ("00A4080C043F000001", "6A86"),  # by path
+    ("00B0810000", "6A81"),  # READ BINARY by short EF identifier 1
+])
+def test_the_my_number_tripwire_catches_every_attempt(card: SimulatedCard, apdu: str, sw: str) -> None:
+    tx(card, CARDINFO)
+    assert tx(card, apdu)[1] == sw
+    assert card.my_number_selected
+
+
+def test_the_tripwire_stays_clear_for_other_files_and_other_applications(card: SimulatedCard) -> None:
+    tx(card, CARDINFO)
+    tx(card, "00A4020C020002")
+    tx(card, "00B0820000")  # short EF identifier 2
+    tx(card, JPKI)
+    tx(card, "00A4020C020001")  # EF 0001 of the JPKI AP is another file
+    assert not card.my_number_selected
+
+
 def test_change_pin(card: SimulatedCard) -> None:
     tx(card, JPKI)
     tx(card, "00A4020C020018")

@@ -369,6 +369,7 @@ class SimulatedCard:
             self._current_app, self._current_ef = app, None
             self._verified.clear()  # a fresh SELECT of the AP drops the verified state
             return b"", SW.OK
+        self._tripwire(c.data[-2:] == b"\x00\x01")  # EF 0001 by any P1/P2 or path, even refused
         if c.p1 == 0x02:
             if c.p2 != 0x0C or len(c.data) != 2:
                 return b"", SW.INCORRECT_P1P2
@@ -379,11 +380,14 @@ class SimulatedCard:
                 return b"", SW.FILE_NOT_FOUND
             self._current_ef = fid
             self.selections.append((self._current_app.name, fid))
-            if self._current_app.name == "cardinfo" and fid == 0x0001:
-                self.my_number_selected = True
-                logger.warning("the My Number EF was selected")
             return b"", SW.OK
         return b"", SW.INCORRECT_P1P2
+
+    def _tripwire(self, names_ef_0001: bool) -> None:
+        """Flag any attempt at the card-info AP's EF 0001 (the My Number), whatever the card answers."""
+        if names_ef_0001 and self._current_app is not None and self._current_app.name == "cardinfo":
+            self.my_number_selected = True
+            logger.warning("the My Number EF was asked for")
 
     def _current(self) -> EF | None:
         if self._current_app is None or self._current_ef is None:
@@ -394,6 +398,7 @@ class SimulatedCard:
         if c.data:
             return b"", SW.WRONG_LENGTH
         if c.p1 & 0x80:
+            self._tripwire(c.p1 & 0x1F == 0x01)  # the My Number EF by its short identifier
             return b"", SW.FUNCTION_NOT_SUPPORTED  # short EF identifiers are not offered
         ef = self._current()
         if not isinstance(ef, BinaryEF):
