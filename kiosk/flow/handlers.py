@@ -16,8 +16,6 @@ from kiosk.flow.ports import Verification
 from kiosk.flow.session import (
     MAX_ACCOUNT_LENGTH,
     PIN_LENGTH,
-    WITHDRAWN_BECAUSE,
-    EndReason,
     Session,
     close_card,
     error_code,
@@ -33,7 +31,7 @@ from kiosk.linkage import DeviceAuthorization, Operation, OperationKind, Operati
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardCode, InvalidPinError
 from kiosk.services.errors import OperationError, ServiceCode
-from kiosk.services.operations import NEEDS_STAFF, OFFLINE_CAPABLE
+from kiosk.services.operations import NEEDS_STAFF, OFFLINE_CAPABLE, EndReason, withdrawn_because
 from kiosk.services.outbox import Voucher
 from kiosk.services.verification import CardReady, VerificationResult, wipe
 
@@ -125,7 +123,7 @@ def fail(flow: FlowController, exc: BaseException, step: Step) -> None:
         session.last_try_confirmed = False
         flow.show(Screen.PIN, busy=False, tries_left=exc.tries_left, error=code, error_step=step)
         return
-    flow.end_session(WITHDRAWN_BECAUSE.get(code, EndReason.ERROR))
+    flow.end_session(withdrawn_because(code))
     flow.show(Screen.ERROR, busy=False, error=code, error_step=step)
 
 

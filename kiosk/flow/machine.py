@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from kiosk.flow.intents import Event, Intent, Work
 from kiosk.flow.ports import Backend, ImmediateRunner, Runner
-from kiosk.flow.session import EndReason, Session, close_card
+from kiosk.flow.session import Session, close_card
 from kiosk.flow.table import TABLE
 from kiosk.flow.view import Screen, Step, View
-from kiosk.services.operations import OPEN_STATUSES
+from kiosk.services.operations import OPEN_STATUSES, EndReason
 from kiosk.services.verification import wipe
 
 __all__ = ["Backend", "FlowController", "ImmediateRunner", "IntentRefused", "Runner", "TransitionHook"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from kiosk.flow.ports import Verification
 from kiosk.flow.view import FlowCode
@@ -12,7 +11,7 @@ from kiosk.linkage import DeviceAuthorization, LinkageError, Operation, Operatio
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError
 from kiosk.offline import OfflineRefused
-from kiosk.services.errors import OperationError, OutboxError, ServiceCode, VerificationError
+from kiosk.services.errors import OperationError, OutboxError, VerificationError
 from kiosk.services.operations import Request
 from kiosk.services.verification import CardReady, VerificationResult
 
@@ -26,21 +25,6 @@ CODED = (CardError, LinkageError, VerificationError, OperationError, OutboxError
 def error_code(exc: BaseException) -> str:
     code = getattr(exc, "code", None) if isinstance(exc, CODED) else None
     return code if isinstance(code, str) and code else FlowCode.INTERNAL
-
-
-class EndReason(StrEnum):
-    """Why a session ended, recorded by the server when its request is withdrawn."""
-
-    USER_CANCELLED = "user_cancelled"
-    IDLE_TIMEOUT = "idle_timeout"
-    FINISHED = "finished"
-    CARD_REMOVED = "card_removed"
-    ERROR = "error"
-    APPROVAL_TIMEOUT = "approval_timeout"
-
-
-#: The reason the server records when a failure ends a session whose request still waited.
-WITHDRAWN_BECAUSE: dict[str, EndReason] = {ServiceCode.APPROVAL_TIMEOUT: EndReason.APPROVAL_TIMEOUT}
 
 
 def close_card(card: CardConnection) -> None:

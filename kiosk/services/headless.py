@@ -20,6 +20,7 @@ from kiosk.nfc.session import pin_bytes
 from kiosk.offline import OfflineRefused
 from kiosk.services.core import KioskCore
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
+from kiosk.services.operations import EndReason, withdrawn_because
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, problem_words, server_policy
 from kiosk.services.verification import REFUSALS, VerificationResult, VerificationSession, wipe
 
@@ -121,15 +122,17 @@ class Flow:
         return value
 
     def run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
-        reason = "error"
+        reason = EndReason.ERROR
         try:
             return self._run(card, given)
         except FlowFailed as exc:
-            reason = "approval_timeout" if exc.code == "approval.timeout" else "error"
+            reason = withdrawn_because(exc.code)
             raise
         finally:
             given.wipe()
-            self.core.operations.abandon(self.operation, "interrupted" if self.cancel.is_set() else reason)
+            if self.cancel.is_set():
+                reason = EndReason.INTERRUPTED
+            self.core.operations.abandon(self.operation, reason)
 
     def _run(self, card: CardConnection, given: FlowInput) -> dict[str, Any]:
         self._check_input(given)

@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from kiosk.linkage import (
@@ -31,6 +32,24 @@ logger = logging.getLogger(__name__)
 
 #: An operation in these states still waits for this kiosk session (for staff, or for the password).
 OPEN_STATUSES = frozenset({OperationStatus.AWAITING_APPROVAL, OperationStatus.APPROVED})
+
+class EndReason(StrEnum):
+    """Why a session ended, recorded by the server when its request is withdrawn."""
+
+    USER_CANCELLED = "user_cancelled"
+    IDLE_TIMEOUT = "idle_timeout"
+    FINISHED = "finished"
+    CARD_REMOVED = "card_removed"
+    ERROR = "error"
+    APPROVAL_TIMEOUT = "approval_timeout"
+    INTERRUPTED = "interrupted"
+    """``kiosk flow`` was stopped by a signal."""
+
+
+def withdrawn_because(code: str) -> EndReason:
+    """The reason recorded when a failure with ``code`` ends a session whose request still waited."""
+    return EndReason.APPROVAL_TIMEOUT if code == ServiceCode.APPROVAL_TIMEOUT else EndReason.ERROR
+
 
 #: Statuses of an operation that ended with nothing done, and the code to show when it gave none
 #: (the server's own, not the card's ``expired``).
