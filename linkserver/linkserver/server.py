@@ -45,7 +45,8 @@ class LinkServer:
     app: FastAPI
 
 
-def _ocsp_post(url: str, body: bytes) -> bytes:
+def ocsp_post(url: str, body: bytes) -> bytes:
+    """The server's OCSP transport: the DER request POSTed to ``url``, the response body back."""
     response = httpx2.post(url, content=body, timeout=OCSP_TIMEOUT,
                            headers={"Content-Type": "application/ocsp-request"})
     response.raise_for_status()
@@ -54,7 +55,7 @@ def _ocsp_post(url: str, body: bytes) -> bytes:
 
 def revocation_checker(settings: Settings, clock: Callable[[], dt.datetime]) -> RevocationChecker:
     if settings.ocsp_url:
-        return OcspChecker(settings.ocsp_url, _ocsp_post, clock=clock)
+        return OcspChecker(settings.ocsp_url, ocsp_post, clock=clock)
     return CrlFileChecker(settings.crl_files, clock=clock)
 
 
