@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 # Qt renders off screen in the tests (screenshots under Xvfb set their own platform).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -15,10 +16,12 @@ import pytest
 
 from kiosk.linkage import LinkageClient
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.card import TRIPWIRE_ENV
 from kiosk.nfc.sim.hierarchy import generate
 from kiosk.nfc.sim.pcscd import SOCKET_ENV, PcscdProcess
 from kiosk.nfc.sim.vpcd import VpcdBridge
 from tests.helpers.linkage_client import ROOMY, Recorder, config_for
+from tests.helpers.tripwire import assert_my_number_untouched
 from tests.linkserver.helpers import LiveServer, Staff, live_server
 
 TEST_READER_NAME = "Kiosk Test PCD"
@@ -32,6 +35,24 @@ os.environ[SOCKET_ENV] = str(TEST_PCSCD.socket_path)
 def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> TestHierarchy:
     """A fresh test JPKI hierarchy for the whole run."""
     return generate(tmp_path_factory.mktemp("jpki") / "hierarchy")
+
+
+@pytest.fixture(scope="session")
+def trip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tripwire")
+
+
+@pytest.fixture(autouse=True)
+def my_number_tripwire(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                       trip_folder: Path) -> Iterator[Path]:
+    """After every test: no simulated card was asked for the My Number EF, whether in this process or
+    in one the test started (``kiosk sim``, ``kiosk flow``, the demo): each appends its trips to the
+    file named in ``KIOSK_SIM_TRIPWIRE_FILE``. A test that asks on purpose is marked ``my_number_asked``."""
+    trip_file = trip_folder / f"{uuid.uuid4().hex}.trips"
+    monkeypatch.setenv(TRIPWIRE_ENV, str(trip_file))
+    yield trip_file
+    if request.node.get_closest_marker("my_number_asked") is None:
+        assert_my_number_untouched(trip_file=trip_file)
 
 
 @pytest.fixture

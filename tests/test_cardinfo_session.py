@@ -19,9 +19,9 @@ from kiosk.nfc.errors import (
 )
 from kiosk.nfc.sim import Fault, FaultKind, SimulatedCard
 from kiosk.nfc.sim.card import BinaryEF
+from tests.helpers.tripwire import assert_my_number_untouched
 
 SELECT_CARDINFO = "00A4040C0AD3921000310001010408"
-SELECT_MY_NUMBER = bytes.fromhex("00A4020C020001")
 
 
 def basic_info_layout(card: SimulatedCard) -> tuple[int, int]:
@@ -48,12 +48,6 @@ def reads_of_basic_info(card: SimulatedCard) -> list[tuple[int, int]]:
     return out
 
 
-def assert_never_touched_my_number(card: SimulatedCard) -> None:
-    assert not card.my_number_selected
-    assert SELECT_MY_NUMBER not in [bytes(c) for c in card.commands]
-    assert ("cardinfo", 0x0001) not in card.selections
-
-
 def test_name_read_sends_exactly_these_apdus(card: SimulatedCard) -> None:
     session = CardInfoSession(card)
     session.verify_pin("1234")
@@ -66,7 +60,7 @@ def test_name_read_sends_exactly_these_apdus(card: SimulatedCard) -> None:
         "00A4020C020011", "00200080", "002000800431323334",
         "00A4020C020002", "00B0000010", f"00B0{start:04X}{end - start:02X}",
     ]
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)
 
 
 def test_address_birth_date_and_sex_are_never_read(card: SimulatedCard) -> None:
@@ -93,7 +87,7 @@ def test_its_pin_has_its_own_counter(make_card: Callable[..., SimulatedCard]) ->
 def test_name_needs_the_pin(card: SimulatedCard) -> None:
     with pytest.raises(SecurityStatusError):
         CardInfoSession(card).read_name()
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)
 
 
 def test_latin_name(make_card: Callable[..., SimulatedCard]) -> None:
@@ -106,7 +100,7 @@ def test_the_my_number_ef_cannot_be_selected(card: SimulatedCard) -> None:
     session = CardInfoSession(card)
     with pytest.raises(PermissionError):
         session._select_ef(0x0001)
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)
 
 
 def _run_every_path(session: CardInfoSession) -> None:
@@ -139,10 +133,10 @@ def test_no_path_selects_the_my_number(
     try:
         session = CardInfoSession(card)
     except CardError:
-        assert_never_touched_my_number(card)
+        assert_my_number_untouched(card)
         return
     _run_every_path(session)
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +158,7 @@ def test_malformed_basic_information_is_a_clear_error(card: SimulatedCard, conte
     with pytest.raises(CardError) as err:
         session.read_name()
     assert err.value.code == "card.malformed_response"
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)
 
 
 def test_silent_card_times_out_without_touching_the_my_number(
@@ -178,7 +172,7 @@ def test_silent_card_times_out_without_touching_the_my_number(
         session.read_name()
     assert err.value.code == "card.timeout"
     card.remove()
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)
 
 
 def test_sessions_sharing_a_card_reselect_their_application(card: SimulatedCard) -> None:
@@ -195,4 +189,4 @@ def test_sessions_sharing_a_card_reselect_their_application(card: SimulatedCard)
         jpki.sign_sha256(b"x")
     jpki.verify_pin("1234")
     jpki.sign_sha256(b"x")
-    assert_never_touched_my_number(card)
+    assert_my_number_untouched(card)

@@ -19,8 +19,10 @@ from kiosk.nfc.pcsc import PcscConnection, wait_for_card
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
 from tests.conftest import Reader
+from tests.helpers.tripwire import assert_my_number_untouched, trips
 
 KIOSK = [sys.executable, "-m", "kiosk"]
+CARD_INFO_SELECT = "00A4040C0AD3921000310001010408"
 
 
 def run_kiosk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -81,6 +83,24 @@ def test_sim_serves_the_card_it_exports(
     assert "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01" in text
     assert "00 20 00 80 [4 secret bytes]" in text
     assert "34 38 32 36" not in text and "4826" not in text
+
+
+@pytest.mark.my_number_asked
+def test_a_card_served_by_another_process_reports_its_trips(sim_process: Callable[..., Path],
+                                                            pcscd: PcscdProcess) -> None:
+    """``kiosk sim`` in its own process: reading the card-info AP leaves the trip file empty, and
+    asking it for the My Number EF writes a line there, naming that process."""
+    sim_process()
+    status = run_kiosk("card", "status", "--json", "--reader", pcscd.readers[0])
+    assert json.loads(status.stdout)["readers"][0]["card"]["cardinfo_pin_tries_left"] == 3
+    assert_my_number_untouched()
+    with PcscConnection(pcscd.readers[0]) as connection:
+        connection.transmit(bytes.fromhex(CARD_INFO_SELECT))
+        connection.transmit(bytes.fromhex("00A4020C020001"))
+    [trip] = trips()
+    process, command = trip.split(": ")
+    assert command == "00 A4 02 0C 02 00 01"
+    assert process.startswith("process ") and process != f"process {os.getpid()}"
 
 
 def test_status_reports_each_reader(sim_process: Callable[..., Path], pcscd: PcscdProcess) -> None:

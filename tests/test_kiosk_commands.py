@@ -1,28 +1,24 @@
-"""``kiosk flow`` and ``kiosk doctor`` as processes, the PIN's privacy over a whole flow, and a kiosk
-killed while it syncs its outbox."""
+"""``kiosk flow`` and ``kiosk doctor`` as processes, and the PIN's privacy over a whole flow. (A kiosk
+killed while it syncs its outbox: ``tests/test_outbox_commands.py``.)"""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from kiosk.config import load_config
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from kiosk.services.headless import FlowInput
 from kiosk.store import KioskStore
-from linkserver.models import OfflineEvidence
 from tests.conftest import Reader
 from tests.helpers.kiosk import pin, place, run, write_config
-from tests.helpers.outbox import fill_outbox
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 
@@ -119,46 +115,3 @@ def test_the_pin_and_password_never_reach_a_log(config: Path, reader: Reader, se
         assert store.check_audit().ok
     finally:
         store.close()
-
-
-# -- killed while syncing --------------------------------------------------------------------------
-
-SYNC_CHILD = """
-import sys
-from kiosk.config import load_config
-from kiosk.services.core import KioskCore
-core = KioskCore.build(load_config(sys.argv[1]))
-core.sync.on_change = lambda: print("synced", flush=True)
-while core.sync.sync_once(batch=1):
-    pass
-"""
-
-
-def test_a_kiosk_killed_while_syncing_loses_nothing_and_sends_nothing_twice(
-        config: Path, server: LiveServer, hierarchy: TestHierarchy) -> None:
-    keys = fill_outbox(config, server, hierarchy, 12)
-    child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, str(config)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    seen = 0
-    for line in child.stdout:
-        seen += line.startswith("synced")
-        if seen == 4:
-            child.send_signal(signal.SIGKILL)  # mid-sync: some sent, maybe one in flight
-            break
-    child.wait(30)
-    assert child.returncode == -signal.SIGKILL
-    core = KioskCore.build(load_config(config))
-    try:
-        assert 0 < core.store.outbox_depth() < len(keys)
-        while core.sync.sync_once():
-            pass
-        assert core.store.outbox_depth() == 0
-        fates = {item.idempotency_key: item.fate for item in core.store.outbox_items(100)}
-        assert fates == dict.fromkeys(keys, "accepted")
-    finally:
-        core.close()
-    with server.server.parts.db.transaction() as session:
-        stored = session.scalar(select(func.count()).select_from(OfflineEvidence))
-        accepted = set(session.scalars(select(OfflineEvidence.idempotency_key)))
-    assert stored == len(keys) and accepted == set(keys)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from tests.conftest import Reader
+from tests.helpers.tripwire import assert_my_number_untouched
 
 
 def opensc(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,4 +53,4 @@ def test_opensc_signs_with_the_authentication_key(
     assert isinstance(key, rsa.RSAPublicKey)
     key.verify(signature.read_bytes(), b"opensc", padding.PKCS1v15(), hashes.SHA256())
     # OpenSC's probing of other drivers never woke the My Number file.
-    assert not card.my_number_selected
+    assert_my_number_untouched(card)

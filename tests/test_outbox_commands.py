@@ -1,10 +1,12 @@
-"""``kiosk outbox list`` and ``kiosk outbox sync`` as processes, ``kiosk doctor``'s outbox line, and
-whether each item's voucher was shown: recorded by the kiosk, told to the server."""
+"""``kiosk outbox list`` and ``kiosk outbox sync`` as processes, ``kiosk doctor``'s outbox line,
+whether each item's voucher was shown (recorded by the kiosk, told to the server), and a sync killed
+at each of its crash points."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,12 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from kiosk.config import load_config
+from kiosk.crashpoints import CRASH_ENV, CRASH_POINTS
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.store import KioskStore
-from linkserver.models import AuditEntry, OfflineEvidence
+from linkserver.models import OfflineEvidence
 from tests.conftest import Reader
 from tests.helpers.kiosk import write_config
-from tests.helpers.outbox import fill_outbox
+from tests.helpers.outbox import fill_outbox, kiosk_synced_entries, server_evidence, server_evidence_audit
 from tests.helpers.server_api import LINKED
 from tests.linkserver.helpers import LiveServer
 
@@ -99,10 +102,8 @@ def test_outbox_sync_reports_each_fate_and_says_what_is_left(config: Path, down:
     with server.server.parts.db.transaction() as session:
         shown = {key: flag for key, flag in session.execute(
             select(OfflineEvidence.idempotency_key, OfflineEvidence.voucher_shown))}
-        audited = [json.loads(entry.details) for entry in session.scalars(
-            select(AuditEntry).where(AuditEntry.event == "offline_evidence"))]
     assert shown == dict.fromkeys(keys, False)
-    assert [entry["voucher_shown"] for entry in audited] == [False, False]
+    assert [entry["voucher_shown"] for entry in server_evidence_audit(server)] == [False, False]
     assert "nothing waiting" in kiosk("outbox", "sync", "--config", str(config)).stdout
 
 
@@ -120,3 +121,45 @@ def test_a_voucher_printed_by_kiosk_flow_is_recorded_as_shown(
     assert kiosk("outbox", "sync", "--config", str(config)).returncode == 0
     with server.server.parts.db.transaction() as session:
         assert list(session.scalars(select(OfflineEvidence.voucher_shown))) == [True]
+
+
+# -- killed at each crash point ----------------------------------------------------------------------
+
+
+def kiosk_fates(config: Path) -> dict[str, tuple[str | None, str | None]]:
+    with KioskStore(load_config(config).store_path) as store:
+        return {item.idempotency_key: (item.fate, item.evidence_id) for item in store.outbox_items()}
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_sync_killed_at_any_point_ends_with_one_fate_per_item_recorded_once(
+        point: str, config: Path, server: LiveServer, hierarchy: TestHierarchy) -> None:
+    """``kiosk outbox sync`` dies as by a power cut (SIGKILL, nothing flushed) before the upload,
+    between the server's answer and the record of it, or after; a second sync settles the rest."""
+    keys = sorted(fill_outbox(config, server, hierarchy, 3))
+    killed = kiosk("outbox", "sync", "--config", str(config), **{CRASH_ENV: point})
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert killed.stdout == ""  # dead before it could report anything
+    # It died where it was told to: the server holds the batch once sent, the kiosk its fates once recorded.
+    sent, recorded = point != "outbox.before_upload", point == "outbox.after_record"
+    assert sorted(key for key, _ in server_evidence(server)) == (keys if sent else [])
+    assert [fate for fate, _ in kiosk_fates(config).values()] == ["accepted" if recorded else None] * 3
+    assert len(kiosk_synced_entries(config)) == (3 if recorded else 0)
+
+    again = kiosk("outbox", "sync", "--json", "--config", str(config))
+    assert again.returncode == 0, again.stdout + again.stderr
+    report = json.loads(again.stdout)
+    assert sorted(item["key"] for item in report["items"]) == ([] if recorded else keys)
+    assert report["left"] == 0
+
+    # The server holds each item once, audited once; the kiosk records that same fate once, audited once.
+    held = server_evidence(server)
+    assert sorted(key for key, _ in held) == keys
+    evidence = dict(held)
+    audited = sorted(entry["evidence_id"] for entry in server_evidence_audit(server))
+    assert audited == sorted(evidence.values())
+    assert kiosk_fates(config) == {key: ("accepted", evidence[key]) for key in keys}
+    synced = kiosk_synced_entries(config)
+    assert sorted(entry["item"] for entry in synced) == keys
+    assert {entry["item"]: (entry["fate"], entry["evidence"]) for entry in synced} == {
+        key: ("accepted", evidence[key]) for key in keys}

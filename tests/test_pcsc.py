@@ -26,6 +26,7 @@ from kiosk.nfc.pcsc import CardWatcher, PcscConnection, list_readers
 from kiosk.nfc.sim import Fault, FaultKind, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
 from tests.conftest import Reader
+from tests.helpers.tripwire import assert_my_number_untouched
 
 
 def test_both_virtual_readers_are_listed(pcscd: PcscdProcess) -> None:
@@ -106,7 +107,7 @@ def test_pin_and_signature(reader: Reader, card: SimulatedCard) -> None:
         name_session = CardInfoSession(session.channel)
         name_session.verify_pin("1234")
         assert name_session.read_name().full == "佐藤\u3000花子"
-    assert not card.my_number_selected
+    assert_my_number_untouched(card)
 
 
 def test_pin_runs_out(reader: Reader, card: SimulatedCard) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from kiosk.nfc.jpki import sha256_digest_info
 from kiosk.nfc.sim import LatencyModel, SimulatedCard, TestHierarchy
+from tests.helpers.tripwire import assert_my_number_untouched, trips
 
 JPKI = "00A4040C0AD392F000260100000001"
 CARDINFO = "00A4040C0AD3921000310001010408"
@@ -131,6 +133,7 @@ def test_selecting_the_ap_again_drops_the_verified_state(card: SimulatedCard) ->
     assert tx(card, "802A008033" + sha256_digest_info(b"x").hex() + "00")[1] == "6982"
 
 
+@pytest.mark.my_number_asked
 def test_card_info_files(card: SimulatedCard) -> None:
     tx(card, CARDINFO)
     tx(card, "00A4020C020002")
@@ -154,10 +157,16 @@ def test_card_info_files(card: SimulatedCard) -> None:
     ("00A4080C043F000001", "6A86"),  # by path
     ("00B0810000", "6A81"),  # READ BINARY by short EF identifier 1
 ])
+@pytest.mark.my_number_asked
 def test_the_my_number_tripwire_catches_every_attempt(card: SimulatedCard, apdu: str, sw: str) -> None:
     tx(card, CARDINFO)
+    assert_my_number_untouched(card)
     assert tx(card, apdu)[1] == sw
     assert card.my_number_selected
+    # Also in the trip file, which is how a test sees a card served by another process.
+    assert trips() == [f"process {os.getpid()}: {bytes.fromhex(apdu).hex(' ').upper()}"]
+    with pytest.raises(AssertionError, match="the My Number EF was asked for"):
+        assert_my_number_untouched()
 
 
 def test_the_tripwire_stays_clear_for_other_files_and_other_applications(card: SimulatedCard) -> None:
@@ -166,7 +175,7 @@ def test_the_tripwire_stays_clear_for_other_files_and_other_applications(card: S
     tx(card, "00B0820000")  # short EF identifier 2
     tx(card, JPKI)
     tx(card, "00A4020C020001")  # EF 0001 of the JPKI AP is another file
-    assert not card.my_number_selected
+    assert_my_number_untouched(card)
 
 
 def test_change_pin(card: SimulatedCard) -> None:

@@ -38,6 +38,7 @@ from kiosk.store import (
 from kiosk.store.db import HEAD_REVISION, alembic_config, schema_is_current
 from kiosk.store.models import Base
 from tests.conftest import repo_root
+from tests.helpers.outbox import synced_entries
 
 T0 = dt.datetime(2030, 4, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -274,7 +275,9 @@ def test_the_outbox_lifecycle(store: KioskStore, clock: Clock) -> None:
     # The server's answers.
     clock.advance(seconds=5)
     synced = clock.now
-    store.record_fates([("k-1", "accepted", None, "ev-1"), ("k-2", "refused", "certificate.revoked", "ev-2")])
+    settled = store.record_fates([("k-1", "accepted", None, "ev-1"),
+                                  ("k-2", "refused", "certificate.revoked", "ev-2")])
+    assert settled == ["k-1", "k-2"]
     assert store.outbox_depth() == 1
     assert [i.idempotency_key for i in store.pending_evidence()] == ["k-3"]
     items = {i.idempotency_key: i for i in store.outbox_items()}
@@ -284,11 +287,16 @@ def test_the_outbox_lifecycle(store: KioskStore, clock: Clock) -> None:
 
     # A batch delivered twice, a contradicting answer, a stray key: nothing changes.
     clock.advance(seconds=5)
-    store.record_fates([("k-1", "accepted", None, "ev-1"), ("k-2", "accepted", None, "ev-2"),
-                        ("unknown", "accepted", None, None)])
+    assert store.record_fates([("k-1", "accepted", None, "ev-1"), ("k-2", "accepted", None, "ev-2"),
+                               ("unknown", "accepted", None, None)]) == []
     store.record_attempt(["k-1"], "late", 10)
     again = {i.idempotency_key: i for i in store.outbox_items()}
     assert again["k-1"] == items["k-1"] and again["k-2"] == items["k-2"]
+    # Each fate was audited with it, once.
+    assert synced_entries(store) == [
+        {"item": "k-1", "fate": "accepted", "code": "", "evidence": "ev-1"},
+        {"item": "k-2", "fate": "refused", "code": "certificate.revoked", "evidence": "ev-2"}]
+    assert store.check_audit() == AuditReport(entries=2, ok=True)
 
     # Newest first for staff; the voucher finds its item by hash only.
     assert [i.idempotency_key for i in store.outbox_items()] == ["k-3", "k-2", "k-1"]
@@ -491,43 +499,43 @@ def test_retention_purges_only_what_is_due_and_the_chain_still_verifies(
     add(store, "accepted-long-ago")
     add(store, "refused-lately")
     add(store, "never-answered")
-    store.record_fates([("accepted-long-ago", "accepted", None, "ev-1")])
+    store.record_fates([("accepted-long-ago", "accepted", None, "ev-1")])  # audit entry 1
     for n in range(3):
         store.audit("early", n=n)
     clock.advance(days=20)
-    store.record_fates([("refused-lately", "refused", "certificate.revoked", "ev-2")])
+    store.record_fates([("refused-lately", "refused", "certificate.revoked", "ev-2")])  # entry 5
     store.audit("later", n=3)
     store.audit("later", n=4)
 
     clock.advance(days=20)  # day 40
     report = store.purge(30)
-    assert (report.outbox_items, report.audit_entries, report.audit_checkpoint) == (1, 3, 3)
+    assert (report.outbox_items, report.audit_entries, report.audit_checkpoint) == (1, 4, 4)
     assert report.audit_skipped is None
     assert {i.idempotency_key for i in store.outbox_items()} == {"refused-lately", "never-answered"}
-    assert store.check_audit() == AuditReport(entries=2, ok=True)
-    store.audit("after_purge")
     assert store.check_audit() == AuditReport(entries=3, ok=True)
+    store.audit("after_purge")
+    assert store.check_audit() == AuditReport(entries=4, ok=True)
     assert store.purge(30).audit_entries == 0  # nothing more is due
 
     clock.advance(days=400)
     report = store.purge(30)
-    assert (report.outbox_items, report.audit_entries, report.audit_checkpoint) == (1, 3, 6)
+    assert (report.outbox_items, report.audit_entries, report.audit_checkpoint) == (1, 4, 8)
     assert [i.idempotency_key for i in store.outbox_items()] == ["never-answered"]
     assert store.outbox_depth() == 1
     assert store.check_audit() == AuditReport(entries=0, ok=True)
     store.audit("fresh_start")
     assert store.check_audit() == AuditReport(entries=1, ok=True)
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT min(seq) FROM audit_log").scalar() == 7
+        assert connection.exec_driver_sql("SELECT min(seq) FROM audit_log").scalar() == 9
 
     # The checkpoint is part of what is checked.
     with raw(db_path) as db:
         db.execute("UPDATE audit_checkpoint SET entry_hash = ?", ("f" * 64,))
-    assert store.check_audit().broken_at == 7
+    assert store.check_audit().broken_at == 9
     with raw(db_path) as db:
         db.execute("DELETE FROM audit_checkpoint")
     report_without = store.check_audit()
-    assert (report_without.broken_at, report_without.reason) == (7, "entry 1 is missing")
+    assert (report_without.broken_at, report_without.reason) == (9, "entry 1 is missing")
 
 
 def test_retention_keeps_a_tampered_prefix(store: KioskStore, db_path: Path, clock: Clock) -> None:

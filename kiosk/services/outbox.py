@@ -4,7 +4,8 @@ Recording evidence changes no account: it writes the sealed bundle (verification
 operation, staff approval) to the kiosk's store before the voucher is shown, keeping only the
 voucher's hash. The sync worker drains the outbox in the background with backoff, and records
 each item's fate as the server gives it; an item is sent under the same idempotency key every
-time, so a sync interrupted at any point is simply repeated.
+time, so a sync interrupted at any point is simply repeated. The tests kill it at each of its
+crash points (``kiosk.crashpoints``, test only) to prove it.
 
 Whoever shows the voucher says so (``OfflineOutbox.voucher_shown``), and the store keeps when. An
 item whose voucher was never shown (the kiosk stopped in between) is sent with
@@ -24,6 +25,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.crashpoints import crash_point
 from kiosk.linkage import LinkageClient, LinkageCode, LinkageError, ServerRefused, ServerUnreachable
 from kiosk.offline import OFFLINE_OPERATIONS
 from kiosk.services.errors import OutboxError, ServiceCode
@@ -185,6 +187,7 @@ class SyncWorker:
             on_the_way = self._being_shown()
             shown = {item.idempotency_key: item.voucher_shown_at is not None for item in items
                      if item.idempotency_key not in on_the_way}
+            crash_point("outbox.before_upload")
             try:
                 fates = self._linkage.upload_evidence([(item.idempotency_key, item.sealed) for item in items],
                                                       voucher_shown=shown)
@@ -194,16 +197,16 @@ class SyncWorker:
             except (ServerRefused, LinkageError) as exc:
                 self._store.record_attempt(keys, exc.code, self._retry_in())
                 return done
+            crash_point("outbox.after_upload")
             final = [f for f in fates if f.fate != "retry"]
             again = [f for f in fates if f.fate == "retry"]
             if again:
                 self._store.record_attempt([f.idempotency_key for f in again],
                                            again[0].error_code or "retry", self._retry_in())
+            # Each fate and its audit entry in one transaction.
             self._store.record_fates([(f.idempotency_key, f.fate, f.error_code, f.evidence_id)
                                       for f in final])
-            for fate in final:
-                self._store.audit("offline_evidence_synced", fate=fate.fate, code=fate.error_code or "",
-                                  evidence=fate.evidence_id)
+            crash_point("outbox.after_record")
             done += len(final)
             if self.on_change is not None:
                 self.on_change()

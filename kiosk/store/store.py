@@ -52,6 +52,8 @@ _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 500
 #: Audit entries read per query while checking the chain.
 _CHECK_BATCH = 1000
+#: The audit entry of an outbox item settled by the server's answer.
+SYNCED_EVENT = "offline_evidence_synced"
 
 
 class DuplicateEvidence(StoreError):
@@ -244,12 +246,14 @@ class KioskStore:
                             next_attempt_at=next_attempt)
                 )
 
-    def record_fates(self, fates: Sequence[tuple[str, str, str | None, str | None]]) -> None:
+    def record_fates(self, fates: Sequence[tuple[str, str, str | None, str | None]]) -> list[str]:
         """Record the server's answers: ``(idempotency_key, fate, error_code, evidence_id)``.
 
         The first fate recorded for an item stands: the same fate again changes nothing (a batch
         may be delivered twice), and a different one is logged and ignored, since the server
-        gives each bundle exactly one fate.
+        gives each bundle exactly one fate. Each item settled here gets its audit entry
+        (``offline_evidence_synced``) in the same transaction, so a crash can leave neither a fate
+        without its entry nor an entry twice. Returns the keys settled by this call.
         """
         if isinstance(fates, str | bytes):
             raise TypeError("fates is a sequence of (key, fate, error_code, evidence_id) tuples")
@@ -263,6 +267,7 @@ class KioskStore:
             if evidence_id is not None:
                 _check_text("evidence_id", evidence_id, 64)
         now = self._now()
+        settled: list[str] = []
         with self._write() as session:
             for key, fate, error_code, evidence_id in answers:
                 record = session.scalars(
@@ -272,8 +277,12 @@ class KioskStore:
                 elif record.fate is None:
                     record.fate, record.error_code, record.evidence_id = fate, error_code, evidence_id
                     record.synced_at = now
+                    _append_audit(session, now, SYNCED_EVENT, canonical_details(
+                        {"item": key, "fate": fate, "code": error_code or "", "evidence": evidence_id}))
+                    settled.append(key)
                 elif record.fate != fate:
                     logger.warning("evidence %s was %s; ignoring a later %s", key, record.fate, fate)
+        return settled
 
     def mark_voucher_shown(self, idempotency_key: str) -> None:
         """Note that the item's voucher is on the user's screen (the first time counts)."""
@@ -336,17 +345,7 @@ class KioskStore:
         text = canonical_details(details)
         at = self._now()
         with self._write() as session:
-            head = session.execute(
-                select(AuditRecord.seq, AuditRecord.entry_hash).order_by(AuditRecord.seq.desc()).limit(1)
-            ).first()
-            if head is None:
-                checkpoint = session.get(AuditCheckpoint, 1)
-                seq, prev = (checkpoint.seq, checkpoint.entry_hash) if checkpoint else (0, GENESIS)
-            else:
-                seq, prev = head[0], head[1]
-            seq += 1
-            session.add(AuditRecord(seq=seq, at=at, event=event, details=text, prev_hash=prev,
-                                    entry_hash=entry_hash(prev, seq, at, event, text)))
+            _append_audit(session, at, event, text)
 
     def check_audit(self) -> AuditReport:
         """Verify the chain from the retention checkpoint (or the start) to the newest entry."""
@@ -416,6 +415,22 @@ class KioskStore:
         if now.tzinfo is None:
             raise StoreError("the store's clock must give timezone-aware times")
         return now.astimezone(dt.UTC)
+
+
+def _append_audit(session: Session, at: dt.datetime, event: str, details: str) -> None:
+    """Add the entry after the chain's head (or the retention checkpoint), in the caller's transaction."""
+    head = session.execute(
+        select(AuditRecord.seq, AuditRecord.entry_hash).order_by(AuditRecord.seq.desc()).limit(1)
+    ).first()
+    if head is None:
+        checkpoint = session.get(AuditCheckpoint, 1)
+        seq, prev = (checkpoint.seq, checkpoint.entry_hash) if checkpoint else (0, GENESIS)
+    else:
+        seq, prev = head[0], head[1]
+    seq += 1
+    session.add(AuditRecord(seq=seq, at=at, event=event, details=details, prev_hash=prev,
+                            entry_hash=entry_hash(prev, seq, at, event, details)))
+    session.flush()
 
 
 def _purge_audit(session: Session, cutoff: dt.datetime,

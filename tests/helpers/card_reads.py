@@ -9,6 +9,7 @@ from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_SELECT, INS_VERIFY
 from kiosk.nfc.cardinfo import CARD_INFO_AID
 from kiosk.nfc.jpki import EF_AUTH_CERT, EF_AUTH_PIN, JPKI_AID
 from kiosk.nfc.sim import SimulatedCard
+from tests.helpers.tripwire import assert_my_number_untouched
 
 #: SELECT the JPKI AP; SELECT and READ the token info; SELECT the certificate and READ it (one short
 #: read for its header, one extended read for the rest); SELECT the PIN and ask its tries left;
@@ -52,7 +53,8 @@ def assert_read_once(card: SimulatedCard) -> None:
     assert reads.certificate == 1
     assert reads.selected == Counter(jpki=1) and reads.tries == Counter(jpki=1)
     assert reads.secrets == [INS_VERIFY, INS_COMPUTE_DIGITAL_SIGNATURE]
-    assert ("jpki", EF_AUTH_PIN) in card.selections and not card.my_number_selected
+    assert ("jpki", EF_AUTH_PIN) in card.selections
+    assert_my_number_untouched(card)
     assert reads.apdus <= MINIMUM_APDUS, [f"{c.ins:02X}" for c in commands(card)]
 
 
@@ -62,7 +64,7 @@ def assert_prelink_read_once(card: SimulatedCard) -> None:
     assert reads.certificate == 1
     assert reads.tries == Counter(jpki=1, cardinfo=1)
     assert reads.selected["jpki"] == 1 and reads.selected["cardinfo"] <= 2
-    assert not card.my_number_selected
+    assert_my_number_untouched(card)
     assert reads.apdus <= PRELINK_APDUS, [f"{c.ins:02X}" for c in commands(card)]
 
 

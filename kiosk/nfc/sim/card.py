@@ -3,6 +3,11 @@
 The same object serves in process (it is a ``CardConnection``) and behind pcscd through the
 vpcd bridge. It holds every file of the card, enforces PIN counters and access rules, signs with
 real RSA keys, and can misbehave on purpose (``faults``) or be slow (``latency``).
+
+Its My Number tripwire catches any attempt at the card-info AP's EF 0001, whatever the card
+answers: ``my_number_selected`` for a test holding the card, and, for the tests only, a line
+appended to the file named by ``KIOSK_SIM_TRIPWIRE_FILE`` when that is set, so that a test can
+see a trip in a card served by another process (``kiosk sim``, ``kiosk demo``, a benchmark).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ from kiosk.nfc.sim.faults import Fault, FaultKind, LatencyModel
 from kiosk.nfc.sim.hierarchy import Holder, TestHierarchy
 
 logger = logging.getLogger(__name__)
+
+#: Test only: the file a tripped card appends a line to (the process and the command), if set.
+TRIPWIRE_ENV = "KIOSK_SIM_TRIPWIRE_FILE"
 
 CARD_FACE_AID = bytes.fromhex("D3921000310001010402")
 #: The contact interface ATR OpenSC knows for the card.
@@ -369,7 +377,7 @@ class SimulatedCard:
             self._current_app, self._current_ef = app, None
             self._verified.clear()  # a fresh SELECT of the AP drops the verified state
             return b"", SW.OK
-        self._tripwire(c.data[-2:] == b"\x00\x01")  # EF 0001 by any P1/P2 or path, even refused
+        self._tripwire(c, c.data[-2:] == b"\x00\x01")  # EF 0001 by any P1/P2 or path, even refused
         if c.p1 == 0x02:
             if c.p2 != 0x0C or len(c.data) != 2:
                 return b"", SW.INCORRECT_P1P2
@@ -383,11 +391,15 @@ class SimulatedCard:
             return b"", SW.OK
         return b"", SW.INCORRECT_P1P2
 
-    def _tripwire(self, names_ef_0001: bool) -> None:
+    def _tripwire(self, command: CommandApdu, names_ef_0001: bool) -> None:
         """Flag any attempt at the card-info AP's EF 0001 (the My Number), whatever the card answers."""
         if names_ef_0001 and self._current_app is not None and self._current_app.name == "cardinfo":
             self.my_number_selected = True
             logger.warning("the My Number EF was asked for")
+            trips = os.environ.get(TRIPWIRE_ENV)
+            if trips:  # test only: a trip seen from outside this process
+                with open(trips, "a", encoding="ascii") as out:
+                    out.write(f"process {os.getpid()}: {command.redacted_hex()}\n")
 
     def _current(self) -> EF | None:
         if self._current_app is None or self._current_ef is None:
@@ -398,7 +410,7 @@ class SimulatedCard:
         if c.data:
             return b"", SW.WRONG_LENGTH
         if c.p1 & 0x80:
-            self._tripwire(c.p1 & 0x1F == 0x01)  # the My Number EF by its short identifier
+            self._tripwire(c, c.p1 & 0x1F == 0x01)  # the My Number EF by its short identifier
             return b"", SW.FUNCTION_NOT_SUPPORTED  # short EF identifiers are not offered
         ef = self._current()
         if not isinstance(ef, BinaryEF):
