@@ -27,6 +27,7 @@ from tests.helpers.linkage_client import (
     config_for,
     staff_decides,
 )
+from tests.helpers.server_api import stored_password
 from tests.linkserver.helpers import LiveServer, live_server
 
 # -- discovery and verification ------------------------------------------------------------------------
@@ -120,9 +121,11 @@ def test_a_password_reset_end_to_end(live: LiveServer, client: LinkageClient, re
     with pytest.raises(ServerRefused) as conflict:
         client.create_operation("mfa_reset", verification.verification_id, {}, key)
     assert conflict.value.code == "idempotency_conflict" and conflict.value.status == 409
+    before = stored_password(live)
     with pytest.raises(ServerRefused) as early:
         client.set_password(operation.operation_id, STRONG_PASSWORD, session_key)
     assert early.value.code == "wrong_state"
+    assert stored_password(live) == before  # nothing kept from the password sent before approval
 
     # Staff approve once the kiosk is seen keeping the operation alive; the wait ends with the decision.
     polled = threading.Event()
@@ -147,6 +150,7 @@ def test_a_password_reset_end_to_end(live: LiveServer, client: LinkageClient, re
     with pytest.raises(ServerRefused) as weak:
         client.set_password(operation.operation_id, WEAK_PASSWORD, session_key)
     assert weak.value.code == "password_policy" and weak.value.status == 422
+    assert stored_password(live) == before
     assert "too_short" in weak.value.extra["problems"]  # type: ignore[operator]
     assert weak.value.extra["policy"]["min_length"] == 12  # type: ignore[index]
     assert WEAK_PASSWORD not in str(weak.value) and WEAK_PASSWORD not in repr(weak.value.extra)
@@ -223,9 +227,11 @@ def test_cancelling_an_operation_ends_it_on_the_server(live: LiveServer, client:
         late = staff.post(live.url(f"/v1/staff/operations/{operation.operation_id}/decision"),
                           json={"approve": True, "staff_id": "yamada.t"})
     assert late.status_code == 409 and late.json()["error"] == "operation_cancelled"
+    before = stored_password(live)
     with pytest.raises(ServerRefused) as refused:
         client.set_password(operation.operation_id, STRONG_PASSWORD, key)
     assert refused.value.code == "operation_cancelled"
+    assert stored_password(live) == before
     with pytest.raises(ServerRefused) as foreign:
         client.cancel_operation(operation.operation_id, "not-the-key")
     assert foreign.value.code == "session_key_invalid"

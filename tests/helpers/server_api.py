@@ -3,9 +3,11 @@ a device grant, an offline kiosk."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -13,11 +15,12 @@ from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from joserfc.jwk import ECKey
+from sqlalchemy import select
 
 from linkserver import signed_message
 from linkserver.admin import register_client
 from linkserver.demo import DEMO_PASSWORD
-from linkserver.models import Link
+from linkserver.models import Account, Link
 from linkserver.offline import b64url, offline_challenge, seal_evidence
 from tests.linkserver.helpers import LiveServer, b64, oauth_client
 
@@ -39,16 +42,21 @@ def claim(account: str, nonce: bytes, cert: bytes, signature: bytes) -> dict[str
     return {"account_id": account, "nonce": b64(nonce), "certificate": b64(cert), "signature": b64(signature)}
 
 
-def second_kiosk(live: LiveServer, tmp_path: Any, client_id: str = "kiosk-other-02") -> Any:
+def register_kiosk(live: LiveServer, folder: Path, client_id: str) -> Path:
+    """Another kiosk registered with the server under ``client_id``: the path of its private key."""
     private = ec.generate_private_key(ec.SECP256R1())
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    path = tmp_path / f"{client_id}.pem"
+    path = folder / f"{client_id}.pem"
     path.write_bytes(pem)
     public = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
     register_client(live.server.parts.db, client_id, public)
-    return oauth_client(client_id, path, live.setup.settings.token_url)
+    return path
+
+
+def second_kiosk(live: LiveServer, tmp_path: Any, client_id: str = "kiosk-other-02") -> Any:
+    return oauth_client(client_id, register_kiosk(live, tmp_path, client_id), live.setup.settings.token_url)
 
 
 LINKED = "2024000001"
@@ -73,6 +81,14 @@ def decide(live: LiveServer, staff: httpx2.Client, operation_id: str,
            approve: bool = True) -> httpx2.Response:
     return staff.post(live.url(f"/v1/staff/operations/{operation_id}/decision"),
                       json={"approve": approve, "staff_id": "yamada.t"})
+
+
+def stored_password(live: LiveServer, account: str = LINKED) -> tuple[str | None, dt.datetime | None]:
+    """The account's password as the directory's table holds it: its hash and when it last changed."""
+    with live.server.parts.db.transaction() as session:
+        row = session.execute(select(Account.password_hash, Account.password_changed_at)
+                              .where(Account.account_id == account)).one()
+        return row.password_hash, row.password_changed_at
 
 
 def link_of(live: LiveServer, account: str) -> Link | None:

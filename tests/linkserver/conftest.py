@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from linkserver import (
     signed_message,
 )
 from linkserver.revocation import build_ocsp_response
+from tests.helpers.linkage_client import ROOMY
 from tests.linkserver.helpers import POSTGRES_ENV, LiveServer, live_server, postgres_schema, postgres_url
 
 SECRET = b"service secret A: 32 bytes long!"
@@ -136,17 +138,40 @@ class OcspResponder:
         return answer
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each API test runs on SQLite and on PostgreSQL (``KIOSK_TEST_POSTGRES_URL``, set by run-tests)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'linkserver.db'}"
+DATABASES = ["sqlite", "postgresql"]
+
+
+@contextlib.contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """A database URL of ``kind``: a SQLite file in ``folder``, or a new schema on the PostgreSQL of
+    ``KIOSK_TEST_POSTGRES_URL`` (set by run-tests), dropped afterwards; skipped without one."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'linkserver.db'}"
         return
     base = postgres_url()
     if base is None:
         pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (scripts/run-tests does)")
     with postgres_schema(base) as url:
         yield url
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each API test runs on SQLite and on PostgreSQL."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    """One demo server for a whole module on each database, with limits it never reaches. Its tests
+    must not depend on each other's data, and use tokens minted on its clock (``live.minted()``),
+    which a test may move on."""
+    folder = tmp_path_factory.mktemp("shared")
+    with database(request.param, folder) as url, \
+            live_server(folder / "state", hierarchy, url, limits=ROOMY) as server:
+        yield server
 
 
 @pytest.fixture

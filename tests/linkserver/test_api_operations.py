@@ -25,6 +25,7 @@ from tests.helpers.server_api import (
     link_of,
     revealed,
     send_password,
+    stored_password,
     verified,
 )
 from tests.linkserver.helpers import LiveServer
@@ -98,11 +99,14 @@ def test_password_reset_takes_the_users_password_through_the_policy(live: LiveSe
     kiosk, staff = live.kiosk(), live.staff()
     created = live.operation(kiosk, "password_reset", verified(live, kiosk))
     op = created.json()["operation_id"]
+    before = stored_password(live)
     early = send_password(live, kiosk, created, NEW_PASSWORD)
     assert early.status_code == 409 and early.json()["error"] == "wrong_state"
+    assert stored_password(live) == before  # nothing kept from a password refused before approval
     assert decide(live, staff, op).json()["status"] == "approved"
     weak = send_password(live, kiosk, created, "short")
     assert weak.status_code == 422
+    assert stored_password(live) == before
     assert weak.json()["error"] == "password_policy"
     assert set(weak.json()["problems"]) == {"too_short", "too_few_classes"}
     assert weak.json()["policy"]["min_length"] == 12
