@@ -95,3 +95,41 @@ def test_processes_at_once_never_take_the_same_ports() -> None:
     assert [len(ports) for ports in taken] == [40, 40]
     pairs = [{port for first in ports for port in (first, first + 1)} for ports in taken]
     assert not pairs[0] & pairs[1]
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped by its parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+OWNER = """import sys
+import setproctitle
+from kiosk.nfc.sim.pcscd import PcscdProcess
+setproctitle.setproctitle("[a test worker] renamed")
+pcscd = PcscdProcess(name="Owned PCD").start()
+print(pcscd.process.pid, flush=True)
+sys.stdin.read()
+pcscd.stop()
+"""
+
+
+def test_a_pcscd_is_ended_as_an_orphan_only_once_its_owner_is_gone(tmp_path: Path) -> None:
+    """Starting a pcscd ends those left by killed runs, never one whose owner lives (even when a test
+    runner has rewritten the owner's process title, as xdist's workers do)."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    environment = os.environ[SOCKET_ENV]
+    try:
+        owned = int(owner.stdout.readline())  # type: ignore[union-attr]
+        with PcscdProcess(name="Second PCD", socket_dir=tmp_path):
+            assert running(owned), "a live owner's pcscd was ended"
+        owner.kill()
+        owner.wait(timeout=30)
+        with PcscdProcess(name="Third PCD", socket_dir=tmp_path):
+            assert not running(owned)
+    finally:
+        os.environ[SOCKET_ENV] = environment
+        owner.kill()

@@ -33,7 +33,7 @@ SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
 _PROCESS_SOCKET_DIR = Path(tempfile.gettempdir()) / f"{CONF_PREFIX}run-{secrets.token_hex(6)}"
 
 
-def _pcscd_processes() -> list[tuple[int, str]]:
+def _pcscd_processes() -> list[tuple[int, list[str]]]:
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -43,18 +43,33 @@ def _pcscd_processes() -> list[tuple[int, str]]:
         except OSError:
             continue
         if cmdline and Path(cmdline[0].decode(errors="replace")).name == "pcscd":
-            found.append((int(entry.name), " ".join(c.decode(errors="replace") for c in cmdline if c)))
+            found.append((int(entry.name), [c.decode(errors="replace") for c in cmdline if c]))
     return found
 
 
-def _orphaned(pid: int) -> bool:
-    """Whether ``pid`` has lost the Python process that started it (it was handed to a reaper)."""
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (with the pid, it names one process across pid reuse)."""
     try:
-        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        parent = Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")[0]
-    except (OSError, ValueError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_mark() -> str:
+    return f"{os.getpid()} {_start_time(os.getpid())}"
+
+
+def _orphaned(cmdline: list[str]) -> bool:
+    """Whether the private pcscd with this command line has lost the process that started it.
+
+    The owner is the one named in the ``owner`` file of the pcscd's work folder: not its parent's
+    name, which a test runner may rewrite (setproctitle), making a live owner look gone."""
+    try:
+        conf_dir = Path(cmdline[cmdline.index("--config") + 1])
+        owner_pid, owner_start = (conf_dir.parent / "owner").read_text().split()
+    except (ValueError, IndexError, OSError):
         return False
-    return not Path(parent.decode(errors="replace")).name.startswith("python")
+    return _start_time(int(owner_pid)) != owner_start
 
 
 def _pcscd_binary() -> str:
@@ -146,6 +161,7 @@ class PcscdProcess:
             raise RuntimeError("pcscd and vsmartcard-vpcd are not installed (scripts/setup installs them)")
         _end_orphans(timeout)
         self.work_dir = Path(tempfile.mkdtemp(prefix=CONF_PREFIX))
+        (self.work_dir / "owner").write_text(_owner_mark())
         if self._own_socket_dir:
             try:
                 self.socket_dir.mkdir(mode=0o700)
@@ -225,7 +241,7 @@ class PcscdProcess:
 def _end_orphans(timeout: float) -> None:
     """Stop private pcscds left behind by runs of ours that were killed (their parent has gone)."""
     for pid, cmdline in _pcscd_processes():
-        if CONF_PREFIX in cmdline and _orphaned(pid):
+        if any(CONF_PREFIX in arg for arg in cmdline) and _orphaned(cmdline):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
