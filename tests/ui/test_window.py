@@ -11,13 +11,12 @@ from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from kiosk.flow import LinkStatus, PasswordSet, Screen, Unlinked, View
+from kiosk.flow import LinkStatus, PasswordSet, Screen, Unlinked
 from kiosk.nfc.connection import TRACE
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
-from kiosk.ui.base import SCREENS
 from kiosk.ui.runner import QtRunner
-from kiosk.ui.window import PlaceholderScreen, StaffUnlockDialog
+from kiosk.ui.window import StaffUnlockDialog
 from linkserver.passwords import password_matches
 from tests.helpers.card_reads import assert_read_once
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
@@ -176,20 +175,6 @@ def test_outside_kiosk_mode_the_unlock_chord_just_closes(open_window: Callable[.
 
 
 # -- the window's own parts ---------------------------------------------------------------------------
-
-
-def test_a_state_without_a_screen_shows_its_name_and_nothing_breaks(
-        open_window: Callable[..., Counter], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(SCREENS, Screen.UNLINK_CONFIRM)
-    counter = open_window()
-    page = counter.window.page(Screen.UNLINK_CONFIRM)
-    assert isinstance(page, PlaceholderScreen)
-    counter.window.show_view(View(Screen.UNLINK_CONFIRM, "en", account="20******01"))
-    assert counter.window.current_page is page and page.label.text() == "unlink_confirm"
-    counter.window.show_view(counter.window.view)
-    # An intent that does not fit the screen shown (a late tap) is dropped, not raised.
-    counter.window._dispatch("confirm_unlink", True)
-    assert counter.screen is Screen.START
 
 
 def test_the_runner_works_off_the_gui_thread_and_hands_every_failure_back(qtbot: QtBot) -> None:
