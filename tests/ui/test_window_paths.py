@@ -298,13 +298,21 @@ def test_leaving_a_waiting_request_withdraws_it(desk: Desk, how: str) -> None:
         counter.wait_for(Screen.START)
         reason = "idle_timeout"
     else:
+        # server.approval_timeout_seconds (60 in the tests' configuration) is the wait; shortened here.
+        assert desk.core.operations.approval_timeout == 60
         desk.core.operations.approval_timeout = 0.5
         to_staff_wait(desk)
         counter.wait_for(Screen.ERROR)
-        assert window.view.error == "approval.timeout"
+        assert (window.view.error, window.view.error_step) == ("approval.timeout", "approval")
+        page = "\n".join(visible_texts(window.current_page))  # type: ignore[arg-type]
+        assert "No staff decision in time" in page and "waited too long for a staff member" in page, page
         reason = "approval_timeout"
     counter.qtbot.waitUntil(lambda: (desk.server.latest_operation(LINKED) or ())[1:] == ("cancelled", reason),
                             timeout=10_000)
+    operation_id = (desk.server.latest_operation(LINKED) or ("",))[0]
+    decision = desk.server.staff().post(desk.server.url(f"/v1/staff/operations/{operation_id}/decision"),
+                                        json={"approve": True, "staff_id": "tanaka.h"})
+    assert decision.status_code == 409 and decision.json()["error"] == "operation_cancelled", decision.text
 
 
 # -- pre-link and offline by touch -----------------------------------------------------------------------
