@@ -12,13 +12,14 @@ from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from kiosk.flow import LinkStatus, PasswordSet, Screen, Unlinked
+from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY
 from kiosk.nfc.connection import TRACE
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.ui.runner import QtRunner
 from kiosk.ui.window import StaffUnlockDialog
 from linkserver.passwords import password_matches
-from tests.helpers.card_reads import assert_read_once
+from tests.helpers.card_reads import assert_read_once, card_reads
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.ui.counter import READER, Counter, account, visible_texts
@@ -70,6 +71,36 @@ def test_a_password_reset_by_touch_from_start_to_done(
     for record in caplog.records:
         text = f"{record.getMessage()} {record.exc_text or ''}"
         assert not pin.search(text) and NEW_PASSWORD not in text, record
+
+
+def test_the_pin_pads_back_space_and_clear_edit_the_pin_the_card_gets(
+        open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
+    """The real flow behind the pad's own keys: a wrong digit taken back, a wrong start cleared, and
+    the card is sent the PIN that is left, once."""
+    counter = open_window()
+    card = make_card("linked")
+    counter.up_to_pin("link_status", card, LINKED)
+    page = counter.window.current_page
+    pad = page.pad  # type: ignore[union-attr]
+
+    def shown(count: int) -> None:
+        assert counter.window.view.pin_digits == count and pad.dots.text() == "●" * count + "○" * (4 - count)
+
+    counter.type_digits("98")
+    shown(2)
+    counter.tap("Clear all digits")
+    shown(0)
+    assert counter.button("Clear all digits") is None and counter.button("Delete the last digit") is None
+    counter.type_digits("129")
+    counter.tap("Delete the last digit")
+    shown(2)
+    counter.type_digits("34")
+    shown(4)
+    counter.tap("OK")
+    counter.wait_for(Screen.DONE)
+    assert isinstance(counter.window.view.result, LinkStatus) and counter.window.view.result.linked
+    assert card_reads(card).secrets == [INS_VERIFY, INS_COMPUTE_DIGITAL_SIGNATURE]  # one VERIFY: 1234
+    assert card.pin_state().tries == 3
 
 
 # -- timeouts, removal, language, kiosk mode ----------------------------------------------------------
