@@ -30,17 +30,18 @@ class Broken(RuntimeError):
     """What a screen with a bug raises here."""
 
 
-def break_render(monkeypatch: pytest.MonkeyPatch, state: Screen) -> None:
-    """The screen of ``state`` draws part of the view, then raises (only for that state)."""
-    cls = SCREENS[state]
-    render = cls.render
+def break_render(monkeypatch: pytest.MonkeyPatch, counter: Counter, state: Screen) -> None:
+    """The window's screen for ``state`` draws part of the view, then raises (only for that state;
+    screens of other windows alive in this process are left alone)."""
+    page = counter.window.page(state)
+    render = page.render  # type: ignore[attr-defined]
 
-    def half_drawn(self: object, view: View) -> None:
-        render(self, view)  # type: ignore[arg-type]
+    def half_drawn(view: View) -> None:
+        render(view)
         if view.screen is state:
             raise Broken(f"the {state.value} screen is half drawn")
 
-    monkeypatch.setattr(cls, "render", half_drawn)
+    monkeypatch.setattr(page, "render", half_drawn)
 
 
 def page_text(counter: Counter) -> str:
@@ -66,8 +67,8 @@ def assert_on_the_error_screen(counter: Counter, where: str) -> None:
 def test_a_screen_that_fails_to_render_ends_the_session_and_withdraws_its_request(
         open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard], server: LiveServer,
         monkeypatch: pytest.MonkeyPatch, logged_errors: list[logging.LogRecord]) -> None:
-    break_render(monkeypatch, Screen.STAFF_WAIT)
     counter = open_window()
+    break_render(monkeypatch, counter, Screen.STAFF_WAIT)
     counter.up_to_pin("mfa_reset", make_card("linked"), LINKED)  # nobody at the staff console
     counter.enter_pin("1234", then=Screen.ERROR)
     assert_on_the_error_screen(counter, "staff_wait")
@@ -97,8 +98,8 @@ def test_a_state_without_a_screen_ends_on_the_error_screen(
 def test_when_the_error_screen_itself_fails_the_fallback_page_says_it(
         open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard],
         monkeypatch: pytest.MonkeyPatch, logged_errors: list[logging.LogRecord]) -> None:
-    break_render(monkeypatch, Screen.ERROR)
     counter = open_window()
+    break_render(monkeypatch, counter, Screen.ERROR)
     counter.up_to_pin("mfa_reset", make_card("unlinked"), LINKED)
     counter.type_digits("2580")
     counter.tap("OK")  # not linked: the error screen is due, and it breaks
@@ -118,14 +119,14 @@ def test_a_screen_that_fails_to_translate_ends_on_the_error_screen_in_the_new_la
         logged_errors: list[logging.LogRecord]) -> None:
     counter = open_window()
     counter.begin("salvage")
-    cls = SCREENS[Screen.ACCOUNT]
-    retranslate = cls.retranslate
+    page = counter.window.page(Screen.ACCOUNT)
+    retranslate = page.retranslate  # type: ignore[attr-defined]
 
-    def broken(self: object) -> None:
-        retranslate(self)  # type: ignore[arg-type]
+    def broken() -> None:
+        retranslate()
         raise Broken("half translated")
 
-    monkeypatch.setattr(cls, "retranslate", broken)
+    monkeypatch.setattr(page, "retranslate", broken)
     counter.tap("日本語")
     counter.wait_for(Screen.ERROR)
     view = counter.window.view
