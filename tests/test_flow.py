@@ -22,24 +22,28 @@ from kiosk.flow import (
     VoucherIssued,
 )
 from kiosk.flow.backend import CoreBackend, password_problems
-from kiosk.nfc import TimedConnection
+from kiosk.nfc import CardConnection, TimedConnection
+from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY
+from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
-from tests.conftest import distinct_screens
+from tests.conftest import Reader, distinct_screens
 from tests.fast.fakes import HeldRunner
+from tests.helpers.card_reads import card_reads
 from tests.helpers.kiosk import write_config
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 
 
 class Counter:
-    """The flow controller with a card slot, recording every view it shows."""
+    """The flow controller with a card slot (or ``open_card``: a reader), recording every view it shows."""
 
-    def __init__(self, core: KioskCore, make_card: Callable[..., SimulatedCard]) -> None:
+    def __init__(self, core: KioskCore, make_card: Callable[..., SimulatedCard],
+                 open_card: Callable[[], CardConnection] | None = None) -> None:
         self.make_card = make_card
         self.card: SimulatedCard | None = None
         self.views: list[View] = []
-        self.backend = CoreBackend(core, self._open)
+        self.backend = CoreBackend(core, open_card or self._open)
         self.flow = FlowController(self.backend, ImmediateRunner(), self.views.append, language="en")
 
     def _open(self) -> TimedConnection:
@@ -64,10 +68,11 @@ class Counter:
 
 
 def make_counter(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, url: str,
-                 make_card: Callable[..., SimulatedCard]) -> Iterator[Counter]:
+                 make_card: Callable[..., SimulatedCard],
+                 open_card: Callable[[], CardConnection] | None = None) -> Iterator[Counter]:
     core = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, url))).start()
     try:
-        yield Counter(core, make_card)
+        yield Counter(core, make_card, open_card)
     finally:
         core.close()
 
@@ -296,6 +301,53 @@ def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server:
         Screen.CARDINFO_PIN, "pin.wrong", 2, 3)
     counter.type_pin("1357")
     assert counter.screen is Screen.DONE
+
+
+#: Keys on a PIN pad: a digit, or these.
+BACK, CLEAR = "back space", "clear"
+
+
+def press(counter: Counter, *keys: str) -> list[int]:
+    """Each key pressed on the PIN pad shown; how many digits the pad showed after each."""
+    shown = []
+    for key in keys:
+        if key == BACK:
+            counter.flow.dispatch(Intent.PIN_BACKSPACE)
+        elif key == CLEAR:
+            counter.flow.dispatch(Intent.PIN_CLEAR)
+        else:
+            counter.flow.dispatch(Intent.PIN_DIGIT, key)
+        shown.append(counter.flow.view.pin_digits)
+    return shown
+
+
+def test_the_pin_pads_back_space_and_clear_over_a_card_behind_pcscd(
+        tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, reader: Reader, staff: Staff,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    """kiosk flow takes each PIN whole (from the environment: no keys to edit), so both pads' back
+    space and clear go through the flow controller here, over the simulated card behind the private
+    pcscd: the card is sent the PINs left after the edits, once each."""
+    card = make_card("unlinked", cardinfo_pin="1357")
+    reader.insert(card)
+    for counter in make_counter(tmp_path, server, hierarchy, server.base, make_card,
+                                open_card=lambda: PcscConnection(reader.name)):
+        phone_signs_in(counter, server)
+        counter.flow.dispatch(Intent.CHOOSE, "prelink")
+        counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, "2024000002")
+        counter.flow.dispatch(Intent.CARD_INSERTED)
+        assert counter.screen is Screen.PIN
+        shown = press(counter, "9", "8", CLEAR, BACK, "2", "5", "7", BACK, "8", "0")
+        assert shown == [1, 2, 0, 0, 1, 2, 3, 2, 3, 4]
+        counter.flow.dispatch(Intent.PIN_SUBMIT)
+        assert counter.screen is Screen.CARDINFO_QUESTION
+        counter.flow.dispatch(Intent.ANSWER_SAME_PIN, False)
+        assert counter.screen is Screen.CARDINFO_PIN
+        assert press(counter, "1", "3", "9", "9", BACK, BACK, "5", CLEAR, "1", "3", "5", "7") == [
+            1, 2, 3, 4, 3, 2, 3, 0, 1, 2, 3, 4]
+        counter.flow.dispatch(Intent.PIN_SUBMIT)
+        assert counter.screen is Screen.DONE and counter.flow.view.result == Prelinked()
+    assert (card.pin_state().tries, card.pin_state("cardinfo").tries) == (3, 3)  # no wrong PIN sent
+    assert card_reads(card).secrets == [INS_VERIFY, INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY]
 
 
 class ClosingConnection(TimedConnection):

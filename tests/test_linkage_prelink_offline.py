@@ -5,6 +5,7 @@ upload of sealed offline evidence.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import secrets
@@ -18,7 +19,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc.jwk import ECKey
 
-from kiosk.linkage import Cancelled, DeviceAuthorization, LinkageClient, ServerRefused, b64url, signed_message
+from kiosk.linkage import (
+    Cancelled,
+    DeviceAuthorization,
+    LinkageClient,
+    ServerProtocolError,
+    ServerRefused,
+    b64url,
+    signed_message,
+)
 from linkserver.offline import offline_challenge, seal_evidence
 from tests.helpers.linkage_client import (
     LINKED,
@@ -151,6 +160,35 @@ def test_evidence_uploads_in_batches_and_each_gets_a_fate(live: LiveServer, clie
     assert client.upload_evidence([]) == []
     with pytest.raises(ValueError):
         client.upload_evidence([("short", "a.b.c.d.e")])
+
+
+def test_a_bundle_the_server_cannot_judge_now_is_a_retry_with_its_reason(live: LiveServer,
+                                                                         client: LinkageClient) -> None:
+    bundle = (f"evd-{uuid.uuid4().hex}", sealed_evidence(live, counter=secrets.randbelow(10**9) + 1))
+    live.crl_clock.advance(8 * 86400)  # the server's CRLs are past their next update
+    try:
+        [later] = client.upload_evidence([bundle])
+    finally:
+        live.crl_clock.offset = dt.timedelta()
+    assert (later.fate, later.error_code, later.evidence_id) == ("retry", "revocation_unknown", None)
+    [accepted] = client.upload_evidence([bundle])
+    assert (accepted.fate, accepted.error_code, accepted.duplicate) == ("accepted", None, False)
+
+
+@pytest.mark.parametrize(("fate", "error_code"), [("accepted", "revocation_unknown"), ("refused", None)])
+def test_a_fate_at_odds_with_its_error_code_is_a_protocol_error(tmp_path: Path, fate: str,
+                                                                 error_code: str | None) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if (known := discovery(request)) is not None:
+            return known
+        [bundle] = json.loads(request.read())["bundles"]
+        return httpx2.Response(200, json={"results": [
+            {"idempotency_key": bundle["idempotency_key"], "evidence_id": None, "fate": fate,
+             "error_code": error_code, "duplicate": False}]})
+
+    odd = r"'error_code'.*does not agree with the fate"
+    with mock_client(tmp_path, handler) as client, pytest.raises(ServerProtocolError, match=odd):
+        client.upload_evidence([("key-0001", "x" * 64)])
 
 
 def test_large_bundles_are_split_by_size(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ at each of its crash points."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from linkserver.models import OfflineEvidence
 from tests.conftest import Reader
 from tests.helpers.kiosk import write_config
 from tests.helpers.outbox import fill_outbox, kiosk_synced_entries, server_evidence, server_evidence_audit
-from tests.helpers.server_api import LINKED
+from tests.helpers.server_api import LINKED, redeem
 from tests.linkserver.helpers import LiveServer
 
 KIOSK = [sys.executable, "-m", "kiosk"]
@@ -53,6 +54,16 @@ def listed(config: Path) -> list[dict[str, object]]:
     assert result.returncode == 0, result.stdout + result.stderr
     items: list[dict[str, object]] = json.loads(result.stdout)["items"]
     return items
+
+
+def offline_flow(down: Path) -> dict[str, str]:
+    """``kiosk flow`` with the server away: staff approve at the counter, the voucher is printed."""
+    result = kiosk("flow", "mfa_reset", "--account", LINKED, "--pin-from-env", "CARD_PIN", "--config",
+                   str(down), "--offline-staff", "tanaka.h", "--json", CARD_PIN="1234")
+    assert result.returncode == 0, result.stdout + result.stderr
+    done: dict[str, str] = json.loads(result.stdout.splitlines()[-1])["result"]
+    assert done["voucher"] and done["outbox_key"]
+    return done
 
 
 def voucher_hashes(config: Path) -> list[str]:
@@ -112,15 +123,46 @@ def test_a_voucher_printed_by_kiosk_flow_is_recorded_as_shown(
         make_card: Callable[..., SimulatedCard]) -> None:
     assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the server's sealing key
     reader.insert(make_card("linked"))
-    result = kiosk("flow", "mfa_reset", "--account", LINKED, "--pin-from-env", "CARD_PIN",
-                   "--config", str(down), "--offline-staff", "tanaka.h", "--json", CARD_PIN="1234")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout.splitlines()[-1])["result"]["voucher"]
+    offline_flow(down)
     [item] = listed(config)
     assert item["voucher_shown"] is True
     assert kiosk("outbox", "sync", "--config", str(config)).returncode == 0
     with server.server.parts.db.transaction() as session:
         assert list(session.scalars(select(OfflineEvidence.voucher_shown))) == [True]
+
+
+def test_an_item_the_server_asks_for_again_waits_and_goes_on_the_next_sync(
+        config: Path, down: Path, reader: Reader, server: LiveServer,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    """The server cannot tell the card's revocation (its CRLs are past their next update): it keeps
+    nothing and says retry. The item stays in the outbox with the attempt and the reason, staff see
+    it waiting, the voucher does not work yet; the next sync sends it, and the voucher works."""
+    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the server's sealing key
+    reader.insert(make_card("linked"))
+    result = offline_flow(down)
+    voucher, key = result["voucher"], result["outbox_key"]
+    [before] = listed(config)
+
+    server.crl_clock.advance(8 * 86400)
+    stale = kiosk("outbox", "sync", "--config", str(config))
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert f"{key}: still waiting (revocation_unknown)" in stale.stdout, stale.stdout
+    [waiting] = listed(config)
+    assert (waiting["fate"], waiting["last_error"]) == (None, "revocation_unknown")
+    assert waiting["attempts"] == int(str(before["attempts"])) + 1
+    with server.server.parts.db.transaction() as session:
+        assert session.scalars(select(OfflineEvidence)).all() == []
+    doctor = kiosk("doctor", "--config", str(config)).stdout
+    assert "1 item(s) waiting" in doctor and "last error revocation_unknown" in doctor, doctor
+    assert redeem(server, voucher).json()["error"] == "voucher_invalid"
+
+    server.crl_clock.offset = dt.timedelta()  # a fresh CRL again
+    sent = kiosk("outbox", "sync", "--json", "--config", str(config))
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    [settled] = json.loads(sent.stdout)["items"]
+    assert (settled["key"], settled["fate"], settled["evidence_id"] is not None) == (key, "accepted", True)
+    finished = redeem(server, voucher)
+    assert finished.status_code == 200 and finished.json()["result"]["enrolment_code"], finished.text
 
 
 # -- killed at each crash point ----------------------------------------------------------------------

@@ -63,6 +63,8 @@ def test_staff_who_never_decide_leave_nothing_to_approve(tmp_path: Path, server:
                                                          hierarchy: TestHierarchy,
                                                          make_card: Callable[..., SimulatedCard]) -> None:
     reader.insert(make_card("linked"))
+    # server.approval_timeout_seconds at its shortest (10 s): the run must end well before the
+    # 60 s this test waits for it.
     process = start_flow(write_config(tmp_path, server, hierarchy, server.base, approval_timeout=10), reader,
                          "mfa_reset")
     try:
@@ -71,7 +73,9 @@ def test_staff_who_never_decide_leave_nothing_to_approve(tmp_path: Path, server:
     finally:
         process.kill()
     assert process.returncode == 1, out + err
-    assert json.loads(out.splitlines()[-1])["error"] == "approval.timeout"
+    assert json.loads(out.splitlines()[-1]) == {"step": "approval", "error": "approval.timeout",
+                                                "message": "staff did not decide in time"}
+    assert "Traceback" not in err
     assert server.latest_operation(LINKED) == (operation_id, "cancelled", "approval_timeout")
     staff = server.staff()
     decision = staff.post(server.url(f"/v1/staff/operations/{operation_id}/decision"),

@@ -100,6 +100,13 @@ def card_removed(flow: FlowController, _argument: object = None) -> None:
         flow.show(Screen.ERROR, error=CardCode.REMOVED, error_step=view.screen.value)
 
 
+def display_failed(flow: FlowController, where: str) -> None:
+    """The window could not show a screen: the session ends as on any error (its request withdrawn),
+    and the error screen says so, naming for staff the screen that failed."""
+    flow.end_session(EndReason.ERROR)
+    flow.show(Screen.ERROR, busy=False, error=FlowCode.DISPLAY_FAILED, error_step=str(where))
+
+
 def failed(flow: FlowController, failure: tuple[BaseException, Step]) -> None:
     exc, step = failure
     fail(flow, exc, step)
@@ -367,7 +374,7 @@ def request(flow: FlowController, common: dict[str, Any]) -> None:
     def run() -> Operation:
         session.op = op = operations.submit(pending)
         if cancel_event.is_set():  # the session ended while the request was on its way
-            operations.abandon(op, "user_cancelled")
+            operations.abandon(op, session.ended_because)
         return operations.wait_for_staff(op, cancel_event)
 
     flow.work(run, Work.DECIDED, Step.APPROVAL)

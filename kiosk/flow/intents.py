@@ -53,6 +53,8 @@ class Intent(StrEnum):
     """The window: a card was put on the reader."""
     CARD_REMOVED = "card_removed"
     """The window: the card was taken off the reader."""
+    DISPLAY_FAILED = "display_failed"
+    """The window: it could not show a screen (argument: the state it failed to show)."""
 
 
 #: The type of each intent's argument (None: it takes none).
@@ -62,11 +64,12 @@ ARGUMENTS: Mapping[Intent, type | None] = MappingProxyType({
     Intent.ANSWER_SAME_PIN: bool, Intent.CONFIRM_UNLINK: bool, Intent.PASSWORD_CHANGED: str,
     Intent.SUBMIT_PASSWORD: bytearray, Intent.APPROVE_OFFLINE: str, Intent.CANCEL: None,
     Intent.FINISH: None, Intent.SET_LANGUAGE: str, Intent.IDLE_TIMEOUT: None, Intent.READER_STATUS: bool,
-    Intent.CARD_INSERTED: None, Intent.CARD_REMOVED: None,
+    Intent.CARD_INSERTED: None, Intent.CARD_REMOVED: None, Intent.DISPLAY_FAILED: str,
 })
-#: The intents only the window sends (the reader's events and the idle timer); screens send the rest.
+#: The intents only the window sends (the reader's events, the idle timer and a screen it could not
+#: show); screens send the rest.
 FROM_WINDOW = frozenset({Intent.IDLE_TIMEOUT, Intent.READER_STATUS, Intent.CARD_INSERTED,
-                         Intent.CARD_REMOVED})
+                         Intent.CARD_REMOVED, Intent.DISPLAY_FAILED})
 
 
 class Work(StrEnum):

@@ -156,6 +156,7 @@ class FlowController:
         session, self.session = self.session, None
         self.generation += 1
         if session is not None:
+            session.ended_because = reason
             session.cancel.set()
             if session.card is not None:
                 close_card(session.card)

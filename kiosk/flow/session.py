@@ -12,7 +12,7 @@ from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError
 from kiosk.offline import OfflineRefused
 from kiosk.services.errors import OperationError, OutboxError, VerificationError
-from kiosk.services.operations import Request
+from kiosk.services.operations import EndReason, Request
 from kiosk.services.verification import CardReady, VerificationResult
 
 PIN_LENGTH = 4
@@ -50,3 +50,5 @@ class Session:
     same_pin: bool = False
     last_try_confirmed: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: Why the session ended, once ``cancel`` is set: recorded with a request it still had to withdraw.
+    ended_because: str = EndReason.USER_CANCELLED

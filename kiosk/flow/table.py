@@ -41,6 +41,7 @@ RULES: tuple[Rule, ...] = (
     (EVERY,               I.CANCEL,            h.cancel,           (S.START,)),
     (EVERY,               I.IDLE_TIMEOUT,      h.idle_timeout,     (S.START,)),
     (EVERY,               I.CARD_INSERTED,     h.card_inserted,    (SAME,)),
+    (EVERY,               I.DISPLAY_FAILED,    h.display_failed,   (S.ERROR,)),
     (CARD_NOT_NEEDED,     I.CARD_REMOVED,      h.card_removed,     (SAME,)),
     (CARD_NEEDED,         I.CARD_REMOVED,      h.card_removed,     (S.ERROR,)),
     ((S.DONE,),           I.CARD_REMOVED,      h.card_removed,     (S.START,)),

@@ -43,6 +43,8 @@ class FlowCode(StrEnum):
     """The account ID typed does not have the institution's format (or is too long)."""
     STAFF_INVALID = "staff.invalid"
     """The staff ID typed for an offline approval is empty or longer than 64 characters."""
+    DISPLAY_FAILED = "display.failed"
+    """The window could not show a screen (a bug): logged in full; the session ends on this code."""
 
 
 class Step(StrEnum):

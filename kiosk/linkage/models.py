@@ -355,7 +355,9 @@ def parse_evidence_fates(data: object, keys: list[str]) -> list[EvidenceFate]:
         )
         if fate.idempotency_key != key:
             raise _bad(f.what, "idempotency_key", "not the key sent in that place")
-        if (fate.fate == "refused") != (fate.error_code is not None):
+        # A refusal says why and an acceptance has nothing to say; a retry may name what passed.
+        if (fate.fate == "refused" and fate.error_code is None) or (
+                fate.fate == "accepted" and fate.error_code is not None):
             raise _bad(f.what, "error_code", "does not agree with the fate")
         fates.append(fate)
     return fates

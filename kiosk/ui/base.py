@@ -29,6 +29,9 @@ class ScreenWidget(QWidget):
     intent = Signal(str, object)
     #: The flow states this screen renders (set by ``@screen``).
     states: ClassVar[tuple[Screen, ...]] = ()
+    #: Set by an owner (the window) that calls ``retranslate`` itself when the language changes, so
+    #: that a failure there reaches it; a screen on its own follows Qt's LanguageChange event.
+    retranslated_by_owner = False
 
     def render(self, view: View) -> None:  # type: ignore[override]  # screens never paint to devices
         """Show ``view``; called on every change while this screen is current, and before it is shown."""

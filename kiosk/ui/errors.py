@@ -333,6 +333,13 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "A staff ID is 1 to 64 characters."),
         QT_TRANSLATE_NOOP("ErrorWords", "Staff: enter your staff ID again."),
     ),
+    "display_failed": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The kiosk could not show the next screen"),
+        QT_TRANSLATE_NOOP("ErrorWords", "A fault in the kiosk ended your session. A request that was still "
+                          "waiting has been withdrawn."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please call a staff member and show them the code below. You can "
+                          "then start again."),
+    ),
     "internal": (
         QT_TRANSLATE_NOOP("ErrorWords", "Something went wrong"),
         QT_TRANSLATE_NOOP("ErrorWords", "The kiosk ran into a problem. Staff have been notified."),
@@ -452,6 +459,7 @@ _CODES: dict[str, str] = {
     "failed": "failed",
     "staff.invalid": "staff_invalid",
     "internal": "internal",
+    "display.failed": "display_failed",
 }
 
 

@@ -7,7 +7,8 @@ for a representative set of codes as ``error-CODE-LANG.png``, all at 1280×800, 
 look at them. While rendering it reads every visible text of the widget tree and checks each
 character: it must have a glyph in the widget's font (or a fallback), and Japanese characters must
 come from the widget's own font, so kanji never take Chinese shapes or become boxes. It also lists
-texts still in English on a Japanese screen although the translation has words for them.
+texts still in English on a Japanese screen although the translation has words for them, and any
+screen that could not be shown (the error page stands in its shot, and the command fails).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ ERROR_CODES = (
     "card.removed", "card.unknown", "card.no_card_info", "card.timeout", "reader.none", "pin.blocked",
     "expired", "not_yet_valid", "revoked", "unknown_issuer", "no_match", "server.unreachable",
     "offline.not_for_operation", "approval.timeout", "salvage_not_eligible", "account_already_linked",
-    "internal",
+    "internal", "display.failed",
 )
 _EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 
@@ -81,10 +82,12 @@ class Report:
     untranslated: list[tuple[str, str]] = field(default_factory=list)
     #: (shot, width, height): screens whose layout needs more than the screen, so they are cut off.
     overflows: list[tuple[str, int, int]] = field(default_factory=list)
+    #: (shot, state): a screen that could not be shown (the shot holds the error page instead).
+    display_failures: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.glyph_problems and not self.untranslated
+        return not self.glyph_problems and not self.untranslated and not self.display_failures
 
 
 # -- the views ---------------------------------------------------------------------------------------
@@ -166,7 +169,8 @@ def _views_of_outcomes(view: Callable[..., View]) -> _Views:
                                                     "voucher#code=K7QM-2XRD-9HTP-CW4N"))
     yield "error", view(Screen.ERROR, error="card.removed", error_step="pin")
     for code in ERROR_CODES:
-        step = "verify" if code in ("no_match", "expired", "revoked", "unknown_issuer") else "card"
+        step = ("verify" if code in ("no_match", "expired", "revoked", "unknown_issuer")
+                else "staff_wait" if code == "display.failed" else "card")
         yield f"error-{code}", view(Screen.ERROR, error=code, error_step=step)
 
 
@@ -293,13 +297,17 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
         # it would be at the counter, and reported.
         window.setFixedSize(*SIZE)
         window.show()
+        failed: list[str] = []
+        window.display_failed.connect(failed.append)
         for language in languages:
             for stem, view in representative_views(language):
+                failed.clear()
                 window.show_view(view)
                 QApplication.processEvents()
                 page = window.current_page
                 assert page is not None
                 shot = Shot(stem, language, out / f"{stem}-{language}.png")
+                report.display_failures += [(shot.path.name, state) for state in failed]
                 pixmap = window.grab()
                 if not pixmap.save(str(shot.path), "PNG"):
                     raise OSError(f"could not write {shot.path}")
@@ -330,6 +338,8 @@ def main(out: Path, languages: Iterable[str] = LANGUAGES) -> int:
         print(f"missing glyph: {problem}")
     for name, text in report.untranslated:
         print(f"untranslated in {name}: {text!r}")
+    for name, state in report.display_failures:
+        print(f"{name}: the {state} screen could not be shown (the log says why)")
     for name, width, height in report.overflows:
         print(f"warning: {name} needs {width}×{height}, more than {SIZE[0]}×{SIZE[1]}: cut off")
     return 0 if report.ok else 1

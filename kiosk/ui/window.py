@@ -6,6 +6,11 @@
 belongs to the whole counter rather than to one screen: the language (a ``QTranslator`` and the
 Japanese font, from ``kiosk.ui.translations``), the idle timeout, the reader's events, and kiosk
 mode with its staff unlock.
+
+A screen that cannot be shown (it was never built, or it raised while rendering or translating),
+and the flow raising on the window's behalf, are never only logged: the window logs the failure,
+shows the fallback error page at once (``kiosk.ui.fallback``), and tells the flow, which ends the
+session on the error screen (``display.failed``), withdrawing a request that still waits.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.flow import FlowController, Intent, Screen, View
+from kiosk.flow import FlowCode, FlowController, Intent, IntentRefused, Screen, View
 from kiosk.flow.machine import Backend
 from kiosk.nfc.events import EventKind, ReaderEvent, ReaderState
 from kiosk.staffpin import StaffLock
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
+from kiosk.ui.fallback import FallbackErrorPage
 from kiosk.ui.runner import Mailbox, QtRunner
 from kiosk.ui.translations import LANGUAGES, apply_language
 
@@ -111,24 +117,12 @@ class StaffUnlockDialog(QDialog):
 
 
 def load_screens() -> None:
-    """Import the screen modules so they register; a broken one is logged, never fatal."""
+    """Import the screen modules so they register; a broken one is logged, and the states it would
+    show end on the fallback error page."""
     try:
         importlib.import_module("kiosk.ui.screens")
     except Exception:
-        logger.exception("the kiosk's screens could not be loaded; placeholders are shown")
-
-
-class PlaceholderScreen(QWidget):
-    """Shown for a state no screen renders yet: just the state's name."""
-
-    def __init__(self, screen: Screen) -> None:
-        super().__init__()
-        self.state = screen
-        layout = QVBoxLayout(self)
-        self.label = QLabel(screen.value)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.label.setAccessibleName(screen.value)
-        layout.addWidget(self.label)
+        logger.exception("the kiosk's screens could not be loaded")
 
 
 class _InputWatcher(QObject):
@@ -152,6 +146,8 @@ class KioskWindow(QMainWindow):
     view_shown = Signal(object)
     #: The window closed for good (staff unlock, or closed outside kiosk mode).
     closed = Signal()
+    #: A screen could not be shown (the state's name): the fallback page shows, the flow is told.
+    display_failed = Signal(str)
 
     def __init__(self, backend: Backend, *, language: str = "ja", idle_timeout_seconds: float = 90,
                  kiosk_mode: bool = False, staff_unlock_pin: str | None = None,
@@ -174,6 +170,7 @@ class KioskWindow(QMainWindow):
         self._mailbox = Mailbox(self)
         self._unlock_dialog: StaffUnlockDialog | None = None
         self._shown: View | None = None
+        self._failure_pending = False
 
         self.stack = QStackedWidget()
         self._policies: dict[int, QSizePolicy] = {}
@@ -210,6 +207,9 @@ class KioskWindow(QMainWindow):
 
     def _build_pages(self) -> None:
         load_screens()
+        self.fallback = FallbackErrorPage()
+        self.fallback.finished.connect(self._fallback_finished)
+        self.stack.addWidget(self.fallback)
         built: dict[type[ScreenWidget], ScreenWidget | None] = {}
         for state in Screen:
             cls = SCREENS.get(state)
@@ -218,19 +218,18 @@ class KioskWindow(QMainWindow):
                 if cls not in built:
                     built[cls] = self._make_screen(cls)
                 page = built[cls]
-            if page is None:
-                page = PlaceholderScreen(state)
-                self.stack.addWidget(page)
-            self.pages[state] = page
+            # A state without a screen is a display failure whenever the flow shows it.
+            self.pages[state] = page if page is not None else self.fallback
         self._fit_current(self.stack.currentIndex())
 
     def _make_screen(self, cls: type[ScreenWidget]) -> ScreenWidget | None:
         try:
             widget = cls()
         except Exception:
-            logger.exception("the screen %s could not be built; a placeholder is shown", cls.__name__)
+            logger.exception("the screen %s could not be built", cls.__name__)
             return None
         widget.intent.connect(self._dispatch)
+        widget.retranslated_by_owner = True  # by _set_language, where a failure is caught
         self.stack.addWidget(widget)
         self.screens.append(widget)
         return widget
@@ -251,7 +250,7 @@ class KioskWindow(QMainWindow):
         self.stack.updateGeometry()
 
     def page(self, screen: Screen) -> QWidget:
-        """The page that shows ``screen`` (its screen widget, or the placeholder)."""
+        """The page that shows ``screen`` (its screen widget, or the fallback error page)."""
         return self.pages[screen]
 
     @property
@@ -279,15 +278,24 @@ class KioskWindow(QMainWindow):
         self.view_shown.emit(view)
 
     def show_view(self, view: View) -> None:
-        """Render ``view`` on its screen and bring that screen forward (also used for screenshots)."""
+        """Render ``view`` on its screen and bring that screen forward (also used for screenshots);
+        a screen that cannot show it is a display failure."""
         if view.language != self._language:
             self._set_language(view.language)
         page = self.pages[view.screen]
-        if isinstance(page, ScreenWidget):
-            try:
-                page.render(view)
-            except Exception:
-                logger.exception("the %s screen failed to render", view.screen.value)
+        if not isinstance(page, ScreenWidget):
+            logger.error("no screen could be built for the %s state", view.screen.value)
+            self._display_failed(view.screen)
+            return
+        try:
+            page.render(view)
+        except Exception:
+            logger.exception("the %s screen failed to render", view.screen.value)
+            self._display_failed(view.screen)
+            return
+        self._bring_forward(page)
+
+    def _bring_forward(self, page: QWidget) -> None:
         if self.stack.currentWidget() is not page:
             self.stack.setCurrentWidget(page)
             # A physical keyboard goes on with the new screen (its focus proxy: the keyboard, the
@@ -301,17 +309,47 @@ class KioskWindow(QMainWindow):
             return
         try:
             self.controller.intent(name, argument)
-        except Exception as exc:
-            # A late tap after the screen moved on; the arguments (PIN digits) stay out of the log.
+        except (IntentRefused, ValueError) as exc:
+            # A late tap after the screen moved on, or an argument the flow does not take; the
+            # arguments (PIN digits) stay out of the log.
             logger.info("intent %s refused on %s: %s", name, self.controller.view.screen.value,
                         type(exc).__name__)
             self.show_view(self.controller.view)
+        except Exception:
+            logger.exception("the flow failed on the intent %s", name)
+            self._display_failed(self.controller.view.screen)
 
     def _call_flow(self, call: Callable[[], None], what: str) -> None:
         try:
             call()
         except Exception:
             logger.exception("the flow failed on %s", what)
+            self._display_failed(self.controller.view.screen)
+
+    # -- display failures ---------------------------------------------------------------------------
+
+    def _display_failed(self, screen: Screen) -> None:
+        """``screen`` could not be shown: the fallback page says so now, and the flow is told once
+        the current call is over (it ends the session on the error screen)."""
+        self.display_failed.emit(screen.value)
+        self.fallback.show_error(FlowCode.DISPLAY_FAILED, screen.value)
+        self._bring_forward(self.fallback)
+        if not self._failure_pending and not self._shut_down:
+            self._failure_pending = True
+            self._mailbox.post(self._end_on_display_failure)
+
+    def _end_on_display_failure(self) -> None:
+        self._failure_pending = False
+        view = self.controller.view
+        if self._shut_down or (view.screen is Screen.ERROR and view.error == FlowCode.DISPLAY_FAILED):
+            return  # already there: the error screen itself failed, and the fallback page stays
+        try:
+            self.controller.dispatch(Intent.DISPLAY_FAILED, self.fallback.where)
+        except Exception:  # the fallback page already says it; nothing is left to try
+            logger.exception("the flow failed to end the session after a display failure")
+
+    def _fallback_finished(self) -> None:
+        self._dispatch(Intent.FINISH.value, None)
 
     # -- language -----------------------------------------------------------------------------------
 
@@ -327,6 +365,8 @@ class KioskWindow(QMainWindow):
                 widget.retranslate()
             except Exception:
                 logger.exception("the %s screen failed to retranslate", type(widget).__name__)
+                self._display_failed(widget.states[0] if widget.states else self.controller.view.screen)
+        self.fallback.retranslate()
         if self._unlock_dialog is not None:
             self._unlock_dialog.retranslate()
 

@@ -4,7 +4,7 @@
 <context>
     <name>ErrorWords</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/errors.py" line="+486"/>
+        <location filename="../../kiosk/ui/errors.py" line="+496"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>%n try left before the card locks the PIN.</numerusform>
@@ -15,7 +15,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/widgets.py" line="+660"/>
+        <location filename="../../kiosk/ui/keypads.py" line="+101"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%n of %1 digits entered</numerusform>

@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+508"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+446"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -101,7 +101,7 @@
 <context>
     <name>DoneScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/done.py" line="+89"/>
+        <location filename="../../kiosk/ui/screens/done.py" line="+90"/>
         <source>Finish</source>
         <translation>終了</translation>
     </message>
@@ -284,22 +284,24 @@
 <context>
     <name>ErrorScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/error.py" line="+48"/>
+        <location filename="../../kiosk/ui/screens/error.py" line="+49"/>
         <source>What to do</source>
         <translation>対処方法</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location filename="../../kiosk/ui/fallback.py" line="+63"/>
+        <location filename="../../kiosk/ui/screens/error.py" line="+1"/>
         <source>OK</source>
         <translation>OK</translation>
     </message>
     <message>
-        <location line="+12"/>
+        <location line="-2"/>
+        <location filename="../../kiosk/ui/screens/error.py" line="+12"/>
         <source>Code for staff: %1 (at: %2)</source>
         <translation>係員用コード：%1（発生箇所：%2）</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location filename="../../kiosk/ui/screens/error.py" line="+2"/>
         <source>Code for staff: %1</source>
         <translation>係員用コード：%1</translation>
     </message>
@@ -312,7 +314,7 @@
 <context>
     <name>ErrorWords</name>
     <message>
-        <location filename="../../kiosk/ui/errors.py" line="+36"/>
+        <location filename="../../kiosk/ui/errors.py" line="+38"/>
         <source>No card reader</source>
         <translation>カード読み取り機がありません</translation>
     </message>
@@ -987,12 +989,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+19"/>
+        <location line="+26"/>
         <source>The request could not be completed</source>
         <translation>お手続きを完了できませんでした</translation>
     </message>
     <message>
-        <location line="-18"/>
+        <location line="-25"/>
         <source>The university&apos;s server could not complete the request (code: %1).</source>
         <translation>大学のサーバーがお手続きを完了できませんでした（コード：%1）。</translation>
     </message>
@@ -1018,6 +1020,21 @@
     </message>
     <message>
         <location line="+3"/>
+        <source>The kiosk could not show the next screen</source>
+        <translation>次の画面を表示できませんでした</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>A fault in the kiosk ended your session. A request that was still waiting has been withdrawn.</source>
+        <translation>端末の不具合のため、お手続きを終了しました。処理を待っていた申請は取り下げました。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Please call a staff member and show them the code below. You can then start again.</source>
+        <translation>係員をお呼びいただき、下のコードをお見せください。その後、最初からやり直すことができます。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
         <source>Something went wrong</source>
         <translation>問題が発生しました</translation>
     </message>
@@ -1042,7 +1059,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+141"/>
+        <location line="+142"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1052,10 +1069,10 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+538"/>
+        <location filename="../../kiosk/ui/window.py" line="+361"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
-        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). The language the kiosk returns to when nobody is at the counter.</extracomment>
+        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The language the kiosk returns to when nobody is at the counter.</extracomment>
         <translation>マイナンバーカード本人確認端末</translation>
     </message>
 </context>
@@ -1064,7 +1081,7 @@
     <message>
         <location filename="../../kiosk/ui/widgets.py" line="-196"/>
         <source>Language</source>
-        <extracomment>Used when the screen reports no physical size, or an implausible one. The smallest touch target, in millimetres. The PIN pad&apos;s and the keyboard&apos;s key captions. Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``. The family that draws kanji with Japanese glyph shapes (others may pick Chinese ones).</extracomment>
+        <extracomment>Used when the screen reports no physical size, or an implausible one. The smallest touch target, in millimetres. The PIN pad&apos;s and the keyboard&apos;s key captions. Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``.</extracomment>
         <translation>言語</translation>
     </message>
 </context>
@@ -1099,7 +1116,7 @@
 <context>
     <name>NewPasswordScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="+272"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="+273"/>
         <source>Choose your new password</source>
         <translation>新しいパスワードを決めてください</translation>
     </message>
@@ -1149,7 +1166,7 @@
         <translation>英大文字・英小文字・数字・記号のうち%1種類以上</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+3"/>
         <source>Only letters, digits, symbols and spaces from this keyboard (no Japanese characters)</source>
         <translation>このキーボードの英字・数字・記号・スペースのみ（日本語の文字は使えません）</translation>
     </message>
@@ -1162,7 +1179,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="+184"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+186"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1201,7 +1218,7 @@
 <context>
     <name>OnScreenKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+541"/>
+        <location filename="../../kiosk/ui/keypads.py" line="+301"/>
         <source>On-screen keyboard</source>
         <extracomment>Symbols an account ID may contain in other formats, with the words a screen reader says.</extracomment>
         <translation>画面キーボード</translation>
@@ -1314,7 +1331,7 @@
 <context>
     <name>PasswordKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="-151"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="-150"/>
         <source>On-screen keyboard for the password</source>
         <translation>パスワード用の画面キーボード</translation>
     </message>
@@ -1527,7 +1544,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/widgets.py" line="-210"/>
+        <location filename="../../kiosk/ui/keypads.py" line="-217"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%1桁中%n桁を入力済み</numerusform>
@@ -1635,7 +1652,7 @@
 <context>
     <name>QrCode</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="-106"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+258"/>
         <location line="+1"/>
         <source>QR code</source>
         <translation>QRコード</translation>
@@ -1672,9 +1689,9 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-263"/>
+        <location filename="../../kiosk/ui/window.py" line="-265"/>
         <source>Staff unlock</source>
-        <extracomment>Set explicitly for both languages: without it kanji may take Chinese glyph shapes. Compiled translations inside the package (built by scripts/setup, not kept in git). The translation sources, present in a source checkout. The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
+        <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
     </message>
     <message>

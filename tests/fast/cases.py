@@ -300,6 +300,18 @@ def _card_removed(state: Screen) -> Case:
     return run
 
 
+def _display_failed(state: Screen) -> Case:
+    def run() -> None:
+        kiosk = reach(state)
+        kiosk.do(Intent.DISPLAY_FAILED, state.value)
+        view = kiosk.view
+        assert (view.screen, view.error, view.error_step, view.busy) == (
+            Screen.ERROR, FlowCode.DISPLAY_FAILED, state.value, False)
+        assert_wiped(kiosk)
+        assert all(card.closed for card in kiosk.backend.cards)
+    return run
+
+
 def _refused(state: Screen, intent: Intent) -> Case:
     def run() -> None:
         kiosk = reach(state)
@@ -320,6 +332,7 @@ for _state in Screen:
                                (Intent.CARD_INSERTED, None)):
         CASES[f"every state/{_state.value}/{_intent.value}"] = _stays(_state, _intent, _argument)
     CASES[f"every state/{_state.value}/card_removed"] = _card_removed(_state)
+    CASES[f"every state/{_state.value}/display_failed"] = _display_failed(_state)
     for _intent in Intent:
         if (_state, _intent) not in TABLE:
             CASES[f"refused/{_state.value}/{_intent.value}"] = _refused(_state, _intent)
@@ -373,6 +386,30 @@ def _approval_timeout() -> None:
     kiosk = routes.verified(backend=backend).settle()
     assert (kiosk.screen, kiosk.view.error) == (Screen.ERROR, ServiceCode.APPROVAL_TIMEOUT)
     assert backend.operations.abandoned == [("op-1", "approval_timeout")]
+
+
+@case("withdrawn/a screen the window could not show: withdrawn as an error")
+def _display_failed_withdraws() -> None:
+    kiosk = routes.verified(K.PASSWORD_RESET)
+    kiosk.runner.run_but_hold()  # the request is on the server, staff have not decided
+    kiosk.do(Intent.DISPLAY_FAILED, Screen.STAFF_WAIT.value).settle()
+    assert kiosk.backend.operations.abandoned == [("op-1", "error")]
+    assert (kiosk.screen, kiosk.view.error) == (Screen.ERROR, FlowCode.DISPLAY_FAILED)
+
+
+def _ended_before_the_answer(leave: Intent, argument: object, reason: str) -> Case:
+    def run() -> None:
+        kiosk = routes.verified(K.PASSWORD_RESET)  # the request is on its way to the server
+        assert kiosk.screen is Screen.STAFF_WAIT and kiosk.runner.held
+        kiosk.do(leave, argument).settle()
+        assert kiosk.backend.operations.abandoned == [("op-1", reason)]
+    return run
+
+
+CASES["withdrawn/on its way, idle"] = _ended_before_the_answer(Intent.IDLE_TIMEOUT, None, "idle_timeout")
+CASES["withdrawn/on its way, display failed"] = _ended_before_the_answer(
+    Intent.DISPLAY_FAILED, Screen.STAFF_WAIT.value, "error")
+CASES["withdrawn/on its way, cancel"] = _ended_before_the_answer(Intent.CANCEL, None, "user_cancelled")
 
 
 @case("withdrawn/a done request is not withdrawn")

@@ -145,6 +145,12 @@ class DeviceFlow:
 VOUCHER = "VCHR-7K2M-Q9TX-4HPD"
 
 
+def redeem(live: LiveServer, voucher: str = VOUCHER, account: str = LINKED, **extra: str) -> httpx2.Response:
+    """The user finishing an offline-approved request with its voucher, from their own device."""
+    return httpx2.post(live.url("/v1/vouchers/redeem"), json={"voucher": voucher, "account_id": account,
+                                                             **extra})
+
+
 class Kiosk:
     """What an offline kiosk records: a counter, a card signature, staff approval, a voucher hash."""
 

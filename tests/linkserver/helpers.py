@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from linkserver.config import Lifetimes, Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
 from linkserver.http_guard import UVICORN_OPTIONS
 from linkserver.models import AuditEntry, Operation
+from linkserver.revocation import CrlFileChecker
 from linkserver.server import LinkServer, build_server
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
@@ -109,13 +110,15 @@ def postgres_url() -> str | None:
 
 
 class Clock:
-    """The server's clock: real time plus an offset a test can move forward."""
+    """The server's clock: real time (or the time of the clock it follows) plus an offset a test can
+    move forward."""
 
-    def __init__(self) -> None:
+    def __init__(self, follows: Callable[[], dt.datetime] | None = None) -> None:
         self.offset = dt.timedelta()
+        self._follows = follows
 
     def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset
+        return (self._follows() if self._follows is not None else dt.datetime.now(dt.UTC)) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += dt.timedelta(seconds=seconds)
@@ -130,6 +133,9 @@ class LiveServer:
     server: LinkServer
     hierarchy: TestHierarchy
     clock: Clock
+    #: The time the server's CRLs are judged by: its clock plus an offset of their own, so a test can
+    #: let them go past their next update (revocation unknown) while tokens and challenges live on.
+    crl_clock: Clock
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -221,7 +227,8 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     """Prepare the demo data in ``state`` and serve it with uvicorn on a free loopback port.
 
     ``limits``, ``lifetimes``, ``ocsp_url``, ``checkpoint_every`` (the audit chain's) and
-    ``settings`` (by name) replace the demo's settings (an OCSP URL replaces its CRLs).
+    ``settings`` (by name) replace the demo's settings (an OCSP URL replaces its CRLs). The CRLs are
+    read as the server reads them, on the ``crl_clock`` (the server's clock unless moved).
     """
     sock = listening_socket()  # bound before the server starts: no other process can take the port
     port = sock.getsockname()[1]
@@ -234,6 +241,9 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     changes.update(settings or {})
     setup = dataclasses.replace(setup, settings=dataclasses.replace(setup.settings, **changes))
     clock = build_options.setdefault("clock", Clock())
+    crl_clock = Clock(follows=clock)
+    if not setup.settings.ocsp_url:
+        build_options.setdefault("revocation", CrlFileChecker(setup.settings.crl_files, clock=crl_clock))
     server = build_server(setup.settings, **build_options)
     config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                             **UVICORN_OPTIONS)
@@ -251,7 +261,7 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     if not started.wait(30):
         raise RuntimeError("the linkage server did not start")
     try:
-        yield LiveServer(base, setup, server, hierarchy, clock)
+        yield LiveServer(base, setup, server, hierarchy, clock, crl_clock)
     finally:
         runner.should_exit = True
         thread.join(10)

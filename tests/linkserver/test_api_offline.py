@@ -5,21 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any
 
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from linkserver.models import Account, AuditEntry, OfflineEvidence
 from linkserver.passwords import password_matches
-from tests.helpers.server_api import LINKED, VOUCHER, Kiosk
+from tests.helpers.server_api import LINKED, Kiosk, redeem
 from tests.linkserver.helpers import LiveServer
-
-
-def redeem(live: LiveServer, voucher: str = VOUCHER, account: str = LINKED, **extra: str) -> Any:
-    from httpx2 import post
-
-    return post(live.url("/v1/vouchers/redeem"), json={"voucher": voucher, "account_id": account, **extra})
 
 
 def test_accepted_evidence_lets_the_user_finish_with_the_voucher(live: LiveServer) -> None:

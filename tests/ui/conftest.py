@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,39 @@ from tests.ui.counter import READER, Counter, Slot
 def application(qapp: QApplication) -> QApplication:
     """Every window test has its QApplication, whichever of them a test worker runs first."""
     return qapp
+
+
+class _ErrorRecords(logging.Handler):
+    """Keeps every record at ERROR or above, from any logger and any thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _described(records: list[logging.LogRecord]) -> str:
+    formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    return "\n".join(formatter.format(record) for record in records)
+
+
+@pytest.fixture(autouse=True)
+def logged_errors(request: pytest.FixtureRequest) -> Iterator[list[logging.LogRecord]]:
+    """Fails the test if anything logged an ERROR (or worse) during it, its fixtures included: an
+    error a window only logs would otherwise leave the suite green. A test that provokes one on
+    purpose is marked ``logs_errors`` and asserts the records (this fixture's value) itself."""
+    handler = _ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("logs_errors") is None:
+        pytest.fail(f"{len(handler.records)} record(s) at ERROR or above were logged:\n"
+                    f"{_described(handler.records)}", pytrace=False)
 
 
 @pytest.fixture

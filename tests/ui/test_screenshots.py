@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import struct
@@ -9,12 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 
-from kiosk.flow import Screen
-from kiosk.ui.screenshots import ERROR_CODES, SIZE, glyph_problems, render_all
+from kiosk.flow import Screen, View
+from kiosk.ui import screenshots
+from kiosk.ui.base import SCREENS
+from kiosk.ui.screenshots import ERROR_CODES, SIZE, glyph_problems, render_all, representative_views
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -69,3 +73,26 @@ def test_the_command_renders_under_xvfb_as_on_a_real_display(tmp_path: Path, qap
     assert (image.width(), image.height()) == SIZE
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 8, "the screenshot is blank"
+
+
+@pytest.mark.logs_errors
+def test_a_screen_that_cannot_be_shown_fails_the_screenshots(
+        tmp_path: Path, qapp: QCoreApplication, monkeypatch: pytest.MonkeyPatch,
+        logged_errors: list[logging.LogRecord]) -> None:
+    from kiosk.ui import screens  # noqa: F401  (each screen registers in SCREENS as it is imported)
+
+    views = [(stem, view) for stem, view in representative_views("en") if stem in ("start", "done")]
+    done = views[1][1]
+    cls = SCREENS[Screen.DONE]
+    render = cls.render
+
+    def broken(self: object, view: View) -> None:  # only for this view: other done screens live on
+        if view is done:
+            raise RuntimeError("half drawn")
+        render(self, view)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cls, "render", broken)
+    monkeypatch.setattr(screenshots, "representative_views", lambda _language: iter(views))
+    report = render_all(tmp_path, ["en"])
+    assert report.display_failures == [("done-en.png", "done")] and not report.ok
+    assert [record.getMessage() for record in logged_errors] == ["the done screen failed to render"]

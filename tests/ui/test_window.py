@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Callable
@@ -12,14 +11,15 @@ from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from kiosk.flow import LinkStatus, PasswordSet, Screen, Unlinked, View
+from kiosk.flow import LinkStatus, PasswordSet, Screen, Unlinked
+from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY
+from kiosk.nfc.connection import TRACE
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
-from kiosk.ui.base import SCREENS
 from kiosk.ui.runner import QtRunner
-from kiosk.ui.window import PlaceholderScreen, StaffUnlockDialog
+from kiosk.ui.window import StaffUnlockDialog
 from linkserver.passwords import password_matches
-from tests.helpers.card_reads import assert_read_once
+from tests.helpers.card_reads import assert_read_once, card_reads
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.ui.counter import READER, Counter, account, visible_texts
@@ -30,7 +30,8 @@ from tests.ui.counter import READER, Counter, account, visible_texts
 def test_a_password_reset_by_touch_from_start_to_done(
         open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard], server: LiveServer,
         staff: Staff, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
+    for name in (None, "kiosk", "linkserver"):  # every level: the APDU trace (5) is below DEBUG
+        caplog.set_level(1, logger=name)
     counter = open_window()
     assert counter.screen is Screen.START and counter.window.view.reader_ready
     counter.tap("Reset my password")
@@ -63,9 +64,43 @@ def test_a_password_reset_by_touch_from_start_to_done(
     assert counter.window.view.account is None and counter.window.view.operation is None
     text = "\n".join(repr(view) for view in counter.views)
     assert "1234" not in text and NEW_PASSWORD not in text
-    assert caplog.records, "the kiosk logged nothing at all: the check below would prove nothing"
-    pin_alone = re.compile(r"(?<!\d)1234(?!\d)")  # the PIN, not a part of a port number or a time
-    assert not pin_alone.search(caplog.text) and NEW_PASSWORD not in caplog.text
+    # The card's commands were logged (so the check below sees them), each below DEBUG.
+    assert any(r.levelno == TRACE and r.name == "kiosk.nfc.connection" for r in caplog.records)
+    # The PIN alone (not a part of a port number or a time), or its bytes in hex.
+    pin = re.compile(r"(?<!\d)1234(?!\d)|31[ :]?32[ :]?33[ :]?34")
+    for record in caplog.records:
+        text = f"{record.getMessage()} {record.exc_text or ''}"
+        assert not pin.search(text) and NEW_PASSWORD not in text, record
+
+
+def test_the_pin_pads_back_space_and_clear_edit_the_pin_the_card_gets(
+        open_window: Callable[..., Counter], make_card: Callable[..., SimulatedCard]) -> None:
+    """The real flow behind the pad's own keys: a wrong digit taken back, a wrong start cleared, and
+    the card is sent the PIN that is left, once."""
+    counter = open_window()
+    card = make_card("linked")
+    counter.up_to_pin("link_status", card, LINKED)
+    page = counter.window.current_page
+    pad = page.pad  # type: ignore[union-attr]
+
+    def shown(count: int) -> None:
+        assert counter.window.view.pin_digits == count and pad.dots.text() == "●" * count + "○" * (4 - count)
+
+    counter.type_digits("98")
+    shown(2)
+    counter.tap("Clear all digits")
+    shown(0)
+    assert counter.button("Clear all digits") is None and counter.button("Delete the last digit") is None
+    counter.type_digits("129")
+    counter.tap("Delete the last digit")
+    shown(2)
+    counter.type_digits("34")
+    shown(4)
+    counter.tap("OK")
+    counter.wait_for(Screen.DONE)
+    assert isinstance(counter.window.view.result, LinkStatus) and counter.window.view.result.linked
+    assert card_reads(card).secrets == [INS_VERIFY, INS_COMPUTE_DIGITAL_SIGNATURE]  # one VERIFY: 1234
+    assert card.pin_state().tries == 3
 
 
 # -- timeouts, removal, language, kiosk mode ----------------------------------------------------------
@@ -171,20 +206,6 @@ def test_outside_kiosk_mode_the_unlock_chord_just_closes(open_window: Callable[.
 
 
 # -- the window's own parts ---------------------------------------------------------------------------
-
-
-def test_a_state_without_a_screen_shows_its_name_and_nothing_breaks(
-        open_window: Callable[..., Counter], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(SCREENS, Screen.UNLINK_CONFIRM)
-    counter = open_window()
-    page = counter.window.page(Screen.UNLINK_CONFIRM)
-    assert isinstance(page, PlaceholderScreen)
-    counter.window.show_view(View(Screen.UNLINK_CONFIRM, "en", account="20******01"))
-    assert counter.window.current_page is page and page.label.text() == "unlink_confirm"
-    counter.window.show_view(counter.window.view)
-    # An intent that does not fit the screen shown (a late tap) is dropped, not raised.
-    counter.window._dispatch("confirm_unlink", True)
-    assert counter.screen is Screen.START
 
 
 def test_the_runner_works_off_the_gui_thread_and_hands_every_failure_back(qtbot: QtBot) -> None:

@@ -8,6 +8,7 @@ the relay in front of the server (it holds answers back) or from a slot that hol
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter as CardCounter
 from collections.abc import Callable, Iterator
@@ -297,13 +298,21 @@ def test_leaving_a_waiting_request_withdraws_it(desk: Desk, how: str) -> None:
         counter.wait_for(Screen.START)
         reason = "idle_timeout"
     else:
+        # server.approval_timeout_seconds (60 in the tests' configuration) is the wait; shortened here.
+        assert desk.core.operations.approval_timeout == 60
         desk.core.operations.approval_timeout = 0.5
         to_staff_wait(desk)
         counter.wait_for(Screen.ERROR)
-        assert window.view.error == "approval.timeout"
+        assert (window.view.error, window.view.error_step) == ("approval.timeout", "approval")
+        page = "\n".join(visible_texts(window.current_page))  # type: ignore[arg-type]
+        assert "No staff decision in time" in page and "waited too long for a staff member" in page, page
         reason = "approval_timeout"
     counter.qtbot.waitUntil(lambda: (desk.server.latest_operation(LINKED) or ())[1:] == ("cancelled", reason),
                             timeout=10_000)
+    operation_id = (desk.server.latest_operation(LINKED) or ("",))[0]
+    decision = desk.server.staff().post(desk.server.url(f"/v1/staff/operations/{operation_id}/decision"),
+                                        json={"approve": True, "staff_id": "tanaka.h"})
+    assert decision.status_code == 409 and decision.json()["error"] == "operation_cancelled", decision.text
 
 
 # -- pre-link and offline by touch -----------------------------------------------------------------------
@@ -342,7 +351,8 @@ def test_prelink_by_touch(desk: Desk, same_pin: bool) -> None:
     assert "2580" not in text and "1357" not in text
 
 
-def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> None:
+def approve_offline_by_touch(desk: Desk) -> VoucherIssued:
+    """Staff approve at the counter while the server is away; the done screen's voucher."""
     counter = desk.counter
     to_offline_approval(desk)
     page = counter.window.current_page
@@ -354,9 +364,20 @@ def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> No
     counter.tap("Approve as staff")
     counter.wait_for(Screen.DONE)
     result = counter.window.view.result
-    assert isinstance(result, VoucherIssued)
+    assert isinstance(result, VoucherIssued) and result.code and not counter.window.view.online
+    return result
+
+
+def finish_on_the_voucher_page(desk: Desk, voucher: str) -> httpx2.Response:
+    """What the user does at home: the voucher page the QR code opens, filled in and sent."""
+    form = {"code": voucher, "account_id": LINKED, "lang": "en"}
+    return httpx2.post(f"{desk.relay.url}/voucher", data=form)
+
+
+def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> None:
+    counter = desk.counter
+    result = approve_offline_by_touch(desk)
     voucher = result.code
-    assert voucher and not counter.window.view.online
     assert voucher in "".join(visible_texts(counter.window.current_page)).replace(" ", "")  # type: ignore[arg-type]
     assert desk.core.store.outbox_depth() == 1
     assert account(desk.server, LINKED).mfa_methods == 2  # nothing is changed while offline
@@ -371,11 +392,38 @@ def test_offline_by_touch_records_evidence_and_shows_a_voucher(desk: Desk) -> No
     desk.relay.up()
     desk.core.sync.wake()
     counter.qtbot.waitUntil(lambda: desk.core.store.outbox_depth() == 0, timeout=20_000)
-    finished = httpx2.post(f"{desk.relay.url}/voucher",
-                           data={"code": voucher, "account_id": LINKED, "lang": "en"})
+    finished = finish_on_the_voucher_page(desk, voucher)
     assert finished.status_code == 200, finished.text
     assert TEXTS["en"]["v_enrolment"] in finished.text
     assert account(desk.server, LINKED).mfa_methods == 0
+
+
+def test_evidence_the_server_asks_for_again_waits_in_the_outbox_until_the_next_sync(desk: Desk) -> None:
+    """The server is back but cannot tell the card's revocation (its CRLs are past their next
+    update): it keeps nothing and says retry. The item waits with the attempt and the reason, the
+    voucher does not work yet; once the CRLs are fresh the background sync sends it again."""
+    counter, store = desk.counter, desk.core.store
+    voucher = approve_offline_by_touch(desk).code
+    counter.take_off()
+    counter.wait_for(Screen.START)
+    [recorded] = store.outbox_items()
+    desk.server.crl_clock.advance(8 * 86400)
+    desk.relay.up()
+    desk.core.sync.wake()
+    counter.qtbot.waitUntil(lambda: store.outbox_items()[0].last_error == "revocation_unknown",
+                            timeout=20_000)
+    [waiting] = store.outbox_items()
+    assert waiting.fate is None and waiting.attempts > recorded.attempts
+    assert store.outbox_depth() == 1
+    refused = finish_on_the_voucher_page(desk, voucher)
+    assert TEXTS["en"]["v_invalid"] in refused.text, refused.text
+
+    desk.server.crl_clock.offset = dt.timedelta()  # a fresh CRL again: the next sync sends it
+    counter.qtbot.waitUntil(lambda: store.outbox_depth() == 0, timeout=20_000)
+    [sent] = store.outbox_items()
+    assert (sent.idempotency_key, sent.fate, sent.error_code) == (recorded.idempotency_key, "accepted", None)
+    finished = finish_on_the_voucher_page(desk, voucher)
+    assert TEXTS["en"]["v_enrolment"] in finished.text, finished.text
 
 
 def test_offline_refuses_what_needs_the_server_in_words(desk: Desk) -> None:

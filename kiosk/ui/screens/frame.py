@@ -69,7 +69,9 @@ class Frame(ScreenWidget):
         self.emit_intent(Intent.SET_LANGUAGE, code)
 
     def changeEvent(self, event: QEvent) -> None:
-        # Not before the subclass has built its widgets (its first retranslate says so).
-        if event.type() == QEvent.Type.LanguageChange and getattr(self, "_translated", False):
+        # Not before the subclass has built its widgets (its first retranslate says so), nor twice
+        # when its owner retranslates it.
+        if (event.type() == QEvent.Type.LanguageChange and getattr(self, "_translated", False)
+                and not self.retranslated_by_owner):
             self.retranslate()
         super().changeEvent(event)
