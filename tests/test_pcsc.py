@@ -163,17 +163,16 @@ def test_card_removed_mid_read(reader: Reader, make_card: Callable[..., Simulate
         assert err.value.code == "card.removed"
 
 
+@pytest.mark.timeout(60)  # a hang guard: how long the timeout takes is bench/card_bench.py's figure
 def test_silent_card_times_out(reader: Reader, make_card: Callable[..., SimulatedCard]) -> None:
     card = make_card(faults=[Fault(FaultKind.SILENCE, ins=0x20)])
     reader.insert(card)
     connection = PcscConnection(reader.name, timeout=1.0)
     try:
         session = JpkiSession(connection)
-        start = time.monotonic()
         with pytest.raises(CardError) as err:
             session.pin_tries_left()
         assert err.value.code == "card.timeout"
-        assert time.monotonic() - start < 3
         with pytest.raises(CardError) as again:
             session.pin_tries_left()
         assert again.value.code == "card.timeout"
@@ -183,17 +182,19 @@ def test_silent_card_times_out(reader: Reader, make_card: Callable[..., Simulate
 
 
 @pytest.mark.parametrize(
-    "kind", [FaultKind.GARBAGE, FaultKind.SHORT, FaultKind.EXTEND, FaultKind.STATUS],
-    ids=lambda k: k.value,
+    ("kind", "code"),
+    [(FaultKind.GARBAGE, "card.malformed_response"), (FaultKind.SHORT, "card.malformed_response"),
+     (FaultKind.EXTEND, "card.malformed_response"), (FaultKind.STATUS, "card.unexpected_status")],
+    ids=lambda k: getattr(k, "value", ""),
 )
 def test_lying_card_is_a_typed_error(
-    reader: Reader, make_card: Callable[..., SimulatedCard], kind: FaultKind
+    reader: Reader, make_card: Callable[..., SimulatedCard], kind: FaultKind, code: str
 ) -> None:
     card = make_card(faults=[Fault(kind, ins=0xB0)])
     reader.insert(card)
     with PcscConnection(reader.name) as connection, pytest.raises(CardError) as err:
         JpkiSession(connection).auth_certificate()
-    assert err.value.code in ("card.malformed_response", "card.unexpected_status")
+    assert err.value.code == code, repr(err.value)
 
 
 def test_no_card_on_the_reader(reader: Reader) -> None:
@@ -205,7 +206,7 @@ def test_no_card_on_the_reader(reader: Reader) -> None:
 def test_unknown_reader(pcscd: PcscdProcess) -> None:
     with pytest.raises(CardError) as err:
         PcscConnection("No Such Reader 00 00")
-    assert err.value.code.startswith("reader.")
+    assert err.value.code == "reader.error", repr(err.value)
 
 
 def test_pcsc_service_vanishing_is_a_typed_error(
