@@ -74,7 +74,7 @@ def test_sim_serves_the_card_it_exports(
 
     with PcscConnection(pcscd.readers[0]) as connection:
         session = JpkiSession(connection)
-        with pytest.raises(InvalidPinError):
+        with pytest.raises(InvalidPinError, match=r"^wrong PIN, 2 tries left$"):
             session.verify_pin("2580")  # the holder's own PIN was replaced by --pin
         session.verify_pin("4826")
     text = log.read_text()

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kiosk.nfc import JpkiSession
-from kiosk.nfc.errors import InvalidPinError
+from kiosk.nfc.errors import InvalidPinError, tries_left_words
 from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
@@ -55,8 +55,8 @@ def operations_on_server(server: LiveServer) -> int:
 def spend_tries(reader: Reader, count: int) -> None:
     with PcscConnection(reader.name) as connection:
         session = JpkiSession(connection)
-        for _ in range(count):
-            with pytest.raises(InvalidPinError):
+        for left in range(2, 2 - count, -1):
+            with pytest.raises(InvalidPinError, match=f"^wrong PIN, {tries_left_words(left)}$"):
                 session.verify_pin("0000")
 
 

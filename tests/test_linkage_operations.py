@@ -84,7 +84,7 @@ def test_nonce_refusals(live: LiveServer, client: LinkageClient) -> None:
     with pytest.raises(ServerRefused) as unknown:
         client.verify(LINKED, secrets.token_bytes(32), certificate, signature)
     assert unknown.value.code == "unknown_nonce"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^the nonce must be 16 to 48 bytes$"):
         client.verify(LINKED, b"short", certificate, signature)
 
 

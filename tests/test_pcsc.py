@@ -117,9 +117,9 @@ def test_pin_runs_out(reader: Reader, card: SimulatedCard) -> None:
             with pytest.raises(InvalidPinError) as wrong:
                 session.verify_pin("0000")
             assert wrong.value.tries_left == left
-        with pytest.raises(LastTryNotConfirmedError):
+        with pytest.raises(LastTryNotConfirmedError, match=r"^one try left: confirm before spending it$"):
             session.verify_pin("0000")
-        with pytest.raises(PinBlockedError):
+        with pytest.raises(PinBlockedError, match=r"^the PIN is now blocked$"):
             session.verify_pin("0000", confirm_last_try=True)
         assert session.pin_tries_left() == 0
     assert card.pin_state().blocked
@@ -130,7 +130,7 @@ def test_blocked_card(reader: Reader, make_card: Callable[..., SimulatedCard]) -
     with PcscConnection(reader.name) as connection:
         session = JpkiSession(connection)
         assert session.pin_tries_left() == 0
-        with pytest.raises(PinBlockedError):
+        with pytest.raises(PinBlockedError, match=r"^the PIN is blocked$"):
             session.verify_pin("1234", confirm_last_try=True)
 
 
@@ -143,10 +143,10 @@ def test_reset_by_another_application(reader: Reader, card: SimulatedCard) -> No
         # Reads recover by themselves after selecting the application again ...
         assert session.pin_tries_left() == 3
         # ... but the PIN state is gone: signing needs the PIN again.
-        with pytest.raises(SecurityStatusError):
+        with pytest.raises(SecurityStatusError, match=r"^signing before the PIN was verified: status 69 82$"):
             session.sign_sha256(b"x")
         theirs.reset_card()
-        with pytest.raises(CardResetError):
+        with pytest.raises(CardResetError, match=r"^the card was reset; its PIN state is gone$"):
             session.verify_pin("1234")
         session.select()
         session.verify_pin("1234")
