@@ -17,7 +17,7 @@ from joserfc.jwk import ECKey
 from linkserver import signed_message
 from linkserver.admin import register_client
 from linkserver.demo import DEMO_PASSWORD
-from linkserver.models import Link
+from linkserver.models import Account, Link
 from linkserver.offline import b64url, offline_challenge, seal_evidence
 from tests.linkserver.helpers import LiveServer, b64, oauth_client
 
@@ -73,6 +73,15 @@ def decide(live: LiveServer, staff: httpx2.Client, operation_id: str,
            approve: bool = True) -> httpx2.Response:
     return staff.post(live.url(f"/v1/staff/operations/{operation_id}/decision"),
                       json={"approve": approve, "staff_id": "yamada.t"})
+
+
+def account_row(live: LiveServer, account_id: str) -> Account:
+    """The account as the server's database holds it (its password hash, its MFA methods)."""
+    with live.server.parts.db.transaction() as session:
+        row = session.get(Account, account_id)
+        assert row is not None, account_id
+        session.expunge(row)
+        return row
 
 
 def link_of(live: LiveServer, account: str) -> Link | None:
