@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.nfc.sim.pcscd import DRIVER, SOCKET_ENV, PcscdProcess, free_port_pair, stop_process
+from kiosk.nfc.sim.pcscd import (
+    DRIVER,
+    SOCKET_ENV,
+    PcscdProcess,
+    _end_orphans,
+    _orphaned,
+    free_port_pair,
+    stop_process,
+)
 
 SYSTEM_SOCKET = Path("/run/pcscd/pcscd.comm")
 SYSTEM_READER = "System PCD"
@@ -95,3 +104,49 @@ def test_processes_at_once_never_take_the_same_ports() -> None:
     assert [len(ports) for ports in taken] == [40, 40]
     pairs = [{port for first in ports for port in (first, first + 1)} for ports in taken]
     assert not pairs[0] & pairs[1]
+
+
+def pcscd_in_a_child(tmp_path: Path, title: str) -> tuple[subprocess.Popen[str], int]:
+    """A Python process whose command line shows ``title``, running a private pcscd (its socket in
+    ``tmp_path``) until its stdin closes; the process and the pcscd's PID."""
+    script = ("import sys\nfrom pathlib import Path\nfrom kiosk.nfc.sim.pcscd import PcscdProcess\n"
+              f"pcscd = PcscdProcess(name='Child PCD', socket_dir=Path({str(tmp_path)!r})).start()\n"
+              "assert pcscd.process is not None\nprint(pcscd.process.pid, flush=True)\nsys.stdin.read()\n"
+              "pcscd.stop()\n")
+    child = subprocess.Popen(["bash", "-c", 'exec -a "$0" "$1" -c "$2"', title, sys.executable, script],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    return child, int(child.stdout.readline())
+
+
+def answers(socket_path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(socket_path))
+        except OSError:
+            return False
+        return True
+
+
+def test_a_pcscd_whose_parent_renamed_itself_is_no_orphan(tmp_path: Path) -> None:
+    """A test worker whose title is rewritten (pytest-xdist does it with setproctitle installed)
+    keeps its pcscd when another process starts one and ends the orphans it finds."""
+    title = "[pytest-xdist running] gw0"
+    worker, pid = pcscd_in_a_child(tmp_path, title)
+    try:
+        assert Path(f"/proc/{worker.pid}/cmdline").read_bytes().split(b"\0")[0] == title.encode()
+        assert not _orphaned(pid)
+        _end_orphans(timeout=5)
+        assert answers(tmp_path / "pcscd" / "pcscd.comm")
+    finally:
+        worker.communicate("", timeout=30)
+    assert worker.returncode == 0
+
+
+def test_a_pcscd_left_behind_by_a_killed_run_is_ended(tmp_path: Path) -> None:
+    run, pid = pcscd_in_a_child(tmp_path, sys.executable)
+    run.kill()  # no chance to stop its pcscd
+    run.communicate(timeout=30)
+    assert _orphaned(pid)
+    _end_orphans(timeout=10)
+    assert not answers(tmp_path / "pcscd" / "pcscd.comm")

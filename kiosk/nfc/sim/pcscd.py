@@ -48,13 +48,25 @@ def _pcscd_processes() -> list[tuple[int, str]]:
 
 
 def _orphaned(pid: int) -> bool:
-    """Whether ``pid`` has lost the Python process that started it (it was handed to a reaper)."""
+    """Whether ``pid`` has lost the Python process that started it (it was handed to a reaper).
+
+    The parent is judged by its executable where it can be read, not by its command line, which a
+    process may rewrite (pytest-xdist's workers show "[pytest-xdist running] ..." there when
+    setproctitle is installed): a live test worker's pcscd is never taken for an orphan. Where the
+    executable cannot be read (a reaper of another user), by its command line.
+    """
     try:
         ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        parent = Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")[0]
     except (OSError, ValueError, IndexError):
         return False
-    return not Path(parent.decode(errors="replace")).name.startswith("python")
+    try:
+        parent = os.readlink(f"/proc/{ppid}/exe")
+    except OSError:
+        try:
+            parent = Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            return False
+    return not Path(parent).name.startswith("python")
 
 
 def _pcscd_binary() -> str:
