@@ -15,7 +15,9 @@ sessions, each with a fresh card and a new claim of the holder's account. Two st
 Each floor part is measured on its own in every session, and the kiosk's overhead is the measured
 time minus the floor, in ms and in % of the floor. APDUs of each step are counted on the card,
 beside the fewest any reader of the card could send, and those of the whole session (A and B)
-in the card's APDU log. It exits non-zero if a session fails.
+in the card's APDU log. Then the linkage client's ways out (``bench/kiosk_bench_exits.py``): a
+closed port, a silent server, a cancelled wait for staff, each timed until its error. It exits
+non-zero if a session fails.
 
     .venv/bin/python bench/kiosk_bench.py [--repeat N] [--warmup N] [--latency none|typical|both]
         [--transport inprocess|pcscd] [--hierarchy DIR] [--json FILE]
@@ -61,6 +63,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.card_bench import minimum_apdus  # noqa: E402
+from bench.kiosk_bench_exits import ExitRow, measure_exits, print_exits  # noqa: E402
 from bench.linkserver_bench import percentile  # noqa: E402
 from bench.server_process import BENCH_LIMITS, ServerProcess, start_server, write_bench_limits  # noqa: E402
 from tests.linkserver.helpers import free_port  # noqa: E402
@@ -502,6 +505,8 @@ class Outcome:
     runs: list[LatencyRun]
     clean: bool
     clean_detail: str
+    exits: list[ExitRow] = field(default_factory=list)
+    exits_failure: str | None = None
 
 
 def run_all(args: argparse.Namespace, latencies: list[str], hierarchy: TestHierarchy,
@@ -509,6 +514,7 @@ def run_all(args: argparse.Namespace, latencies: list[str], hierarchy: TestHiera
     """Start the demo server and a kiosk core, and run the sessions of every latency setting."""
     state = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     runs: list[LatencyRun] = []
+    exits: tuple[list[ExitRow], str | None] = ([], None)
     try:
         port = free_port()
         setup = prepare_demo(state / "server", hierarchy.path, issuer=f"http://127.0.0.1:{port}")
@@ -524,6 +530,8 @@ def run_all(args: argparse.Namespace, latencies: list[str], hierarchy: TestHiera
                     bench = Bench(core, hierarchy, place)
                     for latency in latencies:
                         runs.append(run_latency(bench, latency, args.repeat, args.warmup))
+                exits = measure_exits(setup.kiosk_key_path, core.linkage, hierarchy, core.settings.kiosk_id,
+                                      HOLDER, ACCOUNT, args.repeat)
             finally:
                 core.close()
         finally:
@@ -531,7 +539,7 @@ def run_all(args: argparse.Namespace, latencies: list[str], hierarchy: TestHiera
         clean, clean_detail = server_clean(server, exit_code)
     finally:
         shutil.rmtree(state, ignore_errors=True)
-    return Outcome(runs, clean, clean_detail)
+    return Outcome(runs, clean, clean_detail, *exits)
 
 
 def report(args: argparse.Namespace, latencies: list[str], outcome: Outcome, cert_length: int) -> bool:
@@ -546,7 +554,11 @@ def report(args: argparse.Namespace, latencies: list[str], outcome: Outcome, cer
     print_tables(steps, parts)
     wholes = [row for row in (whole_row(run, cert_length) for run in runs) if row is not None]
     print_whole(wholes)
+    print_exits(outcome.exits)
     failures = Counter[str]()
+    if outcome.exits_failure:
+        print(f"  ways out: {outcome.exits_failure}")
+        failures[outcome.exits_failure] += 1
     for run in runs:
         for text, count in sorted(run.failures.items()):
             print(f"  {run.latency}: {count} x {text}")
@@ -562,6 +574,7 @@ def report(args: argparse.Namespace, latencies: list[str], outcome: Outcome, cer
             "steps": [asdict(row) for row in steps],
             "parts": [asdict(row) for row in parts],
             "whole_sessions": [asdict(row) for row in wholes],
+            "exits": [asdict(row) for row in outcome.exits],
             "failures": {run.latency: dict(run.failures) for run in runs},
             "server": {"clean": outcome.clean, "detail": outcome.clean_detail},
             "ok": ok,

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -63,6 +62,7 @@ from tests.linkserver.helpers import (  # noqa: E402
     b64,
     free_port,
     oauth_client,
+    postgres_from_script,
     postgres_schema,
     unb64,
 )
@@ -404,15 +404,7 @@ def find_postgres(explicit: str | None) -> tuple[str | None, str]:
         return explicit, "--postgres-url"
     if os.environ.get(POSTGRES_ENV):
         return os.environ[POSTGRES_ENV], POSTGRES_ENV
-    script = ROOT / "scripts" / "postgres"
-    try:
-        result = subprocess.run([str(script)], capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"scripts/postgres could not run ({exc})"
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        return None, f"scripts/postgres failed ({result.returncode}): {result.stderr.strip()[-300:]}"
-    return lines[-1], "scripts/postgres"
+    return postgres_from_script(unattended=False)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,9 @@ RSS_GROWTH_LIMIT = 0.20
 #: ... and the Python objects must not grow linearly: they may not rise at (nearly) every checkpoint
 #: with a least-squares slope above this many objects per session.
 OBJECTS_PER_SESSION_LIMIT = 10.0
+#: ... judged only over at least this many sessions after the warm-up: over fewer, caches still fill
+#: (a run of a few sessions rises at every checkpoint), so the growth of Python objects is not judged.
+MIN_SESSIONS_TO_JUDGE_OBJECTS = 20
 #: One round of the memory sessions (repeated): the kinds in the order they run.
 SESSION_MIX = ("password_reset", "link_status", "mfa_reset", "cancelled", "link_status",
                "idle_timeout", "link_status", "password_reset", "mfa_reset", "link_status")
@@ -105,7 +108,8 @@ def slope(points: list[tuple[int, int]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
 
 
-def memory_verdict(points: list[Checkpoint]) -> tuple[bool, str, dict[str, float]]:
+def memory_verdict(points: list[Checkpoint],
+                   judge_objects: bool = True) -> tuple[bool, str, dict[str, float]]:
     """Growth from the first checkpoint (after the warm-up) to the last, and whether it is a leak.
 
     A leak is: the reference count of None, True or False falling at every interval (a C extension
@@ -114,7 +118,8 @@ def memory_verdict(points: list[Checkpoint]) -> tuple[bool, str, dict[str, float
     RSS more than RSS_GROWTH_LIMIT above the warm-up's; or the window's QObjects, the
     application's widgets or the screen widgets changing in number; or Python objects growing
     linearly: rising at all but at most one checkpoint interval with a least-squares slope above
-    OBJECTS_PER_SESSION_LIMIT objects per session.
+    OBJECTS_PER_SESSION_LIMIT objects per session (unless ``judge_objects`` is false: too few
+    sessions to tell; the verdict says so).
     """
     first, last = points[0], points[-1]
     done = max(1, last.sessions - first.sessions)
@@ -143,10 +148,14 @@ def memory_verdict(points: list[Checkpoint]) -> tuple[bool, str, dict[str, float
         values = sorted({getattr(p, name) for p in points})
         if len(values) > 1:
             problems.append(f"{name} changed: {values[0]}..{values[-1]}")
-    if intervals >= 2 and rises >= intervals - 1 and gc_slope > OBJECTS_PER_SESSION_LIMIT:
+    if judge_objects and intervals >= 2 and rises >= intervals - 1 and gc_slope > OBJECTS_PER_SESSION_LIMIT:
         problems.append(f"Python objects grow linearly: +{gc_slope:.1f} per session, rising at "
                         f"{rises} of {intervals} checkpoints")
-    return not problems, "; ".join(problems) or "no growth", figures
+    verdict = "; ".join(problems) or "no growth"
+    if not judge_objects:
+        verdict += (f" (Python objects not judged over {done} session(s) after the warm-up: "
+                    f"{MIN_SESSIONS_TO_JUDGE_OBJECTS} at least)")
+    return not problems, verdict, figures
 
 
 def memory(ops: Operations, sessions: int) -> Memory:
@@ -185,7 +194,8 @@ def memory(ops: Operations, sessions: int) -> Memory:
     seconds = time.monotonic() - start
     if len(points) < 2:
         points.insert(0, points[0]) if points else points.append(checkpoint(ops.counter, sessions))
-    ok, verdict, figures = memory_verdict(points)
+    judged = points[-1].sessions - warmup >= MIN_SESSIONS_TO_JUDGE_OBJECTS
+    ok, verdict, figures = memory_verdict(points, judged)
     if stopped:
         ok = False
         verdict = f"{stopped}; {verdict}"
@@ -213,5 +223,6 @@ def print_memory(mem: Memory) -> None:
           + ", ".join(f"{name} {change:+.1f}" for name, change in mem.singleton_refs_per_session.items()))
     print(f"   criterion: RSS <= +{RSS_GROWTH_LIMIT:.0%}, widget and QObject counts unchanged,\n"
           f"   None/True/False reference counts not falling, gc objects not rising at all but one interval\n"
-          f"   with a slope > {OBJECTS_PER_SESSION_LIMIT:g}/session")
+          f"   with a slope > {OBJECTS_PER_SESSION_LIMIT:g}/session (judged over "
+          f"{MIN_SESSIONS_TO_JUDGE_OBJECTS} sessions after the warm-up at least)")
     print(f"   {'OK' if mem.ok else 'FAILED'}: {mem.verdict}\n")

@@ -51,18 +51,23 @@ def test_every_encoding_parses_back(data: bytes, ne: int | None, extended: bool)
     assert (parsed.data, parsed.ne, parsed.is_extended) == (data, ne, command.is_extended)
 
 
-@pytest.mark.parametrize("raw", ["00B000", "00A4020C05000A", "00A4020C0000", "00B00000000003AA"])
-def test_malformed_commands_are_refused(raw: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(("raw", "words"), [
+    ("00B000", "command APDU shorter than 4 bytes"),
+    ("00A4020C05000A", "short APDU length does not match Lc"),
+    ("00A4020C0000", "extended Lc of zero"),
+    ("00B00000000003AA", "extended APDU length does not match Lc"),
+])
+def test_malformed_commands_are_refused(raw: str, words: str) -> None:
+    with pytest.raises(ValueError, match=f"^{words}$"):
         CommandApdu.from_bytes(bytes.fromhex(raw))
 
 
 def test_out_of_range_fields_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^cla out of range: 256$"):
         CommandApdu(0x100, 0, 0, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^offset out of range: 32768$"):
         read_binary(0x8000, 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^ne out of range: 65537$"):
         CommandApdu(0, 0xB0, 0, 0, ne=65537)
 
 
@@ -78,7 +83,7 @@ def test_responses_split_and_short_ones_are_errors() -> None:
     assert split_response(b"\x01\x02\x90\x00") == (b"\x01\x02", 0x9000)
     assert split_response([0x63, 0xC2]) == (b"", 0x63C2)
     for bad in (b"", b"\x90"):
-        with pytest.raises(CardProtocolError):
+        with pytest.raises(CardProtocolError, match=f"^response of {len(bad)} bytes has no status word$"):
             split_response(bad)
 
 

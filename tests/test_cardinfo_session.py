@@ -85,7 +85,7 @@ def test_its_pin_has_its_own_counter(make_card: Callable[..., SimulatedCard]) ->
 
 
 def test_name_needs_the_pin(card: SimulatedCard) -> None:
-    with pytest.raises(SecurityStatusError):
+    with pytest.raises(SecurityStatusError, match=r"^reading at offset 0: status 69 82$"):
         CardInfoSession(card).read_name()
     assert_my_number_untouched(card)
 
@@ -98,7 +98,7 @@ def test_latin_name(make_card: Callable[..., SimulatedCard]) -> None:
 
 def test_the_my_number_ef_cannot_be_selected(card: SimulatedCard) -> None:
     session = CardInfoSession(card)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionError, match=r"^EF 0001 is never selected by this kiosk$"):
         session._select_ef(0x0001)
     assert_my_number_untouched(card)
 
@@ -185,7 +185,7 @@ def test_sessions_sharing_a_card_reselect_their_application(card: SimulatedCard)
     info.verify_pin("1234")
     assert info.read_name().full == "佐藤\u3000花子"
     # Selecting another application dropped the JPKI verification, as on the real card.
-    with pytest.raises(SecurityStatusError):
+    with pytest.raises(SecurityStatusError, match=r"^signing before the PIN was verified: status 69 82$"):
         jpki.sign_sha256(b"x")
     jpki.verify_pin("1234")
     jpki.sign_sha256(b"x")

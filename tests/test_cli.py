@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def test_sim_serves_the_card_it_exports(
 
     with PcscConnection(pcscd.readers[0]) as connection:
         session = JpkiSession(connection)
-        with pytest.raises(InvalidPinError):
+        with pytest.raises(InvalidPinError, match=r"^wrong PIN, 2 tries left$"):
             session.verify_pin("2580")  # the holder's own PIN was replaced by --pin
         session.verify_pin(RARE_PIN)
     text = log.read_text()
@@ -164,3 +165,22 @@ def test_status_of_a_card_that_is_not_a_my_number_card(
     assert result.returncode == 1
     assert "This is not a My Number Card. [card.unknown]" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_demo_status_only_puts_a_card_behind_its_own_pcscd_and_reports_it(
+        hierarchy: TestHierarchy, tmp_path: Path) -> None:
+    """No display and no pcscd of ours: the demo starts its own, and prints the card's status."""
+    shutil.copytree(hierarchy.path, tmp_path / "cache" / "kiosk" / "test-jpki")  # its default folder
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([*KIOSK, "demo", "--status-only"], capture_output=True, text=True, timeout=120,
+                            env={**env, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0] == "A simulated My Number Card (holder: 佐藤 花子) is on the virtual reader."
+    serial = hierarchy.holder("linked").serial
+    for expected in ("Reader: Virtual PCD 00 00", "  Card:      My Number Card (JPKIAPICCTOKEN2)",
+                     f"    Serial:  {serial:X}",
+                     "  PIN:       3 tries left of 3 (authentication), 3 tries left of 3 (card info)"):
+        assert expected in lines, result.stdout

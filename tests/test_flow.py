@@ -43,8 +43,17 @@ class Counter:
         self.make_card = make_card
         self.card: SimulatedCard | None = None
         self.views: list[View] = []
+        #: The device grant's user code, set (with the event) when a screen first shows it.
+        self.device_code: str | None = None
+        self.device_code_shown = threading.Event()
         self.backend = CoreBackend(core, open_card or self._open)
-        self.flow = FlowController(self.backend, ImmediateRunner(), self.views.append, language="en")
+        self.flow = FlowController(self.backend, ImmediateRunner(), self._show, language="en")
+
+    def _show(self, view: View) -> None:
+        self.views.append(view)
+        if view.device_user_code is not None and not self.device_code_shown.is_set():
+            self.device_code = view.device_user_code
+            self.device_code_shown.set()
 
     def _open(self) -> TimedConnection:
         assert self.card is not None
@@ -198,20 +207,30 @@ def test_unlink_asks_before_it_acts(counter: Counter, server: LiveServer) -> Non
     assert counter.screen is Screen.START
 
 
-def phone_signs_in(counter: Counter, server: LiveServer) -> None:
-    """The user reads the code off the screen once it shows and signs in on their phone (a thread)."""
-    def phone() -> None:
-        while counter.flow.view.device_user_code is None:
-            seen.wait(0.02)
-        server.sign_in_on_phone(counter.flow.view.device_user_code)
+def phone_signs_in(counter: Counter, server: LiveServer) -> Callable[[], int]:
+    """The user reads the code off the screen once it shows and signs in on their phone (a thread).
 
-    seen = threading.Event()
-    threading.Thread(target=phone, daemon=True).start()
+    Returns what waits for the phone: the status of its sign-in (0: the code never showed)."""
+    answers: list[int] = []
+
+    def phone() -> None:
+        if counter.device_code_shown.wait(30):
+            assert counter.device_code is not None
+            answers.append(server.sign_in_on_phone(counter.device_code).status_code)
+
+    thread = threading.Thread(target=phone, daemon=True)
+    thread.start()
+
+    def signed_in() -> int:
+        thread.join(30)
+        return answers[0] if answers else 0
+
+    return signed_in
 
 
 def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: LiveServer,
                                                       staff: Staff) -> None:
-    phone_signs_in(counter, server)
+    signed_in = phone_signs_in(counter, server)
     counter.flow.dispatch(Intent.CHOOSE, "prelink")
     counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, "2024000002")
     assert counter.screen is Screen.PLACE_CARD
@@ -223,6 +242,7 @@ def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: 
     assert counter.screen is Screen.CARDINFO_PIN and counter.flow.view.cardinfo_tries_left == 3
     counter.type_pin("1357")
     assert counter.screen is Screen.DONE and counter.flow.view.result == Prelinked()
+    assert signed_in() == 200
 
 
 def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
@@ -289,7 +309,7 @@ def test_a_challenge_that_expired_while_the_user_typed_is_replaced(
 
 def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server: LiveServer,
                                                        staff: Staff) -> None:
-    phone_signs_in(counter, server)
+    signed_in = phone_signs_in(counter, server)
     counter.flow.dispatch(Intent.CHOOSE, "prelink")
     counter.flow.dispatch(Intent.SUBMIT_ACCOUNT, "2024000002")
     counter.place("unlinked")
@@ -301,6 +321,7 @@ def test_a_wrong_card_info_pin_stays_on_its_own_screen(counter: Counter, server:
         Screen.CARDINFO_PIN, "pin.wrong", 2, 3)
     counter.type_pin("1357")
     assert counter.screen is Screen.DONE
+    assert signed_in() == 200
 
 
 #: Keys on a PIN pad: a digit, or these.

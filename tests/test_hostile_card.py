@@ -1,25 +1,30 @@
-"""A card that lies, stalls or vanishes: every fault ends in a typed error, in bounded time."""
+"""A card that lies, stalls or vanishes: every fault ends in the one typed error it calls for.
+
+A silent card ends in the channel's own deadline (0.5 s here); each test's pytest-timeout is only
+a guard against a hang. How long each fault takes to become an error is measured by
+``bench/card_bench.py`` (its "hostile card" table), not asserted here.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 
 from kiosk.nfc import CardInfoSession, JpkiSession, TimedConnection
-from kiosk.nfc.errors import CardError
+from kiosk.nfc.errors import CardCode, CardError
 from kiosk.nfc.sim import Fault, FaultKind, SimulatedCard
 
-EXPECTED_CODES = {
-    FaultKind.REMOVE: {"card.removed"},
-    FaultKind.SILENCE: {"card.timeout"},
-    FaultKind.TRUNCATE: {"card.malformed_response"},
-    FaultKind.EXTEND: {"card.malformed_response"},
-    FaultKind.STATUS: {"card.unexpected_status", "card.unknown", "card.not_verified"},
-    FaultKind.GARBAGE: {"card.malformed_response", "card.unexpected_status", "card.unknown",
-                        "card.not_verified", "pin.wrong", "pin.blocked"},
-    FaultKind.SHORT: {"card.malformed_response"},
+#: The one code each fault ends in, whichever command it hits. Garbage (random bytes that end in
+#: no status word) is the card's fault: it is a malformed answer, never a wrong or blocked PIN.
+EXPECTED_CODE = {
+    FaultKind.REMOVE: CardCode.REMOVED,
+    FaultKind.SILENCE: CardCode.TIMEOUT,
+    FaultKind.TRUNCATE: CardCode.MALFORMED_RESPONSE,
+    FaultKind.EXTEND: CardCode.MALFORMED_RESPONSE,
+    FaultKind.STATUS: CardCode.UNEXPECTED_STATUS,  # 6F 00, "no precise diagnosis"
+    FaultKind.GARBAGE: CardCode.MALFORMED_RESPONSE,
+    FaultKind.SHORT: CardCode.MALFORMED_RESPONSE,
 }
 
 STEPS: dict[str, Callable[[JpkiSession], object]] = {
@@ -46,21 +51,33 @@ CASES = [
 ]
 
 
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize(("kind", "ins"), CASES)
 def test_every_fault_is_a_typed_error(
     make_card: Callable[..., SimulatedCard], kind: FaultKind, ins: int
 ) -> None:
     card = make_card(faults=[Fault(kind, ins=ins, nth=2 if ins == 0xA4 else 1, sw=0x6F00)])
     connection = TimedConnection(card, timeout=0.5)
-    start = time.monotonic()
     try:
         with pytest.raises(CardError) as err:
             full_flow(JpkiSession(connection))
-        assert err.value.code in EXPECTED_CODES[kind], repr(err.value)
-        assert time.monotonic() - start < 3
+        assert err.value.code == EXPECTED_CODE[kind], repr(err.value)
     finally:
         card.remove()
         connection.close()
+
+
+@pytest.mark.parametrize("sw", [0x0000, 0xE3C2, 0x6000, 0x7000, 0xFFFF], ids=lambda sw: f"{sw:04X}")
+def test_an_answer_that_ends_in_no_status_word_is_malformed(card: SimulatedCard, sw: int) -> None:
+    """Not a wrong PIN (E3 C2 is no 63 C2), not a refusal: the card answered nonsense."""
+    card.faults.append(Fault(FaultKind.STATUS, ins=0x20, nth=2, sw=sw))
+    session = JpkiSession(card)
+    assert session.pin_tries_left() == 3
+    with pytest.raises(CardError) as err:
+        session.verify_pin("1234")
+    assert err.value.code == CardCode.MALFORMED_RESPONSE, repr(err.value)
+    words = f"the card's answer ends in {sw >> 8:02X} {sw & 0xFF:02X}, which is no status word"
+    assert str(err.value) == words
 
 
 def test_short_reads_are_continued(make_card: Callable[..., SimulatedCard]) -> None:
@@ -122,15 +139,17 @@ def test_removed_card_stays_removed(make_card: Callable[..., SimulatedCard]) -> 
     assert second.value.code == "card.absent"
 
 
-def test_card_info_faults_are_typed(make_card: Callable[..., SimulatedCard]) -> None:
-    for kind in FaultKind:
-        card = make_card(faults=[Fault(kind, ins=0xB0)])
-        connection = TimedConnection(card, timeout=0.3)
-        try:
-            session = CardInfoSession(connection)
-            session.verify_pin("1234")
-            with pytest.raises(CardError):
-                session.read_name()
-        finally:
-            card.remove()
-            connection.close()
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", list(FaultKind), ids=lambda kind: kind.value)
+def test_card_info_faults_are_typed(make_card: Callable[..., SimulatedCard], kind: FaultKind) -> None:
+    card = make_card(faults=[Fault(kind, ins=0xB0)])
+    connection = TimedConnection(card, timeout=0.3)
+    try:
+        session = CardInfoSession(connection)
+        session.verify_pin("1234")
+        with pytest.raises(CardError) as err:
+            session.read_name()
+        assert err.value.code == EXPECTED_CODE[kind], repr(err.value)
+    finally:
+        card.remove()
+        connection.close()

@@ -119,22 +119,22 @@ def test_wrong_pin_counts_down_then_blocks(make_card: Callable[..., SimulatedCar
     assert second.value.tries_left == 1
     # The last try is never spent without an explicit confirmation.
     before = len(card.commands)
-    with pytest.raises(LastTryNotConfirmedError):
+    with pytest.raises(LastTryNotConfirmedError, match=r"^one try left: confirm before spending it$"):
         session.verify_pin("0000")
     assert len(card.commands) == before and card.pin_state().tries == 1
-    with pytest.raises(PinBlockedError):
+    with pytest.raises(PinBlockedError, match=r"^the PIN is now blocked$"):  # by this try
         session.verify_pin("0000", confirm_last_try=True)
     assert card.pin_state().tries == 0
     assert session.pin_tries_left() == 0
     before = len(card.commands)
-    with pytest.raises(PinBlockedError):
+    with pytest.raises(PinBlockedError, match=r"^the PIN is blocked$"):  # known before sending
         session.verify_pin("1234", confirm_last_try=True)
     assert len(card.commands) == before  # nothing sent to a blocked PIN
 
 
 def test_right_pin_resets_the_counter(card: SimulatedCard) -> None:
     session = JpkiSession(card)
-    with pytest.raises(InvalidPinError):
+    with pytest.raises(InvalidPinError, match=r"^wrong PIN, 2 tries left$"):
         session.verify_pin("9999")
     session.verify_pin("1234")
     assert card.pin_state().tries == 3
@@ -145,7 +145,7 @@ def test_last_try_confirmed_with_the_right_pin(make_card: Callable[..., Simulate
     card = make_card("last-try")
     session = JpkiSession(card)
     assert session.pin_tries_left() == 1
-    with pytest.raises(LastTryNotConfirmedError):
+    with pytest.raises(LastTryNotConfirmedError, match=r"^one try left: confirm before spending it$"):
         session.verify_pin("1234")
     session.verify_pin("1234", confirm_last_try=True)
     assert card.pin_state().tries == 3
@@ -155,7 +155,7 @@ def test_blocked_card_reports_zero(make_card: Callable[..., SimulatedCard]) -> N
     card = make_card("blocked")
     session = JpkiSession(card)
     assert session.pin_tries_left() == 0
-    with pytest.raises(PinBlockedError):
+    with pytest.raises(PinBlockedError, match=r"^the PIN is blocked$"):
         session.verify_pin("1234", confirm_last_try=True)
 
 
@@ -163,7 +163,7 @@ def test_blocked_card_reports_zero(make_card: Callable[..., SimulatedCard]) -> N
 def test_malformed_pin_sends_nothing(card: SimulatedCard, pin: str | bytes) -> None:
     session = JpkiSession(card)
     before = len(card.commands)
-    with pytest.raises(InvalidPinFormatError):
+    with pytest.raises(InvalidPinFormatError, match=r"^the PIN must be 4 digits$"):
         session.verify_pin(pin)
     assert len(card.commands) == before
     assert card.pin_state().tries == 3
@@ -183,7 +183,7 @@ def test_session_keeps_no_copy_of_the_pin(card: SimulatedCard) -> None:
 
 def test_sign_before_verify_is_refused(card: SimulatedCard) -> None:
     session = JpkiSession(card)
-    with pytest.raises(SecurityStatusError):
+    with pytest.raises(SecurityStatusError, match=r"^signing before the PIN was verified: status 69 82$"):
         session.sign_sha256(b"x")
 
 
@@ -191,19 +191,19 @@ def test_reselecting_drops_verification(card: SimulatedCard) -> None:
     session = JpkiSession(card)
     session.verify_pin("1234")
     session.select()
-    with pytest.raises(SecurityStatusError):
+    with pytest.raises(SecurityStatusError, match=r"^signing before the PIN was verified: status 69 82$"):
         session.sign_sha256(b"x")
 
 
 def test_signature_files_are_never_selected(card: SimulatedCard) -> None:
     session = JpkiSession(card)
     for fid in (0x0001, 0x001A, 0x001B):
-        with pytest.raises(PermissionError):
+        with pytest.raises(PermissionError, match=f"^EF {fid:04X} is never selected by this kiosk$"):
             session._select_ef(fid)
     assert not any(fid in (0x0001, 0x001A, 0x001B) for app, fid in card.selections if app == "jpki")
 
 
 def test_a_card_without_jpki_is_unknown(card: SimulatedCard) -> None:
     card._apps.pop(bytes.fromhex("D392F000260100000001"))
-    with pytest.raises(UnknownCardError):
+    with pytest.raises(UnknownCardError, match=r"^the card has no JPKI application$"):
         JpkiSession(card)

@@ -19,11 +19,12 @@ from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.services.core import KioskCore
 from kiosk.services.headless import FlowFailed, FlowInput, Step
-from linkserver.models import Account, Link, OfflineEvidence
+from linkserver.models import Link, OfflineEvidence
 from linkserver.passwords import password_matches
 from tests.conftest import Reader
 from tests.helpers.kiosk import pin, place, run, write_config
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
+from tests.helpers.server_api import account_row as account
 from tests.linkserver.helpers import LiveServer, Staff
 from tests.netfault import Relay
 
@@ -42,13 +43,6 @@ def core(tmp_path: Path, server: LiveServer, relay: Relay, hierarchy: TestHierar
     built.start()
     yield built
     built.close()
-
-
-def account(server: LiveServer, account_id: str) -> Account:
-    with server.server.parts.db.transaction() as session:
-        row = session.get(Account, account_id)
-        assert row is not None
-        return row
 
 
 # -- every operation online ---------------------------------------------------------------------

@@ -10,21 +10,25 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2
 import pytest
 from sqlalchemy import func, select
 
 from kiosk.nfc import JpkiSession
-from kiosk.nfc.errors import InvalidPinError
+from kiosk.nfc.errors import InvalidPinError, tries_left_words
 from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
-from linkserver.models import Operation
+from linkserver.models import OfflineEvidence, Operation
+from linkserver.passwords import password_matches
 from tests.conftest import Reader
 from tests.helpers.kiosk import write_config
-from tests.helpers.server_api import LINKED
-from tests.linkserver.helpers import LiveServer
+from tests.helpers.server_api import LINKED, NEW_PASSWORD, account_row
+from tests.linkserver.helpers import LiveServer, Staff
 
 KIOSK = [sys.executable, "-m", "kiosk"]
+#: A linkage server URL nothing listens on.
+DOWN = "http://127.0.0.1:9"
 
 
 @pytest.fixture
@@ -52,11 +56,16 @@ def operations_on_server(server: LiveServer) -> int:
         return int(session.scalar(select(func.count()).select_from(Operation)) or 0)
 
 
+def offline_fates(server: LiveServer) -> list[str | None]:
+    with server.server.parts.db.transaction() as session:
+        return [evidence.fate for evidence in session.scalars(select(OfflineEvidence))]
+
+
 def spend_tries(reader: Reader, count: int) -> None:
     with PcscConnection(reader.name) as connection:
         session = JpkiSession(connection)
-        for _ in range(count):
-            with pytest.raises(InvalidPinError):
+        for left in range(2, 2 - count, -1):
+            with pytest.raises(InvalidPinError, match=f"^wrong PIN, {tries_left_words(left)}$"):
                 session.verify_pin("0000")
 
 
@@ -209,3 +218,61 @@ def test_a_wrong_reader_name_lists_the_readers(config: Path, pcscd: PcscdProcess
     status = kiosk("card", "status", "--reader", "Nope 00 00", "--json")
     assert status.returncode == 2
     assert json.loads(status.stdout)["error"]["code"] == "reader.unknown"
+
+
+# -- the README's options, over the real stack ----------------------------------------------------------
+
+
+def test_the_new_password_from_the_environment_is_set_once_staff_approve(
+        config: Path, reader: Reader, server: LiveServer, staff: Staff,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    reader.insert(make_card("linked"))
+    result = flow(config, "password_reset", "--reader", reader.name, "--new-password-from-env", "NEW_PW",
+                  "--json", NEW_PW=NEW_PASSWORD)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = json_lines(result.stdout)
+    assert [line["step"] for line in lines] == ["card", "verify", "request", "approval", "password", "done"]
+    assert lines[-1]["result"]["status"] == "completed"  # type: ignore[index]
+    assert password_matches(account_row(server, LINKED).password_hash, NEW_PASSWORD)
+    for secret in (NEW_PASSWORD, "NEW_PW"):  # neither the password nor the variable's name
+        assert secret not in result.stdout + result.stderr
+
+
+def test_server_replaces_the_configured_url(tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
+                                            reader: Reader, make_card: Callable[..., SimulatedCard]) -> None:
+    down = write_config(tmp_path, server, hierarchy, DOWN)
+    reader.insert(make_card("linked"))
+    unreachable = flow(down, "link_status", "--reader", reader.name, "--json")
+    assert unreachable.returncode == 1, unreachable.stdout
+    assert json_lines(unreachable.stdout)[-1]["error"] == "offline.staff_needed"  # the server is not there
+    reached = flow(down, "link_status", "--reader", reader.name, "--server", server.base + "/", "--json")
+    assert reached.returncode == 0, reached.stdout + reached.stderr
+    assert json_lines(reached.stdout)[-1]["result"]["result"]["linked"] is True  # type: ignore[index]
+    refused = flow(down, "link_status", "--reader", reader.name, "--server", "http://link.example.ac.jp")
+    assert refused.returncode == 2
+    assert refused.stdout == ("FAILED at start: config: --server: server.url must use https (plain http only "
+                              "on this machine's loopback), not 'http://link.example.ac.jp'\n")
+
+
+def test_offline_staff_approve_at_the_counter_and_the_outbox_takes_it_to_the_server(
+        config: Path, reader: Reader, server: LiveServer, make_card: Callable[..., SimulatedCard]) -> None:
+    reader.insert(make_card("linked"))
+    assert flow(config, "link_status", "--reader", reader.name).returncode == 0  # learns the sealing key
+    offline = ("mfa_reset", "--reader", reader.name, "--server", DOWN, "--json")
+    no_staff = flow(config, *offline)
+    assert no_staff.returncode == 1, no_staff.stdout
+    assert json_lines(no_staff.stdout)[-1]["error"] == "offline.staff_needed"
+    result = flow(config, *offline, "--offline-staff", "tanaka.h")
+    assert result.returncode == 0, result.stdout + result.stderr
+    done = json_lines(result.stdout)[-1]
+    assert done["step"] == "done" and done["result"]["online"] is False  # type: ignore[index]
+    voucher = str(done["result"]["voucher"])  # type: ignore[index]
+    listed = json.loads(kiosk("outbox", "list", "--json", "--config", str(config)).stdout)["items"]
+    assert [(item["fate"], item["voucher_shown"]) for item in listed] == [(None, True)]
+    assert offline_fates(server) == []
+    synced = kiosk("outbox", "sync", "--config", str(config))
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert offline_fates(server) == ["accepted"]
+    redeemed = httpx2.post(server.url("/v1/vouchers/redeem"), json={"voucher": voucher, "account_id": LINKED})
+    assert redeemed.status_code == 200, redeemed.text
+    assert redeemed.json()["kind"] == "mfa_reset"

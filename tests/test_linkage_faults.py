@@ -13,7 +13,6 @@ import ipaddress
 import socket
 import ssl
 import threading
-import time
 from pathlib import Path
 
 import httpx2
@@ -78,9 +77,10 @@ def test_idempotent_calls_are_retried_on_gateway_errors_and_timeouts(tmp_path: P
 
 
 def test_a_verification_is_never_resent(tmp_path: Path) -> None:
-    for failure in (503, httpx2.ReadTimeout, httpx2.ConnectError):
+    for failure, words in ((503, "HTTP 503"), (httpx2.ReadTimeout, "ReadTimeout"),
+                           (httpx2.ConnectError, "ConnectError")):
         script = Script(failure)
-        with mock_client(tmp_path, script) as client, pytest.raises(ServerUnreachable):
+        with mock_client(tmp_path, script) as client, pytest.raises(ServerUnreachable, match=words):
             client.verify(LINKED, bytes(32), b"certificate", b"signature")
         assert script.calls == ["/v1/verifications"]
 
@@ -113,33 +113,33 @@ def test_an_echoed_password_is_scrubbed_from_the_refusal(tmp_path: Path) -> None
 # -- servers that are not there, or not right ----------------------------------------------------------
 
 
+@pytest.mark.timeout(60)  # a hang guard; bench/kiosk_bench.py times the ways out ("closed port")
 def test_a_closed_port_is_unreachable_at_once(tmp_path: Path) -> None:
     config = LinkageConfig(f"http://127.0.0.1:{free_port()}", "kiosk-01",
                            ec_key_file(tmp_path, ec.SECP256R1()), backoff=0.01)
     recorder = Recorder()
-    started = time.monotonic()
     with LinkageClient(config, transport=recorder) as client:
-        with pytest.raises(ServerUnreachable):
+        with pytest.raises(ServerUnreachable, match="ConnectError"):
             client.server_info()
-        with pytest.raises(ServerUnreachable):
+        with pytest.raises(ServerUnreachable, match="ConnectError"):
             client.challenge()  # the token request cannot be made either
         assert client.health() is False
-    assert time.monotonic() - started < 3
     # Each call tried three times: the first try and two retries (the token needs server-info first).
     assert recorder.count("GET", "/v1/server-info") == 6
 
 
+@pytest.mark.timeout(60)  # a hang guard; bench/kiosk_bench.py times the ways out ("silent server")
 def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
     # Connections complete in the kernel's backlog; nobody ever reads or answers them.
     with socket.create_server(("127.0.0.1", 0), backlog=16) as silent:
         port = silent.getsockname()[1]
         config = LinkageConfig(f"http://127.0.0.1:{port}", "kiosk-01", ec_key_file(tmp_path, ec.SECP256R1()),
                                read_timeout=0.3, retries=1, backoff=0.01)
-        started = time.monotonic()
-        with LinkageClient(config) as client, pytest.raises(ServerUnreachable) as gone:
+        recorder = Recorder()
+        with LinkageClient(config, transport=recorder) as client, pytest.raises(ServerUnreachable) as gone:
             client.server_info()
-        assert time.monotonic() - started < 2.5
     assert "ReadTimeout" in str(gone.value)
+    assert recorder.count("GET", "/v1/server-info") == 2  # the first try and its one retry
 
 
 class RawServer:
@@ -235,7 +235,7 @@ def test_an_oversize_chunked_answer_is_cut_off(tmp_path: Path) -> None:
 def test_a_closed_client_refuses_calls(tmp_path: Path) -> None:
     client = mock_client(tmp_path, Script())
     client.close()
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled, match=r"^cancelled: the linkage client is closed$"):
         client.get_operation("op_1")
 
 
@@ -259,7 +259,7 @@ def test_a_server_that_hangs_up_without_answering_is_unreachable(tmp_path: Path)
     server = RawServer(None)
     try:
         config = LinkageConfig(server.base, "kiosk-01", ec_key_file(tmp_path, ec.SECP256R1()), backoff=0.01)
-        with LinkageClient(config) as client, pytest.raises(ServerUnreachable):
+        with LinkageClient(config) as client, pytest.raises(ServerUnreachable, match="RemoteProtocolError"):
             client.server_info()
     finally:
         server.close()

@@ -88,7 +88,7 @@ def test_waiting_for_the_device_token(live: LiveServer, client: LinkageClient) -
     assert token.count(".") == 2
     cancel = threading.Event()
     cancel.set()
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled, match=r"^cancelled: the wait for the account sign-in was cancelled$"):
         client.wait_for_device_token(client.device_authorize(), cancel=cancel)
 
 
@@ -158,7 +158,7 @@ def test_evidence_uploads_in_batches_and_each_gets_a_fate(live: LiveServer, clie
     again = client.upload_evidence([good])
     assert again[0].duplicate is True and again[0].evidence_id == fates[0].evidence_id
     assert client.upload_evidence([]) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^not a valid idempotency key$"):
         client.upload_evidence([("short", "a.b.c.d.e")])
 
 

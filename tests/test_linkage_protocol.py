@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -47,9 +48,9 @@ def test_signed_message_is_the_servers(nonce: bytes, kiosk_id: str, account: str
 
 
 def test_signed_message_refuses_fields_over_65535_bytes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a signed field of 65536 bytes exceeds 65535$"):
         signed_message(b"\x00" * 65536, "k", "a")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a signed field of 65538 bytes exceeds 65535$"):
         signed_message(b"", "k", "あ" * 21846)  # 65538 bytes of UTF-8
 
 
@@ -57,9 +58,11 @@ def test_base64url_is_unpadded_and_strict() -> None:
     for data in (b"", b"\x00", b"\xfb\xff", b"abc", secrets.token_bytes(33)):
         text = b64url(data)
         assert "=" not in text and unb64url(text) == data
+    refusals = {"A": "not a valid base64url length", "AB": "base64url with non-zero trailing bits",
+                "AAB": "base64url with non-zero trailing bits"}
     for bad in ("A", "AB=", "AB==", "A B", "ab+/", "ab\n", "AB", "AAB", "é"):
         # "AB" and "AAB" have non-zero trailing bits: only "AA" / "AAA" spell those bytes.
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"^{refusals.get(bad, 'not unpadded base64url')}$"):
             unb64url(bad)
 
 
@@ -71,14 +74,24 @@ def test_plain_http_is_only_for_loopback(tmp_path: Path) -> None:
     for url in ("http://127.0.0.1:8470", "http://[::1]:8470/", "http://localhost", "https://link.example.ac.jp",
                 "https://link.example.ac.jp/linkage"):
         LinkageConfig(url, "kiosk-01", key)
-    for url in ("http://link.example.ac.jp", "http://10.0.0.5:8470", "ftp://127.0.0.1", "link.example.ac.jp",
-                "https://user:pw@link.example.ac.jp", "https://link.example.ac.jp/?x=1"):
-        with pytest.raises(ValueError):
+    plain_http = "plain http is only allowed to a loopback host, not"
+    for url, words in (
+            ("http://link.example.ac.jp", f"{plain_http} 'link.example.ac.jp'"),
+            ("http://10.0.0.5:8470", f"{plain_http} '10.0.0.5'"),
+            ("ftp://127.0.0.1", "the linkage server URL 'ftp://127.0.0.1' must be https://"),
+            ("link.example.ac.jp", "the linkage server URL 'link.example.ac.jp' must be https://"),
+            ("https://user:pw@link.example.ac.jp", "may not carry credentials, a query or a fragment"),
+            ("https://link.example.ac.jp/?x=1", "may not carry credentials, a query or a fragment")):
+        with pytest.raises(ValueError, match=re.escape(words)):
             LinkageConfig(url, "kiosk-01", key)
     good = LinkageConfig("https://x.example", "kiosk-01", key)
-    for bad in ({"connect_timeout": 0}, {"read_timeout": float("inf")}, {"retries": -1}, {"backoff": -1.0},
-                {"client_id": ""}):
-        with pytest.raises(ValueError):
+    seconds = "must be a number of seconds in (0, 300]"
+    for bad, words in (({"connect_timeout": 0}, f"connect_timeout {seconds}"),
+                       ({"read_timeout": float("inf")}, f"read_timeout {seconds}"),
+                       ({"retries": -1}, "retries must be an integer from 0 to 10"),
+                       ({"backoff": -1.0}, "backoff must be a number of seconds in [0, 10.0]"),
+                       ({"client_id": ""}, "the client ID must be 1 to 64 printable ASCII characters")):
+        with pytest.raises(ValueError, match=f"^{re.escape(words)}$"):
             dataclasses.replace(good, **bad)
 
 

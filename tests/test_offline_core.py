@@ -304,9 +304,12 @@ def test_the_challenge_layout_is_the_servers() -> None:
         ours = offline_challenge(counter, issued, random16)
         assert ours == server_offline.offline_challenge(counter, issued, random16)
         assert len(ours) == 32 and ours[16:] == random16
-    bad = [(0, 1, bytes(16)), (1, 0, bytes(16)), (1, 1, bytes(15)), (2**63, 1, bytes(16))]
-    for counter, issued, random16 in bad:
-        with pytest.raises(ValueError):
+    counter_words = "^the offline counter must be an integer from 1 to 9223372036854775807$"
+    bad = [(0, 1, bytes(16), counter_words),
+           (1, 0, bytes(16), r"^issued_at must be Unix seconds \(a positive integer\)$"),
+           (1, 1, bytes(15), "^16 random bytes are needed$"), (2**63, 1, bytes(16), counter_words)]
+    for counter, issued, random16, words in bad:
+        with pytest.raises(ValueError, match=words):
             offline_challenge(counter, issued, random16)
 
 
@@ -317,7 +320,7 @@ def test_vouchers_are_typable_and_hashed_as_the_server_redeems_them() -> None:
         assert re.fullmatch(r"([A-HJ-NP-Z2-9]{4}-){3}[A-HJ-NP-Z2-9]{4}", voucher)
         assert voucher_hash(voucher) == code_hash(voucher.strip().upper())
         assert voucher_hash(f"  {voucher.lower()}\n") == voucher_hash(voucher)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a voucher is 8 to 64 letters, digits and hyphens$"):
         voucher_hash("short")
 
 
@@ -334,15 +337,27 @@ def evidence(hierarchy: TestHierarchy, **changes: Any) -> Evidence:
     return Evidence(**fields)
 
 
-@pytest.mark.parametrize("changes", [
-    {"counter": 0}, {"counter": 4}, {"issued_at": 0}, {"challenge": b"\x00" * 32},
-    {"operation": "unlink"}, {"operation": "salvage"}, {"operation": "salvage", "params": {"mode": "all"}},
-    {"params": {"mode": "backup"}}, {"staff_id": ""}, {"staff_id": "s" * 65}, {"voucher_hash": "A" * 64},
-    {"kiosk_id": ""}, {"signature": b""},
+NOT_CARRIED = "the challenge does not carry the counter and issued_at"
+SALVAGE_MODES = "salvage needs params {'mode': one of backup, forwarding}"
+STAFF_ID = "the staff ID must be 1 to 64 characters"
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"counter": 0}, "the offline counter must be an integer from 1 to 9223372036854775807"),
+    ({"counter": 4}, NOT_CARRIED), ({"issued_at": 0}, "issued_at must be Unix seconds (a positive integer)"),
+    ({"challenge": b"\x00" * 32}, NOT_CARRIED),
+    ({"operation": "unlink"}, "'unlink' cannot be authorised offline"),
+    ({"operation": "salvage"}, SALVAGE_MODES),
+    ({"operation": "salvage", "params": {"mode": "all"}}, SALVAGE_MODES),
+    ({"params": {"mode": "backup"}}, "password_reset takes no params"), ({"staff_id": ""}, STAFF_ID),
+    ({"staff_id": "s" * 65}, STAFF_ID),
+    ({"voucher_hash": "A" * 64}, "the voucher hash must be 64 lower-case hex digits (see voucher_hash)"),
+    ({"kiosk_id": ""}, "the kiosk ID is missing"),
+    ({"signature": b""}, "the certificate and the card's signature are needed"),
 ], ids=repr)
-def test_evidence_the_server_would_refuse_cannot_be_made(hierarchy: TestHierarchy,
-                                                         changes: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_evidence_the_server_would_refuse_cannot_be_made(hierarchy: TestHierarchy, changes: dict[str, Any],
+                                                         words: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(words)}$"):
         evidence(hierarchy, **changes)
 
 

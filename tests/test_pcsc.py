@@ -118,9 +118,9 @@ def test_pin_runs_out(reader: Reader, card: SimulatedCard) -> None:
             with pytest.raises(InvalidPinError) as wrong:
                 session.verify_pin("0000")
             assert wrong.value.tries_left == left
-        with pytest.raises(LastTryNotConfirmedError):
+        with pytest.raises(LastTryNotConfirmedError, match=r"^one try left: confirm before spending it$"):
             session.verify_pin("0000")
-        with pytest.raises(PinBlockedError):
+        with pytest.raises(PinBlockedError, match=r"^the PIN is now blocked$"):
             session.verify_pin("0000", confirm_last_try=True)
         assert session.pin_tries_left() == 0
     assert card.pin_state().blocked
@@ -131,7 +131,7 @@ def test_blocked_card(reader: Reader, make_card: Callable[..., SimulatedCard]) -
     with PcscConnection(reader.name) as connection:
         session = JpkiSession(connection)
         assert session.pin_tries_left() == 0
-        with pytest.raises(PinBlockedError):
+        with pytest.raises(PinBlockedError, match=r"^the PIN is blocked$"):
             session.verify_pin("1234", confirm_last_try=True)
 
 
@@ -144,10 +144,10 @@ def test_reset_by_another_application(reader: Reader, card: SimulatedCard) -> No
         # Reads recover by themselves after selecting the application again ...
         assert session.pin_tries_left() == 3
         # ... but the PIN state is gone: signing needs the PIN again.
-        with pytest.raises(SecurityStatusError):
+        with pytest.raises(SecurityStatusError, match=r"^signing before the PIN was verified: status 69 82$"):
             session.sign_sha256(b"x")
         theirs.reset_card()
-        with pytest.raises(CardResetError):
+        with pytest.raises(CardResetError, match=r"^the card was reset; its PIN state is gone$"):
             session.verify_pin("1234")
         session.select()
         session.verify_pin("1234")
@@ -164,17 +164,16 @@ def test_card_removed_mid_read(reader: Reader, make_card: Callable[..., Simulate
         assert err.value.code == "card.removed"
 
 
+@pytest.mark.timeout(60)  # a hang guard: how long the timeout takes is bench/card_bench.py's figure
 def test_silent_card_times_out(reader: Reader, make_card: Callable[..., SimulatedCard]) -> None:
     card = make_card(faults=[Fault(FaultKind.SILENCE, ins=0x20)])
     reader.insert(card)
     connection = PcscConnection(reader.name, timeout=1.0)
     try:
         session = JpkiSession(connection)
-        start = time.monotonic()
         with pytest.raises(CardError) as err:
             session.pin_tries_left()
         assert err.value.code == "card.timeout"
-        assert time.monotonic() - start < 3
         with pytest.raises(CardError) as again:
             session.pin_tries_left()
         assert again.value.code == "card.timeout"
@@ -184,17 +183,19 @@ def test_silent_card_times_out(reader: Reader, make_card: Callable[..., Simulate
 
 
 @pytest.mark.parametrize(
-    "kind", [FaultKind.GARBAGE, FaultKind.SHORT, FaultKind.EXTEND, FaultKind.STATUS],
-    ids=lambda k: k.value,
+    ("kind", "code"),
+    [(FaultKind.GARBAGE, "card.malformed_response"), (FaultKind.SHORT, "card.malformed_response"),
+     (FaultKind.EXTEND, "card.malformed_response"), (FaultKind.STATUS, "card.unexpected_status")],
+    ids=lambda k: getattr(k, "value", ""),
 )
 def test_lying_card_is_a_typed_error(
-    reader: Reader, make_card: Callable[..., SimulatedCard], kind: FaultKind
+    reader: Reader, make_card: Callable[..., SimulatedCard], kind: FaultKind, code: str
 ) -> None:
     card = make_card(faults=[Fault(kind, ins=0xB0)])
     reader.insert(card)
     with PcscConnection(reader.name) as connection, pytest.raises(CardError) as err:
         JpkiSession(connection).auth_certificate()
-    assert err.value.code in ("card.malformed_response", "card.unexpected_status")
+    assert err.value.code == code, repr(err.value)
 
 
 def test_no_card_on_the_reader(reader: Reader) -> None:
@@ -206,7 +207,7 @@ def test_no_card_on_the_reader(reader: Reader) -> None:
 def test_unknown_reader(pcscd: PcscdProcess) -> None:
     with pytest.raises(CardError) as err:
         PcscConnection("No Such Reader 00 00")
-    assert err.value.code.startswith("reader.")
+    assert err.value.code == "reader.error", repr(err.value)
 
 
 def test_pcsc_service_vanishing_is_a_typed_error(

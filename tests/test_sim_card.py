@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 import pytest
@@ -212,5 +213,6 @@ def test_latency_model_adds_time(make_card: Callable[..., SimulatedCard]) -> Non
     assert time.perf_counter() - start >= 0.02
     assert model.delay(10, 10, signs=True) == pytest.approx(0.06)
     assert LatencyModel.parse("4,0.04,250") == LatencyModel(0.004, 0.00004, 0.25)
-    with pytest.raises(ValueError):
+    words = "latency is three non-negative numbers: per APDU, per byte, signature (ms)"
+    with pytest.raises(ValueError, match=f"^{re.escape(words)}$"):
         LatencyModel.parse("1,2")

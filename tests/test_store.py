@@ -320,14 +320,15 @@ def test_a_duplicate_idempotency_key_is_refused(store: KioskStore) -> None:
 def test_outbox_input_is_checked(store: KioskStore) -> None:
     with pytest.raises(ValueError, match="SHA-256"):
         store.add_evidence("k-1", "bundle", "password_reset", "20******01", "ABCD-EFGH-JKLM")
-    with pytest.raises(ValueError):
-        store.add_evidence("", "bundle", "password_reset", "20******01", voucher_hash("v"))
-    with pytest.raises(ValueError):
-        store.add_evidence("k-1", "", "password_reset", "20******01", voucher_hash("v"))
+    # (A voucher hash that is one: "v" is no voucher, and its hash would be refused first.)
+    with pytest.raises(ValueError, match=r"^idempotency_key must be text of 1 to 128 characters$"):
+        store.add_evidence("", "bundle", "password_reset", "20******01", voucher_hash("ABCD-EFGH-JKLM"))
+    with pytest.raises(ValueError, match=r"^sealed must be the non-empty sealed bundle text$"):
+        store.add_evidence("k-1", "", "password_reset", "20******01", voucher_hash("ABCD-EFGH-JKLM"))
     add(store, "k-1")
-    with pytest.raises(TypeError):
-        store.record_attempt("k-1", "oops", 5)  # one key, not a sequence of keys
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match=r"^keys is a sequence of idempotency keys, not one key$"):
+        store.record_attempt("k-1", "oops", 5)
+    with pytest.raises(ValueError, match=r"^retry_in is a number of seconds, zero or more$"):
         store.record_attempt(["k-1"], "oops", -1)
     with pytest.raises(ValueError, match="fate"):
         store.record_fates([("k-1", "lost", None, None)])
@@ -463,9 +464,11 @@ def test_audit_refuses_details_that_could_carry_a_secret(store: KioskStore, key:
 
 def test_audit_refuses_long_and_raw_values(store: KioskStore) -> None:
     pem = "-----BEGIN CERTIFICATE-----\n" + "MIIB" * 300 + "\n-----END CERTIFICATE-----"
-    for bad in ({"serial": pem}, {"reasons": ["x" * 100] * 3}, {"der": b"\x30\x82"},
-                {"score": float("nan")}):
-        with pytest.raises(ValueError):
+    for bad, words in (({"serial": pem}, r"'serial' is 1254 characters \(at most 256\)"),
+                       ({"reasons": ["x" * 100] * 3}, r"'reasons' is 310 characters \(at most 256\)"),
+                       ({"der": b"\x30\x82"}, r"'der' has a type the log does not take \(bytes\)"),
+                       ({"score": float("nan")}, "'score' is not a finite number")):
+        with pytest.raises(ValueError, match=f"^audit detail {words}$"):
             store.audit("verification", **bad)
     with pytest.raises(ValueError, match="event"):
         store.audit("")
@@ -563,5 +566,5 @@ def test_retention_keeps_the_chain_whole_when_the_clock_stepped_back(store: Kios
 
 
 def test_retention_needs_a_sensible_period(store: KioskStore) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^retention_days is a whole number of days, zero or more$"):
         store.purge(-1)

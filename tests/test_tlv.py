@@ -23,16 +23,22 @@ def test_multibyte_tags_and_sequences() -> None:
     data = tlv.encode(0xDF21, b"\x00\x10") + tlv.encode(0x5F1F, b"") + tlv.encode(0x04, b"a")
     assert [t.tag for t in tlv.iter_tlv(data)] == [0xDF21, 0x5F1F, 0x04]
     assert tlv.find(data, 0x04) == b"a"
-    with pytest.raises(tlv.TlvError):
+    with pytest.raises(tlv.TlvError, match=r"^tag DF22 not found$"):
         tlv.find(data, 0xDF22)
 
 
-@pytest.mark.parametrize(
-    "raw",
-    ["", "DF", "DF22", "DF2205414243", "DF2280", "DF2285FFFFFFFFFF", "DF2282FF", "9F"],
-)
-def test_malformed_input_raises(raw: str) -> None:
-    with pytest.raises(tlv.TlvError):
+@pytest.mark.parametrize(("raw", "words"), [
+    ("", "missing tag"),
+    ("DF", "truncated multi-byte tag"),
+    ("DF22", "missing length"),
+    ("DF2205414243", r"value of tag DF22 runs past the data \(5 bytes announced\)"),
+    ("DF2280", "indefinite length is not allowed"),
+    ("DF2285FFFFFFFFFF", "length field of 5 bytes"),
+    ("DF2282FF", "truncated length"),
+    ("9F", "truncated multi-byte tag"),
+])
+def test_malformed_input_raises(raw: str, words: str) -> None:
+    with pytest.raises(tlv.TlvError, match=f"^{words}$"):
         tlv.parse_one(bytes.fromhex(raw))
 
 

@@ -53,6 +53,12 @@ def counter_from_sw(sw: int) -> int | None:
     return None
 
 
+def is_status_word(sw: int) -> bool:
+    """Whether ``sw`` is a status word at all: ISO/IEC 7816-3 allows SW1 ``61``-``6F`` and
+    ``90``-``9F`` only. Anything else is not a card's answer but garbage."""
+    return 0x61 <= sw >> 8 <= 0x6F or sw >> 12 == 0x9
+
+
 def sw_text(sw: int) -> str:
     """Status word as ``'6A 82'`` for messages and logs."""
     return f"{sw >> 8:02X} {sw & 0xFF:02X}"

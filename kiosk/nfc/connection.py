@@ -19,6 +19,7 @@ from kiosk.nfc.apdu import (
     SHORT_NE_MAX,
     SW,
     CommandApdu,
+    is_status_word,
     sw_text,
 )
 from kiosk.nfc.errors import (
@@ -117,6 +118,9 @@ class ApduChannel:
             raise
         if not isinstance(data, bytes | bytearray) or not 0 <= sw <= 0xFFFF:
             raise CardProtocolError("transport returned a malformed response")
+        if not is_status_word(sw):
+            # Garbage, whatever its last two bytes look like: never read as a wrong PIN or a refusal.
+            raise CardProtocolError(f"the card's answer ends in {sw_text(sw)}, which is no status word")
         if logger.isEnabledFor(TRACE):
             logger.log(TRACE, "< %s (%d bytes) %s", bytes(data[:16]).hex(" ").upper(),
                        len(data), sw_text(sw))

@@ -91,6 +91,15 @@ def stored_password(live: LiveServer, account: str = LINKED) -> tuple[str | None
         return row.password_hash, row.password_changed_at
 
 
+def account_row(live: LiveServer, account_id: str) -> Account:
+    """The account as the server's database holds it (its password hash, its MFA methods)."""
+    with live.server.parts.db.transaction() as session:
+        row = session.get(Account, account_id)
+        assert row is not None, account_id
+        session.expunge(row)
+        return row
+
+
 def link_of(live: LiveServer, account: str) -> Link | None:
     with live.server.parts.db.transaction() as session:
         return session.get(Link, account)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,14 @@ from linkserver import (
 )
 from linkserver.revocation import build_ocsp_response
 from tests.helpers.linkage_client import ROOMY
-from tests.linkserver.helpers import POSTGRES_ENV, LiveServer, live_server, postgres_schema, postgres_url
+from tests.linkserver.helpers import (
+    POSTGRES_HOWTO,
+    LiveServer,
+    live_server,
+    postgres_from_script,
+    postgres_schema,
+    postgres_url,
+)
 
 SECRET = b"service secret A: 32 bytes long!"
 OTHER_SECRET = b"service secret B: 32 bytes long!"
@@ -138,27 +148,49 @@ class OcspResponder:
         return answer
 
 
+@pytest.fixture(scope="session")
+def postgres_base(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The PostgreSQL of the run: ``KIOSK_TEST_POSTGRES_URL``'s, or the one ``scripts/postgres`` starts
+    as scripts/run-tests does. Under xdist the first worker to ask runs the script, holding a lock
+    the others wait on, and leaves what it found (the URL, or why there is none) for them. With no
+    PostgreSQL every case that needs one fails, saying what to run; none is skipped."""
+    url = postgres_url()
+    if url is not None:
+        return url
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        url, why = postgres_from_script(unattended=True)
+    else:
+        shared = tmp_path_factory.getbasetemp().parent  # this run's, shared by its workers
+        with open(shared / "postgres.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = shared / "postgres.json"
+            if not found.exists():
+                found.write_text(json.dumps(postgres_from_script(unattended=True)), "utf-8")
+            url, why = json.loads(found.read_text("utf-8"))
+    if url is None:
+        pytest.fail(f"PostgreSQL is not running and the tests could not start it: {why}; {POSTGRES_HOWTO}",
+                    pytrace=False)
+    return str(url)
+
+
 DATABASES = ["sqlite", "postgresql"]
 
 
 @contextlib.contextmanager
-def database(kind: str, folder: Path) -> Iterator[str]:
-    """A database URL of ``kind``: a SQLite file in ``folder``, or a new schema on the PostgreSQL of
-    ``KIOSK_TEST_POSTGRES_URL`` (set by run-tests), dropped afterwards; skipped without one."""
+def database(request: pytest.FixtureRequest, kind: str, folder: Path) -> Iterator[str]:
+    """A database URL of ``kind``: a SQLite file in ``folder``, or a new schema on the run's
+    PostgreSQL (``postgres_base``), dropped afterwards."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'linkserver.db'}"
         return
-    base = postgres_url()
-    if base is None:
-        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (scripts/run-tests does)")
-    with postgres_schema(base) as url:
+    with postgres_schema(request.getfixturevalue("postgres_base")) as url:
         yield url
 
 
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each API test runs on SQLite and on PostgreSQL."""
-    with database(request.param, tmp_path) as url:
+    with database(request, request.param, tmp_path) as url:
         yield url
 
 
@@ -169,7 +201,7 @@ def shared_live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     must not depend on each other's data, and use tokens minted on its clock (``live.minted()``),
     which a test may move on."""
     folder = tmp_path_factory.mktemp("shared")
-    with database(request.param, folder) as url, \
+    with database(request, request.param, folder) as url, \
             live_server(folder / "state", hierarchy, url, limits=ROOMY) as server:
         yield server
 

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,6 +108,41 @@ def postgres_schema(base_url: str) -> Iterator[str]:
 
 def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
+
+
+#: Starts Debian's PostgreSQL cluster and prints its URL last (scripts/run-tests runs it too).
+POSTGRES_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres"
+#: Another script in its place, for the tests of this fixture alone (to count how often it runs).
+POSTGRES_SCRIPT_ENV = "KIOSK_TEST_POSTGRES_SCRIPT"
+#: What to run when the tests cannot start PostgreSQL themselves.
+POSTGRES_HOWTO = (f"run scripts/run-tests, or start PostgreSQL with scripts/postgres and run pytest with "
+                  f"{POSTGRES_ENV}=\"$(scripts/postgres | tail -n 1)\"")
+
+
+def postgres_from_script(*, unattended: bool, timeout: float = 600) -> tuple[str | None, str]:
+    """PostgreSQL's URL from ``scripts/postgres``, or None and why not.
+
+    ``unattended`` (a test run): the script is run only where it neither installs anything nor
+    asks for a password: PostgreSQL is installed, and this is root or sudo needs no password. It
+    runs without a terminal either way, so nothing it calls can stop to ask.
+    """
+    if unattended:
+        servers = list(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        if shutil.which("pg_lsclusters") is None or not servers:
+            return None, "PostgreSQL is not installed (scripts/postgres would install it)"
+        if os.geteuid() != 0 and subprocess.run(["sudo", "-n", "true"], capture_output=True,
+                                                timeout=30, check=False).returncode != 0:
+            return None, "scripts/postgres needs sudo here, and sudo would ask for a password"
+    script = os.environ.get(POSTGRES_SCRIPT_ENV) or str(POSTGRES_SCRIPT)
+    try:
+        result = subprocess.run([script], capture_output=True, text=True, timeout=timeout,
+                                check=False, stdin=subprocess.DEVNULL, start_new_session=unattended)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"scripts/postgres could not run ({exc})"
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        return None, f"scripts/postgres failed ({result.returncode}): {result.stderr.strip()[-300:]}"
+    return lines[-1], "scripts/postgres"
 
 
 class Clock:

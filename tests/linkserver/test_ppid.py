@@ -68,7 +68,7 @@ def test_renewal_cycle_is_refused(tmp_path: Path) -> None:
     path.write_text("old_serial,new_serial\n10,11\n11,12\n12,10\n", "utf-8")
     with pytest.raises(RenewalCycleError, match="cycle"):
         load_renewals_csv(path)
-    with pytest.raises(RenewalCycleError):
+    with pytest.raises(RenewalCycleError, match=r"^the renewals of serial 7 form a cycle$"):
         RenewalTable([(7, 7)])
 
 

@@ -51,7 +51,7 @@ def test_card_signature_is_plain_pkcs1v15_sha256(
     key = hierarchy.holder("linked").auth_key
     assert key.sign(message, padding.PKCS1v15(), hashes.SHA256()) == answer.signature
     assert sha256_digest_info(message).endswith(hashlib.sha256(message).digest())
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignature, match=r"^bad_signature: The card's signature does not verify"):
         verify_card_signature(cert, message + b"!", answer.signature)
 
 
@@ -67,5 +67,5 @@ def test_every_code_is_documented_and_raisable() -> None:
         assert error.code == code and error.message == CODES[code]
         assert str(error).startswith(f"{code}: ")
         assert cls("details").message == "details"
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^VerificationRefused has no documented refusal code$"):
         VerificationRefused("no code")

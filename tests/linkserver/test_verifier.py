@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +32,7 @@ from linkserver.verifier import MAX_CERTIFICATE_BYTES
 from tests.linkserver.conftest import (
     OCSP_URL,
     OTHER_SECRET,
+    SECRET,
     CardAnswer,
     OcspResponder,
     SignWithCard,
@@ -84,8 +88,8 @@ def test_valid_card_of_the_current_generation(
     assert identity.serial == cert.serial_number
     assert identity.not_after == cert.not_valid_after_utc
     assert identity.issuer_generation_hint == "auth-2023"
-    assert len(identity.ppid) == 64 and identity.ppid == identity.ppid.lower()
-    int(identity.ppid, 16)
+    # A renewal: keyed on the serial of the card it renewed.
+    assert identity.ppid == expected_ppid(cert, hierarchy.holder("linked-old").serial)
 
 
 def test_card_under_the_oldest_root(verifier: JpkiVerifier, sign_with_card: SignWithCard) -> None:
@@ -93,9 +97,28 @@ def test_card_under_the_oldest_root(verifier: JpkiVerifier, sign_with_card: Sign
     assert identity.issuer_generation_hint == "auth-2015"
 
 
+def expected_ppid(cert: x509.Certificate, first_serial: int) -> str:
+    """The PPID as the design defines it, computed here and not by the server: HMAC-SHA-256 under the
+    service secret of the tag, the issuer's name and the first serial of the renewal chain, each of
+    the last two prefixed with its 4-byte length."""
+    serial = first_serial.to_bytes((first_serial.bit_length() + 7) // 8, "big")
+    issuer = cert.issuer.public_bytes()
+    key = (b"jp.kiosk.ppid.v1\x00" + len(issuer).to_bytes(4, "big") + issuer
+           + len(serial).to_bytes(4, "big") + serial)
+    return hmac.new(SECRET, key, hashlib.sha256).hexdigest()
+
+
 @pytest.mark.parametrize("holder", ["unlinked", "latin", "linked-old"])
-def test_other_valid_cards(verifier: JpkiVerifier, sign_with_card: SignWithCard, holder: str) -> None:
-    verify(verifier, sign_with_card(holder))
+def test_other_valid_cards(
+    verifier: JpkiVerifier, sign_with_card: SignWithCard, hierarchy: TestHierarchy, holder: str
+) -> None:
+    identity = verify(verifier, sign_with_card(holder))
+    card = hierarchy.holder(holder)
+    cert = card.auth_certificate
+    assert identity.serial == card.serial == cert.serial_number
+    assert identity.not_after == cert.not_valid_after_utc
+    assert identity.issuer_generation_hint == f"auth-{card.spec.generation}"
+    assert identity.ppid == expected_ppid(cert, card.serial)  # none of them renews another card
 
 
 def test_renewed_card_keeps_the_ppid(verifier: JpkiVerifier, sign_with_card: SignWithCard) -> None:
@@ -134,12 +157,18 @@ def test_valid_card_with_ocsp(
 
 
 def test_no_revocation_check_is_explicit(
-    trust: TrustStore, ppid: PpidDeriver, sign_with_card: SignWithCard
+    trust: TrustStore, ppid: PpidDeriver, sign_with_card: SignWithCard, hierarchy: TestHierarchy,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Only for demos: it lets even a revoked card through, which is why it is named so plainly.
-    checker = NoRevocationCheck()
+    # Only for demos: it lets even a revoked card through, which is why it says so when made.
+    with caplog.at_level(logging.WARNING, logger="linkserver.revocation"):
+        checker = NoRevocationCheck()
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("linkserver.revocation", logging.WARNING,
+         "revocation checking is disabled: every certificate counts as not revoked")]
     verifier = JpkiVerifier(trust, checker, ppid)
-    verify(verifier, sign_with_card("revoked"))
+    identity = verify(verifier, sign_with_card("revoked"))
+    assert identity.serial == hierarchy.holder("revoked").serial
 
 
 # -- refused ---------------------------------------------------------------------------------

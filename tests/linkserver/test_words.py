@@ -38,5 +38,5 @@ def test_every_error_code_is_documented_once() -> None:
 def test_an_api_error_takes_only_a_documented_code() -> None:
     error = ApiError(ErrorCode.NO_MATCH, 403)
     assert (error.code, error.message) == ("no_match", ErrorCode.NO_MATCH.meaning)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^'no_such_code' is not a documented error code$"):
         ApiError("no_such_code", 400)  # type: ignore[arg-type]

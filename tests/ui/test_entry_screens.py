@@ -45,6 +45,7 @@ from kiosk.ui.widgets import (
     mm,
     pixels_for_mm,
 )
+from tests.helpers.ui import assert_bottom_row_is_large, bottom_row_buttons
 
 Intents = list[tuple[str, object]]
 Opener = Callable[[type[ScreenWidget], View], tuple[ScreenWidget, Intents]]
@@ -124,6 +125,9 @@ def test_every_screen_is_accessible_switchable_and_cancellable(qtbot: QtBot, ope
             assert widget.width() >= target and widget.height() >= target, name
     for text_label in (w for w in widgets(screen) if isinstance(w, QLabel) and w.isVisible() and w.text()):
         assert text_label.font().pointSize() >= BODY_PT, text_label.text()
+    # Every screen but the start screen has Cancel at the bottom left, as large as the README says.
+    assert len(bottom_row_buttons(screen)) == (0 if state is Screen.START else 1)
+    assert_bottom_row_is_large(screen)
     title = screen.title  # type: ignore[attr-defined]
     assert title.text() and title.font().pointSize() >= TITLE_PT
 

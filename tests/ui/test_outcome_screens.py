@@ -58,6 +58,7 @@ from kiosk.ui.screens.outcome import (
 )
 from kiosk.ui.translations import translation_file
 from kiosk.ui.widgets import BODY_PT, BigButton, mm
+from tests.helpers.ui import assert_bottom_row_is_large, bottom_row_buttons
 
 Intents = list[tuple[str, object]]
 POLICY = {"min_length": 12, "max_length": 64, "min_classes": 3}
@@ -522,6 +523,8 @@ def test_every_screen_switches_language_names_its_controls_and_uses_large_target
             assert control.minimumWidth() >= floor
         if isinstance(control, QLabel) and control.text():
             assert control.font().pointSize() >= BODY_PT, (cls.__name__, control.text())
+    assert bottom_row_buttons(page), cls.__name__  # each ends or decides its step down there
+    assert_bottom_row_is_large(page)
 
 
 def test_the_locked_pin_screen_names_both_ways_to_reset_the_pin() -> None:

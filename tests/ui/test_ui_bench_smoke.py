@@ -1,10 +1,13 @@
-"""The window benchmark runs end to end with tiny settings: one cold start, six sessions, the table."""
+"""The window benchmark runs end to end with tiny settings: one cold start, six sessions, the table.
+
+Six sessions are too few to judge the growth of Python objects (caches still fill): the bench says
+it did not judge it, and every other check must pass. A PySide6 that releases references it does
+not own (6.12.0; pyproject.toml pins below it) fails the run, naming the reference count."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,11 +19,8 @@ import pytest
 from kiosk.nfc.sim import TestHierarchy
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "ui_bench.py"
+NOT_JUDGED = "(Python objects not judged over 3 session(s) after the warm-up: 20 at least)"
 OPERATIONS = ("link_status", "password_reset", "mfa_reset", "salvage", "prelink", "unlink")
-PROBE = ("import sys\nfrom PySide6.QtCore import QObject, Signal\n"
-         "class A(QObject):\n    s = Signal()\n"
-         "a = A()\nbefore = sys.getrefcount(True)\nfor _ in range(100):\n    a.s.emit()\n"
-         "print(before - sys.getrefcount(True))\n")
 
 
 def load_bench() -> Any:
@@ -48,13 +48,14 @@ def test_the_memory_verdict_tells_a_steady_reference_drain_from_a_one_off_drop()
     ok, verdict, figures = bench.memory_verdict(points([79_427, 79_423, 79_419, 79_415]))
     assert not ok and "reference count of None falls by 4 per session" in verdict
     assert figures["refs None"] == -4
-
-
-def emit_releases_true() -> bool:
-    """Whether this PySide6 releases a reference to True it does not hold on every emit()."""
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=30,
-                         check=False, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
-    return out.returncode != 0 or int(out.stdout.strip() or 0) >= 50
+    # Objects rising at every checkpoint: a leak when judged, not over too few sessions.
+    growing = [bench.Checkpoint(3 + i, 100_000, 150_000 + 30 * i, 40, 12, 300,
+                                {"None": 79_427, "True": 16_000, "False": 18_000}) for i in range(4)]
+    ok, verdict, _ = bench.memory_verdict(growing)
+    assert not ok
+    assert verdict == "Python objects grow linearly: +30.0 per session, rising at 3 of 3 checkpoints"
+    ok, verdict, _ = bench.memory_verdict(growing, judge_objects=False)
+    assert ok and verdict == f"no growth {NOT_JUDGED}"
 
 
 @pytest.mark.timeout(90)
@@ -68,15 +69,10 @@ def test_ui_bench_reports_cold_start_memory_and_the_operations_table(
     )
     text = result.stdout
     report = json.loads(out.read_text())
-    if emit_releases_true():
-        # A PySide6 refcount bug (fatal before Python 3.12): the bench must name it, and only it.
-        assert result.returncode == 1, text + result.stderr
-        assert report["failures"] and all("reference count" in f for f in report["failures"]), text
-    else:
-        # Six sessions are too few to judge growth (caches still fill): the full run judges that.
-        # Here every check but the growth one must pass.
-        assert result.returncode in (0, 1), text + result.stderr
-        assert all(f.startswith("memory: Python objects grow") for f in report["failures"]), text
+    assert result.returncode == 0, text + result.stderr
+    assert report["ok"] is True and report["failures"] == [], text
+    assert report["memory"]["verdict"] == f"no growth {NOT_JUDGED}", text
+    assert text.rstrip().endswith("all checks passed"), text
     assert "QT_QPA_PLATFORM=offscreen" in text and "kiosk-linkserver --config" in text, text
     assert re.search(r"START screen shown and painted: median +\d+\.\d", text), text
     assert re.search(r"import PySide6\.QtWidgets'?: +median +\d+\.\d", text), text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -168,6 +169,18 @@ def test_switching_the_language_on_a_screen_retranslates_it(open_window: Callabl
     assert QApplication.font().family() == "Noto Sans CJK JP"
 
 
+#: The staff unlock chord of the README: Ctrl+Alt+Shift+Q.
+UNLOCK_CHORD = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                | Qt.KeyboardModifier.ShiftModifier)
+
+
+def press_unlock_chord(counter: Counter) -> None:
+    """Ctrl+Alt+Shift+Q as real key events, on whatever in the window has the focus."""
+    counter.window.activateWindow()
+    counter.qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5_000)
+    counter.qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Q, UNLOCK_CHORD)
+
+
 def test_kiosk_mode_refuses_to_close_until_staff_unlock(open_window: Callable[..., Counter]) -> None:
     counter = open_window(kiosk_mode=True, staff_unlock_pin="2468")
     window = counter.window
@@ -197,12 +210,34 @@ def test_outside_kiosk_mode_the_unlock_chord_just_closes(open_window: Callable[.
     counter = open_window()
     window = counter.window
     assert not window.windowFlags() & Qt.WindowType.FramelessWindowHint
-    window.activateWindow()
-    counter.qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5_000)
-    with counter.qtbot.waitSignal(window.closed, timeout=5_000):  # typed on whatever has the focus
-        counter.qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier
-                               | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ShiftModifier)
+    with counter.qtbot.waitSignal(window.closed, timeout=5_000):
+        press_unlock_chord(counter)
     assert not window.isVisible()
+
+
+def test_in_kiosk_mode_the_unlock_chord_asks_for_the_staff_pin(open_window: Callable[..., Counter]) -> None:
+    counter = open_window(kiosk_mode=True, staff_unlock_pin="2468")
+    window = counter.window
+    press_unlock_chord(counter)
+    counter.qtbot.waitUntil(lambda: (d := window.findChild(StaffUnlockDialog)) is not None and d.isVisible(),
+                            timeout=5_000)
+    dialog = window.findChild(StaffUnlockDialog)
+    assert dialog is not None and window.isVisible()
+    entry = dialog.findChild(QLineEdit)
+    with counter.qtbot.waitSignal(window.closed, timeout=5_000):
+        counter.qtbot.keyClicks(entry, "2468")
+        counter.qtbot.keyClick(entry, Qt.Key.Key_Return)
+    assert not window.isVisible()
+
+
+def test_in_kiosk_mode_without_a_staff_pin_the_chord_opens_nothing(open_window: Callable[..., Counter],
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    counter = open_window(kiosk_mode=True)
+    with caplog.at_level(logging.WARNING, logger="kiosk.ui.window"):
+        press_unlock_chord(counter)
+    assert [r.getMessage() for r in caplog.records if r.name == "kiosk.ui.window"] == [
+        "staff unlock asked for, but no staff PIN is configured"]
+    assert counter.window.isVisible() and counter.window.findChild(StaffUnlockDialog) is None
 
 
 # -- the window's own parts ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from kiosk.nfc.apdu import (
     INS_VERIFY,
     SW,
     CommandApdu,
+    is_status_word,
     split_response,
 )
 from kiosk.nfc.cardinfo import CARD_INFO_AID
@@ -60,6 +62,8 @@ SIGN_PASSWORD_PATTERN = re.compile(rb"[A-Z0-9]{6,16}")
 TOKEN_LABEL = b"JPKIAPICCTOKEN2"
 #: The token label of a Basic Resident Registry Card, which has the JPKI AP and no card-info AP.
 RESIDENT_REGISTRY_TOKEN_LABEL = b"JPKIAPICCTOKEN"
+#: The first of the two bytes a garbage answer ends in: never one a status word starts with.
+GARBAGE_SW1 = [sw1 for sw1 in range(256) if not is_status_word(sw1 << 8)]
 
 
 @dataclass
@@ -336,7 +340,8 @@ class SimulatedCard:
         if fault.kind is FaultKind.STATUS:
             return b"", fault.sw
         if fault.kind is FaultKind.GARBAGE:
-            return os.urandom(37), int.from_bytes(os.urandom(2), "big") | 0x0100
+            # Random bytes: their last two are no status word (SW1 outside 61-6F and 90-9F).
+            return os.urandom(37), secrets.choice(GARBAGE_SW1) << 8 | secrets.randbelow(256)
         if fault.kind is FaultKind.SHORT:
             return b"\x6f", None
         raise AssertionError(fault.kind)
