@@ -106,9 +106,7 @@ def running(pid: int) -> bool:
 
 
 OWNER = """import sys
-import setproctitle
 from kiosk.nfc.sim.pcscd import PcscdProcess
-setproctitle.setproctitle("[a test worker] renamed")
 pcscd = PcscdProcess(name="Owned PCD").start()
 print(pcscd.process.pid, flush=True)
 sys.stdin.read()
@@ -119,7 +117,9 @@ pcscd.stop()
 def test_a_pcscd_is_ended_as_an_orphan_only_once_its_owner_is_gone(tmp_path: Path) -> None:
     """Starting a pcscd ends those left by killed runs, never one whose owner lives (even when a test
     runner has rewritten the owner's process title, as xdist's workers do)."""
-    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    # Its command line shows another name, as a worker's does once the runner rewrites its title.
+    owner = subprocess.Popen(["bash", "-c", 'exec -a "$0" "$1" -c "$2"', "[pytest-xdist running] gw0",
+                              sys.executable, OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
     environment = os.environ[SOCKET_ENV]
     try:
