@@ -101,7 +101,7 @@ def cold_start_child(config: Path) -> int:
     mark("imported")
 
     settings = load_config(config)
-    app = create_app(language=settings.language)
+    app = create_app()
     mark("app")
     core = KioskCore.build(settings)
 
@@ -318,7 +318,7 @@ def run_window_parts(args: argparse.Namespace, core: KioskCore, hierarchy: TestH
     from kiosk.ui.app import create_app
     from linkserver.demo import DEMO_PASSWORD
 
-    app = create_app(language="en")
+    app = create_app()
 
     def phone_sign_in(user_code: str) -> None:
         httpx2.post(base_url + "/device", data={"user_code": user_code, "account_id": UNLINKED,

@@ -32,7 +32,7 @@ from kiosk.config import KioskSettings
 from kiosk.flow.machine import Backend
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardAbsentError
-from kiosk.ui.translations import apply_language, kiosk_font
+from kiosk.ui.translations import kiosk_font
 from kiosk.ui.window import KioskWindow
 
 if TYPE_CHECKING:
@@ -68,8 +68,9 @@ def display_problem() -> str | None:
     return None
 
 
-def create_app(argv: Sequence[str] | None = None, *, language: str = "ja") -> QApplication:
-    """The QApplication (made once): high-DPI scaling, the Japanese font, ``language``'s translator."""
+def create_app(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (made once): high-DPI scaling, its names and the Japanese font. The language
+    is the window's (``KioskWindow`` installs its translator and sets its locale)."""
     existing = QCoreApplication.instance()
     if isinstance(existing, QApplication):
         app = existing
@@ -82,7 +83,6 @@ def create_app(argv: Sequence[str] | None = None, *, language: str = "ja") -> QA
     app.setApplicationName(APPLICATION_NAME)
     app.setApplicationDisplayName("My Number Card kiosk")
     app.setFont(kiosk_font())
-    apply_language(language)
     return app
 
 
@@ -185,7 +185,7 @@ def open_counter(settings: KioskSettings, *, kiosk_mode: bool = True,
 def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
               staff_unlock_pin: str | None = None) -> int:
     """``kiosk run``: the kiosk at a real counter, full screen, until it is closed or stopped."""
-    app = create_app(language=settings.language)
+    app = create_app()
     with open_counter(settings, kiosk_mode=kiosk_mode, staff_unlock_pin=staff_unlock_pin) as window:
         window.closed.connect(app.quit)
         with signals_quit(app, window):

@@ -315,7 +315,7 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
 def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
              out: Callable[[str], None] = print) -> int:
     """``kiosk demo``: the whole kiosk on this machine, with the developer panel beside it."""
-    app = create_app(language=language)
+    app = create_app()
     with open_demo(language=language, use_pcscd=use_pcscd, holder=holder, out=out) as demo:
         if demo is None:
             return 1

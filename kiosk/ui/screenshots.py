@@ -287,7 +287,7 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
     from kiosk.ui.window import KioskWindow
 
     languages = list(languages)
-    app = create_app(language=languages[0])
+    app = create_app()
     out.mkdir(parents=True, exist_ok=True)
     report = Report()
     sources = translated_sources(TS_DIR / "kiosk_ja.ts")

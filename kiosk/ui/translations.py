@@ -1,5 +1,9 @@
-"""The kiosk's languages: compiled translations (built from the sources when stale), the translator
-installed application-wide, the locale, the Japanese font, and the filling of ``%1`` in words.
+"""The kiosk's languages: compiled translations (built from the sources when stale), each window's
+translators (one installed application-wide at a time, owned by the window), the locale, the
+Japanese font, and the filling of ``%1`` in words.
+
+Nothing here is kept for the process: the window holds its translators and sets its own locale
+and font, so a window that is gone leaves no language behind.
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
+from PySide6.QtCore import QCoreApplication, QLocale, QObject, QTranslator
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication
 
 logger = logging.getLogger(__name__)
 
@@ -101,24 +104,61 @@ def translation_file(language: str) -> Path | None:
     return built if built.is_file() else None
 
 
-_translators: dict[str, QTranslator | None] = {}
-
-
-def translator_for(language: str) -> QTranslator | None:
-    """A loaded translator for ``language`` (kept for the process), or None for the source text."""
-    if language not in _translators:
-        translator: QTranslator | None = None
-        path = translation_file(language)
-        if path is not None:
-            candidate = QTranslator()
-            if candidate.load(str(path)) and not candidate.isEmpty():
-                translator = candidate
-            elif language != "en":
-                logger.warning("the %s translation %s could not be loaded", language, path)
-        elif language != "en":
+def load_translator(language: str, parent: QObject | None = None) -> QTranslator | None:
+    """A loaded translator for ``language`` (a child of ``parent``), or None for the source text."""
+    path = translation_file(language)
+    if path is None:
+        if language != "en":
             logger.warning("no %s translation found; showing the source text", language)
-        _translators[language] = translator
-    return _translators[language]
+        return None
+    translator = QTranslator()
+    if translator.load(str(path)) and not translator.isEmpty():
+        translator.setParent(parent)
+        return translator
+    if language != "en":
+        logger.warning("the %s translation %s could not be loaded", language, path)
+    return None
+
+
+class Translators(QObject):
+    """One window's translators: each loaded once, a child of this object, and at most one of them
+    installed at a time.
+
+    Qt looks words up application-wide, so the installed one serves every widget; but it belongs to
+    its window, not to the process: ``uninstall`` takes it out when the window shuts down, and
+    Qt takes out any translator that is deleted with its owner.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._loaded: dict[str, QTranslator | None] = {}
+        self._installed: QTranslator | None = None
+
+    def install(self, language: str) -> None:
+        """Install ``language``'s translator application-wide in place of this object's last one."""
+        app = QCoreApplication.instance()
+        if app is None:
+            raise RuntimeError("no QApplication")
+        self.uninstall()
+        if language not in self._loaded:
+            self._loaded[language] = load_translator(language, self)
+        translator = self._loaded[language]
+        if translator is not None:
+            app.installTranslator(translator)
+            self._installed = translator
+
+    def uninstall(self) -> None:
+        """Take this object's translator out: the source text shows unless another one is installed."""
+        translator, self._installed = self._installed, None
+        if translator is not None:
+            QCoreApplication.removeTranslator(translator)
+
+
+def locale_for(language: str) -> QLocale:
+    """The locale a window shows ``language`` in (set on the window, never as the process default)."""
+    if language == "ja":
+        return QLocale(QLocale.Language.Japanese, QLocale.Country.Japan)
+    return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
 
 
 def kiosk_font() -> QFont:
@@ -127,22 +167,3 @@ def kiosk_font() -> QFont:
     font.setFamilies([FONT_FAMILY])
     font.setStyleHint(QFont.StyleHint.SansSerif)
     return font
-
-
-def apply_language(language: str) -> None:
-    """Install ``language``'s translator application-wide (and only it), its locale, and the font."""
-    app = QCoreApplication.instance()
-    if app is None:
-        raise RuntimeError("no QApplication")
-    for other in LANGUAGES:
-        installed = _translators.get(other)
-        if installed is not None:
-            app.removeTranslator(installed)
-    translator = translator_for(language)
-    if translator is not None:
-        app.installTranslator(translator)
-    locale = QLocale(QLocale.Language.Japanese, QLocale.Country.Japan) if language == "ja" \
-        else QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-    QLocale.setDefault(locale)
-    if isinstance(app, QApplication):
-        app.setFont(kiosk_font())

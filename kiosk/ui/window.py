@@ -3,8 +3,9 @@
 ``KioskWindow`` holds one instance of each registered ``ScreenWidget`` in a stack and, on every
 ``View`` from the ``FlowController``, shows the screen for its state and renders it. A screen's
 ``intent(name, argument)`` goes to the controller as that ``Intent``. The window also owns what
-belongs to the whole counter rather than to one screen: the language (a ``QTranslator`` and the
-Japanese font, from ``kiosk.ui.translations``), the idle timeout, the reader's events, and kiosk
+belongs to the whole counter rather than to one screen: the language (its own translators,
+one installed while the window lives, and its locale and Japanese font, set on the window rather
+than on the process; ``kiosk.ui.translations``), the idle timeout, the reader's events, and kiosk
 mode with its staff unlock.
 
 A screen that cannot be shown (it was never built, or it raised while rendering or translating),
@@ -41,7 +42,7 @@ from kiosk.staffpin import StaffLock
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
 from kiosk.ui.fallback import FallbackErrorPage
 from kiosk.ui.runner import Mailbox, QtRunner
-from kiosk.ui.translations import LANGUAGES, apply_language
+from kiosk.ui.translations import LANGUAGES, Translators, kiosk_font, locale_for
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class StaffUnlockDialog(QDialog):
         super().__init__(parent)
         self.setModal(True)
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint)
+        self.setAttribute(Qt.WidgetAttribute.WA_WindowPropagation)  # the window's font and locale
         layout = QVBoxLayout(self)
         self._title = QLabel()
         self._entry = QLineEdit()
@@ -163,6 +165,8 @@ class KioskWindow(QMainWindow):
         self._owns_runner = runner is None
         self.readers = ReaderState(reader_name)
         self._language = ""
+        self.translators = Translators(self)
+        self.setFont(kiosk_font())
         self._lock = (StaffLock(staff_unlock_pin) if staff_unlock_pin
                       else StaffLock(encoded=staff_unlock_hash) if staff_unlock_hash else None)
         self._unlocked = False
@@ -354,9 +358,10 @@ class KioskWindow(QMainWindow):
     # -- language -----------------------------------------------------------------------------------
 
     def _set_language(self, language: str) -> None:
-        if language not in LANGUAGES:
-            return
-        apply_language(language)
+        if language not in LANGUAGES or self._shut_down:
+            return  # a window that is shut down installs nothing again
+        self.translators.install(language)
+        self.setLocale(locale_for(language))
         self._language = language
         self.setWindowTitle(self.tr("My Number Card kiosk"))
         self.setAccessibleName(self.tr("My Number Card kiosk"))
@@ -517,5 +522,6 @@ class KioskWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self._input)
         self._call_flow(lambda: self.controller.dispatch(Intent.CANCEL), "shutdown")
+        self.translators.uninstall()  # after the last view: the language leaves with the window
         if self._owns_runner:
             self.runner.close(timeout=5)

@@ -19,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.routing import Match
 
 from linkserver.api import device as device_routes
@@ -46,6 +48,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 STATIC = Path(__file__).with_name("static")
+#: What the request log says of a request whose client hung up before it was read (as proxies say it).
+CLIENT_CLOSED_REQUEST = 499
 #: The routers, in the order of the OpenAPI document.
 ROUTERS = (discovery.router, tokens.router, device_routes.router, pages.router, verification.router,
            operation_routes.router, staff.router, offline_routes.router)
@@ -173,6 +177,12 @@ async def _log_requests(request: Request, call_next: Callable[[Request], Awaitab
     started = time.perf_counter()
     try:
         response = await call_next(request)
+    except ClientDisconnect:
+        # The client hung up before its request was read (a kiosk's network dropped, a client
+        # closed): nothing failed here and nothing was applied; no one is left to answer.
+        logger.info("the client went away during %s %s", printable(request.method),
+                    printable(request.scope["path"]))
+        response = Response(status_code=CLIENT_CLOSED_REQUEST)
     except Exception:
         logger.exception("unhandled error in %s %s", printable(request.method),
                          printable(request.scope["path"]))

@@ -8,9 +8,11 @@ administrator reads it.
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import statistics
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -70,6 +72,45 @@ def test_control_characters_in_a_request_reach_the_log_escaped(tmp_path: Path,
     assert not [ch for ch in line if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")], repr(line)
     assert r"\x1b[31mFAKE\x0b\x0d\x0aINFO forged\x7f\x85\u2028\u2029\u202e" in line, repr(line)
     assert not any(line.startswith("INFO forged") for line in lines)
+
+
+class _Heard(logging.Handler):
+    """Keeps every record; ``done`` is set once one starts with ``last`` (the request's own line)."""
+
+    def __init__(self, last: str) -> None:
+        super().__init__(1)
+        self.last = last
+        self.records: list[logging.LogRecord] = []
+        self.done = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if record.getMessage().startswith(self.last):
+            self.done.set()
+
+
+def test_a_client_that_hangs_up_mid_request_is_no_server_error(server: LiveServer) -> None:
+    """A kiosk whose network drops while it sends (or a client closed under a request) leaves the
+    server nothing to answer: that is logged as the client's leaving, never as an unhandled error."""
+    http_log = logging.getLogger("linkserver.http")
+    heard = _Heard("POST /oauth/token ")
+    level = http_log.level
+    http_log.setLevel(logging.INFO)
+    http_log.addHandler(heard)
+    try:
+        host, port = server.base.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(f"POST /oauth/token HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+                         "grant_type=client_cre".encode("ascii"))
+        assert heard.done.wait(30), "the server never logged the request"
+    finally:
+        http_log.removeHandler(heard)
+        http_log.setLevel(level)
+    said = [record.getMessage() for record in heard.records]
+    assert [record.levelno for record in heard.records] == [logging.INFO, logging.INFO], said
+    assert said[0] == "the client went away during POST /oauth/token"
+    assert re.fullmatch(r"POST /oauth/token 499 [0-9.]+ ms", said[1]), said  # 499: closed by the client
 
 
 # -- the Host header --------------------------------------------------------------------------------

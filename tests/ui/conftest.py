@@ -17,15 +17,24 @@ from kiosk.services.core import KioskCore
 from kiosk.ui.app import core_backend
 from kiosk.ui.window import KioskWindow
 from tests.helpers.kiosk import write_config
+from tests.helpers.qt_state import QtStateGuard
 from tests.linkserver.helpers import LiveServer
 from tests.netfault import Relay
 from tests.ui.counter import READER, Counter, Slot
 
 
 @pytest.fixture(autouse=True)
-def application(qapp: QApplication) -> QApplication:
-    """Every window test has its QApplication, whichever of them a test worker runs first."""
-    return qapp
+def application(qapp: QApplication) -> Iterator[QApplication]:
+    """Every window test has its QApplication, whichever of them a test worker runs first, and starts
+    with it as the test before found it: whatever process-wide state a test changed (the font, the
+    style, the layout direction, the default locale, the application's names, the clipboard, the
+    environment) is put back after it, and the top-level widgets it made are deleted. A test that
+    leaves a top-level window open or a translator installed fails (``tests/helpers/qt_state.py``)."""
+    guard = QtStateGuard(qapp)
+    yield qapp
+    problems = guard.finish()
+    if problems:
+        pytest.fail("the test left process-wide Qt state behind:\n" + "\n".join(problems), pytrace=False)
 
 
 class _ErrorRecords(logging.Handler):
