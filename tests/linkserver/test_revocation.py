@@ -87,6 +87,8 @@ def test_pem_crl_and_reload(hierarchy: TestHierarchy, tmp_path: Path) -> None:
     assert checker.check(cert, issuer) is GOOD  # still the CRL loaded before
     checker.reload()
     assert checker.check(cert, issuer) is REVOKED
+    path.write_bytes(b"\n  " + path.read_bytes())  # PEM after blank space is still PEM
+    assert CrlFileChecker([path]).check(cert, issuer) is REVOKED
 
 
 def test_unreadable_crl_file_is_named(tmp_path: Path) -> None:
@@ -532,6 +534,9 @@ def test_ocsp_warnings_name_the_responder_and_the_reason(
     replayed = fresh.post(OCSP_URL, OcspChecker(OCSP_URL, down).build_request(cert, issuer, b"\x01" * 16)
                           .public_bytes(DER))
     assert reason(lambda u, b: replayed) == "the response answers another request's nonce"
+    no_eku = delegated_responder(hierarchy, ocsp_signing=False)
+    assert reason(delegated_post(hierarchy, no_eku, [no_eku[0]])) == (
+        "the response is not signed by the issuer or its OCSP responder")
     # A CertID hashed with an algorithm the checker does not know answers for nothing.
     sha224 = signed_answer(hierarchy, now(), now() + dt.timedelta(hours=1), algorithm=hashes.SHA224())
     assert reason(sha224, use_nonce=False) == "the response does not answer for this certificate"
