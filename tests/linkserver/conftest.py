@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 
 from kiosk.nfc import JpkiSession
@@ -130,19 +129,17 @@ class OcspResponder:
     """The test hierarchy's OCSP responder for every root generation, reached in memory."""
 
     def __init__(self, hierarchy: TestHierarchy, revoked: set[int],
-                 clock: Callable[[], dt.datetime] = now,
-                 signing_key: rsa.RSAPrivateKey | None = None) -> None:
+                 clock: Callable[[], dt.datetime] = now) -> None:
         self.issuers = [(ca_cert(hierarchy, g), hierarchy.auth_ca_key(g)) for g in GENERATIONS]
         self.revoked = revoked
         self.clock = clock
-        self.signing_key = signing_key
         self.requests: list[tuple[str, ocsp.OCSPRequest]] = []
 
     def post(self, url: str, body: bytes) -> bytes:
         self.requests.append((url, ocsp.load_der_ocsp_request(body)))
         answer = b""
         for cert, key in self.issuers:
-            answer = build_ocsp_response(body, cert, self.signing_key or key, self.revoked, self.clock())
+            answer = build_ocsp_response(body, cert, key, self.revoked, self.clock())
             if ocsp.load_der_ocsp_response(answer).response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
                 break
         return answer

@@ -28,7 +28,7 @@ from linkserver import (
     TrustStore,
     VerificationRefused,
 )
-from linkserver.verifier import MAX_CERTIFICATE_BYTES
+from linkserver.verifier import MAX_CERTIFICATE_BYTES, parse_certificate
 from tests.linkserver.conftest import (
     OCSP_URL,
     OTHER_SECRET,
@@ -195,13 +195,48 @@ def test_truncated_der_is_a_malformed_certificate(
             lambda: verify(verifier, answer, cert_der=answer.cert_der + b"\x00"))
 
 
-def test_oversized_certificate_is_refused_unparsed(
-    verifier: JpkiVerifier, sign_with_card: SignWithCard
+@pytest.mark.parametrize(("size", "message"), [
+    (MAX_CERTIFICATE_BYTES, "the certificate is not valid DER X.509"),  # parsed, then refused
+    (MAX_CERTIFICATE_BYTES + 1,
+     f"a certificate of {MAX_CERTIFICATE_BYTES + 1} bytes exceeds the {MAX_CERTIFICATE_BYTES}-byte limit"),
+], ids=["at-the-limit", "over-it"])
+def test_oversized_certificate_is_refused_unparsed_and_the_limit_is_inclusive(
+    verifier: JpkiVerifier, sign_with_card: SignWithCard, size: int, message: str
 ) -> None:
     answer = sign_with_card("linked")
-    padded = answer.cert_der + b"\x00" * (MAX_CERTIFICATE_BYTES + 1 - len(answer.cert_der))
+    padded = answer.cert_der + b"\x00" * (size - len(answer.cert_der))
     error = refused("malformed_certificate", lambda: verify(verifier, answer, cert_der=padded))
-    assert "limit" in error.message
+    assert error.message == message
+
+
+#: The SPKI's AlgorithmIdentifier of an RSA key: rsaEncryption with NULL parameters.
+RSA_ENCRYPTION = bytes.fromhex("06092a864886f70d0101010500")
+
+
+def test_a_key_of_an_unknown_type_or_that_does_not_parse_is_refused_with_its_reason(
+    hierarchy: TestHierarchy,
+) -> None:
+    der = hierarchy.holder("linked").auth_certificate.public_bytes(DER)
+    at = der.index(RSA_ENCRYPTION)
+    unknown_type = bytearray(der)
+    unknown_type[at + 10] = 0x63  # 1.2.840.113549.1.1.99: no key type at all
+    error = refused("unsupported_key", lambda: parse_certificate(bytes(unknown_type)))
+    assert error.message == "the certificate's public key type is not supported"
+    # BIT STRING (03 82 len len 00), RSAPublicKey SEQUENCE (30 82 len len), then the modulus's
+    # INTEGER tag, turned into an OCTET STRING: the key no longer parses.
+    bad_key = bytearray(der)
+    bits = at + len(RSA_ENCRYPTION)
+    assert bad_key[bits] == 0x03 and bad_key[bits + 9] == 0x02
+    bad_key[bits + 9] = 0x04
+    error = refused("malformed_certificate", lambda: parse_certificate(bytes(bad_key)))
+    assert error.message == "the certificate's public key does not parse"
+
+
+def test_what_is_not_bytes_or_not_der_is_refused_with_its_reason() -> None:
+    error = refused("malformed_certificate", lambda: parse_certificate("MIIB..."))  # type: ignore[arg-type]
+    assert error.message == "the certificate must be DER bytes"
+    error = refused("malformed_certificate", lambda: parse_certificate(b"not a certificate"))
+    assert error.message == "the certificate is not valid DER X.509"
 
 
 def test_foreign_chain_is_an_unknown_issuer(verifier: JpkiVerifier, sign_with_card: SignWithCard) -> None:
@@ -240,7 +275,7 @@ def test_validity_is_judged_at_the_signing_time(
     verify(verifier, answer, signed_at=before_expiry)
     linked = sign_with_card("linked")
     refused("expired", lambda: verify(verifier, linked, signed_at=now() + dt.timedelta(days=20 * 365)))
-    with pytest.raises(ValueError, match="timezone"):
+    with pytest.raises(ValueError, match=r"^the signing time must be timezone-aware$"):
         verify(verifier, linked, signed_at=dt.datetime(2025, 1, 1))
 
 
@@ -321,8 +356,11 @@ def test_a_failing_checker_fails_closed(
             return RevocationStatus.UNKNOWN
 
     answer = sign_with_card("linked")
-    refused("revocation_unknown", lambda: verify(JpkiVerifier(trust, Broken(), ppid), answer))
-    refused("revocation_unknown", lambda: verify(JpkiVerifier(trust, Unsure(), ppid), answer))
+    broken = refused("revocation_unknown", lambda: verify(JpkiVerifier(trust, Broken(), ppid), answer))
+    assert broken.message == "the revocation checker failed"
+    assert isinstance(broken.__cause__, RuntimeError)
+    unsure = refused("revocation_unknown", lambda: verify(JpkiVerifier(trust, Unsure(), ppid), answer))
+    assert unsure.message == unsure.code.meaning
 
 
 @pytest.mark.parametrize("changes", [
