@@ -13,6 +13,7 @@ from kiosk.nfc.apdu import (
     select_df,
     select_ef,
     split_response,
+    sw_text,
 )
 from kiosk.nfc.errors import CardProtocolError
 
@@ -92,3 +93,36 @@ def test_counter_status_words() -> None:
     assert counter_from_sw(0x63C0) == 0
     assert counter_from_sw(0x9000) is None
     assert counter_from_sw(0x6983) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (read_binary(0, 4, extended=True), "00B00000000004"),  # extended when asked, even for 4 bytes
+        (read_binary(0x7FFF, 4), "00B07FFF04"),  # the highest offset
+        (CommandApdu(0x00, 0xD6, 0x00, 0x00, b"\x5a" * 300), "00D6000000012C" + "5A" * 300),
+        (CommandApdu(0x00, 0xD6, 0x00, 0x00, b"\x5a" * 300, ne=258), "00D6000000012C" + "5A" * 300 + "0102"),
+    ],
+)
+def test_extended_forms_and_limits(command: CommandApdu, expected: str) -> None:
+    assert command.to_bytes().hex().upper() == expected
+    assert CommandApdu.from_bytes(command.to_bytes()) == CommandApdu(
+        command.cla, command.ins, command.p1, command.p2, command.data, command.ne,
+        extended=command.is_extended,
+    )
+
+
+def test_command_data_is_at_most_65535_bytes() -> None:
+    assert len(CommandApdu(0x00, 0xD6, 0, 0, bytes(0xFFFF)).to_bytes()) == 4 + 3 + 0xFFFF
+    with pytest.raises(ValueError, match=r"^command data longer than 65535 bytes$"):
+        CommandApdu(0x00, 0xD6, 0, 0, bytes(0x10000))
+
+
+def test_redacted_hex_is_upper_case_like_every_other_apdu_in_the_logs() -> None:
+    change = CommandApdu(0x00, 0x24, 0x01, 0x8A, b"1234")
+    assert change.redacted_hex() == "00 24 01 8A [4 secret bytes]"
+
+
+@pytest.mark.parametrize(("sw", "text"), [(0x6A82, "6A 82"), (0x9000, "90 00"), (0x63C2, "63 C2")])
+def test_status_words_in_words(sw: int, text: str) -> None:
+    assert sw_text(sw) == text
