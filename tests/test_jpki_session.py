@@ -150,11 +150,11 @@ def test_right_pin_resets_the_counter(card: SimulatedCard) -> None:
         session.verify_pin("9999")
     session.verify_pin("1234")
     assert card.pin_state().tries == 3
-    assert session.pin_tries_left() == 3
     # The session knows the counter is full again: the next VERIFY asks nothing first.
     card.commands.clear()
     session.verify_pin("1234")
     assert sent(card) == ["0020008004" + "31323334"]
+    assert session.pin_tries_left() == 3
 
 
 def test_last_try_confirmed_with_the_right_pin(make_card: Callable[..., SimulatedCard]) -> None:
