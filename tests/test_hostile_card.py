@@ -131,7 +131,7 @@ def test_wrong_signature_length(make_card: Callable[..., SimulatedCard]) -> None
     card = make_card(faults=[Fault(FaultKind.TRUNCATE, ins=0x2A)])
     session = JpkiSession(card)
     session.verify_pin("1234")
-    with pytest.raises(CardError) as err:
+    with pytest.raises(CardError, match=r"^signature of 128 bytes, expected 256$") as err:
         session.sign_sha256(b"x")
     assert err.value.code == "card.malformed_response"
 
@@ -172,6 +172,7 @@ UNEXPECTED_STATUS = {
     "extended-read": (0xB0, 2, lambda s: s.auth_certificate(), "reading at offset 256"),
     "pin-counter": (0x20, 1, lambda s: s.pin_tries_left(), "reading the PIN counter"),
     "verify": (0x20, 2, lambda s: (s.pin_tries_left(), s.verify_pin("1234")), "verifying the PIN"),
+    "sign": (0x2A, 1, lambda s: (s.verify_pin("1234"), s.sign_sha256(b"x")), "signing"),
 }
 
 
