@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 from kiosk.nfc.apdu import (
     CommandApdu,
     counter_from_sw,
+    is_status_word,
     read_binary,
     select_df,
     select_ef,
     split_response,
+    sw_text,
 )
 from kiosk.nfc.errors import CardProtocolError
 
@@ -92,3 +94,48 @@ def test_counter_status_words() -> None:
     assert counter_from_sw(0x63C0) == 0
     assert counter_from_sw(0x9000) is None
     assert counter_from_sw(0x6983) is None
+
+
+@pytest.mark.parametrize(
+    ("offset", "extended", "expected"),
+    [(0, True, "00B00000000004"), (0x7FFF, False, "00B07FFF04")],  # extended when asked; the last offset
+)
+def test_read_binary_when_asked_and_at_the_last_offset(offset: int, extended: bool, expected: str) -> None:
+    # Built in the test, not in its parameters, so that it runs with the code under test.
+    assert read_binary(offset, 4, extended=extended).to_bytes().hex().upper() == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (CommandApdu(0x00, 0xD6, 0x00, 0x00, b"\x5a" * 300), "00D6000000012C" + "5A" * 300),
+        (CommandApdu(0x00, 0xD6, 0x00, 0x00, b"\x5a" * 300, ne=258), "00D6000000012C" + "5A" * 300 + "0102"),
+    ],
+)
+def test_extended_forms_and_limits(command: CommandApdu, expected: str) -> None:
+    assert command.to_bytes().hex().upper() == expected
+    assert CommandApdu.from_bytes(command.to_bytes()) == CommandApdu(
+        command.cla, command.ins, command.p1, command.p2, command.data, command.ne,
+        extended=command.is_extended,
+    )
+
+
+def test_command_data_is_at_most_65535_bytes() -> None:
+    assert len(CommandApdu(0x00, 0xD6, 0, 0, bytes(0xFFFF)).to_bytes()) == 4 + 3 + 0xFFFF
+    with pytest.raises(ValueError, match=r"^command data longer than 65535 bytes$"):
+        CommandApdu(0x00, 0xD6, 0, 0, bytes(0x10000))
+
+
+def test_redacted_hex_is_upper_case_like_every_other_apdu_in_the_logs() -> None:
+    change = CommandApdu(0x00, 0x24, 0x01, 0x8A, b"1234")
+    assert change.redacted_hex() == "00 24 01 8A [4 secret bytes]"
+
+
+@pytest.mark.parametrize(("sw", "text"), [(0x6A82, "6A 82"), (0x9000, "90 00"), (0x63C2, "63 C2")])
+def test_status_words_in_words(sw: int, text: str) -> None:
+    assert sw_text(sw) == text
+
+
+def test_status_words_are_sw1_61_to_6f_and_90_to_9f() -> None:
+    assert [is_status_word(sw) for sw in (0x6110, 0x6FFF, 0x9000, 0x9FFF)] == [True] * 4
+    assert [is_status_word(sw) for sw in (0x6000, 0x60FF, 0x7000, 0x8FFF, 0xA000)] == [False] * 5

@@ -80,8 +80,20 @@ def test_its_pin_has_its_own_counter(make_card: Callable[..., SimulatedCard]) ->
         session.verify_pin("2580")  # the JPKI PIN
     assert wrong.value.tries_left == 2
     assert card.pin_state("jpki").tries == 3
+    card.commands.clear()
+    assert session.pin_tries_left(known=True) == 2  # learned from the VERIFY: nothing asked
+    assert card.commands == []
+    assert session.pin_tries_left() == 2  # asked of the card
+    assert [c.hex().upper() for c in card.commands] == ["00200080"]
     session.verify_pin("1357")
     assert session.read_name().full == "鈴木\u3000一郎"
+
+
+def test_a_counter_not_yet_learned_is_asked_of_the_card(card: SimulatedCard) -> None:
+    session = CardInfoSession(card)
+    card.commands.clear()
+    assert session.pin_tries_left(known=True) == 3
+    assert [c.hex().upper() for c in card.commands] == ["00A4020C020011", "00200080"]
 
 
 def test_name_needs_the_pin(card: SimulatedCard) -> None:
@@ -139,26 +151,81 @@ def test_no_path_selects_the_my_number(
     assert_my_number_untouched(card)
 
 
+def basic_info(element: bytes, start: int = 14, length: int | None = None) -> bytes:
+    """EF 0002 whose offset table puts the name at ``start``, ``length`` long.
+
+    The table ends at 14, or at 16 when the whole is 256 bytes or more (a longer outer header)."""
+    length = len(element) if length is None else length
+    offsets = start.to_bytes(2, "big") + (start + length).to_bytes(2, "big") + bytes(4)
+    table = tlv.encode(0xDF21, offsets)
+    return tlv.encode(0xFF20, table + element + tlv.encode(0xDF23, b"x"))
+
+
 @pytest.mark.parametrize(
-    "content",
+    ("content", "words"),
     [
-        b"\xff\x20\x03\xdf\x21\x00",  # an empty offset table
-        tlv.encode(0xFF20, tlv.encode(0xDF21, bytes(8))),  # offsets of zero
-        tlv.encode(0xFF20, tlv.encode(0xDF21, bytes.fromhex("000E0010001000100010")[:8])),
-        tlv.encode(0xFF20, tlv.encode(0xDF21, bytes.fromhex("000E0700000000000000")[:8])),
-        tlv.encode(0xFF20, tlv.encode(0xDF21, bytes.fromhex("000E0013")) + bytes(4)
-                   + tlv.encode(0xDF22, b"\xff\xfe")),
-        tlv.encode(0x30, b"\x00" * 20),  # not the basic information at all
+        (b"\xff\x20\x03\xdf\x21\x00", "basic information has no offset table"),
+        (tlv.encode(0xFF20, tlv.encode(0xDF21, bytes.fromhex("000E0013"))),
+         "basic information has no offset table"),
+        (tlv.encode(0xFF20, tlv.encode(0xDF20, bytes.fromhex("000E001000100010"))),
+         "basic information has no offset table"),
+        (tlv.encode(0xFF20, tlv.encode(0xDF21, bytes(8))), "name offsets 0..0 are not plausible"),
+        (basic_info(tlv.encode(0xDF22, b"abc"), 14, 0), "name offsets 14..14 are not plausible"),
+        (tlv.encode(0xFF20, tlv.encode(0xDF21, bytes.fromhex("000E070000000000"))),
+         "name offsets 14..1792 are not plausible"),
+        (basic_info(b"\xff\xff"), "name field: truncated multi-byte tag"),
+        (basic_info(tlv.encode(0xDF23, "鈴木".encode())), "name field does not match the offset table"),
+        (basic_info(tlv.encode(0xDF22, "鈴木".encode()), length=10),
+         "name field does not match the offset table"),
+        (basic_info(tlv.encode(0xDF22, b"\xff\xfe")), "name is not UTF-8"),
+        (basic_info(tlv.encode(0xDF22, "\u3000 ".encode())), "name is empty or holds control characters"),
+        (basic_info(tlv.encode(0xDF22, "鈴木\x07".encode())), "name is empty or holds control characters"),
+        (basic_info(tlv.encode(0xDF22, "鈴木\u200b".encode())), "name is empty or holds control characters"),
+        (tlv.encode(0x30, b"\x00" * 20), "basic information header: basic information starts with tag 30"),
     ],
 )
-def test_malformed_basic_information_is_a_clear_error(card: SimulatedCard, content: bytes) -> None:
+def test_malformed_basic_information_is_a_clear_error(
+    card: SimulatedCard, content: bytes, words: str
+) -> None:
     card._apps[CARD_INFO_AID].files[0x0002] = BinaryEF(content + b"\xff" * 64, pin=0x0011)
     session = CardInfoSession(card)
     session.verify_pin("1234")
-    with pytest.raises(CardError) as err:
+    with pytest.raises(CardError, match=f"^{words}$") as err:
         session.read_name()
     assert err.value.code == "card.malformed_response"
     assert_my_number_untouched(card)
+
+
+@pytest.mark.parametrize("size", [1024, 1020])
+def test_a_name_field_up_to_1024_bytes_is_read(card: SimulatedCard, size: int) -> None:
+    text = "鈴" * ((size - 5) // 3) + "a" * ((size - 5) % 3)
+    element = tlv.encode(0xDF22, text.encode())
+    assert len(element) == size
+    card._apps[CARD_INFO_AID].files[0x0002] = BinaryEF(basic_info(element, 16), pin=0x0011)
+    session = CardInfoSession(card)
+    session.verify_pin("1234")
+    assert session.read_name().full == text
+
+
+def test_a_name_field_over_1024_bytes_is_refused(card: SimulatedCard) -> None:
+    element = tlv.encode(0xDF22, "鈴".encode() * 340)
+    assert len(element) == 1025
+    card._apps[CARD_INFO_AID].files[0x0002] = BinaryEF(basic_info(element, 16), pin=0x0011)
+    session = CardInfoSession(card)
+    session.verify_pin("1234")
+    with pytest.raises(CardError, match=r"^name offsets 16\.\.1041 are not plausible$"):
+        session.read_name()
+
+
+def test_the_last_try_needs_a_confirmation(make_card: Callable[..., SimulatedCard]) -> None:
+    card = make_card()
+    card.pin_state("cardinfo").tries = 1
+    session = CardInfoSession(card)
+    with pytest.raises(LastTryNotConfirmedError):
+        session.verify_pin("1234")
+    assert card.pin_state("cardinfo").tries == 1
+    session.verify_pin("1234", confirm_last_try=True)
+    assert card.pin_state("cardinfo").tries == 3
 
 
 def test_silent_card_times_out_without_touching_the_my_number(

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 from kiosk.nfc import JpkiSession
 from kiosk.nfc.errors import (
+    CardProtocolError,
     InvalidPinError,
     InvalidPinFormatError,
     LastTryNotConfirmedError,
     PinBlockedError,
     SecurityStatusError,
     UnknownCardError,
+    UnsupportedKeyError,
 )
-from kiosk.nfc.jpki import CardKind, sha256_digest_info
+from kiosk.nfc.jpki import JPKI_AID, CardKind, TokenInfo, sha256_digest_info
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.nfc.sim.card import BinaryEF
 
 SELECT_JPKI = "00A4040C0AD392F000260100000001"
 SELECT_TOKEN = "00A4020C020006"
@@ -31,6 +38,11 @@ EMPTY_VERIFY = "00200080"
 
 def sent(card: SimulatedCard) -> list[str]:
     return [c.hex().upper() for c in card.commands]
+
+
+def jpki_files(card: SimulatedCard) -> dict[int, Any]:
+    """The simulated card's JPKI files, to put bad content in."""
+    return card._apps[JPKI_AID].files
 
 
 def test_select_and_token_info(card: SimulatedCard) -> None:
@@ -138,6 +150,10 @@ def test_right_pin_resets_the_counter(card: SimulatedCard) -> None:
         session.verify_pin("9999")
     session.verify_pin("1234")
     assert card.pin_state().tries == 3
+    # The session knows the counter is full again: the next VERIFY asks nothing first.
+    card.commands.clear()
+    session.verify_pin("1234")
+    assert sent(card) == ["0020008004" + "31323334"]
     assert session.pin_tries_left() == 3
 
 
@@ -207,3 +223,85 @@ def test_a_card_without_jpki_is_unknown(card: SimulatedCard) -> None:
     card._apps.pop(bytes.fromhex("D392F000260100000001"))
     with pytest.raises(UnknownCardError, match=r"^the card has no JPKI application$"):
         JpkiSession(card)
+
+
+def test_sign_needs_no_certificate_read_first(card: SimulatedCard, hierarchy: TestHierarchy) -> None:
+    """Before the certificate is read, the key is taken as RSA-2048: 256 bytes, a short SIGN."""
+    session = JpkiSession(card)
+    session.verify_pin("1234")
+    card.commands.clear()
+    signature = session.sign(sha256_digest_info(b"challenge"))
+    assert sent(card)[-1].endswith("00") and len(card.commands[-1]) == 5 + 0x33 + 1
+    key = hierarchy.holder("linked").auth_certificate.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(signature, b"challenge", padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.parametrize("length", [1, 245])
+def test_sign_takes_1_to_245_bytes_for_rsa_2048(card: SimulatedCard, length: int) -> None:
+    session = JpkiSession(card)
+    session.auth_certificate()
+    session.verify_pin("1234")
+    assert len(session.sign(b"\x5a" * length)) == 256
+
+
+@pytest.mark.parametrize("length", [0, 246])
+def test_sign_refuses_other_lengths_before_sending(card: SimulatedCard, length: int) -> None:
+    session = JpkiSession(card)
+    session.auth_certificate()
+    session.verify_pin("1234")
+    before = len(card.commands)
+    with pytest.raises(ValueError, match=r"^data to sign must be 1 to 245 bytes$"):
+        session.sign(b"\x5a" * length)
+    assert len(card.commands) == before
+
+
+def test_a_certificate_with_no_rsa_key_is_refused_before_signing(card: SimulatedCard) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec holder")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    jpki_files(card)[0x000A] = BinaryEF(cert.public_bytes(Encoding.DER))
+    session = JpkiSession(card)
+    session.verify_pin("1234")
+    words = r"^no signing scheme for a \w*(EC|EllipticCurve)PublicKey$"
+    with pytest.raises(UnsupportedKeyError, match=words):
+        session.sign_sha256(b"x")
+    with pytest.raises(UnsupportedKeyError, match=words):  # the raw SIGN needs the key's size too
+        session.sign(sha256_digest_info(b"x"))
+
+
+@pytest.mark.parametrize(("content", "label", "kind"), [
+    (b"JPKIAPICCTOKEN2\x00" + b"\xff" * 16, "JPKIAPICCTOKEN2", CardKind.MY_NUMBER_CARD),
+    (b"JPKIAPICCTOKEN " + b" " * 17, "JPKIAPICCTOKEN", CardKind.RESIDENT_REGISTRY_CARD),
+    (b"JPKIAPICCTOKENX" + b" " * 17, "JPKIAPICCTOKENX", CardKind.UNKNOWN),
+    (b"OTHER" + b"\x00" * 27, "OTHER", CardKind.UNKNOWN),
+])
+def test_token_labels_and_their_padding(
+    card: SimulatedCard, content: bytes, label: str, kind: CardKind
+) -> None:
+    jpki_files(card)[0x0006] = BinaryEF(content)
+    assert JpkiSession(card).token_info() == TokenInfo(label, kind)
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"JPKI\x80" + b" " * 27, "token info is not ASCII"),
+    (b"JPKIAPICCTOKEN2", "token info of 15 bytes"),
+])
+def test_a_bad_token_info_is_refused(card: SimulatedCard, content: bytes, words: str) -> None:
+    jpki_files(card)[0x0006] = BinaryEF(content)
+    with pytest.raises(CardProtocolError, match=f"^{words}$"):
+        JpkiSession(card).token_info()
+
+
+@pytest.mark.parametrize(("fid", "what"), [
+    (0x000A, "authentication certificate"), (0x000B, "CA certificate"),
+])
+def test_a_certificate_that_does_not_parse_is_named(card: SimulatedCard, fid: int, what: str) -> None:
+    jpki_files(card)[fid] = BinaryEF(b"\x30\x03\x02\x01\x01")
+    session = JpkiSession(card)
+    read = session.auth_certificate if fid == 0x000A else session.auth_ca_certificate
+    with pytest.raises(CardProtocolError, match=f"^the {what} is not a valid certificate$"):
+        read()

@@ -36,6 +36,9 @@ def test_multibyte_tags_and_sequences() -> None:
     ("DF2285FFFFFFFFFF", "length field of 5 bytes"),
     ("DF2282FF", "truncated length"),
     ("9F", "truncated multi-byte tag"),
+    ("FFFFFFFF", "truncated multi-byte tag"),
+    ("DF8181818101", "tag longer than 4 bytes"),
+    ("DF81818101", "tag longer than 4 bytes"),
 ])
 def test_malformed_input_raises(raw: str, words: str) -> None:
     with pytest.raises(tlv.TlvError, match=f"^{words}$"):
@@ -50,3 +53,26 @@ def test_encode_parse_roundtrip(tag: int, value: bytes) -> None:
     encoded = tlv.encode(tag, value)
     item = tlv.parse_one(encoded)
     assert (item.tag, item.value, item.end) == (tag, value, len(encoded))
+
+
+def test_four_byte_tags_and_length_fields_are_the_longest_accepted() -> None:
+    assert tlv.read_tag(bytes.fromhex("DF818101")) == (0xDF818101, 4)
+    assert tlv.read_length(bytes.fromhex("8400000005")) == (5, 5)
+    # A length field that ends exactly at the end of the data is whole.
+    assert tlv.read_length(bytes.fromhex("81C8")) == (200, 2)
+    assert tlv.read_length(bytes.fromhex("7F")) == (127, 1)
+
+
+def test_positions_inside_a_buffer() -> None:
+    buf = bytes.fromhex("0000DF2281C8")
+    assert tlv.read_tag(buf, 2) == (0xDF22, 4)
+    assert tlv.read_length(buf, 4) == (200, 6)
+    assert tlv.header_length(buf, 2) == (4, 200)
+
+
+@pytest.mark.parametrize(("length", "encoded"), [
+    (0, "00"), (127, "7F"), (128, "8180"), (255, "81FF"), (256, "820100"), (70000, "83011170"),
+])
+def test_lengths_are_encoded_in_their_shortest_form(length: int, encoded: str) -> None:
+    assert tlv.encode_length(length).hex().upper() == encoded
+    assert tlv.encode(0xDF22, b"x" * length)[:2 + len(encoded) // 2].hex().upper() == "DF22" + encoded

@@ -36,10 +36,10 @@ def read_tag(buf: bytes, pos: int = 0) -> tuple[int, int]:
             byte = buf[pos]
             tag = (tag << 8) | byte
             pos += 1
-            if not byte & 0x80:
-                break
             if tag > 0xFFFFFFFF:
                 raise TlvError("tag longer than 4 bytes")
+            if not byte & 0x80:
+                break
     return tag, pos
 
 
