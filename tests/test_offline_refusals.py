@@ -362,3 +362,25 @@ def test_anchor_and_crl_files_load_as_the_kiosk_keeps_them(hierarchy: TestHierar
     garbage.write_bytes(b"garbage")
     with pytest.raises(ValueError, match=f"^{re.escape(str(garbage))}: not a PEM or DER certificate \\("):
         LocalValidator.from_files([garbage], [])
+
+
+def test_an_extension_given_twice_is_refused_in_words(hierarchy: TestHierarchy) -> None:
+    """cryptography's DuplicateExtension is no ValueError: it must not escape as one of its own."""
+    first, second = (x509.UnrecognizedExtension(x509.ObjectIdentifier(f"1.2.3.{n}"), b"\x05\x00")
+                     for n in (4, 5))
+    oid_4, oid_5 = bytes.fromhex("06032a0304"), bytes.fromhex("06032a0305")
+
+    def twice(der: bytes) -> bytes:
+        assert der.count(oid_4) == der.count(oid_5) == 1
+        return der.replace(oid_5, oid_4)
+
+    card = twice(issue(root(hierarchy, "2023"), hierarchy.auth_ca_key("2023"), SIGN_ONLY, first, second))
+    lenient = LocalValidator(anchors(hierarchy), [], require_crl=False)
+    assert words(lambda: lenient.validate(card)) == (
+        "malformed_certificate", "the certificate is not valid DER X.509")
+    anchor, _ = ca("Twice", now() - DAY, now() + DAY,
+                   extensions=(x509.BasicConstraints(ca=True, path_length=0), first, second))
+    doubled = x509.load_der_x509_certificate(twice(anchor.public_bytes(serialization.Encoding.DER)))
+    with pytest.raises(ValueError,
+                       match=r"^trust anchor twice: its extensions do not parse \(Duplicate 1\.2\.3\.4 "):
+        LocalValidator([("twice", doubled)], [])

@@ -62,6 +62,8 @@ def test_bad_arguments_are_refused_in_words(store: KioskStore) -> None:
         store.put_cache("name", "text")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"^voucher_hash must be the hex SHA-256 of the voucher$"):
         store.add_evidence("k-2", "sealed", "password_reset", "20******01", "0" * 63)
+    with pytest.raises(ValueError, match=r"^voucher_hash must be the hex SHA-256 of the voucher$"):
+        store.add_evidence("k-2", "sealed", "password_reset", "20******01", None)  # type: ignore[arg-type]
     for limit in (0, True, 2.0):
         with pytest.raises(ValueError, match=r"^limit is a whole number, one or more$"):
             store.pending_evidence(limit)  # type: ignore[arg-type]
