@@ -384,3 +384,16 @@ def test_an_extension_given_twice_is_refused_in_words(hierarchy: TestHierarchy) 
     with pytest.raises(ValueError,
                        match=r"^trust anchor twice: its extensions do not parse \(Duplicate 1\.2\.3\.4 "):
         LocalValidator([("twice", doubled)], [])
+
+
+def test_an_anchor_whose_key_cannot_be_used_is_named(hierarchy: TestHierarchy) -> None:
+    anchor, key = ca("Odd Root", now() - DAY, now() + DAY,
+                     extensions=(x509.BasicConstraints(ca=True, path_length=0), CERT_SIGN_ONLY))
+    rsa_oid = bytes.fromhex("06092a864886f70d0101010500")
+    anchor_der = anchor.public_bytes(serialization.Encoding.DER)
+    assert anchor_der.count(rsa_oid) == 1
+    # Its key's algorithm made one the kiosk does not know (as in test_keys_the_kiosk_cannot_check_are_named).
+    odd = x509.load_der_x509_certificate(anchor_der.replace(rsa_oid, rsa_oid[:10] + b"\x02" + rsa_oid[11:]))
+    local = LocalValidator([("odd", odd)], [], require_crl=False)
+    assert words(lambda: local.validate(issue(anchor, key, SIGN_ONLY))) == (
+        "unsupported_key", "trust anchor odd has a key type this kiosk cannot use")
