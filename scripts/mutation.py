@@ -100,9 +100,10 @@ TARGETS = (
     Target("kiosk/services/verification.py", FAST, FLOW_TESTS),
     Target("kiosk/services/operations.py", FAST, FLOW_TESTS),
     Target("kiosk/services/outbox.py", FAST, FLOW_TESTS),
-    Target("kiosk/store/store.py", ("tests/test_store.py", *FAST)),
+    Target("kiosk/store/store.py", ("tests/test_store.py", "tests/test_store_edges.py", *FAST)),
     # Its server test is one in its own file, deselected without --with-server (NEEDS_SERVER).
-    Target("kiosk/offline/validate.py", (OFFLINE_TESTS, *FAST), (OFFLINE_TESTS,)),
+    Target("kiosk/offline/validate.py", (OFFLINE_TESTS, "tests/test_offline_refusals.py", *FAST),
+           (OFFLINE_TESTS,)),
     server_target("operations", SERVER_API_TESTS),
     server_target("verifier"),
     server_target("tokens", SERVER_API_TESTS),

@@ -42,54 +42,16 @@ from linkserver import offline as server_offline
 from linkserver.directory import code_hash
 from linkserver.errors import CODES
 from linkserver.signature import signed_message
+from tests.helpers.certs import DAY, anchors, ca, cert_der, hierarchy_validator, now, refusal, root
 from tests.linkserver.helpers import live_server
 
 KIOSK_ID = "kiosk-demo-01"
 LINKED_ACCOUNT = "2024000001"
-DAY = dt.timedelta(days=1)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def root(hierarchy: TestHierarchy, generation: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(hierarchy.auth_ca_path(generation).read_bytes())
-
-
-def anchors(hierarchy: TestHierarchy) -> list[tuple[str, x509.Certificate]]:
-    return [(f"auth-{g}.pem", root(hierarchy, g)) for g in GENERATIONS]
-
-
-def cert_der(hierarchy: TestHierarchy, holder: str) -> bytes:
-    return hierarchy.holder(holder).auth_certificate.public_bytes(serialization.Encoding.DER)
-
-
-def refusal(call: Callable[[], object]) -> str:
-    with pytest.raises(OfflineRefused) as caught:
-        call()
-    assert caught.value.message and not caught.value.message.startswith(caught.value.code)
-    return caught.value.code
 
 
 @pytest.fixture
 def validator(hierarchy: TestHierarchy) -> LocalValidator:
-    return LocalValidator.from_files(hierarchy.trust_anchor_paths(),
-                                     [hierarchy.crl_path(g) for g in GENERATIONS])
-
-
-def ca(name: str, not_before: dt.datetime,
-       not_after: dt.datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A throwaway self-signed CA, for cases the test hierarchy does not hold."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)])
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(ski, critical=False)
-            .sign(key, hashes.SHA256()))
-    return cert, key
+    return hierarchy_validator(hierarchy)
 
 
 # -- the certificate ------------------------------------------------------------------------------

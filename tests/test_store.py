@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import hashlib
 import itertools
 import os
 import signal
@@ -32,28 +31,13 @@ from kiosk.store import (
     CacheEntry,
     DuplicateEvidence,
     KioskStore,
-    OutboxItem,
     StoreError,
 )
 from kiosk.store.db import HEAD_REVISION, alembic_config, schema_is_current
 from kiosk.store.models import Base
 from tests.conftest import repo_root
 from tests.helpers.outbox import synced_entries
-
-T0 = dt.datetime(2030, 4, 1, 9, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+from tests.helpers.store import T0, Clock, add, voucher_hash
 
 
 @pytest.fixture
@@ -70,14 +54,6 @@ def db_path(tmp_path: Path) -> Path:
 def store(db_path: Path, clock: Clock) -> Iterator[KioskStore]:
     with KioskStore(db_path, clock=clock) as opened:
         yield opened
-
-
-def voucher_hash(voucher: str) -> str:
-    return hashlib.sha256(voucher.encode()).hexdigest()
-
-
-def add(store: KioskStore, key: str, kind: str = "password_reset") -> OutboxItem:
-    return store.add_evidence(key, f"sealed-bundle-{key}", kind, "20******01", voucher_hash(f"V-{key}"))
 
 
 @contextmanager

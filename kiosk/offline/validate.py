@@ -139,7 +139,7 @@ def _check_anchor(cert: x509.Certificate, label: str) -> None:
     # A misconfigured anchor is an installation error: refuse it when loading, not per card.
     try:
         extensions = cert.extensions
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension) as exc:
         raise ValueError(f"trust anchor {label}: its extensions do not parse ({exc})") from None
     constraints = _extension(extensions, x509.BasicConstraints)
     if constraints is not None and not constraints.ca:
@@ -178,7 +178,7 @@ def parse_certificate(cert_der: bytes) -> tuple[x509.Certificate, x509.Extension
         cert = x509.load_der_x509_certificate(bytes(cert_der))
         # cryptography parses extensions lazily; touch them now so a bad certificate fails here.
         extensions = cert.extensions
-    except ValueError:
+    except (ValueError, x509.DuplicateExtension):  # the latter is no ValueError
         raise OfflineRefused("malformed_certificate", "the certificate is not valid DER X.509") from None
     for extension in extensions:
         # RFC 5280: a critical extension that cannot be honoured means the certificate is refused.
