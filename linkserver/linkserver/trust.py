@@ -170,7 +170,7 @@ def leaf_extensions(cert: x509.Certificate) -> x509.Extensions:
     """
     try:
         extensions = cert.extensions
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension) as exc:  # the latter is no ValueError
         raise MalformedCertificate(f"the certificate's extensions do not parse ({exc})") from None
     for extension in extensions:
         if extension.critical and isinstance(extension.value, x509.UnrecognizedExtension):

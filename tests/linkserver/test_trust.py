@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from kiosk.nfc.sim import TestHierarchy
@@ -111,3 +111,14 @@ def test_misconfigured_stores_are_refused(hierarchy: TestHierarchy, tmp_path: Pa
 def test_naive_time_is_a_programming_error(hierarchy: TestHierarchy, trust: TrustStore) -> None:
     with pytest.raises(ValueError, match="timezone"):
         trust.verify_chain(hierarchy.holder("linked").auth_certificate, dt.datetime(2025, 1, 1))
+
+
+def test_an_extension_given_twice_is_malformed(hierarchy: TestHierarchy, trust: TrustStore) -> None:
+    """cryptography raises DuplicateExtension, no ValueError: it is a malformed certificate, not a
+    500 (the leaf's extra extension is renamed KeyUsage in its DER, so KeyUsage stands twice)."""
+    odd = x509.UnrecognizedExtension(ObjectIdentifier("1.2.3.4"), b"\x05\x00")
+    der = plain_leaf(hierarchy, "2023", extra=odd).public_bytes(serialization.Encoding.DER)
+    assert der.count(bytes.fromhex("06032a0304")) == 1
+    twice = x509.load_der_x509_certificate(der.replace(bytes.fromhex("06032a0304"),
+                                                       bytes.fromhex("0603551d0f")))
+    assert code_of(trust, twice) == "malformed_certificate"
