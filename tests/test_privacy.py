@@ -90,3 +90,10 @@ def test_errors_after_verify_hold_no_pin(
     logging.getLogger("test").error("failed", exc_info=err.value)
     assert leaks(SECRETS, f"{err.value} {err.value.args!r}") == []
     assert_no_pin(capture)
+
+
+def test_wipe_leaves_only_zeros_in_the_pin_buffer() -> None:
+    from kiosk.services.verification import wipe
+    buffer = bytearray(b"0729")
+    wipe(buffer)
+    assert buffer == bytearray(4)
