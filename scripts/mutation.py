@@ -39,6 +39,10 @@ OUTPUT = ROOT / "mutants"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 
 FAST = ("tests/fast",)
+#: The kiosk's services with a simulated card in process, a stand-in for the server and a real store.
+SERVICE_TESTS = ("tests/services", *FAST)
+#: The server's modules over its database in process, without HTTP.
+SERVER_UNIT_TESTS = ("tests/linkserver/units",)
 CARD_TESTS = ("tests/test_apdu.py", "tests/test_tlv.py", "tests/test_jpki_session.py",
               "tests/test_cardinfo_session.py", "tests/test_sim_card.py", "tests/test_hostile_card.py",
               "tests/test_privacy.py", "tests/linkserver/test_signature.py", *FAST)
@@ -87,8 +91,9 @@ class Target:
         return self.layout_path.removesuffix(".py").replace("/", ".")
 
 
-def server_target(module: str, server_tests: tuple[str, ...] = ()) -> Target:
-    return Target(f"linkserver/linkserver/{module}.py", SERVER_CORE_TESTS, server_tests)
+def server_target(module: str, server_tests: tuple[str, ...] = (), units: bool = False) -> Target:
+    tests = SERVER_CORE_TESTS + (SERVER_UNIT_TESTS if units else ())
+    return Target(f"linkserver/linkserver/{module}.py", tests, server_tests)
 
 
 TARGETS = (
@@ -97,19 +102,19 @@ TARGETS = (
     Target("kiosk/nfc/cardinfo.py", CARD_TESTS),
     Target("kiosk/nfc/apdu.py", CARD_TESTS),
     Target("kiosk/nfc/tlv.py", CARD_TESTS),
-    Target("kiosk/services/verification.py", FAST, FLOW_TESTS),
-    Target("kiosk/services/operations.py", FAST, FLOW_TESTS),
-    Target("kiosk/services/outbox.py", FAST, FLOW_TESTS),
+    Target("kiosk/services/verification.py", SERVICE_TESTS, FLOW_TESTS),
+    Target("kiosk/services/operations.py", SERVICE_TESTS, FLOW_TESTS),
+    Target("kiosk/services/outbox.py", SERVICE_TESTS, FLOW_TESTS),
     Target("kiosk/store/store.py", ("tests/test_store.py", "tests/test_store_edges.py", *FAST)),
     # Its server test is one in its own file, deselected without --with-server (NEEDS_SERVER).
     Target("kiosk/offline/validate.py", (OFFLINE_TESTS, "tests/test_offline_refusals.py", *FAST),
            (OFFLINE_TESTS,)),
-    server_target("operations", SERVER_API_TESTS),
+    server_target("operations", SERVER_API_TESTS, units=True),
     server_target("verifier"),
-    server_target("tokens", SERVER_API_TESTS),
+    server_target("tokens", SERVER_API_TESTS, units=True),
     server_target("revocation"),
     server_target("ppid"),
-    server_target("audit", SERVER_API_TESTS),
+    server_target("audit", SERVER_API_TESTS, units=True),
 )
 
 

@@ -1,0 +1,1 @@
+"""The server's modules (operations, tokens, audit) over its database in process, without HTTP."""
