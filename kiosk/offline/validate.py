@@ -256,11 +256,14 @@ def load_crl(path: Path) -> x509.CertificateRevocationList:
     """A CRL from a PEM or DER file; ValueError naming the file otherwise."""
     data = _read(path)
     try:
-        if _is_pem(data):
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
+        crl = x509.load_pem_x509_crl(data) if _is_pem(data) else x509.load_der_x509_crl(data)
     except ValueError as exc:
         raise ValueError(f"{path}: not a PEM or DER CRL ({exc})") from None
+    try:
+        crl.extensions  # noqa: B018 - parsed lazily; DuplicateExtension is no ValueError
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise ValueError(f"{path}: the CRL's extensions do not parse ({exc})") from None
+    return crl
 
 
 class LocalValidator:

@@ -103,10 +103,18 @@ def load_crl(path: Path) -> x509.CertificateRevocationList:
     data = path.read_bytes()
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
+            crl = x509.load_pem_x509_crl(data)
+        else:
+            crl = x509.load_der_x509_crl(data)
     except ValueError as exc:
         raise ValueError(f"{path}: not a DER or PEM CRL ({exc})") from None
+    try:
+        # Parsed lazily by cryptography: a CRL whose extensions do not parse is refused at loading,
+        # not at the first card it is asked about (DuplicateExtension is no ValueError).
+        crl.extensions  # noqa: B018
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise ValueError(f"{path}: the CRL's extensions do not parse ({exc})") from None
+    return crl
 
 
 def _crl_covers(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
@@ -166,7 +174,7 @@ class CrlFileChecker:
         return require_aware(self._clock(), "clock's time")
 
     def _find(self, issuer: x509.Certificate) -> _LoadedCrl | None:
-        """The newest CRL signed by ``issuer``'s key."""
+        """The newest CRL signed by ``issuer``'s key (of two of the same moment, the first listed)."""
         crls, cache = self._state
         fingerprint = issuer.fingerprint(hashes.SHA256())
         if fingerprint not in cache:
