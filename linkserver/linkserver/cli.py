@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from linkserver import staffcli
 from linkserver.config import ConfigError, load_settings
 from linkserver.logsafe import log_config
 
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
     check.add_argument("--config", type=Path, required=True, dest="sub_config")
+    staffcli.add_parsers(commands)
     return parser
 
 
@@ -104,6 +106,8 @@ def _admin(args: argparse.Namespace) -> int:
             print(f"imported {added} new renewal pair(s); restart the server to use them")
         elif args.command == "check-audit":
             return _report_audit(check_audit, db, CheckpointError)
+        elif args.command in ("staff", "counter"):
+            return staffcli.run(args, staffcli.directory_for(db, settings))
     finally:
         db.dispose()
     return 0

@@ -92,6 +92,9 @@ class KioskClient(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     #: The highest offline-challenge counter accepted from this kiosk.
     offline_counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The counter (help-desk position) the kiosk stands at; its requests go to that counter's staff.
+    counter_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("counters.counter_id"), nullable=True)
 
 
 class UsedAssertion(Base):
@@ -261,3 +264,62 @@ class Renewal(Base):
     old_serial: Mapped[str] = mapped_column(String(50), primary_key=True)
     new_serial: Mapped[str] = mapped_column(String(50), unique=True)
     imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Counter(Base):
+    """A help-desk counter: the kiosks that stand at it and the desk staff who supervise them."""
+
+    __tablename__ = "counters"
+
+    counter_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class StaffMember(Base):
+    """A named member of staff who signs in to the console (password and a second factor)."""
+
+    __tablename__ = "staff_members"
+
+    staff_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    #: desk, supervisor or auditor (``linkserver.staff.ROLES``).
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The TOTP secret, sealed under a key derived from the server's secret; None until enrolled.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(128), nullable=True)
+    #: The time step of the last TOTP code accepted: a code is good once.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Failed sign-in steps since the last whole sign-in, and until when sign-in is refused.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class StaffCounter(Base):
+    """A desk staff member's assignment to a counter."""
+
+    __tablename__ = "staff_counters"
+
+    staff_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("staff_members.staff_id"), primary_key=True)
+    counter_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("counters.counter_id"), primary_key=True)
+
+
+class ConsoleSession(Base):
+    """A browser's session on the staff console; only the token's hash is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(String(64), ForeignKey("staff_members.staff_id"), index=True)
+    #: second_factor (the password was right), enrol (the first sign-in's TOTP enrolment) or signed_in.
+    stage: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    #: A TOTP secret offered at enrolment, sealed, until a code from it confirms it.
+    pending_totp: Mapped[bytes | None] = mapped_column(LargeBinary(128), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
