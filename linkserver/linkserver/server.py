@@ -10,11 +10,15 @@ from dataclasses import dataclass
 
 import httpx2
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from linkserver.admin import load_renewals
 from linkserver.anchor import checkpoint_head, open_database
 from linkserver.app import create_app
 from linkserver.config import Settings, load_settings
+from linkserver.console.app import ConsoleParts, create_console
+from linkserver.console.queue import ConsoleQueue
+from linkserver.console.sessions import ConsoleSessions
 from linkserver.device import DeviceGrant
 from linkserver.directory import LinkStore, SqlDirectory
 from linkserver.http_guard import install as install_http_guard
@@ -25,6 +29,7 @@ from linkserver.ppid import PpidDeriver, RenewalTable, load_renewals_csv
 from linkserver.ratelimit import RateLimiter
 from linkserver.revocation import CrlFileChecker, OcspChecker, RevocationChecker
 from linkserver.service import ServerParts, VerificationService, utc_now
+from linkserver.staff import StaffDirectory, TotpSealer
 from linkserver.tokens import TokenService, load_ec_private_key
 from linkserver.trust import TrustStore
 from linkserver.verifier import JpkiVerifier
@@ -42,6 +47,7 @@ class LinkServer:
     operations: OperationService
     device: DeviceGrant
     offline: OfflineService
+    console: ConsoleParts
     app: FastAPI
 
 
@@ -92,11 +98,21 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes,
                      public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs)
+    console = ConsoleParts(StaffDirectory(db, TotpSealer(secret), clock), ConsoleSessions(db, clock),
+                           ConsoleQueue(operations))
+    mount_console(app, console)
     install_http_guard(app, settings)
     # Each process checkpoints the audit chain's head as it stops, so a clean shutdown leaves no
     # entry that could be cut off without trace.
     app.router.add_event_handler("shutdown", lambda: checkpoint_head(db))
-    return LinkServer(settings, parts, verification, operations, device, offline, app)
+    return LinkServer(settings, parts, verification, operations, device, offline, console, app)
+
+
+def mount_console(app: FastAPI, console: ConsoleParts) -> None:
+    """The staff console at ``/console/`` (``/console`` leads there); it is not in the OpenAPI document."""
+    app.add_api_route("/console", lambda: RedirectResponse("/console/", status_code=308),
+                      include_in_schema=False)
+    app.mount("/console", create_console(console), name="console")
 
 
 #: Names the configuration file for worker processes, which start from ``worker_app``.

@@ -1,0 +1,245 @@
+"""The console's routes: sign-in (password, then TOTP, enrolled at the first sign-in), the queue of
+requests waiting on the member's counters, and decisions. Mounted by the server at ``/console``.
+
+Every page carries the server's page headers (a Content-Security-Policy with no inline script and
+``frame-ancestors 'none'``, no caching). Cookies are HttpOnly and SameSite=Strict, and Secure
+except over plain HTTP on loopback. Every form carries a CSRF token: before sign-in one bound to a
+cookie of its own, afterwards the session's; a stale one gets 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import segno
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from linkserver.api.forms import read_form
+from linkserver.console.queue import REFUSAL_REASONS, ConsoleQueue, NotYours
+from linkserver.console.sessions import SIGNED_IN, ConsoleSessions, ConsoleUser
+from linkserver.console.texts import DEFAULT_LANGUAGE, LANGUAGES, TEXTS
+from linkserver.errors import ApiError
+from linkserver.staff import SignInRefused, StaffDirectory, provisioning_uri
+from linkserver.tokens import AuthError
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "console_session"
+FORM_COOKIE = "console_form"
+LANGUAGE_COOKIE = "console_lang"
+PATH = "/console"
+MAX_FIELD = 256
+
+_templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+
+@dataclass
+class ConsoleParts:
+    staff: StaffDirectory
+    sessions: ConsoleSessions
+    queue: ConsoleQueue
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    if asked in LANGUAGES:
+        return asked
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def _secure(request: Request) -> bool:
+    """Secure cookies everywhere but plain HTTP to a loopback address (a desk PC's own test)."""
+    if request.url.scheme == "https":
+        return True
+    host = request.url.hostname or ""
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"
+
+
+def _cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(name, value, path=PATH, httponly=True, samesite="strict", secure=_secure(request))
+
+
+def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    lang = language(request)
+    words = TEXTS[lang]
+    other = "en" if lang == "ja" else "ja"
+    body = _templates.get_template(template).render(t=words, lang=lang, other=other, path=request.url.path,
+                                                    **values)
+    response = HTMLResponse(body, status_code=status)
+    if request.query_params.get("lang") in LANGUAGES:
+        _cookie(response, request, LANGUAGE_COOKIE, lang)
+    return response
+
+
+def redirect(to: str) -> RedirectResponse:
+    return RedirectResponse(PATH + to, status_code=303)
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The posted form's fields, each cut to a sane length; a body that is no form gives nothing,
+    which the checks that follow refuse (its CSRF token is missing)."""
+    try:
+        data = await read_form(request)
+    except AuthError:
+        return {}
+    return {key: value[:MAX_FIELD] for key, value in data.items()}
+
+
+def create_console(parts: ConsoleParts) -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    _sign_in_routes(app, parts)
+    _second_factor_routes(app, parts)
+    _queue_routes(app, parts)
+    return app
+
+
+def _user(request: Request, parts: ConsoleParts) -> ConsoleUser | None:
+    return parts.sessions.find(request.cookies.get(SESSION_COOKIE))
+
+
+def _sign_in_form(request: Request, message: str | None = None, status: int = 200) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = page(request, "sign_in.html", status, csrf=token, message=message)
+    _cookie(response, request, FORM_COOKIE, token)
+    return response
+
+
+def _refusal_words(request: Request, refused: SignInRefused) -> str:
+    words = TEXTS[language(request)]
+    if refused.code == "locked" and refused.until is not None:
+        return words["locked"] % refused.until.strftime("%H:%M")
+    return words.get(refused.code, words["wrong"])
+
+
+def _sign_in_routes(app: FastAPI, parts: ConsoleParts) -> None:
+    @app.get("/sign-in", response_class=HTMLResponse)
+    def sign_in_page(request: Request) -> HTMLResponse:
+        expired = request.query_params.get("expired") == "1"
+        return _sign_in_form(request, TEXTS[language(request)]["expired"] if expired else None)
+
+    @app.post("/sign-in", response_class=HTMLResponse)
+    async def sign_in(request: Request) -> Response:
+        fields = await form(request)
+        cookie = request.cookies.get(FORM_COOKIE, "")
+        if not cookie or not secrets.compare_digest(fields.get("csrf", "").encode(), cookie.encode()):
+            return _sign_in_form(request, TEXTS[language(request)]["stale_form"], 403)
+        staff_id = fields.get("staff_id", "").strip()
+        try:
+            member = parts.staff.check_password(staff_id, fields.get("password", ""))
+        except SignInRefused as refused:
+            return _sign_in_form(request, _refusal_words(request, refused), 401)
+        pending = None if member.enrolled else parts.staff.offer_enrolment(member.staff_id)[1]
+        user = parts.sessions.start(member.staff_id, "second_factor" if member.enrolled else "enrol", pending)
+        response = redirect("/second-factor")
+        _cookie(response, request, SESSION_COOKIE, user.token)
+        response.delete_cookie(FORM_COOKIE, path=PATH)
+        return response
+
+    @app.post("/sign-out")
+    async def sign_out(request: Request) -> Response:
+        user = _user(request, parts)
+        fields = await form(request)
+        if user is not None and not user.csrf_ok(fields.get("csrf")):
+            return page(request, "message.html", 403, message=TEXTS[language(request)]["stale_form"])
+        if user is not None:
+            parts.sessions.end(user)
+        response = redirect("/sign-in")
+        response.delete_cookie(SESSION_COOKIE, path=PATH)
+        return response
+
+
+def _second_factor_routes(app: FastAPI, parts: ConsoleParts) -> None:
+    @app.get("/second-factor", response_class=HTMLResponse)
+    def second_factor_page(request: Request) -> Response:
+        user = _user(request, parts)
+        if user is None or user.signed_in:
+            return redirect("/sign-in" if user is None else "/")
+        return _second_factor(request, parts, user)
+
+    @app.post("/second-factor", response_class=HTMLResponse)
+    async def second_factor(request: Request) -> Response:
+        user = _user(request, parts)
+        if user is None or user.signed_in:
+            return redirect("/sign-in?expired=1" if user is None else "/")
+        fields = await form(request)
+        if not user.csrf_ok(fields.get("csrf")):
+            return _second_factor(request, parts, user, TEXTS[language(request)]["stale_form"], 403)
+        code = fields.get("code", "")
+        try:
+            if user.stage == "enrol" and user.pending_totp is not None:
+                parts.staff.confirm_enrolment(user.staff_id, user.pending_totp, code)
+            else:
+                parts.staff.check_totp(user.staff_id, code)
+        except SignInRefused as refused:
+            if refused.code != "wrong":
+                parts.sessions.end(user)
+                return _sign_in_form(request, _refusal_words(request, refused), 401)
+            return _second_factor(request, parts, user, _refusal_words(request, refused), 401)
+        fresh = parts.sessions.advance(user, SIGNED_IN)
+        response = redirect("/")
+        _cookie(response, request, SESSION_COOKIE, fresh.token)
+        return response
+
+
+def _second_factor(request: Request, parts: ConsoleParts, user: ConsoleUser, message: str | None = None,
+                   status: int = 200) -> HTMLResponse:
+    qr = secret = None
+    if user.stage == "enrol" and user.pending_totp is not None:
+        secret = parts.staff.sealer.open(user.staff_id, user.pending_totp)
+        qr = segno.make(provisioning_uri(user.staff_id, secret), error="m").svg_inline(scale=5, border=2)
+    return page(request, "second_factor.html", status, csrf=user.csrf, qr=qr, secret=secret, message=message)
+
+
+def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    def queue(request: Request) -> Response:
+        user = _user(request, parts)
+        if user is None or not user.signed_in:
+            return redirect("/sign-in")
+        member = parts.staff.info(user.staff_id)
+        words = TEXTS[language(request)]
+        try:
+            waiting = parts.queue.pending(member)
+        except NotYours:
+            return page(request, "message.html", member=member, csrf=user.csrf, message=words["auditor_only"])
+        done = request.query_params.get("done")
+        message = words.get(done) if done in ("approved", "refused") else None
+        return page(request, "queue.html", member=member, csrf=user.csrf, waiting=waiting,
+                    reasons=REFUSAL_REASONS, message=message)
+
+    @app.post("/operations/{operation_id}/decision", response_class=HTMLResponse)
+    async def decide(request: Request, operation_id: str) -> Response:
+        user = _user(request, parts)
+        if user is None or not user.signed_in:
+            return redirect("/sign-in?expired=1")
+        fields = await form(request)
+        words = TEXTS[language(request)]
+        member = parts.staff.info(user.staff_id)
+        if not user.csrf_ok(fields.get("csrf")):
+            return page(request, "message.html", 403, member=member, csrf=user.csrf,
+                        message=words["stale_form"])
+        approve = fields.get("decision") == "approve"
+        try:
+            parts.queue.decide(member, operation_id, approve, fields.get("reason"))
+        except NotYours:
+            return page(request, "message.html", 403, member=member, csrf=user.csrf,
+                        message=words["not_yours"])
+        except ApiError as refused:
+            return page(request, "message.html", refused.status, member=member, csrf=user.csrf,
+                        message=f"{refused.message} ({refused.code})")
+        return redirect("/?done=" + quote("approved" if approve else "refused"))
