@@ -140,7 +140,7 @@ def test_a_password_reset_end_to_end(live: LiveServer, client: LinkageClient, re
     decided = client.wait_for_decision(operation.operation_id, session_key, cancel=threading.Event(),
                                        poll=0.05, timeout=10)
     staff.join()
-    assert decided.status == "approved" and decided.approved_by == "yamada.t"
+    assert decided.status == "approved" and decided.approved_by == live.setup.staff_id  # not the body's
     assert decided.session_key == session_key
     assert recorder.count("GET", f"/v1/operations/{operation.operation_id}") == 0
 

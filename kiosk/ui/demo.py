@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEMO_KIOSK_ID = "kiosk-demo-01"
-DEMO_STAFF_ID = "staff-console-demo"
+DEMO_STAFF_ID = "staff-automation-demo"
 DEMO_WINDOW_SIZE = (1280, 800)
 IN_PROCESS_READER = "Simulated reader (in process)"
 SERVER_START_SECONDS = 60.0

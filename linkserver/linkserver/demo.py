@@ -28,7 +28,7 @@ from linkserver.ppid import PpidDeriver, load_renewals_csv
 from linkserver.tokens import generate_ec_private_key_pem
 
 DEMO_KIOSK_ID = "kiosk-demo-01"
-DEMO_STAFF_ID = "staff-console-demo"
+DEMO_STAFF_ID = "staff-automation-demo"
 DEMO_PASSWORD = "Demo-Passw0rd!"
 
 

@@ -119,7 +119,10 @@ class PasswordRequest(Strict):
 
 class DecisionRequest(Strict):
     approve: bool
-    staff_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+    staff_id: Annotated[str | None, Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$", deprecated=True,
+        description="ignored: a decision through this API is recorded as the calling client's; named "
+        "staff decide at the console (/console/), in their own name")]
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 

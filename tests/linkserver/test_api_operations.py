@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from typing import Any
@@ -44,6 +45,16 @@ def account_row(live: LiveServer, account: str) -> Account:
         return row
 
 
+def decision_entry(live: LiveServer, operation_id: str) -> tuple[str | None, object]:
+    """The client and the staff member the operation's decision was audited under."""
+    with live.server.parts.db.transaction() as session:
+        for entry in session.scalars(select(AuditEntry).where(AuditEntry.event == "operation_approved")):
+            details = json.loads(entry.details)
+            if details["operation_id"] == operation_id:
+                return entry.client_id, details["staff"]
+    raise AssertionError(f"no decision audited for {operation_id}")
+
+
 def test_link_status_completes_at_once_and_notifies(live: LiveServer) -> None:
     kiosk = live.kiosk()
     answer = live.operation(kiosk, "link_status", verified(live, kiosk))
@@ -71,7 +82,9 @@ def test_mfa_reset_clears_methods_and_issues_a_time_limited_code(live: LiveServe
     op = created.json()["operation_id"]
     approved = decide(live, staff, op).json()
     assert approved["status"] == "completed"
-    assert approved["approved_by"] == "yamada.t"
+    # The body named "yamada.t"; the decision is the calling client's.
+    assert approved["approved_by"] == live.setup.staff_id
+    assert decision_entry(live, op) == (live.setup.staff_id, live.setup.staff_id)
     code = revealed(live, kiosk, created)["result"]["enrolment_code"]
     assert re.fullmatch(r"([A-Z2-9]{4}-){3}[A-Z2-9]{4}", code)
     row = account_row(live, LINKED)

@@ -19,4 +19,6 @@ def pending_operations(who: CallerDep, found: ServicesDep) -> OperationList:
              responses=documented(400, 401, 403, 404, 409, 422, 429))
 def decide(operation_id: OperationId, body: DecisionRequest, who: CallerDep,
            found: ServicesDep) -> OperationResponse:
-    return answer(found.operations.decide(who, operation_id, body.approve, body.staff_id, body.reason))
+    # The decision is the calling client's: a body's ``staff_id`` names whoever the caller claims to
+    # be, so it is not believed. Named staff decide at the console, in their own name.
+    return answer(found.operations.decide(who, operation_id, body.approve, who.client_id, body.reason))
