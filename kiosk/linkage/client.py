@@ -89,6 +89,8 @@ SEALED = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_CERTIFICATE_BYTES = 16_500
 MAX_SIGNATURE_BYTES = 1_050
 MAX_PASSWORD_CHARS = 1024
+#: The longest a keep-alive asks the server to hold its answer while staff decide (seconds).
+LONG_POLL = 8.0
 
 
 # -- the client -------------------------------------------------------------------------------------
@@ -226,13 +228,15 @@ class LinkageClient:
             raise ServerProtocolError("the server answered with another operation")
         return operation
 
-    def keep_alive(self, operation_id: str, session_key: str) -> Operation:
+    def keep_alive(self, operation_id: str, session_key: str, wait: float = 0) -> Operation:
         """Tell the server this session still waits; the operation as it stands now.
 
         An operation awaiting staff expires on the server a few seconds after the keep-alives
-        stop, so a kiosk that gave up or died leaves nothing for staff to approve.
+        stop, so a kiosk that gave up or died leaves nothing for staff to approve. With ``wait``
+        the server holds its answer up to that many seconds until staff decide (a long-poll).
         """
-        return self._session_call(operation_id, session_key, "keepalive", None)
+        query = f"?wait={wait:g}" if wait > 0 else ""
+        return self._session_call(operation_id, session_key, "keepalive" + query, None)
 
     def cancel_operation(self, operation_id: str, session_key: str, reason: str | None = None) -> Operation:
         """End the operation on the server (every way out of a session calls this); idempotent.
@@ -258,10 +262,13 @@ class LinkageClient:
                           poll: float = 1.0, timeout: float = 600) -> Operation:
         """Keep the operation alive until staff decided (the status is no longer ``awaiting_approval``).
 
-        Each poll is a keep-alive, so it should come well within the server's keep-alive timeout
-        (15 s by default). Raises Cancelled as soon as ``cancel`` is set (the caller then cancels
-        the operation). After ``timeout`` seconds the last answer is returned, still
-        ``awaiting_approval``, for the caller to treat as undecided.
+        Each keep-alive is a long-poll: the server answers as soon as staff decide, or after
+        ``long_poll`` seconds (kept well inside the read timeout and the server's keep-alive
+        timeout); a server that answers at once is asked again ``poll`` seconds later. Raises
+        Cancelled once ``cancel`` is set (the caller then cancels the operation, which ends a
+        long-poll under way at once; otherwise it runs out within ``long_poll`` seconds). After
+        ``timeout`` seconds the last answer is returned, still ``awaiting_approval``, for the
+        caller to treat as undecided.
         """
         if not poll > 0 or not timeout >= 0:
             raise ValueError("poll must be positive and timeout not negative")
@@ -269,12 +276,22 @@ class LinkageClient:
         while True:
             if cancel.is_set():
                 raise Cancelled("the wait for a staff decision was cancelled")
-            operation = self.keep_alive(operation_id, session_key)
+            asked = time.monotonic()
+            hold = min(self.long_poll, max(0.0, deadline - asked))
+            operation = self.keep_alive(operation_id, session_key, hold)
+            if cancel.is_set():  # the session ended while the long-poll was out (its end woke it)
+                raise Cancelled("the wait for a staff decision was cancelled")
             remaining = deadline - time.monotonic()
             if operation.status != "awaiting_approval" or remaining <= 0:
                 return operation
-            if cancel.wait(min(poll, remaining)):
+            if cancel.wait(min(max(0.0, poll - (time.monotonic() - asked)), remaining)):
                 raise Cancelled("the wait for a staff decision was cancelled")
+
+    @property
+    def long_poll(self) -> float:
+        """How long a keep-alive asks the server to hold its answer: within the read timeout, with
+        two seconds to spare, and at most ``LONG_POLL`` seconds; none when the timeout is short."""
+        return max(0.0, min(LONG_POLL, self.config.read_timeout - 2.0))
 
     def set_password(self, operation_id: str, new_password: str, session_key: str) -> Operation:
         """Send the user's new password for an approved password reset, from the session that asked.

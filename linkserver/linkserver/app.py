@@ -38,6 +38,7 @@ from linkserver.ratelimit import RateLimiter
 from linkserver.schemas import ErrorBody
 from linkserver.service import VerificationService
 from linkserver.tokens import AuthError
+from linkserver.wakeups import Wakeups
 
 logger = logging.getLogger("linkserver.http")
 
@@ -103,7 +104,8 @@ class BodyLimit:
 
 def create_app(verification: VerificationService, operations: OperationService, device: DeviceGrant,
                offline: OfflineService, *, max_request_bytes: int = 64 * 1024,
-               public_limiter: RateLimiter | None = None, docs: bool = False) -> FastAPI:
+               public_limiter: RateLimiter | None = None, docs: bool = False,
+               wakeups: Wakeups | None = None) -> FastAPI:
     app = FastAPI(
         title="My Number Card linkage server",
         version="1.0.0",
@@ -119,7 +121,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
         redoc_url=None,
     )
     app.state.services = Services(verification, operations, device, offline,
-                                  public_limiter or RateLimiter(30, 60))
+                                  public_limiter or RateLimiter(30, 60), wakeups or Wakeups())
     app.add_middleware(BodyLimit, limit=max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the pages' styles and scripts
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from linkserver.staff import StaffDirectory, TotpSealer
 from linkserver.tokens import TokenService, load_ec_private_key
 from linkserver.trust import TrustStore
 from linkserver.verifier import JpkiVerifier
+from linkserver.wakeups import Wakeups
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +97,12 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     operations = OperationService(parts, lifetimes)
     device = DeviceGrant(parts, lifetimes, settings.issuer)
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
+    wakeups = Wakeups()
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes,
-                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs)
+                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs,
+                     wakeups=wakeups)
     console = ConsoleParts(StaffDirectory(db, TotpSealer(secret), clock), ConsoleSessions(db, clock),
-                           ConsoleQueue(operations))
+                           ConsoleQueue(operations), wakeups)
     mount_console(app, console)
     install_http_guard(app, settings)
     # Each process checkpoints the audit chain's head as it stops, so a clean shutdown leaves no

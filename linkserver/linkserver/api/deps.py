@@ -9,7 +9,7 @@ kiosk's token itself.
 # No ``from __future__ import annotations``: FastAPI reads these aliases at run time.
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
@@ -22,6 +22,7 @@ from linkserver.operations import OperationService
 from linkserver.ratelimit import RateLimiter
 from linkserver.service import ServerParts, VerificationService
 from linkserver.tokens import AuthError, Caller
+from linkserver.wakeups import Wakeups
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Services:
     device: DeviceGrant
     offline: OfflineService
     public_limiter: RateLimiter
+    #: Wakes the long-polls and live queues when an operation is created or decided here.
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
     @property
     def parts(self) -> ServerParts:

@@ -21,4 +21,6 @@ def decide(operation_id: OperationId, body: DecisionRequest, who: CallerDep,
            found: ServicesDep) -> OperationResponse:
     # The decision is the calling client's: a body's ``staff_id`` names whoever the caller claims to
     # be, so it is not believed. Named staff decide at the console, in their own name.
-    return answer(found.operations.decide(who, operation_id, body.approve, who.client_id, body.reason))
+    view = found.operations.decide(who, operation_id, body.approve, who.client_id, body.reason)
+    found.wakeups.notify()  # the waiting kiosk's long-poll answers now
+    return answer(view)

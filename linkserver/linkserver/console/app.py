@@ -29,6 +29,7 @@ from linkserver.console.texts import DEFAULT_LANGUAGE, LANGUAGES, TEXTS
 from linkserver.errors import ApiError
 from linkserver.staff import SignInRefused, StaffDirectory, provisioning_uri
 from linkserver.tokens import AuthError
+from linkserver.wakeups import Wakeups
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "console_session"
@@ -45,6 +46,7 @@ class ConsoleParts:
     staff: StaffDirectory
     sessions: ConsoleSessions
     queue: ConsoleQueue
+    wakeups: Wakeups
 
 
 def language(request: Request) -> str:
@@ -236,6 +238,7 @@ def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
         approve = fields.get("decision") == "approve"
         try:
             parts.queue.decide(member, operation_id, approve, fields.get("reason"))
+            parts.wakeups.notify()
         except NotYours:
             return page(request, "message.html", 403, member=member, csrf=user.csrf,
                         message=words["not_yours"])
