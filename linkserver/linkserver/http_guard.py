@@ -41,7 +41,8 @@ COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-re
 #: A page's: its own files only, nothing inline, no frames, no caches.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+                               "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                               "frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
 #: The OpenAPI UI's (``server.docs``), whose scripts and styles come from a CDN and which has an

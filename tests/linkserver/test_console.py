@@ -5,6 +5,7 @@ another counter's request, an auditor's decision)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx2
 import pytest
@@ -178,3 +179,44 @@ def test_the_console_is_not_in_the_openapi_document(counters: LiveServer) -> Non
     paths = httpx2.get(counters.url("/openapi.json")).json()["paths"]
     assert not [path for path in paths if path.startswith("/console")]
     assert httpx2.get(counters.url("/console")).headers["location"] == "/console/"
+
+
+def next_event(lines: Iterator[str]) -> tuple[str, str]:
+    """The next server-sent event's name and data (comments, the keep-alive pings, skipped)."""
+    name = data = ""
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data = line.split(":", 1)[1].strip()
+        elif not line and name:
+            return name, data
+    raise AssertionError("the event stream ended")
+
+
+def test_the_live_queue_tells_of_each_change_and_a_dropped_stream_costs_nothing(counters: LiveServer) -> None:
+    hanako = ConsoleUser(counters, "hanako")
+    hanako.sign_in()
+    wakeups = counters.server.console.wakeups
+    with hanako.http.stream("GET", "/console/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next_event(lines) == ("queue", "0")
+        operation_id = waiting_request(counters)
+        assert next_event(lines) == ("queue", "1")
+        fragment = hanako.http.get("/console/queue")
+        assert f'id="op-{operation_id}"' in fragment.text and "<html" not in fragment.text
+    assert wakeups.until_waiters(lambda n: n == 0, 30)  # the server noticed the client left
+    assert hanako.decide(operation_id, "approve").status_code == 303  # the session lived on
+
+
+def test_the_live_queue_ends_with_the_session(counters: LiveServer) -> None:
+    hanako = ConsoleUser(counters, "hanako")
+    hanako.sign_in()
+    with hanako.http.stream("GET", "/console/events") as stream:
+        lines = stream.iter_lines()
+        assert next_event(lines) == ("queue", "0")
+        counters.clock.advance(15 * 60)  # the stream itself is no activity: the session idles out
+        assert next_event(lines) == ("signed-out", "")
+    assert hanako.http.get("/console/events").status_code == 204  # and a browser stops reconnecting
+    assert hanako.http.get("/console/queue").status_code == 401

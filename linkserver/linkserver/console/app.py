@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from linkserver.api.forms import read_form
 from linkserver.console.queue import REFUSAL_REASONS, ConsoleQueue, NotYours
 from linkserver.console.sessions import SIGNED_IN, ConsoleSessions, ConsoleUser
 from linkserver.console.texts import DEFAULT_LANGUAGE, LANGUAGES, TEXTS
 from linkserver.errors import ApiError
-from linkserver.staff import SignInRefused, StaffDirectory, provisioning_uri
+from linkserver.staff import SignInRefused, StaffDirectory, StaffInfo, provisioning_uri
 from linkserver.tokens import AuthError
 from linkserver.wakeups import Wakeups
 
@@ -37,6 +40,10 @@ FORM_COOKIE = "console_form"
 LANGUAGE_COOKIE = "console_lang"
 PATH = "/console"
 MAX_FIELD = 256
+#: The live queue looks at the database this often when nothing in this process woke it (seconds),
+#: and keeps a quiet connection open with a comment this often.
+LIVE_RECHECK = 1.0
+LIVE_PING = 15
 
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
@@ -107,11 +114,12 @@ def create_console(parts: ConsoleParts) -> FastAPI:
     _sign_in_routes(app, parts)
     _second_factor_routes(app, parts)
     _queue_routes(app, parts)
+    _live_routes(app, parts)
     return app
 
 
-def _user(request: Request, parts: ConsoleParts) -> ConsoleUser | None:
-    return parts.sessions.find(request.cookies.get(SESSION_COOKIE))
+def _user(request: Request, parts: ConsoleParts, touch: bool = True) -> ConsoleUser | None:
+    return parts.sessions.find(request.cookies.get(SESSION_COOKIE), touch)
 
 
 def _sign_in_form(request: Request, message: str | None = None, status: int = 200) -> HTMLResponse:
@@ -246,3 +254,50 @@ def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
             return page(request, "message.html", refused.status, member=member, csrf=user.csrf,
                         message=f"{refused.message} ({refused.code})")
         return redirect("/?done=" + quote("approved" if approve else "refused"))
+
+
+def _live_routes(app: FastAPI, parts: ConsoleParts) -> None:
+    """The live queue: ``/events`` tells the page (``static/console.js``) when the member's queue
+    changed, and the page fetches ``/queue`` to redraw it. Neither counts as the member's activity,
+    so an open page still ends its session when idle; the stream then says ``signed-out``."""
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue_fragment(request: Request) -> Response:
+        user = _user(request, parts, touch=False)
+        if user is None or not user.signed_in:
+            return Response(status_code=401)
+        member = parts.staff.info(user.staff_id)
+        try:
+            waiting = parts.queue.pending(member)
+        except NotYours:
+            return Response(status_code=403)
+        return page(request, "queue_items.html", csrf=user.csrf, waiting=waiting, reasons=REFUSAL_REASONS)
+
+    @app.get("/events")
+    async def events(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        user = await run_in_threadpool(parts.sessions.find, token, False)
+        if user is None or not user.signed_in:
+            return Response(status_code=204)  # an EventSource stops reconnecting on 204
+        member = await run_in_threadpool(parts.staff.info, user.staff_id)
+        if not member.decides:
+            return Response(status_code=204)
+        return EventSourceResponse(_queue_changes(parts, token, member), ping=LIVE_PING,
+                                   headers={"Cache-Control": "no-store"})
+
+
+async def _queue_changes(parts: ConsoleParts, token: str | None,
+                         member: StaffInfo) -> AsyncIterator[dict[str, str]]:
+    """An event each time the member's queue holds other requests; ``signed-out`` when the session ends."""
+    shown: tuple[str, ...] | None = None
+    while True:
+        user = await run_in_threadpool(parts.sessions.find, token, False)
+        if user is None or not user.signed_in:
+            yield {"event": "signed-out", "data": ""}
+            return
+        waiting = await run_in_threadpool(parts.queue.pending, member)
+        now = tuple(item.operation_id for item in waiting)
+        if now != shown:
+            shown = now
+            yield {"event": "queue", "data": str(len(now))}
+        await parts.wakeups.wait(LIVE_RECHECK)

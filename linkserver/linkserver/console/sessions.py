@@ -62,8 +62,9 @@ class ConsoleSessions:
                                        last_seen_at=now, expires_at=now + UNFINISHED))
         return ConsoleUser(token, staff_id, stage, csrf, pending_totp)
 
-    def find(self, token: str | None) -> ConsoleUser | None:
-        """The live session of ``token`` (its idle time restarts), or None; an expired one is removed."""
+    def find(self, token: str | None, touch: bool = True) -> ConsoleUser | None:
+        """The live session of ``token``, or None; an expired one is removed. With ``touch`` (a
+        request the member made, not the live queue's own) its idle time restarts."""
         if not token:
             return None
         now = self.clock()
@@ -75,7 +76,8 @@ class ConsoleSessions:
             if row.expires_at <= now or idle_out:
                 session.delete(row)
                 return None
-            row.last_seen_at = now
+            if touch:
+                row.last_seen_at = now
             return ConsoleUser(token, row.staff_id, row.stage, row.csrf_token, row.pending_totp)
 
     def advance(self, user: ConsoleUser, stage: str) -> ConsoleUser:

@@ -1,0 +1,145 @@
+"""The staff console in a real browser (Debian's Chromium driven by Playwright, a desk PC's viewport):
+sign-in with the password and a TOTP code, the live queue that shows a kiosk's request without a
+reload, and decisions that reach the kiosk waiting on its long-poll."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from kiosk.linkage import LinkageClient
+from kiosk.linkage.models import Operation
+from kiosk.nfc.sim import TestHierarchy
+from linkserver.console.texts import TEXTS
+from tests.helpers.linkage_client import LINKED, card_verification, config_for
+from tests.linkserver.console_parts import PASSWORD, staff_of
+from tests.linkserver.helpers import LiveServer, live_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+DESK = {"viewport": {"width": 1366, "height": 768}}
+JA, EN = TEXTS["ja"], TEXTS["en"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Chromium is missing: scripts/setup installs Debian's chromium package"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                              args=["--no-sandbox", "--headless=new", "--disable-gpu"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path, hierarchy: TestHierarchy) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "state", hierarchy) as server:
+        staff = staff_of(server)
+        staff.add_counter("north", "North counter")
+        staff.place_kiosk(server.setup.kiosk_id, "north")
+        staff.add("hanako", "Hanako Sato", "desk", PASSWORD)
+        staff.assign("hanako", "north")
+        yield server
+
+
+@pytest.fixture
+def desk(browser: Browser, live: LiveServer) -> Iterator[tuple[Page, list[str]]]:
+    """A desk PC's browser in Japanese; the second value collects the page's errors (a script the
+    security policy blocked, a failed request)."""
+    context = browser.new_context(locale="ja-JP", **DESK)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: _note(errors, message))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page, errors
+    context.close()
+
+
+def _note(errors: list[str], message: ConsoleMessage) -> None:
+    if message.type == "error":
+        errors.append(message.text)
+
+
+def sign_in(page: Page, live: LiveServer) -> str:
+    """The first sign-in: password, then the enrolment with the key the page shows; the key back."""
+    page.goto(live.url("/console/"))
+    expect(page).to_have_title(f"{JA['sign_in']} – {JA['console']}")
+    page.get_by_label(JA["staff_id"]).fill("hanako")
+    page.get_by_label(JA["password"]).fill(PASSWORD)
+    page.get_by_role("button", name=JA["continue"]).click()
+    expect(page.get_by_role("heading", name=JA["enrol_heading"])).to_be_visible()
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label(JA["code"]).fill(pyotp.TOTP(secret).at(live.clock()))
+    page.get_by_role("button", name=JA["continue"]).click()
+    expect(page.get_by_role("heading", name=JA["queue_heading"])).to_be_visible()
+    return secret
+
+
+class WaitingKiosk:
+    """A kiosk that asked for an MFA reset and waits for staff on its long-poll, in a thread."""
+
+    def __init__(self, live: LiveServer) -> None:
+        self.client = LinkageClient(config_for(live))
+        verification = card_verification(live, self.client, "linked", LINKED)
+        created = self.client.create_operation("mfa_reset", verification.verification_id, {},
+                                               uuid.uuid4().hex)
+        assert created.session_key is not None
+        self.operation_id, self.key = created.operation_id, created.session_key
+        self.decided: Operation | None = None
+        self.thread = threading.Thread(target=self._wait)
+        self.thread.start()
+
+    def _wait(self) -> None:
+        self.decided = self.client.wait_for_decision(self.operation_id, self.key, cancel=threading.Event(),
+                                                     timeout=60)
+
+    def outcome(self) -> Operation:
+        self.thread.join(60)
+        self.client.close()
+        assert self.decided is not None
+        return self.decided
+
+
+def test_sign_in_and_a_request_appears_without_a_reload_and_is_approved(desk: tuple[Page, list[str]],
+                                                                         live: LiveServer) -> None:
+    page, errors = desk
+    sign_in(page, live)
+    expect(page.get_by_text(JA["queue_empty"])).to_be_visible()
+    kiosk = WaitingKiosk(live)
+    request = page.locator(f"#op-{kiosk.operation_id}").locator("xpath=..")
+    expect(request).to_be_visible()  # drawn by the live queue: the page was not reloaded
+    assert page.locator("#queue").get_attribute("data-updates") == "1"
+    expect(request).to_contain_text(JA["mfa_reset"])
+    request.get_by_role("button", name=JA["approve"]).click()  # one click
+    expect(page.get_by_role("status")).to_have_text(JA["approved"])
+    assert kiosk.outcome().status == "completed"
+    expect(page.locator(f"#op-{kiosk.operation_id}")).to_have_count(0)
+    assert errors == []
+
+
+def test_a_refusal_with_a_reason_reaches_the_kiosk(desk: tuple[Page, list[str]], live: LiveServer) -> None:
+    page, errors = desk
+    sign_in(page, live)
+    kiosk = WaitingKiosk(live)
+    request = page.locator(f"#op-{kiosk.operation_id}").locator("xpath=..")
+    request.get_by_label(JA["reason"]).select_option("photo_mismatch")
+    request.get_by_role("button", name=JA["refuse"]).click()
+    expect(page.get_by_role("status")).to_have_text(JA["refused"])
+    assert kiosk.outcome().status == "refused"
+    assert errors == []
+
+
+def test_the_console_in_english_names_everything_in_english(desk: tuple[Page, list[str]],
+                                                           live: LiveServer) -> None:
+    page, errors = desk
+    page.goto(live.url("/console/sign-in"))
+    page.get_by_role("link", name="English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.get_by_label(EN["staff_id"])).to_be_visible()
+    expect(page.get_by_role("button", name=EN["continue"])).to_be_visible()
+    assert errors == []
