@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import logging
 import shutil
 import signal
@@ -21,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+import segno
 
 from kiosk.config import load_config, write_config
 from kiosk.linkage.readiness import wait_until_healthy
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 DEMO_KIOSK_ID = "kiosk-demo-01"
 DEMO_STAFF_ID = "staff-automation-demo"
+#: Where the demo server writes the staff console's address and its desk member's sign-in.
+CONSOLE_SIGN_IN_FILE = "staff-console.txt"
 DEMO_WINDOW_SIZE = (1280, 800)
 IN_PROCESS_READER = "Simulated reader (in process)"
 SERVER_START_SECONDS = 60.0
@@ -103,6 +108,21 @@ class DemoServer:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+    def console_sign_in(self) -> str:
+        """The staff console's address and the demo desk member's sign-in, as the server wrote them,
+        with the TOTP key's address drawn as a QR code for an authenticator app."""
+        try:
+            words = (self.state / CONSOLE_SIGN_IN_FILE).read_text("utf-8").rstrip()
+        except OSError:
+            return "The staff console's sign-in was not written by the server."
+        lines = (line.strip() for line in words.splitlines())
+        address = next((line for line in lines if line.startswith("otpauth://")), "")
+        if not address:
+            return words
+        drawing = io.StringIO()
+        segno.make(address, error="m").terminal(out=drawing, compact=True)
+        return f"{words}\n{drawing.getvalue()}"
 
 
 def write_demo_config(folder: Path, server: DemoServer, hierarchy: TestHierarchy, *,
@@ -306,6 +326,7 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
         window.view_shown.connect(panel.show_view)
         window.resize(*DEMO_WINDOW_SIZE)
         window.closed.connect(panel.close)
+        out(server.console_sign_in())
         out(f"The kiosk is open with {slot.description}, against {server.base_url}.\n"
             "Use the developer panel to put a card on the reader and to answer as staff; "
             "close the kiosk window (or Ctrl-C) to stop.")

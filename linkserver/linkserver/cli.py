@@ -146,7 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     temporary: Path | None = None
     if args.demo:
-        from linkserver.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, prepare_demo
+        from linkserver.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, desk_sign_in, prepare_demo
 
         state = args.state
         if state is None:
@@ -157,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
               f"  kiosk client {setup.kiosk_id}, private key {setup.kiosk_key_path}\n"
               f"  staff client {setup.staff_id}, private key {setup.staff_key_path}\n"
               f"  accounts {', '.join(a.account_id for a in DEMO_ACCOUNTS)} (password {DEMO_PASSWORD})\n"
+              f"{desk_sign_in(state, f'http://{args.host}:{args.port}')}\n"
               f"  OpenAPI at http://{args.host}:{args.port}/openapi.json", flush=True)
     else:
         settings, config_path = load_settings(args.config), args.config.resolve()

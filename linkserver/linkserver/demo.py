@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -22,14 +23,24 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from linkserver.admin import import_renewals, register_client
 from linkserver.anchor import open_database
 from linkserver.config import Settings, load_settings
+from linkserver.db import Database
 from linkserver.models import Account, Link
 from linkserver.passwords import hash_password
 from linkserver.ppid import PpidDeriver, load_renewals_csv
+from linkserver.staff import StaffDirectory, TotpSealer, provisioning_uri
 from linkserver.tokens import generate_ec_private_key_pem
 
 DEMO_KIOSK_ID = "kiosk-demo-01"
 DEMO_STAFF_ID = "staff-automation-demo"
 DEMO_PASSWORD = "Demo-Passw0rd!"
+#: The demo's desk member at the demo counter, signed in at the console with this password and a
+#: TOTP code from the key in ``DEMO_DESK_TOTP_FILE`` (enrolled already, so the demo can show it).
+DEMO_DESK_ID = "desk-demo"
+DEMO_DESK_PASSWORD = "Desk-Demo-Passw0rd!"
+DEMO_DESK_TOTP_FILE = "desk-demo.totp"
+DEMO_COUNTER_ID = "counter-demo"
+#: What ``desk_sign_in`` says, written into the state folder for the kiosk's demo to show.
+DEMO_CONSOLE_FILE = "staff-console.txt"
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,29 @@ def prepare_demo(state: Path, hierarchy_dir: Path | None = None, *, issuer: str 
                                      created_by_kiosk="smartphone-app"))
         register_client(db, DEMO_KIOSK_ID, _public_pem((state / "kiosk-demo.pem").read_bytes()))
         register_client(db, DEMO_STAFF_ID, _public_pem((state / "staff-demo.pem").read_bytes()), ["staff"])
+        _seed_desk(db, state, secret)
+        (state / DEMO_CONSOLE_FILE).write_text(desk_sign_in(state, issuer) + "\n", "utf-8")
     finally:
         db.dispose()
     return DemoSetup(settings, config, DEMO_KIOSK_ID, state / "kiosk-demo.pem", DEMO_STAFF_ID,
                      state / "staff-demo.pem")
+
+
+def _seed_desk(db: Database, state: Path, server_secret: bytes) -> None:
+    """The demo counter with the demo kiosk, and a desk member there with TOTP enrolled; the key is
+    left in the state folder (0600) for the demo to show as a QR code."""
+    staff = StaffDirectory(db, TotpSealer(server_secret), lambda: dt.datetime.now(dt.UTC))
+    staff.add_counter(DEMO_COUNTER_ID, "Demo counter", by="demo")
+    staff.place_kiosk(DEMO_KIOSK_ID, DEMO_COUNTER_ID, by="demo")
+    staff.add(DEMO_DESK_ID, "Demo Desk", "desk", DEMO_DESK_PASSWORD, by="demo")
+    staff.assign(DEMO_DESK_ID, DEMO_COUNTER_ID, by="demo")
+    totp = pyotp.random_base32()
+    staff.enrol(DEMO_DESK_ID, totp, by="demo")
+    _write_private(state / DEMO_DESK_TOTP_FILE, totp.encode("ascii"))
+
+
+def desk_sign_in(state: Path, base_url: str) -> str:
+    """What the demo prints for staff: the console's address and the desk member's sign-in."""
+    secret = (state / DEMO_DESK_TOTP_FILE).read_text("ascii").strip()
+    return (f"  staff console {base_url}/console/ as {DEMO_DESK_ID} (password {DEMO_DESK_PASSWORD}),\n"
+            f"    TOTP key {secret}, for an authenticator app:\n    {provisioning_uri(DEMO_DESK_ID, secret)}")

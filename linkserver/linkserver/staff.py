@@ -157,6 +157,16 @@ class StaffDirectory:
             audit.append(session, "staff_reset", details={"staff": staff_id, "by": by})
         return self.info(staff_id)
 
+    def enrol(self, staff_id: str, secret: str, *, by: str = "admin") -> StaffInfo:
+        """Sets a member's TOTP secret directly (the demo's member, whose key the demo shows); the
+        console's own enrolment is ``offer_enrolment`` and ``confirm_enrolment``."""
+        sealed = self.sealer.seal(staff_id, secret)
+        with self.db.transaction() as session:
+            member = _member(session, staff_id, lock=True)
+            member.totp_sealed, member.totp_last_step = sealed, None
+            audit.append(session, "staff_enrolled", details={"staff": staff_id, "by": by})
+        return self.info(staff_id)
+
     def set_enabled(self, staff_id: str, enabled: bool, *, by: str = "admin") -> StaffInfo:
         with self.db.transaction() as session:
             member = _member(session, staff_id, lock=True)

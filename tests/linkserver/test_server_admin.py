@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx2
+import pyotp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -277,6 +279,7 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
         assert "/v1/verifications" in spec["paths"]
         setup_text = "".join(output)
         assert "kiosk-demo-01" in setup_text and "2024000001" in setup_text
+        assert_desk_signs_in(base, setup_text)
         client = oauth_client("kiosk-demo-01", tmp_path / "demo" / "kiosk-demo.pem", base + "/oauth/token")
         for _ in range(3):  # with two workers, both serve some of these
             answer = verify_with_card(client, base, hierarchy, "kiosk-demo-01", "linked", LINKED)
@@ -285,6 +288,22 @@ def test_the_demo_command_serves_cards_from_the_simulators_hierarchy(tmp_path: P
     checkpoints = (tmp_path / "demo" / "audit-checkpoints.jsonl").read_text("ascii").split()
     assert len(checkpoints) >= workers
     assert main(["check-audit", "--config", str(tmp_path / "demo" / "linkserver.toml")]) == 0
+
+
+def assert_desk_signs_in(base: str, printed: str) -> None:
+    """The demo's desk member signs in at the console with what the demo printed."""
+    found = re.search(r"staff console (\S+) as (\S+) \(password (\S+)\),\s+TOTP key ([A-Z2-7]+)", printed)
+    assert found is not None, printed
+    console, staff_id, password, secret = found.groups()
+    assert console == base + "/console/"
+    with httpx2.Client(base_url=base, timeout=30) as browser:
+        csrf = re.findall(r'name="csrf" value="([^"]+)"', browser.get("/console/sign-in").text)[0]
+        browser.post("/console/sign-in", data={"csrf": csrf, "staff_id": staff_id, "password": password})
+        csrf = re.findall(r'name="csrf" value="([^"]+)"', browser.get("/console/second-factor").text)[0]
+        code = pyotp.TOTP(secret).now()
+        signed_in = browser.post("/console/second-factor", data={"csrf": csrf, "code": code})
+        assert signed_in.headers["location"] == "/console/"
+        assert "Demo Desk" in browser.get("/console/").text
 
 
 def test_the_example_configuration_documents_every_default(tmp_path: Path) -> None:

@@ -37,6 +37,9 @@ def test_the_demo_and_its_developer_panel(qtbot: QtBot) -> None:
         counter = Counter(qtbot, window, Slot())
         qtbot.waitUntil(lambda: window.view.reader_ready, timeout=10_000)
         assert any("developer panel" in line for line in said)
+        console = next(line for line in said if "staff console" in line)
+        assert f"{demo.server.base_url}/console/ as desk-demo" in console
+        assert "otpauth://totp/" in console and "█" in console  # the key's address, and as a QR code
 
         # Staff refuse: the user is told, in words.
         counter.begin("mfa_reset", LINKED)
