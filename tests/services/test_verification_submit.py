@@ -16,6 +16,7 @@ from cryptography import x509
 from kiosk.linkage import ServerRefused
 from kiosk.nfc.errors import CardCode, InvalidPinError, LastTryNotConfirmedError
 from kiosk.nfc.sim import SimulatedCard
+from kiosk.services.errors import VerificationError
 from kiosk.services.verification import CHALLENGE_MARGIN, VerificationResult, mask_account, wipe
 from tests.services.service_parts import (
     ACCOUNT,
@@ -98,10 +99,20 @@ def test_the_last_try_is_spent_only_when_confirmed(
     assert verification.submit(pin(), confirm_last_try=True).match is True
 
 
-def test_submit_needs_prepare_first(make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
-    with pytest.raises(RuntimeError, match=r"^prepare\(\) first$"):
-        session(make_card("linked"), linkage, clock).submit(pin())
-    assert linkage.calls == []
+def test_a_pin_for_a_card_not_prepared_is_refused_unsent_and_wiped(
+        make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
+    card = make_card("linked")
+    never_prepared = session(card, linkage, clock)
+    refused = session(card, None, clock)  # no server and no offline check: prepare refuses the card
+    with pytest.raises(VerificationError, match=r"^the server cannot be reached"):
+        refused.prepare()
+    for verification in (never_prepared, refused):
+        typed = pin()
+        with pytest.raises(RuntimeError, match=r"^prepare\(\) first$"):
+            verification.submit(typed)
+        assert typed == bytearray(4)
+    assert not [command for command in card.commands if command[1] == 0x20 and len(command) > 4]
+    assert card.pin_state().tries == 3 and linkage.calls == []
 
 
 def test_a_refusal_from_the_server_reaches_the_caller_with_the_pin_wiped(
