@@ -184,6 +184,14 @@ def session(card: SimulatedCard, linkage: FakeLinkage | None, clock: Clock, *,
                                validator=validator, next_counter=next_counter or Counter(), clock=clock)
 
 
+def prepared(card: SimulatedCard, linkage: FakeLinkage | None, clock: Clock, *, card_info: bool = False,
+             **options: Any) -> VerificationSession:
+    """A verification whose ``prepare`` has run (``options`` as for ``session``)."""
+    verification = session(card, linkage, clock, **options)
+    verification.prepare(card_info=card_info)
+    return verification
+
+
 def validator_for(hierarchy: TestHierarchy) -> LocalValidator:
     """The kiosk's offline validator over the test hierarchy's anchors and CRLs."""
     return hierarchy_validator(hierarchy)

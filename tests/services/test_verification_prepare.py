@@ -31,16 +31,6 @@ def certificate(card: SimulatedCard) -> x509.Certificate:
     return x509.load_der_x509_certificate(card.profile.auth_cert_der)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def linkage(clock: Clock) -> FakeLinkage:
-    return FakeLinkage(clock)
-
-
 def test_online_the_card_is_read_and_a_challenge_fetched_on_a_worker(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("linked")

@@ -24,20 +24,11 @@ from tests.services.service_parts import (
     Clock,
     FakeLinkage,
     pin,
+    prepared,
     session,
 )
 
 MakeCard = Callable[..., SimulatedCard]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def linkage(clock: Clock) -> FakeLinkage:
-    return FakeLinkage(clock)
 
 
 def assert_nothing_sent_holds(linkage: FakeLinkage, digits: str) -> None:
@@ -52,8 +43,7 @@ def assert_nothing_sent_holds(linkage: FakeLinkage, digits: str) -> None:
 def test_the_server_gets_the_claim_signed_by_the_card_and_its_answer_comes_back(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("linked")
-    verification = session(card, linkage, clock)
-    verification.prepare()
+    verification = prepared(card, linkage, clock)
     typed = pin("1234")
     result = verification.submit(typed)
     not_after = x509.load_der_x509_certificate(card.profile.auth_cert_der).not_valid_after_utc
@@ -70,8 +60,7 @@ def test_the_server_gets_the_claim_signed_by_the_card_and_its_answer_comes_back(
 def test_a_card_not_linked_to_the_account_is_answered_as_no_match(
         make_card: MakeCard, clock: Clock) -> None:
     linkage = FakeLinkage(clock, match=False)
-    verification = session(make_card("unlinked"), linkage, clock)
-    verification.prepare()
+    verification = prepared(make_card("unlinked"), linkage, clock)
     result = verification.submit(pin("2580"))
     assert result.match is False and result.online and result.verification_id == "ver-1"
 
@@ -79,8 +68,7 @@ def test_a_card_not_linked_to_the_account_is_answered_as_no_match(
 def test_a_wrong_pin_stops_before_the_server_and_is_wiped(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("linked")
-    verification = session(card, linkage, clock)
-    verification.prepare()
+    verification = prepared(card, linkage, clock)
     typed = pin("9999")
     with pytest.raises(InvalidPinError, match=r"^wrong PIN, 2 tries left$"):
         verification.submit(typed)
@@ -117,8 +105,7 @@ def test_a_pin_for_a_card_not_prepared_is_refused_unsent_and_wiped(
 
 def test_a_refusal_from_the_server_reaches_the_caller_with_the_pin_wiped(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
-    verification = session(make_card("linked"), linkage, clock)
-    verification.prepare()
+    verification = prepared(make_card("linked"), linkage, clock)
     linkage.fail["verify"] = [ServerRefused("revoked", "the certificate has been revoked", status=403)]
     typed = pin()
     with pytest.raises(ServerRefused, match="revoked") as refused:
@@ -129,8 +116,7 @@ def test_a_refusal_from_the_server_reaches_the_caller_with_the_pin_wiped(
 def test_a_challenge_about_to_expire_is_replaced_before_the_card_signs(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     linkage.lives = [CHALLENGE_MARGIN]  # expires exactly at the margin: replaced
-    verification = session(make_card("linked"), linkage, clock)
-    verification.prepare()
+    verification = prepared(make_card("linked"), linkage, clock)
     verification.submit(pin())
     assert len(linkage.nonces) == 2
     assert linkage.named("verify")[0]["nonce"] == linkage.nonces[1]
@@ -139,16 +125,14 @@ def test_a_challenge_about_to_expire_is_replaced_before_the_card_signs(
 def test_a_challenge_that_outlives_the_margin_is_used(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     linkage.lives = [CHALLENGE_MARGIN + dt.timedelta(microseconds=1)]
-    verification = session(make_card("linked"), linkage, clock)
-    verification.prepare()
+    verification = prepared(make_card("linked"), linkage, clock)
     verification.submit(pin())
     assert linkage.named("verify")[0]["nonce"] == linkage.nonces[0] and len(linkage.nonces) == 1
 
 
 def test_a_challenge_is_judged_at_the_time_of_the_pin(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
-    verification = session(make_card("linked"), linkage, clock)
-    verification.prepare()
+    verification = prepared(make_card("linked"), linkage, clock)
     clock.now += dt.timedelta(minutes=5) - CHALLENGE_MARGIN  # the user took their time
     verification.submit(pin())
     assert linkage.named("verify")[0]["nonce"] == linkage.nonces[1]
@@ -157,20 +141,19 @@ def test_a_challenge_is_judged_at_the_time_of_the_pin(
 def test_the_same_pin_reads_the_name_when_the_card_info_counter_is_full(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("linked")
-    verification = session(card, linkage, clock)
-    verification.prepare(card_info=True)
+    verification = prepared(card, linkage, clock, card_info=True)
     typed = pin()
     result = verification.submit(typed, same_pin_for_name=True)
     assert result.name_on_card == card.profile.name and result.match is True
     assert typed == bytearray(4)
-    assert card.selections.count(("cardinfo", 0x0011)) == 2  # the counter once, then the VERIFY
+    queries = [command for command in card.commands if command[1] == 0x20 and len(command) == 4]
+    assert len(queries) == 2  # each AP's counter once: the card-info one by prepare, not again
 
 
 def test_a_different_card_info_pin_costs_one_try_and_reads_no_name(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("unlinked")  # its card-info PIN is not its JPKI PIN
-    verification = session(card, linkage, clock)
-    verification.prepare(card_info=True)
+    verification = prepared(card, linkage, clock, card_info=True)
     result = verification.submit(pin("2580"), same_pin_for_name=True)
     assert result.name_on_card is None and result.online
     assert card.pin_state("cardinfo").tries == 2 and verification.cardinfo_tries_left() == 2
@@ -180,8 +163,7 @@ def test_the_same_pin_is_never_tried_on_a_card_info_counter_already_short(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("linked")
     card.pin_state("cardinfo").tries = 2
-    verification = session(card, linkage, clock)
-    verification.prepare()  # the card-info AP not read yet: asked for here
+    verification = prepared(card, linkage, clock)  # the card-info AP not read yet: asked for here
     result = verification.submit(pin(), same_pin_for_name=True)
     assert result.name_on_card is None and card.pin_state("cardinfo").tries == 2
     assert card.selections.count(("cardinfo", 0x0011)) == 1  # the counter query, no VERIFY
@@ -190,8 +172,7 @@ def test_the_same_pin_is_never_tried_on_a_card_info_counter_already_short(
 def test_the_name_is_read_with_the_card_info_pin_and_the_buffer_wiped(
         make_card: MakeCard, clock: Clock, linkage: FakeLinkage) -> None:
     card = make_card("unlinked")
-    verification = session(card, linkage, clock)
-    verification.prepare(card_info=True)
+    verification = prepared(card, linkage, clock, card_info=True)
     wrong, right = pin("0000"), pin("1357")
     with pytest.raises(InvalidPinError, match=r"^wrong PIN, 2 tries left$"):
         verification.read_name(wrong)
