@@ -208,6 +208,7 @@ class VerificationSession:
         guess there must never cost the user a try they did not choose to spend.
         """
         if self._session is None or self._ready is None:
+            wipe(pin)
             raise RuntimeError("prepare() first")
         name: str | None = None
         try:
