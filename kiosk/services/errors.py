@@ -35,6 +35,11 @@ class ServiceCode(StrEnum):
     """The operation expired on the server and gave no code of its own."""
 
 
+#: The reasons staff pick when they refuse (the server's ``result.refusal_reason``); the kiosk words
+#: each one (``refused.<reason>``). Any other is told as a plain refusal.
+REFUSAL_REASONS = frozenset({"photo_mismatch", "card_damaged", "not_the_holder", "needs_documents", "other"})
+
+
 class ServiceError(Exception):
     """A step that cannot go on, for a reason with a stable ``code``."""
 

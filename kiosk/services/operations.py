@@ -25,7 +25,7 @@ from kiosk.linkage import (
 )
 from kiosk.linkage.models import OPERATION_KINDS
 from kiosk.offline import OFFLINE_OPERATIONS
-from kiosk.services.errors import OperationError, ServiceCode
+from kiosk.services.errors import REFUSAL_REASONS, OperationError, ServiceCode
 from kiosk.services.verification import VerificationResult, wipe
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,14 @@ class Request:
     idempotency_key: str
 
 
+def refusal_code(operation: Operation) -> str:
+    """``refused``, or ``refused.<reason>`` when staff picked one of the reasons the kiosk can word."""
+    reason = operation.result.get("refusal_reason")
+    if isinstance(reason, str) and reason in REFUSAL_REASONS:
+        return f"{ServiceCode.REFUSED}.{reason}"
+    return ServiceCode.REFUSED
+
+
 class OperationService:
     def __init__(self, linkage: LinkageClient, *, approval_timeout: float = 600.0) -> None:
         self._linkage = linkage
@@ -102,7 +110,7 @@ class OperationService:
         if operation.status is OperationStatus.AWAITING_APPROVAL:
             raise OperationError(ServiceCode.APPROVAL_TIMEOUT, "staff did not decide in time")
         if operation.status is OperationStatus.REFUSED:
-            raise OperationError(ServiceCode.REFUSED, "staff refused the request")
+            raise OperationError(refusal_code(operation), "staff refused the request")
         if operation.status in ENDED_WITHOUT_EFFECT:
             raise OperationError(operation.error_code or ENDED_WITHOUT_EFFECT[operation.status],
                                  "the server could not complete it")

@@ -312,6 +312,31 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "The staff member did not approve this request."),
         QT_TRANSLATE_NOOP("ErrorWords", "Please ask the staff member at the desk."),
     ),
+    "refused_photo_mismatch": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was not approved"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The staff member could not match you with the photo on the card."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please talk to the staff member at the desk."),
+    ),
+    "refused_card_damaged": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was not approved"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The card is damaged or looks altered, so it cannot be used here."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please ask the staff member at the desk what to do next."),
+    ),
+    "refused_not_the_holder": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was not approved"),
+        QT_TRANSLATE_NOOP("ErrorWords", "Only the card's own holder can make this request."),
+        QT_TRANSLATE_NOOP("ErrorWords", "The holder must come to the desk with their card."),
+    ),
+    "refused_needs_documents": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was not approved yet"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The staff member needs another document before approving."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please ask the staff member which document to bring."),
+    ),
+    "refused_other": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The request was not approved"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The staff member will explain the reason at the desk."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please talk to the staff member at the desk."),
+    ),
     "approval_timeout": (
         QT_TRANSLATE_NOOP("ErrorWords", "No staff decision in time"),
         QT_TRANSLATE_NOOP("ErrorWords", "Your request waited too long for a staff member."),
@@ -454,6 +479,11 @@ _CODES: dict[str, str] = {
     "voucher_invalid": "voucher_invalid",
     # staff and the flow itself
     "refused": "refused",
+    "refused.photo_mismatch": "refused_photo_mismatch",
+    "refused.card_damaged": "refused_card_damaged",
+    "refused.not_the_holder": "refused_not_the_holder",
+    "refused.needs_documents": "refused_needs_documents",
+    "refused.other": "refused_other",
     "approval.timeout": "approval_timeout",
     "cancelled": "cancelled",
     "failed": "failed",

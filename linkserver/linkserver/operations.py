@@ -34,7 +34,9 @@ from linkserver.errors import ApiError, ErrorCode
 from linkserver.models import Link, Operation, SalvageTicket, Verification
 from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
-from linkserver.words import OperationKind, OperationStatus
+from linkserver.words import OperationKind, OperationStatus, RefusalReason
+
+REFUSAL_REASONS = frozenset(reason.value for reason in RefusalReason)
 
 SALVAGE_MODES = ("backup", "forwarding")
 #: An operation not decided by staff within this time can no longer be approved.
@@ -380,6 +382,8 @@ class OperationService:
             return self._view(op, now)
         if not approve:
             op.status = OperationStatus.REFUSED
+            if reason in REFUSAL_REASONS:
+                op.result = {"refusal_reason": reason}  # the kiosk tells the user why, in their language
             self.parts.notifier.notify(session, account, "refused", now, op.client_id)
             return self._view(op, now)
         op.status, op.approved_at = OperationStatus.APPROVED, now

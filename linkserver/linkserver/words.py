@@ -51,3 +51,14 @@ class OperationStatus(Documented):
     FAILED = "failed", "Approved but could not be applied (its error code says why)."
     CANCELLED = "cancelled", "The kiosk session gave up before it was done; nothing was changed."
     EXPIRED = "expired", "It ran out of time before it was done (its error code says which window)."
+
+
+class RefusalReason(Documented):
+    """Why staff refused a request, picked from a list at the console; the kiosk tells the user in
+    their language (an operation's ``result.refusal_reason``)."""
+
+    PHOTO_MISMATCH = "photo_mismatch", "The photo on the card does not match the person at the counter."
+    CARD_DAMAGED = "card_damaged", "The card is damaged or looks altered."
+    NOT_THE_HOLDER = "not_the_holder", "The person is not the card's holder."
+    NEEDS_DOCUMENTS = "needs_documents", "Staff need further documents before they can approve."
+    OTHER = "other", "Another reason, which staff explain at the counter."

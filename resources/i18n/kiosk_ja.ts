@@ -289,7 +289,7 @@
         <translation>対処方法</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/fallback.py" line="+63"/>
+        <location filename="../../kiosk/ui/fallback.py" line="+71"/>
         <location filename="../../kiosk/ui/screens/error.py" line="+1"/>
         <source>OK</source>
         <translation>OK</translation>
@@ -298,6 +298,7 @@
         <location line="-2"/>
         <location filename="../../kiosk/ui/screens/error.py" line="+12"/>
         <source>Code for staff: %1 (at: %2)</source>
+        <extracomment>Large enough to read at the counter (the screens&apos; own sizes live in widgets, which this page does not lean on).</extracomment>
         <translation>係員用コード：%1（発生箇所：%2）</translation>
     </message>
     <message>
@@ -949,13 +950,68 @@
     </message>
     <message>
         <location line="+3"/>
+        <location line="+5"/>
+        <location line="+5"/>
+        <location line="+5"/>
+        <location line="+10"/>
         <source>The request was not approved</source>
         <translation>お申し込みは承認されませんでした</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="-24"/>
         <source>The staff member did not approve this request.</source>
         <translation>係員がこのお申し込みを承認しませんでした。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>The staff member could not match you with the photo on the card.</source>
+        <translation>係員は、カードの顔写真とご本人を照合できませんでした。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <location line="+20"/>
+        <source>Please talk to the staff member at the desk.</source>
+        <translation>窓口の係員にご相談ください。</translation>
+    </message>
+    <message>
+        <location line="-16"/>
+        <source>The card is damaged or looks altered, so it cannot be used here.</source>
+        <translation>カードが破損しているか、改変されているおそれがあるため、ここでは使えません。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Please ask the staff member at the desk what to do next.</source>
+        <translation>この後の手続きを窓口の係員にお尋ねください。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Only the card&apos;s own holder can make this request.</source>
+        <translation>このお申し込みは、カードの名義人ご本人しかできません。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The holder must come to the desk with their card.</source>
+        <translation>名義人ご本人がカードを持って窓口にお越しください。</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>The request was not approved yet</source>
+        <translation>お申し込みはまだ承認されていません</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The staff member needs another document before approving.</source>
+        <translation>承認の前に、係員が別の書類を確認する必要があります。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Please ask the staff member which document to bring.</source>
+        <translation>必要な書類を窓口の係員にお尋ねください。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>The staff member will explain the reason at the desk.</source>
+        <translation>理由は窓口で係員がご説明します。</translation>
     </message>
     <message>
         <location line="+4"/>
@@ -1059,7 +1115,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+142"/>
+        <location line="+147"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1069,7 +1125,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+361"/>
+        <location filename="../../kiosk/ui/window.py" line="+366"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1689,7 +1745,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-265"/>
+        <location filename="../../kiosk/ui/window.py" line="-268"/>
         <source>Staff unlock</source>
         <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>

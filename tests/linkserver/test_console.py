@@ -220,3 +220,18 @@ def test_the_live_queue_ends_with_the_session(counters: LiveServer) -> None:
         assert next_event(lines) == ("signed-out", "")
     assert hanako.http.get("/console/events").status_code == 204  # and a browser stops reconnecting
     assert hanako.http.get("/console/queue").status_code == 401
+
+
+def test_the_reason_is_kept_for_the_kiosk_only_when_it_is_one_of_the_list(counters: LiveServer) -> None:
+    picked, free_text = waiting_request(counters), waiting_request(counters)
+    hanako = ConsoleUser(counters, "hanako")
+    hanako.sign_in()
+    hanako.decide(picked, "refuse", "needs_documents")
+    with counters.minted_staff() as machine:  # the automation client may still write its own words
+        answer = machine.post(counters.url(f"/v1/staff/operations/{free_text}/decision"),
+                              json={"approve": False, "reason": "caller hung up"})
+    assert answer.status_code == 200 and answer.json()["result"] == {}
+    with counters.server.parts.db.transaction() as session:
+        results = {op_id: session.get(Operation, op_id).result for op_id in (picked, free_text)}  # type: ignore[union-attr]
+    assert results == {picked: {"refusal_reason": "needs_documents"}, free_text: {}}
+    assert decisions(counters)[-1][1]["reason"] == "caller hung up"  # kept in the audit only

@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from kiosk.linkage import LinkageClient
 from kiosk.linkage.models import Operation
 from kiosk.nfc.sim import TestHierarchy
+from kiosk.services.operations import refusal_code
+from kiosk.ui.errors import ErrorWords
 from linkserver.console.texts import TEXTS
 from tests.helpers.linkage_client import LINKED, card_verification, config_for
 from tests.linkserver.console_parts import PASSWORD, staff_of
@@ -130,7 +132,11 @@ def test_a_refusal_with_a_reason_reaches_the_kiosk(desk: tuple[Page, list[str]],
     request.get_by_label(JA["reason"]).select_option("photo_mismatch")
     request.get_by_role("button", name=JA["refuse"]).click()
     expect(page.get_by_role("status")).to_have_text(JA["refused"])
-    assert kiosk.outcome().status == "refused"
+    outcome = kiosk.outcome()
+    assert outcome.status == "refused" and outcome.result == {"refusal_reason": "photo_mismatch"}
+    code = refusal_code(outcome)  # what the kiosk's error screen is drawn from
+    assert code == "refused.photo_mismatch"
+    assert "photo" in ErrorWords.describe(code).explanation
     assert errors == []
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -150,6 +151,21 @@ def test_an_operation_that_ended_before_the_wait_is_reported_without_asking(
     with pytest.raises(OperationError, match=r"^staff refused the request$") as refused:
         service.wait_for_staff(operation(S.REFUSED), threading.Event())
     assert refused.value.code == ServiceCode.REFUSED and linkage.calls == []
+
+
+@pytest.mark.parametrize(("result", "code"), [
+    ({"refusal_reason": "photo_mismatch"}, "refused.photo_mismatch"),
+    ({"refusal_reason": "needs_documents"}, "refused.needs_documents"),
+    ({"refusal_reason": "caller hung up"}, "refused"),  # words the kiosk has none for
+    ({"refusal_reason": 7}, "refused"),
+    ({}, "refused"),
+])
+def test_a_refusal_carries_the_reason_staff_picked(
+        service: OperationService, linkage: FakeLinkage, result: dict[str, object], code: str) -> None:
+    linkage.decision = replace(operation(S.REFUSED), result=result)
+    with pytest.raises(OperationError, match=r"^staff refused the request$") as refused:
+        service.wait_for_staff(operation(S.AWAITING_APPROVAL), threading.Event())
+    assert refused.value.code == code
 
 
 def test_an_operation_without_a_session_key_cannot_be_waited_for(

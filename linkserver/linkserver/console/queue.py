@@ -18,11 +18,12 @@ from linkserver.models import KioskClient, Link, Operation, Verification
 from linkserver.operations import OperationService, OperationView
 from linkserver.staff import StaffInfo
 from linkserver.tokens import Caller
+from linkserver.words import RefusalReason
 
 #: The client a console decision is recorded under, beside the member's own ID.
 CONSOLE_CLIENT = "staff-console"
 #: Why staff refuse; the kiosk shows each in the user's language.
-REFUSAL_REASONS = ("photo_mismatch", "card_damaged", "not_the_holder", "needs_documents", "other")
+REFUSAL_REASONS = tuple(reason.value for reason in RefusalReason)
 
 
 class NotYours(Exception):
