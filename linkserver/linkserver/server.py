@@ -16,9 +16,10 @@ from linkserver.admin import load_renewals
 from linkserver.anchor import checkpoint_head, open_database
 from linkserver.app import create_app
 from linkserver.config import Settings, load_settings
-from linkserver.console.app import ConsoleParts, create_console
+from linkserver.console.app import create_console
 from linkserver.console.queue import ConsoleQueue
 from linkserver.console.sessions import ConsoleSessions
+from linkserver.console.web import ConsoleParts
 from linkserver.device import DeviceGrant
 from linkserver.directory import LinkStore, SqlDirectory
 from linkserver.http_guard import install as install_http_guard

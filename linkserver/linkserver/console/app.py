@@ -9,103 +9,37 @@ cookie of its own, afterwards the session's; a stale one gets 403 and changes no
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import segno
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from linkserver.api.forms import read_form
-from linkserver.console.queue import REFUSAL_REASONS, ConsoleQueue, NotYours
-from linkserver.console.sessions import SIGNED_IN, ConsoleSessions, ConsoleUser
-from linkserver.console.texts import DEFAULT_LANGUAGE, LANGUAGES, TEXTS
+from linkserver.console.queue import REFUSAL_REASONS, NotYours
+from linkserver.console.sessions import SIGNED_IN, ConsoleUser
+from linkserver.console.texts import TEXTS
+from linkserver.console.web import (
+    FORM_COOKIE,
+    HERE,
+    LIVE_PING,
+    LIVE_RECHECK,
+    PATH,
+    SESSION_COOKIE,
+    ConsoleParts,
+    current_user,
+    form,
+    language,
+    page,
+    redirect,
+    set_cookie,
+)
 from linkserver.errors import ApiError
-from linkserver.staff import SignInRefused, StaffDirectory, StaffInfo, provisioning_uri
-from linkserver.tokens import AuthError
-from linkserver.wakeups import Wakeups
-
-HERE = Path(__file__).parent
-SESSION_COOKIE = "console_session"
-FORM_COOKIE = "console_form"
-LANGUAGE_COOKIE = "console_lang"
-PATH = "/console"
-MAX_FIELD = 256
-#: The live queue looks at the database this often when nothing in this process woke it (seconds),
-#: and keeps a quiet connection open with a comment this often.
-LIVE_RECHECK = 1.0
-LIVE_PING = 15
-
-_templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-
-
-@dataclass
-class ConsoleParts:
-    staff: StaffDirectory
-    sessions: ConsoleSessions
-    queue: ConsoleQueue
-    wakeups: Wakeups
-
-
-def language(request: Request) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
-    if asked in LANGUAGES:
-        return asked
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return DEFAULT_LANGUAGE
-
-
-def _secure(request: Request) -> bool:
-    """Secure cookies everywhere but plain HTTP to a loopback address (a desk PC's own test)."""
-    if request.url.scheme == "https":
-        return True
-    host = request.url.hostname or ""
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host != "localhost"
-
-
-def _cookie(response: Response, request: Request, name: str, value: str) -> None:
-    response.set_cookie(name, value, path=PATH, httponly=True, samesite="strict", secure=_secure(request))
-
-
-def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    lang = language(request)
-    words = TEXTS[lang]
-    other = "en" if lang == "ja" else "ja"
-    body = _templates.get_template(template).render(t=words, lang=lang, other=other, path=request.url.path,
-                                                    **values)
-    response = HTMLResponse(body, status_code=status)
-    if request.query_params.get("lang") in LANGUAGES:
-        _cookie(response, request, LANGUAGE_COOKIE, lang)
-    return response
-
-
-def redirect(to: str) -> RedirectResponse:
-    return RedirectResponse(PATH + to, status_code=303)
-
-
-async def form(request: Request) -> dict[str, str]:
-    """The posted form's fields, each cut to a sane length; a body that is no form gives nothing,
-    which the checks that follow refuse (its CSRF token is missing)."""
-    try:
-        data = await read_form(request)
-    except AuthError:
-        return {}
-    return {key: value[:MAX_FIELD] for key, value in data.items()}
+from linkserver.staff import SignInRefused, StaffInfo, provisioning_uri
 
 
 def create_console(parts: ConsoleParts) -> FastAPI:
@@ -118,14 +52,10 @@ def create_console(parts: ConsoleParts) -> FastAPI:
     return app
 
 
-def _user(request: Request, parts: ConsoleParts, touch: bool = True) -> ConsoleUser | None:
-    return parts.sessions.find(request.cookies.get(SESSION_COOKIE), touch)
-
-
 def _sign_in_form(request: Request, message: str | None = None, status: int = 200) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = page(request, "sign_in.html", status, csrf=token, message=message)
-    _cookie(response, request, FORM_COOKIE, token)
+    set_cookie(response, request, FORM_COOKIE, token)
     return response
 
 
@@ -156,13 +86,13 @@ def _sign_in_routes(app: FastAPI, parts: ConsoleParts) -> None:
         pending = None if member.enrolled else parts.staff.offer_enrolment(member.staff_id)[1]
         user = parts.sessions.start(member.staff_id, "second_factor" if member.enrolled else "enrol", pending)
         response = redirect("/second-factor")
-        _cookie(response, request, SESSION_COOKIE, user.token)
+        set_cookie(response, request, SESSION_COOKIE, user.token)
         response.delete_cookie(FORM_COOKIE, path=PATH)
         return response
 
     @app.post("/sign-out")
     async def sign_out(request: Request) -> Response:
-        user = _user(request, parts)
+        user = current_user(request, parts)
         fields = await form(request)
         if user is not None and not user.csrf_ok(fields.get("csrf")):
             return page(request, "message.html", 403, message=TEXTS[language(request)]["stale_form"])
@@ -176,14 +106,14 @@ def _sign_in_routes(app: FastAPI, parts: ConsoleParts) -> None:
 def _second_factor_routes(app: FastAPI, parts: ConsoleParts) -> None:
     @app.get("/second-factor", response_class=HTMLResponse)
     def second_factor_page(request: Request) -> Response:
-        user = _user(request, parts)
+        user = current_user(request, parts)
         if user is None or user.signed_in:
             return redirect("/sign-in" if user is None else "/")
         return _second_factor(request, parts, user)
 
     @app.post("/second-factor", response_class=HTMLResponse)
     async def second_factor(request: Request) -> Response:
-        user = _user(request, parts)
+        user = current_user(request, parts)
         if user is None or user.signed_in:
             return redirect("/sign-in?expired=1" if user is None else "/")
         fields = await form(request)
@@ -202,7 +132,7 @@ def _second_factor_routes(app: FastAPI, parts: ConsoleParts) -> None:
             return _second_factor(request, parts, user, _refusal_words(request, refused), 401)
         fresh = parts.sessions.advance(user, SIGNED_IN)
         response = redirect("/")
-        _cookie(response, request, SESSION_COOKIE, fresh.token)
+        set_cookie(response, request, SESSION_COOKIE, fresh.token)
         return response
 
 
@@ -218,7 +148,7 @@ def _second_factor(request: Request, parts: ConsoleParts, user: ConsoleUser, mes
 def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request) -> Response:
-        user = _user(request, parts)
+        user = current_user(request, parts)
         if user is None or not user.signed_in:
             return redirect("/sign-in")
         member = parts.staff.info(user.staff_id)
@@ -234,7 +164,7 @@ def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
 
     @app.post("/operations/{operation_id}/decision", response_class=HTMLResponse)
     async def decide(request: Request, operation_id: str) -> Response:
-        user = _user(request, parts)
+        user = current_user(request, parts)
         if user is None or not user.signed_in:
             return redirect("/sign-in?expired=1")
         fields = await form(request)
@@ -263,7 +193,7 @@ def _live_routes(app: FastAPI, parts: ConsoleParts) -> None:
 
     @app.get("/queue", response_class=HTMLResponse)
     def queue_fragment(request: Request) -> Response:
-        user = _user(request, parts, touch=False)
+        user = current_user(request, parts, touch=False)
         if user is None or not user.signed_in:
             return Response(status_code=401)
         member = parts.staff.info(user.staff_id)
