@@ -24,6 +24,7 @@ from kiosk.services.outbox import (
     keep_sealing_key,
     remember_sealing_key,
 )
+from kiosk.services.verification import VerificationResult
 from kiosk.store import KioskStore
 from tests.helpers.store import Clock
 from tests.services import outbox_parts
@@ -148,9 +149,8 @@ def test_only_an_offline_operation_with_an_offline_verification_is_recorded(
     with pytest.raises(OutboxError, match=r"^unlink cannot be done while offline$") as raised:
         outbox.record("unlink", offline_result(4), "tanaka.h", ISSUED_AT + 1)
     assert raised.value.code == ServiceCode.OFFLINE_NOT_FOR_OPERATION
-    online = offline_result(5)
-    online = type(online)(ACCOUNT, MASKED, True, "Yamada Taro", online.certificate_not_after, True,
-                          verification_id="v-1")
+    online = VerificationResult(ACCOUNT, MASKED, True, "Yamada Taro", dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
+                                True, verification_id="v-1")
     with pytest.raises(OutboxError, match=r"^no offline verification to record$") as raised:
         outbox.record("mfa_reset", online, "tanaka.h", ISSUED_AT + 1)
     assert raised.value.code == ServiceCode.OFFLINE_NO_PROOF
