@@ -30,6 +30,7 @@ class ConsoleUser:
         self.password = password
         self.http = httpx2.Client(base_url=live.base, timeout=30, follow_redirects=False)
         self.secret: str | None = None
+        self.last_code = ""
         self.csrf = ""
 
     def get(self, path: str) -> httpx2.Response:
@@ -63,7 +64,8 @@ class ConsoleUser:
         enrolling = SECRET.search(page.text)
         if enrolling:
             self.secret = enrolling.group(1)
-        answer = self.post("/second-factor", code=self.code())
+        self.last_code = self.code()
+        answer = self.post("/second-factor", code=self.last_code)
         assert answer.headers.get("location") == "/console/", answer.text
         return self.get("/")
 

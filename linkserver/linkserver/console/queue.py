@@ -85,14 +85,14 @@ class ConsoleQueue:
         """Approves or refuses in ``member``'s name; ``NotYours`` for another counter's request."""
         if not member.decides:
             raise NotYours()
-        if not approve and reason not in REFUSAL_REASONS:
-            raise ApiError(ErrorCode.INVALID_REQUEST, 400, "pick the reason for the refusal")
         with self.parts.db.transaction() as session:
             op = session.get(Operation, operation_id)
             if op is None:
                 raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
             if not self._may_decide(member, self._counter(session, op.client_id)):
                 raise NotYours()
+        if not approve and reason not in REFUSAL_REASONS:
+            raise ApiError(ErrorCode.INVALID_REQUEST, 400, "pick the reason for the refusal")
         caller = Caller(CONSOLE_CLIENT, frozenset({"staff"}))
         reason = None if approve else reason
         return self.operations.decide(caller, operation_id, approve, member.staff_id, reason)
