@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
     check.add_argument("--config", type=Path, required=True, dest="sub_config")
     staffcli.add_parsers(commands)
+    shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English as "
+                                                    "PNG (PAGE-LANG.png), from the demo, for review")
+    shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
     return parser
 
 
@@ -76,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return _serve(args)
+        if args.command == "screenshots":
+            from linkserver.console.screenshots import take
+
+            written = take(args.out, args.hierarchy)
+            print(f"wrote {len(written)} screenshots into {args.out}")
+            return 0
         return _admin(args)
     except ConfigError as exc:
         print(f"kiosk-linkserver: {exc}", file=sys.stderr)

@@ -149,3 +149,19 @@ def test_the_console_in_english_names_everything_in_english(desk: tuple[Page, li
     expect(page.get_by_label(EN["staff_id"])).to_be_visible()
     expect(page.get_by_role("button", name=EN["continue"])).to_be_visible()
     assert errors == []
+
+
+def test_the_screenshots_command_writes_every_page_in_both_languages(tmp_path: Path,
+                                                                     hierarchy: TestHierarchy) -> None:
+    from linkserver.cli import main
+    from linkserver.console.screenshots import LANGUAGES, PAGES
+
+    assert main(["--hierarchy", str(hierarchy.path), "--log-level", "warning",
+                 "screenshots", "--out", str(tmp_path / "shots")]) == 0
+    expected = {f"{name}-{language}.png" for name, _who, _path in PAGES for language in LANGUAGES}
+    assert {path.name for path in (tmp_path / "shots").iterdir()} == expected
+    for name in expected:
+        data = (tmp_path / "shots" / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert width == 1366 and height >= 600, name

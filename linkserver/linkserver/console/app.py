@@ -145,7 +145,7 @@ def _second_factor(request: Request, parts: ConsoleParts, user: ConsoleUser, mes
     qr = secret = None
     if user.stage == "enrol" and user.pending_totp is not None:
         secret = parts.staff.sealer.open(user.staff_id, user.pending_totp)
-        qr = segno.make(provisioning_uri(user.staff_id, secret), error="m").svg_inline(scale=5, border=2)
+        qr = segno.make(provisioning_uri(user.staff_id, secret), error="m").svg_inline(scale=5, border=4)
     return page(request, "second_factor.html", status, csrf=user.csrf, qr=qr, secret=secret, message=message)
 
 

@@ -16,7 +16,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "continue": "Continue",
         "enrol_heading": "Set up your authenticator app",
         "enrol_intro": "Scan this QR code with your authenticator app, then enter the code it shows. "
-                       "The code and the key below are shown only now.",
+                       "The QR code and the key below are shown only now.",
         "enrol_key": "Or type this key into the app:",
         "second_heading": "Second step",
         "sign_out": "Sign out",
