@@ -9,9 +9,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyotp
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from kiosk.linkage import LinkageClient
 from kiosk.linkage.models import Operation
@@ -19,23 +18,18 @@ from kiosk.nfc.sim import TestHierarchy
 from kiosk.services.operations import refusal_code
 from kiosk.ui.errors import ErrorWords
 from linkserver.console.texts import TEXTS
+from tests.helpers.browser import DESK, chromium, console_sign_in
 from tests.helpers.linkage_client import LINKED, card_verification, config_for
 from tests.linkserver.console_parts import PASSWORD, staff_of
 from tests.linkserver.helpers import LiveServer, live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-DESK = {"viewport": {"width": 1366, "height": 768}}
 JA, EN = TEXTS["ja"], TEXTS["en"]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: scripts/setup installs Debian's chromium package"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=["--no-sandbox", "--headless=new", "--disable-gpu"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -68,18 +62,7 @@ def _note(errors: list[str], message: ConsoleMessage) -> None:
 
 
 def sign_in(page: Page, live: LiveServer) -> str:
-    """The first sign-in: password, then the enrolment with the key the page shows; the key back."""
-    page.goto(live.url("/console/"))
-    expect(page).to_have_title(f"{JA['sign_in']} – {JA['console']}")
-    page.get_by_label(JA["staff_id"]).fill("hanako")
-    page.get_by_label(JA["password"]).fill(PASSWORD)
-    page.get_by_role("button", name=JA["continue"]).click()
-    expect(page.get_by_role("heading", name=JA["enrol_heading"])).to_be_visible()
-    secret = page.locator("code.secret").inner_text()
-    page.get_by_label(JA["code"]).fill(pyotp.TOTP(secret).at(live.clock()))
-    page.get_by_role("button", name=JA["continue"]).click()
-    expect(page.get_by_role("heading", name=JA["queue_heading"])).to_be_visible()
-    return secret
+    return console_sign_in(page, live.base, "hanako", PASSWORD, live.clock)
 
 
 class WaitingKiosk:
@@ -150,18 +133,3 @@ def test_the_console_in_english_names_everything_in_english(desk: tuple[Page, li
     expect(page.get_by_role("button", name=EN["continue"])).to_be_visible()
     assert errors == []
 
-
-def test_the_screenshots_command_writes_every_page_in_both_languages(tmp_path: Path,
-                                                                     hierarchy: TestHierarchy) -> None:
-    from linkserver.cli import main
-    from linkserver.console.screenshots import LANGUAGES, PAGES
-
-    assert main(["--hierarchy", str(hierarchy.path), "--log-level", "warning",
-                 "screenshots", "--out", str(tmp_path / "shots")]) == 0
-    expected = {f"{name}-{language}.png" for name, _who, _path in PAGES for language in LANGUAGES}
-    assert {path.name for path in (tmp_path / "shots").iterdir()} == expected
-    for name in expected:
-        data = (tmp_path / "shots" / name).read_bytes()
-        assert data.startswith(b"\x89PNG\r\n\x1a\n")
-        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        assert width == 1366 and height >= 600, name
