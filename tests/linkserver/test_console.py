@@ -235,3 +235,13 @@ def test_the_reason_is_kept_for_the_kiosk_only_when_it_is_one_of_the_list(counte
         results = {op_id: session.get(Operation, op_id).result for op_id in (picked, free_text)}  # type: ignore[union-attr]
     assert results == {picked: {"refusal_reason": "needs_documents"}, free_text: {}}
     assert decisions(counters)[-1][1]["reason"] == "caller hung up"  # kept in the audit only
+
+
+def test_a_disabled_member_is_told_so_only_after_the_right_password(counters: LiveServer) -> None:
+    staff_of(counters).set_enabled("hanako", False, by="boss")
+    hanako = ConsoleUser(counters, "hanako")
+    wrong = hanako.password_step("not the password")
+    assert wrong.status_code == 401 and "無効" not in wrong.text and "違います" in wrong.text
+    right = hanako.password_step()
+    assert right.status_code == 401 and "この職員アカウントは無効です" in right.text
+    assert "console_session=" not in right.headers.get("set-cookie", "")
