@@ -52,7 +52,8 @@ def test_the_demo_and_its_developer_panel(qtbot: QtBot) -> None:
         click(qtbot, panel.refuse_button)
         counter.wait_for(Screen.ERROR, timeout=20_000)
         assert window.view.error == "refused"
-        assert panel.staff_status.text().startswith("Refused")
+        # The kiosk hears of the decision by its long-poll, maybe before the panel hears back.
+        qtbot.waitUntil(lambda: panel.staff_status.text().startswith("Refused"), timeout=15_000)
         counter.tap("OK")
         counter.wait_for(Screen.START)
 
