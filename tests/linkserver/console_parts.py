@@ -21,6 +21,21 @@ def staff_of(live: LiveServer) -> StaffDirectory:
     return live.server.console.staff
 
 
+def seat_staff(live: LiveServer) -> LiveServer:
+    """The demo kiosk at the north counter; hanako at the desk there, jiro at the south one, a
+    supervisor (boss) and an auditor (kansa)."""
+    staff = staff_of(live)
+    staff.add_counter("north", "North counter")
+    staff.add_counter("south", "South counter")
+    staff.place_kiosk(live.setup.kiosk_id, "north")
+    for staff_id, role, counter in (("hanako", "desk", "north"), ("jiro", "desk", "south"),
+                                    ("boss", "supervisor", None), ("kansa", "auditor", None)):
+        staff.add(staff_id, staff_id.title(), role, PASSWORD)
+        if counter:
+            staff.assign(staff_id, counter)
+    return live
+
+
 class ConsoleUser:
     """A browser signed in (or signing in) as one member; ``secret`` is their authenticator's key."""
 

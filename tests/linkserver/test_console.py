@@ -14,24 +14,13 @@ from sqlalchemy import select
 from linkserver.console.queue import mask_account
 from linkserver.models import AuditEntry, Operation
 from tests.helpers.server_api import LINKED, verified
-from tests.linkserver.console_parts import PASSWORD, ConsoleUser, staff_of
+from tests.linkserver.console_parts import PASSWORD, ConsoleUser, seat_staff, staff_of
 from tests.linkserver.helpers import LiveServer
 
 
 @pytest.fixture
 def counters(live: LiveServer) -> LiveServer:
-    """The demo kiosk at the north counter; hanako at the desk there, jiro at the south one, a
-    supervisor and an auditor."""
-    staff = staff_of(live)
-    staff.add_counter("north", "North counter")
-    staff.add_counter("south", "South counter")
-    staff.place_kiosk(live.setup.kiosk_id, "north")
-    for staff_id, role, counter in (("hanako", "desk", "north"), ("jiro", "desk", "south"),
-                                    ("boss", "supervisor", None), ("kansa", "auditor", None)):
-        staff.add(staff_id, staff_id.title(), role, PASSWORD)
-        if counter:
-            staff.assign(staff_id, counter)
-    return live
+    return seat_staff(live)
 
 
 def waiting_request(live: LiveServer, kind: str = "mfa_reset") -> str:

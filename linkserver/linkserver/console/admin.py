@@ -11,9 +11,19 @@ from fastapi.responses import HTMLResponse, Response
 
 from linkserver.console.sessions import ConsoleUser
 from linkserver.console.texts import TEXTS
-from linkserver.console.web import ConsoleParts, form, language, page, redirect, refuse, signed_in
+from linkserver.console.web import (
+    ConsoleParts,
+    form,
+    language,
+    page,
+    redirect,
+    refuse,
+    signed_in,
+    signed_in_as,
+)
 from linkserver.staff import ROLES, StaffError, StaffInfo
 
+SUPERVISORS = ("supervisor",)
 #: Each form's action: what it does with the fields, in the supervisor's name.
 Action = Callable[[ConsoleParts, dict[str, str], StaffInfo], None]
 
@@ -60,12 +70,10 @@ def _page(request: Request, parts: ConsoleParts, user: ConsoleUser, member: Staf
 def add_routes(app: FastAPI, parts: ConsoleParts) -> None:
     @app.get("/staff", response_class=HTMLResponse)
     def staff_page(request: Request) -> Response:
-        found = signed_in(request, parts)
+        found = signed_in_as(request, parts, SUPERVISORS, "supervisor_only")
         if isinstance(found, Response):
             return found
         user, member = found
-        if member.role != "supervisor":
-            return refuse(request, 403, user, member, "supervisor_only")
         saved = TEXTS[language(request)]["saved"] if request.query_params.get("done") else None
         return _page(request, parts, user, member, message=saved)
 

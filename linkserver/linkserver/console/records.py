@@ -24,9 +24,9 @@ from sqlalchemy import Select, select
 
 from linkserver.anchor import CheckpointError, check_anchored
 from linkserver.console.queue import mask_account
-from linkserver.console.web import ConsoleParts, page, refuse, signed_in
+from linkserver.console.web import ConsoleParts, page, refuse, signed_in_as
 from linkserver.models import AuditEntry, KioskClient, OfflineEvidence
-from linkserver.staff import StaffInfo
+from linkserver.staff import DECIDING_ROLES, StaffInfo
 
 #: Rows on a page of search results; the CSV holds every match.
 PAGE_ROWS = 200
@@ -150,12 +150,10 @@ def offline_queue(parts: ConsoleParts, member: StaffInfo, limit: int = 500) -> l
 def add_routes(app: FastAPI, parts: ConsoleParts) -> None:
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request) -> Response:
-        found = signed_in(request, parts)
+        found = signed_in_as(request, parts, AUDIT_ROLES, "audit_only")
         if isinstance(found, Response):
             return found
         user, member = found
-        if member.role not in AUDIT_ROLES:
-            return refuse(request, 403, user, member, "audit_only")
         query = dict(request.query_params)
         try:
             search = AuditSearch.from_query(query)
@@ -170,12 +168,10 @@ def add_routes(app: FastAPI, parts: ConsoleParts) -> None:
 
     @app.get("/audit.csv")
     def audit_csv(request: Request) -> Response:
-        found = signed_in(request, parts)
+        found = signed_in_as(request, parts, AUDIT_ROLES, "audit_only")
         if isinstance(found, Response):
             return found
         user, member = found
-        if member.role not in AUDIT_ROLES:
-            return refuse(request, 403, user, member, "audit_only")
         try:
             search = AuditSearch.from_query(dict(request.query_params))
         except BadSearch:
@@ -185,12 +181,10 @@ def add_routes(app: FastAPI, parts: ConsoleParts) -> None:
 
     @app.get("/audit/chain", response_class=HTMLResponse)
     def audit_chain(request: Request) -> Response:
-        found = signed_in(request, parts)
+        found = signed_in_as(request, parts, AUDIT_ROLES, "audit_only")
         if isinstance(found, Response):
             return found
         user, member = found
-        if member.role not in AUDIT_ROLES:
-            return refuse(request, 403, user, member, "audit_only")
         try:
             report = check_anchored(parts.db)
             untrusted = None
@@ -203,11 +197,9 @@ def add_routes(app: FastAPI, parts: ConsoleParts) -> None:
 def add_offline_routes(app: FastAPI, parts: ConsoleParts) -> None:
     @app.get("/offline", response_class=HTMLResponse)
     def offline_page(request: Request) -> Response:
-        found = signed_in(request, parts)
+        found = signed_in_as(request, parts, DECIDING_ROLES, "auditor_only")
         if isinstance(found, Response):
             return found
         user, member = found
-        if not member.decides:
-            return refuse(request, 403, user, member, "auditor_only")
         return page(request, "offline.html", member=member, csrf=user.csrf,
                     bundles=offline_queue(parts, member))

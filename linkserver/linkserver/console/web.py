@@ -4,6 +4,7 @@ cookies, and the signed-in member."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,19 @@ def signed_in(request: Request, parts: ConsoleParts) -> tuple[ConsoleUser, Staff
     if user is None or not user.signed_in:
         return redirect("/sign-in")
     return user, parts.staff.info(user.staff_id)
+
+
+def signed_in_as(request: Request, parts: ConsoleParts, roles: Collection[str],
+                 refusal: str) -> tuple[ConsoleUser, StaffInfo] | Response:
+    """The signed-in member if their role is one of ``roles``; else the sign-in's redirect, or a
+    403 page saying ``refusal``'s words."""
+    found = signed_in(request, parts)
+    if isinstance(found, Response):
+        return found
+    user, member = found
+    if member.role not in roles:
+        return refuse(request, 403, user, member, refusal)
+    return found
 
 
 def refuse(request: Request, status: int, user: ConsoleUser, member: StaffInfo,
