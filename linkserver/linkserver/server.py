@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 from fastapi import FastAPI
@@ -126,3 +130,32 @@ CONFIG_ENV = "KIOSK_LINKSERVER_CONFIG"
 def worker_app() -> FastAPI:
     """The app of one worker process; the parent migrated the schema before starting the workers."""
     return build_server(load_settings(os.environ[CONFIG_ENV]), migrate=False).app
+
+
+@contextmanager
+def serving(app: FastAPI, sock: socket.socket) -> Iterator[None]:
+    """``app`` served by uvicorn in a thread of this process on ``sock`` (bound already, so that no
+    other process can take its port), from its start until the block ends; then the socket closes."""
+    import uvicorn
+
+    from linkserver.http_guard import UVICORN_OPTIONS
+
+    runner = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **UVICORN_OPTIONS))
+    started = threading.Event()
+    original_startup = runner.startup
+
+    async def startup(*args: Any, **kwargs: Any) -> None:
+        await original_startup(*args, **kwargs)
+        started.set()
+
+    runner.startup = startup  # type: ignore[method-assign]
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, name="linkserver", daemon=True)
+    thread.start()
+    try:
+        if not started.wait(30):
+            raise RuntimeError("the linkage server did not start")
+        yield
+    finally:
+        runner.should_exit = True
+        thread.join(10)
+        sock.close()

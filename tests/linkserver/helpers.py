@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import uvicorn
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import ECKey
@@ -40,10 +39,9 @@ from kiosk.nfc.sim.pcscd import free_port_pair
 from linkserver import signed_message
 from linkserver.config import Lifetimes, Limits
 from linkserver.demo import DEMO_PASSWORD, DemoSetup, prepare_demo
-from linkserver.http_guard import UVICORN_OPTIONS
 from linkserver.models import AuditEntry, Operation
 from linkserver.revocation import CrlFileChecker
-from linkserver.server import LinkServer, build_server
+from linkserver.server import LinkServer, build_server, serving
 
 POSTGRES_ENV = "KIOSK_TEST_POSTGRES_URL"
 ASSERTION_SECONDS = 60
@@ -281,27 +279,10 @@ def live_server(state: Path, hierarchy: TestHierarchy, database_url: str | None 
     if not setup.settings.ocsp_url:
         build_options.setdefault("revocation", CrlFileChecker(setup.settings.crl_files, clock=crl_clock))
     server = build_server(setup.settings, **build_options)
-    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                            **UVICORN_OPTIONS)
-    runner = uvicorn.Server(config)
-    started = threading.Event()
-    original_startup = runner.startup
-
-    async def startup(*args: Any, **kwargs: Any) -> None:
-        await original_startup(*args, **kwargs)
-        started.set()
-
-    runner.startup = startup  # type: ignore[method-assign]
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, name="linkserver", daemon=True)
-    thread.start()
-    if not started.wait(30):
-        raise RuntimeError("the linkage server did not start")
     try:
-        yield LiveServer(base, setup, server, hierarchy, clock, crl_clock)
+        with serving(server.app, sock):
+            yield LiveServer(base, setup, server, hierarchy, clock, crl_clock)
     finally:
-        runner.should_exit = True
-        thread.join(10)
-        sock.close()
         server.parts.db.dispose()
 
 

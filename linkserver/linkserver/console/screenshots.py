@@ -13,7 +13,6 @@ import hashlib
 import secrets
 import socket
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,11 +104,8 @@ def _sign_in(page: Any, who: str, secrets_of: Callable[[str], str | None]) -> No
 
 @contextmanager
 def _server(hierarchy: Path | None) -> Iterator[tuple[str, Callable[[str], str | None]]]:
-    import uvicorn
-
     from linkserver.demo import prepare_demo
-    from linkserver.http_guard import UVICORN_OPTIONS
-    from linkserver.server import build_server
+    from linkserver.server import build_server, serving
 
     with tempfile.TemporaryDirectory(prefix="console-screenshots-") as folder:
         sock = socket.socket()
@@ -119,25 +115,10 @@ def _server(hierarchy: Path | None) -> Iterator[tuple[str, Callable[[str], str |
         server = build_server(setup.settings)
         known = {DEMO_DESK_ID: (Path(folder) / DEMO_DESK_TOTP_FILE).read_text("ascii").strip()}
         known.update(_seed(server))
-        runner = uvicorn.Server(uvicorn.Config(server.app, log_level="warning", lifespan="off",
-                                               **UVICORN_OPTIONS))
-        started = threading.Event()
-        original = runner.startup
-
-        async def startup(*args: Any, **kwargs: Any) -> None:
-            await original(*args, **kwargs)
-            started.set()
-
-        runner.startup = startup  # type: ignore[method-assign]
-        thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        if not started.wait(30):
-            raise RuntimeError("the demo server did not start")
         try:
-            yield base, known.get
+            with serving(server.app, sock):
+                yield base, known.get
         finally:
-            runner.should_exit = True
-            thread.join(30)
             server.parts.db.dispose()
 
 
