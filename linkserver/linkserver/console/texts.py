@@ -159,7 +159,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "certificate": "証明書の有効期限",
         "kiosk": "端末",
         "channel": "受付",
-        "channel_online": "オンライン・利用者が端末の前で待っています（オフライン申請は「オフライン申請」へ）",
+        "channel_online": "オンライン・利用者が端末の前で待っています"
+                          "（オフライン申請は「オフライン申請」へ）",
         "waited": "待ち時間",
         "minutes": "%d分",
         "approve": "承認",
