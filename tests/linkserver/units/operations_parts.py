@@ -53,6 +53,9 @@ AUDIT_KEY = b"the audit key of these tests, 32+ bytes"
 ISSUER = "https://link.example.ac.jp"
 T0 = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
+TINY = dt.timedelta(microseconds=1)
+#: A session key no operation handed out.
+WRONG_KEY = "not-the-session-key"
 
 KIOSK, OTHER_KIOSK, CONSOLE = "kiosk-hongo-01", "kiosk-komaba-02", "staff-console"
 #: Active and linked to the card ``LINKED_PPID``; active and unlinked; suspended; former members.
@@ -263,11 +266,21 @@ def session_key_ok(desk: Desk, view: OperationView) -> bool:
 
 
 @contextlib.contextmanager
-def refused(code: ErrorCode, status: int, words: str | None = None) -> Iterator[None]:
+def refused(code: ErrorCode, status: int,
+            words: str | None = None) -> Iterator[pytest.ExceptionInfo[ApiError]]:
     """The block raises ``ApiError`` with ``code``, the HTTP ``status`` and ``words`` (by default the
     code's documented meaning)."""
     expected = f"{code.value}: {words or code.meaning}"
     with pytest.raises(ApiError, match=f"^{re.escape(expected)}$") as caught:
-        yield
+        yield caught
     assert caught.value.code is code
     assert caught.value.status == status
+
+
+def assert_untouched(desk: Desk, account_id: str = LINKED) -> None:
+    """The account as seeded: its link (if any), password, MFA methods and no enrolment code."""
+    assert desk.links() == {LINKED: LINKED_PPID}
+    account = desk.account(account_id)
+    assert (account.password_hash, account.password_changed_at) == (OLD_HASH, None)
+    assert (account.mfa_methods, account.enrolment_code_hash, account.enrolment_expires_at) == (
+        MFA_METHODS, None, None)

@@ -22,12 +22,10 @@ from tests.linkserver.units.operations_parts import (
     KIOSK,
     LEFT,
     LINKED,
-    LINKED_PPID,
-    MFA_METHODS,
-    OLD_HASH,
     SECOND,
     T0,
     Desk,
+    assert_untouched,
     refused,
     session_key_ok,
 )
@@ -76,10 +74,7 @@ def test_an_operation_that_changes_the_account_waits_and_changes_nothing(desk: D
     assert (view.status, view.result, view.approved_by) == (OperationStatus.AWAITING_APPROVAL, {}, None)
     row = desk.row(view.operation_id)
     assert (row.last_seen_at, row.approved_at, row.params, row.kind) == (T0, None, {}, kind.value)
-    assert desk.links() == {LINKED: LINKED_PPID}
-    account = desk.account(LINKED)
-    assert (account.password_hash, account.mfa_methods) == (OLD_HASH, MFA_METHODS)
-    assert account.enrolment_code_hash is None
+    assert_untouched(desk)
     assert desk.mails() == []
     assert [event for event, *_ in desk.audit()] == ["operation_requested"]
 
@@ -90,7 +85,7 @@ def test_a_prelink_waits_with_the_name_trimmed_and_nothing_linked(desk: Desk) ->
     view, _ = desk.service.create(desk.kiosk, "key-1", OperationKind.PRELINK, verification_id, params)
     assert view.status is OperationStatus.AWAITING_APPROVAL
     assert desk.row(view.operation_id).params == {"name_on_card": "SUZUKI ICHIRO"}
-    assert desk.links() == {LINKED: LINKED_PPID}
+    assert_untouched(desk)
 
 
 def test_a_salvage_waits_with_its_mode(desk: Desk) -> None:
