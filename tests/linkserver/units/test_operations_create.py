@@ -74,6 +74,7 @@ def test_an_operation_that_changes_the_account_waits_and_changes_nothing(desk: D
     assert (view.status, view.result, view.approved_by) == (OperationStatus.AWAITING_APPROVAL, {}, None)
     row = desk.row(view.operation_id)
     assert (row.last_seen_at, row.approved_at, row.params, row.kind) == (T0, None, {}, kind.value)
+    assert (row.result, row.result_expires_at, row.error_code) == ({}, None, None)
     assert_untouched(desk)
     assert desk.mails() == []
     assert [event for event, *_ in desk.audit()] == ["operation_requested"]
@@ -129,6 +130,15 @@ def test_the_same_key_with_another_request_is_refused(desk: Desk) -> None:
         desk.service.create(desk.kiosk, "key-1", OperationKind.UNLINK, desk.verification(LINKED), {})
     assert session_key_ok(desk, first)
     assert desk.row(first.operation_id).kind == "unlink"
+
+
+def test_a_replay_may_list_the_parameters_in_another_order(desk: Desk) -> None:
+    verification_id = desk.verification(LEFT, ppid="ppid-of-left")
+    first, _ = desk.service.create(desk.kiosk, "key-1", OperationKind.SALVAGE, verification_id,
+                                   {"mode": "backup", "note": "desk 3"})
+    again, created = desk.service.create(desk.kiosk, "key-1", OperationKind.SALVAGE, verification_id,
+                                         {"note": "desk 3", "mode": "backup"})
+    assert (again.operation_id, created) == (first.operation_id, False)
 
 
 def test_keys_are_each_kiosks_own(desk: Desk) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 
 from linkserver.directory import code_hash
 from linkserver.errors import ErrorCode
-from linkserver.models import Account, Link
+from linkserver.models import Account, Link, Operation
 from linkserver.operations import CODE_ALPHABET, OperationView
 from linkserver.words import OperationKind, OperationStatus
 from tests.linkserver.units import operations_parts as parts
@@ -162,8 +162,10 @@ def test_a_refusal_changes_nothing_but_tells_the_holder(desk: Desk, kind: Operat
                                                                              {}, None)
     assert desk.row(view.operation_id).approved_at is None
     assert_untouched(desk)
-    assert [subject for _, subject, _ in desk.mails()] == [
-        "A request for your account was refused at a help desk"]
+    [(recipient, subject, body)] = desk.mails()
+    assert (recipient, subject) == (f"{parts.LINKED}@mail.example.ac.jp",
+                                    "A request for your account was refused at a help desk")
+    assert f"on 2026-04-01 09:00 UTC ({parts.KIOSK})" in body
     assert decisions(desk) == [("operation_refused_by_staff", parts.CONSOLE, parts.LINKED, {
         "operation_id": view.operation_id, "kind": kind.value, "staff": STAFF,
         "reason": "face does not match"})]
@@ -272,6 +274,28 @@ def test_pending_lists_the_waiting_operations_oldest_first(desk: Desk) -> None:
                                                                           third.operation_id]
 
 
+def test_pending_goes_by_the_time_of_asking_not_the_order_stored(desk: Desk) -> None:
+    desk.clock.now = parts.T0 + 10 * parts.SECOND
+    later = desk.create(OperationKind.UNLINK)
+    desk.clock.now = parts.T0  # asked earlier, at another kiosk whose request was stored second
+    earlier = desk.create(OperationKind.MFA_RESET, caller=desk.other_kiosk)
+    listed = desk.service.pending(desk.staff)
+    assert [v.operation_id for v in listed] == [earlier.operation_id, later.operation_id]
+    assert [v.operation_id for v in desk.service.pending(desk.staff, limit=1)] == [earlier.operation_id]
+
+
+def test_pending_lists_at_most_a_hundred_by_default(desk: Desk) -> None:
+    with desk.parts.db.transaction() as session:
+        for number in range(101):
+            at = parts.T0 + number * dt.timedelta(milliseconds=1)
+            session.add(Operation(operation_id=f"op_{number:03}", client_id=parts.KIOSK,
+                                  idempotency_key=f"key-{number}", request_digest="d", kind="unlink",
+                                  account_id=parts.LINKED, status="awaiting_approval", params={},
+                                  result={}, created_at=at, updated_at=at, last_seen_at=at))
+    listed = desk.service.pending(desk.staff)
+    assert [v.operation_id for v in listed] == [f"op_{number:03}" for number in range(100)]
+
+
 def test_pending_expires_what_its_kiosk_stopped_waiting_for(desk: Desk) -> None:
     gone = desk.create(OperationKind.UNLINK)
     desk.clock.advance(10 * parts.SECOND)
@@ -280,3 +304,19 @@ def test_pending_expires_what_its_kiosk_stopped_waiting_for(desk: Desk) -> None:
     assert [v.operation_id for v in desk.service.pending(desk.staff)] == [alive.operation_id]
     assert desk.row(gone.operation_id).status == "expired"
     assert [d["operation_id"] for *_, d in desk.audit("operation_expired")] == [gone.operation_id]
+
+
+def test_a_card_linked_by_a_racing_request_fails_the_prelink_cleanly(desk: Desk,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another request linked the card between the check and the insert: the unique PPID refuses the
+    second link, and the operation fails with the card's code instead of the whole decision."""
+    asked = desk.create(OperationKind.PRELINK, parts.FREE, ppid=parts.FREE_PPID,
+                        params=desk.prelink_params(parts.FREE))
+    with desk.parts.db.transaction() as session:
+        session.add(Link(account_id=parts.LEFT, ppid=parts.FREE_PPID, name_on_card="X", created_at=parts.T0,
+                         created_by_kiosk="smartphone-app"))
+    monkeypatch.setattr(desk.parts.links, "by_ppid", lambda session, ppid: None)
+    view = decided(desk, asked)
+    assert (view.status, view.error_code) == (OperationStatus.FAILED, ErrorCode.CARD_ALREADY_LINKED)
+    assert desk.link(parts.FREE) is None
+    assert [event for event, *_ in decisions(desk)] == ["operation_approved", "operation_failed"]

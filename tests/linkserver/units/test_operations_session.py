@@ -154,3 +154,17 @@ def test_a_result_without_a_code_has_no_display_time(desk: Desk) -> None:
     desk.clock.advance(2 * 60 * 60 * SECOND)
     assert desk.service.keep_alive(desk.kiosk, asked.operation_id, asked.session_key).result == asked.result
     assert desk.row(asked.operation_id).result == asked.result
+
+
+def test_neither_a_cancel_nor_a_replay_shows_the_code(desk: Desk) -> None:
+    """Only a look of the session (a keep-alive) shows a code; a late cancel or a replay of the
+    creation answers the operation as it is, its code kept for that look."""
+    verification_id = desk.verification(LINKED)
+    asked, _ = desk.service.create(desk.kiosk, "key-1", OperationKind.MFA_RESET, verification_id, {})
+    desk.approve(asked)
+    cancelled = desk.service.cancel(desk.kiosk, asked.operation_id, asked.session_key, "too late")
+    assert (cancelled.status, set(cancelled.result)) == (OperationStatus.COMPLETED, {"expires_at"})
+    again, _ = desk.service.create(desk.kiosk, "key-1", OperationKind.MFA_RESET, verification_id, {})
+    assert set(again.result) == {"expires_at"}
+    shown = desk.service.keep_alive(desk.kiosk, asked.operation_id, again.session_key)
+    assert set(shown.result) == {"expires_at", "enrolment_code"}
