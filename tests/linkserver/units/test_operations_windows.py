@@ -174,3 +174,16 @@ def test_a_cancelled_reset_takes_no_password(desk: Desk) -> None:
     with refused(ErrorCode.OPERATION_CANCELLED, 409):
         desk.service.set_password(desk.kiosk, asked.operation_id, GOOD_PASSWORD, asked.session_key)
     assert_untouched(desk)
+
+
+def test_a_finished_operation_never_expires(desk: Desk) -> None:
+    """The windows apply to operations still waiting: an approved and completed one stays as it is."""
+    asked = desk.create(OperationKind.UNLINK)
+    done = desk.approve(asked)
+    reset = approved_reset(desk)
+    desk.service.set_password(desk.kiosk, reset.operation_id, GOOD_PASSWORD, reset.session_key)
+    desk.clock.advance(dt.timedelta(days=1))
+    for view in (done, reset):
+        again = desk.service.get(desk.kiosk, view.operation_id)
+        assert (again.status, again.error_code) == (OperationStatus.COMPLETED, None)
+    assert desk.audit("operation_expired") == []
