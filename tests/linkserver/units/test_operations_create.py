@@ -7,6 +7,7 @@ request's work is rolled back), and by what it leaves: no operation, the verific
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -37,6 +38,7 @@ def test_link_status_is_answered_at_once_and_notified(desk: Desk) -> None:
     verification_id = desk.verification(LINKED)
     view, created = desk.service.create(desk.kiosk, "key-1", OperationKind.LINK_STATUS, verification_id, {})
     assert created
+    assert re.fullmatch(r"op_[A-Za-z0-9_-]{24}", view.operation_id)  # the kind of ID, 18 random bytes
     assert (view.kind, view.status, view.account_id) == (OperationKind.LINK_STATUS, OperationStatus.COMPLETED,
                                                         LINKED)
     assert view.result == {"linked": True, "linked_at": (T0 - dt.timedelta(days=90)).isoformat(),
