@@ -130,6 +130,8 @@ def test_the_same_key_with_another_request_is_refused(desk: Desk) -> None:
         desk.service.create(desk.kiosk, "key-1", OperationKind.MFA_RESET, verification_id, {})
     with refused(ErrorCode.IDEMPOTENCY_CONFLICT, 409):
         desk.service.create(desk.kiosk, "key-1", OperationKind.UNLINK, desk.verification(LINKED), {})
+    with refused(ErrorCode.IDEMPOTENCY_CONFLICT, 409):
+        desk.service.create(desk.kiosk, "key-1", OperationKind.UNLINK, verification_id, {"mode": "backup"})
     assert session_key_ok(desk, first)
     assert desk.row(first.operation_id).kind == "unlink"
 
@@ -164,8 +166,11 @@ def test_a_request_racing_its_twin_gets_the_twins_operation(desk: Desk,
         return None if len(looks) == 1 else by_key(session, caller, key)  # type: ignore[arg-type]
 
     monkeypatch.setattr(desk.service, "_by_key", late)
+    desk.clock.advance(2 * SECOND)
     again, created = desk.service.create(desk.kiosk, "key-1", OperationKind.UNLINK, verification_id, {})
     assert (again.operation_id, created, looks) == (first.operation_id, False, ["key-1", "key-1"])
+    assert session_key_ok(desk, again)
+    assert desk.row(first.operation_id).last_seen_at == T0 + 2 * SECOND
     looks.clear()
     with refused(ErrorCode.IDEMPOTENCY_CONFLICT, 409):  # the unique key, on another verification
         desk.service.create(desk.kiosk, "key-1", OperationKind.UNLINK, desk.verification(LINKED), {})
