@@ -155,6 +155,28 @@ def test_an_unlink_whose_link_is_already_gone_fails(desk: Desk) -> None:
 CHANGING = [OperationKind.UNLINK, OperationKind.MFA_RESET, OperationKind.PASSWORD_RESET]
 
 
+@pytest.mark.parametrize("reason", ["photo_mismatch", "card_damaged", "not_the_holder", "needs_documents",
+                                    "other"])
+def test_a_reason_from_the_list_is_kept_for_the_kiosk(desk: Desk, reason: str) -> None:
+    view = decided(desk, desk.create(OperationKind.UNLINK), approve=False, reason=reason)
+    assert view.result == {"refusal_reason": reason}
+    assert desk.row(view.operation_id).result == {"refusal_reason": reason}
+    again = desk.service.decide(desk.staff, view.operation_id, False, STAFF, reason)
+    assert again.result == {"refusal_reason": reason}
+
+
+@pytest.mark.parametrize("reason", [None, "", "Photo_Mismatch", "photo_mismatch ", "approve"])
+def test_other_words_stay_in_the_audit_only(desk: Desk, reason: str | None) -> None:
+    view = decided(desk, desk.create(OperationKind.UNLINK), approve=False, reason=reason)
+    assert view.result == {} and desk.row(view.operation_id).result == {}
+    assert decisions(desk)[-1][3]["reason"] == (reason or "")
+
+
+def test_an_approval_keeps_no_reason(desk: Desk) -> None:
+    view = decided(desk, desk.create(OperationKind.MFA_RESET), reason="photo_mismatch")
+    assert "refusal_reason" not in view.result
+
+
 @pytest.mark.parametrize("kind", CHANGING)
 def test_a_refusal_changes_nothing_but_tells_the_holder(desk: Desk, kind: OperationKind) -> None:
     view = decided(desk, desk.create(kind), approve=False, reason="face does not match")
