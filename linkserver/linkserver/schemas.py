@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 #: Unpadded base64url: any length but one more than a multiple of four, which no bytes encode to.
 B64URL = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
@@ -174,6 +174,34 @@ class ServerInfo(BaseModel):
     password_policy: dict[str, object]
     account_id_pattern: str
     server_time: dt.datetime
+
+
+class HeartbeatRequest(Strict):
+    """What a kiosk reports of itself while online."""
+
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                                  description="the kiosk's software version")]
+    reader_state: Literal["present", "absent", "error"] = Field(
+        description="present: the card reader is there; absent: no reader; error: the PC/SC service failed")
+    reader_name: Annotated[str, Field(min_length=1, max_length=200,
+                                      pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
+    outbox_depth: Annotated[int, Field(ge=0, le=1_000_000, description="items waiting in the outbox")]
+    last_sync_at: Annotated[AwareDatetime | None, Field(
+        strict=False, description="when the kiosk last sent its whole outbox (ISO 8601 with a zone)")] = None
+
+
+class RosterMember(BaseModel):
+    staff_id: str
+    display_name: str
+    role: Literal["desk", "supervisor"]
+    offline_pin_hash: str = Field(description="Argon2id hash of the member's offline PIN")
+
+
+class HeartbeatResponse(BaseModel):
+    """The kiosk's offline roster: who may approve at it while the server is away."""
+
+    issued_at: dt.datetime
+    roster: list[RosterMember]
 
 
 class CodeList(BaseModel):
