@@ -18,6 +18,7 @@ from kiosk.flow import (
     PasswordSet,
     Prelinked,
     Screen,
+    StaffCredential,
     View,
     VoucherIssued,
 )
@@ -31,6 +32,7 @@ from tests.conftest import Reader, distinct_screens
 from tests.fast.fakes import HeldRunner
 from tests.helpers.card_reads import card_reads
 from tests.helpers.kiosk import write_config
+from tests.helpers.roster import DESK, keep_roster
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 
@@ -252,13 +254,17 @@ def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         # The sealing key, as an earlier day online would have left it.
         sealing = json.dumps(server.server.offline.sealing_public_jwk()).encode()
         offline.backend.core.store.put_cache("server.sealing_key", sealing)
+        keep_roster(offline.backend.core.roster)  # as an earlier heartbeat left it
         offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
         offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         offline.place("linked")
         assert offline.flow.view.online is False
         offline.type_pin("1234")
         assert offline.screen is Screen.OFFLINE_APPROVAL
-        offline.flow.dispatch(Intent.APPROVE_OFFLINE, "tanaka.h")
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(b"000000")))
+        assert (offline.screen, offline.flow.view.error) == (Screen.OFFLINE_APPROVAL, "offline.staff_refused")
+        assert offline.backend.core.store.outbox_depth() == 0
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(DESK[1].encode())))
         assert offline.screen is Screen.DONE
         result = offline.flow.view.result
         assert isinstance(result, VoucherIssued) and len(result.code) == 19
@@ -274,8 +280,9 @@ def test_the_done_screen_records_that_the_voucher_was_shown(
         offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
         offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         offline.place("linked")
+        keep_roster(offline.backend.core.roster)
         offline.type_pin("1234")
-        offline.flow.dispatch(Intent.APPROVE_OFFLINE, "tanaka.h")
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(DESK[1].encode())))
         assert offline.screen is Screen.DONE
         assert store.outbox_items()[0].voucher_shown_at is not None
 

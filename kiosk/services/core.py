@@ -64,17 +64,20 @@ class KioskCore:
                    outbox, sync, roster, heartbeat, clock)
 
     def start(self) -> KioskCore:
-        """Learn the server's sealing key if it can be reached, purge old records, start syncing and
-        the heartbeat."""
+        """Learn the server's sealing key and the staff roster (a first heartbeat) if it can be
+        reached, purge old records, start syncing and the heartbeat."""
+        reached = False
         try:
             remember_sealing_key(self.store, self.linkage)
+            self.heartbeat.beat_once()
+            reached = True
         except LinkageError as exc:
             logger.warning("server not reachable at start (%s); offline until it is", exc.code,
                            extra={"code": exc.code})
         self.store.purge(self.settings.retention_days)
         if self.settings.offline.enabled:
             self.sync.start()
-        self.heartbeat.start()
+        self.heartbeat.start(wait_first=reached)
         return self
 
     def verification(self, card: CardConnection, account_id: str) -> VerificationSession:

@@ -47,9 +47,13 @@ class HeartbeatWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._failing = False
+        self._wait_first = False
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
-    def start(self) -> HeartbeatWorker:
+    def start(self, *, wait_first: bool = False) -> HeartbeatWorker:
+        """Beat in the background, at once or (``wait_first``: a heartbeat was just sent) after an
+        interval."""
+        self._wait_first = wait_first
         self._thread.start()
         return self
 
@@ -74,6 +78,9 @@ class HeartbeatWorker:
         return roster
 
     def _run(self) -> None:
+        if self._wait_first:
+            self._wake.wait(self.interval)
+            self._wake.clear()
         while not self._stop.is_set():
             try:
                 self.beat_once()

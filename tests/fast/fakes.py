@@ -19,8 +19,8 @@ from kiosk.flow.table import TABLE
 from kiosk.flow.view import Screen
 from kiosk.linkage import DeviceAuthorization, Operation, OperationKind, OperationStatus
 from kiosk.nfc.errors import InvalidPinError
-from kiosk.services.operations import NEEDS_STAFF, Request
 from kiosk.services.errors import ServiceCode
+from kiosk.services.operations import NEEDS_STAFF, Request
 from kiosk.services.outbox import Voucher
 from kiosk.services.roster import RosterRefused
 from kiosk.services.verification import CardReady, OfflineProof, VerificationResult
