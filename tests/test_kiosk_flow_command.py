@@ -245,7 +245,8 @@ def test_server_replaces_the_configured_url(tmp_path: Path, server: LiveServer, 
     reader.insert(make_card("linked"))
     unreachable = flow(down, "link_status", "--reader", reader.name, "--json")
     assert unreachable.returncode == 1, unreachable.stdout
-    assert json_lines(unreachable.stdout)[-1]["error"] == "offline.staff_needed"  # the server is not there
+    # The server is not there, and a link status cannot be told offline.
+    assert json_lines(unreachable.stdout)[-1]["error"] == "offline.not_for_operation"
     reached = flow(down, "link_status", "--reader", reader.name, "--server", server.base + "/", "--json")
     assert reached.returncode == 0, reached.stdout + reached.stderr
     assert json_lines(reached.stdout)[-1]["result"]["result"]["linked"] is True  # type: ignore[index]

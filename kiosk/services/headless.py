@@ -17,9 +17,9 @@ from kiosk.linkage.models import OPERATION_KINDS
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError, InvalidPinFormatError
 from kiosk.nfc.session import pin_bytes
-from kiosk.offline import OfflineRefused
+from kiosk.offline import OFFLINE_OPERATIONS, OfflineRefused
 from kiosk.services.core import KioskCore
-from kiosk.services.errors import OperationError, OutboxError, VerificationError
+from kiosk.services.errors import OperationError, OutboxError, ServiceCode, VerificationError
 from kiosk.services.operations import EndReason, withdrawn_because
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, problem_words, server_policy
 from kiosk.services.verification import REFUSALS, VerificationResult, VerificationSession, wipe
@@ -210,6 +210,9 @@ class Flow:
 
     def _offline(self, result: VerificationResult, given: FlowInput) -> dict[str, Any]:
         staff, pin = given.offline_staff_id, given.offline_pin
+        if given.operation not in OFFLINE_OPERATIONS:  # before staff spend their PIN on it
+            raise FlowFailed("offline_record", ServiceCode.OFFLINE_NOT_FOR_OPERATION,
+                             f"{given.operation} cannot be done while offline")
         if staff is None or pin is None:
             raise FlowFailed("approval", "offline.staff_needed", "offline, a staff member must approve here "
                              "with their staff ID and offline PIN")
