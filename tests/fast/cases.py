@@ -175,7 +175,7 @@ def _offline() -> None:
         kiosk.do(Intent.APPROVE_OFFLINE, typed)
         assert (kiosk.screen, kiosk.view.error) == (Screen.OFFLINE_APPROVAL, FlowCode.STAFF_INVALID)
         assert not any(typed.pin)
-    kiosk.do(Intent.APPROVE_OFFLINE, credential(f" {STAFF_ID} "))
+    kiosk.do(Intent.APPROVE_OFFLINE, credential(f" {STAFF_ID.upper()} "))  # as typed; the roster's ID kept
     assert kiosk.screen is Screen.WORKING
     kiosk.settle()
     assert kiosk.view.result == VoucherIssued("K7QM-2XRD-9HTP-CW4N", "https://id.example/voucher#code=K7QM-2XRD-9HTP-CW4N")

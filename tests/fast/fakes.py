@@ -199,7 +199,7 @@ class FakeRoster:
             self.backend.step("approve")
             if self.age > self.max_age:
                 raise RosterRefused(ServiceCode.OFFLINE_ROSTER_STALE, "stale", self.age)
-            if (staff_id.strip(), bytes(pin)) != (STAFF_ID, OFFLINE_PIN.encode()):
+            if (staff_id.strip().lower(), bytes(pin)) != (STAFF_ID, OFFLINE_PIN.encode()):
                 raise RosterRefused(ServiceCode.OFFLINE_STAFF_REFUSED, "no such staff ID and PIN")
             return STAFF_ID
         finally:
