@@ -7,28 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kiosk.store import KioskStore, RosterEntry
 from tests.helpers.store import T0, Clock
+from tests.services import outbox_parts
 
 HASH = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
 HANAKO = RosterEntry("hanako", "Hanako Sato", "desk", HASH)
 BOSS = RosterEntry("boss", "The Boss", "supervisor", HASH.replace("c29t", "b3Ro"))
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[KioskStore]:
-    with KioskStore(tmp_path / "kiosk.db", clock=clock) as opened:
-        yield opened
+#: The real store on a new SQLite file, and its clock (fixtures).
+clock, store = outbox_parts.clock, outbox_parts.store
 
 
 def test_a_roster_is_kept_and_replaced_whole(store: KioskStore, clock: Clock) -> None:
