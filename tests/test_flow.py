@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -247,6 +248,14 @@ def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: 
     assert signed_in() == 200
 
 
+def refused(offline: Counter, pin: str) -> tuple[str | None, dt.timedelta | None]:
+    """The demo desk member approves offline with ``pin`` and is refused: the screen stays, with its
+    error (and the roster's age), and nothing is recorded."""
+    offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(pin.encode())))
+    assert offline.screen is Screen.OFFLINE_APPROVAL and offline.backend.core.store.outbox_depth() == 0
+    return offline.flow.view.error, offline.flow.view.roster_age
+
+
 def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
         make_card: Callable[..., SimulatedCard]) -> None:
@@ -254,16 +263,20 @@ def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         # The sealing key, as an earlier day online would have left it.
         sealing = json.dumps(server.server.offline.sealing_public_jwk()).encode()
         offline.backend.core.store.put_cache("server.sealing_key", sealing)
-        keep_roster(offline.backend.core.roster)  # as an earlier heartbeat left it
         offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
         offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         offline.place("linked")
         assert offline.flow.view.online is False
         offline.type_pin("1234")
         assert offline.screen is Screen.OFFLINE_APPROVAL
-        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(b"000000")))
-        assert (offline.screen, offline.flow.view.error) == (Screen.OFFLINE_APPROVAL, "offline.staff_refused")
-        assert offline.backend.core.store.outbox_depth() == 0
+        roster = offline.backend.core.roster
+        assert refused(offline, DESK[1]) == ("offline.no_roster", None)  # never online: no roster yet
+        keep_roster(roster, issued_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=80))
+        error, age = refused(offline, DESK[1])
+        assert error == "offline.roster_stale" and age is not None and age > dt.timedelta(hours=80)
+        keep_roster(roster)  # as a recent heartbeat left it
+        assert refused(offline, "000000") == ("offline.staff_refused", None)
+        assert refused(offline, "") == ("staff.invalid", None)
         offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(DESK[1].encode())))
         assert offline.screen is Screen.DONE
         result = offline.flow.view.result

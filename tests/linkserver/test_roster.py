@@ -187,6 +187,8 @@ def test_only_a_kiosk_beats_and_only_an_offline_kiosk_gets_the_roster(live: Live
     ({"outbox_depth": -1}, "outbox_depth"),
     ({"outbox_depth": "2"}, "outbox_depth"),
     ({"last_sync_at": "2026-12-03T08:55:00"}, "last_sync_at"),
+    ({"last_sync_at": 1764752100}, "last_sync_at"),  # a Unix time is no ISO 8601 text
+    ({"last_sync_at": "1764752100"}, "last_sync_at"),
     ({"version": ""}, "version"),
     ({"reader_name": "reader\nforged log line"}, "reader_name"),
     ({"pin": "246810"}, "pin"),
