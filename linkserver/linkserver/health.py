@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from linkserver.db import Database
 from linkserver.errors import ApiError, ErrorCode
@@ -53,6 +54,13 @@ def record_heartbeat(parts: ServerParts, caller: Caller, report: HeartbeatReport
     """Keeps ``report`` as the kiosk's latest; answers its roster (empty without the offline scope)."""
     if not caller.scopes.intersection(DEFAULT_KIOSK_SCOPES):
         raise ApiError(ErrorCode.INSUFFICIENT_SCOPE, 403, "only a kiosk sends heartbeats")
+    try:
+        return _record(parts, caller, report)
+    except IntegrityError:  # the kiosk's first two heartbeats at once: the other made the row
+        return _record(parts, caller, report)
+
+
+def _record(parts: ServerParts, caller: Caller, report: HeartbeatReport) -> Roster:
     now = parts.clock()
     with parts.db.transaction() as session:
         row = session.get(KioskHeartbeat, caller.client_id, with_for_update=True)

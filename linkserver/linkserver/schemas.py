@@ -192,6 +192,12 @@ class HeartbeatRequest(Strict):
     last_sync_at: Annotated[AwareDatetime | None, Field(
         strict=False, description="when the kiosk last sent its whole outbox (ISO 8601 with a zone)")] = None
 
+    @field_validator("outbox_depth", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # JSON has one kind of number: 3.0 is the integer 3 (strict mode would take only 3).
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
     @field_validator("last_sync_at", mode="before")
     @classmethod
     def _iso_text(cls, value: object) -> object:

@@ -158,11 +158,11 @@ def test_a_heartbeat_is_kept_and_answered_with_the_kiosks_roster(live: LiveServe
     assert health.last_sync_at == dt.datetime(2026, 12, 3, 8, 55, tzinfo=dt.UTC)
     assert health.last_contact_at == issued
     live.clock.advance(3600)
-    again = beat(live, {"version": "0.1.1", "reader_state": "absent", "outbox_depth": 0})
+    again = beat(live, {"version": "0.1.1", "reader_state": "absent", "outbox_depth": 4.0})  # JSON's 4
     assert again.status_code == 200, again.text
     [health] = kiosk_health(live.server.parts.db)
     assert (health.version, health.reader_state, health.reader_name, health.outbox_depth,
-            health.last_sync_at) == ("0.1.1", "absent", None, 0, None)
+            health.last_sync_at) == ("0.1.1", "absent", None, 4, None)
     assert health.last_contact_at > issued + dt.timedelta(hours=1)
 
 
@@ -186,6 +186,7 @@ def test_only_a_kiosk_beats_and_only_an_offline_kiosk_gets_the_roster(live: Live
     ({"reader_state": "broken"}, "reader_state"),
     ({"outbox_depth": -1}, "outbox_depth"),
     ({"outbox_depth": "2"}, "outbox_depth"),
+    ({"outbox_depth": 2.5}, "outbox_depth"),
     ({"last_sync_at": "2026-12-03T08:55:00"}, "last_sync_at"),
     ({"last_sync_at": 1764752100}, "last_sync_at"),  # a Unix time is no ISO 8601 text
     ({"last_sync_at": "1764752100"}, "last_sync_at"),
