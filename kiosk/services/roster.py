@@ -90,8 +90,9 @@ class StaffRoster:
         if age > self.max_age:
             raise RosterRefused(ServiceCode.OFFLINE_ROSTER_STALE, "the staff roster is too old to approve "
                                                                   "with", age)
+        stand_in = self._stand_in_hash()  # made before the look-up, so its first cost tells nothing either
         member = next((m for m in held.members if m.staff_id == staff_id), None)
-        matched = _matches(member.offline_pin_hash if member else self._stand_in_hash(), pin)
+        matched = _matches(member.offline_pin_hash if member else stand_in, pin)
         with self._lock:
             if member is not None and matched:
                 self._failures, self._locked_until = 0, None
