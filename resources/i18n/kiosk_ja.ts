@@ -1287,7 +1287,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="+202"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+209"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1849,7 +1849,7 @@
 <context>
     <name>StaffWaitScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="-140"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="-147"/>
         <source>A staff member is checking your request</source>
         <translation>係員がお申し込みを確認しています</translation>
     </message>

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 
 from kiosk.flow import Intent, Screen, StaffCredential, View
 from kiosk.ui.base import screen
@@ -176,9 +176,16 @@ class OfflineApprovalScreen(Frame):
         self._texts = {"id": "", "pin": ""}
         self._target = "id"
         self.body.addWidget(self.explanation)
-        self.body.addWidget(boxed(self.staff_caption, self.account, self.staff_id, self.offline_pin,
-                                  self.error))
-        self.body.addWidget(self.keyboard, 1)
+        fields = QWidget()  # side by side: the keyboard below keeps its height
+        row = QHBoxLayout(fields)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.staff_id, 3)
+        row.addWidget(self.offline_pin, 2)
+        self.body.addWidget(boxed(self.staff_caption, self.account, fields))
+        beside = QHBoxLayout()  # a refusal's words in the room the keyboard leaves on its right
+        beside.addWidget(self.keyboard)
+        beside.addWidget(self.error, 1, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(beside, 1)
         self.cancel_button = self.action(Intent.CANCEL)
         self.approve_button = self.action()
         self.approve_button.clicked.connect(self._approve)
@@ -221,13 +228,16 @@ class OfflineApprovalScreen(Frame):
         self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.error:
             words = ErrorWords.describe(view.error)
-            message = f"{words.title}\n{words.explanation} {words.remedy}"
-            if view.roster_age is not None:
+            detail = f"{words.explanation} {words.remedy}"
+            if view.roster_age is not None:  # the age says it shortest, beside the keyboard
                 hours = f"{view.roster_age.total_seconds() / 3600:.0f}"
-                message += "\n" + fill(self.tr("The staff roster on this kiosk is %1 hours old."), hours)
-            self.error.set_message(message, "no")
+                age = fill(self.tr("The staff roster on this kiosk is %1 hours old."), hours)
+                detail = f"{age} {words.remedy}"
+            self.error.set_message(f"{words.title}\n{detail}", "no")
         else:
             self.error.set_message("")
+        # A refusal is for staff, who know the screen: its words take the explanation's room.
+        self.explanation.setVisible(not view.error)
         self._update()
 
     def choose(self, target: str) -> None:
