@@ -36,8 +36,9 @@ used, waiting up to --card-timeout for one. The PIN's format, and for password_r
 password against the server's policy, are checked before anything is requested. An operation
 that needs staff approval waits for it up to the configuration's
 server.approval_timeout_seconds (the wait can be interrupted with Ctrl-C). Offline, with
---offline-staff, the evidence is recorded in the kiosk's outbox and a one-time voucher is
-printed; it is sent to the server when it is back (kiosk outbox list / sync).
+--offline-staff and --offline-pin-from-env (that member's offline PIN, checked against the staff
+roster the kiosk last received), the evidence is recorded in the kiosk's outbox and a one-time
+voucher is printed; it is sent to the server when it is back (kiosk outbox list / sync).
 """
 
 FLOW_EXIT_CODES = """\
@@ -75,6 +76,8 @@ def add_parsers(sub: Any) -> None:
     flow.add_argument("--confirm-last-try", action="store_true", help="go on with one PIN try left")
     flow.add_argument("--offline-staff", metavar="STAFF_ID",
                       help="the staff member approving at the counter if the server is unreachable")
+    flow.add_argument("--offline-pin-from-env", metavar="VAR",
+                      help="the environment variable holding that staff member's offline PIN")
     flow.add_argument("--card-timeout", type=float, default=30.0,
                       help="seconds to wait for a card on the reader, or on any reader (default 30)")
 
@@ -202,6 +205,7 @@ def _flow_input(args: argparse.Namespace, out: Callable[[dict[str, Any], str], N
         check_pin(given.pin)
         given.new_password = secret_from_env("--new-password-from-env", args.new_password_from_env)
         given.cardinfo_pin = secret_from_env("--cardinfo-pin-from-env", args.cardinfo_pin_from_env)
+        given.offline_pin = secret_from_env("--offline-pin-from-env", args.offline_pin_from_env)
     except BaseException:
         given.wipe()
         raise

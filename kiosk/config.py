@@ -30,6 +30,8 @@ class ServerSettings:
     retries: int = 2
     #: How long the kiosk waits for staff to approve an operation.
     approval_timeout_seconds: int = 600
+    #: How often the kiosk reports its health while online (and learns its offline roster).
+    heartbeat_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class OfflineSettings:
     max_backoff_seconds: float = 900.0
     #: Where the user finishes an offline-approved request with the voucher (shown with a QR code).
     voucher_page_url: str = ""
+    #: An offline approval is refused when the staff roster was last synced longer ago than this.
+    roster_max_age_hours: float = 72.0
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,7 @@ def _server_table(data: dict[str, Any], source: Path) -> ServerSettings:
         read_timeout_seconds=server.number("read_timeout_seconds", 10.0, 0.5, 300),
         retries=server.integer("retries", 2, 0, 10),
         approval_timeout_seconds=server.integer("approval_timeout_seconds", 600, 10, 7200),
+        heartbeat_seconds=server.number("heartbeat_seconds", 30.0, 5, 3600),
     )
     server.finish()
     return settings
@@ -255,6 +260,7 @@ def _offline_table(data: dict[str, Any], source: Path, server_url: str) -> Offli
         sync_interval_seconds=offline.number("sync_interval_seconds", 30.0, 1, 3600),
         max_backoff_seconds=offline.number("max_backoff_seconds", 900.0, 1, 86400),
         voucher_page_url=offline.text("voucher_page_url", f"{server_url}/voucher").strip(),
+        roster_max_age_hours=offline.number("roster_max_age_hours", 72.0, 1, 24 * 90),
     )
     if settings.voucher_page_url:
         parts = urlsplit(settings.voucher_page_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from kiosk.flow import (
     PasswordSet,
     Prelinked,
     Screen,
+    StaffCredential,
     View,
     VoucherIssued,
 )
@@ -31,6 +33,7 @@ from tests.conftest import Reader, distinct_screens
 from tests.fast.fakes import HeldRunner
 from tests.helpers.card_reads import card_reads
 from tests.helpers.kiosk import write_config
+from tests.helpers.roster import DESK, keep_roster
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.linkserver.helpers import LiveServer, Staff
 
@@ -245,6 +248,14 @@ def test_prelink_with_the_phone_and_the_card_info_pin(counter: Counter, server: 
     assert signed_in() == 200
 
 
+def refused(offline: Counter, pin: str) -> tuple[str | None, dt.timedelta | None]:
+    """The demo desk member approves offline with ``pin`` and is refused: the screen stays, with its
+    error (and the roster's age), and nothing is recorded."""
+    offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(pin.encode())))
+    assert offline.screen is Screen.OFFLINE_APPROVAL and offline.backend.core.store.outbox_depth() == 0
+    return offline.flow.view.error, offline.flow.view.roster_age
+
+
 def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy,
         make_card: Callable[..., SimulatedCard]) -> None:
@@ -258,7 +269,15 @@ def test_offline_the_staff_approve_here_and_the_user_gets_a_voucher(
         assert offline.flow.view.online is False
         offline.type_pin("1234")
         assert offline.screen is Screen.OFFLINE_APPROVAL
-        offline.flow.dispatch(Intent.APPROVE_OFFLINE, "tanaka.h")
+        roster = offline.backend.core.roster
+        assert refused(offline, DESK[1]) == ("offline.no_roster", None)  # never online: no roster yet
+        keep_roster(roster, issued_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=80))
+        error, age = refused(offline, DESK[1])
+        assert error == "offline.roster_stale" and age is not None and age > dt.timedelta(hours=80)
+        keep_roster(roster)  # as a recent heartbeat left it
+        assert refused(offline, "000000") == ("offline.staff_refused", None)
+        assert refused(offline, "") == ("staff.invalid", None)
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(DESK[1].encode())))
         assert offline.screen is Screen.DONE
         result = offline.flow.view.result
         assert isinstance(result, VoucherIssued) and len(result.code) == 19
@@ -274,8 +293,9 @@ def test_the_done_screen_records_that_the_voucher_was_shown(
         offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
         offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
         offline.place("linked")
+        keep_roster(offline.backend.core.roster)
         offline.type_pin("1234")
-        offline.flow.dispatch(Intent.APPROVE_OFFLINE, "tanaka.h")
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(DESK[1].encode())))
         assert offline.screen is Screen.DONE
         assert store.outbox_items()[0].voucher_shown_at is not None
 

@@ -80,8 +80,8 @@ def test_kiosk_doctor_reports_each_part(config: Path, reader: Reader, tmp_path: 
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line.split(":")[0] for line in lines]
-    for expected in ("OK   reader", "OK   server", "OK   clock", "OK   kiosk client", "OK   sealing key",
-                     "OK   database", "OK   outbox"):
+    for expected in ("OK   reader", "OK   server", "OK   clock", "OK   kiosk client", "OK   heartbeat",
+                     "OK   sealing key", "OK   staff roster", "OK   database", "OK   outbox"):
         assert expected in names, lines
     assert any(line.startswith("OK   CRL ") for line in lines)
     (tmp_path / "down").mkdir()
@@ -90,6 +90,8 @@ def test_kiosk_doctor_reports_each_part(config: Path, reader: Reader, tmp_path: 
                           timeout=120)
     assert down.returncode == 1
     assert any(line.startswith("FAIL server") and "server.unreachable" in line
+               for line in down.stdout.splitlines())
+    assert any(line.startswith("FAIL staff roster") and "nobody can approve offline" in line
                for line in down.stdout.splitlines())
 
 

@@ -41,9 +41,11 @@ def test_the_example_documents_every_default(config: Path) -> None:
     assert settings.server == defaults
     assert settings.reader == ReaderSettings()
     offline = settings.offline
-    assert (offline.require_crl, offline.sync_interval_seconds, offline.max_backoff_seconds) == (
+    assert (offline.require_crl, offline.sync_interval_seconds, offline.max_backoff_seconds,
+            offline.roster_max_age_hours) == (
         OfflineSettings().require_crl, OfflineSettings().sync_interval_seconds,
-        OfflineSettings().max_backoff_seconds)
+        OfflineSettings().max_backoff_seconds, 72.0)
+    assert settings.server.heartbeat_seconds == 30.0
     assert len(offline.trust_anchors) == 3 and len(offline.crl_files) == 3
     assert (settings.language, settings.idle_timeout_seconds, settings.retention_days) == ("ja", 90, 90)
     assert settings.account_id_ok("2024000001") and not settings.account_id_ok("hanako")
@@ -72,6 +74,12 @@ Edit = Callable[[str], str]
      "offline.voucher_page_url must be an http(s) address"),
     (lambda t: t.replace("require_crl = true", 'require_crl = true\nvoucher_page_url = "https://x/v?a=1"'),
      "offline.voucher_page_url must be an http(s) address without a query"),
+    (lambda t: t.replace("roster_max_age_hours = 72.0", "roster_max_age_hours = 0.5"),
+     "offline.roster_max_age_hours must be between 1 and 2160"),
+    (lambda t: t.replace("roster_max_age_hours = 72.0", "roster_max_age_hours = \"3 days\""),
+     "offline.roster_max_age_hours must be a number"),
+    (lambda t: t.replace("heartbeat_seconds = 30.0", "heartbeat_seconds = 1"),
+     "server.heartbeat_seconds must be between 5 and 3600"),
     (lambda t: t + "\n[printer]\n", "[printer] is not a known table"),
     (lambda t: t.replace("[server]", "[server"), "not valid TOML"),
 ])

@@ -23,6 +23,7 @@ from linkserver.models import Link, OfflineEvidence
 from linkserver.passwords import password_matches
 from tests.conftest import Reader
 from tests.helpers.kiosk import pin, place, run, write_config
+from tests.helpers.roster import DESK
 from tests.helpers.server_api import LINKED, NEW_PASSWORD
 from tests.helpers.server_api import account_row as account
 from tests.linkserver.helpers import LiveServer, Staff
@@ -177,8 +178,9 @@ def _drained(core: KioskCore) -> threading.Event:
 def test_server_down_before_the_verification(core: KioskCore, reader: Reader,
                                              make_card: Callable[..., SimulatedCard], server: LiveServer,
                                              relay: Relay) -> None:
+    core.heartbeat.beat_once()  # the roster, while the server is there
     relay.down()
-    given = FlowInput("password_reset", LINKED, pin(), offline_staff_id="tanaka.h")
+    given = FlowInput("password_reset", LINKED, pin(), offline_staff_id=DESK[0], offline_pin=pin(DESK[1]))
     result, steps = run(core, place(reader, make_card, "linked"), given)
     assert result["online"] is False
     assert steps[0].detail["online"] is False and steps[0].detail["offline_reason"] == "server.unreachable"
@@ -202,7 +204,8 @@ def test_server_down_during_the_verification(core: KioskCore, reader: Reader,
         if step.name == "card":
             relay.down()  # the challenge is fetched; the verification request will fail
 
-    given = FlowInput("mfa_reset", LINKED, pin(), offline_staff_id="tanaka.h")
+    core.heartbeat.beat_once()
+    given = FlowInput("mfa_reset", LINKED, pin(), offline_staff_id=DESK[0], offline_pin=pin(DESK[1]))
     result, _ = run(core, place(reader, make_card, "linked"), given, on_step)
     assert result["online"] is False and result["voucher"]
     drained = _drained(core)
@@ -233,8 +236,9 @@ def test_a_slow_server_is_a_timeout_not_a_hang(tmp_path: Path, server: LiveServe
     config = write_config(tmp_path, server, hierarchy, relay.url, read_timeout=1.0)
     slow = KioskCore.build(load_config(config)).start()
     try:
+        slow.heartbeat.beat_once()
         relay.delay = 3.0
-        given = FlowInput("mfa_reset", LINKED, pin(), offline_staff_id="tanaka.h")
+        given = FlowInput("mfa_reset", LINKED, pin(), offline_staff_id=DESK[0], offline_pin=pin(DESK[1]))
         result, steps = run(slow, place(reader, make_card, "linked"), given)
         assert result["online"] is False  # the challenge timed out: verified in person instead
         assert steps[0].detail["offline_reason"] == "server.unreachable"

@@ -19,6 +19,7 @@ from kiosk.nfc.errors import InvalidPinError, tries_left_words
 from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
+from linkserver.demo import DEMO_DESK_ID, DEMO_DESK_OFFLINE_PIN
 from linkserver.models import OfflineEvidence, Operation
 from linkserver.passwords import password_matches
 from tests.conftest import Reader
@@ -244,7 +245,8 @@ def test_server_replaces_the_configured_url(tmp_path: Path, server: LiveServer, 
     reader.insert(make_card("linked"))
     unreachable = flow(down, "link_status", "--reader", reader.name, "--json")
     assert unreachable.returncode == 1, unreachable.stdout
-    assert json_lines(unreachable.stdout)[-1]["error"] == "offline.staff_needed"  # the server is not there
+    # The server is not there, and a link status cannot be told offline.
+    assert json_lines(unreachable.stdout)[-1]["error"] == "offline.not_for_operation"
     reached = flow(down, "link_status", "--reader", reader.name, "--server", server.base + "/", "--json")
     assert reached.returncode == 0, reached.stdout + reached.stderr
     assert json_lines(reached.stdout)[-1]["result"]["result"]["linked"] is True  # type: ignore[index]
@@ -257,12 +259,19 @@ def test_server_replaces_the_configured_url(tmp_path: Path, server: LiveServer, 
 def test_offline_staff_approve_at_the_counter_and_the_outbox_takes_it_to_the_server(
         config: Path, reader: Reader, server: LiveServer, make_card: Callable[..., SimulatedCard]) -> None:
     reader.insert(make_card("linked"))
-    assert flow(config, "link_status", "--reader", reader.name).returncode == 0  # learns the sealing key
+    # Online once: the kiosk learns the sealing key and, in its heartbeat's answer, the staff roster.
+    assert flow(config, "link_status", "--reader", reader.name).returncode == 0
     offline = ("mfa_reset", "--reader", reader.name, "--server", DOWN, "--json")
-    no_staff = flow(config, *offline)
+    no_staff = flow(config, *offline, "--offline-staff", DEMO_DESK_ID)
     assert no_staff.returncode == 1, no_staff.stdout
     assert json_lines(no_staff.stdout)[-1]["error"] == "offline.staff_needed"
-    result = flow(config, *offline, "--offline-staff", "tanaka.h")
+    wrong = flow(config, *offline, "--offline-staff", DEMO_DESK_ID, "--offline-pin-from-env", "STAFF_PIN",
+                 STAFF_PIN="135799")
+    assert wrong.returncode == 1, wrong.stdout
+    assert json_lines(wrong.stdout)[-1]["error"] == "offline.staff_refused"
+    assert "135799" not in wrong.stdout + wrong.stderr
+    result = flow(config, *offline, "--offline-staff", DEMO_DESK_ID, "--offline-pin-from-env", "STAFF_PIN",
+                  STAFF_PIN=DEMO_DESK_OFFLINE_PIN)
     assert result.returncode == 0, result.stdout + result.stderr
     done = json_lines(result.stdout)[-1]
     assert done["step"] == "done" and done["result"]["online"] is False  # type: ignore[index]

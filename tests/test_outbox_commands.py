@@ -20,6 +20,7 @@ from kiosk.config import load_config
 from kiosk.crashpoints import CRASH_ENV, CRASH_POINTS
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.store import KioskStore
+from linkserver.demo import DEMO_DESK_ID, DEMO_DESK_OFFLINE_PIN
 from linkserver.models import OfflineEvidence
 from tests.conftest import Reader
 from tests.helpers.kiosk import write_config
@@ -59,7 +60,8 @@ def listed(config: Path) -> list[dict[str, object]]:
 def offline_flow(down: Path) -> dict[str, str]:
     """``kiosk flow`` with the server away: staff approve at the counter, the voucher is printed."""
     result = kiosk("flow", "mfa_reset", "--account", LINKED, "--pin-from-env", "CARD_PIN", "--config",
-                   str(down), "--offline-staff", "tanaka.h", "--json", CARD_PIN="1234")
+                   str(down), "--offline-staff", DEMO_DESK_ID, "--offline-pin-from-env", "STAFF_PIN",
+                   "--json", CARD_PIN="1234", STAFF_PIN=DEMO_DESK_OFFLINE_PIN)
     assert result.returncode == 0, result.stdout + result.stderr
     done: dict[str, str] = json.loads(result.stdout.splitlines()[-1])["result"]
     assert done["voucher"] and done["outbox_key"]
@@ -121,7 +123,7 @@ def test_outbox_sync_reports_each_fate_and_says_what_is_left(config: Path, down:
 def test_a_voucher_printed_by_kiosk_flow_is_recorded_as_shown(
         config: Path, down: Path, reader: Reader, server: LiveServer,
         make_card: Callable[..., SimulatedCard]) -> None:
-    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the server's sealing key
+    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the sealing key and roster
     reader.insert(make_card("linked"))
     offline_flow(down)
     [item] = listed(config)
@@ -137,7 +139,7 @@ def test_an_item_the_server_asks_for_again_waits_and_goes_on_the_next_sync(
     """The server cannot tell the card's revocation (its CRLs are past their next update): it keeps
     nothing and says retry. The item stays in the outbox with the attempt and the reason, staff see
     it waiting, the voucher does not work yet; the next sync sends it, and the voucher works."""
-    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the server's sealing key
+    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the sealing key and roster
     reader.insert(make_card("linked"))
     result = offline_flow(down)
     voucher, key = result["voucher"], result["outbox_key"]

@@ -30,6 +30,8 @@ from sqlalchemy.engine import make_url
 
 from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
+from linkserver.demo import DEMO_DESK_ID
+from linkserver.roster import set_offline_pin
 from tests.conftest import Reader
 from tests.helpers.kiosk import write_config
 from tests.helpers.linkage_client import ROOMY
@@ -39,8 +41,11 @@ from tests.linkserver.helpers import LiveServer, Staff, live_server
 
 PIN, WRONG_PIN, NEW_PASSWORD = RARE_PIN, RARE_WRONG_PIN, RARE_PASSWORD
 CARDINFO_PIN = "0358"  # the pre-linked card's card-info AP PIN: rare like the others
+#: The desk member's offline PIN for this run, and a wrong one typed first: rare like the others.
+OFFLINE_PIN, WRONG_OFFLINE_PIN = "072951", "041937"
 SECRETS = {"the PIN": PIN, "the card-info PIN": CARDINFO_PIN, "the wrong PIN": WRONG_PIN,
-           "the new password": NEW_PASSWORD}
+           "the new password": NEW_PASSWORD, "the offline PIN": OFFLINE_PIN,
+           "the wrong offline PIN": WRONG_OFFLINE_PIN}
 UNREACHABLE = "http://127.0.0.1:9"
 
 #: ``kiosk`` logging at level 1 to a file (the CLI's own logging set-up is then a no-op), SQLAlchemy
@@ -184,8 +189,12 @@ def run_flows(written: Written, reader: Reader, hierarchy: TestHierarchy) -> Non
     written.flow("wrong PIN", "link_status", LINKED, WRONG_PIN)
     new_password = ("--new-password-from-env", "NEW_PW")
     written.flow("online", "password_reset", LINKED, PIN, *new_password, NEW_PW=NEW_PASSWORD)
-    written.flow("offline", "password_reset", LINKED, PIN, *new_password, "--server", UNREACHABLE,
-                 "--offline-staff", "tanaka.h", NEW_PW=NEW_PASSWORD)
+    offline = (*new_password, "--server", UNREACHABLE, "--offline-staff", DEMO_DESK_ID,
+               "--offline-pin-from-env", "OFFLINE_PIN")
+    written.flow("wrong offline PIN", "password_reset", LINKED, PIN, *offline, NEW_PW=NEW_PASSWORD,
+                 OFFLINE_PIN=WRONG_OFFLINE_PIN)
+    written.flow("offline", "password_reset", LINKED, PIN, *offline, NEW_PW=NEW_PASSWORD,
+                 OFFLINE_PIN=OFFLINE_PIN)
     written.kiosk("sync", "outbox", "sync", "--config", str(written.config))
     reader.insert(card(hierarchy, "unlinked"))
 
@@ -209,6 +218,7 @@ def written(tmp_path_factory: pytest.TempPathFactory, hierarchy: TestHierarchy,
         written = Written(folder, server, folder / "kiosk.log", lines)
         write_config(folder, server, hierarchy, server.base, reader=reader.name)
         desk = Staff(server)
+        set_offline_pin(server.server.parts.db, DEMO_DESK_ID, OFFLINE_PIN)  # before the kiosk's heartbeat
         try:
             run_flows(written, reader, hierarchy)
         finally:
@@ -250,8 +260,10 @@ def tables_with_rows(values: list[tuple[str, bytes | str]]) -> set[str]:
 def test_the_flows_ran_and_everything_was_logged(written: Written) -> None:
     runs = written.runs
     codes = {name: run.code for name, run in runs.items()}
-    assert codes == {"wrong PIN": 1, "online": 0, "offline": 0, "sync": 0, "prelink": 0}, runs
+    assert codes == {"wrong PIN": 1, "online": 0, "wrong offline PIN": 1, "offline": 0, "sync": 0,
+                     "prelink": 0}, runs
     assert runs["wrong PIN"].last()["error"] == "pin.wrong"
+    assert runs["wrong offline PIN"].last()["error"] == "offline.staff_refused"
     assert runs["online"].last()["result"]["status"] == "completed"
     assert runs["offline"].last()["result"]["voucher"]
     assert "accepted" in runs["sync"].out
@@ -265,7 +277,7 @@ def test_the_flows_ran_and_everything_was_logged(written: Written) -> None:
 
 def test_no_secret_in_the_kiosks_database(written: Written) -> None:
     values = database_values(written.kiosk_data / "kiosk.db")
-    assert {"outbox", "audit_log", "cache"} <= tables_with_rows(values)
+    assert {"outbox", "audit_log", "cache", "staff_roster_members"} <= tables_with_rows(values)
     assert leaks_in(SECRETS, values) == []
 
 

@@ -1,6 +1,6 @@
 """The counter's flow without Qt: the screens' state machine, its table, its link to the services."""
 
-from kiosk.flow.intents import Intent, Work
+from kiosk.flow.intents import Intent, StaffCredential, Work
 from kiosk.flow.machine import FlowController, IntentRefused
 from kiosk.flow.ports import Backend, ImmediateRunner, Runner
 from kiosk.flow.view import (
@@ -34,6 +34,7 @@ __all__ = [
     "Runner",
     "SalvageTicket",
     "Screen",
+    "StaffCredential",
     "Unlinked",
     "View",
     "VoucherIssued",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from kiosk.flow.ports import Operations, Outbox, Verification
+from kiosk.flow.ports import Operations, Outbox, Roster, Verification
 from kiosk.nfc import CardConnection
 from kiosk.services.core import KioskCore
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, server_policy
@@ -34,6 +34,10 @@ class CoreBackend:
     @property
     def outbox(self) -> Outbox:
         return self.core.outbox
+
+    @property
+    def roster(self) -> Roster:
+        return self.core.roster
 
     def account_ok(self, account_id: str) -> bool:
         return self.core.settings.account_id_ok(account_id)

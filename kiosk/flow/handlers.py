@@ -11,7 +11,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from kiosk.flow.intents import Work
+from kiosk.flow.intents import StaffCredential, Work
 from kiosk.flow.ports import Verification
 from kiosk.flow.session import (
     MAX_ACCOUNT_LENGTH,
@@ -33,6 +33,7 @@ from kiosk.nfc.errors import CardCode, InvalidPinError
 from kiosk.services.errors import OperationError, ServiceCode
 from kiosk.services.operations import NEEDS_STAFF, OFFLINE_CAPABLE, EndReason, withdrawn_because
 from kiosk.services.outbox import Voucher
+from kiosk.services.roster import RosterRefused
 from kiosk.services.verification import CardReady, VerificationResult, wipe
 
 if TYPE_CHECKING:
@@ -123,6 +124,10 @@ def fail(flow: FlowController, exc: BaseException, step: Step) -> None:
         assert isinstance(exc, InvalidPinError)
         flow.show(Screen.CARDINFO_PIN, busy=False, cardinfo_tries_left=exc.tries_left, error=code,
                   error_step=step)
+        return
+    if isinstance(exc, RosterRefused) and session is not None and session.result is not None:
+        # No valid staff credential: nothing was recorded; staff may try again (or cancel).
+        flow.show(Screen.OFFLINE_APPROVAL, busy=False, error=code, error_step=step, roster_age=exc.age)
         return
     if wrong_pin and step is Step.VERIFY and session is not None and session.ready is not None:
         assert isinstance(exc, InvalidPinError)
@@ -417,19 +422,27 @@ def password_set(flow: FlowController, op: Operation) -> None:
 
 # -- offline --------------------------------------------------------------------------------------------
 
-def approve_offline(flow: FlowController, staff_id: str) -> None:
+def approve_offline(flow: FlowController, credential: StaffCredential) -> None:
+    """Staff approve offline: their staff ID and offline PIN are checked against the kiosk's roster
+    (off this thread: the check hashes), and the evidence records the member the roster names."""
     session = flow.require()
-    staff_id = staff_id.strip()
-    if not staff_id or len(staff_id) > 64:
-        flow.show(Screen.OFFLINE_APPROVAL, error=FlowCode.STAFF_INVALID)
+    staff_id, pin = credential.staff_id.strip(), credential.pin
+    if not staff_id or len(staff_id) > 64 or not pin:
+        wipe(pin)
+        flow.show(Screen.OFFLINE_APPROVAL, error=FlowCode.STAFF_INVALID, roster_age=None)
         return
     assert session.result is not None
-    result, outbox, operation = session.result, flow.backend.outbox, session.operation
+    result, operation = session.result, session.operation
+    outbox, roster = flow.backend.outbox, flow.backend.roster
     approved_at = int(flow.backend.now().timestamp())
     params = {"mode": "backup"} if operation is OperationKind.SALVAGE else {}
-    flow.show(Screen.WORKING, busy=True, error=None)
-    flow.work(lambda: outbox.record(operation, result, staff_id, approved_at, params), Work.RECORDED,
-              Step.OFFLINE_RECORD)
+
+    def record() -> Voucher:
+        approver = roster.approve(staff_id, pin)  # wipes the PIN; refuses without a valid credential
+        return outbox.record(operation, result, approver, approved_at, params)
+
+    flow.show(Screen.WORKING, busy=True, error=None, roster_age=None)
+    flow.work(record, Work.RECORDED, Step.OFFLINE_RECORD)
 
 
 def recorded(flow: FlowController, voucher: Voucher) -> None:

@@ -8,8 +8,17 @@ screen's thread and hears back about.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class StaffCredential:
+    """A staff member's offline approval as typed: their staff ID and offline PIN (wiped once checked)."""
+
+    staff_id: str
+    pin: bytearray = field(repr=False)
 
 
 class Intent(StrEnum):
@@ -38,7 +47,7 @@ class Intent(StrEnum):
     SUBMIT_PASSWORD = "submit_password"
     """Set the new password (argument: a ``bytearray``, wiped once sent)."""
     APPROVE_OFFLINE = "approve_offline"
-    """Staff approve while the server is away (argument: the staff ID)."""
+    """Staff approve while the server is away (argument: a ``StaffCredential``)."""
     CANCEL = "cancel"
     """Give up: back to the start with nothing kept."""
     FINISH = "finish"
@@ -62,7 +71,7 @@ ARGUMENTS: Mapping[Intent, type | None] = MappingProxyType({
     Intent.CHOOSE: str, Intent.SUBMIT_ACCOUNT: str, Intent.PIN_DIGIT: str, Intent.PIN_BACKSPACE: None,
     Intent.PIN_CLEAR: None, Intent.PIN_SUBMIT: None, Intent.CONFIRM_LAST_TRY: bool,
     Intent.ANSWER_SAME_PIN: bool, Intent.CONFIRM_UNLINK: bool, Intent.PASSWORD_CHANGED: str,
-    Intent.SUBMIT_PASSWORD: bytearray, Intent.APPROVE_OFFLINE: str, Intent.CANCEL: None,
+    Intent.SUBMIT_PASSWORD: bytearray, Intent.APPROVE_OFFLINE: StaffCredential, Intent.CANCEL: None,
     Intent.FINISH: None, Intent.SET_LANGUAGE: str, Intent.IDLE_TIMEOUT: None, Intent.READER_STATUS: bool,
     Intent.CARD_INSERTED: None, Intent.CARD_REMOVED: None, Intent.DISPLAY_FAILED: str,
 })

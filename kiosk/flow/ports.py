@@ -80,6 +80,13 @@ class Outbox(Protocol):
     def voucher_shown(self, idempotency_key: str) -> None: ...
 
 
+class Roster(Protocol):
+    """The staff who may approve offline (``kiosk.services.roster.StaffRoster``)."""
+
+    def approve(self, staff_id: str, pin: bytearray) -> str:
+        """The approving member's staff ID; ``RosterRefused`` without a valid credential. Wipes ``pin``."""
+
+
 class Backend(Protocol):
     """What the flow needs from the kiosk's services."""
 
@@ -88,6 +95,9 @@ class Backend(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def roster(self) -> Roster: ...
 
     def account_ok(self, account_id: str) -> bool: ...
 

@@ -74,7 +74,8 @@ RULES: tuple[Rule, ...] = (
     ((S.WORKING,),        W.RECORDED,          h.recorded,         (S.DONE,)),
     (WAITING,             W.FAILED,            h.failed,           (S.ERROR,)),
     ((S.VERIFYING,),      W.FAILED,            h.failed,           (S.ERROR, S.PIN)),
-    ((S.WORKING,),        W.FAILED,            h.failed,           (S.ERROR, S.CARDINFO_PIN)),
+    ((S.WORKING,),        W.FAILED,            h.failed,           (S.ERROR, S.CARDINFO_PIN,
+                                                                    S.OFFLINE_APPROVAL)),
 )
 
 

@@ -42,7 +42,8 @@ class FlowCode(StrEnum):
     INVALID_ACCOUNT = "invalid_account"
     """The account ID typed does not have the institution's format (or is too long)."""
     STAFF_INVALID = "staff.invalid"
-    """The staff ID typed for an offline approval is empty or longer than 64 characters."""
+    """The staff ID typed for an offline approval is empty or longer than 64 characters, or no
+    offline PIN was typed."""
     DISPLAY_FAILED = "display.failed"
     """The window could not show a screen (a bug): logged in full; the session ends on this code."""
 
@@ -188,3 +189,5 @@ class View:
     error: str | None = None
     #: The step an error happened at, for the remedy's wording.
     error_step: str | None = None
+    #: How old the staff roster is, when an offline approval was refused for its age.
+    roster_age: dt.timedelta | None = None

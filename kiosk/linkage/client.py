@@ -13,6 +13,7 @@ first attempt certainly never left the kiosk.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import random
@@ -54,12 +55,15 @@ from kiosk.linkage.models import (
     MIN_NONCE_BYTES,
     OPAQUE_ID,
     OPERATION_KINDS,
+    READER_STATES,
     SESSION_KEY,
     Challenge,
     DeviceAuthorization,
     DevicePoll,
     EvidenceFate,
+    HealthReport,
     Operation,
+    Roster,
     ServerInfo,
     VerificationResult,
     parse_challenge,
@@ -67,6 +71,7 @@ from kiosk.linkage.models import (
     parse_evidence_fates,
     parse_health,
     parse_operation,
+    parse_roster,
     parse_server_info,
     parse_token,
     parse_verification,
@@ -89,6 +94,10 @@ SEALED = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_CERTIFICATE_BYTES = 16_500
 MAX_SIGNATURE_BYTES = 1_050
 MAX_PASSWORD_CHARS = 1024
+VERSION = re.compile(r"[\x21-\x7e]{1,64}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+#: The most outbox items a heartbeat reports (the server's bound).
+MAX_OUTBOX_DEPTH = 1_000_000
 #: The longest a keep-alive asks the server to hold its answer while staff decide (seconds).
 LONG_POLL = 8.0
 
@@ -393,6 +402,23 @@ class LinkageClient:
             fates += parse_evidence_fates(
                 self._call("POST", "/v1/offline/evidence", retry=Retry.IDEMPOTENT, json_body=body), keys)
         return fates
+
+    # -- heartbeat ------------------------------------------------------------------------------------
+
+    def heartbeat(self, report: HealthReport) -> Roster:
+        """Report the kiosk's health; the answer is its offline roster. Harmless to repeat."""
+        if report.reader_state not in READER_STATES:
+            raise ValueError(f"{report.reader_state!r} is no reader state")
+        check_id("version", report.version, VERSION)
+        body: dict[str, object] = {"version": report.version, "reader_state": report.reader_state,
+                                   "outbox_depth": min(max(report.outbox_depth, 0), MAX_OUTBOX_DEPTH)}
+        reader_name = CONTROL.sub(" ", report.reader_name or "").strip()[:200]
+        if reader_name:
+            body["reader_name"] = reader_name
+        if report.last_sync_at is not None:
+            body["last_sync_at"] = report.last_sync_at.astimezone(dt.UTC).isoformat()
+        return parse_roster(self._call("POST", "/v1/kiosks/heartbeat", retry=Retry.IDEMPOTENT,
+                                       json_body=body))
 
     # -- tokens ---------------------------------------------------------------------------------------------
 

@@ -73,6 +73,17 @@ ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 DEVICE_CODE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: An operation's session key: base64url, handed out with the operation's creation.
 SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
+STAFF_ID = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+#: An Argon2id hash in its PHC form; its cost is bounded below (``MAX_PIN_HASH_*``) so that a
+#: roster cannot make the kiosk spend more than a moment, or much memory, on one check.
+PIN_HASH = re.compile(r"\$argon2id\$v=19\$m=([0-9]{1,7}),t=([0-9]{1,3}),p=([0-9]{1,2})"
+                      r"\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{16,128}")
+MAX_PIN_HASH_MEMORY_KIB = 64 * 1024
+MAX_PIN_HASH_PASSES = 10
+MAX_PIN_HASH_LANES = 4
+MAX_ROSTER = 500
+READER_STATES = ("present", "absent", "error")
+ROSTER_ROLES = ("desk", "supervisor")
 #: Anything a person may read on screen: printable, no control characters.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_URL = 2048
@@ -164,6 +175,36 @@ class EvidenceFate:
     fate: EvidenceFateName
     error_code: str | None
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What the kiosk tells the server of itself in a heartbeat."""
+
+    version: str
+    #: present, absent or error (``READER_STATES``).
+    reader_state: str
+    reader_name: str | None
+    outbox_depth: int
+    last_sync_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RosterMember:
+    """A member of staff who may approve offline at this kiosk."""
+
+    staff_id: str
+    display_name: str
+    role: str
+    offline_pin_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The heartbeat's answer: who may approve offline here, as of ``issued_at``."""
+
+    issued_at: dt.datetime
+    members: tuple[RosterMember, ...]
 
 
 def _bad(what: str, name: str, why: str) -> ServerProtocolError:
@@ -361,3 +402,30 @@ def parse_evidence_fates(data: object, keys: list[str]) -> list[EvidenceFate]:
             raise _bad(f.what, "error_code", "does not agree with the fate")
         fates.append(fate)
     return fates
+
+
+def parse_roster(data: object) -> Roster:
+    """The heartbeat's answer: distinct staff IDs, deciding roles, Argon2id hashes of bounded cost."""
+    r = Reader(data, "heartbeat answer")
+    items = r.value("roster")
+    if not isinstance(items, list) or len(items) > MAX_ROSTER:
+        raise _bad(r.what, "roster", f"not a list of at most {MAX_ROSTER} members")
+    members: list[RosterMember] = []
+    for index, item in enumerate(items):
+        m = Reader(item, f"roster member {index}")
+        member = RosterMember(
+            staff_id=m.text("staff_id", max_length=64, pattern=STAFF_ID),
+            display_name=m.text("display_name", max_length=200),
+            role=m.choice("role", ROSTER_ROLES),
+            offline_pin_hash=m.text("offline_pin_hash", max_length=200, pattern=PIN_HASH),
+        )
+        cost = PIN_HASH.fullmatch(member.offline_pin_hash)
+        assert cost is not None
+        memory, passes, lanes = (int(group) for group in cost.groups())
+        if not (8 * lanes <= memory <= MAX_PIN_HASH_MEMORY_KIB and 1 <= passes <= MAX_PIN_HASH_PASSES
+                and 1 <= lanes <= MAX_PIN_HASH_LANES):
+            raise _bad(m.what, "offline_pin_hash", "its cost is out of bounds")
+        if any(known.staff_id == member.staff_id for known in members):
+            raise _bad(m.what, "staff_id", "appears twice")
+        members.append(member)
+    return Roster(issued_at=r.moment("issued_at"), members=tuple(members))

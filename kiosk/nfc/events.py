@@ -32,6 +32,7 @@ class ReaderState:
         self._lock = threading.Lock()
         self._readers: set[str] = set()
         self._card: str | None = None
+        self._lost = False
 
     def _relevant(self, reader: str) -> bool:
         return not self.wanted or reader == self.wanted
@@ -46,13 +47,26 @@ class ReaderState:
         with self._lock:
             return self._card
 
+    def report(self) -> tuple[str, str | None]:
+        """For the heartbeat: ``present`` with the reader's name, ``absent``, or ``error`` when the
+        PC/SC service was lost and no reader has come back since."""
+        with self._lock:
+            if self._lost:
+                return "error", self.wanted or None
+            present = sorted(r for r in self._readers if self._relevant(r))
+            if present:
+                return "present", self._card if self._card in present else present[0]
+            return "absent", self.wanted or None
+
     def update(self, event: ReaderEvent) -> bool:
         """Take in ``event``; whether it concerns the reader this kiosk uses."""
         with self._lock:
             if event.kind is EventKind.SERVICE_LOST:
                 self._readers.clear()
                 self._card = None
+                self._lost = True
                 return True
+            self._lost = False
             if not self._relevant(event.reader):
                 return False
             if event.kind is EventKind.READER_ADDED:

@@ -12,8 +12,10 @@ from kiosk.config import KioskSettings
 from kiosk.linkage import LinkageClient, LinkageConfig, LinkageError
 from kiosk.nfc import CardConnection
 from kiosk.offline import LocalValidator
+from kiosk.services.heartbeat import HeartbeatWorker
 from kiosk.services.operations import OperationService
 from kiosk.services.outbox import OfflineOutbox, SyncWorker, remember_sealing_key
+from kiosk.services.roster import StaffRoster
 from kiosk.services.verification import VerificationSession
 from kiosk.store import KioskStore
 
@@ -31,6 +33,8 @@ class KioskCore:
     operations: OperationService
     outbox: OfflineOutbox
     sync: SyncWorker
+    roster: StaffRoster
+    heartbeat: HeartbeatWorker
     clock: Callable[[], dt.datetime] = utc_now
 
     @classmethod
@@ -49,22 +53,31 @@ class KioskCore:
                                                   clock=clock, require_crl=offline.require_crl)
         outbox = OfflineOutbox(store, settings.kiosk_id, settings.key_file.read_bytes())
         sync = SyncWorker(store, linkage, interval=offline.sync_interval_seconds,
-                          max_backoff=offline.max_backoff_seconds, being_shown=outbox.being_shown)
+                          max_backoff=offline.max_backoff_seconds, being_shown=outbox.being_shown,
+                          clock=clock)
         outbox.on_shown = sync.wake
+        roster = StaffRoster(store, dt.timedelta(hours=offline.roster_max_age_hours), clock)
+        heartbeat = HeartbeatWorker(store, linkage, roster, interval=server.heartbeat_seconds,
+                                    last_sync=lambda: sync.last_success)
         return cls(settings, linkage, store, validator,
                    OperationService(linkage, approval_timeout=server.approval_timeout_seconds),
-                   outbox, sync, clock)
+                   outbox, sync, roster, heartbeat, clock)
 
     def start(self) -> KioskCore:
-        """Learn the server's sealing key if it can be reached, purge old records, start syncing."""
+        """Learn the server's sealing key and the staff roster (a first heartbeat) if it can be
+        reached, purge old records, start syncing and the heartbeat."""
+        reached = False
         try:
             remember_sealing_key(self.store, self.linkage)
+            self.heartbeat.beat_once()
+            reached = True
         except LinkageError as exc:
             logger.warning("server not reachable at start (%s); offline until it is", exc.code,
                            extra={"code": exc.code})
         self.store.purge(self.settings.retention_days)
         if self.settings.offline.enabled:
             self.sync.start()
+        self.heartbeat.start(wait_first=reached)
         return self
 
     def verification(self, card: CardConnection, account_id: str) -> VerificationSession:
@@ -74,6 +87,7 @@ class KioskCore:
         )
 
     def close(self) -> None:
+        self.heartbeat.stop()
         self.sync.stop()
         self.linkage.close()
         self.store.close()

@@ -82,6 +82,7 @@ def _checks(core: KioskCore) -> Iterator[Check]:
                                                "kiosk's public key with the server")
         else:
             yield Check("kiosk client", True, f"{settings.kiosk_id} authenticated")
+            yield _heartbeat(core)
 
     if core.validator is None:
         yield Check("offline", True, "offline verification is switched off")
@@ -105,8 +106,28 @@ def _checks(core: KioskCore) -> Iterator[Check]:
         known = core.store.get_cache(SEALING_KEY_CACHE) is not None
         yield Check("sealing key", known, "the server's key for offline evidence is known" if known
                     else "unknown until the kiosk reaches the server once")
+        yield _roster_age(core)
 
     yield from _store_checks(core)
+
+
+def _heartbeat(core: KioskCore) -> Check:
+    """A heartbeat now: the server hears of the kiosk, and the staff roster is brought up to date."""
+    try:
+        roster = core.heartbeat.beat_once()
+    except LinkageError as exc:
+        return Check("heartbeat", False, f"refused ({exc.code}); the staff roster is not renewed")
+    return Check("heartbeat", True, f"answered; {len(roster.members)} staff member(s) may approve offline")
+
+
+def _roster_age(core: KioskCore) -> Check:
+    age = core.roster.age()
+    if age is None:
+        return Check("staff roster", False, "none yet: nobody can approve offline until the kiosk reaches "
+                                            "the server once")
+    fresh = age <= core.roster.max_age
+    return Check("staff roster", fresh, f"{age.total_seconds() / 3600:.1f} h old"
+                 + ("" if fresh else ": too old for offline approval; bring the kiosk online"))
 
 
 def _store_checks(core: KioskCore) -> Iterator[Check]:

@@ -17,9 +17,9 @@ from kiosk.linkage.models import OPERATION_KINDS
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardError, InvalidPinFormatError
 from kiosk.nfc.session import pin_bytes
-from kiosk.offline import OfflineRefused
+from kiosk.offline import OFFLINE_OPERATIONS, OfflineRefused
 from kiosk.services.core import KioskCore
-from kiosk.services.errors import OperationError, OutboxError, VerificationError
+from kiosk.services.errors import OperationError, OutboxError, ServiceCode, VerificationError
 from kiosk.services.operations import EndReason, withdrawn_because
 from kiosk.services.passwords import DEFAULT_POLICY, password_problems, problem_words, server_policy
 from kiosk.services.verification import REFUSALS, VerificationResult, VerificationSession, wipe
@@ -80,13 +80,14 @@ class FlowInput:
     same_pin_for_name: bool = False
     confirm_last_try: bool = False
     mode: str | None = None
-    #: The staff member approving at the counter when the kiosk is offline.
+    #: The staff member approving at the counter when the kiosk is offline, and their offline PIN.
     offline_staff_id: str | None = None
+    offline_pin: bytearray | None = None
     #: Called with the device authorization's user code and URI, for pre-link.
     on_user_code: Callable[[str, str], None] | None = None
 
     def wipe(self) -> None:
-        for buffer in (self.pin, self.new_password, self.cardinfo_pin):
+        for buffer in (self.pin, self.new_password, self.cardinfo_pin, self.offline_pin):
             if buffer is not None:
                 wipe(buffer)
 
@@ -208,13 +209,20 @@ class Flow:
                 "status": operation.status, "result": dict(operation.result)}
 
     def _offline(self, result: VerificationResult, given: FlowInput) -> dict[str, Any]:
-        staff = given.offline_staff_id
-        if staff is None:
-            raise FlowFailed("approval", "offline.staff_needed", "offline, a staff member must approve here")
+        staff, pin = given.offline_staff_id, given.offline_pin
+        if given.operation not in OFFLINE_OPERATIONS:  # before staff spend their PIN on it
+            raise FlowFailed("offline_record", ServiceCode.OFFLINE_NOT_FOR_OPERATION,
+                             f"{given.operation} cannot be done while offline")
+        if staff is None or pin is None:
+            raise FlowFailed("approval", "offline.staff_needed", "offline, a staff member must approve here "
+                             "with their staff ID and offline PIN")
         params = {"mode": given.mode or "backup"} if given.operation == "salvage" else {}
         approved_at = int(self.core.clock().timestamp())
+        approver = self._step("offline_staff", lambda: self.core.roster.approve(staff, pin),
+                              lambda a: {"staff_id": a})
         voucher = self._step("offline_record", lambda: self.core.outbox.record(
-            given.operation, result, staff, approved_at, params), lambda v: {"outbox_key": v.idempotency_key})
+            given.operation, result, approver, approved_at, params),
+            lambda v: {"outbox_key": v.idempotency_key})
         self.core.sync.wake()
         return {"online": False, "account": result.masked_account, "voucher": voucher.code,
                 "outbox_key": voucher.idempotency_key}

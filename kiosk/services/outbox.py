@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.clock import utc_now
 from kiosk.crashpoints import crash_point
 from kiosk.linkage import LinkageClient, LinkageCode, LinkageError, ServerRefused, ServerUnreachable
 from kiosk.offline import OFFLINE_OPERATIONS
@@ -135,8 +136,12 @@ class SyncWorker:
 
     def __init__(self, store: KioskStore, linkage: LinkageClient, *, interval: float = 30.0,
                  max_backoff: float = 900.0, on_change: Callable[[], None] | None = None,
-                 being_shown: Callable[[], Collection[str]] = frozenset) -> None:
+                 being_shown: Callable[[], Collection[str]] = frozenset,
+                 clock: Callable[[], dt.datetime] = utc_now) -> None:
         self._store = store
+        self._clock = clock
+        #: When a sync last sent everything that was due (None: not since the kiosk started).
+        self.last_success: dt.datetime | None = None
         self._linkage = linkage
         self._being_shown = being_shown
         self.interval = interval
@@ -182,6 +187,7 @@ class SyncWorker:
         while True:
             items = self._store.pending_evidence(batch)
             if not items:
+                self.last_success = self._clock()
                 return done
             keys = [item.idempotency_key for item in items]
             on_the_way = self._being_shown()
@@ -211,6 +217,7 @@ class SyncWorker:
             if self.on_change is not None:
                 self.on_change()
             if len(items) < batch:
+                self.last_success = self._clock()
                 return done
 
     def sync_now(self) -> None:

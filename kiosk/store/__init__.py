@@ -1,4 +1,5 @@
-"""The kiosk's own durable store (SQLite in WAL mode): offline outbox, audit chain, counter, cache.
+"""The kiosk's own durable store (SQLite in WAL mode): offline outbox, audit chain, counter, cache,
+staff roster.
 
 Qt-free and independent of the card layer and the linkage client; the services build one
 ``KioskStore`` and hand it to whoever needs it.
@@ -14,6 +15,8 @@ from kiosk.store.store import (
     KioskStore,
     OutboxItem,
     PurgeReport,
+    RosterEntry,
+    StoredRoster,
 )
 
 __all__ = [
@@ -23,5 +26,7 @@ __all__ = [
     "KioskStore",
     "OutboxItem",
     "PurgeReport",
+    "RosterEntry",
     "StoreError",
+    "StoredRoster",
 ]

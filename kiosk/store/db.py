@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration's revision. A store already there opens without loading Alembic (a test
 #: checks this is the migrations' head).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 #: How long a transaction waits for another writer before giving up, in seconds.
 BUSY_TIMEOUT = 30.0
 #: The execution option that marks an engine's transactions as writers.

@@ -1,4 +1,4 @@
-"""The kiosk's tables (SQLAlchemy 2): outbox, audit chain, offline counter, cache.
+"""The kiosk's tables (SQLAlchemy 2): outbox, audit chain, offline counter, cache, staff roster.
 
 The schema itself is created by the Alembic migrations in ``migrations/``; these classes are what
 the store reads and writes, and what the migration test compares the migrated schema against.
@@ -137,3 +137,26 @@ class CacheRecord(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     stored_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class RosterRecord(Base):
+    """When the staff roster the kiosk holds was issued by the server and stored here (one row, ``id`` 1)."""
+
+    __tablename__ = "staff_roster"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_staff_roster_single"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    stored_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class RosterMemberRecord(Base):
+    """A member of staff who may approve offline at this kiosk: only the hash of their offline PIN."""
+
+    __tablename__ = "staff_roster_members"
+
+    staff_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    #: The Argon2id hash the server gave (never the PIN).
+    offline_pin_hash: Mapped[str] = mapped_column(String(200))

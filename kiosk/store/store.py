@@ -41,6 +41,8 @@ from kiosk.store.models import (
     CacheRecord,
     OfflineCounter,
     OutboxRecord,
+    RosterMemberRecord,
+    RosterRecord,
 )
 
 logger = logging.getLogger(__name__)
@@ -102,6 +104,25 @@ class CacheEntry:
 
     value: bytes
     stored_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """A member of staff who may approve offline here, with the hash of their offline PIN."""
+
+    staff_id: str
+    display_name: str
+    role: str
+    offline_pin_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StoredRoster:
+    """The staff roster as the server issued it (``issued_at``, its clock) and this kiosk stored it."""
+
+    issued_at: dt.datetime
+    stored_at: dt.datetime
+    members: tuple[RosterEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -373,6 +394,37 @@ class KioskStore:
         with self._read() as session:
             record = session.get(CacheRecord, name)
             return None if record is None else CacheEntry(value=record.value, stored_at=record.stored_at)
+
+    # The staff roster.
+
+    def replace_roster(self, issued_at: dt.datetime, members: Sequence[RosterEntry]) -> None:
+        """Keep this roster instead of the one held, in one transaction: a reader sees one or the other."""
+        if issued_at.tzinfo is None:
+            raise ValueError("the roster's issue time must be timezone-aware")
+        if len({m.staff_id for m in members}) != len(members):
+            raise ValueError("a staff ID appears twice in the roster")
+        for member in members:
+            _check_text("staff_id", member.staff_id, 64)
+            _check_text("display_name", member.display_name, 200)
+            _check_text("role", member.role, 16)
+            _check_text("offline_pin_hash", member.offline_pin_hash, 200)
+        now = self._now()
+        with self._write() as session:
+            session.execute(delete(RosterMemberRecord))
+            session.execute(delete(RosterRecord))
+            session.add(RosterRecord(id=1, issued_at=issued_at, stored_at=now))
+            session.add_all(RosterMemberRecord(staff_id=m.staff_id, display_name=m.display_name, role=m.role,
+                                               offline_pin_hash=m.offline_pin_hash) for m in members)
+
+    def roster(self) -> StoredRoster | None:
+        """The roster held, or None if the kiosk never received one."""
+        with self._read() as session:
+            head = session.get(RosterRecord, 1)
+            if head is None:
+                return None
+            members = session.scalars(select(RosterMemberRecord).order_by(RosterMemberRecord.staff_id))
+            return StoredRoster(head.issued_at, head.stored_at, tuple(
+                RosterEntry(m.staff_id, m.display_name, m.role, m.offline_pin_hash) for m in members))
 
     # Retention.
 

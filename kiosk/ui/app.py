@@ -174,6 +174,7 @@ def open_counter(settings: KioskSettings, *, kiosk_mode: bool = True,
                              staff_unlock_hash=settings.staff_unlock or None,
                              reader_name=settings.reader.name)
         stack.callback(dispose, window)
+        core.heartbeat.reader = window.readers.report  # the heartbeat tells the server of the reader
         window.runner.submit(core.start, lambda _core: None,
                              lambda exc: logger.warning("starting the core failed: %s", exc))
         watcher = CardWatcher(window.reader_event, deliver=window.deliver)

@@ -312,6 +312,7 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
                              idle_timeout_seconds=settings.idle_timeout_seconds, kiosk_mode=False,
                              reader_name=settings.reader.name)
         stack.callback(dispose, window)
+        core.heartbeat.reader = window.readers.report
         window.runner.submit(core.start, lambda _core: None,
                              lambda exc: logger.warning("starting the core failed: %s", exc))
         slot.start(window)

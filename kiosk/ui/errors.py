@@ -355,8 +355,36 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     ),
     "staff_invalid": (
         QT_TRANSLATE_NOOP("ErrorWords", "Staff ID not accepted"),
-        QT_TRANSLATE_NOOP("ErrorWords", "A staff ID is 1 to 64 characters."),
-        QT_TRANSLATE_NOOP("ErrorWords", "Staff: enter your staff ID again."),
+        QT_TRANSLATE_NOOP("ErrorWords", "A staff ID is 1 to 64 characters, and the offline PIN is needed "
+                          "too."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Staff: enter your staff ID and your offline PIN again."),
+    ),
+    "staff_refused": (
+        QT_TRANSLATE_NOOP("ErrorWords", "Staff ID or offline PIN not accepted"),
+        QT_TRANSLATE_NOOP("ErrorWords", "No one on this kiosk's staff roster has this staff ID and offline "
+                          "PIN. Nothing was recorded."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Staff: enter your staff ID and your offline PIN again."),
+    ),
+    "staff_locked": (
+        QT_TRANSLATE_NOOP("ErrorWords", "Offline approval paused"),
+        QT_TRANSLATE_NOOP("ErrorWords", "Too many wrong staff IDs or offline PINs were entered. Nothing was "
+                          "recorded."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Staff: wait five minutes, then try again."),
+    ),
+    "roster_missing": (
+        QT_TRANSLATE_NOOP("ErrorWords", "No staff roster on this kiosk"),
+        QT_TRANSLATE_NOOP("ErrorWords", "This kiosk has never received the list of staff who may approve "
+                          "offline, so no one can approve here while the server is away. Nothing was "
+                          "recorded."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please come back when the kiosk is online again, or ask at the "
+                          "help desk."),
+    ),
+    "roster_stale": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The staff roster is too old"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The list of staff who may approve offline was last received from "
+                          "the server too long ago to be trusted. Nothing was recorded."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please come back when the kiosk is online again, or ask at the "
+                          "help desk."),
     ),
     "display_failed": (
         QT_TRANSLATE_NOOP("ErrorWords", "The kiosk could not show the next screen"),
@@ -488,6 +516,10 @@ _CODES: dict[str, str] = {
     "cancelled": "cancelled",
     "failed": "failed",
     "staff.invalid": "staff_invalid",
+    "offline.staff_refused": "staff_refused",
+    "offline.staff_locked": "staff_locked",
+    "offline.no_roster": "roster_missing",
+    "offline.roster_stale": "roster_stale",
     "internal": "internal",
     "display.failed": "display_failed",
 }

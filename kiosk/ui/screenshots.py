@@ -143,6 +143,9 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
                              name_on_record=name, busy=True, card_present=True)
     yield "offline_approval", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
                                    online=False, card_present=True)
+    yield "offline_approval-stale", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
+                                         online=False, card_present=True, error="offline.roster_stale",
+                                         roster_age=dt.timedelta(hours=80))
     yield "new_password", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                password_policy=dict(DEFAULT_POLICY),
                                password_problems=("too_short", "too_few_classes"))

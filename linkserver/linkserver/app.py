@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from linkserver.api import device as device_routes
-from linkserver.api import discovery, pages, staff, tokens, verification
+from linkserver.api import discovery, kiosks, pages, staff, tokens, verification
 from linkserver.api import offline as offline_routes
 from linkserver.api import operations as operation_routes
 from linkserver.api.deps import Services
@@ -53,7 +53,7 @@ STATIC = Path(__file__).with_name("static")
 CLIENT_CLOSED_REQUEST = 499
 #: The routers, in the order of the OpenAPI document.
 ROUTERS = (discovery.router, tokens.router, device_routes.router, pages.router, verification.router,
-           operation_routes.router, staff.router, offline_routes.router)
+           operation_routes.router, staff.router, offline_routes.router, kiosks.router)
 #: The models whose ``account_id`` has the configured account ID format.
 ACCOUNT_MODELS = ("VerificationRequest", "VoucherRequest")
 

@@ -27,6 +27,7 @@ from linkserver.db import Database
 from linkserver.models import Account, Link
 from linkserver.passwords import hash_password
 from linkserver.ppid import PpidDeriver, load_renewals_csv
+from linkserver.roster import set_offline_pin
 from linkserver.staff import StaffDirectory, TotpSealer, provisioning_uri
 from linkserver.tokens import generate_ec_private_key_pem
 
@@ -38,6 +39,8 @@ DEMO_PASSWORD = "Demo-Passw0rd!"
 DEMO_DESK_ID = "desk-demo"
 DEMO_DESK_PASSWORD = "Desk-Demo-Passw0rd!"
 DEMO_DESK_TOTP_FILE = "desk-demo.totp"
+#: The demo desk member's offline PIN, for approving at the demo kiosk while the server is away.
+DEMO_DESK_OFFLINE_PIN = "246810"
 DEMO_COUNTER_ID = "counter-demo"
 #: What ``desk_sign_in`` says, written into the state folder for the kiosk's demo to show.
 DEMO_CONSOLE_FILE = "staff-console.txt"
@@ -208,8 +211,8 @@ def prepare_demo(state: Path, hierarchy_dir: Path | None = None, *, issuer: str 
 
 
 def _seed_desk(db: Database, state: Path, server_secret: bytes) -> None:
-    """The demo counter with the demo kiosk, and a desk member there with TOTP enrolled; the key is
-    left in the state folder (0600) for the demo to show as a QR code."""
+    """The demo counter with the demo kiosk, and a desk member there with TOTP enrolled and an
+    offline PIN; the TOTP key is left in the state folder (0600) for the demo to show as a QR code."""
     staff = StaffDirectory(db, TotpSealer(server_secret), lambda: dt.datetime.now(dt.UTC))
     staff.add_counter(DEMO_COUNTER_ID, "Demo counter", by="demo")
     staff.place_kiosk(DEMO_KIOSK_ID, DEMO_COUNTER_ID, by="demo")
@@ -217,11 +220,15 @@ def _seed_desk(db: Database, state: Path, server_secret: bytes) -> None:
     staff.assign(DEMO_DESK_ID, DEMO_COUNTER_ID, by="demo")
     totp = pyotp.random_base32()
     staff.enrol(DEMO_DESK_ID, totp, by="demo")
+    set_offline_pin(db, DEMO_DESK_ID, DEMO_DESK_OFFLINE_PIN, by="demo")
     _write_private(state / DEMO_DESK_TOTP_FILE, totp.encode("ascii"))
 
 
 def desk_sign_in(state: Path, base_url: str) -> str:
     """What the demo prints for staff: the console's address and the desk member's sign-in."""
     secret = (state / DEMO_DESK_TOTP_FILE).read_text("ascii").strip()
+    uri = provisioning_uri(DEMO_DESK_ID, secret)
     return (f"  staff console {base_url}/console/ as {DEMO_DESK_ID} (password {DEMO_DESK_PASSWORD}),\n"
-            f"    TOTP key {secret}, for an authenticator app:\n    {provisioning_uri(DEMO_DESK_ID, secret)}")
+            f"    TOTP key {secret}, for an authenticator app:\n    {uri}\n"
+            f"    offline approval at the kiosk: staff ID {DEMO_DESK_ID}, "
+            f"offline PIN {DEMO_DESK_OFFLINE_PIN}")

@@ -295,6 +295,9 @@ class StaffMember(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: The Argon2id hash of the member's offline PIN (``linkserver.roster``), which kiosks check
+    #: while the server is away; None: they cannot approve offline.
+    offline_pin_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class StaffCounter(Base):
@@ -323,3 +326,19 @@ class ConsoleSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class KioskHeartbeat(Base):
+    """The latest heartbeat of each kiosk: when it was last heard from and what it said of itself."""
+
+    __tablename__ = "kiosk_health"
+
+    client_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("kiosk_clients.client_id"), primary_key=True)
+    last_contact_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    version: Mapped[str] = mapped_column(String(64))
+    #: present, absent or error (``linkserver.health.READER_STATES``).
+    reader_state: Mapped[str] = mapped_column(String(16))
+    reader_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outbox_depth: Mapped[int] = mapped_column(Integer)
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 #: Unpadded base64url: any length but one more than a multiple of four, which no bytes encode to.
 B64URL = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
 #: Identifier-like strings: the account ID format itself is a policy setting, checked by the server
 #: (the app's OpenAPI document states the configured pattern).
 ACCOUNT = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+#: The start of an ISO 8601 date and time (lenient parsing would take a number for a Unix time).
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 OPAQUE_ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -174,6 +177,48 @@ class ServerInfo(BaseModel):
     password_policy: dict[str, object]
     account_id_pattern: str
     server_time: dt.datetime
+
+
+class HeartbeatRequest(Strict):
+    """What a kiosk reports of itself while online."""
+
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                                  description="the kiosk's software version")]
+    reader_state: Literal["present", "absent", "error"] = Field(
+        description="present: the card reader is there; absent: no reader; error: the PC/SC service failed")
+    reader_name: Annotated[str, Field(min_length=1, max_length=200,
+                                      pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
+    outbox_depth: Annotated[int, Field(ge=0, le=1_000_000, description="items waiting in the outbox")]
+    last_sync_at: Annotated[AwareDatetime | None, Field(
+        strict=False, description="when the kiosk last sent its whole outbox (ISO 8601 with a zone)")] = None
+
+    @field_validator("outbox_depth", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # JSON has one kind of number: 3.0 is the integer 3 (strict mode would take only 3).
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    @field_validator("last_sync_at", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # Parsed leniently (strict mode takes no text for a time), but only from ISO 8601 text.
+        if value is not None and not (isinstance(value, str) and ISO_MOMENT.match(value)):
+            raise ValueError("not an ISO 8601 date and time")
+        return value
+
+
+class RosterMember(BaseModel):
+    staff_id: str
+    display_name: str
+    role: Literal["desk", "supervisor"]
+    offline_pin_hash: str = Field(description="Argon2id hash of the member's offline PIN")
+
+
+class HeartbeatResponse(BaseModel):
+    """The kiosk's offline roster: who may approve at it while the server is away."""
+
+    issued_at: dt.datetime
+    roster: list[RosterMember]
 
 
 class CodeList(BaseModel):

@@ -1,8 +1,8 @@
 """``kiosk-linkserver staff …`` and ``counter …``: the administration of named staff and counters.
 
-A password is read from the terminal (twice), or from the environment variable that
-``--password-from-env`` names, for scripts; never from the command line, where other users of the
-machine could read it.
+A password (or an offline PIN) is read from the terminal (twice), or from the environment variable
+that ``--password-from-env`` (``--pin-from-env``) names, for scripts; never from the command line,
+where other users of the machine could read it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from linkserver.roster import set_offline_pin
 from linkserver.service import utc_now
 from linkserver.staff import ROLES, StaffDirectory, StaffInfo, TotpSealer
 
@@ -20,7 +21,7 @@ from linkserver.staff import ROLES, StaffDirectory, StaffInfo, TotpSealer
 def add_parsers(commands: Any) -> None:
     """The ``staff`` and ``counter`` commands, on the main parser's subcommands."""
     staff = commands.add_parser("staff", help="staff members of the console: add, reset, disable, enable, "
-                                              "assign, list")
+                                              "assign, list, offline-pin")
     staff.add_argument("--config", required=True, dest="sub_config", type=Path)
     actions = staff.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add a member (the first sign-in enrols their TOTP)")
@@ -39,6 +40,10 @@ def add_parsers(commands: Any) -> None:
     assign.add_argument("counter_id")
     assign.add_argument("--remove", action="store_true", help="take the assignment away instead")
     actions.add_parser("list", help="every member, their role, state and counters")
+    offline_pin = actions.add_parser("offline-pin", help="a desk member's or supervisor's offline PIN "
+                                                         "(6 to 12 digits), checked by kiosks offline")
+    offline_pin.add_argument("staff_id")
+    offline_pin.add_argument("--pin-from-env", metavar="VAR", help="read the PIN from this variable")
 
     counter = commands.add_parser("counter", help="help-desk counters: add, place a kiosk, list")
     counter.add_argument("--config", required=True, dest="sub_config", type=Path)
@@ -64,6 +69,9 @@ def run(args: argparse.Namespace, directory: StaffDirectory) -> int:
         _show(directory.set_enabled(args.staff_id, args.action == "enable"))
     elif args.action == "assign":
         _show(directory.assign(args.staff_id, args.counter_id, not args.remove))
+    elif args.action == "offline-pin":
+        set_offline_pin(directory.db, args.staff_id, _secret(args.pin_from_env, "offline PIN"))
+        print(f"offline PIN set for {args.staff_id}; kiosks learn it at their next heartbeat")
     else:
         members = directory.members()
         for member in members:
@@ -97,14 +105,18 @@ def _show(member: StaffInfo) -> None:
 
 
 def _password(args: argparse.Namespace) -> str:
-    if args.password_from_env:
-        value = os.environ.get(args.password_from_env)
+    return _secret(args.password_from_env, "password")
+
+
+def _secret(variable: str | None, what: str) -> str:
+    if variable:
+        value = os.environ.get(variable)
         if not value:
-            raise ValueError(f"the variable {args.password_from_env} is not set or empty")
+            raise ValueError(f"the variable {variable} is not set or empty")
         return value
-    first = getpass.getpass("new password: ")
+    first = getpass.getpass(f"new {what}: ")
     if getpass.getpass("the same again: ") != first:
-        raise ValueError("the two passwords differ; nothing was changed")
+        raise ValueError(f"the two {what}s differ; nothing was changed")
     return first
 
 

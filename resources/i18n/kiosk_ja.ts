@@ -1045,12 +1045,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+26"/>
+        <location line="+54"/>
         <source>The request could not be completed</source>
         <translation>お手続きを完了できませんでした</translation>
     </message>
     <message>
-        <location line="-25"/>
+        <location line="-53"/>
         <source>The university&apos;s server could not complete the request (code: %1).</source>
         <translation>大学のサーバーがお手続きを完了できませんでした（コード：%1）。</translation>
     </message>
@@ -1066,16 +1066,68 @@
     </message>
     <message>
         <location line="+1"/>
-        <source>A staff ID is 1 to 64 characters.</source>
-        <translation>職員IDは1〜64文字です。</translation>
+        <source>A staff ID is 1 to 64 characters, and the offline PIN is needed too.</source>
+        <translation>職員IDは1〜64文字で、オフライン用暗証番号も必要です。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <location line="+6"/>
+        <source>Staff: enter your staff ID and your offline PIN again.</source>
+        <translation>係員の方へ：職員IDとオフライン用暗証番号をもう一度入力してください。</translation>
+    </message>
+    <message>
+        <location line="-3"/>
+        <source>Staff ID or offline PIN not accepted</source>
+        <translation>職員IDまたはオフライン用暗証番号が受け付けられませんでした</translation>
     </message>
     <message>
         <location line="+1"/>
-        <source>Staff: enter your staff ID again.</source>
-        <translation>係員の方へ：職員IDをもう一度入力してください。</translation>
+        <source>No one on this kiosk&apos;s staff roster has this staff ID and offline PIN. Nothing was recorded.</source>
+        <translation>この端末の職員名簿に、この職員IDとオフライン用暗証番号の組み合わせはありません。何も記録されていません。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Offline approval paused</source>
+        <translation>オフライン承認を一時停止しています</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Too many wrong staff IDs or offline PINs were entered. Nothing was recorded.</source>
+        <translation>誤った職員IDまたはオフライン用暗証番号が続けて入力されました。何も記録されていません。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Staff: wait five minutes, then try again.</source>
+        <translation>係員の方へ：5分待ってから、もう一度お試しください。</translation>
     </message>
     <message>
         <location line="+3"/>
+        <source>No staff roster on this kiosk</source>
+        <translation>この端末に職員名簿がありません</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>This kiosk has never received the list of staff who may approve offline, so no one can approve here while the server is away. Nothing was recorded.</source>
+        <translation>この端末はオフライン承認ができる職員の名簿をまだ受け取っていないため、サーバーに接続できない間はここで承認できません。何も記録されていません。</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <location line="+7"/>
+        <source>Please come back when the kiosk is online again, or ask at the help desk.</source>
+        <translation>端末がオンラインに戻ってから改めてお越しいただくか、窓口でお尋ねください。</translation>
+    </message>
+    <message>
+        <location line="-3"/>
+        <source>The staff roster is too old</source>
+        <translation>職員名簿が古すぎます</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The list of staff who may approve offline was last received from the server too long ago to be trusted. Nothing was recorded.</source>
+        <translation>オフライン承認ができる職員の名簿をサーバーから最後に受け取ってから時間が経ちすぎているため、使用できません。何も記録されていません。</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>The kiosk could not show the next screen</source>
         <translation>次の画面を表示できませんでした</translation>
     </message>
@@ -1115,7 +1167,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+147"/>
+        <location line="+151"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1235,7 +1287,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="+186"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+209"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1246,14 +1298,20 @@
     </message>
     <message>
         <location line="+4"/>
-        <source>For staff: compare the person with the photo on the card, then enter your staff ID and approve.</source>
-        <translation>係員の方へ：ご本人とカードの顔写真を照合してから、職員IDを入力して承認してください。</translation>
+        <source>For staff: compare the person with the photo on the card, then enter your staff ID and your offline PIN, and approve.</source>
+        <translation>係員の方へ：ご本人とカードの顔写真を照合してから、職員IDとオフライン用暗証番号を入力して承認してください。</translation>
     </message>
     <message>
         <location line="+2"/>
         <location line="+1"/>
         <source>Staff ID</source>
         <translation>職員ID</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <location line="+1"/>
+        <source>Offline PIN</source>
+        <translation>オフライン用暗証番号</translation>
     </message>
     <message>
         <location line="+1"/>
@@ -1269,6 +1327,11 @@
         <location line="+6"/>
         <source>Account: %1</source>
         <translation>アカウント：%1</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>The staff roster on this kiosk is %1 hours old.</source>
+        <translation>この端末の職員名簿は%1時間前のものです。</translation>
     </message>
 </context>
 <context>
@@ -1786,7 +1849,7 @@
 <context>
     <name>StaffWaitScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="-116"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="-147"/>
         <source>A staff member is checking your request</source>
         <translation>係員がお申し込みを確認しています</translation>
     </message>

@@ -7,6 +7,7 @@ to compare the transitions they took with the table.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from kiosk.flow import (
@@ -19,6 +20,7 @@ from kiosk.flow import (
     Prelinked,
     SalvageTicket,
     Screen,
+    StaffCredential,
     Unlinked,
     VoucherIssued,
 )
@@ -30,7 +32,17 @@ from kiosk.offline import OfflineRefused
 from kiosk.offline.validate import MESSAGES as OFFLINE_CODES
 from kiosk.services.errors import OperationError, ServiceCode
 from tests.fast import routes
-from tests.fast.fakes import ACCOUNT, CARDINFO_PIN, PIN, STRONG_PASSWORD, Card, FakeBackend, Kiosk
+from tests.fast.fakes import (
+    ACCOUNT,
+    CARDINFO_PIN,
+    OFFLINE_PIN,
+    PIN,
+    STAFF_ID,
+    STRONG_PASSWORD,
+    Card,
+    FakeBackend,
+    Kiosk,
+)
 from tests.fast.routes import K, reach
 
 Case = Callable[[], None]
@@ -151,20 +163,44 @@ def _card_already_there() -> None:
     assert kiosk.settle().screen is Screen.PIN
 
 
+def credential(staff_id: str = STAFF_ID, pin: str = OFFLINE_PIN) -> StaffCredential:
+    return StaffCredential(staff_id, bytearray(pin.encode()))
+
+
 @case("journey/offline approval and voucher")
 def _offline() -> None:
     kiosk = routes.offline_approval()
     assert kiosk.screen is Screen.OFFLINE_APPROVAL and kiosk.view.online is False
-    kiosk.do(Intent.APPROVE_OFFLINE, "   ")
-    assert (kiosk.screen, kiosk.view.error) == (Screen.OFFLINE_APPROVAL, FlowCode.STAFF_INVALID)
-    kiosk.do(Intent.APPROVE_OFFLINE, "x" * 65)
-    assert kiosk.view.error == FlowCode.STAFF_INVALID
-    kiosk.do(Intent.APPROVE_OFFLINE, " tanaka.h ")
+    for typed in (credential("   "), credential("x" * 65), credential(pin="")):
+        kiosk.do(Intent.APPROVE_OFFLINE, typed)
+        assert (kiosk.screen, kiosk.view.error) == (Screen.OFFLINE_APPROVAL, FlowCode.STAFF_INVALID)
+        assert not any(typed.pin)
+    kiosk.do(Intent.APPROVE_OFFLINE, credential(f" {STAFF_ID.upper()} "))  # as typed; the roster's ID kept
     assert kiosk.screen is Screen.WORKING
     kiosk.settle()
     assert kiosk.view.result == VoucherIssued("K7QM-2XRD-9HTP-CW4N", "https://id.example/voucher#code=K7QM-2XRD-9HTP-CW4N")
-    assert kiosk.backend.outbox.recorded == [(K.MFA_RESET, "tanaka.h")]
+    assert kiosk.backend.outbox.recorded == [(K.MFA_RESET, STAFF_ID)]
     assert kiosk.backend.outbox.shown == ["item-1"]
+    assert [bytes(pin) for pin in kiosk.backend.roster.pins] == [bytes(len(OFFLINE_PIN))]
+
+
+@case("journey/offline approval refused without a valid credential, and for a stale roster")
+def _offline_credential_refused() -> None:
+    kiosk = routes.offline_approval()
+    kiosk.do(Intent.APPROVE_OFFLINE, credential(pin="135791")).settle()
+    assert (kiosk.screen, kiosk.view.error) == (Screen.OFFLINE_APPROVAL, ServiceCode.OFFLINE_STAFF_REFUSED)
+    assert (kiosk.view.busy, kiosk.view.roster_age, kiosk.flow.session is not None) == (False, None, True)
+    kiosk.do(Intent.APPROVE_OFFLINE, credential("sato.k")).settle()
+    assert kiosk.view.error == ServiceCode.OFFLINE_STAFF_REFUSED
+    kiosk.backend.roster.age = dt.timedelta(hours=80)
+    kiosk.do(Intent.APPROVE_OFFLINE, credential()).settle()
+    assert (kiosk.screen, kiosk.view.error) == (Screen.OFFLINE_APPROVAL, ServiceCode.OFFLINE_ROSTER_STALE)
+    assert kiosk.view.roster_age == dt.timedelta(hours=80)
+    assert kiosk.backend.outbox.recorded == [] and not any(any(pin) for pin in kiosk.backend.roster.pins)
+    kiosk.backend.roster.age = dt.timedelta(hours=1)
+    kiosk.do(Intent.APPROVE_OFFLINE, credential()).settle()
+    assert kiosk.screen is Screen.DONE and kiosk.view.roster_age is None
+    assert kiosk.backend.outbox.recorded == [(K.MFA_RESET, STAFF_ID)]
 
 
 @case("journey/offline refuses what needs the server")
@@ -464,7 +500,7 @@ def _at_password(backend: FakeBackend) -> Kiosk:
 
 def _at_record(backend: FakeBackend) -> Kiosk:
     backend.online = False
-    return routes.verified(K.MFA_RESET, backend).do(Intent.APPROVE_OFFLINE, "tanaka.h")
+    return routes.verified(K.MFA_RESET, backend).do(Intent.APPROVE_OFFLINE, credential())
 
 
 #: Where work can fail: the state it is waiting in, the way there, the backend call that fails,

@@ -19,8 +19,10 @@ from kiosk.flow.table import TABLE
 from kiosk.flow.view import Screen
 from kiosk.linkage import DeviceAuthorization, Operation, OperationKind, OperationStatus
 from kiosk.nfc.errors import InvalidPinError
+from kiosk.services.errors import ServiceCode
 from kiosk.services.operations import NEEDS_STAFF, Request
 from kiosk.services.outbox import Voucher
+from kiosk.services.roster import RosterRefused
 from kiosk.services.verification import CardReady, OfflineProof, VerificationResult
 
 NOW = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)
@@ -28,10 +30,12 @@ PIN = "1234"
 CARDINFO_PIN = "5678"
 ACCOUNT = "2024000001"
 STRONG_PASSWORD = "Kiosk-Pass-2024"
+#: The one member on the fake roster, and their offline PIN.
+STAFF_ID, OFFLINE_PIN = "tanaka.h", "135790"
 
 #: The steps a test can make fail, by the backend call that raises.
 STEPS = ("begin_prelink", "wait_for_account", "open_card", "prepare", "submit", "cardinfo_tries_left",
-         "read_name", "request", "submit_request", "wait_for_staff", "set_password", "record")
+         "read_name", "request", "submit_request", "wait_for_staff", "set_password", "approve", "record")
 
 
 class FakeCard:
@@ -178,6 +182,30 @@ class FakeOutbox:
         self.shown.append(idempotency_key)
 
 
+class FakeRoster:
+    """The staff roster with one member; it hears each PIN as the flow hands it over, then wipes it."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self.backend = backend
+        #: Every PIN buffer handed over, kept to check that each was wiped.
+        self.pins: list[bytearray] = []
+        #: How old the roster is; over ``max_age`` it is refused as stale.
+        self.age = dt.timedelta(hours=1)
+        self.max_age = dt.timedelta(hours=72)
+
+    def approve(self, staff_id: str, pin: bytearray) -> str:
+        self.pins.append(pin)
+        try:
+            self.backend.step("approve")
+            if self.age > self.max_age:
+                raise RosterRefused(ServiceCode.OFFLINE_ROSTER_STALE, "stale", self.age)
+            if (staff_id.strip().lower(), bytes(pin)) != (STAFF_ID, OFFLINE_PIN.encode()):
+                raise RosterRefused(ServiceCode.OFFLINE_STAFF_REFUSED, "no such staff ID and PIN")
+            return STAFF_ID
+        finally:
+            pin[:] = bytes(len(pin))
+
+
 @dataclass
 class FakeBackend:
     """``kiosk.flow.ports.Backend`` with the card, the server and the store as plain values."""
@@ -193,6 +221,7 @@ class FakeBackend:
     def __post_init__(self) -> None:
         self.operations = FakeOperations(self)
         self.outbox = FakeOutbox(self)
+        self.roster = FakeRoster(self)
 
     def step(self, name: str) -> None:
         error = self.fail.pop(name, None)

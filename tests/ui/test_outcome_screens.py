@@ -256,29 +256,6 @@ def test_staff_wait_shows_staff_what_to_compare(make: Callable[..., tuple[Any, I
     assert intents == [("cancel", None)]
 
 
-def test_offline_approval_takes_a_staff_id_and_shows_a_refusal_in_words(
-        make: Callable[..., tuple[Any, Intents]]) -> None:
-    page, intents = make(OfflineApprovalScreen, view(Screen.OFFLINE_APPROVAL, online=False,
-                                                     account="12******90"))
-    assert "offline" in page.title.text()
-    assert not page.approve_button.isEnabled()
-    assert not page.error.isVisible()
-    for letter in "st":
-        page.keyboard.letter_keys[letter].click()
-    page.keyboard.set_page("digits")
-    page.keyboard.digit_keys["7"].click()
-    assert page.staff_id.text() == "st7"
-    assert page.approve_button.isEnabled()
-    page.approve_button.click()
-    assert intents == [("approve_offline", "st7")]
-    assert page.keyboard.text() == "" and page.staff_id.text() == ""
-    page.render(view(Screen.OFFLINE_APPROVAL, online=False, account="12******90", error="staff.invalid"))
-    assert page.error.isVisible()
-    assert describe("staff.invalid").title in page.error.text()
-    page.cancel_button.click()
-    assert intents[-1] == ("cancel", None)
-
-
 # -- the new password ----------------------------------------------------------------------------------
 
 @pytest.fixture

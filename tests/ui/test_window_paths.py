@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx2
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
 from kiosk.flow import LinkStatus, Prelinked, Screen, VoucherIssued
@@ -24,6 +25,7 @@ from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.services.core import KioskCore
 from kiosk.ui.widgets import BusyIndicator, QrCode
+from linkserver.demo import DEMO_DESK_ID, DEMO_DESK_OFFLINE_PIN
 from linkserver.models import Link
 from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
@@ -357,10 +359,12 @@ def approve_offline_by_touch(desk: Desk) -> VoucherIssued:
     to_offline_approval(desk)
     page = counter.window.current_page
     assert page is not None
-    staff_id = next(f for f in page.findChildren(QLineEdit) if f.accessibleName() == "Staff ID")
-    for letter in "tanaka":  # on the on-screen keyboard, as staff would at the counter
-        counter.tap(letter)
-    assert staff_id.text() == "tanaka"
+    fields = {f.accessibleName(): f for f in page.findChildren(QLineEdit)}
+    for key in DEMO_DESK_ID:  # on the on-screen keyboard, as staff would at the counter
+        counter.tap("Hyphen" if key == "-" else key)
+    assert fields["Staff ID"].text() == DEMO_DESK_ID
+    counter.qtbot.mouseClick(fields["Offline PIN"], Qt.MouseButton.LeftButton)
+    counter.type_digits(DEMO_DESK_OFFLINE_PIN)
     counter.tap("Approve as staff")
     counter.wait_for(Screen.DONE)
     result = counter.window.view.result

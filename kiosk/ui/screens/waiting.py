@@ -3,11 +3,11 @@ for staff, and staff's approval while the server is away."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 
-from kiosk.flow import Intent, Screen, View
+from kiosk.flow import Intent, Screen, StaffCredential, View
 from kiosk.ui.base import screen
 from kiosk.ui.errors import ErrorWords
 from kiosk.ui.keypads import OnScreenKeyboard
@@ -151,35 +151,58 @@ class UnlinkConfirmScreen(Frame):
 
 @screen(Screen.OFFLINE_APPROVAL)
 class OfflineApprovalScreen(Frame):
-    """The server is away: staff approve here with their staff ID; the request waits in the outbox."""
+    """The server is away: staff approve here with their staff ID and offline PIN, which the kiosk
+    checks against its staff roster; the request waits in the outbox.
+
+    One on-screen keyboard types into the field chosen (a touch on it): the staff ID first, then
+    the PIN, shown as dots. The PIN goes to the flow as a buffer, which wipes it once checked; the
+    screen forgets it as it sends it, and whenever it is hidden.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.explanation = label()
         self.staff_caption = label(bold=True)
         self.account = label()
-        self.staff_id = QLineEdit()
-        self.staff_id.setReadOnly(True)
-        self.staff_id.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.staff_id.setFont(make_font(KEY_PT))
-        self.staff_id.setMinimumHeight(mm(12))
+        self.staff_id = self._field()
+        self.offline_pin = self._field()
+        self.offline_pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = Notice("no")
         self.keyboard = OnScreenKeyboard()
-        self.keyboard.set_page("letters")
         # The screen's own "Approve as staff" is the one way to send; a second OK would only confuse.
         self.keyboard.ok_key.hide()
         self.keyboard.text_changed.connect(self._typed)
-        self.keyboard.submitted.connect(lambda _text: self._approve())
+        self.keyboard.submitted.connect(lambda _text: self._next())
+        self._texts = {"id": "", "pin": ""}
+        self._target = "id"
         self.body.addWidget(self.explanation)
-        self.body.addWidget(boxed(self.staff_caption, self.account, self.staff_id, self.error))
-        self.body.addWidget(self.keyboard, 1)
+        fields = QWidget()  # side by side: the keyboard below keeps its height
+        row = QHBoxLayout(fields)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.staff_id, 3)
+        row.addWidget(self.offline_pin, 2)
+        self.body.addWidget(boxed(self.staff_caption, self.account, fields))
+        beside = QHBoxLayout()  # a refusal's words in the room the keyboard leaves on its right
+        beside.addWidget(self.keyboard)
+        beside.addWidget(self.error, 1, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(beside, 1)
         self.cancel_button = self.action(Intent.CANCEL)
         self.approve_button = self.action()
         self.approve_button.clicked.connect(self._approve)
         self.bottom.addWidget(self.cancel_button)
         self.bottom.addStretch(1)
         self.bottom.addWidget(self.approve_button)
+        self.choose("id")
         self.retranslate()
+
+    def _field(self) -> QLineEdit:
+        field = QLineEdit()
+        field.setReadOnly(True)
+        field.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        field.setFont(make_font(KEY_PT))
+        field.setMinimumHeight(mm(12))
+        field.installEventFilter(self)
+        return field
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -190,9 +213,11 @@ class OfflineApprovalScreen(Frame):
             "to the server when the connection is back; you then finish it on your phone or computer "
             "with a voucher code."))
         self.staff_caption.setText(self.tr("For staff: compare the person with the photo on the card, then "
-                                           "enter your staff ID and approve."))
+                                           "enter your staff ID and your offline PIN, and approve."))
         self.staff_id.setAccessibleName(self.tr("Staff ID"))
         self.staff_id.setPlaceholderText(self.tr("Staff ID"))
+        self.offline_pin.setAccessibleName(self.tr("Offline PIN"))
+        self.offline_pin.setPlaceholderText(self.tr("Offline PIN"))
         self.cancel_button.setText(self.tr("Cancel"))
         self.approve_button.setText(self.tr("Approve as staff"))
         if self.view is not None:
@@ -203,32 +228,71 @@ class OfflineApprovalScreen(Frame):
         self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.error:
             words = ErrorWords.describe(view.error)
-            self.error.set_message(f"{words.title}\n{words.explanation} {words.remedy}", "no")
+            detail = f"{words.explanation} {words.remedy}"
+            if view.roster_age is not None:  # the age says it shortest, beside the keyboard
+                hours = f"{view.roster_age.total_seconds() / 3600:.0f}"
+                age = fill(self.tr("The staff roster on this kiosk is %1 hours old."), hours)
+                detail = f"{age} {words.remedy}"
+            self.error.set_message(f"{words.title}\n{detail}", "no")
         else:
             self.error.set_message("")
+        # A refusal is for staff, who know the screen: its words take the explanation's room.
+        self.explanation.setVisible(not view.error)
         self._update()
 
+    def choose(self, target: str) -> None:
+        """Type into the staff ID (``id``) or the offline PIN (``pin``) from now on."""
+        self._target = target
+        self.keyboard.set_text(self._texts[target])
+        self.keyboard.set_page("digits" if target == "pin" else "letters")
+        for name, field in (("id", self.staff_id), ("pin", self.offline_pin)):
+            field.setStyleSheet("" if name != target else "border: 3px solid palette(highlight);")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress:
+            if watched is self.staff_id:
+                self.choose("id")
+            elif watched is self.offline_pin:
+                self.choose("pin")
+        return super().eventFilter(watched, event)
+
     def _typed(self, text: str) -> None:
-        self.staff_id.setText(text)
+        self._texts[self._target] = text
+        (self.staff_id if self._target == "id" else self.offline_pin).setText(text)
         self._update()
 
     def _update(self) -> None:
         busy = self.view is not None and self.view.busy
-        self.approve_button.setEnabled(bool(self.keyboard.text().strip()) and not busy)
+        ready = bool(self._texts["id"].strip()) and bool(self._texts["pin"])
+        self.approve_button.setEnabled(ready and not busy)
+
+    def _next(self) -> None:
+        """The keyboard's Enter: from the staff ID on to the PIN, from the PIN to approving."""
+        if self._target == "id":
+            self.choose("pin")
+        else:
+            self._approve()
 
     def _approve(self) -> None:
-        staff_id = self.keyboard.text().strip()
-        if not staff_id or not self.approve_button.isEnabled():
+        staff_id = self._texts["id"].strip()
+        if not staff_id or not self._texts["pin"] or not self.approve_button.isEnabled():
             return
-        self.keyboard.set_text("")
-        self.emit_intent(Intent.APPROVE_OFFLINE, staff_id)
+        pin = bytearray(self._texts["pin"].encode("ascii", "replace"))
+        self._forget_pin()
+        self.emit_intent(Intent.APPROVE_OFFLINE, StaffCredential(staff_id, pin))
+
+    def _forget_pin(self) -> None:
+        self._texts["pin"] = ""
+        self.offline_pin.clear()
+        self.choose("pin")
 
     def showEvent(self, event: QShowEvent) -> None:
-        self.keyboard.setFocus()  # so a physical keyboard types the staff ID too
+        self.keyboard.setFocus()  # so a physical keyboard types too
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self.keyboard.set_text("")
+        self._texts["id"] = ""
+        self.staff_id.clear()
+        self._forget_pin()
+        self.choose("id")
         super().hideEvent(event)
-
-
