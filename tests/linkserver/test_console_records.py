@@ -123,3 +123,22 @@ def test_a_supervisor_adds_assigns_resets_and_disables_staff(counters: LiveServe
             select(AuditEntry).where(AuditEntry.event == "staff_added"))]
     assert {"staff": "saburo", "role": "desk", "by": "boss"} in added_by
     assert PASSWORD not in boss.get("/staff").text
+
+
+def test_kiosk_health_shows_each_kiosks_heartbeat_to_its_counters_staff(counters: LiveServer) -> None:
+    hanako, jiro = ConsoleUser(counters, "hanako"), ConsoleUser(counters, "jiro")
+    hanako.sign_in()
+    jiro.sign_in()
+    assert "通信の記録なし" in hanako.get("/kiosks").text  # placed, never heard from
+    with counters.minted() as kiosk:
+        sent = kiosk.post(counters.url("/v1/kiosks/heartbeat"), json={
+            "version": "kiosk-9.8.7", "reader_state": "present", "reader_name": "Sony RC-S300",
+            "outbox_depth": 3, "last_sync_at": "2026-12-01T08:00:00+00:00"})
+    assert sent.status_code == 200, sent.text
+    page = hanako.get("/kiosks").text
+    assert all(words in page for words in (counters.setup.kiosk_id, "kiosk-9.8.7", "正常 (Sony RC-S300)",
+                                           "<td>3</td>", "2026-12-01 08:00"))
+    assert "通信なし" not in page
+    counters.clock.advance(5 * 60)
+    assert "5分間通信なし" in hanako.get("/kiosks").text
+    assert counters.setup.kiosk_id not in jiro.get("/kiosks").text  # another counter's kiosk

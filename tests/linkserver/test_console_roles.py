@@ -58,6 +58,7 @@ READS = {
     "/": (200, 200, 200, 200, SIGN_IN),
     "/queue": (200, 200, 200, 403, 401),
     "/offline": (200, 200, 200, 403, SIGN_IN),
+    "/kiosks": (200, 200, 200, 403, SIGN_IN),
     "/audit": (403, 403, 200, 200, SIGN_IN),
     "/audit.csv": (403, 403, 200, 200, SIGN_IN),
     "/audit/chain": (403, 403, 200, 200, SIGN_IN),

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from linkserver.console import admin, records
+from linkserver.console import admin, kiosks, records
 from linkserver.console.queue import REFUSAL_REASONS, NotYours
 from linkserver.console.sessions import SIGNED_IN, ConsoleUser
 from linkserver.console.texts import TEXTS
@@ -53,6 +53,7 @@ def create_console(parts: ConsoleParts) -> FastAPI:
     records.add_routes(app, parts)
     records.add_offline_routes(app, parts)
     admin.add_routes(app, parts)
+    kiosks.add_routes(app, parts)
     return app
 
 

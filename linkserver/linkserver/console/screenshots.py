@@ -40,6 +40,7 @@ PAGES: tuple[tuple[str, str | None, str], ...] = (
     ("second-factor", "enrol", "/console/second-factor"),
     ("queue", DEMO_DESK_ID, "/console/"),
     ("offline", DEMO_DESK_ID, "/console/offline"),
+    ("kiosks", DEMO_DESK_ID, "/console/kiosks"),
     ("audit", AUDITOR, "/console/audit"),
     ("chain", AUDITOR, "/console/audit/chain"),
     ("auditor-queue", AUDITOR, "/console/"),
