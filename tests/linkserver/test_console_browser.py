@@ -20,6 +20,7 @@ from kiosk.ui.errors import ErrorWords
 from linkserver.console.texts import TEXTS
 from tests.helpers.browser import DESK, chromium, console_sign_in
 from tests.helpers.linkage_client import LINKED, card_verification, config_for
+from tests.helpers.server_api import VOUCHER, Kiosk, verified
 from tests.linkserver.console_parts import PASSWORD, staff_of
 from tests.linkserver.helpers import LiveServer, live_server
 
@@ -133,3 +134,45 @@ def test_the_console_in_english_names_everything_in_english(desk: tuple[Page, li
     expect(page.get_by_role("button", name=EN["continue"])).to_be_visible()
     assert errors == []
 
+
+
+def test_an_auditor_searches_the_trail_and_downloads_it(browser: Browser, live: LiveServer) -> None:
+    client = live.kiosk()
+    operation_id = live.operation(client, "mfa_reset", verified(live, client)).json()["operation_id"]
+    staff_of(live).add("kansa", "Kansa", "auditor", PASSWORD)
+    context = browser.new_context(locale="ja-JP", **DESK)
+    page = context.new_page()
+    console_sign_in(page, live.base, "kansa", PASSWORD, live.clock)
+    expect(page.get_by_text(JA["auditor_only"])).to_be_visible()
+    page.get_by_role("link", name=JA["audit_heading"]).click()
+    page.get_by_label(JA["field_operation"]).fill(operation_id)
+    page.get_by_role("button", name=JA["search"]).click()
+    expect(page.locator("table tbody tr")).to_have_count(1)
+    expect(page.locator("table tbody")).to_contain_text("operation_requested")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=JA["export_csv"]).click()
+    saved = download.value
+    assert saved.suggested_filename == "audit.csv"
+    rows = Path(saved.path()).read_text("utf-8").splitlines()
+    assert rows[0] == "seq,at,event,client,account,details" and len(rows) == 2
+    assert "operation_requested" in rows[1] and operation_id in rows[1]
+    page.get_by_role("link", name=JA["check_chain"]).click()
+    expect(page.get_by_role("status")).to_contain_text("完全です")
+    context.close()
+
+
+def test_the_offline_queue_after_an_offline_approval_reached_the_server(desk: tuple[Page, list[str]],
+                                                                          live: LiveServer) -> None:
+    page, errors = desk
+    sign_in(page, live)
+    offline = Kiosk(live)  # what the kiosk recorded offline, staff approving at it, then synced
+    [fate] = offline.upload(offline.seal(offline.payload()))
+    assert fate["fate"] == "accepted"
+    page.get_by_role("link", name=JA["offline_heading"]).click()
+    row = page.locator("table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(live.setup.kiosk_id)
+    expect(row).to_contain_text(JA["fate_reverified"])
+    expect(row).to_contain_text(JA["voucher_waiting"])
+    assert VOUCHER not in page.content()
+    assert errors == []
