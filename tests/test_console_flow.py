@@ -5,6 +5,7 @@ go on; refusing it with a reason puts that reason on the kiosk's error screen.""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,12 +13,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from kiosk.flow import Intent, Screen
+from kiosk.config import load_config
+from kiosk.flow import Intent, Screen, StaffCredential
 from kiosk.nfc.pcsc import PcscConnection
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.services.core import KioskCore
 from linkserver.console.texts import TEXTS
 from tests.conftest import Reader
-from tests.helpers.browser import DESK, chromium, console_sign_in
+from tests.helpers.browser import DESK as DESK_PC
+from tests.helpers.browser import chromium, console_sign_in
+from tests.helpers.kiosk import write_config
+from tests.helpers.roster import DESK, keep_roster
 from tests.helpers.server_api import LINKED
 from tests.linkserver.console_parts import PASSWORD, staff_of
 from tests.linkserver.helpers import LiveServer
@@ -36,7 +42,7 @@ def console(server: LiveServer) -> Iterator[Page]:
     staff.assign("hanako", "north")
     browser: Browser
     with chromium() as browser:
-        context = browser.new_context(locale="ja-JP", **DESK)
+        context = browser.new_context(locale="ja-JP", **DESK_PC)
         page = context.new_page()
         console_sign_in(page, server.base, "hanako", PASSWORD, server.clock)
         yield page
@@ -91,3 +97,34 @@ def test_a_refusal_reason_reaches_the_kiosks_error_screen(console: Page, counter
     assert not waiting.is_alive()
     assert counter.screen is Screen.ERROR
     assert counter.flow.view.error == "refused.card_damaged"
+
+
+def test_an_offline_approval_once_synced_shows_in_the_offline_queue(
+        tmp_path: Path, server: LiveServer, hierarchy: TestHierarchy, console: Page,
+        make_card: Callable[..., SimulatedCard]) -> None:
+    # The kiosk, cut off from the server, with what an earlier day online left it: the server's
+    # sealing key and the staff roster.
+    for offline in make_counter(tmp_path, server, hierarchy, "http://127.0.0.1:9", make_card):
+        sealing = json.dumps(server.server.offline.sealing_public_jwk()).encode()
+        offline.backend.core.store.put_cache("server.sealing_key", sealing)
+        keep_roster(offline.backend.core.roster)
+        offline.flow.dispatch(Intent.CHOOSE, "mfa_reset")
+        offline.flow.dispatch(Intent.SUBMIT_ACCOUNT, LINKED)
+        offline.place("linked")
+        offline.type_pin("1234")
+        assert offline.screen is Screen.OFFLINE_APPROVAL
+        offline.flow.dispatch(Intent.APPROVE_OFFLINE, StaffCredential(DESK[0], bytearray(DESK[1].encode())))
+        assert offline.screen is Screen.DONE and offline.backend.core.store.outbox_depth() == 1
+    # Back online, the same kiosk syncs its outbox.
+    core = KioskCore.build(load_config(write_config(tmp_path, server, hierarchy, server.base)))
+    try:
+        assert core.sync.sync_once() == 1 and core.store.outbox_depth() == 0
+    finally:
+        core.close()
+    console.get_by_role("link", name=JA["offline_heading"]).click()
+    row = console.locator("table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(server.setup.kiosk_id)
+    expect(row).to_contain_text(JA["mfa_reset"])
+    expect(row).to_contain_text(JA["fate_reverified"])
+    expect(row).to_contain_text(JA["voucher_waiting"])
