@@ -186,13 +186,24 @@ class BigButton(QPushButton):
         self.triggered.emit(self.value)
 
     def set_spoken_name(self, name: str | None) -> None:
-        """What a screen reader says instead of the caption (``None``: the caption)."""
+        """What the key does, in words, for a screen reader (``None``: the caption says it all).
+
+        The accessible name always holds the caption, so that someone using speech input can say
+        what they see (WCAG 2.5.3): words that contain the caption ("digit 1" for "1") are the name;
+        other words ("Delete the last digit" for "Back space") become the description, and the
+        caption stays the name."""
         self._spoken = name
         self._update_name()
 
     def _update_name(self) -> None:
         caption = self.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
-        self.setAccessibleName(self._spoken if self._spoken else caption)
+        spoken = self._spoken or ""
+        if not caption or caption.casefold() in spoken.casefold():
+            name, description = spoken or caption, ""
+        else:
+            name, description = caption, spoken
+        self.setAccessibleName(name)
+        self.setAccessibleDescription(description)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if self._enter_clicks and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \

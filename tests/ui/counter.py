@@ -78,12 +78,14 @@ class Counter:
         page = self.window.current_page
         assert page is not None
         for button in page.findChildren(QAbstractButton):
-            if button.accessibleName() == name and button.isVisibleTo(page) and button.isEnabled():
+            said = (button.accessibleName(), button.accessibleDescription())
+            if name in said and button.isVisibleTo(page) and button.isEnabled():
                 return button
         return None
 
     def tap(self, name: str) -> None:
-        """Tap the visible, enabled button a screen reader calls ``name`` on the screen shown."""
+        """Tap the visible, enabled button a screen reader calls (or describes as) ``name`` on the
+        screen shown."""
         self.qtbot.waitUntil(lambda: self.button(name) is not None, timeout=5_000)
         button = self.button(name)
         assert button is not None

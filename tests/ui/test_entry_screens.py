@@ -216,8 +216,10 @@ def test_account_id_typed_on_screen_and_submitted(qtbot: QtBot, open_screen: Ope
     click(qtbot, keyboard.digits_key)
     click(qtbot, keyboard.digit_keys["7"])
     assert keyboard.text() == "sT.7"
-    assert keyboard.symbol_keys["."].accessibleName() == "Full stop"
-    assert keyboard.case_key.accessibleName() == "Small letters"
+    dot = keyboard.symbol_keys["."]
+    assert (dot.accessibleName(), dot.accessibleDescription()) == (".", "Full stop")  # the caption, named
+    case = keyboard.case_key
+    assert (case.accessibleName(), case.accessibleDescription()) == (case.text(), "Small letters")
 
     # A physical keyboard works as well; Enter submits, Escape cancels.
     qtbot.keyClicks(keyboard, "x1")
@@ -484,8 +486,13 @@ def test_big_button(qtbot: QtBot) -> None:
     qtbot.mouseClick(button, LEFT)
     assert values == [7, 7]
     button.set_spoken_name("Save the file")
-    button.setText("Keep")
-    assert button.accessibleName() == "Save the file"
+    button.setText("Keep")  # the caption stays in the name (WCAG 2.5.3); the words describe it
+    assert (button.accessibleName(), button.accessibleDescription()) == ("Keep", "Save the file")
+    button.setText("1")
+    button.set_spoken_name("digit 1")  # words that hold the caption are the name
+    assert (button.accessibleName(), button.accessibleDescription()) == ("digit 1", "")
+    button.set_spoken_name(None)
+    assert (button.accessibleName(), button.accessibleDescription()) == ("1", "")
 
 
 def test_busy_indicator_animates_only_while_shown(qtbot: QtBot) -> None:
@@ -534,7 +541,8 @@ def test_pin_pad_alone_keeps_only_a_count(qtbot: QtBot) -> None:
     pad.set_count(-1)
     assert pad.count == 0
     assert [pad.keys[d].accessibleName() for d in "10"] == ["digit 1", "digit 0"]
-    assert pad.back_key.accessibleName() == "Delete the last digit"
+    back = pad.back_key
+    assert (back.accessibleName(), back.accessibleDescription()) == (back.text(), "Delete the last digit")
     submitted: list[bool] = []
     pad.submit.connect(lambda: submitted.append(True))
     qtbot.keyClick(pad, Qt.Key.Key_Enter)
