@@ -45,7 +45,7 @@ ERROR_CODES = (
     "card.removed", "card.unknown", "card.no_card_info", "card.timeout", "reader.none", "pin.blocked",
     "expired", "not_yet_valid", "revoked", "unknown_issuer", "no_match", "server.unreachable",
     "offline.not_for_operation", "approval.timeout", "salvage_not_eligible", "account_already_linked",
-    "internal", "display.failed",
+    "internal", "display.failed", "refused.photo_mismatch", "refused.needs_documents",
 )
 _EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 
@@ -173,7 +173,7 @@ def _views_of_outcomes(view: Callable[..., View]) -> _Views:
     yield "error", view(Screen.ERROR, error="card.removed", error_step="pin")
     for code in ERROR_CODES:
         step = ("verify" if code in ("no_match", "expired", "revoked", "unknown_issuer")
-                else "staff_wait" if code == "display.failed" else "card")
+                else "staff_wait" if code == "display.failed" or code.startswith("refused") else "card")
         yield f"error-{code}", view(Screen.ERROR, error=code, error_step=step)
 
 
