@@ -23,6 +23,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QGridLayout,
     QLabel,
@@ -202,6 +203,8 @@ class KioskWindow(QMainWindow):
         app = QCoreApplication.instance()
         if app is not None:
             app.installEventFilter(self._input)
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._focus_changed)
         self._shortcut = QShortcut(QKeySequence(UNLOCK_SHORTCUT), self)
         self._shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
         self._shortcut.activated.connect(self.request_unlock)
@@ -410,6 +413,12 @@ class KioskWindow(QMainWindow):
         """Switch the language (as the screens' ``set_language`` intent does)."""
         self._dispatch("set_language", language)
 
+    def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        # The focus moved into a part of the screen scrolled away (by Tab, or by the screen): show it.
+        page = self.stack.currentWidget()
+        if new is not None and isinstance(page, ScreenWidget):
+            page.bring_into_view(new)
+
     # -- the idle timeout --------------------------------------------------------------------------
 
     def _idle_applies(self, view: View) -> bool:
@@ -553,6 +562,8 @@ class KioskWindow(QMainWindow):
         app = QCoreApplication.instance()
         if app is not None:
             app.removeEventFilter(self._input)
+        if isinstance(app, QApplication):
+            app.focusChanged.disconnect(self._focus_changed)
         self._call_flow(lambda: self.controller.dispatch(Intent.CANCEL), "shutdown")
         self.translators.uninstall()  # after the last view: the language leaves with the window
         if self._owns_runner:
