@@ -13,6 +13,18 @@
     </message>
 </context>
 <context>
+    <name>IdleWarning</name>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/idle.py" line="+183"/>
+        <source>The screen will be cleared in %n seconds for your privacy.</source>
+        <extracomment>How long before the wipe the warning shows, for allowances of twice this or more. The button&apos;s height: as large as the screens&apos; bottom-row buttons. The panel&apos;s width, unless the window is narrower. The panel wakes at least this often (a clock that jumped is noticed within it). The backdrop that dims the screen beneath (black at about 60 %). The warning appeared (the seconds it shows). The countdown shows a new number of seconds (also emitted when it appears). The warning was hidden (more time, other input, or the session ended). The person asked for more time.</extracomment>
+        <translation>
+            <numerusform>The screen will be cleared in %n second for your privacy.</numerusform>
+            <numerusform>The screen will be cleared in %n seconds for your privacy.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>PinPad</name>
     <message numerus="yes">
         <location filename="../../kiosk/ui/keypads.py" line="+101"/>

@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+446"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+457"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -1175,12 +1175,38 @@
     </message>
 </context>
 <context>
+    <name>IdleWarning</name>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/idle.py" line="+183"/>
+        <source>The screen will be cleared in %n seconds for your privacy.</source>
+        <extracomment>How long before the wipe the warning shows, for allowances of twice this or more. The button&apos;s height: as large as the screens&apos; bottom-row buttons. The panel&apos;s width, unless the window is narrower. The panel wakes at least this often (a clock that jumped is noticed within it). The backdrop that dims the screen beneath (black at about 60 %). The warning appeared (the seconds it shows). The countdown shows a new number of seconds (also emitted when it appears). The warning was hidden (more time, other input, or the session ended). The person asked for more time.</extracomment>
+        <translation>
+            <numerusform>個人情報を守るため、あと%n秒で画面の内容を消去します。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location line="+46"/>
+        <source>Do you need more time?</source>
+        <translation>まだご利用になりますか？</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>To go on, touch More time. What you have entered is kept.</source>
+        <translation>続けるには「時間を延長する」を押してください。入力した内容はそのまま残ります。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>More time</source>
+        <translation>時間を延長する</translation>
+    </message>
+</context>
+<context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+366"/>
+        <location filename="../../kiosk/ui/window.py" line="+377"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
-        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The language the kiosk returns to when nobody is at the counter.</extracomment>
+        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
         <translation>マイナンバーカード本人確認端末</translation>
     </message>
 </context>
@@ -1808,7 +1834,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-268"/>
+        <location filename="../../kiosk/ui/window.py" line="-277"/>
         <source>Staff unlock</source>
         <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
