@@ -38,11 +38,30 @@
 <context>
     <name>PinScreen</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/screens/entry.py" line="+394"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+399"/>
         <source>%n tries left</source>
         <translation>
             <numerusform>%n try left</numerusform>
             <numerusform>%n tries left</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>WaitClock</name>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/waitclock.py" line="+104"/>
+        <source>%n minutes</source>
+        <translation>
+            <numerusform>%n minute</numerusform>
+            <numerusform>%n minutes</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location line="+2"/>
+        <source>%n seconds</source>
+        <translation>
+            <numerusform>%n second</numerusform>
+            <numerusform>%n seconds</numerusform>
         </translation>
     </message>
 </context>

@@ -4,7 +4,7 @@
 <context>
     <name>AccountScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+195"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+196"/>
         <source>Nothing typed yet</source>
         <translation>まだ入力されていません</translation>
     </message>
@@ -35,7 +35,7 @@
 <context>
     <name>CardInfoQuestionScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+277"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+281"/>
         <source>Is your card-information PIN the same as the PIN you just entered?</source>
         <translation>券面事項入力補助用の暗証番号は、いま入力した暗証番号と同じですか？</translation>
     </message>
@@ -276,7 +276,7 @@
 <context>
     <name>EntryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-206"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-210"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
@@ -1222,7 +1222,7 @@
 <context>
     <name>LastTryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+366"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+370"/>
         <source>Only one PIN try is left</source>
         <translation>暗証番号の入力は残り1回です</translation>
     </message>
@@ -1313,7 +1313,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="+209"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+213"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1442,7 +1442,7 @@
 <context>
     <name>Operation</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-406"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-410"/>
         <source>Reset my password</source>
         <extracomment>The start screen&apos;s operations, in the order shown.</extracomment>
         <translation>パスワードの再設定</translation>
@@ -1734,7 +1734,7 @@
 <context>
     <name>PinScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+330"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+334"/>
         <source>Enter the 4-digit PIN for the card information</source>
         <translation>券面事項入力補助用の暗証番号（数字4桁）を入力してください</translation>
     </message>
@@ -1875,7 +1875,7 @@
 <context>
     <name>StaffWaitScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="-147"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="-148"/>
         <source>A staff member is checking your request</source>
         <translation>係員がお申し込みを確認しています</translation>
     </message>
@@ -1905,7 +1905,7 @@
         <translation>中止</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+7"/>
         <source>Account: %1</source>
         <translation>アカウント：%1</translation>
     </message>
@@ -1923,7 +1923,7 @@
 <context>
     <name>StartScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-195"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-199"/>
         <source>The kiosk cannot reach the server right now. Password reset, multi-factor re-registration and data salvage still work: staff approve here and you get a voucher to finish on your own device once the connection is back. The other operations are unavailable until then.</source>
         <translation>現在、サーバーに接続できません。パスワードの再設定・多要素認証の再登録・データの取り出しは、この窓口で係員が承認し、引換コードをお渡しします。接続の回復後に、ご自分の端末でお手続きを完了してください。そのほかのお手続きは、接続が回復するまでご利用いただけません。</translation>
     </message>
@@ -1984,7 +1984,7 @@
 <context>
     <name>VerifyingScreen</name>
     <message>
-        <location line="-108"/>
+        <location line="-111"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
@@ -2032,6 +2032,46 @@
         <location line="+1"/>
         <source>The kiosk is offline: your request is kept safely here and sent to the university&apos;s server when the connection is back.</source>
         <translation>端末はオフラインです。お申し込みはこの端末に安全に保管し、接続が回復したら大学のサーバーへ送信します。</translation>
+    </message>
+</context>
+<context>
+    <name>WaitClock</name>
+    <message>
+        <location filename="../../kiosk/ui/waitclock.py" line="+78"/>
+        <location line="+1"/>
+        <source>Waiting for %1</source>
+        <extracomment>The clock wakes at least this often (a clock that jumped is shown right within it).</extracomment>
+        <translation>経過時間：%1</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <location line="+1"/>
+        <source>Time left: %1</source>
+        <translation>残り時間：%1</translation>
+    </message>
+    <message>
+        <location line="+16"/>
+        <source>%1 s</source>
+        <translation>%1秒</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>%1 min %2 s</source>
+        <translation>%1分%2秒</translation>
+    </message>
+    <message numerus="yes">
+        <location line="+4"/>
+        <source>%n minutes</source>
+        <translation>
+            <numerusform>%n分</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location line="+2"/>
+        <source>%n seconds</source>
+        <translation>
+            <numerusform>%n秒</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

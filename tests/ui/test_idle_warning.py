@@ -18,24 +18,12 @@ from kiosk.flow import Screen
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.ui.idle import WARNING_SECONDS, lead_seconds
 from kiosk.ui.widgets import mm
+from tests.helpers.manual_clock import ManualClock
 from tests.helpers.server_api import LINKED
 from tests.ui.counter import Counter, visible_texts
 
 ALLOWANCE = 90.0
 WAIT_MS = 5_000
-
-
-class ManualClock:
-    """A monotonic clock that moves only when the test says."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def on_the_account_screen(open_window: Callable[..., Counter], clock: ManualClock,
