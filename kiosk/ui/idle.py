@@ -137,7 +137,7 @@ class IdleWarning(Translated):
     @property
     def seconds(self) -> int | None:
         """The seconds the warning shows, or None while it is hidden."""
-        return self._seconds if self.isVisible() else None
+        return None if self.isHidden() else self._seconds
 
     @property
     def armed(self) -> bool:
@@ -164,7 +164,7 @@ class IdleWarning(Translated):
             self._sleep(remaining - self._lead)
             return
         seconds = max(1, math.ceil(remaining))
-        if not self.isVisible():
+        if self.isHidden():  # hidden by its own choice, whether or not the window is on show
             self._present(seconds)
         elif seconds != self._seconds:
             self._show_seconds(seconds)
@@ -206,7 +206,7 @@ class IdleWarning(Translated):
         QAccessible.updateAccessibility(announcement)
 
     def _dismiss(self) -> None:
-        if not self.isVisible():
+        if self.isHidden():
             return
         self.hide()
         previous, self._previous_focus = self._previous_focus, None

@@ -190,15 +190,7 @@ class KioskWindow(QMainWindow):
         self.screens: list[ScreenWidget] = []
         self._build_pages()
 
-        self._idle = QTimer(self)
-        self._idle.setSingleShot(True)
-        self._idle.setInterval(max(1, int(idle_timeout_seconds * 1000)))
-        self._idle.timeout.connect(self._idle_expired)
-        # Over every screen, in the window: kiosk mode keeps one full-screen window.
-        self.idle_warning = IdleWarning(self, clock=clock)
-        self.idle_warning.more_time.connect(self._more_time)
-        self.idle_warning.appeared.connect(self.idle_warning_shown)
-        self.idle_warning.dismissed.connect(self.idle_warning_hidden)
+        self._build_idle(idle_timeout_seconds, clock)
         self._corner = QTimer(self)
         self._corner.setSingleShot(True)
         self._corner.setInterval(UNLOCK_HOLD_MS)
@@ -392,6 +384,18 @@ class KioskWindow(QMainWindow):
         self._dispatch("set_language", language)
 
     # -- the idle timeout --------------------------------------------------------------------------
+
+    def _build_idle(self, seconds: float, clock: Callable[[], float]) -> None:
+        """The timer that wipes the session, and the warning before it (its countdown read from
+        ``clock``), over every screen inside the window: kiosk mode keeps one full-screen window."""
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.setInterval(max(1, int(seconds * 1000)))
+        self._idle.timeout.connect(self._idle_expired)
+        self.idle_warning = IdleWarning(self, clock=clock)
+        self.idle_warning.more_time.connect(self._more_time)
+        self.idle_warning.appeared.connect(self.idle_warning_shown)
+        self.idle_warning.dismissed.connect(self.idle_warning_hidden)
 
     def _idle_applies(self, view: View) -> bool:
         # While busy the kiosk is working or waiting on someone else (staff, the user's phone):
