@@ -78,6 +78,15 @@ def test_the_wait_for_staff_shows_the_time_waited_and_left(
     counter.qtbot.waitUntil(lambda: counter.window.language == "ja", timeout=WAIT_MS)
     assert (page.clock.waited.text(), page.clock.left.text()) == ("経過時間：1分05秒", "残り時間：0秒")
 
+    # The next person's wait has its own time waited and its whole time left.
+    counter.tap("中止")
+    counter.wait_for(Screen.START)
+    counter.take_off()
+    counter.window.set_language("en")
+    counter.up_to_pin("password_reset", make_card("linked"), LINKED)
+    counter.enter_pin("1234", Screen.STAFF_WAIT)
+    shows(counter, page.clock, "Waiting for 0 s", f"Time left: {short(int(limit))}")
+
 
 def test_the_phone_sign_in_counts_from_the_code_and_starts_afresh(
         open_window: Callable[..., Counter]) -> None:
