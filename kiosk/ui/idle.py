@@ -230,6 +230,7 @@ class IdleWarning(Translated):
         self.hint.setText(self.tr("To go on, touch More time. What you have entered is kept."))
         self.button.setText(self.tr("More time"))
         self.panel.setAccessibleName(self.title.text())
+        self.panel.setAccessibleDescription(self.hint.text())
         if self._seconds is not None:
             self._count_text()
 

@@ -181,6 +181,7 @@ def test_assistive_technology_hears_the_warning_once(open_window: Callable[..., 
     interface = QAccessible.queryAccessibleInterface(warning.panel)
     assert interface is not None and interface.role() == QAccessible.Role.AlertMessage
     assert interface.text(QAccessible.Text.Name) == "Do you need more time?"
+    assert interface.text(QAccessible.Text.Description) == warning.hint.text() != ""
     with counter.qtbot.waitSignal(warning.counted, timeout=WAIT_MS):
         clock.advance(1.0)
     assert len(events) == 2, "each second would be announced"
