@@ -15,6 +15,7 @@ from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import boxed, shown
 from kiosk.ui.sizes import size_text
 from kiosk.ui.translations import fill
+from kiosk.ui.waitclock import WaitClock
 from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, label, mm
 
 
@@ -74,7 +75,9 @@ class StaffWaitScreen(Frame):
         self.account = label()
         self.name = label()
         self.compare = label()
+        self.clock = WaitClock()
         self.body.addWidget(self.busy)
+        self.body.addWidget(self.clock)
         self.body.addWidget(self.detail)
         self.body.addWidget(boxed(self.staff_caption, self.account, self.name, self.compare))
         self.body.addStretch(1)
@@ -97,6 +100,7 @@ class StaffWaitScreen(Frame):
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
+        self.clock.set_limit(view.wait_seconds)
         self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.name_on_record:
             self.name.setText(fill(self.tr("Name on record: %1"), shown(view.name_on_record)))
