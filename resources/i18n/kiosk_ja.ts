@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+523"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+518"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -101,7 +101,7 @@
 <context>
     <name>DoneScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/done.py" line="+90"/>
+        <location filename="../../kiosk/ui/screens/done.py" line="+91"/>
         <source>Finish</source>
         <translation>終了</translation>
     </message>
@@ -1796,7 +1796,7 @@
 <context>
     <name>QrCode</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+297"/>
+        <location filename="../../kiosk/ui/qrcode.py" line="+60"/>
         <location line="+1"/>
         <source>QR code</source>
         <translation>QRコード</translation>
@@ -1805,7 +1805,7 @@
 <context>
     <name>ReaderStatus</name>
     <message>
-        <location line="-146"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+152"/>
         <source>Card reader status</source>
         <translation>カード読み取り機の状態</translation>
     </message>
