@@ -185,6 +185,16 @@ def test_a_stopped_directory_fails_with_its_code_changes_nothing_and_works_once_
     assert binds(running, "2025000005", "After-Restart-55")
 
 
+def test_a_restart_between_two_calls_goes_unnoticed(running: Slapd, directory: LdapDirectory,
+                                                   session: Session) -> None:
+    """The pool's connection from before the restart is dead; the next call takes a new one."""
+    assert directory.find(session, "2025000003") is not None
+    running.stop()
+    running.start()
+    found = directory.find(session, "2025000003")
+    assert found is not None and found.display_name_en == "Jiro Suzuki"
+
+
 def test_a_directory_that_hangs_times_out_with_its_code(running: Slapd, directory: LdapDirectory,
                                                        session: Session) -> None:
     directory.find(session, "2025000005")
