@@ -13,12 +13,15 @@ from PySide6.QtCore import (
     QEvent,
     QPointF,
     QRectF,
+    QSize,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import (
     QColor,
+    QFont,
+    QFontMetrics,
     QHideEvent,
     QKeyEvent,
     QPainter,
@@ -51,6 +54,7 @@ from kiosk.ui.sizes import (
     target,
     text_scale,
 )
+from kiosk.ui.style import FOCUS_PX
 from kiosk.ui.translations import FONT_FAMILY
 
 # The sizes are used by every screen through this module as well.
@@ -219,12 +223,24 @@ class ChoiceButton(QRadioButton):
         side = target()
         self.setMinimumSize(side, side)
         size_text(self, points)
+        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)  # never cut its words
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName(text)
         self.clicked.connect(self._trigger)
 
     def _trigger(self) -> None:
         self.triggered.emit(self.value)
+
+    def sizeHint(self) -> QSize:
+        # Its words in bold (as when chosen) inside the style sheet's edge, ring and padding: the
+        # radio button's own hint leaves those out, and the words would be cut.
+        font = QFont(self.font())
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        side = target()
+        frame = 2 * (FOCUS_PX + 10)
+        return QSize(max(side, metrics.horizontalAdvance(self.text()) + frame),
+                     max(side, metrics.height() + frame // 2))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.isAutoRepeat():
@@ -249,6 +265,7 @@ class LanguageSwitch(TranslatedGroup):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)  # never cut a name
         # One is checked at a time, set by ``set_language`` from the view. Each button stands in
         # its own box: Qt's Tab stops at only one of the radio buttons that share a parent, and
         # both must be reachable (each is still announced as a radio button).
@@ -291,7 +308,7 @@ class TextSizeToggle(BigButton):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent)
         self.setCheckable(True)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)  # never cut its words
         self.clicked.connect(self._chosen)
         self.retranslate()
 

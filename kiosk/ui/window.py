@@ -407,6 +407,10 @@ class KioskWindow(QMainWindow):
         set_text_scale(self, scale)
         self._text_scale = scale
         self._retranslate_screens()  # keys of equal width, measured again
+        # Each layout asks its parent's again in turn: settle them all now, so no screen is drawn
+        # with the old sizes (a layout nests a few deep at most).
+        for _ in range(8):
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def _follow_text_size(self, view: View) -> None:
         if view.large_text != self._large_text:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtGui import QHideEvent, QKeyEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.flow import Intent, Screen, View
@@ -22,6 +22,7 @@ from kiosk.ui.errors import describe
 from kiosk.ui.keypads import OnScreenKeyboard, PinPad
 from kiosk.ui.qrcode import QrCode
 from kiosk.ui.screens.frame import Frame
+from kiosk.ui.sizes import TOUCH_PX
 from kiosk.ui.translations import fill
 from kiosk.ui.waitclock import WaitClock
 from kiosk.ui.widgets import (
@@ -98,16 +99,15 @@ class StartScreen(EntryScreen):
         self.body.addWidget(self.intro)
         self.offline_notice = Notice("warning")
         self.body.addWidget(self.offline_notice)
-        grid = QGridLayout()
-        grid.setSpacing(mm(4))
+        self._grid = QGridLayout()
+        self._grid.setSpacing(mm(4))
+        self._columns = 0
         self.operation_buttons: dict[str, BigButton] = {}
-        for index, kind in enumerate(OPERATION_KINDS):
+        for kind in OPERATION_KINDS:
             button = BigButton(points=BODY_PT + 4, min_mm=18, value=kind)
             button.triggered.connect(self._choose)
-            row, column = divmod(index, 2)
-            grid.addWidget(button, row, column)
             self.operation_buttons[kind] = button
-        self.body.addLayout(grid, 1)
+        self.body.addLayout(self._grid, 1)
         self.reader = ReaderStatus()
         self.body.addWidget(self.reader)
         self._online = True
@@ -132,6 +132,21 @@ class StartScreen(EntryScreen):
         for kind, button in self.operation_buttons.items():
             button.setEnabled(online or kind in OFFLINE_CAPABLE)
 
+    def _arrange(self) -> None:
+        """Two columns of choices while their words fit side by side; one column with larger text."""
+        widest = max(button.sizeHint().width() for button in self.operation_buttons.values())
+        room = self.window().width() - 2 * mm(6) - TOUCH_PX  # the margins, and a scroll bar
+        columns = 2 if 2 * widest + self._grid.horizontalSpacing() <= room else 1
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for index, kind in enumerate(OPERATION_KINDS):
+            self._grid.addWidget(self.operation_buttons[kind], *divmod(index, columns))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._arrange()
+        super().resizeEvent(event)
+
     def first_focus(self) -> QWidget | None:
         return self.operation_buttons[OPERATION_KINDS[0]]
 
@@ -141,6 +156,7 @@ class StartScreen(EntryScreen):
         self.intro.setText(self.tr("Identity check with your My Number Card. Touch one of the buttons."))
         for kind, button in self.operation_buttons.items():
             button.setText(operation_title(kind))
+        self._arrange()
         self.reader.retranslate()
         self._show_offline()
 
