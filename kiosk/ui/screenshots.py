@@ -131,6 +131,8 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "pin", view(Screen.PIN, tries_left=3, pin_digits=2, **pin)
     yield "pin-wrong", view(Screen.PIN, tries_left=2, pin_digits=0, error="pin.wrong", error_step="verify",
                             **pin)
+    yield "pin-last_wrong", view(Screen.PIN, tries_left=1, pin_digits=0, error="pin.wrong",
+                                 error_step="verify", **pin)
     yield "pin-offline", view(Screen.PIN, tries_left=3, pin_digits=0, online=False, **pin)
     yield "last_try", view(Screen.LAST_TRY, tries_left=1, pin_digits=4, **pin)
     prelink = {"operation": "prelink", "account": "2024000002", "card_present": True}
@@ -146,6 +148,8 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "offline_approval-stale", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
                                          online=False, card_present=True, error="offline.roster_stale",
                                          roster_age=dt.timedelta(hours=80))
+    yield "offline_approval-refused", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
+                                           online=False, card_present=True, error="offline.staff_refused")
     yield "new_password", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                password_policy=dict(DEFAULT_POLICY),
                                password_problems=("too_short", "too_few_classes"))
