@@ -71,8 +71,8 @@ def visible_widgets(root: QWidget) -> list[QWidget]:
 
 
 def is_control(widget: QWidget) -> bool:
-    """Something a person operates: an input widget, or anything Tab may stop on."""
-    return isinstance(widget, _INPUTS) or bool(widget.focusPolicy() & Qt.FocusPolicy.TabFocus)
+    """Something a person operates: an input widget, or anything that takes the focus."""
+    return isinstance(widget, _INPUTS) or widget.focusPolicy() != Qt.FocusPolicy.NoFocus
 
 
 def is_text_label(widget: QWidget) -> bool:
