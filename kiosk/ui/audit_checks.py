@@ -9,6 +9,7 @@ screen state; the tests run them on small widget trees with one defect each.
 
 from __future__ import annotations
 
+import array
 import functools
 from collections import Counter
 from collections.abc import Iterator
@@ -244,26 +245,26 @@ def contrast(a: int, b: int) -> float:
 
 
 class Pixels:
-    """A rendered image's pixels as 0xRRGGBB integers, read row by row without a call per pixel."""
+    """A rendered image's pixels as 0xAARRGGBB integers, read without a call into Qt per pixel."""
 
     def __init__(self, image: QImage) -> None:
         image = image.convertToFormat(QImage.Format.Format_RGB32)
         self.width, self.height = image.width(), image.height()
-        stride = image.bytesPerLine() // 4
-        data = memoryview(image.constBits()).cast("B").cast("I")
+        self._stride = image.bytesPerLine() // 4
         # The alpha byte is left in: luminance() reads only the colour bytes.
-        self._rows = [data[y * stride:y * stride + self.width].tolist() for y in range(self.height)]
+        self._data = array.array("I", bytes(image.constBits()))
 
     def at(self, x: int, y: int) -> int | None:
         if 0 <= x < self.width and 0 <= y < self.height:
-            return self._rows[y][x]
+            return self._data[y * self._stride + x]
         return None
 
     def colours(self, rect: QRect) -> Counter[int]:
         r = rect.intersected(QRect(0, 0, self.width, self.height))
         counts: Counter[int] = Counter()
         for y in range(r.top(), r.bottom() + 1):
-            counts.update(self._rows[y][r.left():r.right() + 1])
+            row = y * self._stride
+            counts.update(self._data[row + r.left():row + r.right() + 1])
         return counts
 
 
@@ -378,24 +379,44 @@ def check_keyboard(window: QWidget, page: QWidget, *, text_field_first: bool = F
     elif text_field_first and not isinstance(first, QLineEdit | QTextEdit | QPlainTextEdit):
         findings.append(Finding(describe(page), f"first focus is {describe(first)}, not the text field"))
     wanted = controls(window)
-    visited: list[QWidget] = []
-    previous: tuple[QWidget, QRect, Pixels] | None = None
-    for stop in focus_stops(window, 2 * len(wanted) + 4):
-        if previous is not None and previous[0] is not stop:  # Tab moved on: the old stop is unfocused
-            findings += _indicator_finding(window, *previous)
-        if stop in visited:
-            previous = None
-            break
-        visited.append(stop)
-        m = FOCUS_MARGIN_PX
-        rect = window_rect(stop).adjusted(-m, -m, m, m)
-        previous = (stop, rect, _grab(window, rect))
+    visited = _tab_walk(window, 2 * len(wanted) + 4, findings)
     findings += [Finding(describe(w), "Tab never reaches it") for w in wanted if w not in visited]
     return findings
 
 
-def _indicator_finding(window: QWidget, widget: QWidget, rect: QRect, focused: Pixels) -> list[Finding]:
-    thickness, best = focus_indicator(_grab(window, rect), focused)
+def _tab_walk(window: QWidget, limit: int, findings: list[Finding]) -> list[QWidget]:
+    """Tab round the window; each stop's look focused against its look once Tab has left it.
+
+    The first stop got its focus from the screen, not from a key, and a style may draw its ring only
+    once the keyboard is in use; so it is measured again when Tab comes back round to it."""
+    visited: list[QWidget] = []
+    focused: dict[int, tuple[QRect, Pixels]] = {}
+    left_first: Pixels | None = None
+    for stop in focus_stops(window, limit):
+        if visited and visited[-1] is not stop:  # Tab moved on: the last stop is unfocused now
+            last = visited[-1]
+            rect, look = focused[id(last)]
+            if last is visited[0]:
+                left_first = _grab(window, rect)
+            else:
+                findings += _indicator_finding(last, look, _grab(window, rect))
+        if stop in visited:
+            break
+        visited.append(stop)
+        m = FOCUS_MARGIN_PX
+        rect = window_rect(stop).adjusted(-m, -m, m, m)
+        focused[id(stop)] = (rect, _grab(window, rect))
+    if visited and left_first is not None:
+        first = visited[0]
+        rect, look = focused[id(first)]
+        if QApplication.focusWidget() is first:  # back round by Tab: its look now
+            look = _grab(window, rect)
+        findings += _indicator_finding(first, look, left_first)
+    return visited
+
+
+def _indicator_finding(widget: QWidget, focused: Pixels, unfocused: Pixels) -> list[Finding]:
+    thickness, best = focus_indicator(unfocused, focused)
     if thickness >= FOCUS_THICKNESS_PX:
         return []
     return [Finding(describe(widget), f"focus indicator {thickness} px thick at 3:1 (at least "

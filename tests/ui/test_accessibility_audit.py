@@ -114,16 +114,21 @@ def test_a_30_px_button_is_too_small_a_target(qtbot: QtBot, window: QWidget, sid
 class Ringed(QWidget):
     """A control that draws a black focus edge of ``ring`` px around itself when it has the focus."""
 
-    def __init__(self, parent: QWidget, ring: int, *, underline: bool = False) -> None:
+    def __init__(self, parent: QWidget, ring: int, *, underline: bool = False, by_key: bool = False) -> None:
         super().__init__(parent)
         self.ring = ring
         self.underline = underline
+        #: Draw the ring only once the keyboard moved the focus (as Qt's styles do).
+        self.by_key = by_key
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
-        if self.hasFocus() and self.underline:
+        keyed = self.window().testAttribute(Qt.WidgetAttribute.WA_KeyboardFocusChange)
+        if self.by_key and not keyed:
+            pass
+        elif self.hasFocus() and self.underline:
             painter.fillRect(0, self.height() - self.ring, self.width(), self.ring, QColor("black"))
         elif self.hasFocus():
             pen = QPen(QColor("black"), self.ring)
@@ -134,9 +139,10 @@ class Ringed(QWidget):
         painter.end()
 
 
-def focus_problems(qtbot: QtBot, window: QWidget, ring: int, *, underline: bool = False) -> list[str]:
+def focus_problems(qtbot: QtBot, window: QWidget, ring: int, *, underline: bool = False,
+                   by_key: bool = False) -> list[str]:
     """The focus-indicator findings for two such controls side by side, the first one focused."""
-    controls = [Ringed(window, ring, underline=underline) for _ in range(2)]
+    controls = [Ringed(window, ring, underline=underline, by_key=by_key) for _ in range(2)]
     for index, control in enumerate(controls):
         control.setGeometry(20 + 150 * index, 20, 100, 60)
     show(qtbot, window)
@@ -173,6 +179,11 @@ def test_a_1_px_focus_edge_is_too_thin_and_a_3_px_ring_is_seen(qtbot: QtBot, win
 def test_an_underline_is_no_ring(qtbot: QtBot, window: QWidget) -> None:
     found = focus_problems(qtbot, window, 3, underline=True)
     assert len(found) == 2 and all("focus indicator 0 px thick" in f for f in found)
+
+
+def test_a_ring_drawn_once_the_keyboard_is_in_use_counts_for_the_first_stop_too(
+        qtbot: QtBot, window: QWidget) -> None:
+    assert focus_problems(qtbot, window, 3, by_key=True) == []
 
 
 def test_focus_must_start_in_the_screen_and_in_its_text_field(qtbot: QtBot, window: QWidget) -> None:
