@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 MIN_TARGET_PX = 44
 TEXT_CONTRAST = 4.5
 BOUNDARY_CONTRAST = 3.0
+#: Below this, nothing in a widget's area is taken for text (only the background's shading).
+NO_INK_CONTRAST = 1.2
 FOCUS_CONTRAST = 3.0
 FOCUS_THICKNESS_PX = 2
 #: How far around a control its focus indicator is looked for.
@@ -139,12 +141,22 @@ def _text_fit(widget: QWidget) -> list[Finding]:
     metrics = QFontMetrics(widget.font())
     lines = text.split("\n")
     need_w = max(metrics.horizontalAdvance(line) for line in lines)
-    # The ink's height: descenders that are cut off count, the font's unused line height does not.
-    need_h = metrics.tightBoundingRect(text).height() if len(lines) == 1 else metrics.height() * len(lines)
-    if need_w > widget.width() or need_h > widget.height():
-        return [Finding(describe(widget), f"caption needs {need_w}×{need_h} px, the button is "
-                                          f"{widget.width()}×{widget.height()}")]
-    return []
+    findings = []
+    if need_w > widget.width():
+        findings.append(Finding(describe(widget), f"caption needs {need_w} px of width, the button is "
+                                                  f"{widget.width()}"))
+    if len(lines) > 1:
+        need_h = metrics.height() * len(lines)
+        top, bottom = (widget.height() - need_h) // 2, (widget.height() + need_h) // 2
+    else:
+        # One line is drawn centred on the font's height; its ink (descenders too) must be inside.
+        baseline = (widget.height() - metrics.height()) // 2 + metrics.ascent()
+        ink = metrics.tightBoundingRect(text)
+        top, bottom = baseline + ink.top(), baseline + ink.bottom()
+    if top < 0 or bottom >= widget.height():
+        findings.append(Finding(describe(widget), f"caption drawn from y {top} to {bottom}, "
+                                                  f"the button is {widget.height()} px high"))
+    return findings
 
 
 def _label_fit(label: QLabel) -> list[Finding]:
@@ -274,7 +286,9 @@ def text_contrast(pixels: Pixels, rect: QRect) -> float | None:
     if len(counts) < 2:
         return None
     background = counts.most_common(1)[0][0]
-    return max(contrast(background, colour) for colour in counts)
+    ratio = max(contrast(background, colour) for colour in counts)
+    # Nothing stands out: no text is drawn here (cut off: the layout check says so), or none at all.
+    return ratio if ratio >= NO_INK_CONTRAST else None
 
 
 def boundary_contrast(pixels: Pixels, rect: QRect) -> float:
@@ -305,7 +319,7 @@ def check_contrast(root: QWidget, pixels: Pixels) -> list[Finding]:
         if rect.isEmpty():
             continue
         if is_text_label(widget) or (caption(widget) and widget.isEnabled()):
-            inner = rect.adjusted(6, 6, -6, -6) if isinstance(widget, QAbstractButton) else rect
+            inner = rect.adjusted(3, 3, -3, -3) if isinstance(widget, QAbstractButton) else rect  # no edge
             ratio = text_contrast(pixels, inner)
             if ratio is not None and ratio < TEXT_CONTRAST:
                 findings.append(Finding(describe(widget), f"text contrast {ratio:.2f}:1, less than 4.5:1"))

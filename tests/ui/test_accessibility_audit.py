@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QLocale, QRect, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -23,6 +23,7 @@ from kiosk.ui.audit_checks import (
     check_locale,
     check_names,
     check_targets,
+    text_contrast,
 )
 
 
@@ -81,6 +82,19 @@ def test_wrapped_text_taller_than_its_label_is_caught(qtbot: QtBot, window: QWid
     assert problems(check_layout(window), "wrapped text needs")
     label.setGeometry(10, 10, 120, label.heightForWidth(120))
     assert not problems(check_layout(window), "wrapped text needs")
+
+
+@pytest.mark.parametrize("height, cut", [(34, True), (70, False)])
+def test_descenders_cut_off_at_the_bottom_of_a_key_are_caught(qtbot: QtBot, window: QWidget, height: int,
+                                                               cut: bool) -> None:
+    key = button(window, "gjqy", (10, 10, 200, height))
+    key.setStyleSheet("font-size: 40px;")
+    show(qtbot, window)
+    found = problems(check_layout(window), "caption drawn")
+    assert len(found) == (1 if cut else 0)
+    if cut:
+        assert found[0].startswith("QPushButton(gjqy): caption drawn from y ")
+        assert found[0].endswith(f"the button is {height} px high")
 
 
 def test_a_caption_wider_than_its_button_and_a_child_outside_its_parent_are_caught(
@@ -263,6 +277,16 @@ def test_a_b6b6b6_field_outline_is_caught(qtbot: QtBot, window: QWidget, border:
     show(qtbot, window)
     found = problems(check_contrast(window, grabbed(window)), "boundary")
     assert found == (["QLineEdit: boundary contrast 2.03:1, less than 3:1"] if poor else [])
+
+
+def test_an_area_where_nothing_stands_out_holds_no_text_to_measure() -> None:
+    image = QImage(40, 20, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    for x in range(10, 30):
+        image.setPixelColor(x, 10, QColor("#f0f0f0"))  # shading, 1.13:1
+    assert text_contrast(Pixels(image), QRect(0, 0, 40, 20)) is None
+    image.setPixelColor(5, 5, QColor("#767676"))  # ink, 4.54:1
+    assert text_contrast(Pixels(image), QRect(0, 0, 40, 20)) == pytest.approx(4.54, abs=0.01)
 
 
 def test_pixels_read_colours_where_they_were_painted(qtbot: QtBot, window: QWidget) -> None:
