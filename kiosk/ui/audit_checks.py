@@ -394,8 +394,24 @@ def check_keyboard(window: QWidget, page: QWidget, *, text_field_first: bool = F
         findings.append(Finding(describe(page), f"first focus is {describe(first)}, not the text field"))
     wanted = controls(window)
     visited = _tab_walk(window, 2 * len(wanted) + 4, findings)
-    findings += [Finding(describe(w), "Tab never reaches it") for w in wanted if w not in visited]
+    reached = {_choice(w) for w in visited}
+    findings += [Finding(describe(w), "Tab never reaches it") for w in wanted
+                 if w not in visited and (_choice(w) is None or _choice(w) not in reached)]
     return findings
+
+
+def _choice(widget: QWidget) -> tuple[str, int] | None:
+    """The choice of one a button belongs to (an exclusive group): Tab stops at one of its buttons
+    and the arrow keys move between them, as between radio buttons."""
+    if not isinstance(widget, QAbstractButton) or not widget.isCheckable():
+        return None
+    group = widget.group()
+    if group is not None and group.exclusive():
+        return ("group", id(group))
+    parent = widget.parentWidget()
+    if widget.autoExclusive() and parent is not None:
+        return ("parent", id(parent))
+    return None
 
 
 def _tab_walk(window: QWidget, limit: int, findings: list[Finding]) -> list[QWidget]:

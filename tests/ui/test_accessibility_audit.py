@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QLocale, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QButtonGroup, QLabel, QLineEdit, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk import cli
@@ -177,6 +177,24 @@ def test_a_control_tab_never_reaches_is_caught(qtbot: QtBot, window: QWidget) ->
     second.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     first.setFocus()
     assert check_keyboard(window, window) == []
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_tab_reaches_a_choice_of_one_through_any_of_its_buttons(qtbot: QtBot, window: QWidget,
+                                                                exclusive: bool) -> None:
+    group = QButtonGroup(window)
+    group.setExclusive(exclusive)
+    for index, name in enumerate(("日本語", "English")):
+        choice = button(window, name, (10 + 120 * index, 10, 100, 60))
+        choice.setCheckable(True)
+        choice.setAutoExclusive(False)
+        group.addButton(choice)
+        choice.setFocusPolicy(Qt.FocusPolicy.StrongFocus if index == 0 else Qt.FocusPolicy.ClickFocus)
+    show(qtbot, window)
+    group.buttons()[0].setFocus()
+    qtbot.waitUntil(lambda: group.buttons()[0].hasFocus())
+    found = problems(check_keyboard(window, window), "Tab never")
+    assert found == ([] if exclusive else ["QPushButton(English): Tab never reaches it"])
 
 
 @pytest.mark.parametrize("ring, thin", [(1, True), (3, False)])
