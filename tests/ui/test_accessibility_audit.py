@@ -354,3 +354,6 @@ def test_the_command_prints_the_table_and_every_failure_and_fails_on_any(
     assert cli.main(["audit-screens", "--scale", "1.5"]) == 0
     assert "layout         1/1" in capsys.readouterr().out
     assert asked == [([1.5], ["en"]), ([1.5], None)]
+    reports.append(AuditReport(scales=[1.0], totals={1.0: 1}, passed={(c, 1.0): 1 for c in CHECKS}))
+    assert cli.main(["audit-screens", "--scale", "1", "--scale", "2"]) == 1  # 2.0 could not be measured
+    assert "not measured: text scale 2 (the window cannot scale its text)" in capsys.readouterr().out
