@@ -54,6 +54,10 @@ def set_language(flow: FlowController, language: str) -> None:
     flow.show(flow.view.screen, language=language)
 
 
+def set_large_text(flow: FlowController, large: bool) -> None:
+    flow.show(flow.view.screen, large_text=bool(large))
+
+
 def reader_status(flow: FlowController, ready: bool) -> None:
     flow.reader_ready = bool(ready)
     flow.show(flow.view.screen)
@@ -66,7 +70,9 @@ def cancel(flow: FlowController, _argument: object = None, reason: str = "user_c
 
 
 def idle_timeout(flow: FlowController, _argument: object = None) -> None:
-    cancel(flow, reason="idle_timeout")
+    """Nobody is at the counter: the session goes, and the next person meets the normal text size."""
+    flow.end_session(EndReason.IDLE_TIMEOUT)
+    flow.show(Screen.START, large_text=False)
 
 
 def finish(flow: FlowController, _argument: object = None) -> None:

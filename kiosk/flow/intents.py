@@ -54,6 +54,8 @@ class Intent(StrEnum):
     """From the done or the error screen: the next person's start screen."""
     SET_LANGUAGE = "set_language"
     """Switch the language (argument: ``ja`` or ``en``)."""
+    SET_LARGE_TEXT = "set_large_text"
+    """Larger text (argument: True) or the normal size (False), until the session ends."""
     IDLE_TIMEOUT = "idle_timeout"
     """The window: nobody touched the screen for the idle timeout."""
     READER_STATUS = "reader_status"
@@ -72,7 +74,8 @@ ARGUMENTS: Mapping[Intent, type | None] = MappingProxyType({
     Intent.PIN_CLEAR: None, Intent.PIN_SUBMIT: None, Intent.CONFIRM_LAST_TRY: bool,
     Intent.ANSWER_SAME_PIN: bool, Intent.CONFIRM_UNLINK: bool, Intent.PASSWORD_CHANGED: str,
     Intent.SUBMIT_PASSWORD: bytearray, Intent.APPROVE_OFFLINE: StaffCredential, Intent.CANCEL: None,
-    Intent.FINISH: None, Intent.SET_LANGUAGE: str, Intent.IDLE_TIMEOUT: None, Intent.READER_STATUS: bool,
+    Intent.FINISH: None, Intent.SET_LANGUAGE: str, Intent.SET_LARGE_TEXT: bool, Intent.IDLE_TIMEOUT: None,
+    Intent.READER_STATUS: bool,
     Intent.CARD_INSERTED: None, Intent.CARD_REMOVED: None, Intent.DISPLAY_FAILED: str,
 })
 #: The intents only the window sends (the reader's events, the idle timer and a screen it could not

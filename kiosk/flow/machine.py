@@ -163,4 +163,6 @@ class FlowController:
             if session.op is not None and session.op.status in OPEN_STATUSES:
                 op, operations = session.op, self.backend.operations
                 self.runner.submit(lambda: operations.abandon(op, reason), _ignore, _ignore)
-        self._view = View(Screen.START, self._view.language)
+        # The language and the text size stay for the person at the counter; the idle timeout
+        # returns them to the defaults for the next person.
+        self._view = View(Screen.START, self._view.language, large_text=self._view.large_text)

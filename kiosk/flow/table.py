@@ -37,6 +37,7 @@ WAITING = (S.DEVICE_GRANT, S.PLACE_CARD, S.STAFF_WAIT)
 RULES: tuple[Rule, ...] = (
     # in these states     on this event        the handler         may lead to
     (EVERY,               I.SET_LANGUAGE,      h.set_language,     (SAME,)),
+    (EVERY,               I.SET_LARGE_TEXT,    h.set_large_text,   (SAME,)),
     (EVERY,               I.READER_STATUS,     h.reader_status,    (SAME,)),
     (EVERY,               I.CANCEL,            h.cancel,           (S.START,)),
     (EVERY,               I.IDLE_TIMEOUT,      h.idle_timeout,     (S.START,)),

@@ -170,6 +170,8 @@ class View:
 
     screen: Screen
     language: str
+    #: The user asked for larger text (until the session ends).
+    large_text: bool = False
     operation: OperationKind | None = None
     account: str | None = None  # masked once verified, as typed before
     reader_ready: bool = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from kiosk.flow import Screen, View
@@ -39,6 +39,20 @@ class ScreenWidget(QWidget):
 
     def retranslate(self) -> None:
         """Set every text again after the language changed (``render`` follows)."""
+
+    def first_focus(self) -> QWidget | None:
+        """Where the keyboard focus goes when the screen comes forward (default: its first stop).
+
+        Screens name their main control (the PIN pad's first key, the field to type in); the rest
+        stay in the window's Tab order, so Tab still reaches the language and Cancel.
+        """
+        widget = self.nextInFocusChain()
+        while widget is not self and widget is not None:
+            if (self.isAncestorOf(widget) and widget.isVisibleTo(self) and widget.isEnabled()
+                    and widget.focusPolicy() & Qt.FocusPolicy.TabFocus):
+                return widget
+            widget = widget.nextInFocusChain()
+        return None
 
     def emit_intent(self, name: str, argument: object = None) -> None:
         if name not in INTENTS:

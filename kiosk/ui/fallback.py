@@ -9,16 +9,12 @@ when the error screen is the one that fails, it stays.
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.flow import FlowCode
 from kiosk.ui.errors import ErrorWords
+from kiosk.ui.sizes import BODY_PT, TITLE_PT, size_text
 from kiosk.ui.translations import fill
-
-#: Large enough to read at the counter (the screens' own sizes live in widgets, which this page does
-#: not lean on).
-BODY_PT = 18
 
 
 class FallbackErrorPage(QWidget):
@@ -31,14 +27,9 @@ class FallbackErrorPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(48, 36, 48, 36)
         layout.setSpacing(18)
-        body = QFont(self.font())
-        body.setPointSize(BODY_PT)
-        self.setFont(body)
+        size_text(self, BODY_PT)
         self.title = QLabel()
-        title = QFont(body)
-        title.setPointSize(BODY_PT * 3 // 2)
-        title.setBold(True)
-        self.title.setFont(title)
+        size_text(self.title, TITLE_PT, bold=True)
         self.explanation = QLabel()
         self.remedy = QLabel()
         self.staff_code = QLabel()

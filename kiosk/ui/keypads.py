@@ -11,11 +11,12 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QStackedLayout, QVBoxLayout, QWidget
 
 from kiosk.ui.translations import fill
-from kiosk.ui.widgets import BODY_PT, KEY_PT, BigButton, Translated, label, mm
+from kiosk.ui.widgets import BODY_PT, KEY_PT, BigButton, TranslatedGroup, label, mm
 
 
-class KeyOperated(Translated):
-    """Also worked from a physical keyboard: ``handle_key`` takes the keys it knows."""
+class KeyOperated(TranslatedGroup):
+    """A named group of keys (announced as a group), also worked from a physical keyboard:
+    ``handle_key`` takes the keys it knows, pressed while one of its keys has the focus."""
 
     def handle_key(self, event: QKeyEvent) -> bool:
         """Act on a physical key; true if it was one of this widget's. Screens forward their keys here."""
@@ -51,7 +52,6 @@ class PinPad(KeyOperated):
         super().__init__(parent)
         self._length = length
         self._count = 0
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         outer = QVBoxLayout(self)
         self.dots = label(40, wrap=False)
         self.dots.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -165,7 +165,6 @@ class OnScreenKeyboard(KeyOperated):
         self._text = ""
         self._max_length = max_length
         self._upper = False
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._allowed = set(string.ascii_letters + string.digits + "".join(_SYMBOLS))
         outer = QVBoxLayout(self)
         self._pages = QStackedLayout()
@@ -237,6 +236,10 @@ class OnScreenKeyboard(KeyOperated):
         actions.addWidget(self.back_key, 1)
         actions.addWidget(self.ok_key, 2)
         return actions
+
+    def first_key(self) -> BigButton:
+        """The key the focus starts on: the first digit, or the first letter."""
+        return self.digit_keys["1"] if self.page == "digits" else self.letter_keys["q"]
 
     # -- the buffer --
 

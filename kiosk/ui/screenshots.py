@@ -4,7 +4,8 @@
 representative view: tries left, a typed PIN, a name on record, an enrolment code...), a few
 variants as ``SCREEN-VARIANT-LANG.png`` (the done screen of each operation), and the error screen
 for a representative set of codes as ``error-CODE-LANG.png``, all at 1280×800, so a person can
-look at them. While rendering it reads every visible text of the widget tree and checks each
+look at them; each again with the user's larger text as ``...-LANG-large.png``. While rendering
+it reads every visible text of the widget tree and checks each
 character: it must have a glyph in the widget's font (or a fallback), and Japanese characters must
 come from the widget's own font, so kanji never take Chinese shapes or become boxes. It also lists
 texts still in English on a Japanese screen although the translation has words for them, and any
@@ -321,27 +322,31 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
     with kiosk_window(languages[0]) as window:
         failed: list[str] = []
         window.display_failed.connect(failed.append)
-        for language in languages:
-            for stem, view in representative_views(language):
-                failed.clear()
-                window.show_view(view)
-                QApplication.processEvents()
-                page = window.current_page
-                assert page is not None
-                shot = Shot(stem, language, out / f"{stem}-{language}.png")
-                report.display_failures += [(shot.path.name, state) for state in failed]
-                pixmap = window.grab()
-                if not pixmap.save(str(shot.path), "PNG"):
-                    raise OSError(f"could not write {shot.path}")
-                for _widget, text in visible_texts(page):
-                    shot.texts.append(text)
-                    if language == "ja" and text in sources:
-                        report.untranslated.append((shot.path.name, text))
-                report.glyph_problems += glyph_problems(page, shot.path.name)
-                needed = page.minimumSizeHint()
-                if needed.width() > SIZE[0] or needed.height() > SIZE[1]:
-                    report.overflows.append((shot.path.name, needed.width(), needed.height()))
-                report.shots.append(shot)
+        # All at the normal size first: changing the size re-lays out every screen.
+        shots = ((stem, language, large, dataclasses.replace(view, large_text=large))
+                 for large in (False, True) for language in languages
+                 for stem, view in representative_views(language))
+        for stem, language, large, view in shots:
+            failed.clear()
+            window.show_view(view)
+            QApplication.processEvents()
+            page = window.current_page
+            assert page is not None
+            suffix = "-large" if large else ""
+            shot = Shot(stem, language, out / f"{stem}-{language}{suffix}.png")
+            report.display_failures += [(shot.path.name, state) for state in failed]
+            pixmap = window.grab()
+            if not pixmap.save(str(shot.path), "PNG"):
+                raise OSError(f"could not write {shot.path}")
+            for _widget, text in visible_texts(page):
+                shot.texts.append(text)
+                if language == "ja" and text in sources:
+                    report.untranslated.append((shot.path.name, text))
+            report.glyph_problems += glyph_problems(page, shot.path.name)
+            needed = page.minimumSizeHint()
+            if needed.width() > SIZE[0] or needed.height() > SIZE[1]:
+                report.overflows.append((shot.path.name, needed.width(), needed.height()))
+            report.shots.append(shot)
     return report
 
 

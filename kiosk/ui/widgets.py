@@ -23,8 +23,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QColor,
-    QFont,
-    QGuiApplication,
     QHideEvent,
     QKeyEvent,
     QPainter,
@@ -32,31 +30,36 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QPolygonF,
-    QScreen,
     QShowEvent,
 )
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QRadioButton,
     QSizePolicy,
     QWidget,
 )
 
+from kiosk.ui.sizes import (
+    BODY_PT,
+    KEY_PT,
+    TITLE_PT,
+    TOUCH_MM,
+    make_font,
+    mm,
+    pixels_for_mm,
+    size_text,
+    target,
+)
 from kiosk.ui.translations import FONT_FAMILY
 
-MM_PER_INCH = 25.4
-#: Used when the screen reports no physical size, or an implausible one.
-FALLBACK_DPI = 96.0
-#: The smallest touch target, in millimetres.
-TOUCH_MM = 9.0
-BODY_PT = 20
-TITLE_PT = 28
-#: The PIN pad's and the keyboard's key captions.
-KEY_PT = 26
+# The sizes are used by every screen through this module as well.
+__all__ = ["BODY_PT", "KEY_PT", "TITLE_PT", "TOUCH_MM", "make_font", "mm", "pixels_for_mm"]
 
 #: Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``.
 INK = "#000000"
@@ -66,39 +69,13 @@ GOOD_INK = "#0b4a0b"
 DISABLED_INK = "#595959"
 
 
-
-# -- sizes, type and colour ------------------------------------------------------------------------
-
-def pixels_for_mm(millimetres: float, dpi: float) -> int:
-    """``millimetres`` in whole pixels at ``dpi``, never rounded below the requested length."""
-    if not math.isfinite(dpi) or not 50.0 <= dpi <= 1200.0:
-        # Virtual and misconfigured displays report 0 or absurd sizes; 96 dpi is Qt's own default.
-        dpi = FALLBACK_DPI
-    return math.ceil(millimetres * dpi / MM_PER_INCH)
-
-
-def mm(millimetres: float, screen: QScreen | None = None) -> int:
-    """``millimetres`` in pixels on ``screen`` (the primary screen by default), from its physical DPI."""
-    if screen is None:
-        screen = QGuiApplication.primaryScreen()
-    dpi = screen.physicalDotsPerInch() if screen is not None else FALLBACK_DPI
-    return pixels_for_mm(millimetres, dpi)
-
-
-def make_font(points: int = BODY_PT, *, bold: bool = False) -> QFont:
-    """A font that sets only size and weight, so the family still follows the application's font."""
-    font = QFont()
-    font.setPointSize(points)
-    if bold:
-        font.setBold(True)
-    return font
-
+# -- type and colour ------------------------------------------------------------------------
 
 def label(points: int = BODY_PT, *, bold: bool = False, wrap: bool = True) -> QLabel:
     """A plain-text label in large type."""
     widget = QLabel()
     widget.setTextFormat(Qt.TextFormat.PlainText)
-    widget.setFont(make_font(points, bold=bold))
+    size_text(widget, points, bold=bold)
     widget.setWordWrap(wrap)
     return widget
 
@@ -170,9 +147,9 @@ class BigButton(QPushButton):
         self.value = value
         self.clicked.connect(self._trigger)
         self._spoken: str | None = None
-        side = mm(max(min_mm, TOUCH_MM))
+        side = target(min_mm)
         self.setMinimumSize(side, side)
-        self.setFont(make_font(points))
+        size_text(self, points)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAutoDefault(False)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -215,11 +192,56 @@ class BigButton(QPushButton):
         super().keyPressEvent(event)
 
 
-class LanguageSwitch(Translated):
-    """The small 日本語 / English toggle every screen shows in a corner.
+class TranslatedGroup(QGroupBox):
+    """A named group of controls (announced as a group) whose words follow the language."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFlat(True)
+
+    def retranslate(self) -> None:
+        """Set every text again in the current language."""
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class ChoiceButton(QRadioButton):
+    """One choice of several, drawn as a button: announced as a radio button with its checked state.
+
+    As large as a ``BigButton``; Enter and Return choose it too.
+    """
+
+    triggered = Signal(object)
+
+    def __init__(self, text: str, value: object, *, points: int = BODY_PT) -> None:
+        super().__init__(text)
+        self.value = value
+        side = target()
+        self.setMinimumSize(side, side)
+        size_text(self, points)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName(text)
+        self.clicked.connect(self._trigger)
+
+    def _trigger(self) -> None:
+        self.triggered.emit(self.value)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.isAutoRepeat():
+            self.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+class LanguageSwitch(TranslatedGroup):
+    """The 日本語 / English choice every screen shows in a corner: a group of two choice buttons.
 
     Each language is named in itself, so these captions are never translated; the current one is
-    checked (announced as such) and bold, not only differently coloured.
+    checked (announced as such), bold and white on black, not only differently coloured.
     """
 
     chosen = Signal(str)
@@ -232,11 +254,9 @@ class LanguageSwitch(Translated):
         layout.setContentsMargins(0, 0, 0, 0)
         self._group = QButtonGroup(self)
         self._group.setExclusive(True)
-        self.buttons: dict[str, BigButton] = {}
+        self.buttons: dict[str, ChoiceButton] = {}
         for code, name in self.LANGUAGES:
-            button = BigButton(name, value=code)
-            button.setCheckable(True)
-            button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            button = ChoiceButton(name, code)
             if code == "ja":
                 font = button.font()
                 font.setFamilies([FONT_FAMILY])
@@ -259,6 +279,34 @@ class LanguageSwitch(Translated):
 
     def retranslate(self) -> None:
         self.setAccessibleName(self.tr("Language"))
+
+
+class TextSizeToggle(BigButton):
+    """"Larger text" beside the language choice: a toggle, checked (white on black) while text is large."""
+
+    chosen = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent)
+        self.setCheckable(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.clicked.connect(self._chosen)
+        self.retranslate()
+
+    def _chosen(self, checked: bool) -> None:
+        self.chosen.emit(checked)
+
+    def set_large(self, large: bool) -> None:
+        self.setChecked(large)
+
+    def retranslate(self) -> None:
+        self.setText(self.tr("Larger text"))
+        self.set_spoken_name(None)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
 
 # -- icons and notices -------------------------------------------------------------------------------

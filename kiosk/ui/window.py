@@ -42,6 +42,8 @@ from kiosk.staffpin import StaffLock
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
 from kiosk.ui.fallback import FallbackErrorPage
 from kiosk.ui.runner import Mailbox, QtRunner
+from kiosk.ui.sizes import LARGE_TEXT, set_text_scale
+from kiosk.ui.style import apply_style
 from kiosk.ui.translations import LANGUAGES, Translators, kiosk_font, locale_for
 
 logger = logging.getLogger(__name__)
@@ -176,6 +178,10 @@ class KioskWindow(QMainWindow):
         self._shown: View | None = None
         self._failure_pending = False
 
+        self._text_scale = 1.0
+        self._large_text = False
+        set_text_scale(self, 1.0)  # a window before this one may have left larger text behind
+        apply_style(self)
         self.stack = QStackedWidget()
         self._policies: dict[int, QSizePolicy] = {}
         self.stack.currentChanged.connect(self._fit_current)
@@ -286,6 +292,7 @@ class KioskWindow(QMainWindow):
         a screen that cannot show it is a display failure."""
         if view.language != self._language:
             self._set_language(view.language)
+        self._follow_text_size(view)
         page = self.pages[view.screen]
         if not isinstance(page, ScreenWidget):
             logger.error("no screen could be built for the %s state", view.screen.value)
@@ -302,9 +309,10 @@ class KioskWindow(QMainWindow):
     def _bring_forward(self, page: QWidget) -> None:
         if self.stack.currentWidget() is not page:
             self.stack.setCurrentWidget(page)
-            # A physical keyboard goes on with the new screen (its focus proxy: the keyboard, the
-            # PIN pad, the first choice), not with a widget of the screen just hidden.
-            page.setFocus(Qt.FocusReason.OtherFocusReason)
+            # A physical keyboard goes on with the new screen (its first focus: the PIN pad, the
+            # field to type in, the first choice), not with a widget of the screen just hidden.
+            first = page.first_focus() if isinstance(page, ScreenWidget) else None
+            (first or page).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _dispatch(self, name: str, argument: object) -> None:
         """A screen's intent, handed to the controller's table (never a crash)."""
@@ -365,6 +373,9 @@ class KioskWindow(QMainWindow):
         self._language = language
         self.setWindowTitle(self.tr("My Number Card kiosk"))
         self.setAccessibleName(self.tr("My Number Card kiosk"))
+        self._retranslate_screens()
+
+    def _retranslate_screens(self) -> None:
         for widget in self.screens:
             try:
                 widget.retranslate()
@@ -374,6 +385,26 @@ class KioskWindow(QMainWindow):
         self.fallback.retranslate()
         if self._unlock_dialog is not None:
             self._unlock_dialog.retranslate()
+
+    # -- text size ----------------------------------------------------------------------------------
+
+    @property
+    def text_scale(self) -> float:
+        return self._text_scale
+
+    def set_text_scale(self, scale: float) -> None:
+        """Size every text of the window at ``scale`` (1.0 normal; the user's "larger text" is
+        ``LARGE_TEXT``); the screens lay themselves out again, scrolling where they must."""
+        if scale == self._text_scale or self._shut_down:
+            return
+        set_text_scale(self, scale)
+        self._text_scale = scale
+        self._retranslate_screens()  # keys of equal width, measured again
+
+    def _follow_text_size(self, view: View) -> None:
+        if view.large_text != self._large_text:
+            self._large_text = view.large_text
+            self.set_text_scale(LARGE_TEXT if view.large_text else 1.0)
 
     def set_language(self, language: str) -> None:
         """Switch the language (as the screens' ``set_language`` intent does)."""
@@ -387,7 +418,8 @@ class KioskWindow(QMainWindow):
         if view.busy:
             return False
         # The start screen holds nothing to wipe; only a language chosen by the last person goes.
-        return view.screen is not Screen.START or view.language != self.default_language
+        return (view.screen is not Screen.START or view.language != self.default_language
+                or view.large_text)
 
     def _arm_idle(self, view: View, *, fresh: bool) -> None:
         """A new screen gets the whole allowance; a view from a reader event or a worker keeps the clock."""
@@ -401,7 +433,7 @@ class KioskWindow(QMainWindow):
         view = self.controller.view
         if not self._idle_applies(view):
             return
-        if view.screen is not Screen.START:
+        if view.screen is not Screen.START or view.large_text:
             logger.info("idle timeout on %s", view.screen.value)
             self._call_flow(lambda: self.controller.dispatch(Intent.IDLE_TIMEOUT), "idle timeout")
         if self.controller.view.language != self.default_language:

@@ -1913,6 +1913,13 @@
     </message>
 </context>
 <context>
+    <name>TextSizeToggle</name>
+    <message>
+        <source>Larger text</source>
+        <translation>文字を大きく</translation>
+    </message>
+</context>
+<context>
     <name>UnlinkConfirmScreen</name>
     <message>
         <location filename="../../kiosk/ui/screens/waiting.py" line="+28"/>

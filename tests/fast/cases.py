@@ -283,6 +283,18 @@ def _bad_account() -> None:
         assert (kiosk.screen, kiosk.view.error) == (Screen.ACCOUNT, FlowCode.INVALID_ACCOUNT)
 
 
+@case("text size/larger text holds through the session, and idle returns the normal size")
+def _larger_text() -> None:
+    kiosk = Kiosk().do(Intent.SET_LARGE_TEXT, True)
+    assert kiosk.view.large_text is True
+    kiosk.do(Intent.CHOOSE, K.MFA_RESET.value).do(Intent.CANCEL)
+    assert (kiosk.screen, kiosk.view.large_text) == (Screen.START, True)
+    kiosk.do(Intent.CHOOSE, K.MFA_RESET.value).do(Intent.IDLE_TIMEOUT)
+    assert (kiosk.screen, kiosk.view.large_text) == (Screen.START, False)
+    kiosk.do(Intent.SET_LARGE_TEXT, True).do(Intent.SET_LARGE_TEXT, False)
+    assert kiosk.view.large_text is False
+
+
 @case("refusal/an unknown operation or language")
 def _unknown_values() -> None:
     kiosk = Kiosk()
@@ -315,6 +327,8 @@ def _stays(state: Screen, intent: Intent, argument: object) -> Case:
         assert kiosk.screen is state
         if intent is Intent.SET_LANGUAGE:
             assert kiosk.view.language == "ja"
+        if intent is Intent.SET_LARGE_TEXT:
+            assert kiosk.view.large_text is True and before.large_text is False
         if intent is Intent.READER_STATUS:
             assert kiosk.view.reader_ready is True and before.reader_ready is False
     return run
@@ -364,8 +378,8 @@ def _refused(state: Screen, intent: Intent) -> Case:
 for _state in Screen:
     for _intent in (Intent.CANCEL, Intent.IDLE_TIMEOUT):
         CASES[f"every state/{_state.value}/{_intent.value}"] = _leaves_for_start(_state, _intent)
-    for _intent, _argument in ((Intent.SET_LANGUAGE, "ja"), (Intent.READER_STATUS, True),
-                               (Intent.CARD_INSERTED, None)):
+    for _intent, _argument in ((Intent.SET_LANGUAGE, "ja"), (Intent.SET_LARGE_TEXT, True),
+                               (Intent.READER_STATUS, True), (Intent.CARD_INSERTED, None)):
         CASES[f"every state/{_state.value}/{_intent.value}"] = _stays(_state, _intent, _argument)
     CASES[f"every state/{_state.value}/card_removed"] = _card_removed(_state)
     CASES[f"every state/{_state.value}/display_failed"] = _display_failed(_state)

@@ -29,9 +29,9 @@ from kiosk.ui.screens.entry import (
     StartScreen,
     error_words,
 )
+from kiosk.ui.sizes import BODY_CAP_MM, cap_height_mm, text_pixels
 from kiosk.ui.widgets import (
     ALERT_INK,
-    BODY_PT,
     DISABLED_INK,
     GOOD_INK,
     INK,
@@ -124,12 +124,12 @@ def test_every_screen_is_accessible_switchable_and_cancellable(qtbot: QtBot, ope
             assert widget.minimumWidth() >= target and widget.minimumHeight() >= target, name
             assert widget.width() >= target and widget.height() >= target, name
     for text_label in (w for w in widgets(screen) if isinstance(w, QLabel) and w.isVisible() and w.text()):
-        assert text_label.font().pointSize() >= BODY_PT, text_label.text()
+        assert cap_height_mm(text_label.font()) >= BODY_CAP_MM, text_label.text()
     # Every screen but the start screen has Cancel at the bottom left, as large as the README says.
     assert len(bottom_row_buttons(screen)) == (0 if state is Screen.START else 1)
     assert_bottom_row_is_large(screen)
     title = screen.title  # type: ignore[attr-defined]
-    assert title.text() and title.font().pointSize() >= TITLE_PT
+    assert title.text() and title.font().pixelSize() >= text_pixels(TITLE_PT, title.font())
 
     switch = screen.findChild(LanguageSwitch)
     assert switch is not None and switch.isVisible()
@@ -277,7 +277,7 @@ def test_device_grant_prepares_then_shows_code_and_qr(qtbot: QtBot, open_screen:
     assert screen.qr.isVisible() and screen.qr.text() == URI
     assert screen.user_code.text() == "WDJB-MJHT"
     assert screen.user_code.accessibleDescription() == "W D J B - M J H T"
-    assert screen.user_code.font().pointSize() > TITLE_PT
+    assert screen.user_code.font().pixelSize() > text_pixels(TITLE_PT, screen.user_code.font())
     assert "Scan this QR code with your phone" in screen.instruction.text()
     assert screen.waiting.isVisible() and screen.waiting.running
     assert screen.qr.accessibleDescription() == "QR code"
@@ -439,7 +439,7 @@ def test_last_try_needs_an_explicit_choice(qtbot: QtBot, open_screen: Opener) ->
     assert screen.warning.isVisible() and "municipal office" in screen.warning.text()
     assert screen.warning.icon.kind == "warning"
     # Enter on the screen's first focus goes back, never spends the last try.
-    assert screen.focusProxy() is screen.go_back
+    assert screen.first_focus() is screen.go_back
     qtbot.keyClick(screen.go_back, Qt.Key.Key_Return)
     assert intents == [("confirm_last_try", False)]
     click(qtbot, screen.use_last_try)
@@ -479,7 +479,7 @@ def test_big_button(qtbot: QtBot) -> None:
     qtbot.addWidget(button)
     assert button.accessibleName() == "Save & go"
     assert button.minimumWidth() >= mm(9) and button.minimumHeight() >= mm(9)
-    assert button.font().pointSize() >= BODY_PT
+    assert cap_height_mm(button.font()) >= BODY_CAP_MM
     values: list[object] = []
     button.triggered.connect(values.append)
     qtbot.keyClick(button, Qt.Key.Key_Return)

@@ -56,8 +56,9 @@ from kiosk.ui.screens.outcome import (
     UnlinkConfirmScreen,
     VerifyingScreen,
 )
+from kiosk.ui.sizes import BODY_CAP_MM, cap_height_mm
 from kiosk.ui.translations import translation_file
-from kiosk.ui.widgets import BODY_PT, BigButton, mm
+from kiosk.ui.widgets import BigButton, mm
 from tests.helpers.ui import assert_bottom_row_is_large, bottom_row_buttons
 
 Intents = list[tuple[str, object]]
@@ -500,7 +501,7 @@ def test_every_screen_switches_language_names_its_controls_and_uses_large_target
         if isinstance(control, BigButton):
             assert control.minimumWidth() >= floor
         if isinstance(control, QLabel) and control.text():
-            assert control.font().pointSize() >= BODY_PT, (cls.__name__, control.text())
+            assert cap_height_mm(control.font()) >= BODY_CAP_MM, (cls.__name__, control.text())
     assert bottom_row_buttons(page), cls.__name__  # each ends or decides its step down there
     assert_bottom_row_is_large(page)
 

@@ -109,7 +109,6 @@ class StartScreen(EntryScreen):
         self.body.addLayout(grid, 1)
         self.reader = ReaderStatus()
         self.body.addWidget(self.reader)
-        self.setFocusProxy(self.operation_buttons[OPERATION_KINDS[0]])
         self._online = True
         self.retranslate()
 
@@ -131,6 +130,9 @@ class StartScreen(EntryScreen):
             "unavailable until then."))
         for kind, button in self.operation_buttons.items():
             button.setEnabled(online or kind in OFFLINE_CAPABLE)
+
+    def first_focus(self) -> QWidget | None:
+        return self.operation_buttons[OPERATION_KINDS[0]]
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -168,7 +170,6 @@ class AccountScreen(EntryScreen):
         self.keyboard.text_changed.connect(self._show_text)
         self.keyboard.submitted.connect(self._submit)
         self.body.addWidget(self.keyboard, 1, Qt.AlignmentFlag.AlignHCenter)
-        self.setFocusProxy(self.keyboard)
         self._operation: str | None = None
         self._error: str | None = None
         self.retranslate()
@@ -193,6 +194,9 @@ class AccountScreen(EntryScreen):
     def _show_text(self, text: str) -> None:
         self.display.setText(text)
         self.display.setAccessibleDescription(text or self.tr("Nothing typed yet"))
+
+    def first_focus(self) -> QWidget | None:
+        return self.keyboard.first_key()
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -330,25 +334,32 @@ class PinScreen(EntryScreen):
     """The PIN pad, for the user-authentication PIN or the card-information PIN (both 4 digits).
 
     The screen sees only how many digits were typed; each key goes straight out as an intent.
+    The words (the tries left, a wrong PIN, the last-try warning) stand on the left and the pad on
+    the right, so that every message fits beside the whole pad, OK included.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        columns = QHBoxLayout()
+        columns.setSpacing(mm(6))
+        words = QVBoxLayout()
         self.instruction = label()
-        self.body.addWidget(self.instruction)
+        words.addWidget(self.instruction)
         self.tries = label(bold=True)
-        self.body.addWidget(self.tries)
+        words.addWidget(self.tries)
         self.error = Notice("no")
-        self.body.addWidget(self.error)
+        words.addWidget(self.error)
         self.warning = Notice("warning")
-        self.body.addWidget(self.warning)
+        words.addWidget(self.warning)
+        words.addStretch(1)
+        columns.addLayout(words, 1)
         self.pad = PinPad(length=PIN_LENGTH)
         self.pad.digit.connect(self._pin_digit)
         self.pad.backspace.connect(self._pin_backspace)
         self.pad.clear.connect(self._pin_clear)
         self.pad.submit.connect(self._pin_submit)
-        self.body.addWidget(self.pad, 1, Qt.AlignmentFlag.AlignHCenter)
-        self.setFocusProxy(self.pad)
+        columns.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(columns, 1)
         self._cardinfo = False
         self._tries: int | None = None
         self._error: str | None = None
@@ -399,6 +410,9 @@ class PinScreen(EntryScreen):
             "Only one try is left: a wrong PIN will block this PIN, and it will then have to be reset "
             "at your municipal office or a convenience store.") if tries == 1 else "")
 
+    def first_focus(self) -> QWidget | None:
+        return self.pad.keys["1"]
+
     def retranslate(self) -> None:
         super().retranslate()
         self.pad.retranslate()
@@ -433,11 +447,13 @@ class LastTryScreen(EntryScreen):
         self.body.addLayout(buttons)
         self.body.addStretch(1)
         QWidget.setTabOrder(self.go_back, self.use_last_try)
-        self.setFocusProxy(self.go_back)
         self.retranslate()
 
     def _confirm(self, go_on: object) -> None:
         self.emit_intent(Intent.CONFIRM_LAST_TRY, bool(go_on))
+
+    def first_focus(self) -> QWidget | None:
+        return self.go_back  # Enter is safe: it does not spend the last try
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -468,11 +484,13 @@ class CardInfoQuestionScreen(EntryScreen):
         buttons.addWidget(self.no)
         self.body.addLayout(buttons)
         self.body.addStretch(1)
-        self.setFocusProxy(self.yes)
         self.retranslate()
 
     def _answer(self, same: object) -> None:
         self.emit_intent(Intent.ANSWER_SAME_PIN, bool(same))
+
+    def first_focus(self) -> QWidget | None:
+        return self.yes
 
     def retranslate(self) -> None:
         super().retranslate()

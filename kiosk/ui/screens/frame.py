@@ -1,20 +1,34 @@
-"""The frame every screen shares: its title and the language switch on top, its body, its buttons below.
+"""The frame every screen shares: its title, "larger text" and the language on top, its body, its buttons.
 
 Black on white with large type, the same margins on every screen, and bottom-row buttons at least
 14 mm tall and 40 mm wide: they end or decide a step. Cancel (or the way back) sits at the bottom
 left on every screen, the step's way forward at the bottom right. Subclasses add to ``body`` and ``bottom``,
 call ``retranslate()`` at the end of their ``__init__`` and call the frame's ``render`` and
 ``retranslate`` from theirs.
+
+The body scrolls when it cannot fit (larger text, a long message, a small panel); the top row and
+the bottom row stay in view, so the way out and the way forward can always be reached. Moving the
+focus into a part scrolled away brings it into view.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QScroller, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.flow import Intent, View
 from kiosk.ui.base import ScreenWidget
-from kiosk.ui.widgets import BODY_PT, TITLE_PT, BigButton, LanguageSwitch, high_contrast, label, make_font, mm
+from kiosk.ui.sizes import size_text
+from kiosk.ui.widgets import (
+    BODY_PT,
+    TITLE_PT,
+    BigButton,
+    LanguageSwitch,
+    TextSizeToggle,
+    high_contrast,
+    label,
+    mm,
+)
 
 #: Bottom-row buttons: tall and wide, as they end or decide a step.
 ACTION_MM = 14.0
@@ -27,20 +41,26 @@ class Frame(ScreenWidget):
         #: The view last rendered (a language change renders it again).
         self.view: View | None = None
         high_contrast(self)
-        self.setFont(make_font(BODY_PT))
+        size_text(self, BODY_PT)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(mm(8), mm(6), mm(8), mm(6))
-        outer.setSpacing(mm(3))
+        outer.setContentsMargins(mm(6), mm(4), mm(6), mm(4))
+        outer.setSpacing(mm(2))
         top = QHBoxLayout()
         self.title = label(TITLE_PT, bold=True)
         top.addWidget(self.title, 1)
+        corner = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight
+        self.text_size = TextSizeToggle()
+        self.text_size.chosen.connect(self._set_large_text)
+        top.addWidget(self.text_size, 0, corner)
         self.languages = LanguageSwitch()
         self.languages.chosen.connect(self._set_language)
-        top.addWidget(self.languages, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
+        top.addWidget(self.languages, 0, corner)
         outer.addLayout(top)
-        self.body = QVBoxLayout()
-        self.body.setSpacing(mm(3))
-        outer.addLayout(self.body, 1)
+        self.body_area, content = _body_scroll()
+        self.body = QVBoxLayout(content)
+        self.body.setContentsMargins(0, 0, 0, 0)
+        self.body.setSpacing(mm(2))
+        outer.addWidget(self.body_area, 1)
         self.bottom = QHBoxLayout()
         self.bottom.setSpacing(mm(6))
         outer.addLayout(self.bottom)
@@ -58,15 +78,20 @@ class Frame(ScreenWidget):
     def render(self, view: View) -> None:  # type: ignore[override]
         self.view = view
         self.languages.set_language(view.language)
+        self.text_size.set_large(view.large_text)
 
     def retranslate(self) -> None:
         # Subclasses reach here from their own retranslate, at the end of their __init__.
         self._translated = True
         self.languages.retranslate()
+        self.text_size.retranslate()
 
     # A slot is a bound method, never a lambda holding the screen, so Qt can tear screens down cleanly.
     def _set_language(self, code: str) -> None:
         self.emit_intent(Intent.SET_LANGUAGE, code)
+
+    def _set_large_text(self, large: bool) -> None:
+        self.emit_intent(Intent.SET_LARGE_TEXT, large)
 
     def changeEvent(self, event: QEvent) -> None:
         # Not before the subclass has built its widgets (its first retranslate says so), nor twice
@@ -75,3 +100,17 @@ class Frame(ScreenWidget):
                 and not self.retranslated_by_owner):
             self.retranslate()
         super().changeEvent(event)
+
+
+def _body_scroll() -> tuple[QScrollArea, QWidget]:
+    """The body's scroll area: no frame, a vertical bar only when needed, and a finger can drag it."""
+    area = QScrollArea()
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    content = QWidget()
+    content.setAutoFillBackground(False)
+    area.setWidget(content)
+    QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)
+    return area, content

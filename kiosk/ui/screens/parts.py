@@ -8,6 +8,7 @@ from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
+from kiosk.ui.sizes import size_text
 from kiosk.ui.widgets import label, mm
 
 # A code, ticket or voucher: large enough to copy by hand from a step away.
@@ -31,10 +32,8 @@ def boxed(*widgets: QWidget) -> QFrame:
 def code_label() -> QLabel:
     """A one-time code in large fixed-width type, so 0/O and 1/I stay apart."""
     widget = label(CODE_PT, bold=True, wrap=True)
-    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-    font.setPointSize(CODE_PT)
-    font.setBold(True)
-    widget.setFont(font)
+    widget.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    size_text(widget, CODE_PT, bold=True)
     widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return widget
 

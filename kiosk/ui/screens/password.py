@@ -20,15 +20,15 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
-    QShowEvent,
 )
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QStackedLayout, QVBoxLayout, QWidget
 
 from kiosk.flow import Intent, Screen, View
 from kiosk.ui.base import screen
 from kiosk.ui.screens.frame import Frame
+from kiosk.ui.sizes import size_text
 from kiosk.ui.translations import fill
-from kiosk.ui.widgets import BODY_PT, KEY_PT, BigButton, Notice, StatusIcon, label, make_font, mm
+from kiosk.ui.widgets import BODY_PT, KEY_PT, BigButton, Notice, StatusIcon, label, mm
 
 
 class PasswordField(QLineEdit):
@@ -46,7 +46,7 @@ class PasswordField(QLineEdit):
         hints = (Qt.InputMethodHint.ImhHiddenText | Qt.InputMethodHint.ImhSensitiveData
                  | Qt.InputMethodHint.ImhNoPredictiveText | Qt.InputMethodHint.ImhNoAutoUppercase)
         self.setInputMethodHints(hints)
-        self.setFont(make_font(KEY_PT))
+        size_text(self, KEY_PT)
         self.setMinimumHeight(mm(12))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -354,9 +354,8 @@ class NewPasswordScreen(Frame):
         self.keyboard.reset()
         self._show_rules()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        self.field.setFocus()
-        super().showEvent(event)
+    def first_focus(self) -> QWidget | None:
+        return self.field  # the keys take no focus: a physical keyboard types here too
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.clear_field()

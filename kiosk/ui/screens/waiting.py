@@ -4,8 +4,8 @@ for staff, and staff's approval while the server is away."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtGui import QHideEvent, QKeyEvent
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from kiosk.flow import Intent, Screen, StaffCredential, View
 from kiosk.ui.base import screen
@@ -13,8 +13,9 @@ from kiosk.ui.errors import ErrorWords
 from kiosk.ui.keypads import OnScreenKeyboard
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import boxed, shown
+from kiosk.ui.sizes import size_text
 from kiosk.ui.translations import fill
-from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, label, make_font, mm
+from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, label, mm
 
 
 @screen(Screen.VERIFYING, Screen.WORKING)
@@ -154,8 +155,9 @@ class OfflineApprovalScreen(Frame):
     """The server is away: staff approve here with their staff ID and offline PIN, which the kiosk
     checks against its staff roster; the request waits in the outbox.
 
-    One on-screen keyboard types into the field chosen (a touch on it): the staff ID first, then
-    the PIN, shown as dots. The PIN goes to the flow as a buffer, which wipes it once checked; the
+    One on-screen keyboard types into the field chosen (a touch on it, or the focus moved there
+    with Tab): the staff ID first, then the PIN, shown as dots. A physical keyboard types into the
+    field with the focus. The PIN goes to the flow as a buffer, which wipes it once checked; the
     screen forgets it as it sends it, and whenever it is hidden.
     """
 
@@ -175,17 +177,18 @@ class OfflineApprovalScreen(Frame):
         self.keyboard.submitted.connect(lambda _text: self._next())
         self._texts = {"id": "", "pin": ""}
         self._target = "id"
-        self.body.addWidget(self.explanation)
-        fields = QWidget()  # side by side: the keyboard below keeps its height
-        row = QHBoxLayout(fields)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.staff_id, 3)
-        row.addWidget(self.offline_pin, 2)
-        self.body.addWidget(boxed(self.staff_caption, self.account, fields))
-        beside = QHBoxLayout()  # a refusal's words in the room the keyboard leaves on its right
-        beside.addWidget(self.keyboard)
-        beside.addWidget(self.error, 1, Qt.AlignmentFlag.AlignTop)
-        self.body.addLayout(beside, 1)
+        # The words and the fields on the left, the keyboard on the right: every message fits
+        # beside the whole keyboard.
+        columns = QHBoxLayout()
+        columns.setSpacing(mm(4))
+        words = QVBoxLayout()
+        words.addWidget(self.explanation)
+        words.addWidget(boxed(self.staff_caption, self.account, self.staff_id, self.offline_pin))
+        words.addWidget(self.error)
+        words.addStretch(1)
+        columns.addLayout(words, 1)
+        columns.addWidget(self.keyboard, 0, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(columns, 1)
         self.cancel_button = self.action(Intent.CANCEL)
         self.approve_button = self.action()
         self.approve_button.clicked.connect(self._approve)
@@ -198,8 +201,8 @@ class OfflineApprovalScreen(Frame):
     def _field(self) -> QLineEdit:
         field = QLineEdit()
         field.setReadOnly(True)
-        field.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        field.setFont(make_font(KEY_PT))
+        field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        size_text(field, KEY_PT)
         field.setMinimumHeight(mm(12))
         field.installEventFilter(self)
         return field
@@ -246,14 +249,26 @@ class OfflineApprovalScreen(Frame):
         self.keyboard.set_text(self._texts[target])
         self.keyboard.set_page("digits" if target == "pin" else "letters")
         for name, field in (("id", self.staff_id), ("pin", self.offline_pin)):
-            field.setStyleSheet("" if name != target else "border: 3px solid palette(highlight);")
+            field.setProperty("chosen", name == target)  # the style sheet marks the field typed into
+            field.style().unpolish(field)
+            field.style().polish(field)
+        chosen = self.staff_id if target == "id" else self.offline_pin
+        if self.isVisible() and not chosen.hasFocus():
+            chosen.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def first_focus(self) -> QWidget | None:
+        return self.staff_id if self._target == "id" else self.offline_pin
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.MouseButtonPress:
-            if watched is self.staff_id:
-                self.choose("id")
-            elif watched is self.offline_pin:
-                self.choose("pin")
+        fields = {self.staff_id: "id", self.offline_pin: "pin"}
+        if watched in fields:
+            kind = event.type()
+            chosen_here = kind in (QEvent.Type.MouseButtonPress, QEvent.Type.FocusIn)
+            if chosen_here and self._target != fields[watched]:
+                self.choose(fields[watched])
+            elif kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
+                    and self.keyboard.handle_key(event):
+                return True
         return super().eventFilter(watched, event)
 
     def _typed(self, text: str) -> None:
@@ -285,10 +300,6 @@ class OfflineApprovalScreen(Frame):
         self._texts["pin"] = ""
         self.offline_pin.clear()
         self.choose("pin")
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self.keyboard.setFocus()  # so a physical keyboard types too
-        super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
         self._texts["id"] = ""
