@@ -92,6 +92,17 @@ def window_rect(widget: QWidget) -> QRect:
     return QRect(widget.mapTo(top, QPoint(0, 0)), widget.size())
 
 
+def shown_rect(widget: QWidget) -> QRect:
+    """The part of ``widget`` its ancestors let be seen (a scroll area's viewport clips its content),
+    in window coordinates; siblings drawn over it are not taken off."""
+    rect = window_rect(widget)
+    parent = widget.parentWidget()
+    while parent is not None and not widget.isWindow():
+        rect = rect.intersected(window_rect(parent))
+        widget, parent = parent, parent.parentWidget()
+    return rect
+
+
 def _related(a: QWidget, b: QWidget) -> bool:
     return a.isAncestorOf(b) or b.isAncestorOf(a)
 
@@ -110,7 +121,7 @@ def check_layout(root: QWidget) -> list[Finding]:
     """Controls and text labels that overlap, widgets outside their parent, text that does not fit."""
     findings: list[Finding] = []
     seen = visible_widgets(root)
-    items = [(w, window_rect(w)) for w in seen if is_control(w) or is_text_label(w)]
+    items = [(w, shown_rect(w)) for w in seen if is_control(w) or is_text_label(w)]
     for i, (a, ra) in enumerate(items):
         for b, rb in items[i + 1:]:
             if ra.intersects(rb) and not _related(a, b):
@@ -384,7 +395,7 @@ def focus_stops(window: QWidget, limit: int) -> Iterator[QWidget]:
 
 def check_keyboard(window: QWidget, page: QWidget, *, text_field_first: bool = False) -> list[Finding]:
     """Focus starts in the page (in a text field where one is to be typed in), Tab reaches every
-    enabled control before cycling, and each stop shows a ring 2 px thick at 3:1."""
+    enabled control that takes the focus before cycling, and each stop shows a ring 2 px thick at 3:1."""
     findings: list[Finding] = []
     first = QApplication.focusWidget()
     if first is None or not (first is page or page.isAncestorOf(first)):
@@ -392,7 +403,8 @@ def check_keyboard(window: QWidget, page: QWidget, *, text_field_first: bool = F
         findings.append(Finding(describe(page), f"first focus is {where}, not in the screen"))
     elif text_field_first and not isinstance(first, QLineEdit | QTextEdit | QPlainTextEdit):
         findings.append(Finding(describe(page), f"first focus is {describe(first)}, not the text field"))
-    wanted = controls(window)
+    # A key that never takes the focus (the on-screen keyboard's, beside a field typed in) is for touch.
+    wanted = [w for w in controls(window) if w.focusPolicy() != Qt.FocusPolicy.NoFocus]
     visited = _tab_walk(window, 2 * len(wanted) + 4, findings)
     reached = {_choice(w) for w in visited}
     findings += [Finding(describe(w), "Tab never reaches it") for w in wanted
@@ -414,38 +426,49 @@ def _choice(widget: QWidget) -> tuple[str, int] | None:
     return None
 
 
+def _look(window: QWidget, widget: QWidget) -> Pixels | None:
+    """The window's pixels around ``widget`` where it is now (a scroll area may have moved it), or
+    None when part of it is out of sight."""
+    if shown_rect(widget) != window_rect(widget):
+        return None
+    m = FOCUS_MARGIN_PX
+    return _grab(window, window_rect(widget).adjusted(-m, -m, m, m).intersected(window.rect()))
+
+
 def _tab_walk(window: QWidget, limit: int, findings: list[Finding]) -> list[QWidget]:
     """Tab round the window; each stop's look focused against its look once Tab has left it.
 
     The first stop got its focus from the screen, not from a key, and a style may draw its ring only
     once the keyboard is in use; so it is measured again when Tab comes back round to it."""
     visited: list[QWidget] = []
-    focused: dict[int, tuple[QRect, Pixels]] = {}
+    focused: dict[int, Pixels | None] = {}
     left_first: Pixels | None = None
     for stop in focus_stops(window, limit):
         if visited and visited[-1] is not stop:  # Tab moved on: the last stop is unfocused now
             last = visited[-1]
-            rect, look = focused[id(last)]
             if last is visited[0]:
-                left_first = _grab(window, rect)
+                left_first = _look(window, last)
             else:
-                findings += _indicator_finding(last, look, _grab(window, rect))
+                findings += _indicator_finding(last, focused[id(last)], _look(window, last))
         if stop in visited:
             break
         visited.append(stop)
-        m = FOCUS_MARGIN_PX
-        rect = window_rect(stop).adjusted(-m, -m, m, m)
-        focused[id(stop)] = (rect, _grab(window, rect))
+        focused[id(stop)] = _look(window, stop)
+        if focused[id(stop)] is None:
+            findings.append(Finding(describe(stop), "has the focus but is not wholly in view"))
     if visited and left_first is not None:
         first = visited[0]
-        rect, look = focused[id(first)]
+        look = focused[id(first)]
         if QApplication.focusWidget() is first:  # back round by Tab: its look now
-            look = _grab(window, rect)
+            look = _look(window, first)
         findings += _indicator_finding(first, look, left_first)
     return visited
 
 
-def _indicator_finding(widget: QWidget, focused: Pixels, unfocused: Pixels) -> list[Finding]:
+def _indicator_finding(widget: QWidget, focused: Pixels | None, unfocused: Pixels | None) -> list[Finding]:
+    if focused is None or unfocused is None or (focused.width, focused.height) != (unfocused.width,
+                                                                                    unfocused.height):
+        return []  # out of sight in one of them (told when focused): nothing to compare
     thickness, best = focus_indicator(unfocused, focused)
     if thickness >= FOCUS_THICKNESS_PX:
         return []

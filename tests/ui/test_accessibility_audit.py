@@ -8,7 +8,15 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QLocale, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QApplication, QButtonGroup, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from kiosk import cli
@@ -64,6 +72,20 @@ def test_two_overlapping_buttons_are_caught(qtbot: QtBot, window: QWidget, secon
     show(qtbot, window)
     found = problems(check_layout(window), "overlaps")
     assert found == (["QPushButton(A): overlaps QPushButton(B) by 50×50 px"] if overlapping else [])
+
+
+def test_content_scrolled_out_of_view_overlaps_nothing(qtbot: QtBot, window: QWidget) -> None:
+    area = QScrollArea(window)
+    area.setGeometry(0, 0, 400, 200)
+    content = QWidget()
+    content.setFixedSize(380, 600)
+    QLabel("Further down: what happens next", content).setGeometry(10, 220, 300, 40)
+    area.setWidget(content)
+    ok = button(window, "OK", (10, 210, 100, 60))  # below the area, where the label would be
+    show(qtbot, window)
+    assert problems(check_layout(window), "overlaps") == []
+    ok.setGeometry(10, 150, 100, 60)  # over the area's visible part: a real overlap
+    assert problems(check_layout(window), "overlaps")
 
 
 @pytest.mark.parametrize("width, clipped", [(60, True), (380, False)])
@@ -170,6 +192,8 @@ def test_a_control_tab_never_reaches_is_caught(qtbot: QtBot, window: QWidget) ->
     first.setGeometry(10, 10, 100, 60)
     second.setGeometry(150, 10, 100, 60)
     second.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a mouse reaches it; Tab does not
+    touch_only = button(window, "A", (10, 100, 100, 60))
+    touch_only.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # an on-screen key, for touch: no focus stop
     show(qtbot, window)
     first.setFocus()
     qtbot.waitUntil(lambda: first.hasFocus())
@@ -354,6 +378,3 @@ def test_the_command_prints_the_table_and_every_failure_and_fails_on_any(
     assert cli.main(["audit-screens", "--scale", "1.5"]) == 0
     assert "layout         1/1" in capsys.readouterr().out
     assert asked == [([1.5], ["en"]), ([1.5], None)]
-    reports.append(AuditReport(scales=[1.0], totals={1.0: 1}, passed={(c, 1.0): 1 for c in CHECKS}))
-    assert cli.main(["audit-screens", "--scale", "1", "--scale", "2"]) == 1  # 2.0 could not be measured
-    assert "not measured: text scale 2 (the window cannot scale its text)" in capsys.readouterr().out
