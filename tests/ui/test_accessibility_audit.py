@@ -203,6 +203,27 @@ def test_a_control_tab_never_reaches_is_caught(qtbot: QtBot, window: QWidget) ->
     assert check_keyboard(window, window) == []
 
 
+def test_a_control_that_tab_hides_on_its_way_is_not_missed(qtbot: QtBot, window: QWidget,
+                                                           qapp: QApplication) -> None:
+    first, pin = QLineEdit(window), QLineEdit(window)
+    first.setGeometry(10, 10, 200, 50)
+    pin.setGeometry(10, 70, 200, 50)
+    letter = button(window, "q", (10, 130, 60, 60))  # after the PIN field in the Tab order
+
+    def turn_to_digits(_old: QWidget | None, now: QWidget | None) -> None:
+        letter.setVisible(now is not pin and letter.isVisible())
+
+    qapp.focusChanged.connect(turn_to_digits)
+    try:
+        show(qtbot, window)
+        first.setFocus()
+        qtbot.waitUntil(lambda: first.hasFocus())
+        assert problems(check_keyboard(window, window), "Tab never") == []
+        assert not letter.isVisible()
+    finally:
+        qapp.focusChanged.disconnect(turn_to_digits)
+
+
 @pytest.mark.parametrize("exclusive", [True, False])
 def test_tab_reaches_a_choice_of_one_through_any_of_its_buttons(qtbot: QtBot, window: QWidget,
                                                                 exclusive: bool) -> None:
