@@ -12,7 +12,7 @@ from __future__ import annotations
 import array
 import functools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from PySide6.QtCore import QLocale, QPoint, QRect, Qt
@@ -405,12 +405,14 @@ def check_keyboard(window: QWidget, page: QWidget, *, text_field_first: bool = F
         findings.append(Finding(describe(page), f"first focus is {describe(first)}, not the text field"))
     # A key that never takes the focus (the on-screen keyboard's, beside a field typed in) is for touch.
     wanted = [w for w in controls(window) if w.focusPolicy() != Qt.FocusPolicy.NoFocus]
-    visited = _tab_walk(window, 2 * len(wanted) + 4, findings)
+    hidden: set[int] = set()
+    visited = _tab_walk(window, 2 * len(wanted) + 4, findings,
+                        lambda: hidden.update(id(w) for w in wanted if not w.isVisibleTo(window)))
     reached = {_choice(w) for w in visited}
     # A control the walk itself hid (a keyboard turned to its digits as Tab reached the PIN field)
     # gave way to what Tab moved to.
     findings += [Finding(describe(w), "Tab never reaches it") for w in wanted
-                 if w not in visited and w.isVisibleTo(window)
+                 if w not in visited and id(w) not in hidden
                  and (_choice(w) is None or _choice(w) not in reached)]
     return findings
 
@@ -438,7 +440,8 @@ def _look(window: QWidget, widget: QWidget) -> Pixels | None:
     return _grab(window, window_rect(widget).adjusted(-m, -m, m, m).intersected(window.rect()))
 
 
-def _tab_walk(window: QWidget, limit: int, findings: list[Finding]) -> list[QWidget]:
+def _tab_walk(window: QWidget, limit: int, findings: list[Finding],
+              each_stop: Callable[[], None]) -> list[QWidget]:
     """Tab round the window; each stop's look focused against its look once Tab has left it.
 
     The first stop got its focus from the screen, not from a key, and a style may draw its ring only
@@ -447,6 +450,7 @@ def _tab_walk(window: QWidget, limit: int, findings: list[Finding]) -> list[QWid
     focused: dict[int, Pixels | None] = {}
     left_first: Pixels | None = None
     for stop in focus_stops(window, limit):
+        each_stop()
         if visited and visited[-1] is not stop:  # Tab moved on: the last stop is unfocused now
             last = visited[-1]
             if last is visited[0]:
