@@ -172,7 +172,7 @@ def device_started(flow: FlowController, authorization: DeviceAuthorization) -> 
     session = flow.require()
     session.device = authorization
     flow.show(Screen.DEVICE_GRANT, busy=True, device_user_code=authorization.user_code,
-              device_uri=authorization.verification_uri_complete)
+              device_uri=authorization.verification_uri_complete, wait_seconds=authorization.expires_in)
     cancel_event, operations = session.cancel, flow.backend.operations
     flow.work(lambda: operations.wait_for_account(authorization, cancel_event), Work.ACCOUNT_PROVED,
               Step.DEVICE_GRANT)
@@ -186,7 +186,7 @@ def account_proved(flow: FlowController, token: str) -> None:
 
 def place_card(flow: FlowController, account_id: str) -> None:
     flow.show(Screen.PLACE_CARD, account=account_id, busy=False, error=None, device_user_code=None,
-              device_uri=None)
+              device_uri=None, wait_seconds=None)
     if flow.card_present:
         read_card(flow)
 
@@ -380,7 +380,8 @@ def request(flow: FlowController, common: dict[str, Any]) -> None:
         return
     cancel_event = session.cancel
     screen = Screen.STAFF_WAIT if session.operation in NEEDS_STAFF else Screen.WORKING
-    flow.show(screen, busy=True, **{k: v for k, v in common.items() if k != "busy"})
+    limit = operations.approval_timeout if screen is Screen.STAFF_WAIT else None
+    flow.show(screen, busy=True, wait_seconds=limit, **{k: v for k, v in common.items() if k != "busy"})
 
     def run() -> Operation:
         session.op = op = operations.submit(pending)
@@ -396,9 +397,9 @@ def decided(flow: FlowController, op: Operation) -> None:
     session.op = op
     if session.operation is OperationKind.PASSWORD_RESET and op.status is OperationStatus.APPROVED:
         flow.show(Screen.NEW_PASSWORD, busy=False, password_policy=flow.backend.password_policy(),
-                  password_problems=())
+                  password_problems=(), wait_seconds=None)
         return
-    flow.show(Screen.DONE, busy=False, result=result_of(session.operation, op.result))
+    flow.show(Screen.DONE, busy=False, result=result_of(session.operation, op.result), wait_seconds=None)
 
 
 def password_changed(flow: FlowController, password: str) -> None:

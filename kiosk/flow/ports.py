@@ -56,6 +56,9 @@ class Verification(Protocol):
 class Operations(Protocol):
     """The operations on the server (``kiosk.services.operations.OperationService``)."""
 
+    #: How long the kiosk waits for a staff decision, in seconds.
+    approval_timeout: float
+
     def request(self, kind: str, verification: VerificationResult, **params: Any) -> Request: ...
 
     def submit(self, request: Request) -> Operation: ...

@@ -183,6 +183,9 @@ class View:
     cardinfo_tries_left: int | None = None
     device_user_code: str | None = None
     device_uri: str | None = None
+    #: How long the wait on screen may last, in seconds from when it began: the sign-in code's
+    #: lifetime, or the kiosk's wait for a staff decision (None: no wait, or no limit known).
+    wait_seconds: float | None = None
     name_on_record: str | None = None
     password_problems: tuple[str, ...] = ()
     password_policy: dict[str, Any] = field(default_factory=dict)

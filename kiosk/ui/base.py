@@ -40,6 +40,9 @@ class ScreenWidget(QWidget):
     def retranslate(self) -> None:
         """Set every text again after the language changed (``render`` follows)."""
 
+    def bring_into_view(self, widget: QWidget) -> None:
+        """Show ``widget``, which just took the focus, if the screen scrolls (the frame's body does)."""
+
     def first_focus(self) -> QWidget | None:
         """Where the keyboard focus goes when the screen comes forward (default: its first stop).
 

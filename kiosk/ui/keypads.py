@@ -160,7 +160,10 @@ class OnScreenKeyboard(KeyOperated):
 
     LETTER_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
-    def __init__(self, parent: QWidget | None = None, *, max_length: int = 64, key_mm: float = 12.0) -> None:
+    def __init__(self, parent: QWidget | None = None, *, max_length: int = 64, key_mm: float = 12.0,
+                 keep_focus: bool = False) -> None:
+        """``keep_focus``: a touch on a key leaves the focus where it is (a field typed into); Tab
+        still reaches every key."""
         super().__init__(parent)
         self._text = ""
         self._max_length = max_length
@@ -172,6 +175,8 @@ class OnScreenKeyboard(KeyOperated):
 
         def key(caption: str, points: int = KEY_PT, value: str | None = None) -> BigButton:
             button = BigButton(caption, points=points, min_mm=key_mm, enter_clicks=False, value=value)
+            if keep_focus:
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             if value is not None:
                 button.triggered.connect(self._typed)
             return button

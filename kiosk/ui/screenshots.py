@@ -50,6 +50,8 @@ ERROR_CODES = (
     "internal", "display.failed", "refused.photo_mismatch", "refused.needs_documents",
 )
 _EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
+#: The shot of the warning before the idle wipe, over the screen of its view.
+IDLE_WARNING_SHOT = "idle_warning"
 
 
 @dataclass
@@ -116,9 +118,10 @@ def _views_before_the_pin(view: Callable[..., View]) -> _Views:
     yield "start", view(Screen.START)
     yield "account", view(Screen.ACCOUNT, operation="password_reset")
     yield "device_grant", view(Screen.DEVICE_GRANT, operation="prelink", account="2024000002", busy=True,
-                               device_user_code="WDJB-MJHT",
+                               device_user_code="WDJB-MJHT", wait_seconds=600,
                                device_uri="http://127.0.0.1:8470/device?user_code=WDJB-MJHT")
     yield "place_card", view(Screen.PLACE_CARD, operation="password_reset", account="2024000001")
+    yield IDLE_WARNING_SHOT, view(Screen.PLACE_CARD, operation="password_reset", account="2024000001")
     yield "place_card-reading", view(Screen.PLACE_CARD, operation="password_reset", account="2024000001",
                                      card_present=True, busy=True)
     yield "place_card-moved", view(Screen.PLACE_CARD, operation="password_reset", account="2024000001",
@@ -144,7 +147,7 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "unlink_confirm", view(Screen.UNLINK_CONFIRM, operation="unlink", account=masked,
                                  name_on_record=name, card_present=True)
     yield "staff_wait", view(Screen.STAFF_WAIT, operation="password_reset", account=masked,
-                             name_on_record=name, busy=True, card_present=True)
+                             name_on_record=name, busy=True, card_present=True, wait_seconds=600)
     yield "offline_approval", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
                                    online=False, card_present=True)
     yield "offline_approval-stale", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
@@ -329,8 +332,12 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
         for stem, language, large, view in shots:
             failed.clear()
             window.show_view(view)
+            if stem == IDLE_WARNING_SHOT:
+                window.idle_warning.show_for_screenshot(18)
+            else:
+                window.idle_warning.disarm()
             QApplication.processEvents()
-            page = window.current_page
+            page = window.idle_warning if stem == IDLE_WARNING_SHOT else window.current_page
             assert page is not None
             suffix = "-large" if large else ""
             shot = Shot(stem, language, out / f"{stem}-{language}{suffix}.png")

@@ -78,12 +78,19 @@ def text_scale() -> float:
     return _scale
 
 
-def text_pixels(points: float, font: QFont | None = None, screen: QScreen | None = None) -> int:
+def text_pixels(points: float, font: QFont | None = None, screen: QScreen | None = None, *,
+                dpi: float | None = None) -> int:
     """The pixel size of text at ``points`` design points, at the current text scale: body text's
-    capitals are ``BODY_CAP_MM`` tall on ``screen``, whatever its density."""
-    families = tuple(font.families()) if font is not None else ()
-    body = BODY_CAP_MM * _dpi(screen) / MM_PER_INCH / cap_ratio(families)
-    return math.ceil(body * points / BODY_PT * _scale)
+    capitals are ``BODY_CAP_MM`` tall on ``screen`` (or at ``dpi``), whatever its density."""
+    cap = BODY_CAP_MM * (dpi or _dpi(screen)) / MM_PER_INCH * points / BODY_PT * _scale
+    probe = QFont(font) if font is not None else QFont()
+    pixels = math.ceil(cap / cap_ratio(tuple(probe.families())))
+    for _ in range(3):  # small sizes round their capitals down: one pixel more until they stand tall
+        probe.setPixelSize(pixels)
+        if QFontMetricsF(probe).capHeight() >= cap:
+            break
+        pixels += 1
+    return pixels
 
 
 def make_font(points: float = BODY_PT, *, bold: bool = False) -> QFont:

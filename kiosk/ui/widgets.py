@@ -34,7 +34,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -55,6 +54,7 @@ from kiosk.ui.sizes import (
     pixels_for_mm,
     size_text,
     target,
+    text_scale,
 )
 from kiosk.ui.translations import FONT_FAMILY
 
@@ -102,6 +102,8 @@ def high_contrast(widget: QWidget) -> None:
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         palette.setColor(role, QColor(INK))
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED_INK))
+    # A field's hint ("Staff ID") is read before anything is typed: 7:1 as well.
+    palette.setColor(QPalette.ColorRole.PlaceholderText, QColor(DISABLED_INK))
     widget.setPalette(palette)
     widget.setAutoFillBackground(True)
 
@@ -252,8 +254,9 @@ class LanguageSwitch(TranslatedGroup):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self._group = QButtonGroup(self)
-        self._group.setExclusive(True)
+        # One is checked at a time, set by ``set_language`` from the view. Each button stands in
+        # its own box: Qt's Tab stops at only one of the radio buttons that share a parent, and
+        # both must be reachable (each is still announced as a radio button).
         self.buttons: dict[str, ChoiceButton] = {}
         for code, name in self.LANGUAGES:
             button = ChoiceButton(name, code)
@@ -262,12 +265,16 @@ class LanguageSwitch(TranslatedGroup):
                 font.setFamilies([FONT_FAMILY])
                 button.setFont(font)
             button.triggered.connect(self._chosen)
-            self._group.addButton(button)
             self.buttons[code] = button
-            layout.addWidget(button)
+            box = QWidget()
+            alone = QHBoxLayout(box)
+            alone.setContentsMargins(0, 0, 0, 0)
+            alone.addWidget(button)
+            layout.addWidget(box)
         self.retranslate()
 
     def _chosen(self, code: object) -> None:
+        self.set_language(str(code))
         self.chosen.emit(str(code))
 
     def set_language(self, code: str) -> None:
@@ -315,7 +322,8 @@ class StatusIcon(QWidget):
     """A painted icon whose shape carries the meaning: a tick, a cross, a warning triangle, an "i".
 
     Painted rather than taken from a font, so it looks the same whatever fonts are installed.
-    It is decorative for screen readers: the words beside it say the same.
+    It is decorative for screen readers: the words beside it say the same. It grows with the
+    text beside it when the user asks for larger text.
     """
 
     KINDS = ("ok", "no", "warning", "info")
@@ -323,9 +331,19 @@ class StatusIcon(QWidget):
     def __init__(self, kind: str = "info", parent: QWidget | None = None, *, size_mm: float = 7.0) -> None:
         super().__init__(parent)
         self._kind = "info"
-        side = mm(size_mm)
-        self.setFixedSize(side, side)
+        self._size_mm = size_mm
+        size_text(self, BODY_PT)  # follows the text scale, as the words beside it do
+        self._fit()
         self.set_kind(kind)
+
+    def _fit(self) -> None:
+        side = mm(self._size_mm * text_scale())
+        self.setFixedSize(side, side)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._fit()
+        super().changeEvent(event)
 
     @property
     def kind(self) -> str:

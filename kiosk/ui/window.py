@@ -5,8 +5,8 @@
 ``intent(name, argument)`` goes to the controller as that ``Intent``. The window also owns what
 belongs to the whole counter rather than to one screen: the language (its own translators,
 one installed while the window lives, and its locale and Japanese font, set on the window rather
-than on the process; ``kiosk.ui.translations``), the idle timeout, the reader's events, and kiosk
-mode with its staff unlock.
+than on the process; ``kiosk.ui.translations``), the idle timeout and the warning before it
+(``kiosk.ui.idle``), the reader's events, and kiosk mode with its staff unlock.
 
 A screen that cannot be shown (it was never built, or it raised while rendering or translating),
 and the flow raising on the window's behalf, are never only logged: the window logs the failure,
@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QGridLayout,
     QLabel,
@@ -41,6 +43,7 @@ from kiosk.nfc.events import EventKind, ReaderEvent, ReaderState
 from kiosk.staffpin import StaffLock
 from kiosk.ui.base import INTENTS, SCREENS, ScreenWidget
 from kiosk.ui.fallback import FallbackErrorPage
+from kiosk.ui.idle import IdleWarning
 from kiosk.ui.runner import Mailbox, QtRunner
 from kiosk.ui.sizes import LARGE_TEXT, set_text_scale
 from kiosk.ui.style import apply_style
@@ -152,11 +155,15 @@ class KioskWindow(QMainWindow):
     closed = Signal()
     #: A screen could not be shown (the state's name): the fallback page shows, the flow is told.
     display_failed = Signal(str)
+    #: The warning before the idle wipe appeared (the seconds it shows), and when it went away.
+    idle_warning_shown = Signal(int)
+    idle_warning_hidden = Signal()
 
     def __init__(self, backend: Backend, *, language: str = "ja", idle_timeout_seconds: float = 90,
                  kiosk_mode: bool = False, staff_unlock_pin: str | None = None,
                  staff_unlock_hash: str | None = None,
-                 runner: QtRunner | None = None, reader_name: str = "") -> None:
+                 runner: QtRunner | None = None, reader_name: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
@@ -190,10 +197,7 @@ class KioskWindow(QMainWindow):
         self.screens: list[ScreenWidget] = []
         self._build_pages()
 
-        self._idle = QTimer(self)
-        self._idle.setSingleShot(True)
-        self._idle.setInterval(max(1, int(idle_timeout_seconds * 1000)))
-        self._idle.timeout.connect(self._idle_expired)
+        self._build_idle(idle_timeout_seconds, clock)
         self._corner = QTimer(self)
         self._corner.setSingleShot(True)
         self._corner.setInterval(UNLOCK_HOLD_MS)
@@ -202,6 +206,8 @@ class KioskWindow(QMainWindow):
         app = QCoreApplication.instance()
         if app is not None:
             app.installEventFilter(self._input)
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._focus_changed)
         self._shortcut = QShortcut(QKeySequence(UNLOCK_SHORTCUT), self)
         self._shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
         self._shortcut.activated.connect(self.request_unlock)
@@ -383,6 +389,7 @@ class KioskWindow(QMainWindow):
                 logger.exception("the %s screen failed to retranslate", type(widget).__name__)
                 self._display_failed(widget.states[0] if widget.states else self.controller.view.screen)
         self.fallback.retranslate()
+        self.idle_warning.retranslate()  # at once, as the screens beneath it
         if self._unlock_dialog is not None:
             self._unlock_dialog.retranslate()
 
@@ -410,7 +417,25 @@ class KioskWindow(QMainWindow):
         """Switch the language (as the screens' ``set_language`` intent does)."""
         self._dispatch("set_language", language)
 
+    def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        # The focus moved into a part of the screen scrolled away (by Tab, or by the screen): show it.
+        page = self.stack.currentWidget()
+        if new is not None and isinstance(page, ScreenWidget):
+            page.bring_into_view(new)
+
     # -- the idle timeout --------------------------------------------------------------------------
+
+    def _build_idle(self, seconds: float, clock: Callable[[], float]) -> None:
+        """The timer that wipes the session, and the warning before it (its countdown read from
+        ``clock``), over every screen inside the window: kiosk mode keeps one full-screen window."""
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.setInterval(max(1, int(seconds * 1000)))
+        self._idle.timeout.connect(self._idle_expired)
+        self.idle_warning = IdleWarning(self, clock=clock)
+        self.idle_warning.more_time.connect(self._more_time)
+        self.idle_warning.appeared.connect(self.idle_warning_shown)
+        self.idle_warning.dismissed.connect(self.idle_warning_hidden)
 
     def _idle_applies(self, view: View) -> bool:
         # While busy the kiosk is working or waiting on someone else (staff, the user's phone):
@@ -425,11 +450,22 @@ class KioskWindow(QMainWindow):
         """A new screen gets the whole allowance; a view from a reader event or a worker keeps the clock."""
         if not self._idle_applies(view):
             self._idle.stop()
+            self.idle_warning.disarm()
         elif fresh or not self._idle.isActive():
-            self._idle.start()
+            self._restart_idle()
+
+    def _restart_idle(self) -> None:
+        """The whole allowance from now, and the warning before its end (hidden until then)."""
+        self._idle.start()
+        self.idle_warning.arm(self._idle.interval() / 1000)
+
+    def _more_time(self) -> None:
+        if self._idle.isActive():
+            self._restart_idle()
 
     def _idle_expired(self) -> None:
         """Nobody is at the counter: the session is wiped and the next person meets the default language."""
+        self.idle_warning.disarm()
         view = self.controller.view
         if not self._idle_applies(view):
             return
@@ -446,7 +482,7 @@ class KioskWindow(QMainWindow):
 
     def _user_input(self, event: QEvent) -> None:
         if self._idle.isActive():
-            self._idle.start()
+            self._restart_idle()  # the warning too: any touch or key is "more time"
         self._watch_corner(event)
 
     def _watch_corner(self, event: QEvent) -> None:
@@ -549,10 +585,13 @@ class KioskWindow(QMainWindow):
             return
         self._shut_down = True
         self._idle.stop()
+        self.idle_warning.disarm()
         self._corner.stop()
         app = QCoreApplication.instance()
         if app is not None:
             app.removeEventFilter(self._input)
+        if isinstance(app, QApplication):
+            app.focusChanged.disconnect(self._focus_changed)
         self._call_flow(lambda: self.controller.dispatch(Intent.CANCEL), "shutdown")
         self.translators.uninstall()  # after the last view: the language leaves with the window
         if self._owns_runner:

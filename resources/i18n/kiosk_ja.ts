@@ -4,12 +4,12 @@
 <context>
     <name>AccountScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+195"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+197"/>
         <source>Nothing typed yet</source>
         <translation>まだ入力されていません</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+7"/>
         <source>Enter your account ID</source>
         <translation>アカウントIDを入力してください</translation>
     </message>
@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+446"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+523"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -35,7 +35,7 @@
 <context>
     <name>CardInfoQuestionScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+277"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+295"/>
         <source>Is your card-information PIN the same as the PIN you just entered?</source>
         <translation>券面事項入力補助用の暗証番号は、いま入力した暗証番号と同じですか？</translation>
     </message>
@@ -58,7 +58,7 @@
 <context>
     <name>DeviceGrantScreen</name>
     <message>
-        <location line="-213"/>
+        <location line="-227"/>
         <source>Or open this address on your phone: %1</source>
         <translation>または、スマートフォンで次のアドレスを開いてください：%1</translation>
     </message>
@@ -276,7 +276,7 @@
 <context>
     <name>EntryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-206"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-214"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
@@ -289,7 +289,7 @@
         <translation>対処方法</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/fallback.py" line="+71"/>
+        <location filename="../../kiosk/ui/fallback.py" line="+62"/>
         <location filename="../../kiosk/ui/screens/error.py" line="+1"/>
         <source>OK</source>
         <translation>OK</translation>
@@ -298,7 +298,6 @@
         <location line="-2"/>
         <location filename="../../kiosk/ui/screens/error.py" line="+12"/>
         <source>Code for staff: %1 (at: %2)</source>
-        <extracomment>Large enough to read at the counter (the screens&apos; own sizes live in widgets, which this page does not lean on).</extracomment>
         <translation>係員用コード：%1（発生箇所：%2）</translation>
     </message>
     <message>
@@ -1175,28 +1174,54 @@
     </message>
 </context>
 <context>
+    <name>IdleWarning</name>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/idle.py" line="+183"/>
+        <source>The screen will be cleared in %n seconds for your privacy.</source>
+        <extracomment>How long before the wipe the warning shows, for allowances of twice this or more. The button&apos;s height: as large as the screens&apos; bottom-row buttons. The panel&apos;s width, unless the window is narrower. The panel wakes at least this often (a clock that jumped is noticed within it). The backdrop that dims the screen beneath (black at about 60 %). The warning appeared (the seconds it shows). The countdown shows a new number of seconds (also emitted when it appears). The warning was hidden (more time, other input, or the session ended). The person asked for more time.</extracomment>
+        <translation>
+            <numerusform>個人情報を守るため、あと%n秒で画面の内容を消去します。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location line="+46"/>
+        <source>Do you need more time?</source>
+        <translation>まだご利用になりますか？</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>To go on, touch More time. What you have entered is kept.</source>
+        <translation>続けるには「時間を延長する」を押してください。入力した内容はそのまま残ります。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>More time</source>
+        <translation>時間を延長する</translation>
+    </message>
+</context>
+<context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+366"/>
+        <location filename="../../kiosk/ui/window.py" line="+380"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
-        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The language the kiosk returns to when nobody is at the counter.</extracomment>
+        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
         <translation>マイナンバーカード本人確認端末</translation>
     </message>
 </context>
 <context>
     <name>LanguageSwitch</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="-196"/>
+        <location filename="../../kiosk/ui/widgets.py" line="-235"/>
         <source>Language</source>
-        <extracomment>Used when the screen reports no physical size, or an implausible one. The smallest touch target, in millimetres. The PIN pad&apos;s and the keyboard&apos;s key captions. Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``.</extracomment>
+        <extracomment>Colours, each at least 7:1 against ``PAPER`` (WCAG AAA); see ``contrast_ratio``.</extracomment>
         <translation>言語</translation>
     </message>
 </context>
 <context>
     <name>LastTryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+366"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+386"/>
         <source>Only one PIN try is left</source>
         <translation>暗証番号の入力は残り1回です</translation>
     </message>
@@ -1287,7 +1312,7 @@
 <context>
     <name>OfflineApprovalScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="+209"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="+216"/>
         <source>The kiosk is offline</source>
         <translation>この端末は現在オフラインです</translation>
     </message>
@@ -1337,7 +1362,7 @@
 <context>
     <name>OnScreenKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/keypads.py" line="+301"/>
+        <location filename="../../kiosk/ui/keypads.py" line="+309"/>
         <source>On-screen keyboard</source>
         <extracomment>Symbols an account ID may contain in other formats, with the words a screen reader says.</extracomment>
         <translation>画面キーボード</translation>
@@ -1416,7 +1441,7 @@
 <context>
     <name>Operation</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-406"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-426"/>
         <source>Reset my password</source>
         <extracomment>The start screen&apos;s operations, in the order shown.</extracomment>
         <translation>パスワードの再設定</translation>
@@ -1663,7 +1688,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/keypads.py" line="-217"/>
+        <location filename="../../kiosk/ui/keypads.py" line="-225"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%1桁中%n桁を入力済み</numerusform>
@@ -1708,7 +1733,7 @@
 <context>
     <name>PinScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+330"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+345"/>
         <source>Enter the 4-digit PIN for the card information</source>
         <translation>券面事項入力補助用の暗証番号（数字4桁）を入力してください</translation>
     </message>
@@ -1748,7 +1773,7 @@
 <context>
     <name>PlaceCardScreen</name>
     <message>
-        <location line="-84"/>
+        <location line="-91"/>
         <source>The card was taken off before it could be read. Place it again and keep it still.</source>
         <translation>読み取りの途中でカードが離れました。もう一度カードを置き、動かさないでください。</translation>
     </message>
@@ -1771,7 +1796,7 @@
 <context>
     <name>QrCode</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+258"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+297"/>
         <location line="+1"/>
         <source>QR code</source>
         <translation>QRコード</translation>
@@ -1808,7 +1833,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-268"/>
+        <location filename="../../kiosk/ui/window.py" line="-277"/>
         <source>Staff unlock</source>
         <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
@@ -1849,7 +1874,7 @@
 <context>
     <name>StaffWaitScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/waiting.py" line="-147"/>
+        <location filename="../../kiosk/ui/screens/waiting.py" line="-150"/>
         <source>A staff member is checking your request</source>
         <translation>係員がお申し込みを確認しています</translation>
     </message>
@@ -1879,7 +1904,7 @@
         <translation>中止</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+7"/>
         <source>Account: %1</source>
         <translation>アカウント：%1</translation>
     </message>
@@ -1897,12 +1922,12 @@
 <context>
     <name>StartScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-195"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-204"/>
         <source>The kiosk cannot reach the server right now. Password reset, multi-factor re-registration and data salvage still work: staff approve here and you get a voucher to finish on your own device once the connection is back. The other operations are unavailable until then.</source>
         <translation>現在、サーバーに接続できません。パスワードの再設定・多要素認証の再登録・データの取り出しは、この窓口で係員が承認し、引換コードをお渡しします。接続の回復後に、ご自分の端末でお手続きを完了してください。そのほかのお手続きは、接続が回復するまでご利用いただけません。</translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+12"/>
         <source>What would you like to do?</source>
         <translation>ご希望のお手続きを選んでください</translation>
     </message>
@@ -1915,6 +1940,7 @@
 <context>
     <name>TextSizeToggle</name>
     <message>
+        <location filename="../../kiosk/ui/widgets.py" line="-142"/>
         <source>Larger text</source>
         <translation>文字を大きく</translation>
     </message>
@@ -1965,7 +1991,7 @@
 <context>
     <name>VerifyingScreen</name>
     <message>
-        <location line="-108"/>
+        <location line="-111"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
@@ -2013,6 +2039,46 @@
         <location line="+1"/>
         <source>The kiosk is offline: your request is kept safely here and sent to the university&apos;s server when the connection is back.</source>
         <translation>端末はオフラインです。お申し込みはこの端末に安全に保管し、接続が回復したら大学のサーバーへ送信します。</translation>
+    </message>
+</context>
+<context>
+    <name>WaitClock</name>
+    <message>
+        <location filename="../../kiosk/ui/waitclock.py" line="+77"/>
+        <location line="+1"/>
+        <source>Waiting for %1</source>
+        <extracomment>The clock wakes at least this often (a clock that jumped is shown right within it).</extracomment>
+        <translation>経過時間：%1</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <location line="+1"/>
+        <source>Time left: %1</source>
+        <translation>残り時間：%1</translation>
+    </message>
+    <message>
+        <location line="+16"/>
+        <source>%1 s</source>
+        <translation>%1秒</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>%1 min %2 s</source>
+        <translation>%1分%2秒</translation>
+    </message>
+    <message numerus="yes">
+        <location line="+4"/>
+        <source>%n minutes</source>
+        <translation>
+            <numerusform>%n分</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location line="+2"/>
+        <source>%n seconds</source>
+        <translation>
+            <numerusform>%n秒</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

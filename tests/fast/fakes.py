@@ -125,6 +125,7 @@ RESULTS: dict[OperationKind, dict[str, object]] = {
 class FakeOperations:
     def __init__(self, backend: FakeBackend) -> None:
         self.backend = backend
+        self.approval_timeout = 600.0
         self.abandoned: list[tuple[str, str]] = []
         self.passwords: list[str] = []
 

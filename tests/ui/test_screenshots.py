@@ -45,6 +45,8 @@ def test_every_screen_and_error_renders_in_both_languages_with_every_glyph(
     assert not report.untranslated, report.untranslated
     japanese = next(shot for shot in report.shots if shot.name == "pin" and shot.language == "ja")
     assert any("暗証番号" in text for text in japanese.texts)
+    warning = next(shot for shot in report.shots if shot.name == "idle_warning" and shot.language == "ja")
+    assert "時間を延長する" in warning.texts and any("秒で画面の内容を消去します" in t for t in warning.texts)
 
 
 def test_the_glyph_check_sees_a_character_no_font_has(qapp: QCoreApplication) -> None:

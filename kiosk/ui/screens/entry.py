@@ -22,6 +22,7 @@ from kiosk.ui.errors import describe
 from kiosk.ui.keypads import OnScreenKeyboard, PinPad
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.translations import fill
+from kiosk.ui.waitclock import WaitClock
 from kiosk.ui.widgets import (
     BODY_PT,
     TITLE_PT,
@@ -246,10 +247,12 @@ class DeviceGrantScreen(EntryScreen):
         self.user_code.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.address = label()
         self.waiting = BusyIndicator()
+        self.clock = WaitClock()
         for widget in (self.instruction, self.code_caption, self.user_code, self.address):
             column.addWidget(widget)
         column.addStretch(1)
         column.addWidget(self.waiting)
+        column.addWidget(self.clock)
         row.addLayout(column, 1)
         self.body.addWidget(self.content, 1)
         self._code: str | None = None
@@ -265,6 +268,8 @@ class DeviceGrantScreen(EntryScreen):
         self.content.setVisible(ready)
         self.qr.set_text(view.device_uri)
         self.waiting.setVisible(ready and view.busy)
+        self.clock.setVisible(ready and view.busy)
+        self.clock.set_limit(view.wait_seconds)
         self._show_code()
 
     def _show_code(self) -> None:

@@ -74,6 +74,22 @@ class Frame(ScreenWidget):
             button.clicked.connect(lambda _checked=False: self.emit_intent(name, argument))
         return button
 
+    def bring_into_view(self, widget: QWidget) -> None:
+        """Scroll the body so that ``widget`` (the focus, wherever it came from) can be seen."""
+        content = self.body_area.widget()
+        if content is not None and content.isAncestorOf(widget):
+            self.body_area.ensureWidgetVisible(widget, mm(2), mm(2))
+
+    def first_focus(self) -> QWidget | None:
+        """The screen's first control below the top row (which comes first in the Tab order)."""
+        widget = self.body_area.nextInFocusChain()
+        while widget is not None and widget is not self:
+            if (self.isAncestorOf(widget) and widget.isVisibleTo(self) and widget.isEnabled()
+                    and widget.focusPolicy() & Qt.FocusPolicy.TabFocus):
+                return widget
+            widget = widget.nextInFocusChain()
+        return super().first_focus()
+
     # The contract's ``render(view)`` shadows QWidget.render, which type checkers flag on every override.
     def render(self, view: View) -> None:  # type: ignore[override]
         self.view = view

@@ -89,8 +89,8 @@ _LETTER_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 class PasswordKeyboard(QWidget):
     """Letters (with shift), digits and every symbol of printable ASCII, for a password on a touch screen.
 
-    It holds no text: each key goes straight into the field it types into. Its keys take no focus,
-    so the field keeps it and a physical keyboard works as well.
+    It holds no text: each key goes straight into the field it types into. A touch on a key leaves
+    the focus in the field, so a physical keyboard works as well; Tab still reaches every key.
     """
 
     def __init__(self, field: QLineEdit, parent: QWidget | None = None) -> None:
@@ -131,7 +131,7 @@ class PasswordKeyboard(QWidget):
 
     def _key(self, character: str) -> BigButton:
         key = BigButton(character, points=KEY_PT, min_mm=10.0, enter_clicks=False)
-        key.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        key.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         key.clicked.connect(lambda _checked=False, c=character: self._type(
             c.upper() if self._shift and c in string.ascii_lowercase else c))
         self.keys[character] = key
@@ -139,7 +139,7 @@ class PasswordKeyboard(QWidget):
 
     def _control(self, press: Callable[[], object]) -> BigButton:
         key = BigButton(points=BODY_PT, min_mm=10.0, enter_clicks=False)
-        key.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        key.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         key.clicked.connect(lambda _checked=False: press())
         return key
 

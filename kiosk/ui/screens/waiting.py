@@ -15,6 +15,7 @@ from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import boxed, shown
 from kiosk.ui.sizes import size_text
 from kiosk.ui.translations import fill
+from kiosk.ui.waitclock import WaitClock
 from kiosk.ui.widgets import KEY_PT, BusyIndicator, Notice, label, mm
 
 
@@ -74,7 +75,9 @@ class StaffWaitScreen(Frame):
         self.account = label()
         self.name = label()
         self.compare = label()
+        self.clock = WaitClock()
         self.body.addWidget(self.busy)
+        self.body.addWidget(self.clock)
         self.body.addWidget(self.detail)
         self.body.addWidget(boxed(self.staff_caption, self.account, self.name, self.compare))
         self.body.addStretch(1)
@@ -97,6 +100,7 @@ class StaffWaitScreen(Frame):
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
+        self.clock.set_limit(view.wait_seconds)
         self.account.setText(fill(self.tr("Account: %1"), shown(view.account)))
         if view.name_on_record:
             self.name.setText(fill(self.tr("Name on record: %1"), shown(view.name_on_record)))
@@ -170,7 +174,7 @@ class OfflineApprovalScreen(Frame):
         self.offline_pin = self._field()
         self.offline_pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = Notice("no")
-        self.keyboard = OnScreenKeyboard()
+        self.keyboard = OnScreenKeyboard(keep_focus=True)
         # The screen's own "Approve as staff" is the one way to send; a second OK would only confuse.
         self.keyboard.ok_key.hide()
         self.keyboard.text_changed.connect(self._typed)
@@ -243,11 +247,14 @@ class OfflineApprovalScreen(Frame):
         self.explanation.setVisible(not view.error)
         self._update()
 
-    def choose(self, target: str) -> None:
-        """Type into the staff ID (``id``) or the offline PIN (``pin``) from now on."""
+    def choose(self, target: str, *, keys: bool = True) -> None:
+        """Type into the staff ID (``id``) or the offline PIN (``pin``) from now on; with ``keys``,
+        the keyboard shows the keys for it (digits for the PIN). Tab into a field leaves the keys
+        as they are, so the keys Tab goes on to are the ones that were on show."""
         self._target = target
         self.keyboard.set_text(self._texts[target])
-        self.keyboard.set_page("digits" if target == "pin" else "letters")
+        if keys:
+            self.keyboard.set_page("digits" if target == "pin" else "letters")
         for name, field in (("id", self.staff_id), ("pin", self.offline_pin)):
             field.setProperty("chosen", name == target)  # the style sheet marks the field typed into
             field.style().unpolish(field)
@@ -263,9 +270,10 @@ class OfflineApprovalScreen(Frame):
         fields = {self.staff_id: "id", self.offline_pin: "pin"}
         if watched in fields:
             kind = event.type()
-            chosen_here = kind in (QEvent.Type.MouseButtonPress, QEvent.Type.FocusIn)
-            if chosen_here and self._target != fields[watched]:
+            if kind == QEvent.Type.MouseButtonPress:
                 self.choose(fields[watched])
+            elif kind == QEvent.Type.FocusIn and self._target != fields[watched]:
+                self.choose(fields[watched], keys=False)
             elif kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
                     and self.keyboard.handle_key(event):
                 return True
