@@ -277,6 +277,13 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
                           "request."),
         QT_TRANSLATE_NOOP("ErrorWords", "Please ask a staff member for help."),
     ),
+    "directory_unavailable": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The university's account directory did not answer"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The directory that holds your account did not answer in time, so "
+                          "nothing was changed."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please wait a few minutes, then start again. If this happens again, "
+                          "please ask a staff member."),
+    ),
     "device_expired": (
         QT_TRANSLATE_NOOP("ErrorWords", "The sign-in code expired"),
         QT_TRANSLATE_NOOP("ErrorWords", "The sign-in on your phone was not completed in time."),
@@ -445,6 +452,7 @@ _CODES: dict[str, str] = {
     "no_match": "no_match",
     "invalid_account": "invalid_account",
     "account_unavailable": "account_unavailable",
+    "directory_unavailable": "directory_unavailable",
     "account_already_linked": "account_already_linked",
     "card_already_linked": "card_already_linked",
     "not_linked": "not_linked",

@@ -76,6 +76,31 @@ class AuditSettings:
     checkpoint_every: int = 1000
 
 
+#: How the LDAP directory sets a password: RFC 3062 Password Modify, or AD's ``unicodePwd``.
+PASSWORD_MODES = ("password_modify", "unicode_pwd")
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    """The [directory] table when ``backend = "ldap"`` (see linkserver.example.toml)."""
+
+    url: str
+    ca_file: Path
+    bind_dn: str
+    bind_password_file: Path
+    base_dn: str
+    start_tls: bool = False
+    account_attribute: str = "uid"
+    name_ja_attribute: str = "displayName;lang-ja"
+    name_en_attribute: str = "displayName"
+    mail_attribute: str = "mail"
+    #: A GeneralizedTime attribute: when present, the account is a former member's who left that day.
+    left_at_attribute: str = "leftAt"
+    password_mode: str = "password_modify"
+    timeout_seconds: int = 5
+    pool_size: int = 4
+
+
 @dataclass(frozen=True)
 class Settings:
     #: The server's public base URL: the token issuer and the audience of client assertions.
@@ -100,6 +125,8 @@ class Settings:
     #: Whether /docs serves the OpenAPI UI (whose scripts and styles come from a CDN).
     docs: bool = False
     audit: AuditSettings = field(default_factory=AuditSettings)
+    #: The LDAP directory of accounts; None: the server's own tables (the reference directory).
+    directory: LdapSettings | None = None
 
     @property
     def token_url(self) -> str:
@@ -221,7 +248,7 @@ class _Reader:
             raise self._fail(unknown[0], "is not a known setting (a typo?)")
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit"}
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory"}
 #: The audit key's shortest length, in bytes.
 MIN_AUDIT_KEY_BYTES = 32
 
@@ -265,6 +292,40 @@ def _audit_settings(data: dict[str, Any], source: Path, key_file: Path | None) -
                                                         1, 10**7))
     table.finish()
     return audit
+
+
+def _directory_settings(data: dict[str, Any], source: Path) -> LdapSettings | None:
+    """The [directory] table: None for the SQL backend, else the LDAP directory's settings."""
+    table = _Reader(data, "directory", source)
+    backend = table.text("backend", default="sql")
+    if backend not in ("sql", "ldap"):
+        raise table._fail("backend", f"must be \"sql\" or \"ldap\", not {backend!r}")
+    if backend == "sql":
+        table.finish()
+        return None
+    url = table.text("url", required=True)
+    start_tls = table.flag("start_tls", False)
+    if not (url.startswith("ldaps://") or (url.startswith("ldap://") and start_tls)):
+        raise table._fail("url", f"must be ldaps://, or ldap:// with start_tls = true, not {url!r}")
+    base = LdapSettings("", Path(), "", Path(), "")
+    names = ("account_attribute", "name_ja_attribute", "name_en_attribute", "mail_attribute",
+             "left_at_attribute")
+    attributes = {name: table.text(name, default=getattr(base, name)) for name in names}
+    for name, value in attributes.items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*", value):
+            raise table._fail(name, f"must be an attribute name, not {value!r}")
+    mode = table.text("password_mode", default=base.password_mode)
+    if mode not in PASSWORD_MODES:
+        raise table._fail("password_mode", f"must be one of {', '.join(PASSWORD_MODES)}, not {mode!r}")
+    settings = LdapSettings(
+        url=url, start_tls=start_tls, ca_file=table.path("ca_file", required=True),  # type: ignore[arg-type]
+        bind_dn=table.text("bind_dn", required=True),
+        bind_password_file=table.path("bind_password_file", required=True),  # type: ignore[arg-type]
+        base_dn=table.text("base_dn", required=True), password_mode=mode,
+        timeout_seconds=table.number("timeout_seconds", base.timeout_seconds, 1, 120),
+        pool_size=table.number("pool_size", base.pool_size, 1, 64), **attributes)
+    table.finish()
+    return settings
 
 
 def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -333,6 +394,7 @@ def load_settings(path: Path | str) -> Settings:
     lifetimes_table.finish()
 
     policy = _policy_settings(data, source)
+    directory = _directory_settings(data, source)
 
     return Settings(
         **server, trust_anchors=anchors,
@@ -340,5 +402,5 @@ def load_settings(path: Path | str) -> Settings:
         signing_key_file=signing_key,  # type: ignore[arg-type]
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
-        limits=limits, lifetimes=lifetimes, policy=policy, audit=audit,
+        limits=limits, lifetimes=lifetimes, policy=policy, audit=audit, directory=directory,
     )

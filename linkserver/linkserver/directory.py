@@ -26,6 +26,8 @@ class AccountInfo:
     status: str
     left_at: dt.datetime | None
     mfa_methods: int
+    #: The name in Latin letters, where the directory keeps one beside the Japanese ``display_name``.
+    display_name_en: str | None = None
 
 
 class AccountDirectory(Protocol):

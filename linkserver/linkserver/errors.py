@@ -111,6 +111,10 @@ class ErrorCode(Documented):
         "Salvage is only for former members within the salvage period."
     )
     ACCOUNT_UNAVAILABLE = "account_unavailable", "The directory has no usable account for this request."
+    DIRECTORY_UNAVAILABLE = "directory_unavailable", (
+        "The account directory did not answer in time (down, unreachable or refusing the TLS "
+        "connection); nothing was changed and the same request may be retried."
+    )
     PASSWORD_POLICY = "password_policy", (
         "The new password does not meet the password policy (see the problems list)."
     )

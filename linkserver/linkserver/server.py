@@ -25,7 +25,7 @@ from linkserver.console.queue import ConsoleQueue
 from linkserver.console.sessions import ConsoleSessions
 from linkserver.console.web import ConsoleParts
 from linkserver.device import DeviceGrant
-from linkserver.directory import LinkStore, SqlDirectory
+from linkserver.directory import AccountDirectory, LinkStore, SqlDirectory
 from linkserver.http_guard import install as install_http_guard
 from linkserver.notifier import MailOutboxNotifier
 from linkserver.offline import OfflineService
@@ -90,7 +90,7 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
                           lifetimes.access_token_seconds, lifetimes.client_assertion_seconds, clock)
     limits = settings.limits
     parts = ServerParts(
-        db=db, verifier=verifier, tokens=tokens, directory=SqlDirectory(), links=LinkStore(),
+        db=db, verifier=verifier, tokens=tokens, directory=directory_for(settings), links=LinkStore(),
         notifier=MailOutboxNotifier(), policy=settings.policy,
         challenge_seconds=lifetimes.challenge_seconds, verification_seconds=lifetimes.verification_seconds,
         kiosk_limiter=RateLimiter(limits.kiosk_requests_per_minute, 60),
@@ -114,6 +114,15 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     # entry that could be cut off without trace.
     app.router.add_event_handler("shutdown", lambda: checkpoint_head(db))
     return LinkServer(settings, parts, verification, operations, device, offline, console, app)
+
+
+def directory_for(settings: Settings) -> AccountDirectory:
+    """The configured account directory: the server's own tables, or the LDAP directory."""
+    if settings.directory is None:
+        return SqlDirectory()
+    from linkserver.ldapdir import LdapDirectory  # python-ldap only where an LDAP directory is used
+
+    return LdapDirectory(settings.directory, settings.policy.password)
 
 
 def mount_console(app: FastAPI, console: ConsoleParts) -> None:

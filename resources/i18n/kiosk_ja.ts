@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+523"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+518"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -101,7 +101,7 @@
 <context>
     <name>DoneScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/done.py" line="+90"/>
+        <location filename="../../kiosk/ui/screens/done.py" line="+91"/>
         <source>Finish</source>
         <translation>終了</translation>
     </message>
@@ -460,12 +460,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+203"/>
+        <location line="+210"/>
         <source>Please call a staff member.</source>
         <translation>係員をお呼びください。</translation>
     </message>
     <message>
-        <location line="-200"/>
+        <location line="-207"/>
         <source>The PIN could not be checked</source>
         <translation>暗証番号を確認できませんでした</translation>
     </message>
@@ -758,12 +758,12 @@
     </message>
     <message>
         <location line="+1"/>
-        <location line="+83"/>
+        <location line="+90"/>
         <source>Please ask the staff member at the desk.</source>
         <translation>窓口の係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="-80"/>
+        <location line="-87"/>
         <source>The request was closed</source>
         <translation>申請は終了しました</translation>
     </message>
@@ -879,6 +879,21 @@
     </message>
     <message>
         <location line="+3"/>
+        <source>The university&apos;s account directory did not answer</source>
+        <translation>大学のアカウント台帳から応答がありません</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The directory that holds your account did not answer in time, so nothing was changed.</source>
+        <translation>アカウントを管理するシステムが時間内に応答しなかったため、何も変更されていません。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Please wait a few minutes, then start again. If this happens again, please ask a staff member.</source>
+        <translation>数分お待ちいただいてから、もう一度最初からお手続きください。繰り返し起こる場合は、係員にお尋ねください。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
         <source>The sign-in code expired</source>
         <translation>サインイン用コードの有効期限が切れました</translation>
     </message>
@@ -1166,7 +1181,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+151"/>
+        <location line="+152"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1796,7 +1811,7 @@
 <context>
     <name>QrCode</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+297"/>
+        <location filename="../../kiosk/ui/qrcode.py" line="+60"/>
         <location line="+1"/>
         <source>QR code</source>
         <translation>QRコード</translation>
@@ -1805,7 +1820,7 @@
 <context>
     <name>ReaderStatus</name>
     <message>
-        <location line="-146"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+152"/>
         <source>Card reader status</source>
         <translation>カード読み取り機の状態</translation>
     </message>

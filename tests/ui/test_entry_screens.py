@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from kiosk.flow import Screen, View
 from kiosk.ui.base import SCREENS, ScreenWidget
 from kiosk.ui.keypads import OnScreenKeyboard, PinPad
+from kiosk.ui.qrcode import QrCode
 from kiosk.ui.screens import entry
 from kiosk.ui.screens.entry import (
     AccountScreen,
@@ -40,7 +41,6 @@ from kiosk.ui.widgets import (
     BigButton,
     BusyIndicator,
     LanguageSwitch,
-    QrCode,
     contrast_ratio,
     mm,
     pixels_for_mm,

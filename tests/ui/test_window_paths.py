@@ -24,7 +24,8 @@ from kiosk.nfc.apdu import INS_COMPUTE_DIGITAL_SIGNATURE, INS_VERIFY
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.services.core import KioskCore
-from kiosk.ui.widgets import BusyIndicator, QrCode
+from kiosk.ui.qrcode import QrCode
+from kiosk.ui.widgets import BusyIndicator
 from linkserver.demo import DEMO_DESK_ID, DEMO_DESK_OFFLINE_PIN
 from linkserver.models import Link
 from linkserver.pages import TEXTS

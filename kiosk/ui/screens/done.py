@@ -26,10 +26,11 @@ from kiosk.flow import (
     VoucherIssued,
 )
 from kiosk.ui.base import screen
+from kiosk.ui.qrcode import QrCode
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.screens.parts import code_label, local_time, shown
 from kiosk.ui.translations import fill
-from kiosk.ui.widgets import TITLE_PT, Notice, QrCode, StatusIcon, label
+from kiosk.ui.widgets import TITLE_PT, Notice, StatusIcon, label
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from kiosk.services.operations import OFFLINE_CAPABLE
 from kiosk.ui.base import screen
 from kiosk.ui.errors import describe
 from kiosk.ui.keypads import OnScreenKeyboard, PinPad
+from kiosk.ui.qrcode import QrCode
 from kiosk.ui.screens.frame import Frame
 from kiosk.ui.translations import fill
 from kiosk.ui.waitclock import WaitClock
@@ -29,7 +30,6 @@ from kiosk.ui.widgets import (
     BigButton,
     BusyIndicator,
     Notice,
-    QrCode,
     ReaderStatus,
     label,
     mm,

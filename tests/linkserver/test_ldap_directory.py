@@ -1,0 +1,232 @@
+"""The LDAP directory backend against a real slapd (tests/helpers/slapd.py): finding accounts, their
+names and state, setting passwords by Password Modify, the password policy's refusals, the
+directory going away and coming back, TLS with a pinned CA, and a whole password reset over HTTP
+with the reference server configured for the directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import ldap
+import pytest
+from sqlalchemy.orm import Session
+
+from kiosk.linkage import LinkageClient, ServerRefused
+from kiosk.nfc.sim import TestHierarchy
+from linkserver.config import LdapSettings, Lifetimes, Policy
+from linkserver.errors import ApiError, ErrorCode
+from linkserver.ldapdir import LdapDirectory
+from linkserver.models import Account
+from linkserver.operations import OperationService
+from tests.helpers.linkage_client import LINKED, ROOMY, card_verification, config_for, staff_decides
+from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, make_tls
+from tests.linkserver.helpers import live_server
+
+pytestmark = pytest.mark.skipif(not available(), reason="Debian's slapd is not installed (scripts/setup)")
+
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    server = Slapd(tmp_path_factory.mktemp("slapd"))
+    server.prepare()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def running(slapd: Slapd) -> Iterator[Slapd]:
+    """The session's slapd, running again after the test whatever the test did to it."""
+    yield slapd
+    if slapd.process is not None and slapd.process.poll() is None:
+        slapd.process.send_signal(signal.SIGCONT)
+    if slapd.process is None:
+        slapd.start()
+
+
+def settings_for(slapd: Slapd, **changes: object) -> LdapSettings:
+    base = dict(url=slapd.ldaps_url, ca_file=slapd.ca_file, bind_dn=SERVICE_DN,
+                bind_password_file=slapd.folder / "service.password", base_dn=PEOPLE, timeout_seconds=2)
+    base.update(changes)
+    return LdapSettings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def directory(running: Slapd) -> Iterator[LdapDirectory]:
+    found = LdapDirectory(settings_for(running))
+    yield found
+    found.pool.close()
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with account_tables() as tables:
+        yield tables
+
+
+def binds(slapd: Slapd, uid: str, password: str) -> bool:
+    """Whether the user can bind with ``password``, on a connection of the test's own."""
+    conn = ldap.initialize(slapd.ldaps_url)
+    conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(slapd.ca_file))
+    conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+    try:
+        conn.simple_bind_s(f"uid={uid},{PEOPLE}", password)
+        return True
+    except ldap.INVALID_CREDENTIALS:
+        return False
+    finally:
+        conn.unbind_s()
+
+
+def refusal(call: object) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        call()  # type: ignore[operator]
+    return caught.value
+
+
+# -- reading accounts ------------------------------------------------------------------------------------
+
+def test_an_active_account_has_its_names_mail_and_a_row_for_its_mfa(directory: LdapDirectory,
+                                                                    session: Session) -> None:
+    found = directory.find(session, "2025000001")
+    assert found is not None
+    assert (found.display_name, found.display_name_en) == ("山田 花子", "Hanako Yamada")
+    assert (found.email, found.status, found.left_at) == ("2025000001@example.ac.jp", "active", None)
+    row = session.get(Account, "2025000001")
+    assert row is not None and row.display_name == "山田 花子" and row.password_hash is None
+
+
+def test_a_former_member_has_left_on_the_directorys_date_and_salvage_counts_from_it(
+        directory: LdapDirectory, session: Session) -> None:
+    found = directory.find(session, "2025000002")
+    assert found is not None
+    assert (found.status, found.left_at) == ("left", dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    service = OperationService(SimpleNamespace(policy=Policy(salvage_days=180)), Lifetimes())  # type: ignore[arg-type]
+    assert service._salvage_open(found, found.left_at + dt.timedelta(days=180))
+    assert not service._salvage_open(found, found.left_at + dt.timedelta(days=181))
+
+
+@pytest.mark.parametrize("account_id", ["2099999999", "*", "2025000001)(uid=*"])
+def test_no_account_and_no_filter_injection(directory: LdapDirectory, session: Session,
+                                            account_id: str) -> None:
+    assert directory.find(session, account_id) is None
+
+
+def test_start_tls_on_the_plain_port_finds_the_account(running: Slapd, session: Session) -> None:
+    directory = LdapDirectory(settings_for(running, url=running.ldap_url, start_tls=True))
+    found = directory.find(session, "2025000003")
+    assert found is not None and found.display_name_en == "Jiro Suzuki"
+
+
+def test_a_directory_whose_certificate_the_pinned_ca_did_not_sign_is_refused(
+        running: Slapd, session: Session, tmp_path: Path) -> None:
+    other_ca = make_tls(tmp_path / "other", "another CA")
+    directory = LdapDirectory(settings_for(running, ca_file=other_ca))
+    refused = refusal(lambda: directory.find(session, "2025000001"))
+    assert (refused.code, refused.status) == (ErrorCode.DIRECTORY_UNAVAILABLE, 503)
+
+
+# -- passwords -------------------------------------------------------------------------------------------
+
+def test_a_new_password_binds_and_the_old_one_no_longer_does(running: Slapd, directory: LdapDirectory,
+                                                             session: Session) -> None:
+    directory.find(session, "2025000001")
+    assert directory.check_password(session, "2025000001", "Old-Password-1")
+    directory.set_password(session, "2025000001", "Fresh-Password-77", NOW)
+    assert binds(running, "2025000001", "Fresh-Password-77")
+    assert not binds(running, "2025000001", "Old-Password-1")
+    assert directory.check_password(session, "2025000001", "Fresh-Password-77")
+    assert not directory.check_password(session, "2025000001", "Old-Password-1")
+    assert not directory.check_password(session, "2025000001", "")  # never an anonymous bind
+    row = session.get(Account, "2025000001")
+    assert row is not None and row.password_changed_at == NOW
+
+
+@pytest.mark.parametrize(("password", "problem", "reason"), [
+    ("Short-1", "too_short", "quality"),
+    ("Old-Password-3", "in_history", "existing value"),
+])
+def test_the_password_policy_refuses_with_its_problem_and_reason(
+        running: Slapd, directory: LdapDirectory, session: Session, password: str, problem: str,
+        reason: str) -> None:
+    refused = refusal(lambda: directory.set_password(session, "2025000003", password, NOW))
+    assert (refused.code, refused.status) == (ErrorCode.PASSWORD_POLICY, 422)
+    assert refused.extra["problems"] == [problem]
+    assert reason in str(refused.extra["reason"])
+    assert binds(running, "2025000003", "Old-Password-3")
+
+
+def test_a_password_used_before_is_refused_as_in_history(running: Slapd, directory: LdapDirectory,
+                                                         session: Session) -> None:
+    directory.set_password(session, "2025000004", "Second-Password-4", NOW)
+    directory.set_password(session, "2025000004", "Third-Password-4", NOW)
+    refused = refusal(lambda: directory.set_password(session, "2025000004", "Second-Password-4", NOW))
+    assert refused.extra["problems"] == ["in_history"]
+    assert binds(running, "2025000004", "Third-Password-4")
+
+
+def test_a_stopped_directory_fails_with_its_code_changes_nothing_and_works_once_back(
+        running: Slapd, directory: LdapDirectory, session: Session) -> None:
+    directory.find(session, "2025000005")  # the pool holds a connection from before the restart
+    running.stop()
+    refused = refusal(lambda: directory.set_password(session, "2025000005", "After-Restart-55", NOW))
+    assert (refused.code, refused.status) == (ErrorCode.DIRECTORY_UNAVAILABLE, 503)
+    running.start()
+    assert binds(running, "2025000005", "Old-Password-5")
+    directory.set_password(session, "2025000005", "After-Restart-55", NOW)  # reconnected
+    assert binds(running, "2025000005", "After-Restart-55")
+
+
+def test_a_restart_between_two_calls_goes_unnoticed(running: Slapd, directory: LdapDirectory,
+                                                   session: Session) -> None:
+    """The pool's connection from before the restart is dead; the next call takes a new one."""
+    assert directory.find(session, "2025000003") is not None
+    running.stop()
+    running.start()
+    found = directory.find(session, "2025000003")
+    assert found is not None and found.display_name_en == "Jiro Suzuki"
+
+
+def test_a_directory_that_hangs_times_out_with_its_code(running: Slapd, directory: LdapDirectory,
+                                                       session: Session) -> None:
+    directory.find(session, "2025000005")
+    assert running.process is not None
+    running.process.send_signal(signal.SIGSTOP)
+    try:
+        refused = refusal(lambda: directory.find(session, "2025000005"))
+    finally:
+        running.process.send_signal(signal.SIGCONT)
+    assert refused.code == ErrorCode.DIRECTORY_UNAVAILABLE
+    assert directory.find(session, "2025000005") is not None
+
+
+# -- the whole reset over HTTP --------------------------------------------------------------------------
+
+def test_a_password_reset_through_the_server_changes_the_directorys_password(
+        running: Slapd, hierarchy: TestHierarchy, tmp_path: Path) -> None:
+    """Card verification, staff approval, a password the policy refuses (the current one), then a
+    good one: the refusal keeps the operation open, and afterwards only the new password binds."""
+    settings = {"directory": settings_for(running)}
+    with live_server(tmp_path / "state", hierarchy, limits=ROOMY, settings=settings) as live, \
+            LinkageClient(config_for(live)) as client:
+        verification = card_verification(live, client, "linked", LINKED)
+        operation = client.create_operation("password_reset", verification.verification_id, {},
+                                            uuid.uuid4().hex)
+        assert operation.session_key is not None
+        staff_decides(live, operation.operation_id)
+        with pytest.raises(ServerRefused) as refused:
+            client.set_password(operation.operation_id, "Old-Password-0", operation.session_key)
+        assert (refused.value.code, refused.value.extra["problems"]) == ("password_policy", ["in_history"])
+        assert binds(running, LINKED, "Old-Password-0")
+        done = client.set_password(operation.operation_id, "Counter-Reset-2026!", operation.session_key)
+        assert done.status == "completed"
+    assert binds(running, LINKED, "Counter-Reset-2026!")
+    assert not binds(running, LINKED, "Old-Password-0")
