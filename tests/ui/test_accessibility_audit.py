@@ -33,6 +33,7 @@ from kiosk.ui.audit_checks import (
     check_targets,
     text_contrast,
 )
+from kiosk.ui.screenshots import representative_views
 
 
 @pytest.fixture
@@ -399,3 +400,12 @@ def test_the_command_prints_the_table_and_every_failure_and_fails_on_any(
     assert cli.main(["audit-screens", "--scale", "1.5"]) == 0
     assert "layout         1/1" in capsys.readouterr().out
     assert asked == [([1.5], ["en"]), ([1.5], None)]
+
+
+def test_every_screen_passes_every_check(qapp: QApplication) -> None:
+    """Every screen state, in both languages, at 100 %, in larger-text mode (150 %) and at 200 %."""
+    report = run_audit(scales=(1.0, 1.5, 2.0))
+    first = [str(f) for check in CHECKS for f in [f for f in report.failures if f.check == check][:60]]
+    shown = "\n".join([report.table(), *first, f"({len(report.failures)} failures in all)"])
+    assert report.totals == {scale: 2 * len(list(representative_views("en"))) for scale in (1.0, 1.5, 2.0)}
+    assert report.failures == [], shown
