@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     shots.add_argument("--out", type=Path, required=True, help="the folder for SCREEN-LANG.png files")
     shots.add_argument("--language", choices=["ja", "en"], action="append",
                        help="only this language (repeatable; default both)")
+    audit = sub.add_parser("audit-screens",
+                           help="measure every screen for accessibility: layout, targets, keyboard, "
+                                "locale, names, contrast")
+    audit.add_argument("--scale", type=float, action="append",
+                       help="a text scale to measure (repeatable; default 1.0, 1.5 and 2.0)")
+    audit.add_argument("--language", choices=["ja", "en"], action="append",
+                       help="only this language (repeatable; default both)")
     add_core_parsers(sub)
     add_outbox_parsers(sub)
     return parser
@@ -129,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_window(args)
         if args.command == "screenshots":
             return run_screenshots(args)
+        if args.command == "audit-screens":
+            return run_audit_screens(args)
         if args.command == "staff-pin-hash":
             return print_staff_pin_hash(args.pin_from_env)
         if args.command == "flow":
@@ -390,3 +399,9 @@ def run_screenshots(args: argparse.Namespace) -> int:
     from kiosk.ui.screenshots import LANGUAGES, main
 
     return main(args.out, args.language or LANGUAGES)
+
+
+def run_audit_screens(args: argparse.Namespace) -> int:
+    from kiosk.ui.audit import SCALES, main
+
+    return main(args.scale or SCALES, args.language)

@@ -14,6 +14,7 @@ screen that could not be shown (the error page stands in its shot, and the comma
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -135,6 +136,8 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "pin", view(Screen.PIN, tries_left=3, pin_digits=2, **pin)
     yield "pin-wrong", view(Screen.PIN, tries_left=2, pin_digits=0, error="pin.wrong", error_step="verify",
                             **pin)
+    yield "pin-last_wrong", view(Screen.PIN, tries_left=1, pin_digits=0, error="pin.wrong",
+                                 error_step="verify", **pin)
     yield "pin-offline", view(Screen.PIN, tries_left=3, pin_digits=0, online=False, **pin)
     yield "last_try", view(Screen.LAST_TRY, tries_left=1, pin_digits=4, **pin)
     prelink = {"operation": "prelink", "account": "2024000002", "card_present": True}
@@ -150,6 +153,8 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "offline_approval-stale", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
                                          online=False, card_present=True, error="offline.roster_stale",
                                          roster_age=dt.timedelta(hours=80))
+    yield "offline_approval-refused", view(Screen.OFFLINE_APPROVAL, operation="mfa_reset", account=masked,
+                                           online=False, card_present=True, error="offline.staff_refused")
     yield "new_password", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                password_policy=dict(DEFAULT_POLICY),
                                password_problems=("too_short", "too_few_classes"))
@@ -281,29 +286,43 @@ class _NoBackend:
         raise RuntimeError(f"the screenshot window has no backend ({name})")
 
 
-def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
-    """Render every representative view in every language into ``out``; the report of what was seen."""
+@contextlib.contextmanager
+def kiosk_window(language: str) -> Iterator[Any]:
+    """The kiosk's window at the screen's size, shown, with no backend (views are shown directly);
+    closed and deleted afterwards. The screenshots and ``kiosk audit-screens`` show views in it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from typing import cast
 
-    from PySide6.QtWidgets import QApplication
-
     from kiosk.flow.machine import Backend
     from kiosk.ui.app import create_app
-    from kiosk.ui.translations import TS_DIR
     from kiosk.ui.window import KioskWindow
 
-    languages = list(languages)
     app = create_app()
-    out.mkdir(parents=True, exist_ok=True)
-    report = Report()
-    sources = translated_sources(TS_DIR / "kiosk_ja.ts")
-    window = KioskWindow(cast(Backend, _NoBackend()), language=languages[0], idle_timeout_seconds=3600)
+    window = KioskWindow(cast(Backend, _NoBackend()), language=language, idle_timeout_seconds=3600)
     try:
         # The kiosk's screen is this size and no larger: a screen that needs more is cut off, as
         # it would be at the counter, and reported.
         window.setFixedSize(*SIZE)
         window.show()
+        yield window
+    finally:
+        window.unlock_for_shutdown()
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+
+
+def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
+    """Render every representative view in every language into ``out``; the report of what was seen."""
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.ui.translations import TS_DIR
+
+    languages = list(languages)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    sources = translated_sources(TS_DIR / "kiosk_ja.ts")
+    with kiosk_window(languages[0]) as window:
         failed: list[str] = []
         window.display_failed.connect(failed.append)
         # All at the normal size first: changing the size re-lays out every screen.
@@ -335,11 +354,6 @@ def render_all(out: Path, languages: Iterable[str] = LANGUAGES) -> Report:
             if needed.width() > SIZE[0] or needed.height() > SIZE[1]:
                 report.overflows.append((shot.path.name, needed.width(), needed.height()))
             report.shots.append(shot)
-    finally:
-        window.unlock_for_shutdown()
-        window.close()
-        window.deleteLater()
-        app.processEvents()
     return report
 
 
