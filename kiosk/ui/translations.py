@@ -3,6 +3,7 @@ translators (one installed application-wide at a time, owned by the window), the
 Japanese font, and the filling of ``%1`` in words.
 
 Nothing here is kept for the process: the window holds its translators and sets its own locale
+(and the process default only while it lives, for assistive technology)
 and font, so a window that is gone leaves no language behind.
 """
 
@@ -155,7 +156,8 @@ class Translators(QObject):
 
 
 def locale_for(language: str) -> QLocale:
-    """The locale a window shows ``language`` in (set on the window, never as the process default)."""
+    """The locale a window shows ``language`` in (set on the window; the process default follows it
+    only while the window lives)."""
     if language == "ja":
         return QLocale(QLocale.Language.Japanese, QLocale.Country.Japan)
     return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)

@@ -5,7 +5,8 @@
 ``intent(name, argument)`` goes to the controller as that ``Intent``. The window also owns what
 belongs to the whole counter rather than to one screen: the language (its own translators,
 one installed while the window lives, and its locale and Japanese font, set on the window rather
-than on the process; ``kiosk.ui.translations``), the idle timeout and the warning before it
+than on the process; ``kiosk.ui.translations``; only while it lives, the process's default locale
+follows the language too, as assistive technology reads the application's locale from it), the idle timeout and the warning before it
 (``kiosk.ui.idle``), the reader's events, and kiosk mode with its staff unlock.
 
 A screen that cannot be shown (it was never built, or it raised while rendering or translating),
@@ -21,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QLocale, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -174,6 +175,7 @@ class KioskWindow(QMainWindow):
         self._owns_runner = runner is None
         self.readers = ReaderState(reader_name)
         self._language = ""
+        self._process_locale = QLocale()
         self.translators = Translators(self)
         self.setFont(kiosk_font())
         self._lock = (StaffLock(staff_unlock_pin) if staff_unlock_pin
@@ -376,6 +378,9 @@ class KioskWindow(QMainWindow):
             return  # a window that is shut down installs nothing again
         self.translators.install(language)
         self.setLocale(locale_for(language))
+        # A screen reader asks the application for its locale as well as each control: without
+        # this it would read English in the voice of the system's language. Put back at shutdown.
+        QLocale.setDefault(locale_for(language))
         self._language = language
         self.setWindowTitle(self.tr("My Number Card kiosk"))
         self.setAccessibleName(self.tr("My Number Card kiosk"))
@@ -598,5 +603,6 @@ class KioskWindow(QMainWindow):
             app.focusChanged.disconnect(self._focus_changed)
         self._call_flow(lambda: self.controller.dispatch(Intent.CANCEL), "shutdown")
         self.translators.uninstall()  # after the last view: the language leaves with the window
+        QLocale.setDefault(self._process_locale)
         if self._owns_runner:
             self.runner.close(timeout=5)
