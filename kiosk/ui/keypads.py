@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QStackedLayout, QVBoxLayout, QWidget
 
+from kiosk.ui.sizes import text_scale
 from kiosk.ui.translations import fill
 from kiosk.ui.widgets import BODY_PT, KEY_PT, BigButton, TranslatedGroup, label, mm
 
@@ -184,8 +185,7 @@ class OnScreenKeyboard(KeyOperated):
         self._pages.addWidget(self._digits_page(key))
         self._pages.addWidget(self._letters_page(key))
         outer.addLayout(self._actions(key, key_mm))
-        # Ten letter keys a row at their touch size; wider only stretches the keys away from each other.
-        self.setMaximumWidth(mm(key_mm * 16))
+        self._key_mm = key_mm
         self.retranslate()
         self._update_keys()
 
@@ -306,6 +306,9 @@ class OnScreenKeyboard(KeyOperated):
         self.retranslate()
 
     def retranslate(self) -> None:
+        # Ten letter keys a row at their touch size (growing with larger text); wider only
+        # stretches the keys away from each other.
+        self.setMaximumWidth(mm(self._key_mm * 16 * text_scale()))
         self.setAccessibleName(self.tr("On-screen keyboard"))
         for d, button in self.digit_keys.items():
             button.set_spoken_name(fill(self.tr("digit %1"), d))

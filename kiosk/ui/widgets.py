@@ -148,8 +148,9 @@ class BigButton(QPushButton):
         self.value = value
         self.clicked.connect(self._trigger)
         self._spoken: str | None = None
-        side = target(min_mm)
-        self.setMinimumSize(side, side)
+        self._side = target(min_mm)
+        self._floor = self._side
+        self.setMinimumSize(self._side, self._side)
         size_text(self, points)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAutoDefault(False)
@@ -159,6 +160,21 @@ class BigButton(QPushButton):
     def setText(self, text: str, /) -> None:
         super().setText(text)
         self._update_name()
+        self._fit_caption()
+
+    def setMinimumWidth(self, width: int, /) -> None:
+        self._floor = width
+        self._fit_caption()
+
+    def _fit_caption(self) -> None:
+        # A layout may squeeze a button down to its minimum width: never below its caption.
+        floor = max(getattr(self, "_floor", 0), getattr(self, "_side", 0))
+        super().setMinimumWidth(max(floor, QPushButton.sizeHint(self).width()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_caption()
+        super().changeEvent(event)
 
     def _trigger(self) -> None:
         self.triggered.emit(self.value)

@@ -6,8 +6,9 @@
 belongs to the whole counter rather than to one screen: the language (its own translators,
 one installed while the window lives, and its locale and Japanese font, set on the window rather
 than on the process; ``kiosk.ui.translations``; only while it lives, the process's default locale
-follows the language too, as assistive technology reads the application's locale from it), the idle timeout and the warning before it
-(``kiosk.ui.idle``), the reader's events, and kiosk mode with its staff unlock.
+follows the language too, as assistive technology reads the application's locale from it), the
+idle timeout and the warning before it (``kiosk.ui.idle``), the reader's events, and kiosk mode
+with its staff unlock.
 
 A screen that cannot be shown (it was never built, or it raised while rendering or translating),
 and the flow raising on the window's behalf, are never only logged: the window logs the failure,
@@ -26,15 +27,9 @@ from PySide6.QtCore import QCoreApplication, QEvent, QLocale, QObject, QPoint, Q
 from PySide6.QtGui import QCloseEvent, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
-    QGridLayout,
-    QLabel,
-    QLineEdit,
     QMainWindow,
-    QPushButton,
     QSizePolicy,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -49,6 +44,7 @@ from kiosk.ui.runner import Mailbox, QtRunner
 from kiosk.ui.sizes import LARGE_TEXT, set_text_scale
 from kiosk.ui.style import apply_style
 from kiosk.ui.translations import LANGUAGES, Translators, kiosk_font, locale_for
+from kiosk.ui.unlock import StaffUnlockDialog
 
 logger = logging.getLogger(__name__)
 
@@ -60,65 +56,6 @@ _USER_INPUT = frozenset({
     QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove,
     QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.KeyPress, QEvent.Type.Wheel,
 })
-
-
-# -- the staff unlock -------------------------------------------------------------------------------
-
-
-class StaffUnlockDialog(QDialog):
-    """Asks for the staff PIN on a keypad (a touch screen has no keyboard); the digits stay masked."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setModal(True)
-        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint)
-        self.setAttribute(Qt.WidgetAttribute.WA_WindowPropagation)  # the window's font and locale
-        layout = QVBoxLayout(self)
-        self._title = QLabel()
-        self._entry = QLineEdit()
-        self._entry.setEchoMode(QLineEdit.EchoMode.Password)
-        self._entry.setMaxLength(32)
-        self._message = QLabel()
-        self._message.setWordWrap(True)
-        layout.addWidget(self._title)
-        layout.addWidget(self._entry)
-        layout.addWidget(self._message)
-        keys = QGridLayout()
-        for index, digit in enumerate("1234567890"):
-            button = QPushButton(digit)
-            button.setMinimumSize(72, 72)
-            button.setAccessibleName(digit)
-            button.clicked.connect(lambda _=False, d=digit: self._entry.insert(d))
-            keys.addWidget(button, index // 3, index % 3 if digit != "0" else 1)
-        layout.addLayout(keys)
-        self._unlock = QPushButton()
-        self._unlock.setDefault(True)
-        self._unlock.clicked.connect(self.accept)
-        self._cancel = QPushButton()
-        self._cancel.clicked.connect(self.reject)
-        for button in (self._unlock, self._cancel):
-            button.setMinimumHeight(72)
-            layout.addWidget(button)
-        self.retranslate()
-
-    def retranslate(self) -> None:
-        self.setWindowTitle(self.tr("Staff unlock"))
-        self._title.setText(self.tr("Staff only: enter the staff PIN to close the kiosk."))
-        self._entry.setAccessibleName(self.tr("Staff PIN"))
-        self._unlock.setText(self.tr("Unlock"))
-        self._unlock.setAccessibleName(self.tr("Unlock"))
-        self._cancel.setText(self.tr("Cancel"))
-        self._cancel.setAccessibleName(self.tr("Cancel"))
-
-    def take_pin(self) -> str:
-        """The PIN typed, once; the field is cleared."""
-        pin = self._entry.text()
-        self._entry.clear()
-        return pin
-
-    def refuse(self, locked: bool) -> None:
-        self._message.setText(self.tr("Too many wrong PINs. Try again later.") if locked
-                              else self.tr("Wrong PIN."))
 
 
 # -- the window -------------------------------------------------------------------------------------

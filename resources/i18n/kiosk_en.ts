@@ -27,7 +27,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/keypads.py" line="+101"/>
+        <location filename="../../kiosk/ui/keypads.py" line="+102"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%n of %1 digits entered</numerusform>
@@ -38,7 +38,7 @@
 <context>
     <name>PinScreen</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/screens/entry.py" line="+410"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+437"/>
         <source>%n tries left</source>
         <translation>
             <numerusform>%n try left</numerusform>

@@ -4,7 +4,7 @@
 <context>
     <name>AccountScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+197"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+224"/>
         <source>Nothing typed yet</source>
         <translation>まだ入力されていません</translation>
     </message>
@@ -27,7 +27,7 @@
 <context>
     <name>BusyIndicator</name>
     <message>
-        <location filename="../../kiosk/ui/widgets.py" line="+518"/>
+        <location filename="../../kiosk/ui/widgets.py" line="+551"/>
         <source>Please wait…</source>
         <translation>お待ちください…</translation>
     </message>
@@ -276,7 +276,7 @@
 <context>
     <name>EntryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-214"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-240"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
@@ -1217,10 +1217,10 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+380"/>
+        <location filename="../../kiosk/ui/window.py" line="+322"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
-        <extracomment>Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
+        <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord. Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
         <translation>マイナンバーカード本人確認端末</translation>
     </message>
 </context>
@@ -1236,7 +1236,7 @@
 <context>
     <name>LastTryScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+386"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+412"/>
         <source>Only one PIN try is left</source>
         <translation>暗証番号の入力は残り1回です</translation>
     </message>
@@ -1377,7 +1377,7 @@
 <context>
     <name>OnScreenKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/keypads.py" line="+309"/>
+        <location filename="../../kiosk/ui/keypads.py" line="+312"/>
         <source>On-screen keyboard</source>
         <extracomment>Symbols an account ID may contain in other formats, with the words a screen reader says.</extracomment>
         <translation>画面キーボード</translation>
@@ -1456,7 +1456,7 @@
 <context>
     <name>Operation</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-426"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-452"/>
         <source>Reset my password</source>
         <extracomment>The start screen&apos;s operations, in the order shown.</extracomment>
         <translation>パスワードの再設定</translation>
@@ -1703,7 +1703,7 @@
 <context>
     <name>PinPad</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/keypads.py" line="-225"/>
+        <location filename="../../kiosk/ui/keypads.py" line="-227"/>
         <source>%n of %1 digits entered</source>
         <translation>
             <numerusform>%1桁中%n桁を入力済み</numerusform>
@@ -1748,7 +1748,7 @@
 <context>
     <name>PinScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="+345"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="+371"/>
         <source>Enter the 4-digit PIN for the card information</source>
         <translation>券面事項入力補助用の暗証番号（数字4桁）を入力してください</translation>
     </message>
@@ -1848,9 +1848,8 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="-277"/>
+        <location filename="../../kiosk/ui/unlock.py" line="+46"/>
         <source>Staff unlock</source>
-        <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord.</extracomment>
         <translation>係員による解除</translation>
     </message>
     <message>
@@ -1937,12 +1936,12 @@
 <context>
     <name>StartScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/entry.py" line="-204"/>
+        <location filename="../../kiosk/ui/screens/entry.py" line="-223"/>
         <source>The kiosk cannot reach the server right now. Password reset, multi-factor re-registration and data salvage still work: staff approve here and you get a voucher to finish on your own device once the connection is back. The other operations are unavailable until then.</source>
         <translation>現在、サーバーに接続できません。パスワードの再設定・多要素認証の再登録・データの取り出しは、この窓口で係員が承認し、引換コードをお渡しします。接続の回復後に、ご自分の端末でお手続きを完了してください。そのほかのお手続きは、接続が回復するまでご利用いただけません。</translation>
     </message>
     <message>
-        <location line="+12"/>
+        <location line="+32"/>
         <source>What would you like to do?</source>
         <translation>ご希望のお手続きを選んでください</translation>
     </message>

@@ -49,10 +49,11 @@ def test_a_window_owns_its_language_and_takes_it_away_when_it_shuts_down(
     qtbot.addWidget(japanese)
     assert title_now() == japanese.windowTitle() != TITLE[1]  # installed application-wide
     assert (japanese.locale().name(), japanese.font().family()) == ("ja_JP", "Noto Sans CJK JP")
-    assert (qapp.font(), QLocale()) == (font, default_locale)  # the process's are untouched
+    assert qapp.font() == font  # the process's font is untouched; its default locale, read by
+    assert QLocale().name() == "ja_JP"  # assistive technology, follows the window while it lives
     japanese.unlock_for_shutdown()
     japanese.close()
-    assert title_now() == TITLE[1] and not translated_messages()
+    assert title_now() == TITLE[1] and not translated_messages() and QLocale() == default_locale
 
     english = window("en")  # its translator holds the English plurals only
     qtbot.addWidget(english)

@@ -18,7 +18,7 @@ from kiosk.nfc.connection import TRACE
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard
 from kiosk.ui.runner import QtRunner
-from kiosk.ui.window import StaffUnlockDialog
+from kiosk.ui.unlock import StaffUnlockDialog
 from linkserver.passwords import password_matches
 from tests.helpers.card_reads import assert_read_once, card_reads
 from tests.helpers.server_api import LINKED, NEW_PASSWORD

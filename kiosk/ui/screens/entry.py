@@ -87,6 +87,14 @@ class EntryScreen(Frame):
         super().keyPressEvent(event)
 
 
+def _two_lines(caption: str) -> str:
+    """``caption`` broken in two near its middle: at a space, before a bracket, or between characters."""
+    middle = len(caption) // 2
+    breaks = [i for i, ch in enumerate(caption) if ch in " （("] or [middle]
+    at = min(breaks, key=lambda i: abs(i - middle))
+    return caption[:at].rstrip() + "\n" + caption[at:].lstrip()
+
+
 @screen(Screen.START)
 class StartScreen(EntryScreen):
     """Choose what to do, and the language; says when the kiosk is offline and how the reader is."""
@@ -133,9 +141,14 @@ class StartScreen(EntryScreen):
             button.setEnabled(online or kind in OFFLINE_CAPABLE)
 
     def _arrange(self) -> None:
-        """Two columns of choices while their words fit side by side; one column with larger text."""
-        widest = max(button.sizeHint().width() for button in self.operation_buttons.values())
+        """Two columns of choices while their words fit side by side; one column with larger text,
+        and a caption too long even for one column on two lines."""
         room = self.window().width() - 2 * mm(6) - TOUCH_PX  # the margins, and a scroll bar
+        for kind, button in self.operation_buttons.items():
+            button.setText(operation_title(kind))
+            if button.sizeHint().width() > room:
+                button.setText(_two_lines(operation_title(kind)))
+        widest = max(button.sizeHint().width() for button in self.operation_buttons.values())
         columns = 2 if 2 * widest + self._grid.horizontalSpacing() <= room else 1
         if columns == self._columns:
             return
@@ -154,8 +167,6 @@ class StartScreen(EntryScreen):
         super().retranslate()
         self.title.setText(self.tr("What would you like to do?"))
         self.intro.setText(self.tr("Identity check with your My Number Card. Touch one of the buttons."))
-        for kind, button in self.operation_buttons.items():
-            button.setText(operation_title(kind))
         self._arrange()
         self.reader.retranslate()
         self._show_offline()

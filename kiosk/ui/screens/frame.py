@@ -13,7 +13,8 @@ focus into a part scrolled away brings it into view.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QScroller, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.flow import Intent, View
@@ -58,7 +59,8 @@ class Frame(ScreenWidget):
         outer.addLayout(top)
         self.body_area, content = _body_scroll()
         self.body = QVBoxLayout(content)
-        self.body.setContentsMargins(0, 0, 0, 0)
+        # Room between the controls and the scroll bar, so a focus ring never touches its edge.
+        self.body.setContentsMargins(0, 0, mm(2), 0)
         self.body.setSpacing(mm(2))
         outer.addWidget(self.body_area, 1)
         self.bottom = QHBoxLayout()
@@ -78,7 +80,15 @@ class Frame(ScreenWidget):
         """Scroll the body so that ``widget`` (the focus, wherever it came from) can be seen."""
         content = self.body_area.widget()
         if content is not None and content.isAncestorOf(widget):
+            # The scroll range must be the one of the layout as it is now, not as it was.
+            for _ in range(4):
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
             self.body_area.ensureWidgetVisible(widget, mm(2), mm(2))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # A screen arrived at again starts at its top; the first focus then scrolls into view.
+        self.body_area.verticalScrollBar().setValue(0)
+        super().showEvent(event)
 
     def first_focus(self) -> QWidget | None:
         """The screen's first control below the top row (which comes first in the Tab order)."""
@@ -118,6 +128,18 @@ class Frame(ScreenWidget):
         super().changeEvent(event)
 
 
+class _Body(QWidget):
+    """The scrolled body: as tall as its words need at the width it is given, so the scroll area
+    scrolls instead of squeezing wrapped text (its own height-for-width misses nested columns)."""
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        layout = self.layout()
+        needed = layout.totalHeightForWidth(self.width()) if layout is not None else -1
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+
 def _body_scroll() -> tuple[QScrollArea, QWidget]:
     """The body's scroll area: no frame, a vertical bar only when needed, and a finger can drag it."""
     area = QScrollArea()
@@ -125,7 +147,7 @@ def _body_scroll() -> tuple[QScrollArea, QWidget]:
     area.setWidgetResizable(True)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    content = QWidget()
+    content = _Body()
     content.setAutoFillBackground(False)
     area.setWidget(content)
     QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)
