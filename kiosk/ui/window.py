@@ -249,6 +249,7 @@ class KioskWindow(QMainWindow):
             logger.exception("the %s screen failed to render", view.screen.value)
             self._display_failed(view.screen)
             return
+        self._settle_layouts()  # before the focus scrolls into view, and before anything is drawn
         self._bring_forward(page)
 
     def _bring_forward(self, page: QWidget) -> None:
@@ -334,6 +335,7 @@ class KioskWindow(QMainWindow):
         self.idle_warning.retranslate()  # at once, as the screens beneath it
         if self._unlock_dialog is not None:
             self._unlock_dialog.retranslate()
+        self._settle_layouts()
 
     # -- text size ----------------------------------------------------------------------------------
 
@@ -349,8 +351,11 @@ class KioskWindow(QMainWindow):
         set_text_scale(self, scale)
         self._text_scale = scale
         self._retranslate_screens()  # keys of equal width, measured again
-        # Each layout asks its parent's again in turn: settle them all now, so no screen is drawn
-        # with the old sizes (a layout nests a few deep at most).
+
+    @staticmethod
+    def _settle_layouts() -> None:
+        # After new words or sizes each layout asks its parent's again, one posted event at a
+        # time: settle them all now, so no screen is drawn with the old sizes (they nest a few deep).
         for _ in range(8):
             QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 

@@ -17,7 +17,6 @@ import ipaddress
 import os
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -160,6 +159,7 @@ class Slapd:
     folder: Path
     port: int = field(default_factory=free_port_pair)
     process: subprocess.Popen[bytes] | None = None
+    started: bool = False
 
     @property
     def ldap_url(self) -> str:
@@ -183,14 +183,27 @@ class Slapd:
         subprocess.run([SLAPADD, "-f", str(conf), "-l", str(ldif)], check=True, capture_output=True)
 
     def start(self) -> None:
-        """Start slapd and return once it accepts connections on both ports."""
+        """Start slapd and return once it listens on both ports. The first start takes other
+        ports if another process took these meanwhile; a restart keeps them (clients know them)."""
         assert self.process is None
-        urls = f"{self.ldap_url}/ {self.ldaps_url}/"
-        self.process = subprocess.Popen(
-            [SLAPD, "-f", str(self.folder / "slapd.conf"), "-h", urls, "-d", "0"],
-            stdout=subprocess.DEVNULL, stderr=(self.folder / "slapd.log").open("ab"))
-        for port in (self.port, self.port + 1):
-            wait_listening(port, self.process)
+        for attempt in range(1 if self.started else 5):
+            urls = f"{self.ldap_url}/ {self.ldaps_url}/"
+            self.process = subprocess.Popen(
+                [SLAPD, "-f", str(self.folder / "slapd.conf"), "-h", urls, "-d", "0"],
+                stdout=subprocess.DEVNULL, stderr=(self.folder / "slapd.log").open("ab"))
+            try:
+                for port in (self.port, self.port + 1):
+                    wait_listening(port, self.process)
+            except RuntimeError:
+                self.process.kill()
+                self.process.wait()
+                self.process = None
+                if self.started or attempt == 4:
+                    raise
+                self.port = free_port_pair()
+                continue
+            self.started = True
+            return
 
     def stop(self) -> None:
         if self.process is None:
@@ -200,17 +213,37 @@ class Slapd:
         self.process = None
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on 127.0.0.1:``port`` (from the kernel's TCP table)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        address, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(address.split(":")[1], 16) == port:
+            inodes.add(inode)
+    return inodes
+
+
+def _own_sockets(pid: int) -> set[str]:
+    owned = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                owned.add(target[8:-1])
+    return owned
+
+
 def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    """Until a TCP connection to the port succeeds; fails if slapd exits first."""
+    """Until this slapd (not another test process's, on a port both picked) listens on the port;
+    fails if slapd exits first, as it does when the port was taken."""
     for _ in range(3000):
         if process.poll() is not None:
             raise RuntimeError(f"slapd exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.01)
+        if _listening_inodes(port) & _own_sockets(process.pid):
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.01)
     raise RuntimeError(f"slapd never listened on {port}")
 
 
