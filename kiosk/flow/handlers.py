@@ -27,7 +27,7 @@ from kiosk.flow.view import (
     VoucherIssued,
     result_of,
 )
-from kiosk.linkage import DeviceAuthorization, Operation, OperationKind, OperationStatus
+from kiosk.linkage import DeviceAuthorization, Operation, OperationKind, OperationStatus, ServerRefused
 from kiosk.nfc import CardConnection
 from kiosk.nfc.errors import CardCode, InvalidPinError
 from kiosk.services.errors import OperationError, ServiceCode
@@ -119,6 +119,26 @@ def failed(flow: FlowController, failure: tuple[BaseException, Step]) -> None:
     fail(flow, exc, step)
 
 
+#: How much of the directory's own words the new-password screen shows.
+MAX_REFUSAL = 200
+
+
+def _refused_password(flow: FlowController, exc: BaseException, step: Step) -> bool:
+    """The account directory refused the new password (its policy: history, age, strength): the
+    operation stays approved, and the user chooses another on the new-password screen."""
+    if step is not Step.PASSWORD or not isinstance(exc, ServerRefused) or exc.code != "password_policy":
+        return False
+    if flow.session is None or flow.session.op is None:
+        return False
+    problems = exc.extra.get("problems")
+    rules = tuple(str(p)[:40] for p in problems[:8]) if isinstance(problems, list) else ()
+    reason = exc.extra.get("reason")
+    flow.show(Screen.NEW_PASSWORD, busy=False, password_problems=(), error=None,
+              password_refused=rules or ("directory_refused",),
+              password_refusal=str(reason)[:MAX_REFUSAL] if isinstance(reason, str) and reason else None)
+    return True
+
+
 def fail(flow: FlowController, exc: BaseException, step: Step) -> None:
     """Show a failure: a wrong PIN goes back to its pad, anything else ends the session."""
     code = error_code(exc)
@@ -130,6 +150,8 @@ def fail(flow: FlowController, exc: BaseException, step: Step) -> None:
         assert isinstance(exc, InvalidPinError)
         flow.show(Screen.CARDINFO_PIN, busy=False, cardinfo_tries_left=exc.tries_left, error=code,
                   error_step=step)
+        return
+    if _refused_password(flow, exc, step):
         return
     if isinstance(exc, RosterRefused) and session is not None and session.result is not None:
         # No valid staff credential: nothing was recorded; staff may try again (or cancel).
@@ -417,7 +439,7 @@ def submit_password(flow: FlowController, password: bytearray) -> None:
         return
     assert session.op is not None
     op, operations = session.op, flow.backend.operations
-    flow.show(Screen.WORKING, busy=True, password_problems=())
+    flow.show(Screen.WORKING, busy=True, password_problems=(), password_refused=(), password_refusal=None)
     flow.work(lambda: operations.set_password(op, password), Work.PASSWORD_SET, Step.PASSWORD)
 
 

@@ -76,7 +76,7 @@ RULES: tuple[Rule, ...] = (
     (WAITING,             W.FAILED,            h.failed,           (S.ERROR,)),
     ((S.VERIFYING,),      W.FAILED,            h.failed,           (S.ERROR, S.PIN)),
     ((S.WORKING,),        W.FAILED,            h.failed,           (S.ERROR, S.CARDINFO_PIN,
-                                                                    S.OFFLINE_APPROVAL)),
+                                                                    S.OFFLINE_APPROVAL, S.NEW_PASSWORD)),
 )
 
 

@@ -189,6 +189,9 @@ class View:
     name_on_record: str | None = None
     password_problems: tuple[str, ...] = ()
     password_policy: dict[str, Any] = field(default_factory=dict)
+    #: The account directory refused the password sent (its rule codes, and its own words if any).
+    password_refused: tuple[str, ...] = ()
+    password_refusal: str | None = None
     #: What the user takes away (the done screen's outcome).
     result: Result | None = None
     error: str | None = None

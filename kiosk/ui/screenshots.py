@@ -160,6 +160,9 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
                                password_problems=("too_short", "too_few_classes"))
     yield "new_password-ok", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                   password_policy=dict(DEFAULT_POLICY))
+    yield "new_password-refused", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
+                                       password_policy=dict(DEFAULT_POLICY), password_refused=("in_history",),
+                                       password_refusal="Password is in history of old passwords")
     yield "working", view(Screen.WORKING, operation="password_reset", account=masked, busy=True)
 
 

@@ -259,6 +259,10 @@ class KioskWindow(QMainWindow):
             # field to type in, the first choice), not with a widget of the screen just hidden.
             first = page.first_focus() if isinstance(page, ScreenWidget) else None
             (first or page).setFocus(Qt.FocusReason.OtherFocusReason)
+            focus = QApplication.focusWidget()
+            if isinstance(page, ScreenWidget) and focus is not None:
+                self._settle_layouts()
+                page.bring_into_view(focus)  # once the new screen has its final layout
 
     def _dispatch(self, name: str, argument: object) -> None:
         """A screen's intent, handed to the controller's table (never a crash)."""

@@ -1217,7 +1217,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+322"/>
+        <location filename="../../kiosk/ui/window.py" line="+323"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord. Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1264,7 +1264,7 @@
 <context>
     <name>NewPasswordScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="+273"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="+275"/>
         <source>Choose your new password</source>
         <translation>新しいパスワードを決めてください</translation>
     </message>
@@ -1294,7 +1294,42 @@
         <translation>パスワードを設定</translation>
     </message>
     <message>
-        <location line="+29"/>
+        <location line="+21"/>
+        <source>You have used this password before. Choose one you have not used.</source>
+        <translation>このパスワードは以前に使われています。使ったことのないパスワードを選んでください。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The password was changed too recently to change it again now. Please ask a staff member.</source>
+        <translation>パスワードは最近変更されたばかりのため、今は変更できません。係員にお声がけください。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The password is shorter than the directory allows.</source>
+        <translation>パスワードが、アカウント管理システムで認められている長さより短いです。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The password is too easy to guess.</source>
+        <translation>パスワードが推測されやすすぎます。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>It does not meet the university&apos;s password rules.</source>
+        <translation>大学のパスワード規則を満たしていません。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The university&apos;s account directory did not accept this password.</source>
+        <translation>大学のアカウント管理システムがこのパスワードを受け付けませんでした。</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>(The directory says: %1)</source>
+        <translation>（システムからのメッセージ：%1）</translation>
+    </message>
+    <message>
+        <location line="+20"/>
         <source>done</source>
         <translation>達成</translation>
     </message>
@@ -1490,7 +1525,7 @@
 <context>
     <name>PasswordKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="-150"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="-175"/>
         <source>On-screen keyboard for the password</source>
         <translation>パスワード用の画面キーボード</translation>
     </message>

@@ -283,18 +283,6 @@ def _bad_account() -> None:
         assert (kiosk.screen, kiosk.view.error) == (Screen.ACCOUNT, FlowCode.INVALID_ACCOUNT)
 
 
-@case("text size/larger text holds through the session, and idle returns the normal size")
-def _larger_text() -> None:
-    kiosk = Kiosk().do(Intent.SET_LARGE_TEXT, True)
-    assert kiosk.view.large_text is True
-    kiosk.do(Intent.CHOOSE, K.MFA_RESET.value).do(Intent.CANCEL)
-    assert (kiosk.screen, kiosk.view.large_text) == (Screen.START, True)
-    kiosk.do(Intent.CHOOSE, K.MFA_RESET.value).do(Intent.IDLE_TIMEOUT)
-    assert (kiosk.screen, kiosk.view.large_text) == (Screen.START, False)
-    kiosk.do(Intent.SET_LARGE_TEXT, True).do(Intent.SET_LARGE_TEXT, False)
-    assert kiosk.view.large_text is False
-
-
 @case("refusal/an unknown operation or language")
 def _unknown_values() -> None:
     kiosk = Kiosk()
@@ -587,3 +575,7 @@ for _point in FAILURE_POINTS:
         CASES[f"error/{_point}/{_code or 'unexpected'}"] = _fails(_point, _code)
 CASES["error/PIN verified/wrong PIN"] = _wrong_pin("PIN verified", Screen.PIN)
 CASES["error/name read/wrong PIN"] = _wrong_pin("name read", Screen.CARDINFO_PIN)
+
+
+# The cases of the larger text and of a password the directory refuses live beside this module.
+from tests.fast import cases_text_and_password  # noqa: E402,F401  (registers its cases)

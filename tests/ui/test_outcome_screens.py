@@ -313,6 +313,24 @@ def test_set_waits_for_the_flows_judgement_of_the_latest_edit(
     assert [name for name, _ in intents] == ["password_changed"]
 
 
+def test_a_password_the_directory_refused_is_explained_with_its_own_words(
+        password_page: tuple[NewPasswordScreen, Intents]) -> None:
+    page, _ = password_page
+    assert not page.refused.isVisibleTo(page)
+    refused = {"password_policy": POLICY, "password_refused": ("in_history",),
+               "password_refusal": "Password is in history of old passwords"}
+    page.render(view(Screen.NEW_PASSWORD, **refused))
+    said = page.refused.text()
+    assert page.refused.isVisibleTo(page) and page.refused.icon.kind == "no"
+    assert "did not accept" in said and "used this password before" in said
+    assert "Password is in history of old passwords" in said and said in page.refused.accessibleName()
+    page.render(view(Screen.NEW_PASSWORD, **{**refused, "password_refused": ("something_new",),
+                                               "password_refusal": None}))
+    assert "password rules" in page.refused.text() and "says" not in page.refused.text()
+    page.render(view(Screen.NEW_PASSWORD, password_policy=POLICY))
+    assert not page.refused.isVisibleTo(page)
+
+
 def test_typing_updates_the_flow_and_the_set_button(password_page: tuple[NewPasswordScreen, Intents],
                                                      qtbot: QtBot) -> None:
     page, intents = password_page

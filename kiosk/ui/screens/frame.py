@@ -13,9 +13,20 @@ focus into a part scrolled away brings it into view.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QScroller, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QScrollArea,
+    QScroller,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.flow import Intent, View
 from kiosk.ui.base import ScreenWidget
@@ -46,17 +57,18 @@ class Frame(ScreenWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(mm(6), mm(4), mm(6), mm(4))
         outer.setSpacing(mm(2))
-        top = QHBoxLayout()
+        self._top = QHBoxLayout()
         self.title = label(TITLE_PT, bold=True)
-        top.addWidget(self.title, 1)
+        self._title_in_body = False
+        self._top.addWidget(self.title, 1)
         corner = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight
         self.text_size = TextSizeToggle()
         self.text_size.chosen.connect(self._set_large_text)
-        top.addWidget(self.text_size, 0, corner)
+        self._top.addWidget(self.text_size, 0, corner)
         self.languages = LanguageSwitch()
         self.languages.chosen.connect(self._set_language)
-        top.addWidget(self.languages, 0, corner)
-        outer.addLayout(top)
+        self._top.addWidget(self.languages, 0, corner)
+        outer.addLayout(self._top)
         self.body_area, content = _body_scroll()
         self.body = QVBoxLayout(content)
         # Room between the controls and the scroll bar, so a focus ring never touches its edge.
@@ -66,6 +78,8 @@ class Frame(ScreenWidget):
         self.bottom = QHBoxLayout()
         self.bottom.setSpacing(mm(6))
         outer.addLayout(self.bottom)
+        self.title.installEventFilter(_OnResize(self._place_title, self))
+        self.body_area.verticalScrollBar().rangeChanged.connect(self._keep_focus_in_view)
 
     def action(self, name: str | None = None, argument: object = None) -> BigButton:
         """A bottom-row button; with ``name``, it emits that intent (with ``argument``) when pressed."""
@@ -76,6 +90,31 @@ class Frame(ScreenWidget):
             button.clicked.connect(lambda _checked=False: self.emit_intent(name, argument))
         return button
 
+    def _place_title(self) -> None:
+        """The title beside "larger text" and the language while it takes two lines there at most;
+        with text so large that it would stand in a narrow column, it heads the scrolled body."""
+        outer = self.layout()
+        if outer is None:
+            return
+        margins = outer.contentsMargins()
+        controls = self.text_size.sizeHint().width() + self.languages.sizeHint().width()
+        beside = self.width() - margins.left() - margins.right() - controls - 2 * self._top.spacing()
+        lines = self.title.heightForWidth(max(beside, 1)) / max(1, self.title.fontMetrics().lineSpacing())
+        in_body = lines > 2.5
+        if in_body == self._title_in_body:
+            return
+        self._title_in_body = in_body
+        if in_body:
+            self._top.removeWidget(self.title)
+            self.body.insertWidget(0, self.title)
+        else:
+            self.body.removeWidget(self.title)
+            self._top.insertWidget(0, self.title, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._place_title()
+        super().resizeEvent(event)
+
     def bring_into_view(self, widget: QWidget) -> None:
         """Scroll the body so that ``widget`` (the focus, wherever it came from) can be seen."""
         content = self.body_area.widget()
@@ -84,6 +123,14 @@ class Frame(ScreenWidget):
             for _ in range(4):
                 QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
             self.body_area.ensureWidgetVisible(widget, mm(2), mm(2))
+
+    def _keep_focus_in_view(self, _low: int, _high: int) -> None:
+        # The body grew or shrank (the title joined it, a font settled, a message appeared): the
+        # control with the focus stays in view. A finger's own scrolling changes no range.
+        focus = QApplication.focusWidget()
+        content = self.body_area.widget()
+        if focus is not None and content is not None and content.isAncestorOf(focus):
+            self.body_area.ensureWidgetVisible(focus, mm(2), mm(2))
 
     def showEvent(self, event: QShowEvent) -> None:
         # A screen arrived at again starts at its top; the first focus then scrolls into view.
@@ -126,6 +173,19 @@ class Frame(ScreenWidget):
                 and not self.retranslated_by_owner):
             self.retranslate()
         super().changeEvent(event)
+
+
+class _OnResize(QObject):
+    """Calls ``react`` whenever the widget it watches is resized (the title: its height follows its words)."""
+
+    def __init__(self, react: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._react = react
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self._react()
+        return False
 
 
 class _Body(QWidget):

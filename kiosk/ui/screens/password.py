@@ -251,8 +251,10 @@ class NewPasswordScreen(Frame):
         self.class_rule = _Rule()
         self.charset_rule = _Rule()
         self.other_problems = Notice("no")
+        self.refused = Notice("no")
         self.keyboard = PasswordKeyboard(self.field)
         self.body.addWidget(self.intro)
+        self.body.addWidget(self.refused)
         self.body.addWidget(self.field)
         for rule in (self.length_rule, self.class_rule, self.charset_rule):
             self.body.addWidget(rule)
@@ -286,7 +288,30 @@ class NewPasswordScreen(Frame):
         maximum = self._policy_number("max_length", 64)
         if self.field.maxLength() != maximum:
             self.field.setMaxLength(maximum)
+        self._show_refusal()
         self._show_rules()
+
+    def _show_refusal(self) -> None:
+        """Why the university's directory refused the password just sent, in the screen's language,
+        with the directory's own words after it when it gave some."""
+        view = self.view
+        if view is None or not view.password_refused:
+            self.refused.set_message("")
+            return
+        words = {
+            "in_history": self.tr("You have used this password before. Choose one you have not used."),
+            "too_young": self.tr("The password was changed too recently to change it again now. "
+                                 "Please ask a staff member."),
+            "too_short": self.tr("The password is shorter than the directory allows."),
+            "too_weak": self.tr("The password is too easy to guess."),
+        }
+        reasons = [words.get(rule, self.tr("It does not meet the university's password rules."))
+                   for rule in dict.fromkeys(view.password_refused)]
+        text = self.tr("The university's account directory did not accept this password.") + "\n" \
+            + " ".join(dict.fromkeys(reasons))
+        if view.password_refusal:
+            text += "\n" + fill(self.tr("(The directory says: %1)"), view.password_refusal)
+        self.refused.set_message(text, "no")
 
     def _policy_number(self, key: str, default: int) -> int:
         policy = self.view.password_policy if self.view is not None else {}
