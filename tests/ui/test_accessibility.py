@@ -234,3 +234,12 @@ def test_a_language_switch_keeps_its_own_size(qapp: QApplication) -> None:
     for button in switch.buttons.values():
         assert button.minimumHeight() >= TOUCH_PX and button.minimumWidth() >= TOUCH_PX
     switch.deleteLater()
+
+
+def test_the_scrolled_body_is_white_paper_as_the_frame_around_it(window: KioskWindow) -> None:
+    """The body's own background, not the style's grey: text contrast is measured against white."""
+    window.show_view(view_of("pin"))
+    viewport = frame(window).body_area.viewport()
+    corner = viewport.mapTo(window, QPoint(4, viewport.height() - 4))  # below the words, left of the pad
+    image = window.grab().toImage()
+    assert image.pixelColor(corner).name() == "#ffffff"

@@ -192,6 +192,11 @@ class _Body(QWidget):
     """The scrolled body: as tall as its words need at the width it is given, so the scroll area
     scrolls instead of squeezing wrapped text (its own height-for-width misses nested columns)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # A QWidget subclass paints the style sheet's background (white paper) only when asked to.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         layout = self.layout()
