@@ -9,17 +9,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from linkserver.configread import ConfigError, TableReader
 from linkserver.passwords import PasswordPolicy
 
-
-class ConfigError(ValueError):
-    """A setting is missing or wrong; the message names the key and the file."""
+_Reader = TableReader
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -166,88 +165,6 @@ def _network(value: object) -> str | None:
         return None
 
 
-class _Reader:
-    """Typed access to one TOML table, with errors naming the key and the file."""
-
-    def __init__(self, data: dict[str, Any], table: str, source: Path) -> None:
-        self._data = data.get(table, {})
-        self._table = table
-        self._source = source
-        self._seen: set[str] = set()
-        if not isinstance(self._data, dict):
-            raise ConfigError(f"{source}: [{table}] must be a table")
-
-    def _fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self._source}: {self._table}.{key} {problem}")
-
-    def _get(self, key: str, kind: type, default: Any, required: bool) -> Any:
-        self._seen.add(key)
-        if key not in self._data:
-            if required:
-                raise self._fail(key, "is missing")
-            return default
-        value = self._data[key]
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self._fail(key, f"must be an integer, not {value!r}")
-        if not isinstance(value, kind):
-            raise self._fail(key, f"must be a {kind.__name__}, not {value!r}")
-        return value
-
-    def text(self, key: str, default: str | None = None, required: bool = False) -> Any:
-        return self._get(key, str, default, required)
-
-    def number(self, key: str, default: int, low: int = 1, high: int = 10**9) -> int:
-        value: int = self._get(key, int, default, False)
-        if not low <= value <= high:
-            raise self._fail(key, f"must be between {low} and {high}, not {value}")
-        return value
-
-    def items(self, key: str, check: Callable[[object], str | None], what: str) -> tuple[str, ...]:
-        """A list whose every item ``check`` accepts (returning it in its usual form); may be absent."""
-        value = self._get(key, list, [], False)
-        if key in self._data and not value:
-            raise self._fail(key, "must list at least one item (leave it out for the default)")
-        result = []
-        for item in value:
-            checked = check(item)
-            if checked is None:
-                raise self._fail(key, f"must list {what}, not {item!r}")
-            result.append(checked)
-        return tuple(result)
-
-    def flag(self, key: str, default: bool) -> bool:
-        value: bool = self._get(key, bool, default, False)
-        return value
-
-    def path(self, key: str, required: bool = False, must_exist: bool = True) -> Path | None:
-        value: str | None = self.text(key, required=required)
-        if value is None:
-            return None
-        resolved = (self._source.parent / value).resolve()
-        if must_exist and not resolved.is_file():
-            raise self._fail(key, f"names {resolved}, which is not a readable file")
-        return resolved
-
-    def paths(self, key: str, required: bool = False) -> tuple[Path, ...]:
-        value = self._get(key, list, [], required)
-        if required and not value:
-            raise self._fail(key, "must list at least one file")
-        result = []
-        for item in value:
-            if not isinstance(item, str):
-                raise self._fail(key, f"must list file names, not {item!r}")
-            resolved = (self._source.parent / item).resolve()
-            if not resolved.is_file():
-                raise self._fail(key, f"names {resolved}, which is not a readable file")
-            result.append(resolved)
-        return tuple(result)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            raise self._fail(unknown[0], "is not a known setting (a typo?)")
-
-
 KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory"}
 #: The audit key's shortest length, in bytes.
 MIN_AUDIT_KEY_BYTES = 32
@@ -299,24 +216,24 @@ def _directory_settings(data: dict[str, Any], source: Path) -> LdapSettings | No
     table = _Reader(data, "directory", source)
     backend = table.text("backend", default="sql")
     if backend not in ("sql", "ldap"):
-        raise table._fail("backend", f"must be \"sql\" or \"ldap\", not {backend!r}")
+        raise table.fail("backend", f"must be \"sql\" or \"ldap\", not {backend!r}")
     if backend == "sql":
         table.finish()
         return None
     url = table.text("url", required=True)
     start_tls = table.flag("start_tls", False)
     if not (url.startswith("ldaps://") or (url.startswith("ldap://") and start_tls)):
-        raise table._fail("url", f"must be ldaps://, or ldap:// with start_tls = true, not {url!r}")
+        raise table.fail("url", f"must be ldaps://, or ldap:// with start_tls = true, not {url!r}")
     base = LdapSettings("", Path(), "", Path(), "")
     names = ("account_attribute", "name_ja_attribute", "name_en_attribute", "mail_attribute",
              "left_at_attribute")
     attributes = {name: table.text(name, default=getattr(base, name)) for name in names}
     for name, value in attributes.items():
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*", value):
-            raise table._fail(name, f"must be an attribute name, not {value!r}")
+            raise table.fail(name, f"must be an attribute name, not {value!r}")
     mode = table.text("password_mode", default=base.password_mode)
     if mode not in PASSWORD_MODES:
-        raise table._fail("password_mode", f"must be one of {', '.join(PASSWORD_MODES)}, not {mode!r}")
+        raise table.fail("password_mode", f"must be one of {', '.join(PASSWORD_MODES)}, not {mode!r}")
     settings = LdapSettings(
         url=url, start_tls=start_tls, ca_file=table.path("ca_file", required=True),  # type: ignore[arg-type]
         bind_dn=table.text("bind_dn", required=True),
