@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
     check.add_argument("--config", type=Path, required=True, dest="sub_config")
+    backends = commands.add_parser("check-backends",
+                                   help="bind to the directory, log in to the MFA server and connect to "
+                                        "the mail server, saying for each what was found (changes nothing)")
+    backends.add_argument("--config", type=Path, required=True, dest="sub_config")
     staffcli.add_parsers(commands)
     shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English as "
                                                     "PNG (PAGE-LANG.png), from the demo, for review")
@@ -85,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             written = take(args.out, args.hierarchy)
             print(f"wrote {len(written)} screenshots into {args.out}")
             return 0
+        if args.command == "check-backends":
+            return _check_backends(args)
         return _admin(args)
     except ConfigError as exc:
         print(f"kiosk-linkserver: {exc}", file=sys.stderr)
@@ -92,6 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"kiosk-linkserver: {exc}", file=sys.stderr)
         return 1
+
+
+def _check_backends(args: argparse.Namespace) -> int:
+    """Exit 0 when every backend can be used, 3 when one cannot (each said on its own line)."""
+    from linkserver.backends import check_backends
+
+    findings = check_backends(load_settings(args.sub_config))
+    for finding in findings:
+        print(finding.line(), file=sys.stdout if finding.ok else sys.stderr)
+    return 0 if all(finding.ok for finding in findings) else 3
 
 
 def _admin(args: argparse.Namespace) -> int:

@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 BACKEND_OF_CODE = {"directory_unavailable": "directory", "mfa_unavailable": "mfa"}
 
 
+class BackendDown(Exception):
+    """A backend cannot be used, found by ``check-backends``; the message says why, in words."""
+
+
 def backend_down(exc: ApiError) -> str | None:
     """The backend an error says was unreachable, or None for any other error."""
     return BACKEND_OF_CODE.get(str(exc.code))
