@@ -259,3 +259,15 @@ def account_tables() -> Iterator[Session]:
 
 def available() -> bool:
     return shutil.which(SLAPD) is not None and shutil.which(SLAPADD) is not None
+
+
+@contextlib.contextmanager
+def started(folder: Path) -> Iterator[Slapd]:
+    """A slapd prepared in ``folder`` and running until the block ends."""
+    server = Slapd(folder)
+    server.prepare()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -12,18 +12,15 @@ import pytest
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.cli import main
 from linkserver.demo import prepare_demo
-from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, available
+from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, available, started
 
 pytestmark = pytest.mark.skipif(not available(), reason="Debian's slapd is not installed (scripts/setup)")
 
 
 @pytest.fixture(scope="module")
 def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    server = Slapd(tmp_path_factory.mktemp("slapd"))
-    server.prepare()
-    server.start()
-    yield server
-    server.stop()
+    with started(tmp_path_factory.mktemp("slapd")) as server:
+        yield server
 
 
 def config_for(tmp_path: Path, hierarchy: TestHierarchy, slapd: Slapd | None, *,
@@ -58,7 +55,8 @@ def test_a_reachable_directory_is_reported_with_what_was_found(
         slapd: Slapd, hierarchy: TestHierarchy, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = check(config_for(tmp_path, hierarchy, slapd), capsys)
     assert code == 0, err
-    assert f"directory: ok: LDAP at {slapd.ldaps_url} over LDAPS: bound as {SERVICE_DN}, {PEOPLE} found" in out
+    found = f"LDAP at {slapd.ldaps_url} over LDAPS: bound as {SERVICE_DN}, {PEOPLE} found"
+    assert f"directory: ok: {found}" in out
     assert (slapd.folder / "service.password").read_text("utf-8").strip() not in out + err
 
 

@@ -30,7 +30,7 @@ from linkserver.models import Account, AuditEntry, Operation
 from linkserver.operations import OperationService
 from tests.helpers.linkage_client import LINKED, ROOMY, card_verification, config_for, staff_decides
 from tests.helpers.server_api import verified
-from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, make_tls
+from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, make_tls, started
 from tests.linkserver.console_parts import ConsoleUser, seat_staff
 from tests.linkserver.helpers import LiveServer, live_server
 
@@ -41,11 +41,8 @@ NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    server = Slapd(tmp_path_factory.mktemp("slapd"))
-    server.prepare()
-    server.start()
-    yield server
-    server.stop()
+    with started(tmp_path_factory.mktemp("slapd")) as server:
+        yield server
 
 
 @pytest.fixture
