@@ -163,6 +163,9 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "new_password-refused", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                        password_policy=dict(DEFAULT_POLICY), password_refused=("in_history",),
                                        password_refusal="Password is in history of old passwords")
+    yield "new_password-directory_down", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
+                                              password_policy=dict(DEFAULT_POLICY),
+                                              password_refused=("directory_unavailable",))
     yield "working", view(Screen.WORKING, operation="password_reset", account=masked, busy=True)
 
 

@@ -1217,7 +1217,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+323"/>
+        <location filename="../../kiosk/ui/window.py" line="+327"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord. Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1294,7 +1294,12 @@
         <translation>パスワードを設定</translation>
     </message>
     <message>
-        <location line="+21"/>
+        <location line="+22"/>
+        <source>The university&apos;s account directory did not answer, so your password was not changed. Your request is still approved: please wait a moment, then type your new password again and press &quot;Set password&quot;.</source>
+        <translation>大学のアカウントのディレクトリが応答しなかったため、パスワードは変更されていません。申請は承認されたままです。少し待ってから、新しいパスワードをもう一度入力して「パスワードを設定」を押してください。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>You have used this password before. Choose one you have not used.</source>
         <translation>このパスワードは以前に使われています。使ったことのないパスワードを選んでください。</translation>
     </message>
@@ -1525,7 +1530,7 @@
 <context>
     <name>PasswordKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="-175"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="-181"/>
         <source>On-screen keyboard for the password</source>
         <translation>パスワード用の画面キーボード</translation>
     </message>
