@@ -271,3 +271,19 @@ def started(folder: Path) -> Iterator[Slapd]:
         yield server
     finally:
         server.stop()
+
+
+def binds(slapd: Slapd, uid: str, password: str) -> bool:
+    """Whether the user can bind with ``password``, on a connection of the test's own."""
+    import ldap  # python-ldap: only where a directory test runs
+
+    conn = ldap.initialize(slapd.ldaps_url)
+    conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(slapd.ca_file))
+    conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+    try:
+        conn.simple_bind_s(f"uid={uid},{PEOPLE}", password)
+        return True
+    except ldap.INVALID_CREDENTIALS:
+        return False
+    finally:
+        conn.unbind_s()

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import ldap
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +29,7 @@ from linkserver.models import Account, AuditEntry, Operation
 from linkserver.operations import OperationService
 from tests.helpers.linkage_client import LINKED, ROOMY, card_verification, config_for, staff_decides
 from tests.helpers.server_api import verified
-from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, make_tls, started
+from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, binds, make_tls, started
 from tests.linkserver.console_parts import ConsoleUser, seat_staff
 from tests.linkserver.helpers import LiveServer, live_server
 
@@ -73,20 +72,6 @@ def directory(running: Slapd) -> Iterator[LdapDirectory]:
 def session() -> Iterator[Session]:
     with account_tables() as tables:
         yield tables
-
-
-def binds(slapd: Slapd, uid: str, password: str) -> bool:
-    """Whether the user can bind with ``password``, on a connection of the test's own."""
-    conn = ldap.initialize(slapd.ldaps_url)
-    conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(slapd.ca_file))
-    conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
-    try:
-        conn.simple_bind_s(f"uid={uid},{PEOPLE}", password)
-        return True
-    except ldap.INVALID_CREDENTIALS:
-        return False
-    finally:
-        conn.unbind_s()
 
 
 def refusal(call: object) -> ApiError:
