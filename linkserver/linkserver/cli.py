@@ -7,11 +7,14 @@ import logging
 import logging.config
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from linkserver import staffcli
 from linkserver.config import ConfigError, load_settings
@@ -95,6 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kiosk-linkserver: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        source = getattr(args, "sub_config", None) or args.config or "the demo's settings"
+        reason = str(exc.orig).strip().split("\n")[0] if exc.orig is not None else type(exc).__name__
+        print(f"kiosk-linkserver: {source}: server.database_url: the database cannot be used ({reason}); "
+              "check that the database server runs and that the URL, user and password are right",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"kiosk-linkserver: {exc}", file=sys.stderr)
         return 1
@@ -157,6 +167,19 @@ def _report_audit(check: Any, db: Any, checkpoint_error: type[Exception]) -> int
     return 0
 
 
+def _exit_on_signals() -> None:
+    """SIGTERM and SIGHUP end the process by SystemExit, so ``finally`` blocks run.
+
+    uvicorn handles both while it serves, and raises the signal again once it has stopped; with
+    the default action the process would then die before removing the demo's temporary folder.
+    """
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, leave)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -169,6 +192,10 @@ def _serve(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         print("kiosk-linkserver: --workers must be between 1 and 64", file=sys.stderr)
         return 2
+    if args.hierarchy is not None and not args.demo:
+        print("kiosk-linkserver: --hierarchy is the demo's test hierarchy: give it with --demo only",
+              file=sys.stderr)
+        return 2
     temporary: Path | None = None
     if args.demo:
         from linkserver.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, desk_sign_in, prepare_demo
@@ -176,6 +203,7 @@ def _serve(args: argparse.Namespace) -> int:
         state = args.state
         if state is None:
             temporary = state = Path(tempfile.mkdtemp(prefix="kiosk-linkserver-demo-"))
+            _exit_on_signals()  # so that the temporary folder, with its private keys, is removed
         setup = prepare_demo(state, args.hierarchy, issuer=f"http://{args.host}:{args.port}")
         settings, config_path = setup.settings, setup.config_path
         print(f"demo state in {state}\n"

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from linkserver.configread import ConfigError, TableReader
 from linkserver.passwords import PasswordPolicy
+from linkserver.settingsfiles import check_file
 
 _Reader = TableReader
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -166,8 +167,6 @@ def _network(value: object) -> str | None:
 
 
 KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory"}
-#: The audit key's shortest length, in bytes.
-MIN_AUDIT_KEY_BYTES = 32
 
 
 def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
@@ -195,9 +194,7 @@ def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
 def _audit_settings(data: dict[str, Any], source: Path, key_file: Path | None) -> AuditSettings:
     """The [audit] table, with the audit key named in [secrets] (at least 32 bytes)."""
     assert key_file is not None
-    if len(key_file.read_bytes().strip()) < MIN_AUDIT_KEY_BYTES:
-        raise ConfigError(f"{source}: secrets.audit_key_file names {key_file}, which holds fewer than "
-                          f"{MIN_AUDIT_KEY_BYTES} bytes")
+    check_file(source, "secrets.audit_key_file", key_file, "secret")
     table = _Reader(data, "audit", source)
     default = source.parent / "audit-checkpoints.jsonl"
     checkpoints = table.path("checkpoint_file", must_exist=False) or default
@@ -245,16 +242,38 @@ def _directory_settings(data: dict[str, Any], source: Path) -> LdapSettings | No
     return settings
 
 
+def _database_url(value: str, source: Path) -> str:
+    """The database URL, a SQLite file's path resolved against the settings file; ConfigError for a
+    URL that is not one, names another database, or a SQLite file in a folder that does not exist."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "such as sqlite:///linkserver.db or postgresql://kiosk@db.example.ac.jp/kiosk"
+    try:
+        backend = make_url(value).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{source}: server.database_url must be a database URL {example}, "
+                          f"not {value!r}") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{source}: server.database_url names a {backend} database; the server runs on "
+                          f"SQLite or PostgreSQL ({example})")
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        value = "sqlite:///" + str((source.parent / value.removeprefix("sqlite:///")).resolve())
+    if value.startswith("sqlite:////"):
+        folder = Path(value.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise ConfigError(f"{source}: server.database_url names a SQLite file in {folder}, which is not "
+                              "a folder: create it, or name another")
+    return value
+
+
 def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
     """The [server] table's settings, by their names in ``Settings``."""
     server = _Reader(data, "server", source)
     issuer = server.text("issuer", required=True)
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", issuer):
         raise ConfigError(f"{source}: server.issuer must be an http(s) URL, not {issuer!r}")
-    database_url = server.text("database_url", default="sqlite:///linkserver.db")
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        relative = database_url.removeprefix("sqlite:///")
-        database_url = "sqlite:///" + str((source.parent / relative).resolve())
+    database_url = _database_url(server.text("database_url", default="sqlite:///linkserver.db"), source)
     settings = {
         "issuer": issuer, "database_url": database_url,
         "allowed_hosts": server.items("allowed_hosts", _host_name,
@@ -291,10 +310,20 @@ def load_settings(path: Path | str) -> Settings:
         raise ConfigError(f"{source}: jpki needs crl_files or ocsp_url: revocation is always checked")
     jpki.finish()
 
+    for anchor in anchors:
+        check_file(source, "jpki.trust_anchors", anchor, "certificates")
+    for crl in crl_files:
+        check_file(source, "jpki.crl_files", crl, "crl")
+
     secrets = _Reader(data, "secrets", source)
     ppid_secret = secrets.path("ppid_secret_file", required=True)
     signing_key = secrets.path("signing_key_file", required=True)
     sealing_key = secrets.path("sealing_key_file", required=True)
+    for key, named, kind in (("ppid_secret_file", ppid_secret, "secret"), ("signing_key_file", signing_key,
+                                                                            "ec_key"),
+                             ("sealing_key_file", sealing_key, "ec_key")):
+        assert named is not None
+        check_file(source, f"secrets.{key}", named, kind)
     audit = _audit_settings(data, source, secrets.path("audit_key_file", required=True))
     secrets.finish()
 
