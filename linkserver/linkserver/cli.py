@@ -56,8 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--public-key", type=Path, required=True,
                           help="PEM public key (RSA ≥ 2048 or EC P-256)")
     register.add_argument("--scope", action="append", dest="scopes",
-                          help="a scope to grant (repeat; default: verify, operate, offline)")
+                          help="a scope to grant (repeat; default: a new client verify, operate, offline; "
+                               "a re-keyed one keeps its scopes)")
     register.add_argument("--replace", action="store_true", help="re-key an existing client")
+
+    clients = commands.add_parser("clients", help="list the registered kiosk and staff clients, or "
+                                                  "revoke or enable one (its tokens stop within a second)")
+    clients.add_argument("action", choices=["list", "revoke", "enable"])
+    clients.add_argument("client_id", nargs="?", help="the client to revoke or enable")
+    clients.add_argument("--config", type=Path, required=True, dest="sub_config")
 
     renewals = commands.add_parser("import-renewals",
                                    help="import the JPKI platform's old/new serial pairs (CSV)")
@@ -124,7 +131,6 @@ def _admin(args: argparse.Namespace) -> int:
     from linkserver.admin import check_audit, import_renewals, register_client
     from linkserver.anchor import CheckpointError, open_database
     from linkserver.ppid import load_renewals_csv
-    from linkserver.tokens import DEFAULT_KIOSK_SCOPES
 
     settings = load_settings(args.sub_config)
     db = open_database(settings)
@@ -133,18 +139,42 @@ def _admin(args: argparse.Namespace) -> int:
         if args.command == "migrate":
             print("the database schema is up to date")
         elif args.command == "register-kiosk":
-            client = register_client(db, args.client_id, args.public_key.read_bytes(),
-                                     args.scopes or DEFAULT_KIOSK_SCOPES, replace=args.replace)
+            client = register_client(db, args.client_id, args.public_key.read_bytes(), args.scopes,
+                                     replace=args.replace)
             print(f"registered {client.client_id} with scopes: {client.scopes}")
         elif args.command == "import-renewals":
             added = import_renewals(db, load_renewals_csv(args.csv))
             print(f"imported {added} new renewal pair(s); restart the server to use them")
+        elif args.command == "clients":
+            return _clients(db, args)
         elif args.command == "check-audit":
             return _report_audit(check_audit, db, CheckpointError)
         elif args.command in ("staff", "counter"):
             return staffcli.run(args, staffcli.directory_for(db, settings))
     finally:
         db.dispose()
+    return 0
+
+
+def _clients(db: Any, args: argparse.Namespace) -> int:
+    from linkserver.admin import list_clients, set_client_enabled
+
+    if args.action == "list":
+        for client in list_clients(db):
+            state = "enabled" if client.enabled else "REVOKED"
+            print(f"{client.client_id:<32} {state:<8} {client.counter_id or '-':<16} {client.scopes}")
+        return 0
+    if not args.client_id:
+        print(f"kiosk-linkserver: clients {args.action} needs the client's ID", file=sys.stderr)
+        return 2
+    enable = args.action == "enable"
+    try:
+        changed = set_client_enabled(db, args.client_id, enable, by=f"kiosk-linkserver clients {args.action}")
+    except LookupError as exc:
+        print(f"kiosk-linkserver: {exc.args[0]}", file=sys.stderr)
+        return 1
+    done = "enabled" if enable else "revoked: its tokens stop working within a second"
+    print(f"{args.client_id} {done}" if changed else f"{args.client_id} was already {args.action}d")
     return 0
 
 
