@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import logging.config
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -26,12 +28,37 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8470
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+EXIT_CODES = """exit codes:
+  0    done
+  1    the command could not do it (the message says why)
+  2    a wrong option, setting, settings file or state folder (the message names it)
+  3    check-audit: the audit chain is broken; check-backends: a backend cannot be used
+  4    check-audit: the chain was cut short or rewritten (it disagrees with its checkpoints)
+  5    the port to serve on is taken
+  130  interrupted"""
+#: The exit code when the port to serve on is taken.
+PORT_TAKEN = 5
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kiosk-linkserver")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiosk-linkserver",
         description="The reference linkage server for the My Number Card help-desk kiosk.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, help="serve with this TOML configuration file")
+    parser.add_argument("--version", action="version", version=f"kiosk-linkserver {_version()}")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="the server's settings (TOML): serve with them, or the settings a command uses")
     parser.add_argument("--demo", action="store_true",
                         help="serve the demo: the simulated card's test hierarchy, demo accounts and clients")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
@@ -43,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--state", type=Path,
                         help="the demo's folder for keys, configuration and database (default: a new "
                              "temporary folder, removed on exit)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default="info", choices=LOG_LEVELS,
+                        help="how much the server logs (default info)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
@@ -52,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     register = commands.add_parser("register-kiosk",
                                    help="register a kiosk (or staff) client from its public key")
     register.add_argument("--config", type=Path, required=True, dest="sub_config")
-    register.add_argument("--client-id", required=True)
+    register.add_argument("--client-id", required=True,
+                          help="the client's ID: 1-64 letters, digits, '-', '_' or '.' (a kiosk's is in "
+                               "its configuration, linkage.client_id)")
     register.add_argument("--public-key", type=Path, required=True,
                           help="PEM public key (RSA ≥ 2048 or EC P-256)")
     register.add_argument("--scope", action="append", dest="scopes",
@@ -81,11 +111,31 @@ def _parser() -> argparse.ArgumentParser:
     shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English as "
                                                     "PNG (PAGE-LANG.png), from the demo, for review")
     shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
+    _finish_commands(commands)
     return parser
 
 
+def _finish_commands(commands: Any) -> None:
+    """What every command shares: ``--config FILE`` (which may come before the command too) and
+    ``--log-level`` (after the command as before it), each explained, and the exit codes."""
+    for sub in commands.choices.values():
+        for action in sub._actions:
+            if "--config" in action.option_strings:
+                action.required, action.metavar, action.default = False, "FILE", None
+                action.help = "the server's settings (TOML), as for serving; may also come before the command"
+        sub.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                         help="how much the server logs (default info)")
+        sub.epilog = EXIT_CODES
+        sub.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command not in (None, "screenshots"):
+        args.sub_config = getattr(args, "sub_config", None) or args.config
+        if args.sub_config is None:
+            parser.error(f"{args.command} needs --config FILE (the server's settings)")
     logging.config.dictConfig(log_config(args.log_level))
     if args.log_level != "debug":
         # Alembic reports each step of a migration check at INFO; that is noise beside a command's answer.
@@ -197,6 +247,21 @@ def _report_audit(check: Any, db: Any, checkpoint_error: type[Exception]) -> int
     return 0
 
 
+def _port_taken(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host``:``port``, or None when it can (checked by binding
+    as uvicorn will, before anything is printed or written)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is already in use (another server?): stop it, or give --port"
+        return f"cannot listen on {host} port {port} ({exc.strerror or exc}): check --host and --port"
+    return None
+
+
 def _exit_on_signals() -> None:
     """SIGTERM and SIGHUP end the process by SystemExit, so ``finally`` blocks run.
 
@@ -222,6 +287,10 @@ def _serve(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         print("kiosk-linkserver: --workers must be between 1 and 64", file=sys.stderr)
         return 2
+    taken = _port_taken(args.host, args.port)
+    if taken is not None:
+        print(f"kiosk-linkserver: {taken}", file=sys.stderr)
+        return PORT_TAKEN if "in use" in taken else 2
     if args.hierarchy is not None and not args.demo:
         print("kiosk-linkserver: --hierarchy is the demo's test hierarchy: give it with --demo only",
               file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tomllib
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.nfc.sim import TestHierarchy
+from linkserver.cli import main
 from linkserver.demo import DemoStateError, prepare_demo
 from tests.linkserver.helpers import free_port
 
@@ -153,3 +155,46 @@ def test_the_demos_temporary_folder_goes_on_a_signal(hierarchy: TestHierarchy, s
             server.kill()
             server.wait()
     assert not folder.exists()
+
+
+# -- words and commands ------------------------------------------------------------------------------
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``kiosk-linkserver ARGS`` in this process: the exit code, stdout and stderr."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_config_and_log_level_may_come_before_or_after_the_command(
+        tmp_path: Path, hierarchy: TestHierarchy, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(prepare_demo(tmp_path / "state", hierarchy.path).config_path)
+    before = run_main(capsys, "--config", config, "--log-level", "warning", "migrate")
+    after = run_main(capsys, "migrate", "--config", config, "--log-level", "warning")
+    assert before == after == (0, "the database schema is up to date\n", ""), (before, after)
+    missing = run_main(capsys, "migrate")
+    assert missing[0] == 2 and "migrate needs --config FILE" in missing[2]
+
+
+def test_every_help_explains_config_and_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in ([], ["migrate"], ["register-kiosk"], ["clients"], ["check-backends"], ["staff"]):
+        code, shown, _ = run_main(capsys, *args, "--help")
+        assert code == 0 and "exit codes:" in shown and "5    the port" in shown
+        assert "SUB_CONFIG" not in shown and "--config FILE" in shown.replace("\n", " ")
+    assert "1-64 letters" in run_main(capsys, "register-kiosk", "--help")[1]
+    code, version, _ = run_main(capsys, "--version")
+    assert code == 0 and re.fullmatch(r"kiosk-linkserver \S+\n", version)
+
+
+def test_a_taken_port_is_named_with_its_own_exit_code_before_anything_is_printed(
+        hierarchy: TestHierarchy) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = command("--demo", "--port", str(port), "--hierarchy", str(hierarchy.path))
+    assert result.returncode == 5 and result.stdout == ""
+    assert result.stderr.strip() == (f"kiosk-linkserver: port {port} on 127.0.0.1 is already in use "
+                                     "(another server?): stop it, or give --port")
