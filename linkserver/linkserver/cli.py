@@ -101,6 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     renewals.add_argument("--config", type=Path, required=True, dest="sub_config")
     renewals.add_argument("csv", type=Path, help="CSV with the header old_serial,new_serial")
 
+    init = commands.add_parser("init", help="make the secrets the settings name that do not exist yet "
+                                            "(PPID secret, audit key, signing and sealing keys; never "
+                                            "replaces one)")
+    init.add_argument("--config", type=Path, required=True, dest="sub_config")
+    accounts = commands.add_parser("import-accounts",
+                                   help="add or update accounts of the server's own directory from CSV "
+                                        "(for a trial; no passwords)")
+    accounts.add_argument("--config", type=Path, required=True, dest="sub_config")
+    accounts.add_argument("csv", type=Path, help="CSV with the header "
+                          "account_id,display_name,email[,status,left_on,mfa_methods]")
     check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
     check.add_argument("--config", type=Path, required=True, dest="sub_config")
     backends = commands.add_parser("check-backends",
@@ -151,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "check-backends":
             return _check_backends(args)
+        if args.command == "init":
+            return _init(args)
         return _admin(args)
     except ConfigError as exc:
         print(f"kiosk-linkserver: {exc}", file=sys.stderr)
@@ -197,12 +209,37 @@ def _admin(args: argparse.Namespace) -> int:
             print(f"imported {added} new renewal pair(s); restart the server to use them")
         elif args.command == "clients":
             return _clients(db, args)
+        elif args.command == "import-accounts":
+            return _import_accounts(db, settings, args)
         elif args.command == "check-audit":
             return _report_audit(check_audit, db, CheckpointError)
         elif args.command in ("staff", "counter"):
             return staffcli.run(args, staffcli.directory_for(db, settings))
     finally:
         db.dispose()
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from linkserver.provision import make_secrets
+
+    for key, path, made in make_secrets(args.sub_config):
+        print(f"{'made' if made else 'kept'} secrets.{key}: {path}")
+    load_settings(args.sub_config)  # the rest of the settings, now that the secrets exist
+    print(f"the settings are complete; next: kiosk-linkserver migrate --config {args.sub_config}")
+    return 0
+
+
+def _import_accounts(db: Any, settings: Any, args: argparse.Namespace) -> int:
+    from linkserver.provision import import_accounts, parse_accounts_csv
+
+    if settings.directory is not None:
+        print("kiosk-linkserver: the accounts live in the LDAP directory ([directory] backend = \"ldap\"); "
+              "import-accounts fills the server's own directory only", file=sys.stderr)
+        return 2
+    rows = parse_accounts_csv(args.csv.read_text("utf-8"), str(args.csv))
+    added, updated = import_accounts(db, rows)
+    print(f"imported {len(rows)} account(s): {added} new, {updated} updated")
     return 0
 
 
