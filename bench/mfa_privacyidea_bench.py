@@ -23,7 +23,7 @@ from pathlib import Path
 from linkserver.directory import AccountInfo
 from linkserver.mfa_privacyidea import PrivacyIdeaMfa
 from tests.helpers import privacyidea as pi
-from tests.helpers.slapd import Slapd, account_tables
+from tests.helpers.slapd import account_tables
 
 USER = "2025000003"
 
@@ -34,31 +34,20 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run(resets: int, folder: Path) -> dict[str, float | int]:
-    slapd = Slapd(folder / "slapd")
-    slapd.prepare()
-    slapd.start()
-    server = pi.PrivacyIdea(folder / "privacyidea", slapd)
-    try:
-        server.prepare()
-        server.start()
-        server.configure()
+    times = []
+    with pi.running_privacyidea(folder) as server, account_tables() as session:
         settings = argparse.Namespace(url=server.url, ca_file=server.ca_file, admin_user=pi.ADMIN,
                                       admin_password_file=server.admin_password_file, realm=pi.REALM,
                                       timeout_seconds=10)
         backend = PrivacyIdeaMfa(settings)
         account = AccountInfo(account_id=USER, display_name="鈴木 次郎", email="", status="active",
                               left_at=None, mfa_methods=1)
-        times = []
-        with account_tables() as session:
-            server.enrol_totp(USER)
-            for _ in range(resets + 1):
-                start = time.perf_counter()
-                enrolment = backend.reset(session, account, dt.datetime.now(dt.UTC))
-                times.append(time.perf_counter() - start)
-                assert enrolment.cleared == 1, enrolment.cleared
-    finally:
-        server.stop()
-        slapd.stop()
+        server.enrol_totp(USER)
+        for _ in range(resets + 1):
+            start = time.perf_counter()
+            enrolment = backend.reset(session, account, dt.datetime.now(dt.UTC))
+            times.append(time.perf_counter() - start)
+            assert enrolment.cleared == 1, enrolment.cleared
     first, rest = times[0], times[1:]
     return {"resets": len(rest), "first_with_login_ms": round(first * 1000, 1),
             "p50_ms": round(statistics.median(rest) * 1000, 1),

@@ -18,6 +18,7 @@ import signal
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kiosk.nfc.sim.pcscd import free_port_pair
-from tests.helpers.slapd import PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd, make_tls
+from tests.helpers.slapd import PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd, available, make_tls
 from tests.helpers.slapd import _listening_inodes as listening_inodes
 from tests.helpers.slapd import _own_sockets as own_sockets
 
@@ -195,3 +196,25 @@ class PrivacyIdea:
             answer = client.post("/validate/check", data={"user": user, "realm": REALM, "pass": otp}).json()
         assert answer["result"]["status"], answer
         return bool(answer["result"]["value"])
+
+
+@contextlib.contextmanager
+def running_privacyidea(folder: Path) -> Iterator[PrivacyIdea]:
+    """A configured privacyIDEA, its realm on a slapd of its own, both stopped at the end. Fails
+    (never skips) when privacyIDEA or slapd is not installed, naming scripts/setup."""
+    if not installed():
+        raise RuntimeError(SETUP_HOWTO)
+    if not available():
+        raise RuntimeError("Debian's slapd is not installed: run scripts/setup")
+    slapd = Slapd(folder / "slapd")
+    slapd.prepare()
+    slapd.start()
+    server = PrivacyIdea(folder / "privacyidea", slapd)
+    try:
+        server.prepare()
+        server.start()
+        server.configure()
+        yield server
+    finally:
+        server.stop()
+        slapd.stop()

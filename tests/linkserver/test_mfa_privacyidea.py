@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from linkserver.directory import AccountInfo
 from linkserver.mfa import MfaUnavailable
 from linkserver.mfa_privacyidea import MfaPartlyReset, PrivacyIdeaMfa
-from tests.helpers import privacyidea as pi
 from tests.helpers.privacyidea import ADMIN, ADMIN_PASSWORD, REALM, RESOLVER, PrivacyIdea
-from tests.helpers.slapd import Slapd, account_tables, available
+from tests.helpers.slapd import account_tables
 
 NOW = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
 
@@ -38,27 +37,6 @@ class Settings:
     admin_password_file: Path
     realm: str
     timeout_seconds: int
-
-
-@pytest.fixture(scope="session")
-def privacyidea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivacyIdea]:
-    """One privacyIDEA for the session (it takes seconds to start), its realm on its own slapd."""
-    if not pi.installed():
-        pytest.fail(pi.SETUP_HOWTO)
-    if not available():
-        pytest.fail("Debian's slapd is not installed: run scripts/setup")
-    slapd = Slapd(tmp_path_factory.mktemp("pi-slapd"))
-    slapd.prepare()
-    slapd.start()
-    server = PrivacyIdea(tmp_path_factory.mktemp("privacyidea"), slapd)
-    try:
-        server.prepare()
-        server.start()
-        server.configure()
-        yield server
-    finally:
-        server.stop()
-        slapd.stop()
 
 
 @pytest.fixture
