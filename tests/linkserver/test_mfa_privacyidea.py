@@ -212,3 +212,10 @@ def test_nothing_secret_is_logged(privacyidea: PrivacyIdea, session: Session,
     assert "token(s) deleted" in caplog.text  # the reset is logged, only without its secrets
     for forbidden in (enrolment.uri, secret, backend._jwt, ADMIN_PASSWORD):
         assert forbidden not in logged
+
+
+def test_a_certificate_from_another_ca_is_refused(privacyidea: PrivacyIdea) -> None:
+    other_ca = privacyidea.slapd.ca_file  # the slapd's own CA, which never signed privacyIDEA's certificate
+    with pytest.raises(MfaUnavailable, match=f"privacyIDEA at {privacyidea.url} could not be reached: "
+                                             r".*certificate verify failed"):
+        PrivacyIdeaMfa(settings_for(privacyidea, ca_file=other_ca)).check()
