@@ -1,8 +1,10 @@
 """The ``privacyidea`` MFA backend against a real privacyIDEA (tests/helpers/privacyidea.py), whose
 user realm is an LDAP resolver on the tests' slapd: a reset deletes the user's tokens and enrols a
 TOTP that /validate/check accepts, the old ones no longer validate; the check's words; and every
-failure in words: a refused login, an unknown realm, an enrolment refused after the deletion,
-privacyIDEA stopped, a port that refuses, a server that never answers. Nothing secret is logged.
+failure in words: a refused login, an unknown realm, a deletion refused part way, an enrolment
+refused after the deletion, privacyIDEA stopped, a port that refuses, a server that never answers,
+a certificate from another CA. privacyIDEA's refusals are real: admin policies. Nothing secret is
+logged.
 """
 
 from __future__ import annotations
@@ -219,3 +221,37 @@ def test_a_certificate_from_another_ca_is_refused(privacyidea: PrivacyIdea) -> N
     with pytest.raises(MfaUnavailable, match=f"privacyIDEA at {privacyidea.url} could not be reached: "
                                              r".*certificate verify failed"):
         PrivacyIdeaMfa(settings_for(privacyidea, ca_file=other_ca)).check()
+
+
+@pytest.mark.parametrize("deletable", [0, 1], ids=["first-deleted", "first-refused"])
+def test_a_deletion_refused_part_way_says_how_many_went(privacyidea: PrivacyIdea, session: Session,
+                                                        deletable: int) -> None:
+    user = "2024000001"
+    keys = [privacyidea.enrol_totp(user), privacyidea.enrol_totp(user)]
+    serials = [token["serial"] for token in privacyidea.tokens(user)]
+    # Admin policies: everything the reset needs, but deleting only one of the two tokens.
+    privacyidea.api("POST", "/policy/base", json={
+        "scope": "admin", "action": "tokenlist, enrollTOTP, userlist, policywrite, policydelete",
+        "realm": REALM, "active": True})
+    privacyidea.api("POST", "/policy/delete-one", json={
+        "scope": "admin", "action": "delete", "realm": REALM, "active": True,
+        "conditions": [["token", "serial", "equals", serials[deletable], True]]})
+    backend = PrivacyIdeaMfa(settings_for(privacyidea))
+    try:
+        with pytest.raises(MfaUnavailable, match=f"refused to delete token {serials[1 - deletable]} of "
+                                                 f"'{user}': .*action delete is not allowed") as raised:
+            backend.reset(session, account(user), NOW)
+    finally:
+        privacyidea.api("DELETE", "/policy/delete-one")
+        privacyidea.api("DELETE", "/policy/base")
+    kept = [token["serial"] for token in privacyidea.tokens(user)]
+    if deletable == 0:
+        assert isinstance(raised.value, MfaPartlyReset) and raised.value.cleared == 1
+        assert "1 of the user's 2 tokens were already deleted and no new one enrolled" in str(raised.value)
+        assert kept == [serials[1]]
+    else:
+        assert not isinstance(raised.value, MfaPartlyReset)
+        assert str(raised.value).endswith("; nothing was changed")
+        assert kept == serials
+    assert privacyidea.validates(user, keys[1])
+    assert backend.reset(session, account(user), NOW).cleared == len(kept)
