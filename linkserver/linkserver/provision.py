@@ -44,12 +44,15 @@ def make_secrets(config: Path) -> list[tuple[str, Path, bool]]:
         raise ConfigError(f"{source}: cannot be read as TOML ({exc})") from None
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: [secrets] must be a table")
-    done = []
-    for key, kind in SECRET_FILES.items():
+    named = {}
+    for key in SECRET_FILES:  # every name first: nothing is made for settings that lack one
         name = table.get(key)
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{source}: secrets.{key} is missing: name the file to keep it in")
-        path = (source.parent / name).resolve()
+        named[key] = (source.parent / name).resolve()
+    done = []
+    for key, kind in SECRET_FILES.items():
+        path = named[key]
         if path.exists():
             done.append((key, path, False))
             continue
