@@ -350,6 +350,9 @@ def _serve(args: argparse.Namespace) -> int:
               f"  OpenAPI at http://{args.host}:{args.port}/openapi.json", flush=True)
     else:
         settings, config_path = load_settings(args.config), args.config.resolve()
+    tls: dict[str, Any] = {}
+    if settings.tls_cert_file is not None:
+        tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)}
     try:
         if args.workers > 1:
             # Workers import the app themselves; migrate once here so they do not race to.
@@ -362,11 +365,11 @@ def _serve(args: argparse.Namespace) -> int:
             os.environ[CONFIG_ENV] = str(config_path)
             uvicorn.run("linkserver.server:worker_app", factory=True, host=args.host, port=args.port,
                         workers=args.workers, log_level=args.log_level,
-                        log_config=log_config(args.log_level), **UVICORN_OPTIONS)
+                        log_config=log_config(args.log_level), **UVICORN_OPTIONS, **tls)
         else:
             server = build_server(settings)
             uvicorn.run(server.app, host=args.host, port=args.port, log_level=args.log_level,
-                        log_config=log_config(args.log_level), **UVICORN_OPTIONS)
+                        log_config=log_config(args.log_level), **UVICORN_OPTIONS, **tls)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)

@@ -124,6 +124,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Whether /docs serves the OpenAPI UI (whose scripts and styles come from a CDN).
     docs: bool = False
+    #: The certificate chain and private key (PEM) to serve HTTPS with; None: plain HTTP, for
+    #: loopback or behind a reverse proxy that terminates TLS.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     audit: AuditSettings = field(default_factory=AuditSettings)
     #: The LDAP directory of accounts; None: the server's own tables (the reference directory).
     directory: LdapSettings | None = None
@@ -280,7 +284,14 @@ def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
                                       "host names or IP addresses (without scheme or port)"),
         "trusted_proxies": server.items("trusted_proxies", _network, "IP addresses or networks (CIDR)"),
         "docs": server.flag("docs", False),
+        "tls_cert_file": server.path("tls_cert_file"), "tls_key_file": server.path("tls_key_file"),
     }
+    if (settings["tls_cert_file"] is None) != (settings["tls_key_file"] is None):
+        raise ConfigError(f"{source}: server.tls_cert_file and server.tls_key_file go together: give both "
+                          "to serve HTTPS, or neither")
+    if settings["tls_cert_file"] is not None:
+        check_file(source, "server.tls_cert_file", settings["tls_cert_file"], "certificates")
+        check_file(source, "server.tls_key_file", settings["tls_key_file"], "private_key")
     server.finish()
     return settings
 

@@ -46,13 +46,21 @@ def _ec_key(data: bytes) -> str | None:
     return None
 
 
+def _private_key(data: bytes) -> str | None:
+    try:
+        serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        return f"is not an unencrypted PEM private key ({str(exc).splitlines()[0][:120]})"
+    return None
+
+
 def _certificates(data: bytes) -> str | None:
     from cryptography import x509
 
     try:
         x509.load_pem_x509_certificates(data)
     except ValueError:
-        return "is not a PEM certificate file; use the JPKI root CA certificates in PEM"
+        return "is not a PEM certificate file"
     return None
 
 
@@ -70,7 +78,8 @@ def _crl(data: bytes) -> str | None:
 
 #: The judge of each kind of file: None when it is fine, else what is wrong and what to do.
 JUDGES: dict[str, Callable[[bytes], str | None]] = {
-    "secret": _secret, "ec_key": _ec_key, "certificates": _certificates, "crl": _crl,
+    "secret": _secret, "ec_key": _ec_key, "private_key": _private_key, "certificates": _certificates,
+    "crl": _crl,
 }
 
 
