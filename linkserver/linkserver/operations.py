@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,12 +30,15 @@ from sqlalchemy.orm import Session
 
 from linkserver import audit
 from linkserver.config import Lifetimes
-from linkserver.directory import AccountInfo, code_hash
+from linkserver.directory import AccountInfo, code_hash, one_time_code
 from linkserver.errors import ApiError, ErrorCode
+from linkserver.mfa import CodeMfa, MfaBackend, MfaUnavailable
 from linkserver.models import Link, Operation, SalvageTicket, Verification
 from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
 from linkserver.words import OperationKind, OperationStatus, RefusalReason
+
+logger = logging.getLogger(__name__)
 
 REFUSAL_REASONS = frozenset(reason.value for reason in RefusalReason)
 
@@ -49,14 +53,8 @@ ABANDONED = {OperationStatus.CANCELLED: ErrorCode.OPERATION_CANCELLED,
 SESSION_KEY_BYTES = 32
 #: How long a code the user must copy (enrolment code, salvage ticket) waits to be shown to the kiosk.
 RESULT_DISPLAY = dt.timedelta(minutes=30)
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-#: Result fields the user copies from the kiosk's screen: shown once, never kept in plain.
-CODE_KEYS = ("enrolment_code", "ticket")
-
-
-def one_time_code(groups: int = 4, size: int = 4) -> str:
-    """A human-typable random code (no 0/O or 1/I), e.g. ``K7QM-3XHD-...``: 5 bits per character."""
-    return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups))
+#: Result fields the user copies or scans from the kiosk's screen: shown once, then dropped.
+CODE_KEYS = ("enrolment_code", "enrolment_uri", "ticket")
 
 
 def request_digest(kind: str, verification_id: str, params: Mapping[str, object]) -> str:
@@ -82,9 +80,11 @@ class OperationView:
 
 
 class OperationService:
-    def __init__(self, parts: ServerParts, lifetimes: Lifetimes) -> None:
+    def __init__(self, parts: ServerParts, lifetimes: Lifetimes, mfa: MfaBackend | None = None) -> None:
         self.parts = parts
         self.lifetimes = lifetimes
+        #: Where second factors are reset; by default an enrolment code through the directory.
+        self.mfa = mfa or CodeMfa(parts.directory, dt.timedelta(minutes=lifetimes.enrolment_code_minutes))
 
     # -- views --------------------------------------------------------------------------------
 
@@ -352,22 +352,35 @@ class OperationService:
         """
         require_scope(caller, "staff")
         now = self.parts.clock()
-        with self.parts.db.transaction() as session:
-            # Locked: of two staff decisions at once, the second sees the first one's outcome.
-            op = session.get(Operation, operation_id, with_for_update=True)
-            if op is None:
-                raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
-            self._expire_if_stale(session, op)
-            if op.status == OperationStatus.AWAITING_APPROVAL:
-                return self._decided(session, caller, op, approve, staff_id, reason, now)
-            status = OperationStatus(op.status)
-            if status in ABANDONED:
-                refusal = ApiError(ABANDONED[status], 409)
-            elif (status is OperationStatus.REFUSED) != approve and status is not OperationStatus.FAILED:
-                return self._view(op, now)
-            else:
-                refusal = ApiError(ErrorCode.ALREADY_DECIDED, 409, f"the operation is already {op.status}")
+        try:
+            with self.parts.db.transaction() as session:
+                # Locked: of two staff decisions at once, the second sees the first one's outcome.
+                op = session.get(Operation, operation_id, with_for_update=True)
+                if op is None:
+                    raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
+                self._expire_if_stale(session, op)
+                if op.status == OperationStatus.AWAITING_APPROVAL:
+                    return self._decided(session, caller, op, approve, staff_id, reason, now)
+                refusal = self._redecided(op, approve, now)
+        except ApiError as exc:
+            if exc.code is not ErrorCode.MFA_UNAVAILABLE:
+                raise
+            # Rolled back, the operation still awaits a decision; the attempt is audited on its own.
+            details = {"operation_id": operation_id, "code": exc.code, "staff": staff_id}
+            raise recorded(self.parts.db, exc, "operation_not_applied", client_id=caller.client_id,
+                           details=details) from None
+        if isinstance(refusal, OperationView):
+            return refusal
         raise refusal  # after the commit, so an expiry found on the way is kept
+
+    def _redecided(self, op: Operation, approve: bool, now: dt.datetime) -> OperationView | ApiError:
+        """A decision on an operation already decided or ended: the same one again is harmless."""
+        status = OperationStatus(op.status)
+        if status in ABANDONED:
+            return ApiError(ABANDONED[status], 409)
+        if (status is OperationStatus.REFUSED) != approve and status is not OperationStatus.FAILED:
+            return self._view(op, now)
+        return ApiError(ErrorCode.ALREADY_DECIDED, 409, f"the operation is already {op.status}")
 
     def _decided(self, session: Session, caller: Caller, op: Operation, approve: bool, staff_id: str,
                  reason: str | None, now: dt.datetime) -> OperationView:
@@ -421,8 +434,7 @@ class OperationService:
                 return
             result = {"linked": True}
         elif kind is OperationKind.MFA_RESET:
-            code, expires = self.mfa_code(session, account, now)
-            result = {"enrolment_code": code, "expires_at": expires.isoformat()}
+            result = self.mfa_reset(session, account, now)
         elif kind is OperationKind.SALVAGE:
             ticket, expires = self.salvage_ticket(session, account, str(op.params["mode"]),
                                                   op.operation_id, now)
@@ -454,11 +466,24 @@ class OperationService:
             return ErrorCode.CARD_ALREADY_LINKED
         return None
 
-    def mfa_code(self, session: Session, account: AccountInfo, now: dt.datetime) -> tuple[str, dt.datetime]:
-        code = one_time_code()
-        expires = now + dt.timedelta(minutes=self.lifetimes.enrolment_code_minutes)
-        self.parts.directory.reset_mfa(session, account.account_id, code, expires)
-        return code, expires
+    def mfa_reset(self, session: Session, account: AccountInfo, now: dt.datetime) -> dict[str, object]:
+        """Clear the account's second factors and enrol a fresh one through the MFA backend: the
+        result the user takes away (an enrolment URI, or an enrolment code, and its expiry).
+
+        A backend that cannot be reached raises ``mfa_unavailable`` (503), which rolls back the
+        request's transaction: nothing is changed and the same request may be sent again.
+        """
+        try:
+            enrolment = self.mfa.reset(session, account, now)
+        except MfaUnavailable as exc:
+            logger.warning("the MFA backend could not reset a second factor: %s", exc)
+            raise ApiError(ErrorCode.MFA_UNAVAILABLE, 503) from None
+        result: dict[str, object] = {"expires_at": enrolment.expires_at.isoformat()}
+        if enrolment.uri:
+            result["enrolment_uri"] = enrolment.uri
+        if enrolment.code:
+            result["enrolment_code"] = enrolment.code
+        return result
 
     def salvage_ticket(self, session: Session, account: AccountInfo, mode: str, operation_id: str,
                        now: dt.datetime) -> tuple[str, dt.datetime]:
