@@ -46,11 +46,11 @@ class BuiltinMfa:
         self.issuer_name = issuer_name
         self.lifetime = lifetime
 
-    def _seal(self, account_id: str, secret: str) -> bytes:
+    def seal(self, account_id: str, secret: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, secret.encode("ascii"), account_id.encode("utf-8"))
 
-    def _open(self, account_id: str, sealed: bytes) -> str:
+    def unseal(self, account_id: str, sealed: bytes) -> str:
         try:
             plain = self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], account_id.encode("utf-8"))
         except (InvalidTag, ValueError):
@@ -71,7 +71,7 @@ class BuiltinMfa:
         if stored is None:
             stored = AccountTotp(account_id=account.account_id)
             session.add(stored)
-        stored.secret_sealed = self._seal(account.account_id, secret)
+        stored.secret_sealed = self.seal(account.account_id, secret)
         stored.enrolled_at, stored.confirm_by = now, expires
         stored.confirmed_at, stored.last_step = None, None
         uri = pyotp.TOTP(secret).provisioning_uri(name=account.account_id, issuer_name=self.issuer_name)
@@ -88,7 +88,7 @@ class BuiltinMfa:
             return False
         if stored.confirmed_at is None and stored.confirm_by <= now:
             return False
-        step = matching_step(self._open(account_id, stored.secret_sealed), code, stored.last_step, now)
+        step = matching_step(self.unseal(account_id, stored.secret_sealed), code, stored.last_step, now)
         if step is None:
             return False
         stored.last_step = step
