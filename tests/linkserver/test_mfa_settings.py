@@ -9,32 +9,20 @@ import pytest
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import ConfigError, load_settings
-from linkserver.demo import prepare_demo
 from linkserver.mfaconfig import MfaSettings, PrivacyIdeaSettings
+from tests.helpers.example_config import EXAMPLE, example_table
+from tests.helpers.example_config import config_with as shared_config_with
 
-EXAMPLE = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
-
-
-def example_mfa_table(backend: str = "privacyidea") -> str:
-    """The example's [mfa] table with every commented key in force and ``backend`` chosen."""
-    table = EXAMPLE.read_text("utf-8").split("\n[mfa]", 1)[1].split("\n[", 1)[0]
-    table = re.sub(r"^# (\w+ = .*)$", r"\1", table, flags=re.MULTILINE)
-    return "\n[mfa]" + table.replace('backend = "code"', f'backend = "{backend}"')
+MFA_FILES = {"mfa/ca.pem": "placeholder", "secrets/privacyidea-admin.password": "secret\n"}
 
 
 def config_with(tmp_path: Path, hierarchy: TestHierarchy, table: str) -> Path:
-    config = prepare_demo(tmp_path / "cfg", hierarchy.path).config_path
-    (config.parent / "mfa").mkdir()
-    (config.parent / "mfa" / "ca.pem").write_text("placeholder")
-    (config.parent / "secrets").mkdir(exist_ok=True)
-    (config.parent / "secrets" / "privacyidea-admin.password").write_text("secret\n")
-    config.write_text(config.read_text("utf-8") + table, "utf-8")
-    return config
+    return shared_config_with(tmp_path, hierarchy, table, MFA_FILES)
 
 
 def test_the_example_documents_every_default_of_the_privacyidea_backend(tmp_path: Path,
                                                                        hierarchy: TestHierarchy) -> None:
-    config = config_with(tmp_path, hierarchy, example_mfa_table())
+    config = config_with(tmp_path, hierarchy, example_table("mfa", "privacyidea"))
     folder = config.parent
     expected = PrivacyIdeaSettings(url="https://mfa.example.ac.jp", admin_user="kiosk-admin",
                                    admin_password_file=folder / "secrets" / "privacyidea-admin.password",
@@ -72,7 +60,7 @@ WRONG = [
 @pytest.mark.parametrize(("text", "replacement", "message"), WRONG)
 def test_a_wrong_mfa_setting_stops_the_server_naming_key_and_file(
         tmp_path: Path, hierarchy: TestHierarchy, text: str, replacement: str, message: str) -> None:
-    table = example_mfa_table()
+    table = example_table("mfa", "privacyidea")
     assert text in table
     config = config_with(tmp_path, hierarchy, table.replace(text, replacement, 1))
     with pytest.raises(ConfigError, match=f"^{re.escape(str(config.resolve()))}: {re.escape(message)}"):
