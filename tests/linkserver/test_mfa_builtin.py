@@ -5,8 +5,10 @@ log, audit entry, mail or table holds in plain."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,14 +17,28 @@ import httpx2
 import pyotp
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kiosk.nfc.sim import TestHierarchy
+from linkserver.directory import AccountInfo
 from linkserver.logsafe import EscapingFormatter
+from linkserver.mfa import Enrolment, MfaUnavailable
 from linkserver.mfa_builtin import BuiltinMfa, SecretUnreadable
 from linkserver.mfaconfig import MfaSettings
 from linkserver.models import AccountTotp, AuditEntry, MailOutbox, Operation
+from linkserver.pages import TEXTS
 from tests.helpers.secret_forms import leaks, leaks_in
-from tests.helpers.server_api import LINKED, UNLINKED, account_row, decide, revealed, verified
+from tests.helpers.server_api import (
+    LINKED,
+    UNLINKED,
+    VOUCHER,
+    Kiosk,
+    account_row,
+    decide,
+    redeem,
+    revealed,
+    verified,
+)
 from tests.linkserver.helpers import LiveServer, live_server
 
 ISSUER_NAME = "Example University"
@@ -141,3 +157,49 @@ def test_the_servers_log_blanks_an_enrolment_uri_whatever_logged_it() -> None:
     written = EscapingFormatter().format(record)
     assert written.endswith("enrolled otpauth://[redacted]")
     assert leaks({"secret": "JBSWY3DPEHPK3PXP"}, written) == []
+
+
+def voucher_page(live: LiveServer) -> httpx2.Response:
+    """The voucher page's form posted from the user's own device, in English."""
+    return httpx2.post(live.url("/voucher"), data={"code": VOUCHER, "account_id": LINKED, "lang": "en"})
+
+
+def test_an_offline_mfa_voucher_enrols_a_totp_on_the_users_own_device(builtin: LiveServer) -> None:
+    kiosk = Kiosk(builtin)
+    [uploaded] = kiosk.upload(kiosk.seal(kiosk.payload(operation="mfa_reset")))
+    assert uploaded["fate"] == "accepted"
+    page = voucher_page(builtin)
+    assert page.status_code == 200, page.text
+    uri = html.unescape(re.search(r'<a href="(otpauth://totp/[^"]+)">', page.text)[1])  # type: ignore[index]
+    secret = parse_qs(urlsplit(uri).query)["secret"][0]
+    assert TEXTS["en"]["v_authenticator"] in page.text
+    assert " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)) in page.text
+    assert accepts(builtin, code_of(uri, builtin.clock()))
+    assert redeem(builtin).status_code == 403  # once
+
+
+def test_a_voucher_meeting_an_mfa_system_that_fails_still_works_later(builtin: LiveServer) -> None:
+    kiosk = Kiosk(builtin)
+    kiosk.upload(kiosk.seal(kiosk.payload(operation="mfa_reset")))
+    working = builtin.server.operations.mfa
+    builtin.server.operations.mfa = Unavailable()
+    try:
+        page = voucher_page(builtin)
+        refused = redeem(builtin)
+    finally:
+        builtin.server.operations.mfa = working
+    assert page.status_code == 503 and html.escape(TEXTS["en"]["v_mfa_unavailable"]) in page.text
+    assert (refused.status_code, refused.json()["error"]) == (503, "mfa_unavailable")
+    assert account_row(builtin, LINKED).mfa_methods == 2
+    answer = redeem(builtin)
+    assert answer.status_code == 200 and "enrolment_uri" in answer.json()["result"]
+
+
+class Unavailable:
+    """An MFA system that does not answer."""
+
+    def reset(self, session: Session, account: AccountInfo, now: dt.datetime) -> Enrolment:
+        raise MfaUnavailable("no answer within 5 s")
+
+    def check(self) -> str:
+        raise MfaUnavailable("no answer within 5 s")
