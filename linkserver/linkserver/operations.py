@@ -100,10 +100,11 @@ class OperationService:
     def _codes_once(op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
         """The result to answer with; a code for the user leaves the stored result when first shown.
 
-        An enrolment code or salvage ticket is shown only to the kiosk session that asked (the
-        first answer carrying its session key after completion) and then dropped from the stored
-        result, leaving ``shown``; one never shown is dropped when its display time passes. The
-        directory and the salvage tickets keep only their hashes.
+        An enrolment code, enrolment URI or salvage ticket is shown only to the kiosk session that
+        asked (the first answer carrying its session key after completion) and then dropped from
+        the stored result, leaving ``shown``; one never shown is dropped when its display time
+        passes. The directory and the salvage tickets keep only their hashes, the builtin MFA
+        backend its secret sealed.
         """
         result = dict(op.result or {})
         codes = {key: result.pop(key) for key in CODE_KEYS if key in result}

@@ -485,31 +485,6 @@ def test_the_voucher_says_it_is_shown_once_and_where_to_finish(
     assert "Finish" in page.take_detail.text()
 
 
-ENROLMENT_URI = ("otpauth://totp/University:2024000001?secret=JBSWY3DPEHPK3PXPKRSXG5CTMVRXEZLU"
-                 "&issuer=University")
-
-
-def test_an_authenticator_enrolment_shows_its_qr_code_and_its_key_once(
-        make: Callable[..., tuple[Any, Intents]]) -> None:
-    page, _ = make(DoneScreen, view(Screen.DONE, operation=OperationKind.MFA_RESET, card_present=True,
-                                    result=MfaEnrolment("", EXPIRES, ENROLMENT_URI)))
-    assert page.title.text() == "Register your authenticator app"
-    assert "scan this QR code" in page.message.text() and "type in this key" in page.message.text()
-    assert page.qr.isVisible() and page.qr.text() == ENROLMENT_URI
-    assert page.code.isVisible() and page.code.text() == "JBSW Y3DP EHPK 3PXP KRSX G5CT MVRX EZLU"
-    assert "Valid until 2026-11-2" in page.expiry.text()
-    assert "shown only once" in page.once.text()
-    assert "six-digit code" in page.instructions.text()
-    assert not any(ENROLMENT_URI in text for text in exposed_texts(page))  # drawn, never spoken or copied
-
-
-def test_without_a_uri_the_mfa_result_is_the_enrolment_code_as_before(
-        make: Callable[..., tuple[Any, Intents]]) -> None:
-    page, _ = make(DoneScreen, view(Screen.DONE, operation=OperationKind.MFA_RESET,
-                                    result=MfaEnrolment("K7QM-3XHD-9HTP-CW4N", EXPIRES)))
-    assert (page.title.text(), page.qr.text()) == ("Your MFA enrolment code", "K7QM-3XHD-9HTP-CW4N")
-
-
 # -- what every screen shares --------------------------------------------------------------------------
 
 def representative(cls: type[ScreenWidget]) -> View:
