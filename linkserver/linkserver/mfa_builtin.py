@@ -14,23 +14,18 @@ confirmed it stays good. Each code is accepted once.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pyotp
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
 from linkserver.directory import AccountInfo
 from linkserver.mfa import Enrolment
 from linkserver.models import Account, AccountTotp
+from linkserver.sealing import Sealer, Unsealable
 from linkserver.staff import matching_step
 
 #: The HKDF label of the key that seals the accounts' TOTP secrets (distinct from the staff's).
 SEALING_LABEL = b"kiosk-linkserver account totp v1"
-NONCE_BYTES = 12
 
 
 class SecretUnreadable(Exception):
@@ -41,21 +36,18 @@ class BuiltinMfa:
     """TOTP secrets enrolled and checked by the server, kept sealed in ``account_totp``."""
 
     def __init__(self, server_secret: bytes, issuer_name: str, lifetime: dt.timedelta) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEALING_LABEL).derive(server_secret)
-        self._aead = AESGCM(key)
+        self._sealer = Sealer(server_secret, SEALING_LABEL)
         self.issuer_name = issuer_name
         self.lifetime = lifetime
 
     def seal(self, account_id: str, secret: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, secret.encode("ascii"), account_id.encode("utf-8"))
+        return self._sealer.seal(account_id, secret)
 
     def unseal(self, account_id: str, sealed: bytes) -> str:
         try:
-            plain = self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], account_id.encode("utf-8"))
-        except (InvalidTag, ValueError):
+            return self._sealer.open(account_id, sealed)
+        except Unsealable:
             raise SecretUnreadable(f"the TOTP secret of {account_id} cannot be opened") from None
-        return plain.decode("ascii")
 
     def reset(self, session: Session, account: AccountInfo, now: dt.datetime) -> Enrolment:
         """Clear the account's methods and enrol a fresh secret; the URI is the enrolment."""

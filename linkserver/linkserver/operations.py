@@ -15,11 +15,13 @@ password within its window; expiry is applied whenever the operation is read or 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from linkserver.directory import AccountInfo, code_hash, one_time_code
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.mfa import CodeMfa, MfaBackend, MfaUnavailable
 from linkserver.models import Link, Operation, SalvageTicket, Verification
+from linkserver.sealing import Sealer
 from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
 from linkserver.words import OperationKind, OperationStatus, RefusalReason
@@ -54,7 +57,11 @@ SESSION_KEY_BYTES = 32
 #: How long a code the user must copy (enrolment code, salvage ticket) waits to be shown to the kiosk.
 RESULT_DISPLAY = dt.timedelta(minutes=30)
 #: Result fields the user copies or scans from the kiosk's screen: shown once, then dropped.
-CODE_KEYS = ("enrolment_code", "enrolment_uri", "ticket")
+CODE_KEYS = ("enrolment_code", "ticket")
+#: An enrolment URI (a new second factor's secret) waits to be shown sealed, under this key.
+SEALED_URI = "enrolment_uri_sealed"
+#: The HKDF label of the key that seals it, bound to the operation's ID.
+RESULT_SEALING_LABEL = b"kiosk-linkserver operation result v1"
 
 
 def request_digest(kind: str, verification_id: str, params: Mapping[str, object]) -> str:
@@ -80,9 +87,12 @@ class OperationView:
 
 
 class OperationService:
-    def __init__(self, parts: ServerParts, lifetimes: Lifetimes, mfa: MfaBackend | None = None) -> None:
+    def __init__(self, parts: ServerParts, lifetimes: Lifetimes, mfa: MfaBackend | None = None,
+                 server_secret: bytes | None = None) -> None:
         self.parts = parts
         self.lifetimes = lifetimes
+        # Without the server's secret, a key of this process alone: what it seals, only it opens.
+        self._sealer = Sealer(server_secret or os.urandom(32), RESULT_SEALING_LABEL)
         #: Where second factors are reset; by default an enrolment code through the directory.
         self.mfa = mfa or CodeMfa(parts.directory, dt.timedelta(minutes=lifetimes.enrolment_code_minutes))
 
@@ -96,24 +106,26 @@ class OperationService:
                              op.account_id, op.created_at,
                              op.updated_at, result, op.error_code, op.approved_by, session_key)
 
-    @staticmethod
-    def _codes_once(op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
+    def _codes_once(self, op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
         """The result to answer with; a code for the user leaves the stored result when first shown.
 
         An enrolment code, enrolment URI or salvage ticket is shown only to the kiosk session that
         asked (the first answer carrying its session key after completion) and then dropped from
         the stored result, leaving ``shown``; one never shown is dropped when its display time
-        passes. The directory and the salvage tickets keep only their hashes, the builtin MFA
-        backend its secret sealed.
+        passes. The directory and the salvage tickets keep only their hashes; an enrolment URI
+        waits sealed.
         """
         result = dict(op.result or {})
-        codes = {key: result.pop(key) for key in CODE_KEYS if key in result}
+        codes = {key: result.pop(key) for key in (*CODE_KEYS, SEALED_URI) if key in result}
         expired = op.result_expires_at is not None and op.result_expires_at <= now
         if codes and (reveal or expired):
             op.result = {**result, "expired": True} if expired else {**result, "shown": True}
         if expired:
             result["expired"] = True
         elif reveal:
+            sealed = codes.pop(SEALED_URI, None)
+            if isinstance(sealed, str):
+                codes["enrolment_uri"] = self._sealer.open(op.operation_id, base64.b64decode(sealed))
             result.update(codes)
         return result
 
@@ -436,6 +448,9 @@ class OperationService:
             result = {"linked": True}
         elif kind is OperationKind.MFA_RESET:
             result = self.mfa_reset(session, account, now)
+            uri = result.pop("enrolment_uri", None)
+            if isinstance(uri, str):
+                result[SEALED_URI] = base64.b64encode(self._sealer.seal(op.operation_id, uri)).decode("ascii")
         elif kind is OperationKind.SALVAGE:
             ticket, expires = self.salvage_ticket(session, account, str(op.params["mode"]),
                                                   op.operation_id, now)

@@ -101,7 +101,8 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     )
     verification = VerificationService(parts)
     operations = OperationService(parts, lifetimes, backend_for(
-        settings.mfa, parts.directory, secret, dt.timedelta(minutes=lifetimes.enrolment_code_minutes)))
+        settings.mfa, parts.directory, secret, dt.timedelta(minutes=lifetimes.enrolment_code_minutes)),
+        server_secret=secret)
     device = DeviceGrant(parts, lifetimes, settings.issuer)
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     wakeups = Wakeups()

@@ -26,6 +26,7 @@ from linkserver.mfa import Enrolment, MfaUnavailable
 from linkserver.mfa_builtin import BuiltinMfa, SecretUnreadable
 from linkserver.mfaconfig import MfaSettings
 from linkserver.models import AccountTotp, AuditEntry, MailOutbox, Operation
+from linkserver.operations import SEALED_URI
 from linkserver.pages import TEXTS
 from tests.helpers.secret_forms import leaks, leaks_in
 from tests.helpers.server_api import (
@@ -100,6 +101,19 @@ def test_the_enrolment_uri_is_shown_to_its_session_once(builtin: LiveServer) -> 
     with builtin.server.parts.db.transaction() as session:
         stored = session.get(Operation, created.json()["operation_id"])
         assert stored is not None and "enrolment_uri" not in stored.result
+
+
+def test_the_uri_waits_to_be_shown_sealed_to_its_operation(builtin: LiveServer) -> None:
+    kiosk, staff = builtin.kiosk(), builtin.staff()
+    created = builtin.operation(kiosk, "mfa_reset", verified(builtin, kiosk))
+    decide(builtin, staff, created.json()["operation_id"])
+    with builtin.server.parts.db.transaction() as session:
+        waiting = json.dumps([o.result for o in session.scalars(select(Operation))])
+    assert SEALED_URI in waiting and "otpauth" not in waiting
+    uri = revealed(builtin, kiosk, created)["result"]["enrolment_uri"]
+    secret = parse_qs(urlsplit(uri).query)["secret"][0]
+    assert leaks({"secret": secret, "uri": uri}, waiting) == []
+    assert accepts(builtin, code_of(uri, builtin.clock()))
 
 
 def test_a_second_reset_voids_the_first_secret(builtin: LiveServer) -> None:
