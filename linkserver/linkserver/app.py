@@ -18,13 +18,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
-from linkserver import outages
 from linkserver.api import device as device_routes
 from linkserver.api import discovery, kiosks, pages, staff, tokens, verification
 from linkserver.api import offline as offline_routes
@@ -140,11 +138,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
 # -- errors and logging -----------------------------------------------------------------------
 
 
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    if outages.backend_down(exc):
-        services: Services = request.app.state.services
-        await run_in_threadpool(outages.record, services.operations.parts.db, exc,
-                                request.path_params.get("operation_id"), None)
+async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, **exc.extra)
 
 

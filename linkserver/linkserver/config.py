@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linkserver.configread import ConfigError, TableReader
+from linkserver.mfaconfig import MfaSettings, mfa_settings
 from linkserver.passwords import PasswordPolicy
 from linkserver.settingsfiles import check_file
 
@@ -131,6 +132,8 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     #: The LDAP directory of accounts; None: the server's own tables (the reference directory).
     directory: LdapSettings | None = None
+    #: Where second factors are reset (linkserver.mfaconfig): by default, enrolment codes.
+    mfa: MfaSettings = field(default_factory=MfaSettings)
 
     @property
     def token_url(self) -> str:
@@ -170,7 +173,7 @@ def _network(value: object) -> str | None:
         return None
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory"}
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory", "mfa"}
 
 
 def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
@@ -360,4 +363,5 @@ def load_settings(path: Path | str) -> Settings:
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
         limits=limits, lifetimes=lifetimes, policy=policy, audit=audit, directory=directory,
+        mfa=mfa_settings(data, source),
     )

@@ -31,7 +31,8 @@ def backend_down(exc: ApiError) -> str | None:
     return BACKEND_OF_CODE.get(str(exc.code))
 
 
-def record(db: Database, exc: ApiError, operation_id: str | None, client_id: str | None) -> bool:
+def record(db: Database, exc: ApiError, operation_id: str | None, client_id: str | None,
+           staff: str | None = None) -> bool:
     """Write the outage to the audit log if ``exc`` is one; True when it was written.
 
     Never raises: the user's answer (the 503) matters more than this record, and a database that
@@ -47,7 +48,8 @@ def record(db: Database, exc: ApiError, operation_id: str | None, client_id: str
             audit.append(session, "backend_unavailable", client_id=client_id,
                          account_id=op.account_id if op else None,
                          details={"backend": backend, "code": str(exc.code),
-                                  "operation_id": op.operation_id if op else ""})
+                                  "operation_id": op.operation_id if op else "",
+                                  **({"staff": staff} if staff else {})})
     except Exception:  # the outage was already logged above
         logger.exception("the %s outage could not be written to the audit log", backend)
         return False

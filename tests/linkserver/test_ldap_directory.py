@@ -262,7 +262,7 @@ def test_the_console_queue_stays_usable_while_the_directory_is_down(
         assert answer.status_code == 503 and TEXTS["ja"]["directory_unavailable"] in answer.text
         assert operation_status(live, operation_id) == "awaiting_approval"
         assert backend_outages(live) == [{"backend": "directory", "code": "directory_unavailable",
-                                          "operation_id": operation_id}]
+                                          "operation_id": operation_id, "staff": "hanako"}]
         running.start()
         assert TEXTS["ja"]["directory_down"] not in hanako.get("/").text
         assert hanako.decide(operation_id, "approve").status_code == 303

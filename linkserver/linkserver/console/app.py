@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linkserver import outages
 from linkserver.console import admin, kiosks, records
-from linkserver.console.queue import CONSOLE_CLIENT, REFUSAL_REASONS, NotYours
+from linkserver.console.queue import REFUSAL_REASONS, NotYours
 from linkserver.console.sessions import SIGNED_IN, ConsoleUser
 from linkserver.console.texts import TEXTS
 from linkserver.console.web import (
@@ -187,7 +187,7 @@ def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
             return page(request, "message.html", 403, member=member, csrf=user.csrf,
                         message=words["not_yours"])
         except ApiError as refused:
-            if outages.record(parts.db, refused, operation_id, CONSOLE_CLIENT):
+            if outages.backend_down(refused):  # recorded in the audit log by the decision itself
                 return page(request, "message.html", refused.status, member=member, csrf=user.csrf,
                             message=words[str(refused.code)])
             return page(request, "message.html", refused.status, member=member, csrf=user.csrf,
