@@ -38,8 +38,22 @@ def _directory(settings: Settings) -> str:
         directory.pool.close()
 
 
+def _mfa(settings: Settings) -> str:
+    import datetime as dt
+
+    from linkserver.directory import SqlDirectory
+    from linkserver.mfa import MfaUnavailable, backend_for
+
+    backend = backend_for(settings.mfa, SqlDirectory(), settings.ppid_secret_file.read_bytes().strip(),
+                          dt.timedelta(minutes=settings.lifetimes.enrolment_code_minutes))
+    try:
+        return backend.check()
+    except MfaUnavailable as exc:
+        raise BackendDown(str(exc)) from None
+
+
 #: Each backend's check, in the order a request meets them.
-CHECKS: dict[str, Callable[[Settings], str]] = {"directory": _directory}
+CHECKS: dict[str, Callable[[Settings], str]] = {"directory": _directory, "mfa": _mfa}
 
 
 def check_backends(settings: Settings) -> list[Finding]:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pyotp
@@ -23,22 +23,11 @@ from sqlalchemy.orm import Session
 from linkserver.directory import AccountInfo
 from linkserver.mfa import MfaUnavailable
 from linkserver.mfa_privacyidea import MfaPartlyReset, PrivacyIdeaMfa
+from linkserver.mfaconfig import PrivacyIdeaSettings as Settings
 from tests.helpers.privacyidea import ADMIN, ADMIN_PASSWORD, REALM, RESOLVER, PrivacyIdea
 from tests.helpers.slapd import account_tables
 
 NOW = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The ``[mfa.privacyidea]`` settings, as the server's configuration hands them over."""
-
-    url: str
-    ca_file: Path | None
-    admin_user: str
-    admin_password_file: Path
-    realm: str
-    timeout_seconds: int
 
 
 @pytest.fixture
