@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 EXIT_OK = 0
 #: A check or a step failed (a card, a reader, the server, staff): the words say which.
 EXIT_FAILED = 1
@@ -27,5 +29,5 @@ def exit_codes(*codes: int) -> str:
     shown = sorted({EXIT_OK, *codes, EXIT_INTERRUPTED})
     lines = ["exit codes:"]
     for code in shown:
-        lines.append(f"  {code:<4} {MEANINGS[code]}")
+        lines += textwrap.wrap(MEANINGS[code], 78, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
     return "\n".join(lines) + "\n"
