@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import segno
+from PySide6.QtGui import QGuiApplication
 
 from kiosk.config import load_config, write_config
 from kiosk.linkage.readiness import wait_until_healthy
@@ -350,6 +351,20 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
         yield Demo(window, panel, server, slot)
 
 
+def show_side_by_side(window: KioskWindow, panel: DevPanel) -> None:
+    """The kiosk window at the screen's top left (no larger than the screen), and the developer
+    panel beside it where there is room, over it where there is not: always on the screen."""
+    from kiosk.ui.devpanel import panel_geometry
+
+    screen = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+    window.resize(min(DEMO_WINDOW_SIZE[0], screen.width()), min(DEMO_WINDOW_SIZE[1], screen.height()))
+    window.move(screen.topLeft())
+    window.present()
+    panel.adjustSize()  # its size before it is shown, so that it appears where it belongs
+    panel.setGeometry(panel_geometry(window.frameGeometry(), panel.size(), screen))
+    panel.show()
+
+
 def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
              out: Callable[[str], None] = print) -> int:
     """``kiosk demo``: the whole kiosk on this machine, with the developer panel beside it."""
@@ -359,9 +374,7 @@ def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "lin
             return 1
         demo.window.closed.connect(app.quit)
         with signals_quit(app, demo.window) as caught:
-            demo.window.present()
-            demo.panel.show()
-            demo.panel.move(demo.window.geometry().right() + 16, demo.window.geometry().top())
+            show_side_by_side(demo.window, demo.panel)
             code = app.exec()
     finish_qt()
     return 128 + caught[0] if caught and caught[0] != signal.SIGINT else code
