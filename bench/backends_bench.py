@@ -2,8 +2,10 @@
 
 The reference server runs in this process on loopback (SQLite, the demo data), configured in turn
 for each backend: the embedded default (the server's own tables), an LDAP directory (Debian's
-slapd, started here with TLS and a password policy, as the tests start it), and the MFA and mail
-backends where they are configured. For each it runs the same requests as a kiosk and a staff
+slapd, started here with TLS and a password policy, as the tests start it), the builtin TOTP
+MFA backend, and privacyIDEA (started here from .venv-privacyidea, its realm on a slapd of its own).
+Mail needs no row: a notification is a row queued in the operation's own transaction, and the
+sender works after the answer. For each it runs the same requests as a kiosk and a staff
 client would, over HTTP with real card signatures, and times the two that reach the backend:
 
 - approve: a staff approval of an MFA reset (the reset runs in the approval);
@@ -60,7 +62,26 @@ def ldap_directory(folder: Path) -> Iterator[dict[str, Any]]:
                                          base_dn=PEOPLE)}
 
 
-SETUPS: dict[str, Setup] = {"embedded": embedded, "ldap": ldap_directory}
+@contextlib.contextmanager
+def builtin_mfa(_folder: Path) -> Iterator[dict[str, Any]]:
+    from linkserver.mfaconfig import MfaSettings
+
+    yield {"mfa": MfaSettings(backend="builtin")}
+
+
+@contextlib.contextmanager
+def privacyidea_mfa(folder: Path) -> Iterator[dict[str, Any]]:
+    from linkserver.mfaconfig import MfaSettings, PrivacyIdeaSettings
+    from tests.helpers.privacyidea import ADMIN, REALM, running_privacyidea
+
+    with running_privacyidea(folder / "privacyidea") as server:
+        yield {"mfa": MfaSettings(backend="privacyidea", privacyidea=PrivacyIdeaSettings(
+            url=server.url, ca_file=server.ca_file, admin_user=ADMIN,
+            admin_password_file=server.admin_password_file, realm=REALM))}
+
+
+SETUPS: dict[str, Setup] = {"embedded": embedded, "ldap": ldap_directory, "mfa-builtin": builtin_mfa,
+                            "mfa-privacyidea": privacyidea_mfa}
 
 
 def percentile(values: list[float], share: float) -> float:

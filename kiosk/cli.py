@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,13 @@ from kiosk.cli_core import JsonLogFormatter, env_problem, run_doctor, run_flow
 from kiosk.cli_core import add_parsers as add_core_parsers
 from kiosk.cli_outbox import add_parsers as add_outbox_parsers
 from kiosk.cli_outbox import run_outbox
+from kiosk.cli_sim import add_parser as add_sim_parser
+from kiosk.cli_sim import run_sim
+from kiosk.exitcodes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, exit_codes
 from kiosk.messages import describe
 from kiosk.nfc.errors import CardAbsentError, CardError, tries_left_words
+from kiosk.staffpin import STAFF_PIN_RULE
+from kiosk.stopping import Stopped, stop_on_signals
 
 logger = logging.getLogger("kiosk")
 
@@ -29,52 +32,51 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError("a TCP port is 1 to 65535")
-    return value
+DESCRIPTION = ("The kiosk at a help desk: its window, a demo of the whole counter, card status, a simulated "
+               "card, one operation run headless, and checks of what the kiosk depends on.")
+#: The help of a command that only reads the screen's state or writes pictures.
+RENDER_CODES = exit_codes(EXIT_FAILED)
 
 
-def _add_sim_parser(sub: Any) -> None:
-    sim = sub.add_parser("sim", help="serve a simulated My Number Card to the vpcd reader")
-    sim.add_argument("--host", default="127.0.0.1", help="where vpcd listens (default 127.0.0.1)")
-    sim.add_argument("--port", type=_port, default=35963, help="vpcd port (default 35963)")
-    sim.add_argument("--holder", default="linked",
-                     help="holder of the test hierarchy (default: linked; --list-holders)")
-    sim.add_argument("--list-holders", action="store_true", help="list the holders and exit")
-    sim.add_argument("--pin", help="authentication PIN (default: the holder's)")
-    sim.add_argument("--cardinfo-pin", help="card info AP PIN (default: the same as --pin)")
-    sim.add_argument("--hierarchy", type=Path,
-                     help="test JPKI folder (default: a per-user cache, generated once)")
-    sim.add_argument("--export-dir", type=Path,
-                     help="write auth-cert.pem and the CA certificates here")
-    sim.add_argument("--apdu-log", type=Path, help="record every command and response (PINs hidden)")
-    sim.add_argument("--no-extended", action="store_true",
-                     help="refuse extended APDUs, like a reader without them")
-    sim.add_argument("--latency", metavar="APDU_MS,BYTE_MS,SIGN_MS",
-                     help="card latency model, e.g. 4,0.04,250")
-    sim.add_argument("--contact", action="store_true", help="present the contact-interface ATR")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kiosk")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str,
+             *codes: int, description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its exit codes."""
+    words = description or help_text[:1].upper() + help_text[1:] + "."
+    return sub.add_parser(name, help=help_text, description=words, epilog=exit_codes(*codes),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
+    parser = argparse.ArgumentParser(prog="kiosk", description=DESCRIPTION,
+                                     epilog=exit_codes(EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-vv: APDU traffic, PIN data always hidden)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    card = sub.add_parser("card", help="read a card on a PC/SC reader")
+    card = _command(sub, "card", "read a card on a PC/SC reader", EXIT_FAILED, EXIT_CONFIG)
     card_sub = card.add_subparsers(dest="card_command", required=True)
-    status = card_sub.add_parser("status", help="readers, card kind, certificate, PIN tries left")
+    status = _command(card_sub, "status", "readers, card kind, certificate, PIN tries left", EXIT_FAILED,
+                      EXIT_CONFIG)
     status.add_argument("--json", action="store_true", help="print one JSON document")
     status.add_argument("--reader", help="only this reader (exact name; default: every reader)")
     status.add_argument("--timeout", type=_positive_float, default=5.0,
                         help="seconds to wait for each reader or card call (default 5)")
 
-    _add_sim_parser(sub)
+    add_sim_parser(sub)
 
-    demo = sub.add_parser("demo", help="the whole kiosk: the reference server, a simulated card, the window "
-                                        "and a developer panel")
+    demo = _command(sub, "demo", "the whole kiosk: the reference server, a simulated card, the window "
+                                 "and a developer panel", EXIT_FAILED, EXIT_CONFIG)
     demo.add_argument("--status-only", action="store_true",
                       help="no window: pcscd, a simulated card and its card status")
     demo.add_argument("--no-pcscd", action="store_true",
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the first language (default ja)")
     demo.add_argument("--holder", default="linked", help="the card holder chosen first (default linked)")
 
-    run = sub.add_parser("run", help="the kiosk's window at a counter: PC/SC readers, full screen")
+    run = _command(sub, "run", "the kiosk's window at a counter: PC/SC readers, full screen", EXIT_CONFIG)
     run.add_argument("--config", type=Path, help="the kiosk's TOML configuration (default $KIOSK_CONFIG)")
     run.add_argument("--windowed", action="store_true",
                      help="a normal window instead of kiosk mode (for setting up and testing)")
@@ -91,17 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the environment variable holding the staff unlock PIN (instead of the "
                           "configuration's kiosk.staff_unlock)")
 
-    pin_hash = sub.add_parser("staff-pin-hash", help="the kiosk.staff_unlock setting for a staff unlock PIN")
+    pin_hash = _command(sub, "staff-pin-hash", "the kiosk.staff_unlock setting for a staff unlock PIN",
+                        EXIT_CONFIG)
     pin_hash.add_argument("--pin-from-env", required=True, metavar="VAR",
-                          help="the environment variable holding the staff unlock PIN")
+                          help=f"the environment variable holding the staff unlock PIN ({STAFF_PIN_RULE})")
 
-    shots = sub.add_parser("screenshots", help="render every screen in both languages to PNG files")
+    shots = _command(sub, "screenshots", "render every screen in both languages to PNG files", EXIT_FAILED)
     shots.add_argument("--out", type=Path, required=True, help="the folder for SCREEN-LANG.png files")
     shots.add_argument("--language", choices=["ja", "en"], action="append",
                        help="only this language (repeatable; default both)")
-    audit = sub.add_parser("audit-screens",
-                           help="measure every screen for accessibility: layout, targets, keyboard, "
-                                "locale, names, contrast")
+    audit = _command(sub, "audit-screens", "measure every screen for accessibility: layout, targets, "
+                                           "keyboard, locale, names, contrast", EXIT_FAILED)
     audit.add_argument("--scale", type=float, action="append",
                        help="a text scale to measure (repeatable; default 1.0, 1.5 and 2.0)")
     audit.add_argument("--language", choices=["ja", "en"], action="append",
@@ -131,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sim":
             return run_sim(args)
         if args.command == "demo":
-            return run_status_demo() if args.status_only else run_window_demo(args)
+            with stop_on_signals():
+                return run_status_demo(args.holder) if args.status_only else run_window_demo(args)
         if args.command == "run":
             return run_window(args)
         if args.command == "screenshots":
@@ -147,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "outbox":
             return run_outbox(args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Stopped as stopped:
+        return 128 + stopped.signum
     raise AssertionError(args.command)
 
 
@@ -237,72 +242,10 @@ def card_status(reader: str | None, as_json: bool, timeout: float) -> int:
     return 1 if failed else 0
 
 
-# -- kiosk sim -----------------------------------------------------------------------------
-
-
-def export_certificates(card: Any, holder: Any, hierarchy: Any, export_dir: Path) -> None:
-    """Write the card's certificates so anything reading the card can be checked."""
-    export_dir.mkdir(parents=True, exist_ok=True)
-    (export_dir / "auth-cert.pem").write_bytes(holder.auth_cert_pem)
-    (export_dir / "auth-ca.pem").write_bytes(holder.issuer_pem)
-    (export_dir / "sign-ca.pem").write_bytes(hierarchy.sign_ca_pem())
-    anchors = b"".join(p.read_bytes() for p in hierarchy.trust_anchor_paths())
-    (export_dir / "trust-anchors.pem").write_bytes(anchors)
-    (export_dir / "auth-cert.der").write_bytes(card.profile.auth_cert_der)
-
-
-def make_card(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from kiosk.nfc.session import pin_bytes
-    from kiosk.nfc.sim import CardProfile, LatencyModel, SimulatedCard, TestHierarchy
-
-    hierarchy = TestHierarchy.ensure(args.hierarchy)
-    holder = hierarchy.holder(args.holder)
-    for value in (args.pin, args.cardinfo_pin):
-        if value is not None:
-            pin_bytes(value, 4)  # a card's PIN is 4 digits; refuse anything else up front
-    profile = CardProfile.from_holder(hierarchy, holder, pin=args.pin, cardinfo_pin=args.cardinfo_pin)
-    latency = LatencyModel.parse(args.latency) if args.latency else None
-    card = SimulatedCard(profile, extended=not args.no_extended, latency=latency, contact=args.contact)
-    return card, holder, hierarchy
-
-
-def run_sim(args: argparse.Namespace) -> int:
-    from kiosk.nfc.sim.hierarchy import TestHierarchy
-    from kiosk.nfc.sim.vpcd import VpcdBridge
-
-    if args.list_holders:
-        hierarchy = TestHierarchy.ensure(args.hierarchy)
-        for slug, holder in hierarchy.holders.items():
-            print(f"{slug:15} {holder.spec.name:12} {holder.spec.description}")
-        return 0
-    try:
-        card, holder, hierarchy = make_card(args)
-    except (KeyError, ValueError, CardError) as exc:
-        print(f"kiosk sim: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
-    log_file = None
-    if args.apdu_log:
-        log_file = open(args.apdu_log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        card.apdu_log = lambda line: log_file.write(line + "\n")
-    if args.export_dir:
-        export_certificates(card, holder, hierarchy, args.export_dir)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    print(f"Serving {holder.slug} ({holder.spec.name}) to vpcd at {args.host}:{args.port}; "
-          "Ctrl-C to remove the card.", flush=True)
-    try:
-        VpcdBridge(card, args.host, args.port).serve_forever(stop)
-    finally:
-        if log_file:
-            log_file.close()
-    return 0
-
-
 # -- kiosk demo ----------------------------------------------------------------------------
 
 
-def run_status_demo() -> int:
+def run_status_demo(holder_slug: str = "linked") -> int:
     """``kiosk demo --status-only``: a simulated card behind real pcscd, and its status."""
     from kiosk.nfc.pcsc import wait_for_card
     from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
@@ -310,21 +253,27 @@ def run_status_demo() -> int:
     from kiosk.nfc.sim.vpcd import VpcdBridge
 
     hierarchy = TestHierarchy.ensure()
-    card = SimulatedCard(CardProfile.from_holder(hierarchy, "linked"))
+    if holder_slug not in hierarchy.holders:
+        print(f"kiosk demo: no holder {holder_slug!r} (known: {', '.join(sorted(hierarchy.holders))})",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    holder = hierarchy.holder(holder_slug)
+    card = SimulatedCard(CardProfile.from_holder(hierarchy, holder))
     pcscd = PcscdProcess()
     try:
         pcscd.start()  # a private pcscd, beside the machine's own if one runs
     except RuntimeError as exc:
         print(f"kiosk demo: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     bridge = VpcdBridge(card, port=pcscd.port)
     try:
         bridge.insert()
         reader = pcscd.readers[0]
         if not wait_for_card(reader, present=True, timeout=10):
             print("kiosk demo: the simulated card did not appear on the reader", file=sys.stderr)
-            return 1
-        print("A simulated My Number Card (holder: 佐藤 花子) is on the virtual reader.\n")
+            return EXIT_FAILED
+        name = holder.spec.name.replace("\u3000", " ")
+        print(f"A simulated My Number Card (holder: {name}) is on the virtual reader.\n")
         return card_status(reader, False, 5.0)
     finally:
         bridge.remove()
@@ -344,25 +293,24 @@ def run_window_demo(args: argparse.Namespace) -> int:
         # Without a screen the demo still shows the card path working, end to end through PC/SC.
         print(f"kiosk demo: {problem}\nkiosk demo: showing the simulated card's status instead",
               file=sys.stderr)
-        return run_status_demo()
+        return run_status_demo(args.holder)
     holders = TestHierarchy.ensure().holders
     if args.holder not in holders:
         print(f"kiosk demo: no holder {args.holder!r} (known: {', '.join(sorted(holders))})", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     return run_demo(language=args.language, use_pcscd=not args.no_pcscd, holder=args.holder)
 
 
 def print_staff_pin_hash(variable: str) -> int:
     import os
 
-    from kiosk.staffpin import hash_staff_pin
+    from kiosk.staffpin import hash_staff_pin, staff_pin_problem
 
     pin = os.environ.get(variable)
-    if pin is None or len(pin) < 6:
-        problem = env_problem("--pin-from-env", variable, "is not set" if pin is None
-                              else "must hold a PIN of at least 6 characters")
-        print(f"kiosk staff-pin-hash: {problem}", file=sys.stderr)
-        return 2
+    problem = "is not set" if pin is None else staff_pin_problem(pin)
+    if pin is None or problem:
+        print(f"kiosk staff-pin-hash: {env_problem('--pin-from-env', variable, problem)}", file=sys.stderr)
+        return EXIT_CONFIG
     print(f'staff_unlock = "{hash_staff_pin(pin)}"')
     return 0
 
@@ -372,6 +320,7 @@ def run_window(args: argparse.Namespace) -> int:
 
     from kiosk.cli_core import CONFIG_ENV
     from kiosk.config import ConfigError, load_config
+    from kiosk.staffpin import staff_pin_problem
 
     path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     staff_pin = None
@@ -381,8 +330,9 @@ def run_window(args: argparse.Namespace) -> int:
         settings = load_config(path)
         if args.staff_pin_from_env:
             staff_pin = os.environ.get(args.staff_pin_from_env)
-            if not staff_pin:
-                raise ConfigError(env_problem("--staff-pin-from-env", args.staff_pin_from_env))
+            if not staff_pin or staff_pin_problem(staff_pin):
+                raise ConfigError(env_problem("--staff-pin-from-env", args.staff_pin_from_env,
+                                              staff_pin_problem(staff_pin) if staff_pin else "is not set"))
     except ConfigError as exc:
         print(f"kiosk run: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import ConfigError, KioskSettings, check_server_url, load_config
+from kiosk.exitcodes import EXIT_CONFIG, EXIT_FAILED, exit_codes
 from kiosk.linkage.models import OPERATION_KINDS
 
 if TYPE_CHECKING:
@@ -53,6 +54,12 @@ exit codes:
 """
 
 
+DOCTOR_DESCRIPTION = """\
+Check every part the kiosk depends on and print one line for each: OK, or FAIL and what to do.
+The doctor only looks: it creates nothing, and writes nothing to the kiosk's database.
+"""
+
+
 def add_parsers(sub: Any) -> None:
     flow = sub.add_parser("flow", help="run one whole operation headless against a card and a server",
                           description=FLOW_DESCRIPTION, epilog=FLOW_EXIT_CODES,
@@ -81,8 +88,12 @@ def add_parsers(sub: Any) -> None:
     flow.add_argument("--card-timeout", type=float, default=30.0,
                       help="seconds to wait for a card on the reader, or on any reader (default 30)")
 
-    doctor = sub.add_parser("doctor", help="check readers, server, TLS, clock, trust anchors, CRL, database")
+    doctor = sub.add_parser("doctor", help="check readers, server, TLS, clock, trust anchors, CRL, database",
+                            description=DOCTOR_DESCRIPTION, epilog=exit_codes(EXIT_FAILED, EXIT_CONFIG),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     doctor.add_argument("--config", type=Path, help=f"the kiosk's TOML configuration (default ${CONFIG_ENV})")
+    doctor.add_argument("--server", metavar="URL",
+                        help="check this linkage server instead of the configuration's server.url")
 
 
 def load_settings(args: argparse.Namespace) -> KioskSettings:
@@ -126,22 +137,34 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    import tempfile
+
     from kiosk.nfc.pcsc import list_readers, wait_for_any_card
     from kiosk.services.core import KioskCore
     from kiosk.services.doctor import run_checks
 
     try:
-        core = KioskCore.build(load_settings(args))
+        settings = load_settings(args)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"FAIL configuration: {exc}")
-        return 2
-    try:
-        checks = run_checks(core, list_readers, lambda readers: wait_for_any_card(readers, 0))
-    finally:
-        core.close()
+        return EXIT_CONFIG
+    missing = None if settings.store_path.is_file() else settings.store_path
+    with contextlib.ExitStack() as stack:
+        if missing is not None:
+            # The doctor creates nothing of the kiosk's: it looks at an empty store of its own.
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="kiosk-doctor-"))
+            settings = dataclasses.replace(settings, data_dir=Path(scratch))
+        try:
+            core = KioskCore.build(settings)
+        except (ConfigError, ValueError, OSError) as exc:
+            print(f"FAIL configuration: {exc}")
+            return EXIT_CONFIG
+        stack.callback(core.close)
+        checks = run_checks(core, list_readers, lambda readers: wait_for_any_card(readers, 0),
+                            store_missing=missing)
     for check in checks:
         print(f"{'OK  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
-    return 0 if all(c.ok for c in checks) else 1
+    return 0 if all(c.ok for c in checks) else EXIT_FAILED
 
 
 #: ``kiosk flow``'s exit code when a signal (Ctrl-C, SIGTERM) ended it, as a shell reports SIGINT.

@@ -15,6 +15,7 @@ from typing import Any
 
 from kiosk.cli_core import CONFIG_ENV, load_settings
 from kiosk.config import ConfigError, KioskSettings
+from kiosk.exitcodes import EXIT_CONFIG, EXIT_FAILED, exit_codes
 from kiosk.services.outbox import age_words
 from kiosk.store import KioskStore, OutboxItem
 
@@ -37,7 +38,10 @@ exit codes:
 
 def add_parsers(sub: Any) -> None:
     outbox = sub.add_parser("outbox",
-                            help="the offline evidence waiting for the server: list it, send it now")
+                            help="the offline evidence waiting for the server: list it, send it now",
+                            description="The offline evidence waiting for the server: list it, send it now.",
+                            epilog=exit_codes(EXIT_FAILED, EXIT_CONFIG),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = commands.add_parser(
         "list", help="each item: its age, attempts, last error, fate, whether its voucher was shown",

@@ -7,13 +7,16 @@ value raises ``ConfigError`` naming the key and the file; relative paths are rel
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from kiosk.offline.validate import load_certificates, load_crl
 from kiosk.staffpin import valid_hash
 
 
@@ -144,7 +147,9 @@ class _Table:
             raise self.fail(key, f"names {resolved}, which is not a readable file")
         return resolved
 
-    def paths(self, key: str) -> tuple[Path, ...]:
+    def paths(self, key: str, parse: Callable[[Path], object], what: str, todo: str) -> tuple[Path, ...]:
+        """The files listed under ``key``, each read with ``parse`` now, so that a garbled one is
+        named here (as not ``what``, with ``todo``) before the kiosk writes anything."""
         value = self._get(key, [], False)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(key, "must be a list of file names")
@@ -153,6 +158,10 @@ class _Table:
             resolved = (self._source.parent / Path(item).expanduser()).resolve()
             if not resolved.is_file():
                 raise self.fail(key, f"names {resolved}, which is not a readable file")
+            try:
+                parse(resolved)
+            except ValueError:
+                raise self.fail(key, f"names {resolved}, which is not {what}: {todo}") from None
             result.append(resolved)
         return tuple(result)
 
@@ -209,6 +218,9 @@ def _kiosk_table(data: dict[str, Any], source: Path) -> _KioskTable:
     key_file = kiosk.path("key_file", required=True)
     data_dir_text = kiosk.text("data_dir", "data")
     data_dir = (source.parent / Path(data_dir_text).expanduser()).resolve()
+    problem = data_dir_problem(data_dir)
+    if problem:
+        raise kiosk.fail("data_dir", problem)
     language = kiosk.text("language", "ja")
     if language not in ("ja", "en"):
         raise kiosk.fail("language", f"must be \"ja\" or \"en\", not {language!r}")
@@ -224,6 +236,28 @@ def _kiosk_table(data: dict[str, Any], source: Path) -> _KioskTable:
     kiosk.finish()
     assert key_file is not None
     return _KioskTable(kiosk_id, key_file, data_dir, language, idle, pattern, staff_unlock)
+
+
+def data_dir_problem(data_dir: Path) -> str:
+    """Why the kiosk could not keep its database in ``data_dir`` (and what to do), or "".
+
+    A missing folder is fine when its parent is a writable folder: the store creates it, owner-only.
+    """
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            return f"names {data_dir}, which is a file, not a folder: name a folder for the kiosk's database"
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            return (f"names {data_dir}, which this user cannot write: give the kiosk's user write access "
+                    "to it, or name another folder")
+        return ""
+    parent = data_dir.parent
+    if not parent.is_dir():
+        return (f"names {data_dir}, whose parent folder {parent} does not exist: create {parent} "
+                "first, or name another folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return (f"names {data_dir}, which cannot be created because this user cannot write {parent}: "
+                "create the folder for the kiosk's user, or name another folder")
+    return ""
 
 
 def _server_table(data: dict[str, Any], source: Path) -> ServerSettings:
@@ -254,8 +288,10 @@ def _offline_table(data: dict[str, Any], source: Path, server_url: str) -> Offli
     offline = _Table(data, "offline", source)
     settings = OfflineSettings(
         enabled=offline.flag("enabled", True),
-        trust_anchors=offline.paths("trust_anchors"),
-        crl_files=offline.paths("crl_files"),
+        trust_anchors=offline.paths("trust_anchors", load_certificates, "a PEM or DER certificate",
+                                    "replace it with the JPKI authentication CA certificate, or remove it"),
+        crl_files=offline.paths("crl_files", load_crl, "a PEM or DER CRL",
+                                "replace it with the CA's current CRL, or remove it from the list"),
         require_crl=offline.flag("require_crl", True),
         sync_interval_seconds=offline.number("sync_interval_seconds", 30.0, 1, 3600),
         max_backoff_seconds=offline.number("max_backoff_seconds", 900.0, 1, 86400),

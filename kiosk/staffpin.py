@@ -13,6 +13,16 @@ ITERATIONS = 200_000
 UNLOCK_MAX_FAILURES = 5
 UNLOCK_LOCKOUT_SECONDS = 300
 PATTERN = re.compile(rf"^{SCHEME}\$(\d{{4,7}})\$([0-9a-f]{{32}})\$([0-9a-f]{{64}})$")
+#: The unlock dialog has a digits-only keypad: a staff PIN is what can be typed on it.
+STAFF_PIN_MIN, STAFF_PIN_MAX = 6, 12
+STAFF_PIN_RULE = f"{STAFF_PIN_MIN} to {STAFF_PIN_MAX} digits, as typed on the unlock dialog's keypad"
+
+
+def staff_pin_problem(pin: str) -> str:
+    """Why ``pin`` cannot be the staff unlock PIN (words to follow its variable's name), or ""."""
+    if re.fullmatch(rf"[0-9]{{{STAFF_PIN_MIN},{STAFF_PIN_MAX}}}", pin) is None:
+        return f"must hold a PIN of {STAFF_PIN_RULE} (no letters or other characters)"
+    return ""
 
 
 def hash_staff_pin(pin: str, *, iterations: int = ITERATIONS) -> str:

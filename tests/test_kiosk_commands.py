@@ -75,6 +75,7 @@ def test_kiosk_flow_names_a_bad_configuration(tmp_path: Path) -> None:
 
 def test_kiosk_doctor_reports_each_part(config: Path, reader: Reader, tmp_path: Path, server: LiveServer,
                                         hierarchy: TestHierarchy) -> None:
+    KioskCore.build(load_config(config)).start().close()  # a kiosk that has run: its store, roster, key
     result = subprocess.run([*KIOSK, "doctor", "--config", str(config)], capture_output=True, text=True,
                             timeout=120)
     lines = result.stdout.splitlines()

@@ -16,6 +16,7 @@ from kiosk.config import (
     load_config,
     write_config,
 )
+from kiosk.nfc.sim import TestHierarchy
 
 EXAMPLE = Path(__file__).parents[1] / "resources" / "kiosk.example.toml"
 FILES = ("kiosk-key.pem", "jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem",
@@ -23,10 +24,11 @@ FILES = ("kiosk-key.pem", "jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, hierarchy: TestHierarchy) -> Path:
     for name in FILES:
         (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text("placeholder")
+        source = hierarchy.path / ("crl" if name.endswith(".crl") else "ca") / Path(name).name
+        (tmp_path / name).write_bytes(source.read_bytes() if name.startswith("jpki/") else b"a key")
     path = tmp_path / "kiosk.toml"
     path.write_text(EXAMPLE.read_text("utf-8"), "utf-8")
     return path
@@ -124,9 +126,11 @@ def test_the_staff_unlock_pin_is_kept_as_a_digest(config: Path) -> None:
         load_config(config)
 
 
-def test_a_written_configuration_reads_back_with_any_characters(tmp_path: Path) -> None:
+def test_a_written_configuration_reads_back_with_any_characters(tmp_path: Path,
+                                                                hierarchy: TestHierarchy) -> None:
     odd = 'C:\\kiosk "counter" 窓口\t\x7f'
-    (tmp_path / odd).write_bytes(b"a key, a certificate: load_config only checks it can be read")
+    # A certificate: the key file is only read when used, a trust anchor is parsed at once.
+    (tmp_path / odd).write_bytes(hierarchy.trust_anchor_paths()[0].read_bytes())
     path = write_config(tmp_path / "kiosk.toml", {
         "kiosk": {"id": "counter-01", "key_file": str(tmp_path / odd), "language": "en"},
         "server": {"url": "http://127.0.0.1:8470", "retries": 2, "read_timeout_seconds": 2.5},

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from kiosk.config import load_config
 from kiosk.crashpoints import CRASH_ENV, CRASH_POINTS
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
+from kiosk.services.core import KioskCore
 from kiosk.store import KioskStore
 from linkserver.demo import DEMO_DESK_ID, DEMO_DESK_OFFLINE_PIN
 from linkserver.models import OfflineEvidence
@@ -66,6 +67,11 @@ def offline_flow(down: Path) -> dict[str, str]:
     done: dict[str, str] = json.loads(result.stdout.splitlines()[-1])["result"]
     assert done["voucher"] and done["outbox_key"]
     return done
+
+
+def started_once(config: Path) -> None:
+    """The kiosk as after its first start online: the sealing key and the staff roster learnt."""
+    KioskCore.build(load_config(config)).start().close()
 
 
 def voucher_hashes(config: Path) -> list[str]:
@@ -123,7 +129,7 @@ def test_outbox_sync_reports_each_fate_and_says_what_is_left(config: Path, down:
 def test_a_voucher_printed_by_kiosk_flow_is_recorded_as_shown(
         config: Path, down: Path, reader: Reader, server: LiveServer,
         make_card: Callable[..., SimulatedCard]) -> None:
-    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the sealing key and roster
+    started_once(config)
     reader.insert(make_card("linked"))
     offline_flow(down)
     [item] = listed(config)
@@ -139,7 +145,7 @@ def test_an_item_the_server_asks_for_again_waits_and_goes_on_the_next_sync(
     """The server cannot tell the card's revocation (its CRLs are past their next update): it keeps
     nothing and says retry. The item stays in the outbox with the attempt and the reason, staff see
     it waiting, the voucher does not work yet; the next sync sends it, and the voucher works."""
-    assert kiosk("doctor", "--config", str(config)).returncode == 0  # learns the sealing key and roster
+    started_once(config)
     reader.insert(make_card("linked"))
     result = offline_flow(down)
     voucher, key = result["voucher"], result["outbox_key"]

@@ -45,12 +45,12 @@ class KioskCore:
             ca_file=server.ca_file, connect_timeout=server.connect_timeout_seconds,
             read_timeout=server.read_timeout_seconds, retries=server.retries,
         ))
-        store = KioskStore(settings.store_path, clock=clock)
         offline = settings.offline
         validator = None
-        if offline.enabled:
+        if offline.enabled:  # before the store: a file that does not load leaves nothing written
             validator = LocalValidator.from_files(offline.trust_anchors, offline.crl_files,
                                                   clock=clock, require_crl=offline.require_crl)
+        store = KioskStore(settings.store_path, clock=clock)
         outbox = OfflineOutbox(store, settings.kiosk_id, settings.key_file.read_bytes())
         sync = SyncWorker(store, linkage, interval=offline.sync_interval_seconds,
                           max_backoff=offline.max_backoff_seconds, being_shown=outbox.being_shown,

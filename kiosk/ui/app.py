@@ -101,20 +101,24 @@ def finish_qt() -> None:
 
 
 @contextlib.contextmanager
-def signals_quit(app: QApplication, window: KioskWindow) -> Iterator[None]:
-    """SIGINT and SIGTERM end the application cleanly (systemd stopping the kiosk, Ctrl-C in the demo)."""
-    def stop(_signum: int, _frame: FrameType | None) -> None:
+def signals_quit(app: QApplication, window: KioskWindow) -> Iterator[list[int]]:
+    """SIGINT, SIGTERM and SIGHUP end the application cleanly (systemd stopping the kiosk, Ctrl-C in
+    the demo, its terminal closed); the list yielded gets the signals that did."""
+    caught: list[int] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        caught.append(signum)
         window.unlock_for_shutdown()
         window.close()
         app.quit()
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     # Python runs signal handlers only between bytecodes: a timer lets it in while Qt waits.
     ticker = QTimer()
     ticker.timeout.connect(lambda: None)
     ticker.start(200)
     try:
-        yield
+        yield caught
     finally:
         ticker.stop()
         for sig, handler in previous.items():

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import segno
+from PySide6.QtGui import QGuiApplication
 
 from kiosk.config import load_config, write_config
 from kiosk.linkage.readiness import wait_until_healthy
@@ -32,6 +33,7 @@ from kiosk.nfc.errors import CardAbsentError
 from kiosk.nfc.events import EventKind, ReaderEvent
 from kiosk.nfc.sim import SimulatedCard, TestHierarchy
 from kiosk.nfc.sim.pcscd import stop_process
+from kiosk.stopping import last_resort
 from kiosk.ui.app import core_backend, create_app, dispose, finish_qt, signals_quit
 from kiosk.ui.window import KioskWindow
 
@@ -90,7 +92,13 @@ class DemoServer:
                  "--hierarchy", str(hierarchy_dir), "--log-level", "warning"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         server = cls(state, process, f"http://127.0.0.1:{port}")
-        if wait_until_healthy(server.base_url, timeout=timeout, alive=lambda: process.poll() is None):
+        try:
+            healthy = wait_until_healthy(server.base_url, timeout=timeout,
+                                         alive=lambda: process.poll() is None)
+        except BaseException:  # a signal while it starts: it must not write on into a folder being removed
+            server.stop()
+            raise
+        if healthy:
             return server
         if process.poll() is not None:
             tail = log.read_text("utf-8", "replace")[-2000:]
@@ -108,6 +116,11 @@ class DemoServer:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+    def kill(self) -> None:
+        """End it at once (the last-resort clean-up, which cannot wait for a graceful stop)."""
+        self.process.kill()
+        self.process.wait()
 
     def console_sign_in(self) -> str:
         """The staff console's address and the demo desk member's sign-in, as the server wrote them,
@@ -286,6 +299,9 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
     with contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
         stack.callback(shutil.rmtree, folder, True)
+        stack.enter_context(last_resort(lambda: shutil.rmtree(folder, True)))
+        out(f"The demo's keys, configuration and database are in {folder}; it is removed when the demo "
+            "stops (closed, Ctrl-C, SIGTERM or SIGHUP).")
         hierarchy = TestHierarchy.ensure()
         out("Starting the reference linkage server…")
         try:
@@ -295,6 +311,7 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
             yield None
             return
         stack.callback(server.stop)
+        stack.enter_context(last_resort(server.kill))  # before the folder goes: it writes there
 
         slot: CardSlot = InProcessSlot()
         if use_pcscd:
@@ -334,6 +351,20 @@ def open_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "li
         yield Demo(window, panel, server, slot)
 
 
+def show_side_by_side(window: KioskWindow, panel: DevPanel) -> None:
+    """The kiosk window at the screen's top left (no larger than the screen), and the developer
+    panel beside it where there is room, over it where there is not: always on the screen."""
+    from kiosk.ui.devpanel import panel_geometry
+
+    screen = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+    window.resize(min(DEMO_WINDOW_SIZE[0], screen.width()), min(DEMO_WINDOW_SIZE[1], screen.height()))
+    window.move(screen.topLeft())
+    window.present()
+    panel.adjustSize()  # its size before it is shown, so that it appears where it belongs
+    panel.setGeometry(panel_geometry(window.frameGeometry(), panel.size(), screen))
+    panel.show()
+
+
 def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "linked",
              out: Callable[[str], None] = print) -> int:
     """``kiosk demo``: the whole kiosk on this machine, with the developer panel beside it."""
@@ -342,10 +373,8 @@ def run_demo(*, language: str = "ja", use_pcscd: bool = True, holder: str = "lin
         if demo is None:
             return 1
         demo.window.closed.connect(app.quit)
-        with signals_quit(app, demo.window):
-            demo.window.present()
-            demo.panel.show()
-            demo.panel.move(demo.window.geometry().right() + 16, demo.window.geometry().top())
+        with signals_quit(app, demo.window) as caught:
+            show_side_by_side(demo.window, demo.panel)
             code = app.exec()
     finish_qt()
-    return code
+    return 128 + caught[0] if caught and caught[0] != signal.SIGINT else code

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,21 @@ from kiosk.nfc.sim import CardProfile, SimulatedCard, TestHierarchy
 from kiosk.ui.runner import QtRunner
 
 logger = logging.getLogger(__name__)
+
+#: Between the kiosk window and the panel beside it, in pixels.
+PANEL_GAP = 16
+
+
+def panel_geometry(window: QRect, panel: QSize, screen: QRect, gap: int = PANEL_GAP) -> QRect:
+    """Where the panel goes: beside the window (right, else left) when it fits on the screen,
+    otherwise over the window at the screen's right edge; never beyond the screen."""
+    size = QSize(min(panel.width(), screen.width()), min(panel.height(), screen.height()))
+    top = max(screen.top(), min(window.top(), screen.bottom() + 1 - size.height()))
+    if window.right() + gap + size.width() <= screen.right():
+        return QRect(QPoint(window.right() + 1 + gap, top), size)
+    if window.left() - gap - size.width() >= screen.left():
+        return QRect(QPoint(window.left() - gap - size.width(), top), size)
+    return QRect(QPoint(screen.right() + 1 - size.width(), top), size)
 
 STAFF_ID = "demo.staff"
 REFRESH_MS = 1500

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from kiosk.staffpin import STAFF_PIN_MAX
+
 
 class StaffUnlockDialog(QDialog):
     """Asks for the staff PIN on a keypad (a touch screen has no keyboard); the digits stay masked."""
@@ -18,7 +20,7 @@ class StaffUnlockDialog(QDialog):
         self._title = QLabel()
         self._entry = QLineEdit()
         self._entry.setEchoMode(QLineEdit.EchoMode.Password)
-        self._entry.setMaxLength(32)
+        self._entry.setMaxLength(STAFF_PIN_MAX)
         self._message = QLabel()
         self._message.setWordWrap(True)
         layout.addWidget(self._title)

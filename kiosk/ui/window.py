@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QLocale, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QMouseEvent, QShortcut, QTouchEvent
 from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
@@ -479,8 +479,14 @@ class KioskWindow(QMainWindow):
     # -- kiosk mode and closing ---------------------------------------------------------------------
 
     def present(self) -> None:
-        """Show the window: full screen in kiosk mode, a normal window otherwise."""
+        """Show the window: full screen in kiosk mode, a normal window otherwise.
+
+        Full screen is a request to the window manager; on X without one (a common kiosk set-up)
+        nobody grants it, so the window is given the whole screen's geometry itself first."""
         if self.kiosk_mode:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is not None:
+                self.setGeometry(screen.geometry())
             self.showFullScreen()
         else:
             self.show()

@@ -1295,7 +1295,7 @@
 <context>
     <name>NewPasswordScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="+275"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="+284"/>
         <source>Choose your new password</source>
         <translation>新しいパスワードを決めてください</translation>
     </message>
@@ -1310,22 +1310,42 @@
         <translation>新しいパスワード</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="+16"/>
         <source>The characters you type are hidden.</source>
         <translation>入力した文字は表示されません。</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="-13"/>
         <source>Cancel</source>
         <translation>中止</translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="-2"/>
+        <source>Show password</source>
+        <translation>パスワードを表示</translation>
+    </message>
+    <message>
+        <location line="+3"/>
         <source>Set password</source>
         <translation>パスワードを設定</translation>
     </message>
     <message>
-        <location line="+22"/>
+        <location line="+11"/>
+        <source>The characters you type are shown.</source>
+        <translation>入力した文字は表示されています。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>On: your password is shown on the screen.</source>
+        <translation>オン：パスワードが画面に表示されています。</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Off: your password is hidden.</source>
+        <translation>オフ：パスワードは隠されています。</translation>
+    </message>
+    <message>
+        <location line="+20"/>
         <source>The university&apos;s account directory did not answer, so your password was not changed. Your request is still approved: please wait a moment, then type your new password again and press &quot;Set password&quot;.</source>
         <translation>大学のアカウントのディレクトリが応答しなかったため、パスワードは変更されていません。申請は承認されたままです。少し待ってから、新しいパスワードをもう一度入力して「パスワードを設定」を押してください。</translation>
     </message>
@@ -1561,7 +1581,7 @@
 <context>
     <name>PasswordKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="-181"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="-201"/>
         <source>On-screen keyboard for the password</source>
         <translation>パスワード用の画面キーボード</translation>
     </message>
@@ -1919,7 +1939,7 @@
 <context>
     <name>StaffUnlockDialog</name>
     <message>
-        <location filename="../../kiosk/ui/unlock.py" line="+46"/>
+        <location filename="../../kiosk/ui/unlock.py" line="+48"/>
         <source>Staff unlock</source>
         <translation>係員による解除</translation>
     </message>

@@ -62,12 +62,14 @@ class VpcdBridge:
         return self._thread is not None and self._thread.is_alive()
 
     def serve_forever(self, stop: threading.Event) -> None:
-        """Keep the card inserted until ``stop`` is set, reconnecting if pcscd restarts."""
+        """Keep the card inserted until ``stop`` is set, reconnecting if pcscd restarts (a card
+        already inserted stays so)."""
         while not stop.is_set():
-            sock = self._connect(None, stop)
-            if sock is None:
-                break
-            self._start(sock)
+            if not self.inserted:
+                sock = self._connect(None, stop)
+                if sock is None:
+                    break
+                self._start(sock)
             while self.inserted and not stop.is_set():
                 stop.wait(0.2)
             if not stop.is_set():

@@ -3,7 +3,9 @@ policy as a checklist that follows every edit.
 
 The new password lives only in its masked field: it reaches the flow as the text of each edit (for
 the policy checklist) and once as a ``bytearray`` on submit, and the field is emptied right after;
-no label, accessible name or clipboard ever holds it.
+no label, accessible name or clipboard ever holds it. "Show password" (a toggle beside the field)
+lets the user read what they typed before it is sent; the field is hidden again whenever it is
+emptied (sent, cancelled, or the screen left), and the clipboard stays shut either way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
 )
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
 
 from kiosk.flow import Intent, Screen, View
 from kiosk.ui.base import screen
@@ -247,6 +249,10 @@ class NewPasswordScreen(Frame):
         self.field = PasswordField()
         self.field.textChanged.connect(self._edited)
         self.field.returnPressed.connect(self._submit)
+        self.show_button = BigButton(points=BODY_PT)
+        self.show_button.setCheckable(True)
+        self.show_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.show_button.toggled.connect(self._show_password)
         self.length_rule = _Rule()
         self.class_rule = _Rule()
         self.charset_rule = _Rule()
@@ -255,7 +261,10 @@ class NewPasswordScreen(Frame):
         self.keyboard = PasswordKeyboard(self.field)
         self.body.addWidget(self.intro)
         self.body.addWidget(self.refused)
-        self.body.addWidget(self.field)
+        entry = QHBoxLayout()
+        entry.addWidget(self.field, 1)
+        entry.addWidget(self.show_button)
+        self.body.addLayout(entry)
         for rule in (self.length_rule, self.class_rule, self.charset_rule):
             self.body.addWidget(rule)
         self.body.addWidget(self.other_problems)
@@ -276,11 +285,24 @@ class NewPasswordScreen(Frame):
         self.intro.setText(self.tr("Only you choose it: nobody else sees it, and the kiosk does not keep it. "
                                    "Each rule below turns to \"done\" as you type."))
         self.field.setAccessibleName(self.tr("New password"))
-        self.field.setAccessibleDescription(self.tr("The characters you type are hidden."))
+        self.show_button.setText(self.tr("Show password"))
+        self._describe_field()
         self.cancel_button.setText(self.tr("Cancel"))
         self.set_button.setText(self.tr("Set password"))
         self.keyboard.retranslate()
         self._show_rules()
+
+    def _show_password(self, shown: bool) -> None:
+        self.field.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+        self._describe_field()
+
+    def _describe_field(self) -> None:
+        """The field's state in words, for a screen reader, as the toggle is pressed or released."""
+        shown = self.show_button.isChecked()
+        self.field.setAccessibleDescription(self.tr("The characters you type are shown.") if shown
+                                            else self.tr("The characters you type are hidden."))
+        self.show_button.setAccessibleDescription(self.tr("On: your password is shown on the screen.")
+                                                  if shown else self.tr("Off: your password is hidden."))
 
     def render(self, view: View) -> None:  # type: ignore[override]
         super().render(view)
@@ -383,6 +405,7 @@ class NewPasswordScreen(Frame):
         finally:
             self._quiet = False
         self.keyboard.reset()
+        self.show_button.setChecked(False)  # each new password starts hidden
         self._show_rules()
 
     def first_focus(self) -> QWidget | None:
