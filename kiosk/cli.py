@@ -16,7 +16,7 @@ from kiosk.cli_outbox import add_parsers as add_outbox_parsers
 from kiosk.cli_outbox import run_outbox
 from kiosk.cli_sim import add_parser as add_sim_parser
 from kiosk.cli_sim import run_sim
-from kiosk.exitcodes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, exit_codes
+from kiosk.exitcodes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_codes
 from kiosk.messages import describe
 from kiosk.nfc.errors import CardAbsentError, CardError, tries_left_words
 from kiosk.staffpin import STAFF_PIN_RULE
@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the environment variable holding the staff unlock PIN (instead of the "
                           "configuration's kiosk.staff_unlock)")
 
+    keygen = _command(sub, "keygen", "make this kiosk's key pair once: the private key for kiosk.key_file "
+                      "(0600) and its public key beside it, for kiosk-linkserver register-kiosk",
+                      EXIT_FAILED, EXIT_CONFIG)
+    keygen.add_argument("--key", type=Path, required=True, metavar="FILE",
+                        help="where the private key goes (e.g. /etc/kiosk/kiosk-key.pem); the public key "
+                             "goes beside it as FILE.pub.pem")
+    keygen.add_argument("--kiosk-id", metavar="ID", help="the kiosk's client ID, for the command it prints")
+
     pin_hash = _command(sub, "staff-pin-hash", "the kiosk.staff_unlock setting for a staff unlock PIN",
                         EXIT_CONFIG)
     pin_hash.add_argument("--pin-from-env", required=True, metavar="VAR",
@@ -141,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_screenshots(args)
         if args.command == "audit-screens":
             return run_audit_screens(args)
+        if args.command == "keygen":
+            return make_keys(args.key, args.kiosk_id)
         if args.command == "staff-pin-hash":
             return print_staff_pin_hash(args.pin_from_env)
         if args.command == "flow":
@@ -299,6 +309,25 @@ def run_window_demo(args: argparse.Namespace) -> int:
         print(f"kiosk demo: no holder {args.holder!r} (known: {', '.join(sorted(holders))})", file=sys.stderr)
         return EXIT_CONFIG
     return run_demo(language=args.language, use_pcscd=not args.no_pcscd, holder=args.holder)
+
+
+def make_keys(key: Path, kiosk_id: str | None) -> int:
+    """``kiosk keygen``: the key pair, and the command that registers it on the server."""
+    from kiosk.keygen import make_key_pair
+
+    try:
+        public = make_key_pair(key)
+    except FileExistsError as exc:
+        print(f"kiosk keygen: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"kiosk keygen: {key.parent} cannot be written ({exc.strerror or exc}): name a folder "
+              "this user may write", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"private key: {key} (0600; set kiosk.key_file to it)\npublic key: {public}\n"
+          f"on the server: kiosk-linkserver register-kiosk --config F --client-id {kiosk_id or 'KIOSK_ID'} "
+          f"--public-key {public.name}\n{public.read_text('ascii')}", end="")
+    return EXIT_OK
 
 
 def print_staff_pin_hash(variable: str) -> int:
