@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linkserver.configread import ConfigError, TableReader
+from linkserver.mailsettings import NotifierSettings, SalvageSettings, notifier_settings, salvage_settings
 from linkserver.passwords import PasswordPolicy
 
 _Reader = TableReader
@@ -126,6 +127,8 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     #: The LDAP directory of accounts; None: the server's own tables (the reference directory).
     directory: LdapSettings | None = None
+    notifier: NotifierSettings = field(default_factory=NotifierSettings)
+    salvage: SalvageSettings = field(default_factory=SalvageSettings)
 
     @property
     def token_url(self) -> str:
@@ -165,7 +168,8 @@ def _network(value: object) -> str | None:
         return None
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory"}
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory",
+                "notifier", "salvage"}
 #: The audit key's shortest length, in bytes.
 MIN_AUDIT_KEY_BYTES = 32
 
@@ -312,6 +316,8 @@ def load_settings(path: Path | str) -> Settings:
 
     policy = _policy_settings(data, source)
     directory = _directory_settings(data, source)
+    notifier = notifier_settings(data, source, urlsplit(server["issuer"]).hostname or "")
+    salvage = salvage_settings(data, source)
 
     return Settings(
         **server, trust_anchors=anchors,
@@ -320,4 +326,5 @@ def load_settings(path: Path | str) -> Settings:
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
         limits=limits, lifetimes=lifetimes, policy=policy, audit=audit, directory=directory,
+        notifier=notifier, salvage=salvage,
     )
