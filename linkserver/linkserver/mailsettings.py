@@ -107,7 +107,7 @@ def notifier_settings(data: dict[str, Any], source: Path, issuer_host: str) -> N
     language = table.text("language", default=base.language)
     if language not in LANGUAGES:
         raise table.fail("language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    domain = table.text("message_id_domain", default=issuer_host) or "localhost"
+    domain = table.text("message_id_domain", default="") or issuer_host or "localhost"
     if not re.fullmatch(r"[A-Za-z0-9.-]+", domain):
         raise table.fail("message_id_domain", f"must be a domain name, not {domain!r}")
     smtp = backend == "smtp"

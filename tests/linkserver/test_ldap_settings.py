@@ -25,7 +25,7 @@ EXAMPLE = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
 
 def example_directory_table() -> str:
     """The example's [directory] table with every commented key in force and the backend "ldap"."""
-    table = EXAMPLE.read_text("utf-8").split("[directory]", 1)[1]
+    table = EXAMPLE.read_text("utf-8").split("[directory]", 1)[1].split("\n[", 1)[0]
     table = re.sub(r"^# (\w+ = .*)$", r"\1", table, flags=re.MULTILINE)
     return "\n[directory]" + table.replace('backend = "sql"', 'backend = "ldap"')
 
