@@ -11,6 +11,7 @@ import contextlib
 import email
 import email.policy
 import json
+import logging
 import ssl
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from kiosk.nfc.sim.pcscd import free_port_pair
 from tests.helpers.slapd import make_tls
+
+#: aiosmtpd warns of its own deprecated attribute at every login; the tests do not use it.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 USER = "kiosk-mailer"
 PASSWORD = "mail-password-for-tests"

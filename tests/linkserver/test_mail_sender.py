@@ -19,13 +19,17 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from kiosk.nfc.sim import TestHierarchy
-from linkserver.demo import DEMO_KIOSK_ID
-from linkserver.handoff import SIGNATURE_HEADER
+from linkserver.demo import DEMO_KIOSK_ID, prepare_demo
+from linkserver.directory import SqlDirectory
+from linkserver.handoff import SIGNATURE_HEADER, check_webhook
 from linkserver.mailer import MailerError, Sender, build_sender, check_smtp
 from linkserver.mailsettings import NotifierSettings, SalvageSettings
 from linkserver.models import HandoffOutbox, MailOutbox
+from linkserver.server import build_server
+from linkserver.service import utc_now
 from tests.helpers.mailbox import USER, SmtpServer, Webhook, smtp_server, webhook_receiver
 from tests.helpers.server_api import FORMER, LINKED, NEW_PASSWORD, decide, revealed, send_password, verified
 from tests.helpers.slapd import make_tls
@@ -234,3 +238,31 @@ def test_check_smtp_reports_starttls_and_login_in_words(smtp: SmtpServer) -> Non
     other_ca = make_tls(smtp.ca_file.parent.parent / "other", "another CA")
     with pytest.raises(MailerError, match=r"failed during STARTTLS or AUTH: .*CERTIFICATE_VERIFY_FAILED"):
         check_smtp(smtp_settings(smtp, ca_file=other_ca))
+
+
+def test_the_server_process_sends_while_it_runs(tmp_path: Path, hierarchy: TestHierarchy,
+                                                smtp: SmtpServer) -> None:
+    setup = prepare_demo(tmp_path / "state", hierarchy.path)
+    server = build_server(dataclasses.replace(setup.settings, notifier=smtp_settings(smtp)))
+    try:
+        with server.parts.db.transaction() as session:
+            account = SqlDirectory().find(session, LINKED)
+            assert account is not None
+            server.parts.notifier.notify(session, account, "unlink", utc_now(), DEMO_KIOSK_ID)
+            session.flush()
+            message_id = session.scalars(select(MailOutbox.message_id)).one()
+        assert smtp.mailbox.messages == []
+        with TestClient(server.app):  # the app's startup starts the sender; its shutdown stops it
+            smtp.mailbox.wait_for(1)
+        assert smtp.mailbox.message_ids() == [message_id]
+    finally:
+        server.parts.db.dispose()
+
+
+def test_check_webhook_connects_and_says_so(hook: Webhook) -> None:
+    port = int(hook.url.split(":")[2].split("/")[0])
+    assert check_webhook(hook.url) == f"webhook 127.0.0.1:{port}: connected (plain HTTP, loopback only)"
+    with webhook_receiver() as closed:
+        gone = closed.url
+    with pytest.raises(OSError, match=r"cannot reach the webhook 127\.0\.0\.1:\d+: .*refused"):
+        check_webhook(gone)
