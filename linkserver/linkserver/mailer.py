@@ -139,7 +139,7 @@ def check_smtp(settings: NotifierSettings) -> str:
     return f"SMTP server {settings.host}:{settings.port}: " + ", ".join(steps)
 
 
-def message_of(row: MailOutbox, from_address: str) -> EmailMessage:
+def message_of(row: MailOutbox, from_address: str, language: str = "ja+en") -> EmailMessage:
     """The mail a row stands for: the same bytes-to-be on every attempt (its Message-ID and Date included)."""
     message = EmailMessage()
     message["From"] = from_address
@@ -148,7 +148,7 @@ def message_of(row: MailOutbox, from_address: str) -> EmailMessage:
     message["Date"] = format_datetime(row.created_at.astimezone(dt.UTC))
     message["Message-ID"] = row.message_id
     message["Auto-Submitted"] = "auto-generated"
-    message["Content-Language"] = "ja, en"
+    message["Content-Language"] = ", ".join(language.split("+"))
     message.set_content(row.body, charset="utf-8")
     return message
 
@@ -271,7 +271,7 @@ class Sender:
 
     def _send_one(self, smtp: smtplib.SMTP, row: MailOutbox) -> Outcome:
         try:
-            smtp.send_message(message_of(row, self.settings.from_address))
+            smtp.send_message(message_of(row, self.settings.from_address, self.settings.language))
         except smtplib.SMTPException as exc:
             return smtp_outcome(exc)
         except OSError as exc:

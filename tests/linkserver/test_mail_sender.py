@@ -104,6 +104,7 @@ def test_a_password_reset_is_mailed_once_in_both_languages_without_a_secret(
                                   "Your password was reset at a help desk")
     assert message["Date"].datetime == row.created_at.replace(microsecond=0)
     assert message.get_content_type() == "text/plain" and message.get_content_charset() == "utf-8"
+    assert message["Content-Language"] == "ja, en"
     text = message.get_content()
     japanese, english = text.index("パスワードが再設定されました"), text.index("Your password was reset")
     assert japanese < english  # one mail, Japanese first
