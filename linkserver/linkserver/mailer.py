@@ -148,8 +148,8 @@ def message_of(row: MailOutbox, from_address: str, language: str = "ja+en") -> E
     message["Date"] = format_datetime(row.created_at.astimezone(dt.UTC))
     message["Message-ID"] = row.message_id
     message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.body, charset="utf-8")  # (which drops any Content-* header set before)
     message["Content-Language"] = ", ".join(language.split("+"))
-    message.set_content(row.body, charset="utf-8")
     return message
 
 
