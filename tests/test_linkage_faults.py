@@ -76,6 +76,27 @@ def test_idempotent_calls_are_retried_on_gateway_errors_and_timeouts(tmp_path: P
     assert len(script.calls) == 3 and gone.value.code == "server.unreachable"
 
 
+def test_the_servers_own_503_for_a_backend_is_a_refusal_not_a_gateway_failure(tmp_path: Path) -> None:
+    """The account directory did not answer: the server is there, so nothing is retried and the
+    kiosk does not think the network is down; any other 503 is still a gateway's."""
+    calls: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if (known := discovery(request)) is not None:
+            return known
+        calls.append(request.url.path)
+        code = "directory_unavailable" if len(calls) == 1 else "something_else"
+        return httpx2.Response(503, json={"error": code, "message": "the directory did not answer"})
+
+    with mock_client(tmp_path, handler) as client:
+        with pytest.raises(ServerRefused) as refused:
+            client.create_operation("mfa_reset", "ver_1", {}, "kiosk-key-0001")
+        assert (refused.value.code, refused.value.status, len(calls)) == ("directory_unavailable", 503, 1)
+        with pytest.raises(ServerUnreachable):
+            client.get_operation("op_1")
+    assert len(calls) > 2  # retried as a gateway's 503
+
+
 def test_a_verification_is_never_resent(tmp_path: Path) -> None:
     for failure, words in ((503, "HTTP 503"), (httpx2.ReadTimeout, "ReadTimeout"),
                            (httpx2.ConnectError, "ConnectError")):

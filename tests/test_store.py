@@ -427,8 +427,8 @@ def test_a_tampered_audit_chain_is_detected(store: KioskStore, db_path: Path, cl
 
 @pytest.mark.parametrize("key", [
     "pin", "password", "new_password", "my_number", "certificate", "signature", "token", "voucher",
-    "enrolment_code", "ticket", "secret", "PIN", "new-pin", "card_certificate", "access_token",
-    "device_code", "private_key",
+    "enrolment_code", "enrolment_uri", "ticket", "secret", "PIN", "new-pin", "card_certificate",
+    "access_token", "device_code", "private_key",
 ])
 def test_audit_refuses_details_that_could_carry_a_secret(store: KioskStore, key: str) -> None:
     with pytest.raises(ValueError, match="may not carry"):

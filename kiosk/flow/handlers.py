@@ -119,16 +119,26 @@ def failed(flow: FlowController, failure: tuple[BaseException, Step]) -> None:
     fail(flow, exc, step)
 
 
+#: The new-password screen's "refusal" when the directory did not answer at all.
+DIRECTORY_DOWN = "directory_unavailable"
 #: How much of the directory's own words the new-password screen shows.
 MAX_REFUSAL = 200
 
 
 def _refused_password(flow: FlowController, exc: BaseException, step: Step) -> bool:
-    """The account directory refused the new password (its policy: history, age, strength): the
-    operation stays approved, and the user chooses another on the new-password screen."""
-    if step is not Step.PASSWORD or not isinstance(exc, ServerRefused) or exc.code != "password_policy":
+    """The account directory refused the new password (its policy: history, age, strength), or did
+    not answer: the operation stays approved, and the user chooses another password on the
+    new-password screen, or sends it again."""
+    if step is not Step.PASSWORD or not isinstance(exc, ServerRefused) or flow.session is None \
+            or flow.session.op is None:
         return False
-    if flow.session is None or flow.session.op is None:
+    if exc.code == "directory_unavailable":
+        # The directory did not answer: nothing changed and the approval stands, so the user can
+        # send the password again in a moment instead of starting over.
+        flow.show(Screen.NEW_PASSWORD, busy=False, password_problems=(), error=None,
+                  password_refused=(DIRECTORY_DOWN,), password_refusal=None)
+        return True
+    if exc.code != "password_policy":
         return False
     problems = exc.extra.get("problems")
     rules = tuple(str(p)[:40] for p in problems[:8]) if isinstance(problems, list) else ()

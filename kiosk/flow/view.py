@@ -4,6 +4,7 @@ codes and the typed result of each outcome."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -69,7 +70,8 @@ class Outcome(StrEnum):
     PASSWORD_SET = "password_set"
     """The new password is set."""
     MFA_ENROLMENT = "mfa_enrolment"
-    """Sign-in methods cleared: an enrolment code to register a new one."""
+    """Sign-in methods cleared: an enrolment code to register a new one, or an authenticator app's
+    enrolment (a QR code to scan) for the new one."""
     SALVAGE_TICKET = "salvage_ticket"
     """A ticket for the former member's cloud data."""
     UNLINKED = "unlinked"
@@ -96,9 +98,18 @@ class PasswordSet:
 @dataclass(frozen=True)
 class MfaEnrolment:
     outcome: ClassVar[Outcome] = Outcome.MFA_ENROLMENT
-    #: Empty when the server no longer holds it (shown once, already taken).
+    #: Empty when the server no longer holds it (shown once, already taken), or gave a URI instead.
     code: str = field(repr=False)
     expires_at: dt.datetime | None = None
+    #: The authenticator app's ``otpauth://totp/`` enrolment URI, shown as a QR code; empty when the
+    #: server hands out an enrolment code (or no longer holds the URI).
+    uri: str = field(default="", repr=False)
+
+    @property
+    def secret(self) -> str:
+        """The URI's base32 secret, for typing into an app that cannot scan (empty without a URI)."""
+        found = _SECRET.search(self.uri)
+        return found[1].upper() if found else ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,9 @@ class Prelinked:
 Result = VoucherIssued | PasswordSet | MfaEnrolment | SalvageTicket | Unlinked | LinkStatus | Prelinked
 
 
+_SECRET = re.compile(r"[?&]secret=([A-Za-z2-7]+)(?:&|$)")
+
+
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
@@ -150,7 +164,8 @@ def _moment(value: object) -> dt.datetime | None:
 def result_of(kind: OperationKind, answer: Mapping[str, object]) -> Result:
     """The typed result of a completed (or, for a password reset, approved) operation."""
     if kind is OperationKind.MFA_RESET:
-        return MfaEnrolment(_text(answer.get("enrolment_code")), _moment(answer.get("expires_at")))
+        return MfaEnrolment(_text(answer.get("enrolment_code")), _moment(answer.get("expires_at")),
+                            _text(answer.get("enrolment_uri")))
     if kind is OperationKind.SALVAGE:
         return SalvageTicket(_text(answer.get("ticket")), _text(answer.get("mode")),
                              _moment(answer.get("expires_at")))

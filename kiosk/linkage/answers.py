@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 #: Gateway answers that mean the server behind it is not there (now).
 GATEWAY_STATUSES = frozenset({502, 503, 504})
+#: The server's own 503s: one of the systems behind it (the account directory, the MFA server) did
+#: not answer. The server is there and changed nothing, so these are refusals to show, not a
+#: gateway's failure to retry or to take the kiosk offline for.
+BACKEND_OUTAGES = frozenset({"directory_unavailable", "mfa_unavailable"})
 MAX_MESSAGE_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _PROBLEM = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -156,6 +160,14 @@ def refusal_of(answer: Answer, redact: Sequence[str]) -> ServerRefused | None:
     return ServerRefused(code, message, status=answer.status, extra=extra)
 
 
+def backend_outage(answer: Answer) -> bool:
+    """Whether a 503 is the server's own, saying a system behind it did not answer."""
+    if answer.status != 503:
+        return False
+    refusal = refusal_of(answer, ())
+    return refusal is not None and refusal.code in BACKEND_OUTAGES
+
+
 def judge(answer: Answer, expect: tuple[int, ...], redact: Sequence[str] = ()) -> object:
     """The JSON of an expected answer; otherwise the refusal or protocol error it amounts to."""
     if answer.status in expect:
@@ -163,7 +175,7 @@ def judge(answer: Answer, expect: tuple[int, ...], redact: Sequence[str] = ()) -
         if body is None:
             raise ServerProtocolError(f"the server answered {answer.status} without a JSON body")
         return body
-    refusal = refusal_of(answer, redact) if 400 <= answer.status < 500 else None
+    refusal = refusal_of(answer, redact) if 400 <= answer.status < 500 or backend_outage(answer) else None
     if answer.status == 429 and (refusal is None or refusal.code != "rate_limited"):
         # A gateway's own rate limit: the same meaning, without the server's words.
         wait = retry_after_of(answer, None)

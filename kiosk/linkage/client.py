@@ -33,6 +33,7 @@ from kiosk.linkage.answers import (
     Fault,
     Retry,
     TokenAnswer,
+    backend_outage,
     classify_failure,
     is_transport_failure,
     judge,
@@ -522,7 +523,7 @@ class LinkageClient:
                     raise
                 fault = classify_failure(exc)
             if fault is None:
-                if answer is None or answer.status not in GATEWAY_STATUSES:
+                if answer is None or answer.status not in GATEWAY_STATUSES or backend_outage(answer):
                     return answer
                 fault = Fault("gateway", f"HTTP {answer.status}")
             if fault.kind == "garbled":

@@ -26,7 +26,8 @@ class OperationKind(StrEnum):
     PASSWORD_RESET = "password_reset"
     """Set a new password for a forgotten one: staff approve, then the user types the new password."""
     MFA_RESET = "mfa_reset"
-    """Clear the registered sign-in methods: staff approve, the user takes away an enrolment code."""
+    """Clear the registered sign-in methods: staff approve, the user takes away an enrolment code,
+    or scans an authenticator app's enrolment QR code (``enrolment_uri``)."""
     SALVAGE = "salvage"
     """A former member's access to their cloud data: staff approve, the user takes away a ticket."""
     PRELINK = "prelink"
@@ -76,6 +77,8 @@ SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 STAFF_ID = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 #: An Argon2id hash in its PHC form; its cost is bounded below (``MAX_PIN_HASH_*``) so that a
 #: roster cannot make the kiosk spend more than a moment, or much memory, on one check.
+#: An authenticator app's enrolment URI (the Key URI format), as an MFA reset's result carries it.
+ENROLMENT_URI = re.compile(r"otpauth://totp/[\x21-\x7e]{1,1000}")
 PIN_HASH = re.compile(r"\$argon2id\$v=19\$m=([0-9]{1,7}),t=([0-9]{1,3}),p=([0-9]{1,2})"
                       r"\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{16,128}")
 MAX_PIN_HASH_MEMORY_KIB = 64 * 1024
@@ -341,6 +344,15 @@ def parse_verification(data: object) -> VerificationResult:
     )
 
 
+def _operation_result(r: Reader) -> dict[str, object]:
+    """The result, with an enrolment URI (which becomes a QR code on screen) checked for its form."""
+    result = r.mapping("result")
+    uri = result.get("enrolment_uri")
+    if uri is not None and not (isinstance(uri, str) and ENROLMENT_URI.fullmatch(uri)):
+        raise _bad(r.what, "result.enrolment_uri", "not an otpauth://totp/ URI")
+    return result
+
+
 def parse_operation(data: object) -> Operation:
     r = Reader(data, "operation")
     return Operation(
@@ -348,7 +360,7 @@ def parse_operation(data: object) -> Operation:
         kind=OperationKind(r.choice("kind", OPERATION_KINDS)),
         status=OperationStatus(r.choice("status", OPERATION_STATUSES)),
         account_id=r.text("account_id", max_length=64, pattern=ACCOUNT_ID),
-        result=r.mapping("result"),
+        result=_operation_result(r),
         error_code=r.optional_text("error_code", max_length=64, pattern=ERROR_CODE),
         approved_by=r.optional_text("approved_by", max_length=64, pattern=ACCOUNT_ID),
         created_at=r.moment("created_at"),

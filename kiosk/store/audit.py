@@ -27,7 +27,8 @@ MAX_VALUE_LENGTH = 256
 SECRET_KEYS = frozenset({
     "pin", "password", "new_password", "my_number", "mynumber", "individual_number", "certificate",
     "signature", "token", "access_token", "refresh_token", "client_assertion", "device_code",
-    "user_code", "voucher", "enrolment_code", "enrollment_code", "ticket", "secret", "private_key",
+    "user_code", "voucher", "enrolment_code", "enrollment_code", "enrolment_uri", "enrollment_uri",
+    "ticket", "secret", "private_key",
 })
 #: A key ending in one of these words (``new_pin``, ``card_certificate``) names a secret too;
 #: ``voucher_hash`` or ``certificate_serial`` name something derived and are allowed.

@@ -284,6 +284,13 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         QT_TRANSLATE_NOOP("ErrorWords", "Please wait a few minutes, then start again. If this happens again, "
                           "please ask a staff member."),
     ),
+    "mfa_unavailable": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The university's sign-in method server did not answer"),
+        QT_TRANSLATE_NOOP("ErrorWords", "The server that keeps your sign-in methods did not answer in time, "
+                          "so nothing was changed."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please wait a few minutes, then start again. If this happens again, "
+                          "please ask a staff member."),
+    ),
     "device_expired": (
         QT_TRANSLATE_NOOP("ErrorWords", "The sign-in code expired"),
         QT_TRANSLATE_NOOP("ErrorWords", "The sign-in on your phone was not completed in time."),
@@ -453,6 +460,7 @@ _CODES: dict[str, str] = {
     "invalid_account": "invalid_account",
     "account_unavailable": "account_unavailable",
     "directory_unavailable": "directory_unavailable",
+    "mfa_unavailable": "mfa_unavailable",
     "account_already_linked": "account_already_linked",
     "card_already_linked": "card_already_linked",
     "not_linked": "not_linked",

@@ -50,6 +50,9 @@ ERROR_CODES = (
     "internal", "display.failed", "refused.photo_mismatch", "refused.needs_documents",
 )
 _EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
+#: An authenticator app's enrolment, as the builtin MFA backend hands one out.
+_ENROLMENT_URI = ("otpauth://totp/University:2024000001?secret=JBSWY3DPEHPK3PXPKRSXG5CTMVRXEZLU"
+                  "&issuer=University")
 #: The shot of the warning before the idle wipe, over the screen of its view.
 IDLE_WARNING_SHOT = "idle_warning"
 
@@ -163,6 +166,9 @@ def _views_of_the_pins_and_approval(view: Callable[..., View]) -> _Views:
     yield "new_password-refused", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
                                        password_policy=dict(DEFAULT_POLICY), password_refused=("in_history",),
                                        password_refusal="Password is in history of old passwords")
+    yield "new_password-directory_down", view(Screen.NEW_PASSWORD, operation="password_reset", account=masked,
+                                              password_policy=dict(DEFAULT_POLICY),
+                                              password_refused=("directory_unavailable",))
     yield "working", view(Screen.WORKING, operation="password_reset", account=masked, busy=True)
 
 
@@ -179,6 +185,8 @@ def _views_of_outcomes(view: Callable[..., View]) -> _Views:
     }
     for operation, result in done.items():
         yield f"done-{operation}", view(Screen.DONE, operation=operation, account=masked, result=result)
+    yield "done-mfa_reset-app", view(Screen.DONE, operation=OperationKind.MFA_RESET, account=masked,
+                                     result=MfaEnrolment("", _EXPIRES, _ENROLMENT_URI))
     yield "done-offline", view(Screen.DONE, operation=OperationKind.MFA_RESET, account=masked, online=False,
                                result=VoucherIssued("K7QM-2XRD-9HTP-CW4N", "https://linkage.example.ac.jp/"
                                                     "voucher#code=K7QM-2XRD-9HTP-CW4N"))

@@ -16,10 +16,13 @@ from linkserver.tokens import DEFAULT_KIOSK_SCOPES, SCOPES, public_jwk_from_pem
 
 
 def register_client(db: Database, client_id: str, public_key_pem: bytes,
-                    scopes: Iterable[str] = DEFAULT_KIOSK_SCOPES, *, replace: bool = False) -> KioskClient:
-    """Register (or with ``replace``, re-key) a kiosk or staff client from its public key."""
-    scopes = list(dict.fromkeys(scopes))
-    unknown = [s for s in scopes if s not in SCOPES]
+                    scopes: Iterable[str] | None = None, *, replace: bool = False) -> KioskClient:
+    """Register (or with ``replace``, re-key) a kiosk or staff client from its public key.
+
+    ``scopes`` None: a new client gets the kiosk's default scopes, a re-keyed one keeps its own.
+    """
+    wanted = None if scopes is None else list(dict.fromkeys(scopes))
+    unknown = [s for s in wanted or () if s not in SCOPES]
     if unknown:
         raise ValueError(f"unknown scope {unknown[0]!r}; known scopes: {', '.join(SCOPES)}")
     if not 1 <= len(client_id) <= 64 or not all(ch.isalnum() or ch in "-_." for ch in client_id):
@@ -31,11 +34,36 @@ def register_client(db: Database, client_id: str, public_key_pem: bytes,
         if client is not None and not replace:
             raise ValueError(f"client {client_id!r} is already registered (use --replace to re-key it)")
         if client is None:
-            client = KioskClient(client_id=client_id, created_at=now, offline_counter=0)
+            client = KioskClient(client_id=client_id, created_at=now, offline_counter=0,
+                                 scopes=" ".join(DEFAULT_KIOSK_SCOPES))
             session.add(client)
-        client.public_jwk, client.scopes, client.enabled = jwk, " ".join(scopes), True
-        audit.append(session, "client_registered", client_id=client_id, details={"scopes": scopes})
+        if wanted is not None:
+            client.scopes = " ".join(wanted)
+        client.public_jwk, client.enabled = jwk, True
+        audit.append(session, "client_registered", client_id=client_id,
+                     details={"scopes": client.scopes.split(), "replaced": replace})
     return client
+
+
+def list_clients(db: Database) -> list[KioskClient]:
+    """Every registered client, by ID."""
+    with db.transaction() as session:
+        return list(session.scalars(select(KioskClient).order_by(KioskClient.client_id)))
+
+
+def set_client_enabled(db: Database, client_id: str, enabled: bool, by: str) -> bool:
+    """Revoke (``enabled`` False) or enable a client; its access tokens stop working within
+    ``CLIENT_GATE_SECONDS``. Returns whether anything changed; LookupError for an unknown client."""
+    with db.transaction() as session:
+        client = session.get(KioskClient, client_id, with_for_update=True)
+        if client is None:
+            raise LookupError(f"no client {client_id!r} is registered (kiosk-linkserver clients list)")
+        if client.enabled == enabled:
+            return False
+        client.enabled = enabled
+        audit.append(session, "client_enabled" if enabled else "client_revoked", client_id=client_id,
+                     details={"by": by})
+    return True
 
 
 def load_renewals(session: Session) -> RenewalTable:

@@ -32,7 +32,7 @@ GENESIS = "0" * 64
 #: Detail keys that would put a secret in the log; an entry carrying one is a programming error.
 SECRET_KEYS = frozenset({
     "pin", "password", "new_password", "token", "access_token", "client_assertion", "device_code",
-    "enrolment_code", "ticket", "voucher", "secret", "certificate", "signature",
+    "enrolment_code", "enrolment_uri", "ticket", "voucher", "secret", "certificate", "signature",
 })
 
 

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from linkserver.configread import ConfigError, TableReader
 from linkserver.mailsettings import NotifierSettings, SalvageSettings, notifier_settings, salvage_settings
+from linkserver.mfaconfig import MfaSettings, mfa_settings
 from linkserver.passwords import PasswordPolicy
+from linkserver.settingsfiles import check_file
 
 _Reader = TableReader
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -124,11 +126,17 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Whether /docs serves the OpenAPI UI (whose scripts and styles come from a CDN).
     docs: bool = False
+    #: The certificate chain and private key (PEM) to serve HTTPS with; None: plain HTTP, for
+    #: loopback or behind a reverse proxy that terminates TLS.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     audit: AuditSettings = field(default_factory=AuditSettings)
     #: The LDAP directory of accounts; None: the server's own tables (the reference directory).
     directory: LdapSettings | None = None
     notifier: NotifierSettings = field(default_factory=NotifierSettings)
     salvage: SalvageSettings = field(default_factory=SalvageSettings)
+    #: Where second factors are reset (linkserver.mfaconfig): by default, enrolment codes.
+    mfa: MfaSettings = field(default_factory=MfaSettings)
 
     @property
     def token_url(self) -> str:
@@ -168,10 +176,8 @@ def _network(value: object) -> str | None:
         return None
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory",
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory", "mfa",
                 "notifier", "salvage"}
-#: The audit key's shortest length, in bytes.
-MIN_AUDIT_KEY_BYTES = 32
 
 
 def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
@@ -199,9 +205,7 @@ def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
 def _audit_settings(data: dict[str, Any], source: Path, key_file: Path | None) -> AuditSettings:
     """The [audit] table, with the audit key named in [secrets] (at least 32 bytes)."""
     assert key_file is not None
-    if len(key_file.read_bytes().strip()) < MIN_AUDIT_KEY_BYTES:
-        raise ConfigError(f"{source}: secrets.audit_key_file names {key_file}, which holds fewer than "
-                          f"{MIN_AUDIT_KEY_BYTES} bytes")
+    check_file(source, "secrets.audit_key_file", key_file, "secret")
     table = _Reader(data, "audit", source)
     default = source.parent / "audit-checkpoints.jsonl"
     checkpoints = table.path("checkpoint_file", must_exist=False) or default
@@ -249,23 +253,52 @@ def _directory_settings(data: dict[str, Any], source: Path) -> LdapSettings | No
     return settings
 
 
+def _database_url(value: str, source: Path) -> str:
+    """The database URL, a SQLite file's path resolved against the settings file; ConfigError for a
+    URL that is not one, names another database, or a SQLite file in a folder that does not exist."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "such as sqlite:///linkserver.db or postgresql://kiosk@db.example.ac.jp/kiosk"
+    try:
+        backend = make_url(value).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{source}: server.database_url must be a database URL {example}, "
+                          f"not {value!r}") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{source}: server.database_url names a {backend} database; the server runs on "
+                          f"SQLite or PostgreSQL ({example})")
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        value = "sqlite:///" + str((source.parent / value.removeprefix("sqlite:///")).resolve())
+    if value.startswith("sqlite:////"):
+        folder = Path(value.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise ConfigError(f"{source}: server.database_url names a SQLite file in {folder}, which is not "
+                              "a folder: create it, or name another")
+    return value
+
+
 def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
     """The [server] table's settings, by their names in ``Settings``."""
     server = _Reader(data, "server", source)
     issuer = server.text("issuer", required=True)
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", issuer):
         raise ConfigError(f"{source}: server.issuer must be an http(s) URL, not {issuer!r}")
-    database_url = server.text("database_url", default="sqlite:///linkserver.db")
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        relative = database_url.removeprefix("sqlite:///")
-        database_url = "sqlite:///" + str((source.parent / relative).resolve())
+    database_url = _database_url(server.text("database_url", default="sqlite:///linkserver.db"), source)
     settings = {
         "issuer": issuer, "database_url": database_url,
         "allowed_hosts": server.items("allowed_hosts", _host_name,
                                       "host names or IP addresses (without scheme or port)"),
         "trusted_proxies": server.items("trusted_proxies", _network, "IP addresses or networks (CIDR)"),
         "docs": server.flag("docs", False),
+        "tls_cert_file": server.path("tls_cert_file"), "tls_key_file": server.path("tls_key_file"),
     }
+    if (settings["tls_cert_file"] is None) != (settings["tls_key_file"] is None):
+        raise ConfigError(f"{source}: server.tls_cert_file and server.tls_key_file go together: give both "
+                          "to serve HTTPS, or neither")
+    if settings["tls_cert_file"] is not None:
+        check_file(source, "server.tls_cert_file", settings["tls_cert_file"], "certificates")
+        check_file(source, "server.tls_key_file", settings["tls_key_file"], "private_key")
     server.finish()
     return settings
 
@@ -295,10 +328,20 @@ def load_settings(path: Path | str) -> Settings:
         raise ConfigError(f"{source}: jpki needs crl_files or ocsp_url: revocation is always checked")
     jpki.finish()
 
+    for anchor in anchors:
+        check_file(source, "jpki.trust_anchors", anchor, "certificates")
+    for crl in crl_files:
+        check_file(source, "jpki.crl_files", crl, "crl")
+
     secrets = _Reader(data, "secrets", source)
     ppid_secret = secrets.path("ppid_secret_file", required=True)
     signing_key = secrets.path("signing_key_file", required=True)
     sealing_key = secrets.path("sealing_key_file", required=True)
+    for key, named, kind in (("ppid_secret_file", ppid_secret, "secret"), ("signing_key_file", signing_key,
+                                                                            "ec_key"),
+                             ("sealing_key_file", sealing_key, "ec_key")):
+        assert named is not None
+        check_file(source, f"secrets.{key}", named, kind)
     audit = _audit_settings(data, source, secrets.path("audit_key_file", required=True))
     secrets.finish()
 
@@ -316,8 +359,6 @@ def load_settings(path: Path | str) -> Settings:
 
     policy = _policy_settings(data, source)
     directory = _directory_settings(data, source)
-    notifier = notifier_settings(data, source, urlsplit(server["issuer"]).hostname or "")
-    salvage = salvage_settings(data, source)
 
     return Settings(
         **server, trust_anchors=anchors,
@@ -326,5 +367,7 @@ def load_settings(path: Path | str) -> Settings:
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
         limits=limits, lifetimes=lifetimes, policy=policy, audit=audit, directory=directory,
-        notifier=notifier, salvage=salvage,
+        notifier=notifier_settings(data, source, urlsplit(server["issuer"]).hostname or ""),
+        salvage=salvage_settings(data, source),
+        mfa=mfa_settings(data, source),
     )

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from linkserver.admin import import_renewals, register_client
 from linkserver.anchor import open_database
 from linkserver.config import Settings, load_settings
+from linkserver.configread import ConfigError
 from linkserver.db import Database
 from linkserver.models import Account, Link
 from linkserver.passwords import hash_password
@@ -151,32 +152,73 @@ class HierarchyFolder:
         return paths
 
 
+#: The files a demo state folder holds once prepared; all present: the folder is reused as it is.
+DEMO_STATE_FILES = ("linkserver.toml", "ppid.secret", "audit.key", "token-signing.pem", "sealing.pem",
+                    "kiosk-demo.pem", "staff-demo.pem", DEMO_DESK_TOTP_FILE)
+
+
+class DemoStateError(ConfigError):
+    """The state folder holds something that is not a whole demo state: nothing was written."""
+
+
 def prepare_demo(state: Path, hierarchy_dir: Path | None = None, *, issuer: str = "http://127.0.0.1:8470",
                  database_url: str | None = None) -> DemoSetup:
-    """Write the demo's keys, CRLs and configuration into ``state`` and seed its database."""
+    """Write the demo's keys, CRLs and configuration into ``state`` and seed its database.
+
+    A folder that already holds a demo state is reused: its keys, secrets and database are kept
+    (offline evidence sealed to its key can still be opened), and only the CRLs and the
+    configuration (the issuer may have changed) are written again. A folder holding anything else
+    is refused before anything is written. Every path in the configuration is relative to it, so
+    the folder may be named relative to any working directory, or moved.
+    """
+    state = state.resolve()
+    present = [name for name in DEMO_STATE_FILES if (state / name).is_file()]
+    reuse = len(present) == len(DEMO_STATE_FILES)
+    if not reuse and state.is_dir() and any(state.iterdir()):
+        missing = sorted(set(DEMO_STATE_FILES) - set(present))
+        raise DemoStateError(f"{state} is not empty and is not a whole demo state (it lacks "
+                             f"{', '.join(missing)}): name an empty or new folder, or the folder of an "
+                             f"earlier demo")
     hierarchy = HierarchyFolder.open(hierarchy_dir)
     state.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     crls = hierarchy.write_fresh_crls(state, now)
-    secret = secrets.token_bytes(32).hex().encode("ascii")
-    _write_private(state / "ppid.secret", secret)
-    _write_private(state / "audit.key", secrets.token_bytes(32).hex().encode("ascii"))
-    for name in ("token-signing.pem", "sealing.pem", "kiosk-demo.pem", "staff-demo.pem"):
-        _write_private(state / name, generate_ec_private_key_pem())
-    database_url = database_url or f"sqlite:///{state / 'linkserver.db'}"
-    anchors = [str(hierarchy.anchor_path(g)) for g in hierarchy.generations]
+    if not reuse:
+        _write_private(state / "ppid.secret", secrets.token_bytes(32).hex().encode("ascii"))
+        _write_private(state / "audit.key", secrets.token_bytes(32).hex().encode("ascii"))
+        for name in ("token-signing.pem", "sealing.pem", "kiosk-demo.pem", "staff-demo.pem"):
+            _write_private(state / name, generate_ec_private_key_pem())
+    config = _write_config(state, hierarchy, crls, issuer, database_url)
+    settings = load_settings(config)
+    if not reuse:
+        _seed(settings, state, hierarchy, now)
+    (state / DEMO_CONSOLE_FILE).write_text(desk_sign_in(state, issuer) + "\n", "utf-8")
+    return DemoSetup(settings, config, DEMO_KIOSK_ID, state / "kiosk-demo.pem", DEMO_STAFF_ID,
+                     state / "staff-demo.pem")
+
+
+def _write_config(state: Path, hierarchy: HierarchyFolder, crls: list[Path], issuer: str,
+                  database_url: str | None) -> Path:
+    """The demo's configuration; the state's own files named relative to it."""
+    database_url = database_url or "sqlite:///linkserver.db"
+    anchors = [str(hierarchy.anchor_path(g).resolve()) for g in hierarchy.generations]
     config = state / "linkserver.toml"
     # JSON strings and arrays of plain paths are valid TOML.
     config.write_text(
         "# The demo linkage server over the simulated card's test hierarchy.\n"
         f"[server]\nissuer = {json.dumps(issuer)}\ndatabase_url = {json.dumps(database_url)}\n\n"
         f"[jpki]\ntrust_anchors = {json.dumps(anchors)}\n"
-        f"crl_files = {json.dumps([str(p) for p in crls])}\n\n"
+        f"crl_files = {json.dumps([p.name for p in crls])}\n\n"
         '[secrets]\nppid_secret_file = "ppid.secret"\nsigning_key_file = "token-signing.pem"\n'
         'sealing_key_file = "sealing.pem"\naudit_key_file = "audit.key"\n',
         "utf-8",
     )
-    settings = load_settings(config)
+    return config
+
+
+def _seed(settings: Settings, state: Path, hierarchy: HierarchyFolder, now: dt.datetime) -> None:
+    """The demo's accounts, links, clients, counter and desk member, into a new database."""
+    secret = (state / "ppid.secret").read_bytes()
     db = open_database(settings)
     try:
         db.migrate()
@@ -203,11 +245,8 @@ def prepare_demo(state: Path, hierarchy_dir: Path | None = None, *, issuer: str 
         register_client(db, DEMO_KIOSK_ID, _public_pem((state / "kiosk-demo.pem").read_bytes()))
         register_client(db, DEMO_STAFF_ID, _public_pem((state / "staff-demo.pem").read_bytes()), ["staff"])
         _seed_desk(db, state, secret)
-        (state / DEMO_CONSOLE_FILE).write_text(desk_sign_in(state, issuer) + "\n", "utf-8")
     finally:
         db.dispose()
-    return DemoSetup(settings, config, DEMO_KIOSK_ID, state / "kiosk-demo.pem", DEMO_STAFF_ID,
-                     state / "staff-demo.pem")
 
 
 def _seed_desk(db: Database, state: Path, server_secret: bytes) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +42,14 @@ class AccountDirectory(Protocol):
 
     def reset_mfa(self, session: Session, account_id: str, enrolment_code: str,
                   expires_at: dt.datetime) -> int: ...
+
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def one_time_code(groups: int = 4, size: int = 4) -> str:
+    """A human-typable random code (no 0/O or 1/I), e.g. ``K7QM-3XHD-...``: 5 bits per character."""
+    return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups))
 
 
 def code_hash(code: str) -> str:

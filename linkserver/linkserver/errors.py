@@ -115,6 +115,10 @@ class ErrorCode(Documented):
         "The account directory did not answer in time (down, unreachable or refusing the TLS "
         "connection); nothing was changed and the same request may be retried."
     )
+    MFA_UNAVAILABLE = "mfa_unavailable", (
+        "The MFA system that keeps the accounts' second factors did not answer, or answered with an "
+        "error; nothing was changed and the same request (the staff decision) may be retried."
+    )
     PASSWORD_POLICY = "password_policy", (
         "The new password does not meet the password policy (see the problems list)."
     )

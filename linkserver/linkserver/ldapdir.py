@@ -35,6 +35,7 @@ from linkserver.config import PASSWORD_MODES, LdapSettings
 from linkserver.directory import AccountInfo, SqlDirectory
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.models import Account
+from linkserver.outages import BackendDown
 from linkserver.passwords import PasswordPolicy
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,29 @@ class LdapDirectory:
         self._mfa = SqlDirectory()
         #: Described beside a refusal, as the server's own policy check does.
         self.password_policy = password_policy or PasswordPolicy()
+
+    def check(self) -> str:
+        """Bind as the service account on a connection of its own and read the base DN: one line
+        saying what was found; raises ``BackendDown`` with the reason in words."""
+        s = self.settings
+        try:
+            conn = self.pool.open()
+        except ldap.INVALID_CREDENTIALS:
+            raise BackendDown(f"{s.url}: the directory refused the service account {s.bind_dn} "
+                              f"(check directory.bind_password_file)") from None
+        except ldap.LDAPError as exc:
+            raise BackendDown(f"{s.url}: {_words(exc)}") from None
+        try:
+            conn.search_ext_s(s.base_dn, ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"],
+                              timeout=s.timeout_seconds)
+        except ldap.NO_SUCH_OBJECT:
+            raise BackendDown(f"{s.url}: there is no {s.base_dn} (check directory.base_dn)") from None
+        except ldap.LDAPError as exc:
+            raise BackendDown(f"{s.url}: reading {s.base_dn}: {_words(exc)}") from None
+        finally:
+            conn.unbind_s()
+        how = "StartTLS" if s.start_tls else "LDAPS"
+        return f"LDAP at {s.url} over {how}: bound as {s.bind_dn}, {s.base_dn} found"
 
     def _attributes(self) -> list[str]:
         s = self.settings

@@ -9,12 +9,14 @@ escaping twice changes nothing and the request log can escape what it logs whate
 setup.
 
 The command's logging (``log_config``) escapes every message, exception and stack it writes,
-uvicorn's included.
+uvicorn's included, and blanks any ``otpauth://`` enrolment URI in them: the URI carries a new
+TOTP secret, which no log may hold even if some code path were to pass one along.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from typing import Any
 
@@ -23,6 +25,14 @@ from typing import Any
 ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: An authenticator app's enrolment URI (RFC 6238 secrets in the Key URI format), to its end.
+ENROLMENT_URI = re.compile(r"otpauth://[^\s'\"<>]*", re.IGNORECASE)
+REDACTED_URI = "otpauth://[redacted]"
+
+
+def redacted(text: str) -> str:
+    """``text`` with every enrolment URI blanked."""
+    return ENROLMENT_URI.sub(REDACTED_URI, text)
 
 
 def _escape(ch: str) -> str:
@@ -51,14 +61,14 @@ class EscapingFormatter(logging.Formatter):
     """A formatter whose messages are one line each, and whose tracebacks have only their own lines."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = printable(record.message)
+        record.message = redacted(printable(record.message))
         return super().formatMessage(record)
 
     def formatException(self, ei: Any) -> str:
-        return _lines(super().formatException(ei))
+        return redacted(_lines(super().formatException(ei)))
 
     def formatStack(self, stack_info: str) -> str:
-        return _lines(super().formatStack(stack_info))
+        return redacted(_lines(super().formatStack(stack_info)))
 
 
 def log_config(level: str) -> dict[str, Any]:

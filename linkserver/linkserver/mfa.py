@@ -11,12 +11,14 @@ never written to a log or to the audit log.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from linkserver.directory import AccountInfo
+from linkserver.directory import AccountDirectory, AccountInfo, one_time_code
+from linkserver.mfaconfig import MfaSettings
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,35 @@ class MfaBackend(Protocol):
     def check(self) -> str:
         """One line saying the backend is reachable and usable; raises MfaUnavailable with the reason."""
         ...
+
+
+class CodeMfa:
+    """The default backend: the account's methods cleared in the directory, and a one-time enrolment
+    code for the institution's own registration page (the directory keeps only its hash)."""
+
+    def __init__(self, directory: AccountDirectory, lifetime: dt.timedelta) -> None:
+        self.directory = directory
+        self.lifetime = lifetime
+
+    def reset(self, session: Session, account: AccountInfo, now: dt.datetime) -> Enrolment:
+        code = one_time_code()
+        expires = now + self.lifetime
+        cleared = self.directory.reset_mfa(session, account.account_id, code, expires)
+        return Enrolment(uri=None, code=code, expires_at=expires, cleared=cleared)
+
+    def check(self) -> str:
+        return "enrolment codes, kept as hashes in the server's own tables"
+
+
+def backend_for(settings: MfaSettings, directory: AccountDirectory, server_secret: bytes,
+                lifetime: dt.timedelta) -> MfaBackend:
+    """The backend ``[mfa]`` names; each is imported only where it is used."""
+    if settings.backend == "builtin":
+        from linkserver.mfa_builtin import BuiltinMfa
+
+        return BuiltinMfa(server_secret, settings.issuer_name, lifetime)
+    if settings.backend == "privacyidea":
+        module = importlib.import_module("linkserver.mfa_privacyidea")
+        backend: MfaBackend = module.PrivacyIdeaMfa(settings.privacyidea)
+        return backend
+    return CodeMfa(directory, lifetime)

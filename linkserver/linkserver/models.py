@@ -373,3 +373,20 @@ class KioskHeartbeat(Base):
     reader_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     outbox_depth: Mapped[int] = mapped_column(Integer)
     last_sync_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AccountTotp(Base):
+    """The TOTP secret the builtin MFA backend enrolled for an account (one per account; a reset
+    replaces it), sealed under a key derived from the server's secret and bound to the account ID."""
+
+    __tablename__ = "account_totp"
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id"), primary_key=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: Until when the first code may confirm the enrolment; once confirmed, the secret stays good.
+    confirm_by: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: The time step of the last code accepted: a code is good once.
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -315,8 +315,7 @@ class OfflineService:
                 self.operations.apply_password(session, account_id, new_password, now)
                 result = {"password_set": True}
             elif row.kind == OperationKind.MFA_RESET:
-                code, expires = self.operations.mfa_code(session, account, now)
-                result = {"enrolment_code": code, "expires_at": expires.isoformat()}
+                result = self.operations.mfa_reset(session, account, now)
             else:
                 mode = row.mode or "backup"
                 ticket, expires = self.operations.salvage_ticket(session, account, mode, row.evidence_id, now)

@@ -15,10 +15,13 @@ password within its window; expiry is applied whenever the operation is read or 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,14 +30,18 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linkserver import audit
+from linkserver import audit, outages
 from linkserver.config import Lifetimes
-from linkserver.directory import AccountInfo, code_hash
+from linkserver.directory import AccountInfo, code_hash, one_time_code
 from linkserver.errors import ApiError, ErrorCode
+from linkserver.mfa import CodeMfa, MfaBackend, MfaUnavailable
 from linkserver.models import Link, Operation, SalvageTicket, Verification
+from linkserver.sealing import Sealer
 from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
 from linkserver.words import OperationKind, OperationStatus, RefusalReason
+
+logger = logging.getLogger(__name__)
 
 REFUSAL_REASONS = frozenset(reason.value for reason in RefusalReason)
 
@@ -49,14 +56,12 @@ ABANDONED = {OperationStatus.CANCELLED: ErrorCode.OPERATION_CANCELLED,
 SESSION_KEY_BYTES = 32
 #: How long a code the user must copy (enrolment code, salvage ticket) waits to be shown to the kiosk.
 RESULT_DISPLAY = dt.timedelta(minutes=30)
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-#: Result fields the user copies from the kiosk's screen: shown once, never kept in plain.
+#: Result fields the user copies or scans from the kiosk's screen: shown once, then dropped.
 CODE_KEYS = ("enrolment_code", "ticket")
-
-
-def one_time_code(groups: int = 4, size: int = 4) -> str:
-    """A human-typable random code (no 0/O or 1/I), e.g. ``K7QM-3XHD-...``: 5 bits per character."""
-    return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups))
+#: An enrolment URI (a new second factor's secret) waits to be shown sealed, under this key.
+SEALED_URI = "enrolment_uri_sealed"
+#: The HKDF label of the key that seals it, bound to the operation's ID.
+RESULT_SEALING_LABEL = b"kiosk-linkserver operation result v1"
 
 
 def request_digest(kind: str, verification_id: str, params: Mapping[str, object]) -> str:
@@ -82,9 +87,14 @@ class OperationView:
 
 
 class OperationService:
-    def __init__(self, parts: ServerParts, lifetimes: Lifetimes) -> None:
+    def __init__(self, parts: ServerParts, lifetimes: Lifetimes, mfa: MfaBackend | None = None,
+                 server_secret: bytes | None = None) -> None:
         self.parts = parts
         self.lifetimes = lifetimes
+        # Without the server's secret, a key of this process alone: what it seals, only it opens.
+        self._sealer = Sealer(server_secret or os.urandom(32), RESULT_SEALING_LABEL)
+        #: Where second factors are reset; by default an enrolment code through the directory.
+        self.mfa = mfa or CodeMfa(parts.directory, dt.timedelta(minutes=lifetimes.enrolment_code_minutes))
 
     # -- views --------------------------------------------------------------------------------
 
@@ -96,23 +106,26 @@ class OperationService:
                              op.account_id, op.created_at,
                              op.updated_at, result, op.error_code, op.approved_by, session_key)
 
-    @staticmethod
-    def _codes_once(op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
+    def _codes_once(self, op: Operation, now: dt.datetime, reveal: bool) -> dict[str, object]:
         """The result to answer with; a code for the user leaves the stored result when first shown.
 
-        An enrolment code or salvage ticket is shown only to the kiosk session that asked (the
-        first answer carrying its session key after completion) and then dropped from the stored
-        result, leaving ``shown``; one never shown is dropped when its display time passes. The
-        directory and the salvage tickets keep only their hashes.
+        An enrolment code, enrolment URI or salvage ticket is shown only to the kiosk session that
+        asked (the first answer carrying its session key after completion) and then dropped from
+        the stored result, leaving ``shown``; one never shown is dropped when its display time
+        passes. The directory and the salvage tickets keep only their hashes; an enrolment URI
+        waits sealed.
         """
         result = dict(op.result or {})
-        codes = {key: result.pop(key) for key in CODE_KEYS if key in result}
+        codes = {key: result.pop(key) for key in (*CODE_KEYS, SEALED_URI) if key in result}
         expired = op.result_expires_at is not None and op.result_expires_at <= now
         if codes and (reveal or expired):
             op.result = {**result, "expired": True} if expired else {**result, "shown": True}
         if expired:
             result["expired"] = True
         elif reveal:
+            sealed = codes.pop(SEALED_URI, None)
+            if isinstance(sealed, str):
+                codes["enrolment_uri"] = self._sealer.open(op.operation_id, base64.b64decode(sealed))
             result.update(codes)
         return result
 
@@ -352,22 +365,33 @@ class OperationService:
         """
         require_scope(caller, "staff")
         now = self.parts.clock()
-        with self.parts.db.transaction() as session:
-            # Locked: of two staff decisions at once, the second sees the first one's outcome.
-            op = session.get(Operation, operation_id, with_for_update=True)
-            if op is None:
-                raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
-            self._expire_if_stale(session, op)
-            if op.status == OperationStatus.AWAITING_APPROVAL:
-                return self._decided(session, caller, op, approve, staff_id, reason, now)
-            status = OperationStatus(op.status)
-            if status in ABANDONED:
-                refusal = ApiError(ABANDONED[status], 409)
-            elif (status is OperationStatus.REFUSED) != approve and status is not OperationStatus.FAILED:
-                return self._view(op, now)
-            else:
-                refusal = ApiError(ErrorCode.ALREADY_DECIDED, 409, f"the operation is already {op.status}")
+        try:
+            with self.parts.db.transaction() as session:
+                # Locked: of two staff decisions at once, the second sees the first one's outcome.
+                op = session.get(Operation, operation_id, with_for_update=True)
+                if op is None:
+                    raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
+                self._expire_if_stale(session, op)
+                if op.status == OperationStatus.AWAITING_APPROVAL:
+                    return self._decided(session, caller, op, approve, staff_id, reason, now)
+                refusal = self._redecided(op, approve, now)
+        except ApiError as exc:
+            # A backend that did not answer: rolled back, the operation still awaits a decision,
+            # and the attempt is audited on its own.
+            outages.record(self.parts.db, exc, operation_id, caller.client_id, staff=staff_id)
+            raise
+        if isinstance(refusal, OperationView):
+            return refusal
         raise refusal  # after the commit, so an expiry found on the way is kept
+
+    def _redecided(self, op: Operation, approve: bool, now: dt.datetime) -> OperationView | ApiError:
+        """A decision on an operation already decided or ended: the same one again is harmless."""
+        status = OperationStatus(op.status)
+        if status in ABANDONED:
+            return ApiError(ABANDONED[status], 409)
+        if (status is OperationStatus.REFUSED) != approve and status is not OperationStatus.FAILED:
+            return self._view(op, now)
+        return ApiError(ErrorCode.ALREADY_DECIDED, 409, f"the operation is already {op.status}")
 
     def _decided(self, session: Session, caller: Caller, op: Operation, approve: bool, staff_id: str,
                  reason: str | None, now: dt.datetime) -> OperationView:
@@ -421,8 +445,10 @@ class OperationService:
                 return
             result = {"linked": True}
         elif kind is OperationKind.MFA_RESET:
-            code, expires = self.mfa_code(session, account, now)
-            result = {"enrolment_code": code, "expires_at": expires.isoformat()}
+            result = self.mfa_reset(session, account, now)
+            uri = result.pop("enrolment_uri", None)
+            if isinstance(uri, str):
+                result[SEALED_URI] = base64.b64encode(self._sealer.seal(op.operation_id, uri)).decode("ascii")
         elif kind is OperationKind.SALVAGE:
             ticket, expires = self.salvage_ticket(session, account, str(op.params["mode"]),
                                                   op.operation_id, now)
@@ -454,11 +480,24 @@ class OperationService:
             return ErrorCode.CARD_ALREADY_LINKED
         return None
 
-    def mfa_code(self, session: Session, account: AccountInfo, now: dt.datetime) -> tuple[str, dt.datetime]:
-        code = one_time_code()
-        expires = now + dt.timedelta(minutes=self.lifetimes.enrolment_code_minutes)
-        self.parts.directory.reset_mfa(session, account.account_id, code, expires)
-        return code, expires
+    def mfa_reset(self, session: Session, account: AccountInfo, now: dt.datetime) -> dict[str, object]:
+        """Clear the account's second factors and enrol a fresh one through the MFA backend: the
+        result the user takes away (an enrolment URI, or an enrolment code, and its expiry).
+
+        A backend that cannot be reached raises ``mfa_unavailable`` (503), which rolls back the
+        request's transaction: nothing is changed and the same request may be sent again.
+        """
+        try:
+            enrolment = self.mfa.reset(session, account, now)
+        except MfaUnavailable as exc:
+            logger.warning("the MFA backend could not reset a second factor: %s", exc)
+            raise ApiError(ErrorCode.MFA_UNAVAILABLE, 503) from None
+        result: dict[str, object] = {"expires_at": enrolment.expires_at.isoformat()}
+        if enrolment.uri:
+            result["enrolment_uri"] = enrolment.uri
+        if enrolment.code:
+            result["enrolment_code"] = enrolment.code
+        return result
 
     def salvage_ticket(self, session: Session, account: AccountInfo, mode: str, operation_id: str,
                        now: dt.datetime) -> tuple[str, dt.datetime]:
@@ -477,18 +516,22 @@ class OperationService:
         """
         require_scope(caller, "operate")
         now = self.parts.clock()
-        with self.parts.db.transaction() as session:
-            op = self._session_op(session, caller, operation_id, session_key)
-            if op.status in ABANDONED:
-                refusal = ApiError(ABANDONED[OperationStatus(op.status)], 409)
-            elif op.kind != OperationKind.PASSWORD_RESET or op.status != OperationStatus.APPROVED:
-                refusal = ApiError(ErrorCode.WRONG_STATE, 409, f"the operation is {op.kind}, {op.status}")
-            else:
-                self.apply_password(session, op.account_id, new_password, now)
-                account = self.parts.directory.find(session, op.account_id)
-                assert account is not None
-                self._complete(session, op, account, {"password_set": True}, now)
-                return self._view(op, now)
+        try:
+            with self.parts.db.transaction() as session:
+                op = self._session_op(session, caller, operation_id, session_key)
+                if op.status in ABANDONED:
+                    refusal = ApiError(ABANDONED[OperationStatus(op.status)], 409)
+                elif op.kind != OperationKind.PASSWORD_RESET or op.status != OperationStatus.APPROVED:
+                    refusal = ApiError(ErrorCode.WRONG_STATE, 409, f"the operation is {op.kind}, {op.status}")
+                else:
+                    self.apply_password(session, op.account_id, new_password, now)
+                    account = self.parts.directory.find(session, op.account_id)
+                    assert account is not None
+                    self._complete(session, op, account, {"password_set": True}, now)
+                    return self._view(op, now)
+        except ApiError as exc:
+            outages.record(self.parts.db, exc, operation_id, caller.client_id)  # the directory down
+            raise
         raise refusal  # after the commit, so an expiry found on the way is kept
 
     def apply_password(self, session: Session, account_id: str, new_password: str, now: dt.datetime) -> None:

@@ -13,7 +13,8 @@ a password is never written back into a page.
 from __future__ import annotations
 
 import html
-from urllib.parse import urlencode
+import textwrap
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 LANGUAGES = ("ja", "en")
 DEFAULT_LANGUAGE = "ja"
@@ -52,6 +53,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "v_weak": "The new password does not meet the rules below the field.",
         "v_password_set": "Your new password is set. You can sign in with it now.",
         "v_enrolment": "Your sign-in methods were cleared. Register a new one with this code:",
+        "v_authenticator": "Your sign-in methods were cleared. Add this key to your authenticator app "
+                           "(it is shown only once):",
+        "v_open_app": "Open in the authenticator app on this device",
+        "v_mfa_unavailable": "The server that keeps the sign-in methods did not answer, so nothing was "
+                             "changed and the voucher still works. Please try again in a few minutes.",
         "v_ticket": "Your salvage ticket:",
         "v_until": "Valid until %s (UTC).",
     },
@@ -88,6 +94,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "v_weak": "新しいパスワードが入力欄の下のルールを満たしていません。",
         "v_password_set": "新しいパスワードを設定しました。このパスワードでサインインできます。",
         "v_enrolment": "登録されていた認証方法を削除しました。次のコードで新しい方法を登録してください：",
+        "v_authenticator": "登録されていた認証方法を削除しました。次のキーを認証アプリに追加してください"
+                           "（表示は一度だけです）：",
+        "v_open_app": "この端末の認証アプリで開く",
+        "v_mfa_unavailable": "認証方法を管理するサーバーから応答がなかったため、何も変更されていません。"
+                             "引換コードは引き続き使えます。数分後にもう一度お試しください。",
         "v_ticket": "データ取り出しのチケット：",
         "v_until": "有効期限：%s（協定世界時）",
     },
@@ -198,8 +209,14 @@ def voucher_done_html(lang: str, kind: str, result: dict[str, object]) -> str:
     else:
         caption, value = ((words["v_enrolment"], result.get("enrolment_code")) if kind == "mfa_reset"
                           else (words["v_ticket"], result.get("ticket")))
+        uri = result.get("enrolment_uri")
+        link = ""
+        if kind == "mfa_reset" and isinstance(uri, str):
+            secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+            caption, value = words["v_authenticator"], " ".join(textwrap.wrap(secret, 4))
+            link = f'<p><a href="{html.escape(uri)}">{html.escape(words["v_open_app"])}</a></p>'
         until = str(result.get("expires_at", ""))[:16].replace("T", " ")
         body = (f'<h1 role="status">{html.escape(caption)}</h1>'
-                f'<p class="code" id="result">{html.escape(str(value))}</p>'
+                f'<p class="code" id="result">{html.escape(str(value))}</p>{link}'
                 f'<p>{html.escape(words["v_until"] % until)}</p>')
     return _page(lang, body, words["v_title"])

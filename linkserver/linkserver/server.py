@@ -29,6 +29,7 @@ from linkserver.device import DeviceGrant
 from linkserver.directory import AccountDirectory, LinkStore, SqlDirectory
 from linkserver.http_guard import install as install_http_guard
 from linkserver.mailer import build_sender, start_in_thread
+from linkserver.mfa import backend_for
 from linkserver.notifier import MailOutboxNotifier
 from linkserver.offline import OfflineService
 from linkserver.operations import OperationService
@@ -101,7 +102,9 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
         refusal_limiter=RateLimiter(limits.failed_client_assertions_per_minute, 60),
     )
     verification = VerificationService(parts)
-    operations = OperationService(parts, lifetimes)
+    operations = OperationService(parts, lifetimes, backend_for(
+        settings.mfa, parts.directory, secret, dt.timedelta(minutes=lifetimes.enrolment_code_minutes)),
+        server_secret=secret)
     device = DeviceGrant(parts, lifetimes, settings.issuer)
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     wakeups = Wakeups()
@@ -127,6 +130,7 @@ def start_sender(app: FastAPI, settings: Settings, db: Database, clock: Callable
         return
     running: list[threading.Event] = []
     app.router.add_event_handler("startup", lambda: running.append(start_in_thread(sender)[1]))
+
     def stop() -> None:
         for event in running:
             event.set()

@@ -19,6 +19,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from linkserver import audit
+from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
 from linkserver.db import Database
 from linkserver.directory import AccountDirectory, LinkStore
@@ -102,6 +103,7 @@ class VerificationService:
 
     def __init__(self, parts: ServerParts) -> None:
         self.parts = parts
+        self.gate = ClientGate(parts.db, lambda: parts.clock().timestamp())
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class VerificationService:
 
     def caller(self, token: str) -> Caller:
         caller = self.parts.tokens.check(token)
+        if self.gate.revoked(caller.client_id):
+            raise AuthError("invalid_token", "this client was revoked")
         self.parts.kiosk_limiter.take(caller.client_id, "kiosk")
         return caller
 

@@ -267,7 +267,7 @@ class StaffDirectory:
         with self._step(staff_id) as member:
             if member is None or member.totp_sealed is not None:
                 raise _Failed()
-            step = _matching_step(secret, code, None, self.clock())
+            step = matching_step(secret, code, None, self.clock())
             if step is None:
                 raise _Failed()
             member.totp_sealed, member.totp_last_step = pending, step
@@ -280,7 +280,7 @@ class StaffDirectory:
             if member is None or member.totp_sealed is None:
                 raise _Failed()
             secret = self.sealer.open(staff_id, member.totp_sealed)
-            step = _matching_step(secret, code, member.totp_last_step, self.clock())
+            step = matching_step(secret, code, member.totp_last_step, self.clock())
             if step is None:
                 raise _Failed()
             member.totp_last_step = step
@@ -331,7 +331,7 @@ class _Failed(Exception):
     """A sign-in step's check failed (inside ``StaffDirectory._step``)."""
 
 
-def _matching_step(secret: str, code: str, last_step: int | None, now: dt.datetime) -> int | None:
+def matching_step(secret: str, code: str, last_step: int | None, now: dt.datetime) -> int | None:
     """The time step whose code ``code`` is (now, or one step either side), if not used already."""
     code = code.strip().replace(" ", "")
     if not (code.isascii() and code.isdigit() and len(code) == 6):

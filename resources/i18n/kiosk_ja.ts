@@ -101,7 +101,7 @@
 <context>
     <name>DoneScreen</name>
     <message>
-        <location filename="../../kiosk/ui/screens/done.py" line="+91"/>
+        <location filename="../../kiosk/ui/screens/done.py" line="+92"/>
         <source>Finish</source>
         <translation>終了</translation>
     </message>
@@ -146,7 +146,7 @@
         <translation>今後はこのパスワードでサインインしてください。この変更についてはお知らせが届きます。</translation>
     </message>
     <message>
-        <location line="+43"/>
+        <location line="+45"/>
         <source>Your MFA enrolment code</source>
         <translation>多要素認証の登録コード</translation>
     </message>
@@ -157,22 +157,42 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+14"/>
+        <location line="+29"/>
         <source>Write it down or photograph it now: it is shown only once.</source>
         <translation>いますぐ書き留めるか、写真を撮ってください。表示は一度だけです。</translation>
     </message>
     <message>
-        <location line="-19"/>
+        <location line="-34"/>
         <source>Your registered sign-in methods were cleared, but the code can no longer be shown. Please ask a staff member.</source>
         <translation>登録されていたサインイン方法は削除しましたが、コードはもう表示できません。係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="-6"/>
+        <location line="-8"/>
         <source>Valid until %1</source>
         <translation>有効期限：%1</translation>
     </message>
     <message>
-        <location line="+15"/>
+        <location line="+20"/>
+        <source>Register your authenticator app</source>
+        <translation>認証アプリを登録してください</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Your registered sign-in methods were cleared. Open your authenticator app, choose to add an account, and scan this QR code with it. If the app cannot scan, type in this key instead.</source>
+        <translation>登録されていたサインイン方法を削除しました。認証アプリを開いてアカウントの追加を選び、このQRコードを読み取ってください。読み取れない場合は、代わりにこのキーを入力してください。</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>The QR code and the key are shown only once. Do not photograph them or show them to anyone.</source>
+        <translation>QRコードとキーの表示は一度だけです。写真に撮ったり、ほかの人に見せたりしないでください。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Then sign in once with the six-digit code the app shows, before the time above, so that the new sign-in method is kept.</source>
+        <translation>そのあと、上記の時刻までに、アプリに表示される6桁のコードで一度サインインしてください。これで新しいサインイン方法が有効になります。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>Your salvage ticket</source>
         <translation>データ取り出し用チケット</translation>
     </message>
@@ -197,7 +217,7 @@
         <translation>チケットはもう表示できません。係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="-49"/>
+        <location line="-66"/>
         <source>The link is deleted</source>
         <translation>ひも付けを削除しました</translation>
     </message>
@@ -208,7 +228,7 @@
     </message>
     <message>
         <location line="+5"/>
-        <location line="+60"/>
+        <location line="+77"/>
         <source>Your card is linked</source>
         <translation>カードはひも付けされています</translation>
     </message>
@@ -233,7 +253,7 @@
         <translation>このアカウントにひも付けされたカードはありません。ひも付けするには「アカウントとカードのひも付け」を選んでください。</translation>
     </message>
     <message>
-        <location line="-55"/>
+        <location line="-72"/>
         <source>From now on you can use your My Number Card to reset your password, re-register MFA or salvage your data.</source>
         <translation>今後はマイナンバーカードで、パスワードの再設定、多要素認証の再登録、データの取り出しができます。</translation>
     </message>
@@ -460,12 +480,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+210"/>
+        <location line="+217"/>
         <source>Please call a staff member.</source>
         <translation>係員をお呼びください。</translation>
     </message>
     <message>
-        <location line="-207"/>
+        <location line="-214"/>
         <source>The PIN could not be checked</source>
         <translation>暗証番号を確認できませんでした</translation>
     </message>
@@ -758,12 +778,12 @@
     </message>
     <message>
         <location line="+1"/>
-        <location line="+90"/>
+        <location line="+97"/>
         <source>Please ask the staff member at the desk.</source>
         <translation>窓口の係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="-87"/>
+        <location line="-94"/>
         <source>The request was closed</source>
         <translation>申請は終了しました</translation>
     </message>
@@ -889,11 +909,22 @@
     </message>
     <message>
         <location line="+2"/>
+        <location line="+7"/>
         <source>Please wait a few minutes, then start again. If this happens again, please ask a staff member.</source>
         <translation>数分お待ちいただいてから、もう一度最初からお手続きください。繰り返し起こる場合は、係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="-3"/>
+        <source>The university&apos;s sign-in method server did not answer</source>
+        <translation>大学のサインイン方法を管理するサーバーから応答がありません</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The server that keeps your sign-in methods did not answer in time, so nothing was changed.</source>
+        <translation>サインイン方法を管理するサーバーが時間内に応答しなかったため、何も変更されていません。</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>The sign-in code expired</source>
         <translation>サインイン用コードの有効期限が切れました</translation>
     </message>
@@ -1181,7 +1212,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+152"/>
+        <location line="+153"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>
@@ -1217,7 +1248,7 @@
 <context>
     <name>KioskWindow</name>
     <message>
-        <location filename="../../kiosk/ui/window.py" line="+323"/>
+        <location filename="../../kiosk/ui/window.py" line="+327"/>
         <location line="+1"/>
         <source>My Number Card kiosk</source>
         <extracomment>The staff unlock: a long press in the window&apos;s top-left corner, or this key chord. Every view after it was rendered (for tests and the developer panel). The window closed for good (staff unlock, or closed outside kiosk mode). A screen could not be shown (the state&apos;s name): the fallback page shows, the flow is told. The warning before the idle wipe appeared (the seconds it shows), and when it went away. The language the kiosk returns to when nobody is at the counter.</extracomment>
@@ -1294,7 +1325,12 @@
         <translation>パスワードを設定</translation>
     </message>
     <message>
-        <location line="+21"/>
+        <location line="+22"/>
+        <source>The university&apos;s account directory did not answer, so your password was not changed. Your request is still approved: please wait a moment, then type your new password again and press &quot;Set password&quot;.</source>
+        <translation>大学のアカウントのディレクトリが応答しなかったため、パスワードは変更されていません。申請は承認されたままです。少し待ってから、新しいパスワードをもう一度入力して「パスワードを設定」を押してください。</translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>You have used this password before. Choose one you have not used.</source>
         <translation>このパスワードは以前に使われています。使ったことのないパスワードを選んでください。</translation>
     </message>
@@ -1525,7 +1561,7 @@
 <context>
     <name>PasswordKeyboard</name>
     <message>
-        <location filename="../../kiosk/ui/screens/password.py" line="-175"/>
+        <location filename="../../kiosk/ui/screens/password.py" line="-181"/>
         <source>On-screen keyboard for the password</source>
         <translation>パスワード用の画面キーボード</translation>
     </message>

@@ -578,4 +578,4 @@ CASES["error/name read/wrong PIN"] = _wrong_pin("name read", Screen.CARDINFO_PIN
 
 
 # The cases of the larger text and of a password the directory refuses live beside this module.
-from tests.fast import cases_text_and_password  # noqa: E402,F401  (registers its cases)
+from tests.fast import cases_mfa, cases_text_and_password  # noqa: E402,F401  (registers their cases)

@@ -43,6 +43,22 @@ def _directory_refuses() -> None:
     assert kiosk.view.result == PasswordSet() and kiosk.backend.operations.passwords == [other]
 
 
+@case("password/the directory does not answer: the same screen, the operation kept, sent again")
+def _directory_down_at_the_password() -> None:
+    kiosk = routes.new_password()
+    kiosk.backend.fail["set_password"] = ServerRefused("directory_unavailable", "no answer", status=503)
+    kiosk.do(Intent.PASSWORD_CHANGED, STRONG_PASSWORD).do(Intent.SUBMIT_PASSWORD,
+                                                          bytearray(STRONG_PASSWORD.encode()))
+    kiosk.settle()
+    assert (kiosk.screen, kiosk.view.busy, kiosk.view.error) == (Screen.NEW_PASSWORD, False, None)
+    assert kiosk.view.password_refused == ("directory_unavailable",)
+    assert kiosk.backend.operations.abandoned == []
+    kiosk.do(Intent.PASSWORD_CHANGED, STRONG_PASSWORD).do(Intent.SUBMIT_PASSWORD,
+                                                          bytearray(STRONG_PASSWORD.encode()))
+    kiosk.settle()
+    assert kiosk.view.result == PasswordSet() and kiosk.backend.operations.passwords == [STRONG_PASSWORD]
+
+
 @case("password/any other refusal of the password still ends on the error screen")
 def _password_step_fails() -> None:
     kiosk = routes.new_password()

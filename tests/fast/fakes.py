@@ -128,6 +128,8 @@ class FakeOperations:
         self.approval_timeout = 600.0
         self.abandoned: list[tuple[str, str]] = []
         self.passwords: list[str] = []
+        #: What the server answers each operation with once it is done (a case may change one).
+        self.results = {kind: dict(result) for kind, result in RESULTS.items()}
 
     def request(self, kind: str, verification: VerificationResult, **params: Any) -> Request:
         self.backend.step("request")
@@ -137,7 +139,7 @@ class FakeOperations:
         self.backend.step("submit_request")
         if request.kind in NEEDS_STAFF:
             return operation(request.kind, OperationStatus.AWAITING_APPROVAL)
-        return operation(request.kind, OperationStatus.COMPLETED, RESULTS[request.kind])
+        return operation(request.kind, OperationStatus.COMPLETED, self.results[request.kind])
 
     def wait_for_staff(self, op: Operation, cancel: threading.Event) -> Operation:
         self.backend.step("wait_for_staff")
@@ -145,13 +147,13 @@ class FakeOperations:
             return op
         if op.kind is OperationKind.PASSWORD_RESET:
             return operation(op.kind, OperationStatus.APPROVED)
-        return operation(op.kind, OperationStatus.COMPLETED, RESULTS[op.kind])
+        return operation(op.kind, OperationStatus.COMPLETED, self.results[op.kind])
 
     def set_password(self, op: Operation, new_password: bytearray) -> Operation:
         self.backend.step("set_password")
         self.passwords.append(new_password.decode())
         new_password[:] = bytes(len(new_password))
-        return operation(op.kind, OperationStatus.COMPLETED, RESULTS[op.kind])
+        return operation(op.kind, OperationStatus.COMPLETED, self.results[op.kind])
 
     def abandon(self, op: Operation | None, reason: str) -> None:
         if op is not None and op.status in (OperationStatus.AWAITING_APPROVAL, OperationStatus.APPROVED):

@@ -259,3 +259,31 @@ def account_tables() -> Iterator[Session]:
 
 def available() -> bool:
     return shutil.which(SLAPD) is not None and shutil.which(SLAPADD) is not None
+
+
+@contextlib.contextmanager
+def started(folder: Path) -> Iterator[Slapd]:
+    """A slapd prepared in ``folder`` and running until the block ends."""
+    server = Slapd(folder)
+    server.prepare()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def binds(slapd: Slapd, uid: str, password: str) -> bool:
+    """Whether the user can bind with ``password``, on a connection of the test's own."""
+    import ldap  # python-ldap: only where a directory test runs
+
+    conn = ldap.initialize(slapd.ldaps_url)
+    conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(slapd.ca_file))
+    conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+    try:
+        conn.simple_bind_s(f"uid={uid},{PEOPLE}", password)
+        return True
+    except ldap.INVALID_CREDENTIALS:
+        return False
+    finally:
+        conn.unbind_s()

@@ -31,6 +31,7 @@ from linkserver import (
 )
 from linkserver.revocation import build_ocsp_response
 from tests.helpers.linkage_client import ROOMY
+from tests.helpers.privacyidea import PrivacyIdea, running_privacyidea
 from tests.linkserver.helpers import (
     POSTGRES_HOWTO,
     LiveServer,
@@ -222,4 +223,11 @@ def shared_live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 def live(tmp_path: Path, hierarchy: TestHierarchy, database_url: str) -> Iterator[LiveServer]:
     """The demo linkage server on loopback, on the parametrised database."""
     with live_server(tmp_path / "state", hierarchy, database_url) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def privacyidea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivacyIdea]:
+    """One privacyIDEA for the test process (it takes seconds to start), its realm on its own slapd."""
+    with running_privacyidea(tmp_path_factory.mktemp("privacyidea")) as server:
         yield server

@@ -7,26 +7,31 @@ with the reference server configured for the directory.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import ldap
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.linkage import LinkageClient, ServerRefused
+from kiosk.linkage.models import Operation as KioskOperation
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import LdapSettings, Lifetimes, Policy
+from linkserver.console.texts import TEXTS
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.ldapdir import LdapDirectory
-from linkserver.models import Account
+from linkserver.models import Account, AuditEntry, Operation
 from linkserver.operations import OperationService
 from tests.helpers.linkage_client import LINKED, ROOMY, card_verification, config_for, staff_decides
-from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, make_tls
-from tests.linkserver.helpers import live_server
+from tests.helpers.server_api import verified
+from tests.helpers.slapd import PEOPLE, SERVICE_DN, Slapd, account_tables, available, binds, make_tls, started
+from tests.linkserver.console_parts import ConsoleUser, seat_staff
+from tests.linkserver.helpers import LiveServer, live_server
 
 pytestmark = pytest.mark.skipif(not available(), reason="Debian's slapd is not installed (scripts/setup)")
 
@@ -35,11 +40,8 @@ NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    server = Slapd(tmp_path_factory.mktemp("slapd"))
-    server.prepare()
-    server.start()
-    yield server
-    server.stop()
+    with started(tmp_path_factory.mktemp("slapd")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -70,20 +72,6 @@ def directory(running: Slapd) -> Iterator[LdapDirectory]:
 def session() -> Iterator[Session]:
     with account_tables() as tables:
         yield tables
-
-
-def binds(slapd: Slapd, uid: str, password: str) -> bool:
-    """Whether the user can bind with ``password``, on a connection of the test's own."""
-    conn = ldap.initialize(slapd.ldaps_url)
-    conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(slapd.ca_file))
-    conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
-    try:
-        conn.simple_bind_s(f"uid={uid},{PEOPLE}", password)
-        return True
-    except ldap.INVALID_CREDENTIALS:
-        return False
-    finally:
-        conn.unbind_s()
 
 
 def refusal(call: object) -> ApiError:
@@ -210,6 +198,16 @@ def test_a_directory_that_hangs_times_out_with_its_code(running: Slapd, director
 
 # -- the whole reset over HTTP --------------------------------------------------------------------------
 
+def approved_reset(live: LiveServer, client: LinkageClient) -> tuple[KioskOperation, str]:
+    """A password reset for the linked account, verified with its card and approved by staff."""
+    verification = card_verification(live, client, "linked", LINKED)
+    operation = client.create_operation("password_reset", verification.verification_id, {},
+                                        uuid.uuid4().hex)
+    assert operation.session_key is not None
+    staff_decides(live, operation.operation_id)
+    return operation, operation.session_key
+
+
 def test_a_password_reset_through_the_server_changes_the_directorys_password(
         running: Slapd, hierarchy: TestHierarchy, tmp_path: Path) -> None:
     """Card verification, staff approval, a password the policy refuses (the current one), then a
@@ -217,16 +215,73 @@ def test_a_password_reset_through_the_server_changes_the_directorys_password(
     settings = {"directory": settings_for(running)}
     with live_server(tmp_path / "state", hierarchy, limits=ROOMY, settings=settings) as live, \
             LinkageClient(config_for(live)) as client:
-        verification = card_verification(live, client, "linked", LINKED)
-        operation = client.create_operation("password_reset", verification.verification_id, {},
-                                            uuid.uuid4().hex)
-        assert operation.session_key is not None
-        staff_decides(live, operation.operation_id)
+        operation, key = approved_reset(live, client)
         with pytest.raises(ServerRefused) as refused:
-            client.set_password(operation.operation_id, "Old-Password-0", operation.session_key)
+            client.set_password(operation.operation_id, "Old-Password-0", key)
         assert (refused.value.code, refused.value.extra["problems"]) == ("password_policy", ["in_history"])
         assert binds(running, LINKED, "Old-Password-0")
-        done = client.set_password(operation.operation_id, "Counter-Reset-2026!", operation.session_key)
+        done = client.set_password(operation.operation_id, "Counter-Reset-2026!", key)
         assert done.status == "completed"
     assert binds(running, LINKED, "Counter-Reset-2026!")
     assert not binds(running, LINKED, "Old-Password-0")
+
+
+# -- the directory down while staff and users wait -------------------------------------------------------
+
+def backend_outages(live: LiveServer) -> list[dict[str, object]]:
+    with live.server.parts.db.transaction() as session:
+        return [json.loads(entry.details) for entry in session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "backend_unavailable").order_by(AuditEntry.seq))]
+
+
+def operation_status(live: LiveServer, operation_id: str) -> str:
+    with live.server.parts.db.transaction() as session:
+        op = session.get(Operation, operation_id)
+        assert op is not None
+        return op.status
+
+
+def test_the_console_queue_stays_usable_while_the_directory_is_down(
+        running: Slapd, hierarchy: TestHierarchy, tmp_path: Path) -> None:
+    """The queue shows every request, says why the names are missing, and an approval that cannot
+    reach the directory changes nothing, says so in words and is written to the audit log."""
+    with live_server(tmp_path / "state", hierarchy, limits=ROOMY,
+                     settings={"directory": settings_for(running)}) as live:
+        seat_staff(live)
+        kiosk = live.kiosk()
+        created = live.operation(kiosk, "mfa_reset", verified(live, kiosk)).json()
+        operation_id = created["operation_id"]
+        hanako = ConsoleUser(live, "hanako")
+        before = hanako.sign_in().text
+        assert operation_id in before and TEXTS["ja"]["name_unknown"] not in before
+        running.stop()
+        queue = hanako.get("/")
+        assert queue.status_code == 200 and operation_id in queue.text
+        assert TEXTS["ja"]["directory_down"] in queue.text and TEXTS["ja"]["name_unknown"] in queue.text
+        answer = hanako.decide(operation_id, "approve")
+        assert answer.status_code == 503 and TEXTS["ja"]["directory_unavailable"] in answer.text
+        assert operation_status(live, operation_id) == "awaiting_approval"
+        assert backend_outages(live) == [{"backend": "directory", "code": "directory_unavailable",
+                                          "operation_id": operation_id, "staff": "hanako"}]
+        running.start()
+        assert TEXTS["ja"]["directory_down"] not in hanako.get("/").text
+        assert hanako.decide(operation_id, "approve").status_code == 303
+        assert operation_status(live, operation_id) == "completed"
+
+
+def test_a_password_sent_while_the_directory_is_down_can_be_sent_again(
+        running: Slapd, hierarchy: TestHierarchy, tmp_path: Path) -> None:
+    with live_server(tmp_path / "state", hierarchy, limits=ROOMY,
+                     settings={"directory": settings_for(running)}) as live, \
+            LinkageClient(config_for(live)) as client:
+        operation, key = approved_reset(live, client)
+        running.stop()
+        with pytest.raises(ServerRefused) as refused:
+            client.set_password(operation.operation_id, "While-Down-2026!", key)
+        assert (refused.value.status, refused.value.code) == (503, "directory_unavailable")
+        assert operation_status(live, operation.operation_id) == "approved"
+        assert [entry["operation_id"] for entry in backend_outages(live)] == [operation.operation_id]
+        running.start()
+        done = client.set_password(operation.operation_id, "While-Down-2026!", key)
+        assert done.status == "completed"
+    assert binds(running, LINKED, "While-Down-2026!")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +13,23 @@ import pytest
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import ConfigError, LdapSettings, load_settings
-from linkserver.demo import prepare_demo
 from linkserver.directory import AccountInfo
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.ldapdir import LdapDirectory, parse_generalized_time, refusal_problems, unicode_pwd_change
+from tests.helpers.example_config import config_with as shared_config_with
+from tests.helpers.example_config import example_table
 from tests.helpers.slapd import account_tables
 
-EXAMPLE = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
+LDAP_FILES = {"ldap/ca.pem": "placeholder", "secrets/ldap-service.password": "secret\n"}
 
 
 def example_directory_table() -> str:
     """The example's [directory] table with every commented key in force and the backend "ldap"."""
-    table = EXAMPLE.read_text("utf-8").split("[directory]", 1)[1].split("\n[", 1)[0]
-    table = re.sub(r"^# (\w+ = .*)$", r"\1", table, flags=re.MULTILINE)
-    return "\n[directory]" + table.replace('backend = "sql"', 'backend = "ldap"')
+    return example_table("directory", "ldap")
 
 
 def config_with(tmp_path: Path, hierarchy: TestHierarchy, table: str) -> Path:
-    config = prepare_demo(tmp_path / "cfg", hierarchy.path).config_path
-    (config.parent / "ldap").mkdir()
-    (config.parent / "ldap" / "ca.pem").write_text("placeholder")
-    (config.parent / "secrets").mkdir(exist_ok=True)
-    (config.parent / "secrets" / "ldap-service.password").write_text("secret\n")
-    config.write_text(config.read_text("utf-8") + table, "utf-8")
-    return config
+    return shared_config_with(tmp_path, hierarchy, table, LDAP_FILES)
 
 
 def test_the_example_documents_every_default_of_the_ldap_directory(tmp_path: Path,

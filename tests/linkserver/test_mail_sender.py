@@ -22,6 +22,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from kiosk.nfc.sim import TestHierarchy
+from linkserver.backends import check_backends
 from linkserver.demo import DEMO_KIOSK_ID, prepare_demo
 from linkserver.directory import SqlDirectory
 from linkserver.handoff import SIGNATURE_HEADER, check_webhook
@@ -267,3 +268,15 @@ def test_check_webhook_connects_and_says_so(hook: Webhook) -> None:
         gone = closed.url
     with pytest.raises(OSError, match=r"cannot reach the webhook 127\.0\.0\.1:\d+: .*refused"):
         check_webhook(gone)
+
+
+def test_check_backends_reports_the_mail_server_and_the_webhook(mailing: LiveServer, smtp: SmtpServer,
+                                                                hook: Webhook) -> None:
+    found = {finding.backend: finding for finding in check_backends(mailing.server.settings)}
+    assert found["mail"].ok and found["mail"].words == (
+        f"SMTP server 127.0.0.1:{smtp.port}: connected, STARTTLS with a verified certificate, "
+        f"logged in as {USER}")
+    assert found["salvage"].ok and found["salvage"].words.endswith("connected (plain HTTP, loopback only)")
+    smtp.password_file.write_text("wrong", "utf-8")
+    refused = {finding.backend: finding for finding in check_backends(mailing.server.settings)}["mail"]
+    assert not refused.ok and f"refused the login of {USER}: 535" in refused.words

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from linkserver.config import ConfigError, load_settings
 from linkserver.demo import prepare_demo
 from linkserver.mailsettings import NotifierSettings, SalvageSettings
 from linkserver.mailtext import handoff_notice, notice
+from tests.helpers.example_config import example_table
 
 SMTP = ('[notifier]\nbackend = "smtp"\nhost = "mail.example.ac.jp"\nfrom_address = "it@example.ac.jp"\n')
 
@@ -85,24 +85,14 @@ def test_a_wrong_setting_names_its_key_and_the_file(tmp_path: Path, demo_config:
     assert str(caught.value).startswith(f"{path}: {problem}")
 
 
-EXAMPLE = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
-
-
-def example_table(name: str, backend: tuple[str, str]) -> str:
-    """The example's [name] table with every commented key in force and ``backend`` switched."""
-    table = EXAMPLE.read_text("utf-8").split(f"\n[{name}]\n", 1)[1].split("\n[", 1)[0]
-    table = re.sub(r"^# (\w+ = .*)$", r"\1", table, flags=re.MULTILINE)
-    return f"\n[{name}]\n" + table.replace(*backend)
-
-
 def test_the_example_documents_every_default_of_the_notifier_and_the_salvage_hand_off(
         tmp_path: Path, demo_config: Path) -> None:
     folder = demo_config.parent
     for name in ("smtp/ca.pem", "secrets/smtp.password", "custody/ca.pem"):
         (folder / name).parent.mkdir(exist_ok=True)
         (folder / name).write_text("placeholder")
-    tables = (example_table("notifier", ('backend = "outbox"', 'backend = "smtp"'))
-              + example_table("salvage", ('handoff = "none"', 'handoff = "webhook"')))
+    tables = (example_table("notifier", "smtp")
+              + example_table("salvage", "none").replace('handoff = "none"', 'handoff = "webhook"'))
     settings = load_settings(config_with(tmp_path, demo_config, tables))
     assert settings.notifier == NotifierSettings(
         backend="smtp", host="smtp.example.ac.jp", ca_file=folder / "smtp" / "ca.pem",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -192,7 +193,8 @@ def test_a_short_audit_key_is_refused_naming_the_key_and_the_file(tmp_path: Path
     (config.parent / "audit.key").write_text("too short")
     with pytest.raises(ConfigError) as raised:
         load_settings(config)
-    assert "secrets.audit_key_file names" in str(raised.value) and "fewer than 32 bytes" in str(raised.value)
+    said = str(raised.value)
+    assert "secrets.audit_key_file names" in said and "fewer than the 32 needed" in said
     assert str(config) in str(raised.value)
 
 
@@ -306,18 +308,20 @@ def assert_desk_signs_in(base: str, printed: str) -> None:
         assert "Demo Desk" in browser.get("/console/").text
 
 
-def test_the_example_configuration_documents_every_default(tmp_path: Path) -> None:
+def test_the_example_configuration_documents_every_default(tmp_path: Path, hierarchy: TestHierarchy) -> None:
     from linkserver.config import AuditSettings, Lifetimes, Policy
 
     example = Path(__file__).parents[2] / "linkserver" / "linkserver.example.toml"
     config = tmp_path / "linkserver.toml"
     config.write_text(example.read_text("utf-8"), "utf-8")
-    for name in ("jpki/auth-2015.pem", "jpki/auth-2019.pem", "jpki/auth-2023.pem", "jpki/auth-2015.crl",
-                 "jpki/auth-2019.crl", "jpki/auth-2023.crl", "secrets/ppid.secret",
-                 "secrets/token-signing.pem", "secrets/sealing.pem"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text("placeholder")
-    (tmp_path / "secrets/audit.key").write_text("k" * 64)
+    demo = prepare_demo(tmp_path / "demo", hierarchy.path).config_path.parent
+    (tmp_path / "jpki").mkdir()
+    (tmp_path / "secrets").mkdir()
+    for generation in ("2015", "2019", "2023"):
+        shutil.copy(hierarchy.path / "ca" / f"auth-{generation}.pem", tmp_path / "jpki")
+        shutil.copy(demo / f"auth-{generation}.crl", tmp_path / "jpki")
+    for name in ("ppid.secret", "token-signing.pem", "sealing.pem", "audit.key"):
+        shutil.copy(demo / name, tmp_path / "secrets" / name)
     settings = load_settings(config)
     assert settings.limits == Limits()
     assert settings.lifetimes == Lifetimes()

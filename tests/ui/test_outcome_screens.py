@@ -331,6 +331,17 @@ def test_a_password_the_directory_refused_is_explained_with_its_own_words(
     assert not page.refused.isVisibleTo(page)
 
 
+def test_a_directory_that_did_not_answer_asks_for_the_password_again(
+        password_page: tuple[NewPasswordScreen, Intents]) -> None:
+    page, _ = password_page
+    page.render(view(Screen.NEW_PASSWORD, password_policy=POLICY,
+                     password_refused=("directory_unavailable",)))
+    said = page.refused.text()
+    assert page.refused.isVisibleTo(page) and page.refused.icon.kind == "warning"
+    assert "did not answer" in said and "not changed" in said and "still approved" in said
+    assert "did not accept" not in said and said in page.refused.accessibleName()
+
+
 def test_typing_updates_the_flow_and_the_set_button(password_page: tuple[NewPasswordScreen, Intents],
                                                      qtbot: QtBot) -> None:
     page, intents = password_page

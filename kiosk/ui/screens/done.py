@@ -1,11 +1,12 @@
 """The done screen: what the user takes away, by the flow's outcome, then "take your card" and Finish.
 
 The view's ``result`` is one typed value per ``Outcome``; each has a method here that says what to
-show for it. A code, ticket or voucher is shown once and never logged.
+show for it. A code, ticket, voucher or authenticator enrolment is shown once and never logged.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -166,6 +167,8 @@ class DoneScreen(Frame):
         return fill(self.tr("Valid until %1"), moment) if moment and code else ""
 
     def _mfa(self, result: MfaEnrolment) -> Shown:
+        if result.uri:
+            return self._authenticator(result)
         code = shown(result.code)
         title = self.tr("Your MFA enrolment code")
         if not code:
@@ -175,6 +178,21 @@ class DoneScreen(Frame):
                                     "university's MFA registration page to register a new one."),
                      code=code, qr=code, expiry=self._valid_until(code, result),
                      once=self.tr("Write it down or photograph it now: it is shown only once."))
+
+    def _authenticator(self, result: MfaEnrolment) -> Shown:
+        """A new authenticator to register: its enrolment URI as a QR code, and its key in groups of
+        four for an app that cannot scan."""
+        key = " ".join(textwrap.wrap(shown(result.secret), 4))
+        return Shown(
+            self.tr("Register your authenticator app"),
+            self.tr("Your registered sign-in methods were cleared. Open your authenticator app, choose to "
+                    "add an account, and scan this QR code with it. If the app cannot scan, type in this "
+                    "key instead."),
+            code=key, qr=result.uri, expiry=self._valid_until(result.uri, result),
+            once=self.tr("The QR code and the key are shown only once. Do not photograph them or show them "
+                         "to anyone."),
+            instructions=self.tr("Then sign in once with the six-digit code the app shows, before the time "
+                                 "above, so that the new sign-in method is kept."))
 
     def _salvage(self, result: SalvageTicket) -> Shown:
         code = shown(result.code)

@@ -298,6 +298,12 @@ class NewPasswordScreen(Frame):
         if view is None or not view.password_refused:
             self.refused.set_message("")
             return
+        if "directory_unavailable" in view.password_refused:
+            self.refused.set_message(self.tr(
+                "The university's account directory did not answer, so your password was not changed. "
+                "Your request is still approved: please wait a moment, then type your new password "
+                "again and press \"Set password\"."), "warning")
+            return
         words = {
             "in_history": self.tr("You have used this password before. Choose one you have not used."),
             "too_young": self.tr("The password was changed too recently to change it again now. "

@@ -105,6 +105,8 @@ async def voucher_redeem(request: Request, found: ServicesDep) -> HTMLResponse:
     try:
         result = await in_pool(found.offline.redeem, code, account_id, form.get("new_password") or None)
     except ApiError as exc:
+        if exc.code is ErrorCode.MFA_UNAVAILABLE:
+            return HTMLResponse(voucher_html(lang, code, "v_mfa_unavailable"), status_code=503)
         if exc.code is not ErrorCode.PASSWORD_POLICY:
             return HTMLResponse(voucher_html(lang, code, "v_invalid"), status_code=403)
         problems = exc.extra.get("problems")

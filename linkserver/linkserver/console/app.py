@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from linkserver import outages
 from linkserver.console import admin, kiosks, records
 from linkserver.console.queue import REFUSAL_REASONS, NotYours
 from linkserver.console.sessions import SIGNED_IN, ConsoleUser
@@ -186,6 +187,9 @@ def _queue_routes(app: FastAPI, parts: ConsoleParts) -> None:
             return page(request, "message.html", 403, member=member, csrf=user.csrf,
                         message=words["not_yours"])
         except ApiError as refused:
+            if outages.backend_down(refused):  # recorded in the audit log by the decision itself
+                return page(request, "message.html", refused.status, member=member, csrf=user.csrf,
+                            message=words[str(refused.code)])
             return page(request, "message.html", refused.status, member=member, csrf=user.csrf,
                         message=f"{refused.message} ({refused.code})")
         return redirect("/?done=" + quote("approved" if approve else "refused"))

@@ -51,6 +51,8 @@ class Waiting:
     kiosk: str
     counter: str | None
     waited: dt.timedelta
+    #: The account directory did not answer, so the name on record cannot be shown.
+    directory_down: bool = False
 
 
 class ConsoleQueue:
@@ -64,6 +66,7 @@ class ConsoleQueue:
         now = self.parts.clock()
         views = self.operations.pending(Caller(CONSOLE_CLIENT, frozenset({"staff"})))
         found: list[Waiting] = []
+        directory_down = False  # after one failure to answer, the rest of the list does not wait
         with self.parts.db.transaction() as session:
             for view in views:
                 op = session.get(Operation, view.operation_id)
@@ -72,12 +75,20 @@ class ConsoleQueue:
                 counter = self._counter(session, op.client_id)
                 if not self._may_decide(member, counter):
                     continue
-                account = self.parts.directory.find(session, op.account_id)
+                account = None
+                if not directory_down:
+                    try:
+                        account = self.parts.directory.find(session, op.account_id)
+                    except ApiError as exc:
+                        if exc.code is not ErrorCode.DIRECTORY_UNAVAILABLE:
+                            raise
+                        directory_down = True
                 verification = session.get(Verification, op.verification_id) if op.verification_id else None
                 found.append(Waiting(op.operation_id, op.kind, mask_account(op.account_id),
                                      account.display_name if account else "",
                                      self._name_on_card(session, op), verification.certificate_not_after
-                                     if verification else None, op.client_id, counter, now - op.created_at))
+                                     if verification else None, op.client_id, counter, now - op.created_at,
+                                     directory_down))
         return found
 
     def decide(self, member: StaffInfo, operation_id: str, approve: bool,

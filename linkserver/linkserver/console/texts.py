@@ -33,6 +33,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "name_on_record": "Name on record",
         "name_on_card": "Name on the card",
         "not_read": "not read",
+        "directory_down": ("The account directory does not answer, so the names on record cannot be shown. "
+                           "Compare the name on the card with the person's ID, or wait: this page "
+                           "updates when the directory is back."),
+        "name_unknown": "unknown: the account directory does not answer",
+        "directory_unavailable": ("The account directory does not answer, so nothing was done: the request "
+                                  "is still waiting. Try again in a moment; if it persists, call IT."),
+        "mfa_unavailable": ("The MFA server does not answer, so nothing was done. Try again in a moment; "
+                            "if it persists, call IT."),
         "certificate": "Certificate valid until",
         "kiosk": "Kiosk",
         "channel": "Came",
@@ -168,6 +176,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "name_on_record": "登録氏名",
         "name_on_card": "カードの氏名",
         "not_read": "未読取",
+        "directory_down": ("アカウントのディレクトリが応答しないため、登録氏名を表示できません。"
+                           "カードの氏名を本人確認書類と照合するか、お待ちください。"
+                           "ディレクトリが復旧するとこのページは更新されます。"),
+        "name_unknown": "不明（アカウントのディレクトリが応答しません）",
+        "directory_unavailable": ("アカウントのディレクトリが応答しないため、何も実行されていません。"
+                                  "申請は待機中のままです。"
+                                  "しばらくしてからやり直し、続く場合は IT 担当に連絡してください。"),
+        "mfa_unavailable": ("多要素認証サーバーが応答しないため、何も実行されていません。"
+                            "しばらくしてからやり直し、続く場合は IT 担当に連絡してください。"),
         "certificate": "証明書の有効期限",
         "kiosk": "端末",
         "channel": "受付",

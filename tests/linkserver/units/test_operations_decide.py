@@ -9,10 +9,10 @@ import re
 import pytest
 from sqlalchemy import delete
 
-from linkserver.directory import code_hash
+from linkserver.directory import CODE_ALPHABET, code_hash
 from linkserver.errors import ErrorCode
 from linkserver.models import Account, Link, Operation
-from linkserver.operations import CODE_ALPHABET, OperationView
+from linkserver.operations import OperationView
 from linkserver.words import OperationKind, OperationStatus
 from tests.linkserver.units import operations_parts as parts
 from tests.linkserver.units.operations_parts import Desk, assert_untouched, refused
