@@ -52,8 +52,32 @@ def _mfa(settings: Settings) -> str:
         raise BackendDown(str(exc)) from None
 
 
+def _mail(settings: Settings) -> str:
+    from linkserver.mailer import MailerError, check_smtp
+
+    if not settings.notifier.sends:
+        return "notices wait in mail_outbox for the institution's own mailer (nothing to reach)"
+    try:
+        return check_smtp(settings.notifier)
+    except MailerError as exc:
+        raise BackendDown(str(exc)) from None
+
+
+def _handoff(settings: Settings) -> str:
+    from linkserver.handoff import check_webhook
+
+    if not settings.salvage.webhook:
+        return f"salvage hand-off: {settings.salvage.handoff} (no webhook to reach)"
+    try:
+        return check_webhook(settings.salvage.webhook_url, settings.salvage.webhook_ca_file,
+                             settings.notifier.timeout_seconds)
+    except OSError as exc:
+        raise BackendDown(str(exc)) from None
+
+
 #: Each backend's check, in the order a request meets them.
-CHECKS: dict[str, Callable[[Settings], str]] = {"directory": _directory, "mfa": _mfa}
+CHECKS: dict[str, Callable[[Settings], str]] = {"directory": _directory, "mfa": _mfa, "mail": _mail,
+                                                "salvage": _handoff}
 
 
 def check_backends(settings: Settings) -> list[Finding]:

@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                           "account_id,display_name,email[,status,left_on,mfa_methods]")
     check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
     check.add_argument("--config", type=Path, required=True, dest="sub_config")
+    _mail_commands(commands)
     backends = commands.add_parser("check-backends",
                                    help="bind to the directory, log in to the MFA server and connect to "
                                         "the mail server, saying for each what was found (changes nothing)")
@@ -123,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
     _finish_commands(commands)
     return parser
+
+
+def _mail_commands(commands: Any) -> None:
+    send = commands.add_parser("send-mail", help="send the queued notices over SMTP and the salvage "
+                                                 "hand-offs to their webhook, until stopped")
+    send.add_argument("--config", type=Path, required=True, dest="sub_config")
+    send.add_argument("--once", action="store_true", help="send what is due now, then stop")
 
 
 def _finish_commands(commands: Any) -> None:
@@ -213,10 +222,43 @@ def _admin(args: argparse.Namespace) -> int:
             return _import_accounts(db, settings, args)
         elif args.command == "check-audit":
             return _report_audit(check_audit, db, CheckpointError)
+        elif args.command == "send-mail":
+            return _send_mail(settings, db, args.once)
         elif args.command in ("staff", "counter"):
             return staffcli.run(args, staffcli.directory_for(db, settings))
     finally:
         db.dispose()
+    return 0
+
+
+#: Set (by the fault tests): the sender prints "sent MESSAGE-ID" after the mail server's 250 and then
+#: stops where it is, before recording the send, so a test can kill it exactly there.
+HOLD_AFTER_SEND_ENV = "KIOSK_LINKSERVER_HOLD_AFTER_SEND"
+
+
+def _hold_after_send(message_id: str) -> None:
+    print(f"sent {message_id}", flush=True)
+    threading.Event().wait()
+
+
+def _send_mail(settings: Any, db: Any, once: bool) -> int:
+    """The sender as its own process: one pass with ``once``, else until SIGTERM or SIGINT."""
+    from linkserver.mailer import build_sender
+
+    hold = _hold_after_send if os.environ.get(HOLD_AFTER_SEND_ENV) else None
+    sender = build_sender(settings, db, after_send=hold)
+    if sender is None:
+        print("kiosk-linkserver: nothing to send: notifier.backend is \"outbox\" and salvage.handoff is "
+              "not \"webhook\"", file=sys.stderr)
+        return 2
+    if once:
+        drained = sender.run_once()
+        print(f"{drained.sent} sent, {drained.retried} to retry later, {drained.failed} failed for good")
+        return 0
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    sender.run(stop)
     return 0
 
 

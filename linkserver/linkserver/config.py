@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linkserver.configread import ConfigError, TableReader
+from linkserver.mailsettings import NotifierSettings, SalvageSettings, notifier_settings, salvage_settings
 from linkserver.mfaconfig import MfaSettings, mfa_settings
 from linkserver.passwords import PasswordPolicy
 from linkserver.settingsfiles import check_file
@@ -132,6 +133,8 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     #: The LDAP directory of accounts; None: the server's own tables (the reference directory).
     directory: LdapSettings | None = None
+    notifier: NotifierSettings = field(default_factory=NotifierSettings)
+    salvage: SalvageSettings = field(default_factory=SalvageSettings)
     #: Where second factors are reset (linkserver.mfaconfig): by default, enrolment codes.
     mfa: MfaSettings = field(default_factory=MfaSettings)
 
@@ -173,7 +176,8 @@ def _network(value: object) -> str | None:
         return None
 
 
-KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory", "mfa"}
+KNOWN_TABLES = {"server", "jpki", "secrets", "limits", "lifetimes", "policy", "audit", "directory", "mfa",
+                "notifier", "salvage"}
 
 
 def _policy_settings(data: dict[str, Any], source: Path) -> Policy:
@@ -363,5 +367,7 @@ def load_settings(path: Path | str) -> Settings:
         sealing_key_file=sealing_key,  # type: ignore[arg-type]
         crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
         limits=limits, lifetimes=lifetimes, policy=policy, audit=audit, directory=directory,
+        notifier=notifier_settings(data, source, urlsplit(server["issuer"]).hostname or ""),
+        salvage=salvage_settings(data, source),
         mfa=mfa_settings(data, source),
     )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -201,18 +202,48 @@ class DeviceAuthorization(Base):
     sign_in_failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class MailOutbox(Base):
-    """Notifications to account holders, waiting for the institution's mailer."""
+class Retried:
+    """The columns of a row that a sender delivers, with retries (mail, and the salvage hand-offs)."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Not sent before this time (a retry's back-off, or a sender's claim); None: at once.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: The sender holding the row ("host:pid"), while its claim lasts.
+    claimed_by: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Set when the receiver refused the row for good (SMTP 5xx, HTTP 4xx), or the attempts ran out.
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class MailOutbox(Retried, Base):
+    """Notifications to account holders (and hand-offs to the custody team), waiting to be sent."""
 
     __tablename__ = "mail_outbox"
+    __table_args__ = (UniqueConstraint("message_id", name="uq_mail_outbox_message_id"),
+                      Index("ix_mail_outbox_due", "sent_at", "failed_at", "next_attempt_at"))
 
     mail_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: Fixed before the first attempt and sent with every attempt: a resend is recognisably the same mail.
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: What the notice is about ("password_reset", ..., or "salvage_handoff" to the custody team).
+    event: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class HandoffOutbox(Retried, Base):
+    """Salvage hand-offs waiting to be POSTed to the configured webhook, retried like mail."""
+
+    __tablename__ = "handoff_outbox"
+
+    handoff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The exact JSON body, fixed at queue time, so every attempt sends (and signs) the same bytes.
+    body: Mapped[str] = mapped_column(Text)
 
 
 class OfflineEvidence(Base):

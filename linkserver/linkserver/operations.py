@@ -505,6 +505,7 @@ class OperationService:
         expires = now + dt.timedelta(days=self.lifetimes.salvage_ticket_days)
         session.add(SalvageTicket(ticket_hash=code_hash(ticket), account_id=account.account_id, mode=mode,
                                   expires_at=expires, operation_id=operation_id))
+        self.parts.notifier.handoff(session, account, mode, operation_id, expires, now)
         return ticket, expires
 
     def set_password(self, caller: Caller, operation_id: str, new_password: str,

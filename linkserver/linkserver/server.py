@@ -24,9 +24,11 @@ from linkserver.console.app import create_console
 from linkserver.console.queue import ConsoleQueue
 from linkserver.console.sessions import ConsoleSessions
 from linkserver.console.web import ConsoleParts
+from linkserver.db import Database
 from linkserver.device import DeviceGrant
 from linkserver.directory import AccountDirectory, LinkStore, SqlDirectory
 from linkserver.http_guard import install as install_http_guard
+from linkserver.mailer import build_sender, start_in_thread
 from linkserver.mfa import backend_for
 from linkserver.notifier import MailOutboxNotifier
 from linkserver.offline import OfflineService
@@ -92,7 +94,7 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     limits = settings.limits
     parts = ServerParts(
         db=db, verifier=verifier, tokens=tokens, directory=directory_for(settings), links=LinkStore(),
-        notifier=MailOutboxNotifier(), policy=settings.policy,
+        notifier=notifier_for(settings), policy=settings.policy,
         challenge_seconds=lifetimes.challenge_seconds, verification_seconds=lifetimes.verification_seconds,
         kiosk_limiter=RateLimiter(limits.kiosk_requests_per_minute, 60),
         account_limiter=RateLimiter(limits.account_verifications_per_hour, 3600),
@@ -116,7 +118,30 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     # Each process checkpoints the audit chain's head as it stops, so a clean shutdown leaves no
     # entry that could be cut off without trace.
     app.router.add_event_handler("shutdown", lambda: checkpoint_head(db))
+    start_sender(app, settings, db, clock)
     return LinkServer(settings, parts, verification, operations, device, offline, console, app)
+
+
+def start_sender(app: FastAPI, settings: Settings, db: Database, clock: Callable[[], dt.datetime]) -> None:
+    """With ``notifier.backend = "smtp"`` or a salvage webhook, the sender runs in this process from
+    the app's start to its stop (each worker process runs one; their claims keep them apart)."""
+    sender = build_sender(settings, db, clock=clock)
+    if sender is None:
+        return
+    running: list[threading.Event] = []
+    app.router.add_event_handler("startup", lambda: running.append(start_in_thread(sender)[1]))
+
+    def stop() -> None:
+        for event in running:
+            event.set()
+
+    app.router.add_event_handler("shutdown", stop)
+
+
+def notifier_for(settings: Settings) -> MailOutboxNotifier:
+    """The outbox notifier in the configured language, with the configured salvage hand-off."""
+    notifier = settings.notifier
+    return MailOutboxNotifier(notifier.language, notifier.message_id_domain, settings.salvage)
 
 
 def directory_for(settings: Settings) -> AccountDirectory:

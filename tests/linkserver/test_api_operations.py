@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from linkserver.demo import DEMO_PASSWORD
+from linkserver.mailtext import subject
 from linkserver.models import Account, AuditEntry, MailOutbox, Operation, SalvageTicket
 from linkserver.pages import TEXTS
 from linkserver.passwords import password_matches
@@ -63,7 +64,7 @@ def test_link_status_completes_at_once_and_notifies(live: LiveServer) -> None:
     assert body["status"] == "completed"
     assert body["result"]["linked"] is True
     assert body["result"]["name_on_card"] == "佐藤　花子"
-    assert mails(live, LINKED) == ["Your card link was checked at a help desk"]
+    assert mails(live, LINKED) == [subject("link_status")]
 
 
 def test_changing_operations_wait_for_staff(live: LiveServer) -> None:
@@ -91,7 +92,7 @@ def test_mfa_reset_clears_methods_and_issues_a_time_limited_code(live: LiveServe
     assert row.mfa_methods == 0
     assert row.enrolment_code_hash == hashlib.sha256(code.encode()).hexdigest()
     assert row.enrolment_expires_at is not None
-    assert mails(live, LINKED) == ["Your multi-factor authentication methods were cleared"]
+    assert mails(live, LINKED) == [subject("mfa_reset")]
     live.clock.advance(31 * 60)  # past its display time, the result says so
     later = live.minted().get(live.url(f"/v1/operations/{op}")).json()
     assert "enrolment_code" not in later["result"] and later["result"]["expired"] is True
@@ -135,7 +136,7 @@ def test_password_reset_takes_the_users_password_through_the_policy(live: LiveSe
         assert stored is not None and NEW_PASSWORD not in str(stored.result) + str(stored.params)
         audit_text = " ".join(session.scalars(select(AuditEntry.details)))
     assert NEW_PASSWORD not in audit_text
-    assert mails(live, LINKED) == ["Your password was reset at a help desk"]
+    assert mails(live, LINKED) == [subject("password_reset")]
 
 
 def test_unlink_deletes_the_link_after_approval(live: LiveServer) -> None:
@@ -174,7 +175,7 @@ def test_staff_can_refuse_and_the_holder_is_told(live: LiveServer) -> None:
     refused = decide(live, staff, op, approve=False).json()
     assert refused["status"] == "refused"
     assert link_of(live, LINKED) is not None
-    assert mails(live, LINKED) == ["A request for your account was refused at a help desk"]
+    assert mails(live, LINKED) == [subject("refused")]
     assert decide(live, staff, op, approve=False).status_code == 200  # the same decision again
     other_way = decide(live, staff, op, approve=True)
     assert other_way.status_code == 409 and other_way.json()["error"] == "already_decided"
@@ -299,7 +300,7 @@ def test_prelink_links_the_card_with_the_name_read_from_it(live: LiveServer) -> 
     assert link is not None and link.name_on_card == "鈴木　一郎"
     again = live.verify(kiosk, "unlinked", UNLINKED).json()
     assert again["match"] is True and again["name_on_record"] == "鈴木　一郎"
-    assert mails(live, UNLINKED) == ["Your My Number Card was linked to your account"]
+    assert mails(live, UNLINKED) == [subject("prelink")]
 
 
 def test_one_card_one_account(live: LiveServer) -> None:

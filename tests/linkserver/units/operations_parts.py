@@ -141,8 +141,8 @@ def _parts(db: Database, clock: PinnedClock) -> ServerParts:
     verifier = JpkiVerifier(TrustStore([_anchor()]), revocation, PpidDeriver(b"s" * 32, RenewalTable()))
     tokens = TokenService(ECKey.generate_key("P-256"), ISSUER, ISSUER + "/oauth/token", 300, 300, clock)
     return ServerParts(db=db, verifier=verifier, tokens=tokens, directory=SqlDirectory(), links=LinkStore(),
-                       notifier=MailOutboxNotifier(), policy=Policy(salvage_days=180), challenge_seconds=120,
-                       verification_seconds=600, kiosk_limiter=RateLimiter(1000, 60),
+                       notifier=MailOutboxNotifier(language="en"), policy=Policy(salvage_days=180),
+                       challenge_seconds=120, verification_seconds=600, kiosk_limiter=RateLimiter(1000, 60),
                        account_limiter=RateLimiter(1000, 3600), clock=clock)
 
 

@@ -57,7 +57,7 @@ def test_link_status_is_answered_at_once_and_notified(desk: Desk) -> None:
     [(recipient, subject, body)] = desk.mails()
     assert recipient == f"{LINKED}@mail.example.ac.jp"
     assert subject == "Your card link was checked at a help desk"
-    assert f"on 2026-04-01 09:00 UTC ({KIOSK})" in body
+    assert f"When:  2026-04-01 09:00 UTC\n  Where: {KIOSK}\n" in body
 
 
 def test_link_status_of_an_account_whose_link_is_gone_says_so(desk: Desk) -> None:

@@ -55,8 +55,8 @@ def test_an_approved_unlink_deletes_the_link(desk: Desk) -> None:
     [(recipient, subject, body)] = desk.mails()
     assert (recipient, subject) == (f"{parts.LINKED}@mail.example.ac.jp",
                                     "The link between your My Number Card and your account was deleted")
-    assert body.startswith(f"Holder {parts.LINKED},\n\n")
-    assert f"on 2026-04-01 09:00 UTC ({parts.KIOSK})" in body
+    assert body.startswith(f"Dear Holder {parts.LINKED},\n\n")
+    assert f"When:  2026-04-01 09:00 UTC\n  Where: {parts.KIOSK}\n" in body
 
 
 def test_an_approved_prelink_links_the_card_with_the_name_read(desk: Desk) -> None:
@@ -187,7 +187,7 @@ def test_a_refusal_changes_nothing_but_tells_the_holder(desk: Desk, kind: Operat
     [(recipient, subject, body)] = desk.mails()
     assert (recipient, subject) == (f"{parts.LINKED}@mail.example.ac.jp",
                                     "A request for your account was refused at a help desk")
-    assert f"on 2026-04-01 09:00 UTC ({parts.KIOSK})" in body
+    assert f"When:  2026-04-01 09:00 UTC\n  Where: {parts.KIOSK}\n" in body
     assert decisions(desk) == [("operation_refused_by_staff", parts.CONSOLE, parts.LINKED, {
         "operation_id": view.operation_id, "kind": kind.value, "staff": STAFF,
         "reason": "face does not match"})]
