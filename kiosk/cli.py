@@ -55,6 +55,22 @@ def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _add_key_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The kiosk's own key pair, and the staff unlock PIN's setting."""
+    keygen = _command(sub, "keygen", "make this kiosk's key pair once: the private key for kiosk.key_file "
+                      "(0600) and its public key beside it, for kiosk-linkserver register-kiosk",
+                      EXIT_FAILED, EXIT_CONFIG)
+    keygen.add_argument("--key", type=Path, required=True, metavar="FILE",
+                        help="where the private key goes (e.g. /etc/kiosk/kiosk-key.pem); the public key "
+                             "goes beside it as FILE.pub.pem")
+    keygen.add_argument("--kiosk-id", metavar="ID", help="the kiosk's client ID, for the command it prints")
+
+    pin_hash = _command(sub, "staff-pin-hash", "the kiosk.staff_unlock setting for a staff unlock PIN",
+                        EXIT_CONFIG)
+    pin_hash.add_argument("--pin-from-env", required=True, metavar="VAR",
+                          help=f"the environment variable holding the staff unlock PIN ({STAFF_PIN_RULE})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=DESCRIPTION,
                                      epilog=exit_codes(EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY),
@@ -93,18 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the environment variable holding the staff unlock PIN (instead of the "
                           "configuration's kiosk.staff_unlock)")
 
-    keygen = _command(sub, "keygen", "make this kiosk's key pair once: the private key for kiosk.key_file "
-                      "(0600) and its public key beside it, for kiosk-linkserver register-kiosk",
-                      EXIT_FAILED, EXIT_CONFIG)
-    keygen.add_argument("--key", type=Path, required=True, metavar="FILE",
-                        help="where the private key goes (e.g. /etc/kiosk/kiosk-key.pem); the public key "
-                             "goes beside it as FILE.pub.pem")
-    keygen.add_argument("--kiosk-id", metavar="ID", help="the kiosk's client ID, for the command it prints")
-
-    pin_hash = _command(sub, "staff-pin-hash", "the kiosk.staff_unlock setting for a staff unlock PIN",
-                        EXIT_CONFIG)
-    pin_hash.add_argument("--pin-from-env", required=True, metavar="VAR",
-                          help=f"the environment variable holding the staff unlock PIN ({STAFF_PIN_RULE})")
+    _add_key_parsers(sub)
 
     shots = _command(sub, "screenshots", "render every screen in both languages to PNG files", EXIT_FAILED)
     shots.add_argument("--out", type=Path, required=True, help="the folder for SCREEN-LANG.png files")

@@ -75,6 +75,23 @@ def _parser() -> argparse.ArgumentParser:
                         help="how much the server logs (default info)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    _client_commands(commands)
+    _setup_commands(commands)
+    _mail_commands(commands)
+    backends = commands.add_parser("check-backends",
+                                   help="bind to the directory, log in to the MFA server and connect to "
+                                        "the mail server, saying for each what was found (changes nothing)")
+    backends.add_argument("--config", type=Path, required=True, dest="sub_config")
+    staffcli.add_parsers(commands)
+    shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English as "
+                                                    "PNG (PAGE-LANG.png), from the demo, for review")
+    shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
+    _finish_commands(commands)
+    return parser
+
+
+def _client_commands(commands: Any) -> None:
+    """The database's schema, and the kiosk and staff clients."""
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--config", type=Path, required=True, dest="sub_config")
 
@@ -97,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     clients.add_argument("client_id", nargs="?", help="the client to revoke or enable")
     clients.add_argument("--config", type=Path, required=True, dest="sub_config")
 
+
+def _setup_commands(commands: Any) -> None:
+    """What a deployment makes or imports once, and the audit check."""
     renewals = commands.add_parser("import-renewals",
                                    help="import the JPKI platform's old/new serial pairs (CSV)")
     renewals.add_argument("--config", type=Path, required=True, dest="sub_config")
@@ -114,17 +134,6 @@ def _parser() -> argparse.ArgumentParser:
                           "account_id,display_name,email[,status,left_on,mfa_methods]")
     check = commands.add_parser("check-audit", help="verify the audit log's hash chain")
     check.add_argument("--config", type=Path, required=True, dest="sub_config")
-    _mail_commands(commands)
-    backends = commands.add_parser("check-backends",
-                                   help="bind to the directory, log in to the MFA server and connect to "
-                                        "the mail server, saying for each what was found (changes nothing)")
-    backends.add_argument("--config", type=Path, required=True, dest="sub_config")
-    staffcli.add_parsers(commands)
-    shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English as "
-                                                    "PNG (PAGE-LANG.png), from the demo, for review")
-    shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
-    _finish_commands(commands)
-    return parser
 
 
 def _mail_commands(commands: Any) -> None:
@@ -354,26 +363,31 @@ def _exit_on_signals() -> None:
         signal.signal(signum, leave)
 
 
+def _serve_refused(args: argparse.Namespace) -> tuple[str, int] | None:
+    """Why serving is refused before anything is printed or written, with the exit code; or None."""
+    if args.demo == (args.config is not None):
+        return "give either --config FILE or --demo", 2
+    if not 1 <= args.workers <= 64:
+        return "--workers must be between 1 and 64", 2
+    taken = _port_taken(args.host, args.port)
+    if taken is not None:
+        return taken, PORT_TAKEN if "in use" in taken else 2
+    if args.hierarchy is not None and not args.demo:
+        return "--hierarchy is the demo's test hierarchy: give it with --demo only", 2
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from linkserver.http_guard import UVICORN_OPTIONS
     from linkserver.server import build_server
 
-    if args.demo == (args.config is not None):
-        print("kiosk-linkserver: give either --config FILE or --demo", file=sys.stderr)
-        return 2
-    if not 1 <= args.workers <= 64:
-        print("kiosk-linkserver: --workers must be between 1 and 64", file=sys.stderr)
-        return 2
-    taken = _port_taken(args.host, args.port)
-    if taken is not None:
-        print(f"kiosk-linkserver: {taken}", file=sys.stderr)
-        return PORT_TAKEN if "in use" in taken else 2
-    if args.hierarchy is not None and not args.demo:
-        print("kiosk-linkserver: --hierarchy is the demo's test hierarchy: give it with --demo only",
-              file=sys.stderr)
-        return 2
+    refused = _serve_refused(args)
+    if refused is not None:
+        words, code = refused
+        print(f"kiosk-linkserver: {words}", file=sys.stderr)
+        return code
     temporary: Path | None = None
     if args.demo:
         from linkserver.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, desk_sign_in, prepare_demo

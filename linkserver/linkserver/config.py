@@ -303,6 +303,36 @@ def _server_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
     return settings
 
 
+def _jpki_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The [jpki] table, each anchor and CRL read and judged."""
+    jpki = _Reader(data, "jpki", source)
+    anchors = jpki.paths("trust_anchors", required=True)
+    crl_files = jpki.paths("crl_files")
+    ocsp_url = jpki.text("ocsp_url")
+    renewals = jpki.path("renewals")
+    if not crl_files and not ocsp_url:
+        raise ConfigError(f"{source}: jpki needs crl_files or ocsp_url: revocation is always checked")
+    jpki.finish()
+    for anchor in anchors:
+        check_file(source, "jpki.trust_anchors", anchor, "certificates")
+    for crl in crl_files:
+        check_file(source, "jpki.crl_files", crl, "crl")
+    return {"trust_anchors": anchors, "crl_files": crl_files, "ocsp_url": ocsp_url, "renewals_file": renewals}
+
+
+def _secret_settings(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The [secrets] table (with [audit], which takes the audit key), each file read and judged."""
+    secrets = _Reader(data, "secrets", source)
+    found: dict[str, Any] = {}
+    for key, kind in (("ppid_secret_file", "secret"), ("signing_key_file", "ec_key"),
+                      ("sealing_key_file", "ec_key")):
+        found[key] = secrets.path(key, required=True)
+        check_file(source, f"secrets.{key}", found[key], kind)
+    found["audit"] = _audit_settings(data, source, secrets.path("audit_key_file", required=True))
+    secrets.finish()
+    return found
+
+
 def load_settings(path: Path | str) -> Settings:
     """Read and check the settings file; raises ConfigError naming the key and the file."""
     source = Path(path).resolve()
@@ -319,31 +349,8 @@ def load_settings(path: Path | str) -> Settings:
 
     server = _server_settings(data, source)
 
-    jpki = _Reader(data, "jpki", source)
-    anchors = jpki.paths("trust_anchors", required=True)
-    crl_files = jpki.paths("crl_files")
-    ocsp_url = jpki.text("ocsp_url")
-    renewals = jpki.path("renewals")
-    if not crl_files and not ocsp_url:
-        raise ConfigError(f"{source}: jpki needs crl_files or ocsp_url: revocation is always checked")
-    jpki.finish()
-
-    for anchor in anchors:
-        check_file(source, "jpki.trust_anchors", anchor, "certificates")
-    for crl in crl_files:
-        check_file(source, "jpki.crl_files", crl, "crl")
-
-    secrets = _Reader(data, "secrets", source)
-    ppid_secret = secrets.path("ppid_secret_file", required=True)
-    signing_key = secrets.path("signing_key_file", required=True)
-    sealing_key = secrets.path("sealing_key_file", required=True)
-    for key, named, kind in (("ppid_secret_file", ppid_secret, "secret"), ("signing_key_file", signing_key,
-                                                                            "ec_key"),
-                             ("sealing_key_file", sealing_key, "ec_key")):
-        assert named is not None
-        check_file(source, f"secrets.{key}", named, kind)
-    audit = _audit_settings(data, source, secrets.path("audit_key_file", required=True))
-    secrets.finish()
+    jpki = _jpki_settings(data, source)
+    secret_files = _secret_settings(data, source)
 
     limits_table = _Reader(data, "limits", source)
     base_limits = Limits()
@@ -361,12 +368,8 @@ def load_settings(path: Path | str) -> Settings:
     directory = _directory_settings(data, source)
 
     return Settings(
-        **server, trust_anchors=anchors,
-        ppid_secret_file=ppid_secret,  # type: ignore[arg-type]
-        signing_key_file=signing_key,  # type: ignore[arg-type]
-        sealing_key_file=sealing_key,  # type: ignore[arg-type]
-        crl_files=crl_files, ocsp_url=ocsp_url, renewals_file=renewals,
-        limits=limits, lifetimes=lifetimes, policy=policy, audit=audit, directory=directory,
+        **server, **jpki, **secret_files,
+        limits=limits, lifetimes=lifetimes, policy=policy, directory=directory,
         notifier=notifier_settings(data, source, urlsplit(server["issuer"]).hostname or ""),
         salvage=salvage_settings(data, source),
         mfa=mfa_settings(data, source),
