@@ -97,7 +97,8 @@ def test_a_former_member_has_left_on_the_directorys_date_and_salvage_counts_from
     found = directory.find(session, "2025000002")
     assert found is not None
     assert (found.status, found.left_at) == ("left", dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
-    service = OperationService(SimpleNamespace(policy=Policy(salvage_days=180)), Lifetimes())  # type: ignore[arg-type]
+    parts = SimpleNamespace(policy=Policy(salvage_days=180), directory=directory)
+    service = OperationService(parts, Lifetimes())  # type: ignore[arg-type]
     assert service._salvage_open(found, found.left_at + dt.timedelta(days=180))
     assert not service._salvage_open(found, found.left_at + dt.timedelta(days=181))
 
