@@ -187,7 +187,7 @@ def test_the_demo_removes_its_folder_on_a_signal(hierarchy: TestHierarchy, tmp_p
         assert folder is not None and folder.is_dir()
         assert (folder / "server").is_dir() or after.startswith("Starting")
         demo.send_signal(sig)
-        demo.wait(60)
+        demo.communicate(timeout=60)  # read on: a demo blocked writing to a full pipe never ends
     finally:
         if demo.poll() is None:
             demo.kill()

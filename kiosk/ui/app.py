@@ -110,7 +110,9 @@ def signals_quit(app: QApplication, window: KioskWindow) -> Iterator[list[int]]:
         caught.append(signum)
         window.unlock_for_shutdown()
         window.close()
-        app.quit()
+        # Queued, not called: a signal that lands before the event loop runs (while the window is
+        # being shown) would otherwise quit a loop not yet started, which then never ends.
+        QTimer.singleShot(0, app.quit)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     # Python runs signal handlers only between bytecodes: a timer lets it in while Qt waits.
