@@ -71,6 +71,17 @@ def _add_key_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                           help=f"the environment variable holding the staff unlock PIN ({STAFF_PIN_RULE})")
 
 
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after a command (and its subcommand) as well as before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in set(action.choices.values()):
+                if "-v" not in command._option_string_actions:
+                    command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                                         help="more log output (-vv: APDU traffic, PIN data always hidden)")
+                _verbose_everywhere(command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=DESCRIPTION,
                                      epilog=exit_codes(EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY),
@@ -123,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this language (repeatable; default both)")
     add_core_parsers(sub)
     add_outbox_parsers(sub)
+    _verbose_everywhere(parser)
     return parser
 
 

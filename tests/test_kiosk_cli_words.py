@@ -194,3 +194,10 @@ def test_the_demo_removes_its_folder_on_a_signal(hierarchy: TestHierarchy, tmp_p
             demo.wait()
     assert demo.returncode == 128 + sig
     assert not folder.exists()
+
+
+def test_verbose_may_come_after_the_command_as_before_it() -> None:
+    parser = build_parser()
+    for args, level in ((["-v", "doctor"], 1), (["doctor", "-v"], 1), (["card", "status", "-vv"], 2),
+                        (["outbox", "list", "-v"], 1), (["doctor"], 0)):
+        assert parser.parse_args(args).verbose == level, args
