@@ -29,19 +29,31 @@ def trusting(ca: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca))
 
 
+def serving(config: Path) -> tuple[subprocess.Popen[str], int]:
+    """``kiosk-linkserver --config CONFIG`` on a free port, once it has started; a port another
+    process took in the meantime (exit 5) is given up for another."""
+    for _ in range(5):
+        port = free_port()
+        serve = [sys.executable, "-m", "linkserver.cli", "--config", str(config), "--port", str(port)]
+        server = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True)
+        assert server.stderr is not None
+        said = []
+        for line in server.stderr:
+            said.append(line)
+            if "Application startup complete" in line:
+                return server, port
+        if server.wait(timeout=60) != 5:
+            raise AssertionError(f"the server did not start: {''.join(said)}")
+    raise AssertionError("no free port was kept long enough")
+
+
 def test_the_server_serves_https_with_its_own_certificate(tmp_path: Path, hierarchy: TestHierarchy) -> None:
     ca = make_tls(tmp_path / "tls")
-    port = free_port()
-    config = prepare_demo(tmp_path / "state", hierarchy.path, issuer=f"https://127.0.0.1:{port}").config_path
+    config = prepare_demo(tmp_path / "state", hierarchy.path, issuer="https://127.0.0.1").config_path
     tls = f'tls_cert_file = "{ca.parent / "server.pem"}"\ntls_key_file = "{ca.parent / "server.key"}"\n'
     config.write_text(config.read_text("utf-8").replace("[jpki]", tls + "\n[jpki]"), "utf-8")
-    serve = [sys.executable, "-m", "linkserver.cli", "--config", str(config), "--port", str(port)]
-    server = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True)
+    server, port = serving(config)
     try:
-        assert server.stderr is not None
-        for line in server.stderr:
-            if "Application startup complete" in line:
-                break
         answer = httpx2.get(f"https://127.0.0.1:{port}/.well-known/jwks.json", verify=trusting(ca))
         assert answer.status_code == 200 and answer.json()["keys"]
         with pytest.raises(httpx2.ConnectError):
