@@ -84,6 +84,12 @@ def log_config(level: str) -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "escaping",
                                 "stream": "ext://sys.stderr"}},
         "root": {"handlers": ["stderr"], "level": level.upper()},
-        "loggers": {name: {"handlers": [], "propagate": True}
-                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "loggers": {
+            **{name: {"handlers": [], "propagate": True}
+               for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+            # The HTTP client's own lines name each request's URL (an MFA server's query holds the
+            # account ID): only at debug.
+            **{name: {"level": "DEBUG" if level == "debug" else "WARNING"}
+               for name in ("httpx2", "httpcore2")},
+        },
     }
