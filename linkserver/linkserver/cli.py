@@ -353,14 +353,18 @@ def _port_taken(host: str, port: int) -> str | None:
 def _exit_on_signals() -> None:
     """SIGTERM and SIGHUP end the process by SystemExit, so ``finally`` blocks run.
 
-    uvicorn handles both while it serves, and raises the signal again once it has stopped; with
-    the default action the process would then die before removing the demo's temporary folder.
+    uvicorn handles SIGTERM while it serves (a graceful stop), and raises it again once it has
+    stopped; with the default action the process would then die before removing the demo's
+    temporary folder. SIGHUP, which uvicorn does not handle, is turned into that same SIGTERM.
     """
     def leave(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, leave)
+    def hang_up(_signum: int, _frame: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGHUP, hang_up)
 
 
 def _serve_refused(args: argparse.Namespace) -> tuple[str, int] | None:

@@ -146,10 +146,10 @@ def test_the_demos_temporary_folder_goes_on_a_signal(hierarchy: TestHierarchy, s
         folder = Path(first.removeprefix("demo state in ").strip())
         assert (folder / "sealing.pem").is_file()
         for line in server.stderr:  # until uvicorn serves, so its own signal handling is in place
-            if "Application startup complete" in line:
+            if "Uvicorn running on" in line:
                 break
         server.send_signal(signum)
-        server.wait(timeout=60)
+        server.communicate(timeout=60)  # read on: a server blocked writing to a full pipe never ends
     finally:
         if server.poll() is None:
             server.kill()

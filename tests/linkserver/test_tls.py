@@ -40,7 +40,7 @@ def serving(config: Path) -> tuple[subprocess.Popen[str], int]:
         said = []
         for line in server.stderr:
             said.append(line)
-            if "Application startup complete" in line:
+            if "Uvicorn running on" in line:  # listening (startup completes before it listens)
                 return server, port
         if server.wait(timeout=60) != 5:
             raise AssertionError(f"the server did not start: {''.join(said)}")
