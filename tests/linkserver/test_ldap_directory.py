@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import uuid
 from collections.abc import Iterator
@@ -184,12 +185,21 @@ def test_a_restart_between_two_calls_goes_unnoticed(running: Slapd, directory: L
     assert found is not None and found.display_name_en == "Jiro Suzuki"
 
 
+def wait_stopped(pid: int) -> None:
+    """Until every thread of the process is stopped: SIGSTOP reaches a busy thread a moment later."""
+    tasks = Path(f"/proc/{pid}/task")
+    while not all((task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+                  for task in tasks.iterdir()):
+        os.sched_yield()
+
+
 def test_a_directory_that_hangs_times_out_with_its_code(running: Slapd, directory: LdapDirectory,
                                                        session: Session) -> None:
     directory.find(session, "2025000005")
     assert running.process is not None
     running.process.send_signal(signal.SIGSTOP)
     try:
+        wait_stopped(running.process.pid)
         refused = refusal(lambda: directory.find(session, "2025000005"))
     finally:
         running.process.send_signal(signal.SIGCONT)
