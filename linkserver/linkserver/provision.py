@@ -16,12 +16,12 @@ import io
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 from linkserver import audit
 from linkserver.configread import ConfigError
 from linkserver.db import Database
+from linkserver.directory import AccountInfo
 from linkserver.models import Account
 from linkserver.tokens import generate_ec_private_key_pem
 
@@ -69,17 +69,7 @@ def make_secrets(config: Path) -> list[tuple[str, Path, bool]]:
 ACCOUNT_COLUMNS = ("account_id", "display_name", "email", "status", "left_on", "mfa_methods")
 
 
-@dataclass(frozen=True)
-class AccountRow:
-    account_id: str
-    display_name: str
-    email: str
-    status: str
-    left_at: dt.datetime | None
-    mfa_methods: int
-
-
-def parse_accounts_csv(text: str, where: str) -> list[AccountRow]:
+def parse_accounts_csv(text: str, where: str) -> list[AccountInfo]:
     """Accounts from CSV (header: account_id,display_name,email[,status,left_on,mfa_methods]);
     ValueError naming the line and the column for any bad row, before anything is stored."""
     reader = csv.DictReader(io.StringIO(text))
@@ -99,7 +89,7 @@ def parse_accounts_csv(text: str, where: str) -> list[AccountRow]:
     return rows
 
 
-def _account_row(raw: dict[str, str | None], where: str) -> AccountRow:
+def _account_row(raw: dict[str, str | None], where: str) -> AccountInfo:
     values = {key: (value or "").strip() for key, value in raw.items() if key}
     account_id, name, email = values["account_id"], values["display_name"], values["email"]
     if not account_id or len(account_id) > 64:
@@ -120,10 +110,10 @@ def _account_row(raw: dict[str, str | None], where: str) -> AccountRow:
     methods = values.get("mfa_methods") or "0"
     if not methods.isdigit() or int(methods) > 50:
         raise ValueError(f"{where}: mfa_methods must be a whole number from 0 to 50, not {methods!r}")
-    return AccountRow(account_id, name, email, status, left_at, int(methods))
+    return AccountInfo(account_id, name, email, status, left_at, int(methods))
 
 
-def import_accounts(db: Database, rows: list[AccountRow]) -> tuple[int, int]:
+def import_accounts(db: Database, rows: list[AccountInfo]) -> tuple[int, int]:
     """Add or update the accounts in the server's own table, in one transaction: (added, updated).
 
     Passwords are not imported: an account without one gets it from a reset at the kiosk.
