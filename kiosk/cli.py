@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -34,6 +35,9 @@ def _positive_float(text: str) -> float:
 
 DESCRIPTION = ("The kiosk at a help desk: its window, a demo of the whole counter, card status, a simulated "
                "card, one operation run headless, and checks of what the kiosk depends on.")
+#: The same where the developer's tools are left out (the kiosk package).
+COUNTER_DESCRIPTION = ("The kiosk at a help desk: its window, card status, one operation run headless, and "
+                       "checks of what the kiosk depends on.")
 #: The help of a command that only reads the screen's state or writes pictures.
 RENDER_CODES = exit_codes(EXIT_FAILED)
 
@@ -82,8 +86,16 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
                 _verbose_everywhere(command)
 
 
+def developer_tools_installed() -> bool:
+    """Whether the simulated card (and with it ``kiosk sim`` and ``kiosk demo``) is here: a checkout
+    has it; the kiosk package leaves it out, as no counter needs it."""
+    return importlib.util.find_spec("kiosk.nfc.sim") is not None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description=DESCRIPTION,
+    developer = developer_tools_installed()
+    parser = argparse.ArgumentParser(prog="kiosk",
+                                     description=DESCRIPTION if developer else COUNTER_DESCRIPTION,
                                      epilog=exit_codes(EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -100,17 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--timeout", type=_positive_float, default=5.0,
                         help="seconds to wait for each reader or card call (default 5)")
 
-    add_sim_parser(sub)
+    if developer:
+        add_sim_parser(sub)
 
-    demo = _command(sub, "demo", "the whole kiosk: the reference server, a simulated card, the window "
-                                 "and a developer panel", EXIT_FAILED, EXIT_CONFIG)
-    demo.add_argument("--status-only", action="store_true",
-                      help="no window: pcscd, a simulated card and its card status")
-    demo.add_argument("--no-pcscd", action="store_true",
-                      help="keep the simulated card in this process instead of behind pcscd's vpcd reader")
-    demo.add_argument("--language", choices=["ja", "en"], default="ja",
-                      help="the first language (default ja)")
-    demo.add_argument("--holder", default="linked", help="the card holder chosen first (default linked)")
+        demo = _command(sub, "demo", "the whole kiosk: the reference server, a simulated card, the window "
+                                     "and a developer panel", EXIT_FAILED, EXIT_CONFIG)
+        demo.add_argument("--status-only", action="store_true",
+                          help="no window: pcscd, a simulated card and its card status")
+        demo.add_argument("--no-pcscd", action="store_true",
+                          help="keep the simulated card in this process instead of behind pcscd's vpcd "
+                               "reader")
+        demo.add_argument("--language", choices=["ja", "en"], default="ja",
+                          help="the first language (default ja)")
+        demo.add_argument("--holder", default="linked", help="the card holder chosen first (default linked)")
 
     run = _command(sub, "run", "the kiosk's window at a counter: PC/SC readers, full screen", EXIT_CONFIG)
     run.add_argument("--config", type=Path, help="the kiosk's TOML configuration (default $KIOSK_CONFIG)")

@@ -21,6 +21,7 @@ from kiosk.cli_sim import make_card, width
 from kiosk.exitcodes import EXIT_BUSY, EXIT_CONFIG
 from kiosk.nfc.sim import TestHierarchy
 from kiosk.nfc.sim.pcscd import PcscdProcess
+from tests.helpers.processes import finish, read_until
 
 KIOSK = [sys.executable, "-m", "kiosk"]
 
@@ -175,23 +176,16 @@ def test_the_demo_removes_its_folder_on_a_signal(hierarchy: TestHierarchy, tmp_p
     env = {**cached(hierarchy, tmp_path), "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
     demo = subprocess.Popen([*KIOSK, "demo", "--no-pcscd", "--language", "en"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
-    folder = None
-    assert demo.stdout is not None
     try:
-        for line in demo.stdout:
-            found = re.search(r"keys, configuration and database are in (\S+);", line)
-            if found:
-                folder = Path(found[1])
-            if line.startswith(after):
-                break
-        assert folder is not None and folder.is_dir()
+        lines = read_until(demo.stdout, lambda line: line.startswith(after))
+        found = [match for line in lines
+                 if (match := re.search(r"keys, configuration and database are in (\S+);", line))]
+        assert found
+        folder = Path(found[-1][1])
+        assert folder.is_dir()
         assert (folder / "server").is_dir() or after.startswith("Starting")
-        demo.send_signal(sig)
-        demo.communicate(timeout=60)  # read on: a demo blocked writing to a full pipe never ends
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        finish(demo, sig)
     assert demo.returncode == 128 + sig
     assert not folder.exists()
 
@@ -201,3 +195,18 @@ def test_verbose_may_come_after_the_command_as_before_it() -> None:
     for args, level in ((["-v", "doctor"], 1), (["doctor", "-v"], 1), (["card", "status", "-vv"], 2),
                         (["outbox", "list", "-v"], 1), (["doctor"], 0)):
         assert parser.parse_args(args).verbose == level, args
+
+
+def test_where_the_simulated_card_is_left_out_sim_and_demo_are_not_offered(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import kiosk.cli
+
+    assert {"sim", "demo"} <= {path[0] for path in command_paths(build_parser()) if path}
+    monkeypatch.setattr(kiosk.cli, "developer_tools_installed", lambda: False)  # as in the kiosk package
+    counter = build_parser()
+    offered = {path[0] for path in command_paths(counter) if path}
+    assert offered.isdisjoint({"sim", "demo"}) and {"run", "doctor", "flow"} <= offered
+    assert "simulated" not in counter.format_help() and "demo" not in counter.format_help()
+    with pytest.raises(SystemExit) as refused:
+        main(["demo"])
+    assert refused.value.code == EXIT_CONFIG and "invalid choice: 'demo'" in capsys.readouterr().err

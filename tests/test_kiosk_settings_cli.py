@@ -19,6 +19,7 @@ from kiosk.nfc.sim import TestHierarchy
 from kiosk.services.doctor import clock_check
 from kiosk.store import KioskStore
 from tests.helpers.linkage_client import ec_key_file
+from tests.helpers.processes import finish, read_until
 from tests.test_linkage_faults import RawServer, certificate_authority, http_answer
 
 KIOSK = [sys.executable, "-m", "kiosk"]
@@ -161,3 +162,33 @@ def test_clock_skew_says_ahead_or_behind(seconds: float, words: str, ok: bool) -
     check = clock_check(dt.timedelta(seconds=seconds))
     assert (check.detail, check.ok) == (words, ok)
 
+
+
+def test_doctor_says_whether_the_kiosk_can_verify_while_the_server_is_away(
+        tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    on = kiosk_config(tmp_path, hierarchy)
+    off = write_config(tmp_path / "off.toml", {
+        "kiosk": {"id": "kiosk-01", "key_file": str(ec_key_file(tmp_path, ec.SECP256R1())),
+                  "data_dir": str(tmp_path / "off-data")},
+        "server": {"url": "http://127.0.0.1:9", "connect_timeout_seconds": 0.5, "retries": 0},
+        "offline": {"enabled": False},
+    })
+    said = {}
+    for name, config in (("on", on), ("off", off)):
+        result = subprocess.run([*KIOSK, "doctor", "--config", str(config)], capture_output=True, text=True,
+                                timeout=120)
+        said[name] = next(line for line in result.stdout.splitlines() if line.startswith("FAIL server:"))
+    assert said["on"].endswith("the kiosk works offline meanwhile")
+    assert said["off"].endswith("offline verification is switched off, so the kiosk cannot verify meanwhile")
+
+
+def test_kiosk_run_logs_when_its_first_screen_shows(tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    config = kiosk_config(tmp_path, hierarchy)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    window = subprocess.Popen([*KIOSK, "-v", "run", "--windowed", "--config", str(config)], env=env,
+                              text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        read_until(window.stderr, "kiosk.ui.app: the first screen is showing")  # once it is painted
+    finally:
+        finish(window)
+    assert window.returncode == 0

@@ -83,8 +83,10 @@ def _checks(core: KioskCore) -> Iterator[Check]:
     try:
         info = core.linkage.server_info()
     except LinkageError as exc:
+        meanwhile = ("the kiosk works offline meanwhile" if settings.offline.enabled else
+                     "offline verification is switched off, so the kiosk cannot verify meanwhile")
         yield Check("server", False, f"{settings.server.url} cannot be used ({exc.code}): check the network, "
-                                     "server.url and server.ca_file; the kiosk works offline meanwhile")
+                                     f"server.url and server.ca_file; {meanwhile}")
     else:
         scheme = "TLS" if settings.server.url.startswith("https://") else "loopback, no TLS"
         yield Check("server", True, f"{settings.server.url} ({scheme})")

@@ -20,6 +20,7 @@ from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
     QMessageLogContext,
+    QObject,
     Qt,
     QTimer,
     QtMsgType,
@@ -189,6 +190,24 @@ def open_counter(settings: KioskSettings, *, kiosk_mode: bool = True,
         yield window
 
 
+class FirstScreenLog(QObject):
+    """Logs once, when the window's first screen is painted, that the kiosk is showing it: the
+    journal then tells when a start was done (and the package's start-up figure is measured to it)."""
+
+    MESSAGE = "the first screen is showing"
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__(page)
+        self._page = page
+        page.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self._page.removeEventFilter(self)
+            logger.info(self.MESSAGE)
+        return False
+
+
 def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
               staff_unlock_pin: str | None = None) -> int:
     """``kiosk run``: the kiosk at a real counter, full screen, until it is closed or stopped."""
@@ -196,6 +215,7 @@ def run_kiosk(settings: KioskSettings, *, kiosk_mode: bool = True,
     with open_counter(settings, kiosk_mode=kiosk_mode, staff_unlock_pin=staff_unlock_pin) as window:
         window.closed.connect(app.quit)
         with signals_quit(app, window):
+            FirstScreenLog(window.current_page or window)
             window.present()
             code = app.exec()
     finish_qt()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import logging
 import logging.config
 import os
@@ -51,7 +52,14 @@ def _version() -> str:
         return "(not installed)"
 
 
+def demo_installed() -> bool:
+    """Whether the demo (and the console's screenshots, made from it) is here: a checkout has it,
+    the kiosk-linkserver package leaves it out with the simulated card it needs."""
+    return importlib.util.find_spec("linkserver.demo") is not None
+
+
 def _parser() -> argparse.ArgumentParser:
+    demo = demo_installed()
     parser = argparse.ArgumentParser(
         prog="kiosk-linkserver",
         description="The reference linkage server for the My Number Card help-desk kiosk.",
@@ -60,17 +68,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kiosk-linkserver {_version()}")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="the server's settings (TOML): serve with them, or the settings a command uses")
-    parser.add_argument("--demo", action="store_true",
-                        help="serve the demo: the simulated card's test hierarchy, demo accounts and clients")
+    if demo:
+        parser.add_argument("--demo", action="store_true",
+                            help="serve the demo: the simulated card's test hierarchy, demo accounts and "
+                                 "clients")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes sharing the port (default 1; rate limits count per process)")
-    parser.add_argument("--hierarchy", type=Path,
-                        help="the demo's test hierarchy folder (default: kiosk sim's)")
-    parser.add_argument("--state", type=Path,
-                        help="the demo's folder for keys, configuration and database (default: a new "
-                             "temporary folder, removed on exit)")
+    if demo:
+        parser.add_argument("--hierarchy", type=Path,
+                            help="the demo's test hierarchy folder (default: kiosk sim's)")
+        parser.add_argument("--state", type=Path,
+                            help="the demo's folder for keys, configuration and database (default: a new "
+                                 "temporary folder, removed on exit)")
+    parser.set_defaults(demo=False, hierarchy=None, state=None)
     parser.add_argument("--log-level", default="info", choices=LOG_LEVELS,
                         help="how much the server logs (default info)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -83,9 +95,10 @@ def _parser() -> argparse.ArgumentParser:
                                         "the mail server, saying for each what was found (changes nothing)")
     backends.add_argument("--config", type=Path, required=True, dest="sub_config")
     staffcli.add_parsers(commands)
-    shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English as "
-                                                    "PNG (PAGE-LANG.png), from the demo, for review")
-    shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
+    if demo:
+        shots = commands.add_parser("screenshots", help="every staff console page in Japanese and English "
+                                                        "as PNG (PAGE-LANG.png), from the demo, for review")
+        shots.add_argument("--out", type=Path, required=True, help="the folder to write them into")
     _finish_commands(commands)
     return parser
 
@@ -100,7 +113,7 @@ def _client_commands(commands: Any) -> None:
     register.add_argument("--config", type=Path, required=True, dest="sub_config")
     register.add_argument("--client-id", required=True,
                           help="the client's ID: 1-64 letters, digits, '-', '_' or '.' (a kiosk's is in "
-                               "its configuration, linkage.client_id)")
+                               "its configuration, kiosk.id)")
     register.add_argument("--public-key", type=Path, required=True,
                           help="PEM public key (RSA ≥ 2048 or EC P-256)")
     register.add_argument("--scope", action="append", dest="scopes",
@@ -155,6 +168,13 @@ def _finish_commands(commands: Any) -> None:
                          help="how much the server logs (default info)")
         sub.epilog = EXIT_CODES
         sub.formatter_class = argparse.RawDescriptionHelpFormatter
+        for action in sub._actions:  # an action's own words: "staff add ... --config FILE" too
+            if isinstance(action, argparse._SubParsersAction):
+                for leaf in action.choices.values():
+                    if not any("--config" in known.option_strings for known in leaf._actions):
+                        leaf.add_argument("--config", type=Path, metavar="FILE", dest="sub_config",
+                                          default=argparse.SUPPRESS,
+                                          help="the server's settings (TOML); may also come before")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -370,7 +390,7 @@ def _exit_on_signals() -> None:
 def _serve_refused(args: argparse.Namespace) -> tuple[str, int] | None:
     """Why serving is refused before anything is printed or written, with the exit code; or None."""
     if args.demo == (args.config is not None):
-        return "give either --config FILE or --demo", 2
+        return "give either --config FILE or --demo" if demo_installed() else "give --config FILE", 2
     if not 1 <= args.workers <= 64:
         return "--workers must be between 1 and 64", 2
     taken = _port_taken(args.host, args.port)

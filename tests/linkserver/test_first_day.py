@@ -20,6 +20,7 @@ import pytest
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.cli import main
 from linkserver.demo import DemoStateError, prepare_demo
+from tests.helpers.processes import finish, read_until
 from tests.linkserver.helpers import free_port
 
 SERVER = [sys.executable, "-m", "linkserver.cli"]
@@ -140,20 +141,13 @@ def test_the_demos_temporary_folder_goes_on_a_signal(hierarchy: TestHierarchy, s
     demo = [*SERVER, "--demo", "--port", str(free_port()), "--hierarchy", str(hierarchy.path)]
     server = subprocess.Popen(demo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert server.stdout is not None and server.stderr is not None
-        first = server.stdout.readline()
+        first = read_until(server.stdout, lambda _line: True)[0]
         assert first.startswith("demo state in "), first
         folder = Path(first.removeprefix("demo state in ").strip())
         assert (folder / "sealing.pem").is_file()
-        for line in server.stderr:  # until uvicorn serves, so its own signal handling is in place
-            if "Uvicorn running on" in line:
-                break
-        server.send_signal(signum)
-        server.communicate(timeout=60)  # read on: a server blocked writing to a full pipe never ends
+        read_until(server.stderr, "Uvicorn running on")  # so its own signal handling is in place
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        finish(server, signum)
     assert not folder.exists()
 
 
@@ -198,3 +192,25 @@ def test_a_taken_port_is_named_with_its_own_exit_code_before_anything_is_printed
     assert result.returncode == 5 and result.stdout == ""
     assert result.stderr.strip() == (f"kiosk-linkserver: port {port} on 127.0.0.1 is already in use "
                                      "(another server?): stop it, or give --port")
+
+
+def test_where_the_demo_is_left_out_it_is_not_offered(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import linkserver.cli
+
+    assert "--demo" in run_main(capsys, "--help")[1]
+    monkeypatch.setattr(linkserver.cli, "demo_installed", lambda: False)  # as in the server package
+    code, shown, _ = run_main(capsys, "--help")
+    assert code == 0 and "--demo" not in shown and "screenshots" not in shown and "--hierarchy" not in shown
+    assert run_main(capsys, "--demo")[0] == 2
+    code, _, said = run_main(capsys, "--port", str(free_port()))
+    assert code == 2 and said.strip() == "kiosk-linkserver: give --config FILE"
+
+
+def test_config_may_come_after_an_actions_own_words(tmp_path: Path, hierarchy: TestHierarchy,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(prepare_demo(tmp_path / "state", hierarchy.path).config_path)
+    before = run_main(capsys, "--config", config, "counter", "add", "--name", "Counter 9", "counter-9")
+    after = run_main(capsys, "counter", "list", "--config", config)
+    assert before[0] == 0 and after[0] == 0, (before, after)
+    assert "counter-9" in after[1] and "Counter 9" in after[1]
