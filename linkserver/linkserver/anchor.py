@@ -149,7 +149,7 @@ def _verified(key: ECKey, line: str) -> dict[str, Any] | None:
 
 def check_anchored(db: Database) -> ChainReport:
     """The chain checked with the audit key and against every signed checkpoint."""
-    with db.transaction() as session:
+    with db.transaction(write=False) as session:
         anchor = session.info.get(ANCHOR_INFO)
         if not isinstance(anchor, AuditAnchor):
             raise ValueError("this database has no audit key to check the chain with")
