@@ -12,6 +12,7 @@ chain verifies. It exits non-zero if a check fails.
 
     .venv/bin/python bench/linkserver_bench.py [--duration S | --requests N] [--concurrency 1,8,32]
         [--backends sqlite,postgresql] [--postgres-url URL] [--json FILE]
+    .venv/bin/python bench/linkserver_bench.py --mix ...   (the counter's real mix: bench/linkserver_mix.py)
 
 PostgreSQL comes from --postgres-url, else KIOSK_TEST_POSTGRES_URL, else scripts/postgres; each run
 gets a fresh schema, dropped afterwards.
@@ -542,6 +543,11 @@ def report(args: argparse.Namespace, floor: Floor, runs: list[BackendRun], skipp
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--mix" in argv:  # the counter's real mix: bench/linkserver_mix.py
+        from bench.linkserver_mix import main as mix_main
+
+        return mix_main([arg for arg in argv if arg != "--mix"])
     args, levels, backends = parse_args(argv)
     hierarchy = TestHierarchy.ensure(args.hierarchy)
     floor = measure_floor(hierarchy.holder(HOLDER).auth_key, args.floor_repeat)

@@ -40,15 +40,15 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def server_command(config: Path, port: int) -> list[str]:
+def server_command(config: Path, port: int, workers: int = 1) -> list[str]:
     script = Path(sys.executable).with_name("kiosk-linkserver")
     launcher = [str(script)] if script.exists() else [sys.executable, "-m", "linkserver.cli"]
     return [*launcher, "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning"]
+            "--log-level", "warning", "--workers", str(workers)]
 
 
-def start_server(config: Path, port: int, log: Path) -> ServerProcess:
-    command = server_command(config, port)
+def start_server(config: Path, port: int, log: Path, workers: int = 1) -> ServerProcess:
+    command = server_command(config, port, workers)
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess(f"http://127.0.0.1:{port}", config, command, process, log)

@@ -67,19 +67,8 @@ def open_database(settings: Settings) -> Database:
 def install(db: Database, anchor: AuditAnchor) -> None:
     """Give ``db``'s sessions the audit key, and write their checkpoints when they commit."""
     db.sessions.configure(info={ANCHOR_INFO: anchor})
-    event.listen(db.sessions, "before_commit", _confirm_pending)
     event.listen(db.sessions, "after_commit", _write_pending)
     event.listen(db.sessions, "after_rollback", _drop_pending)
-
-
-def _confirm_pending(session: Session) -> None:
-    # An entry appended in a savepoint that was rolled back is not checkpointed.
-    pending: list[tuple[int, str]] = session.info.get(PENDING_INFO, [])
-    if pending:
-        rows = session.execute(select(AuditEntry.seq, AuditEntry.entry_hash)
-                               .where(AuditEntry.seq.in_([seq for seq, _ in pending])))
-        stored = {seq: head for seq, head in rows}
-        session.info[PENDING_INFO] = [(seq, head) for seq, head in pending if stored.get(seq) == head]
 
 
 def _write_pending(session: Session) -> None:
@@ -160,7 +149,7 @@ def _verified(key: ECKey, line: str) -> dict[str, Any] | None:
 
 def check_anchored(db: Database) -> ChainReport:
     """The chain checked with the audit key and against every signed checkpoint."""
-    with db.transaction() as session:
+    with db.transaction(write=False) as session:
         anchor = session.info.get(ANCHOR_INFO)
         if not isinstance(anchor, AuditAnchor):
             raise ValueError("this database has no audit key to check the chain with")

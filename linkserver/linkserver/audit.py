@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from joserfc.jwk import ECKey
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from linkserver.db import lock_audit_chain
 from linkserver.models import AuditEntry
@@ -39,6 +39,8 @@ SECRET_KEYS = frozenset({
 #: Where a session finds the audit key (``Session.info``), and the checkpoints its commit writes.
 ANCHOR_INFO = "linkserver.audit_anchor"
 PENDING_INFO = "linkserver.audit_checkpoints"
+#: The entries a transaction has appended and its commit will chain (``Session.info``).
+QUEUE_INFO = "linkserver.audit_queue"
 MIN_KEY_BYTES = 32
 
 
@@ -79,29 +81,77 @@ def anchor_of(session: Session) -> AuditAnchor:
 def append(session: Session, event: str, *, client_id: str | None = None,
            account_id: str | None = None, details: Mapping[str, object] | None = None,
            at: dt.datetime | None = None) -> AuditEntry:
-    """Add one entry to the chain inside the caller's transaction."""
+    """Queue one entry for the chain; the caller's transaction chains it when it commits.
+
+    The entry is numbered and hashed (its ``seq``, ``prev_hash`` and ``entry_hash`` set) by
+    ``seal``, which runs just before the commit: the audit lock is the last lock a transaction
+    takes, so no transaction holding it ever waits for a row another one holds.
+    """
     details = dict(details or {})
     leaked = SECRET_KEYS.intersection(details)
     if leaked:
         raise ValueError(f"audit details may not carry {sorted(leaked)}")
+    anchor_of(session)
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    text = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    entry = AuditEntry(at=at, event=event, client_id=client_id, account_id=account_id, details=text)
+    # Noted with the savepoint it was queued in, so that rolling the savepoint back drops it.
+    session.info.setdefault(QUEUE_INFO, []).append((entry, session.get_nested_transaction()))
+    return entry
+
+
+def seal(session: Session) -> None:
+    """Chain the queued entries in order: flush every other change first (taking its row locks),
+    then take the audit lock, read the head and add the entries after it."""
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint's commit: the entries wait for the transaction's own
+    queued: list[tuple[AuditEntry, SessionTransaction | None]] = session.info.pop(QUEUE_INFO, [])
+    if not queued:
+        return
     anchor = anchor_of(session)
+    session.flush()
     lock_audit_chain(session)
     head = session.execute(
         select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    text = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    entry = AuditEntry(seq=seq, at=at, event=event, client_id=client_id, account_id=account_id,
-                       details=text, prev_hash=prev,
-                       entry_hash=entry_hash(anchor.key, prev, seq, at, event, client_id, account_id, text))
-    session.add(entry)
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    for entry, _savepoint in queued:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev
+        entry.entry_hash = entry_hash(anchor.key, prev, seq, entry.at, entry.event, entry.client_id,
+                                      entry.account_id, entry.details)
+        prev = entry.entry_hash
+        session.add(entry)
+        if anchor.checkpoint_file is not None and seq % anchor.every == 0:
+            # Written once the transaction commits (linkserver.anchor), by the one process whose
+            # transaction took this sequence number.
+            session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
     session.flush()
-    if anchor.checkpoint_file is not None and seq % anchor.every == 0:
-        # Written once the transaction commits (linkserver.anchor), by the one process whose
-        # transaction took this sequence number.
-        session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
-    return entry
+
+
+def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    """A savepoint rolled back takes the entries queued in it (and in savepoints inside it) along."""
+    queued: list[tuple[AuditEntry, SessionTransaction | None]] = session.info.get(QUEUE_INFO, [])
+    if not queued:
+        return
+    if transaction.parent is None:
+        session.info.pop(QUEUE_INFO, None)
+        return
+    if not transaction.nested:
+        return  # a flush's own inner transaction: what it rolls back, its savepoint or root does too
+
+    def inside(savepoint: SessionTransaction | None) -> bool:
+        while savepoint is not None:
+            if savepoint is transaction:
+                return True
+            savepoint = savepoint.parent
+        return False
+
+    session.info[QUEUE_INFO] = [(entry, savepoint) for entry, savepoint in queued if not inside(savepoint)]
+
+
+event.listen(Session, "before_commit", seal)
+event.listen(Session, "after_soft_rollback", _drop_rolled_back)
 
 
 @dataclass(frozen=True)

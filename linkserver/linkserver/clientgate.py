@@ -37,7 +37,7 @@ class ClientGate:
         with self._lock:
             if self._read_at is not None and 0 <= now - self._read_at < CLIENT_GATE_SECONDS:
                 return self._disabled
-            with self._db.transaction() as session:
+            with self._db.transaction(write=False) as session:
                 self._disabled = frozenset(session.scalars(
                     select(KioskClient.client_id).where(KioskClient.enabled.is_(False))))
             self._read_at = now

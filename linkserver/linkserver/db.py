@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -14,11 +17,23 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The PostgreSQL advisory lock that serialises appends to the audit chain.
 AUDIT_LOCK_KEY = 0x6B696F736B
+#: How often ``Database.run`` tries a unit of work that the database aborted as a deadlock or a
+#: serialisation failure, and the first pause between tries (doubled each time, with jitter).
+ATTEMPTS = 4
+FIRST_PAUSE = 0.01
+#: PostgreSQL's SQLSTATEs for a serialisation failure and a deadlock: the work may simply run again.
+CONFLICT_STATES = frozenset({"40001", "40P01"})
+#: The execution option that makes a SQLite transaction a reader (a plain, deferred BEGIN).
+READ_ONLY = "linkserver_read_only"
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -55,13 +70,27 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Every transaction may write; taking the write lock up front means two requests never
-        # both read the audit chain's head and then fight over who appends.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that may write takes the write lock up front, so two requests never both
+        # read the audit chain's head and then fight over who appends. A reader takes none: in
+        # WAL mode it reads its snapshot beside the writer.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether the database aborted the work only because of concurrent work: a PostgreSQL
+    deadlock or serialisation failure, or SQLite's write lock not had in time."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in CONFLICT_STATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
 def lock_audit_chain(session: Session) -> None:
@@ -100,18 +129,37 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
 
     def migrate(self) -> None:
         upgrade(self.engine)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self.sessions() as session, session.begin():
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction; ``write=False`` for work that only reads (on SQLite it then does not
+        take the write lock)."""
+        with self.sessions(bind=self.engine if write else self._reader) as session, session.begin():
             yield session
+
+    def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:
+        """``work(session)`` in a transaction of its own, run whole again (up to ``ATTEMPTS`` times,
+        after a short random pause) when the database aborted it as a deadlock or a serialisation
+        failure. ``work`` must do nothing outside its session that a second run would repeat."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.transaction(write=write) as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if attempt == ATTEMPTS or not is_conflict(exc):
+                    raise
+                logger.info("the database aborted a transaction for concurrent work (%s); trying again",
+                            type(exc.orig).__name__)
+                time.sleep(random.uniform(0.5, 1.0) * FIRST_PAUSE * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def ping(self) -> None:
         """A round trip to the database; raises when it does not answer."""
-        with self.transaction() as session:
+        with self.transaction(write=False) as session:
             session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:

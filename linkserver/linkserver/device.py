@@ -121,10 +121,13 @@ class DeviceGrant:
         """
         code = normalise_user_code(user_code)
         now = self.parts.clock()
+        # Checked (argon2, or a bind to the directory) before the grant's row is locked, and in a
+        # transaction that only reads: parallel guesses each count once they hold the lock.
+        password_right = self.parts.db.run(
+            lambda session: self.parts.directory.check_password(session, account_id, password), write=False)
         with self.parts.db.transaction() as session:
             grant = session.scalars(select(DeviceAuthorization).where(
                 DeviceAuthorization.user_code == code).with_for_update()).first()
-            password_right = self.parts.directory.check_password(session, account_id, password)
             if grant is None or grant.status != "pending" or grant.expires_at <= now:
                 return "invalid" if password_right else "wrong"
             if password_right:

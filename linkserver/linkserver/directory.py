@@ -38,7 +38,13 @@ class AccountDirectory(Protocol):
 
     def check_password(self, session: Session, account_id: str, password: str) -> bool: ...
 
-    def set_password(self, session: Session, account_id: str, password: str, at: dt.datetime) -> None: ...
+    def prepare_password(self, password: str) -> str | None:
+        """What ``set_password`` needs of a new password that is slow to make (the SQL directory's
+        hash), made before the transaction opens; None when the directory needs nothing."""
+        ...
+
+    def set_password(self, session: Session, account_id: str, password: str, at: dt.datetime, *,
+                     prepared: str | None = None) -> None: ...
 
     def reset_mfa(self, session: Session, account_id: str, enrolment_code: str,
                   expires_at: dt.datetime) -> int: ...
@@ -71,11 +77,17 @@ class SqlDirectory:
         row = session.get(Account, account_id)
         return password_matches(row.password_hash if row else None, password)
 
-    def set_password(self, session: Session, account_id: str, password: str, at: dt.datetime) -> None:
+    def prepare_password(self, password: str) -> str:
+        return hash_password(password)
+
+    def set_password(self, session: Session, account_id: str, password: str, at: dt.datetime, *,
+                     prepared: str | None = None) -> None:
+        """Store the new password's hash: ``prepared`` (from ``prepare_password``, made outside the
+        transaction), or one made here for a caller that has none."""
         row = session.get(Account, account_id)
         if row is None:
             raise LookupError("no such account")
-        row.password_hash = hash_password(password)
+        row.password_hash = prepared or hash_password(password)
         row.password_changed_at = at
 
     def reset_mfa(self, session: Session, account_id: str, enrolment_code: str,

@@ -77,7 +77,7 @@ def _record(parts: ServerParts, caller: Caller, report: HeartbeatReport) -> Rost
 
 def kiosk_health(db: Database) -> list[KioskHealth]:
     """Every kiosk client (a client with a kiosk's scope) and its latest report, by client ID."""
-    with db.transaction() as session:
+    with db.transaction(write=False) as session:
         rows = session.execute(
             select(KioskClient, KioskHeartbeat)
             .outerjoin(KioskHeartbeat, KioskHeartbeat.client_id == KioskClient.client_id)

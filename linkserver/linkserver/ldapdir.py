@@ -271,7 +271,11 @@ class LdapDirectory:
             raise DirectoryUnavailable(_words(exc)) from None
         return True
 
-    def set_password(self, session: Session, account_id: str, password: str, at: dt.datetime) -> None:
+    def prepare_password(self, password: str) -> None:
+        """Nothing: the LDAP server hashes the password itself."""
+
+    def set_password(self, session: Session, account_id: str, password: str, at: dt.datetime, *,
+                     prepared: str | None = None) -> None:
         entry = self._entry(account_id)
         if entry is None:
             raise LookupError("no such account")

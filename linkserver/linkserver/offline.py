@@ -297,6 +297,8 @@ class OfflineService:
         """The user's own device completes an offline-authorised operation with the voucher."""
         now = self.parts.clock()
         invalid = ApiError(ErrorCode.VOUCHER_INVALID, 403)
+        # Hashed before the transaction opens (and its lock on the voucher is taken).
+        new = None if new_password is None else self.operations.prepare_password(new_password)
         with self.parts.db.transaction() as session:
             row = session.scalars(select(OfflineEvidence).where(
                 OfflineEvidence.voucher_hash == code_hash(voucher.strip().upper())).with_for_update()).first()
@@ -309,10 +311,10 @@ class OfflineService:
                 raise invalid
             result: dict[str, object]
             if row.kind == OperationKind.PASSWORD_RESET:
-                if new_password is None:
+                if new is None:
                     raise ApiError(ErrorCode.PASSWORD_POLICY, 422, "this voucher needs the new password",
                                    {"problems": ["missing"], "policy": self.parts.policy.password.describe()})
-                self.operations.apply_password(session, account_id, new_password, now)
+                self.operations.apply_password(session, account_id, new, now)
                 result = {"password_set": True}
             elif row.kind == OperationKind.MFA_RESET:
                 result = self.operations.mfa_reset(session, account, now)

@@ -36,6 +36,7 @@ from linkserver.directory import AccountInfo, code_hash, one_time_code
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.mfa import CodeMfa, MfaBackend, MfaUnavailable
 from linkserver.models import Link, Operation, SalvageTicket, Verification
+from linkserver.passwords import NewPassword
 from linkserver.sealing import Sealer
 from linkserver.service import ServerParts, new_id, recorded, require_scope
 from linkserver.tokens import AuthError, Caller
@@ -137,10 +138,12 @@ class OperationService:
 
     def get(self, caller: Caller, operation_id: str) -> OperationView:
         require_scope(caller, "operate")
-        with self.parts.db.transaction() as session:
+
+        def unit(session: Session) -> OperationView:
             op = self._owned(session, caller, operation_id)
             self._expire_if_stale(session, op)
             return self._view(op, self.parts.clock())
+        return self.parts.db.run(unit)
 
     def _session_op(self, session: Session, caller: Caller, operation_id: str,
                     session_key: str | None) -> Operation:
@@ -182,11 +185,13 @@ class OperationService:
         (with a code for the user the first time it is answered after completion)."""
         require_scope(caller, "operate")
         now = self.parts.clock()
-        with self.parts.db.transaction() as session:
+
+        def unit(session: Session) -> OperationView:
             op = self._session_op(session, caller, operation_id, session_key)
             if op.status == OperationStatus.AWAITING_APPROVAL:
                 op.last_seen_at = now
             return self._view(op, now, reveal=True)
+        return self.parts.db.run(unit)
 
     def cancel(self, caller: Caller, operation_id: str, session_key: str | None,
                reason: str | None) -> OperationView:
@@ -197,7 +202,8 @@ class OperationService:
         """
         require_scope(caller, "operate")
         now = self.parts.clock()
-        with self.parts.db.transaction() as session:
+
+        def unit(session: Session) -> OperationView:
             op = self._session_op(session, caller, operation_id, session_key)
             if op.status in LIVE:
                 audit.append(session, "operation_cancelled", client_id=caller.client_id,
@@ -206,6 +212,7 @@ class OperationService:
                                       "reason": reason or "unspecified"})
                 op.status, op.updated_at = OperationStatus.CANCELLED, now
             return self._view(op, now)
+        return self.parts.db.run(unit)
 
     # -- creation -----------------------------------------------------------------------------
 
@@ -217,7 +224,8 @@ class OperationService:
         now = p.clock()
         digest = request_digest(kind, verification_id, params)
         session_key = secrets.token_urlsafe(SESSION_KEY_BYTES)
-        with p.db.transaction() as session:
+
+        def unit(session: Session) -> tuple[OperationView, bool] | ApiError:
             existing = self._by_key(session, caller, idempotency_key)
             if existing is not None:
                 return self._replay(existing, digest, session_key, now), False
@@ -232,9 +240,11 @@ class OperationService:
                     return self._replay(existing, digest, session_key, now), False
                 if isinstance(exc, IntegrityError):
                     raise
-                refusal = exc
-            else:
-                return self._view(op, now, session_key), True
+                return exc
+            return self._view(op, now, session_key), True
+        refusal = p.db.run(unit)
+        if not isinstance(refusal, ApiError):
+            return refusal
         raise recorded(p.db, refusal, "operation_refused", client_id=caller.client_id,
                        details={"kind": kind, "code": refusal.code, "verification_id": verification_id})
 
@@ -348,13 +358,15 @@ class OperationService:
     def pending(self, caller: Caller, limit: int = 100) -> list[OperationView]:
         require_scope(caller, "staff")
         now = self.parts.clock()
-        with self.parts.db.transaction() as session:
+
+        def unit(session: Session) -> list[OperationView]:
             waiting = Operation.status == OperationStatus.AWAITING_APPROVAL
             ops = session.scalars(select(Operation).where(waiting).order_by(Operation.created_at)
                                   .limit(limit)).all()
             for op in ops:
                 self._expire_if_stale(session, op)
             return [self._view(op, now) for op in ops if op.status == OperationStatus.AWAITING_APPROVAL]
+        return self.parts.db.run(unit)
 
     def decide(self, caller: Caller, operation_id: str, approve: bool, staff_id: str,
                reason: str | None) -> OperationView:
@@ -365,16 +377,18 @@ class OperationService:
         """
         require_scope(caller, "staff")
         now = self.parts.clock()
+
+        def unit(session: Session) -> OperationView | ApiError:
+            # Locked: of two staff decisions at once, the second sees the first one's outcome.
+            op = session.get(Operation, operation_id, with_for_update=True)
+            if op is None:
+                raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
+            self._expire_if_stale(session, op)
+            if op.status == OperationStatus.AWAITING_APPROVAL:
+                return self._decided(session, caller, op, approve, staff_id, reason, now)
+            return self._redecided(op, approve, now)
         try:
-            with self.parts.db.transaction() as session:
-                # Locked: of two staff decisions at once, the second sees the first one's outcome.
-                op = session.get(Operation, operation_id, with_for_update=True)
-                if op is None:
-                    raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)
-                self._expire_if_stale(session, op)
-                if op.status == OperationStatus.AWAITING_APPROVAL:
-                    return self._decided(session, caller, op, approve, staff_id, reason, now)
-                refusal = self._redecided(op, approve, now)
+            refusal = self.parts.db.run(unit)
         except ApiError as exc:
             # A backend that did not answer: rolled back, the operation still awaits a decision,
             # and the attempt is audited on its own.
@@ -516,27 +530,37 @@ class OperationService:
         """
         require_scope(caller, "operate")
         now = self.parts.clock()
+        new = self.prepare_password(new_password)
+
+        def unit(session: Session) -> OperationView | ApiError:
+            op = self._session_op(session, caller, operation_id, session_key)
+            if op.status in ABANDONED:
+                return ApiError(ABANDONED[OperationStatus(op.status)], 409)
+            if op.kind != OperationKind.PASSWORD_RESET or op.status != OperationStatus.APPROVED:
+                return ApiError(ErrorCode.WRONG_STATE, 409, f"the operation is {op.kind}, {op.status}")
+            self.apply_password(session, op.account_id, new, now)
+            account = self.parts.directory.find(session, op.account_id)
+            assert account is not None
+            self._complete(session, op, account, {"password_set": True}, now)
+            return self._view(op, now)
         try:
-            with self.parts.db.transaction() as session:
-                op = self._session_op(session, caller, operation_id, session_key)
-                if op.status in ABANDONED:
-                    refusal = ApiError(ABANDONED[OperationStatus(op.status)], 409)
-                elif op.kind != OperationKind.PASSWORD_RESET or op.status != OperationStatus.APPROVED:
-                    refusal = ApiError(ErrorCode.WRONG_STATE, 409, f"the operation is {op.kind}, {op.status}")
-                else:
-                    self.apply_password(session, op.account_id, new_password, now)
-                    account = self.parts.directory.find(session, op.account_id)
-                    assert account is not None
-                    self._complete(session, op, account, {"password_set": True}, now)
-                    return self._view(op, now)
+            outcome = self.parts.db.run(unit)
         except ApiError as exc:
             outages.record(self.parts.db, exc, operation_id, caller.client_id)  # the directory down
             raise
-        raise refusal  # after the commit, so an expiry found on the way is kept
+        if isinstance(outcome, ApiError):
+            raise outcome  # after the commit, so an expiry found on the way is kept
+        return outcome
 
-    def apply_password(self, session: Session, account_id: str, new_password: str, now: dt.datetime) -> None:
+    def prepare_password(self, new_password: str) -> NewPassword:
+        """The policy's verdict on a new password and, if it passes, the form the directory stores:
+        made before the transaction opens, so that no lock is held while argon2 runs."""
         problems = self.parts.policy.password.problems(new_password)
-        if problems:
-            raise ApiError(ErrorCode.PASSWORD_POLICY, 422, extra={"problems": problems,
+        stored = None if problems else self.parts.directory.prepare_password(new_password)
+        return NewPassword(new_password, tuple(problems), stored)
+
+    def apply_password(self, session: Session, account_id: str, new: NewPassword, now: dt.datetime) -> None:
+        if new.problems:
+            raise ApiError(ErrorCode.PASSWORD_POLICY, 422, extra={"problems": list(new.problems),
                                                           "policy": self.parts.policy.password.describe()})
-        self.parts.directory.set_password(session, account_id, new_password, now)
+        self.parts.directory.set_password(session, account_id, new.text, now, prepared=new.prepared)

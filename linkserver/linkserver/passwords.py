@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -50,6 +50,16 @@ class PasswordPolicy:
         return {"min_length": self.min_length, "max_length": self.max_length,
                 "min_classes": self.min_classes,
                 "classes": ["upper", "lower", "digit", "symbol"], "charset": "printable ASCII"}
+
+
+@dataclass(frozen=True)
+class NewPassword:
+    """A new password as typed, what the policy finds wrong with it, and the form the directory
+    stores (``AccountDirectory.prepare_password``), made before any transaction opens."""
+
+    text: str = field(repr=False)
+    problems: tuple[str, ...] = ()
+    prepared: str | None = field(default=None, repr=False)
 
 
 def hash_password(password: str) -> str:

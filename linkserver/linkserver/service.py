@@ -28,7 +28,7 @@ from linkserver.models import Challenge, KioskClient, UsedAssertion, Verificatio
 from linkserver.notifier import Notifier
 from linkserver.ratelimit import RateLimiter
 from linkserver.tokens import AuthError, Caller, TokenService, unverified_issuer
-from linkserver.verifier import JpkiVerifier
+from linkserver.verifier import JpkiVerifier, VerifiedIdentity
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ def recorded(db: Database, refusal: Refusal, event: str, *, client_id: str | Non
     The entry has a transaction of its own, so it is kept although the refused request's work is
     rolled back (or was never done).
     """
-    with db.transaction() as session:
-        audit.append(session, event, client_id=client_id, account_id=account_id, details=details)
+    db.run(lambda session: audit.append(session, event, client_id=client_id, account_id=account_id,
+                                        details=details))
     return refusal
 
 
@@ -116,8 +116,7 @@ class VerificationService:
         wanted = scope.split() if scope else allowed
         if not set(wanted) <= set(allowed):
             raise AuthError("invalid_scope", "the client may not have the scopes it asked for", 400)
-        with p.db.transaction() as session:
-            self._purge(session)
+        p.db.run(self._purge)
         p.kiosk_limiter.take(client.client_id, "kiosk")
         token, lifetime = p.tokens.issue(client.client_id, wanted)
         return token, lifetime, " ".join(wanted)
@@ -135,8 +134,8 @@ class VerificationService:
         p = self.parts
         p.refusal_limiter.check(f"address {address}", "address")
         try:
-            with p.db.transaction() as session:
-                return p.tokens.authenticate_client(session, assertion, assertion_type, client_id)
+            return p.db.run(lambda session: p.tokens.authenticate_client(session, assertion, assertion_type,
+                                                                        client_id))
         except AuthError as exc:
             refusal = exc
         try:
@@ -169,9 +168,8 @@ class VerificationService:
         now = self.parts.clock()
         nonce = secrets.token_bytes(NONCE_BYTES)
         expires = now + dt.timedelta(seconds=self.parts.challenge_seconds)
-        with self.parts.db.transaction() as session:
-            session.add(Challenge(nonce=nonce, client_id=caller.client_id, created_at=now,
-                                  expires_at=expires))
+        self.parts.db.run(lambda session: session.add(Challenge(nonce=nonce, client_id=caller.client_id,
+                                                                created_at=now, expires_at=expires)))
         return IssuedChallenge(nonce, expires)
 
     def _consume_nonce(self, session: Session, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
@@ -208,8 +206,7 @@ class VerificationService:
             raise ApiError(ErrorCode.INVALID_ACCOUNT, 422)
         now = p.clock()
         try:
-            with p.db.transaction() as session:
-                self._consume_nonce(session, caller, nonce, now)
+            p.db.run(lambda session: self._consume_nonce(session, caller, nonce, now))
         except ApiError as exc:
             raise recorded(p.db, exc, "verification_refused", client_id=caller.client_id,
                            account_id=account_id, details={"code": exc.code}) from None
@@ -222,25 +219,30 @@ class VerificationService:
             raise recorded(p.db, ApiError(exc.code, 403, exc.message), "verification_refused",
                            client_id=caller.client_id, account_id=account_id,
                            details={"code": exc.code}) from None
-        with p.db.transaction() as session:
-            link = p.links.by_ppid(session, identity.ppid)
-            matched = link is not None and hmac.compare_digest(
-                link.account_id.encode("utf-8"), account_id.encode("utf-8"))
-            outcome = VerificationOutcome(
-                verification_id=new_id("ver"), match=matched,
-                name_on_record=link.name_on_card if matched and link else None,
-                certificate_not_after=identity.not_after,
-                expires_at=now + dt.timedelta(seconds=p.verification_seconds),
-            )
-            session.add(Verification(
-                verification_id=outcome.verification_id, client_id=caller.client_id,
-                account_id=account_id, ppid=identity.ppid, matched=matched,
-                certificate_serial=format(identity.serial, "x"),
-                certificate_not_after=identity.not_after, created_at=now,
-                expires_at=outcome.expires_at,
-            ))
-            audit.append(session, "verification", client_id=caller.client_id, account_id=account_id,
-                         details={"verification_id": outcome.verification_id, "match": matched,
-                                  "serial": format(identity.serial, "x"),
-                                  "anchor": identity.issuer_generation_hint})
+        return p.db.run(lambda session: self._record_verification(session, caller, account_id, identity, now))
+
+    def _record_verification(self, session: Session, caller: Caller, account_id: str,
+                             identity: VerifiedIdentity, now: dt.datetime) -> VerificationOutcome:
+        """Store a verified card's answer and whether its PPID is linked to the claimed account."""
+        p = self.parts
+        link = p.links.by_ppid(session, identity.ppid)
+        matched = link is not None and hmac.compare_digest(
+            link.account_id.encode("utf-8"), account_id.encode("utf-8"))
+        outcome = VerificationOutcome(
+            verification_id=new_id("ver"), match=matched,
+            name_on_record=link.name_on_card if matched and link else None,
+            certificate_not_after=identity.not_after,
+            expires_at=now + dt.timedelta(seconds=p.verification_seconds),
+        )
+        session.add(Verification(
+            verification_id=outcome.verification_id, client_id=caller.client_id,
+            account_id=account_id, ppid=identity.ppid, matched=matched,
+            certificate_serial=format(identity.serial, "x"),
+            certificate_not_after=identity.not_after, created_at=now,
+            expires_at=outcome.expires_at,
+        ))
+        audit.append(session, "verification", client_id=caller.client_id, account_id=account_id,
+                     details={"verification_id": outcome.verification_id, "match": matched,
+                              "serial": format(identity.serial, "x"),
+                              "anchor": identity.issuer_generation_hint})
         return outcome

@@ -43,3 +43,31 @@ def test_bench_runs_on_sqlite_and_finds_nothing_lost(tmp_path: Path, hierarchy: 
     accepted = 2 * PAIRS + 1 + 2  # the timed pairs and one warm-up pair per kiosk per level
     assert f"{accepted}/{accepted} in the verifications table" in text
     assert all(check["ok"] for check in run["checks"])
+
+
+MIX_ROUNDS = 8
+
+
+@pytest.mark.timeout(90)
+def test_the_mix_bench_runs_on_sqlite_with_no_5xx_and_the_chain_whole(tmp_path: Path,
+                                                                      hierarchy: TestHierarchy) -> None:
+    out = tmp_path / "mix.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--mix", "--backends", "sqlite", "--workers", "1", "--concurrency", "2",
+         "--rounds", str(MIX_ROUNDS), "--hierarchy", str(hierarchy.path), "--json", str(out)],
+        capture_output=True, text=True, timeout=80, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   no 5xx: 0 in all" in result.stdout
+    assert "ok   the audit chain verifies (sqlite, 1 worker(s))" in result.stdout
+    report = json.loads(out.read_text())
+    (row,) = report["rows"]
+    assert (row["backend"], row["workers"], row["kiosks"]) == ("sqlite", 1, 2)
+    assert (row["server_errors"], row["wrong_answers"], row["error_kinds"]) == (0, 0, {})
+    # Every round makes a challenge and a verification; what follows them depends on the draw.
+    assert set(row["latency_ms"]) >= {"challenge", "verification", "operation"}
+    assert row["requests"] >= 2 * 2 * MIX_ROUNDS
+    spreads = row["latency_ms"].values()
+    assert all(len(spread) == 3 and spread[0] <= spread[1] <= spread[2] for spread in spreads)
+    assert row["rss_end_mb"] > 0 and row["rss_start_mb"] > 0
+    assert report["chains"] == {"sqlite, 1 worker(s)": True}

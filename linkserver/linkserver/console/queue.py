@@ -96,7 +96,7 @@ class ConsoleQueue:
         """Approves or refuses in ``member``'s name; ``NotYours`` for another counter's request."""
         if not member.decides:
             raise NotYours()
-        with self.parts.db.transaction() as session:
+        with self.parts.db.transaction(write=False) as session:
             op = session.get(Operation, operation_id)
             if op is None:
                 raise ApiError(ErrorCode.OPERATION_UNKNOWN, 404)

@@ -100,7 +100,7 @@ def _csv(parts: ConsoleParts, search: AuditSearch) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["seq", "at", "event", "client", "account", "details"])
-    with parts.db.transaction() as session:
+    with parts.db.transaction(write=False) as session:
         for entry in session.scalars(search.statement().execution_options(yield_per=500)):
             writer.writerow([_cell(value) for value in _row(entry).values()])
             yield out.getvalue()
@@ -128,7 +128,7 @@ class Bundle:
 
 
 def offline_queue(parts: ConsoleParts, member: StaffInfo, limit: int = 500) -> list[Bundle]:
-    with parts.db.transaction() as session:
+    with parts.db.transaction(write=False) as session:
         pairs = session.execute(select(KioskClient.client_id, KioskClient.counter_id))
         counters = {client_id: counter_id for client_id, counter_id in pairs}
         rows = session.scalars(select(OfflineEvidence).order_by(OfflineEvidence.received_at.desc())
@@ -160,7 +160,7 @@ def add_routes(app: FastAPI, parts: ConsoleParts) -> None:
         except BadSearch as bad:
             return page(request, "audit.html", 400, member=member, csrf=user.csrf, query=query, rows=[],
                         bad_field=str(bad))
-        with parts.db.transaction() as session:
+        with parts.db.transaction(write=False) as session:
             rows = [_row(e) for e in session.scalars(search.statement().limit(PAGE_ROWS + 1))]
         return page(request, "audit.html", member=member, csrf=user.csrf, query=query,
                     rows=rows[:PAGE_ROWS], more=len(rows) > PAGE_ROWS,

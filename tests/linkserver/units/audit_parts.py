@@ -66,7 +66,7 @@ def write_history(db: Database, count: int, start: int = 0) -> list[str]:
         with db.transaction() as session:
             entry = audit.append(session, f"event_{n}", client_id=f"kiosk-{n}", account_id=f"acct-{n}",
                                  details={"n": n, "code": f"c{n}"}, at=T0 + dt.timedelta(minutes=n))
-            hashes.append(entry.entry_hash)
+        hashes.append(entry.entry_hash)  # chained as the transaction committed
     return hashes
 
 

@@ -121,12 +121,15 @@ def test_a_database_without_an_audit_key_audits_nothing(tmp_path: Path) -> None:
 def test_every_nth_entry_is_noted_for_a_checkpoint_when_there_is_a_checkpoint_file(tmp_path: Path) -> None:
     noted = audit.AuditAnchor(key=KEY, checkpoint_file=tmp_path / "checkpoints", every=3)
     with server_database(tmp_path / "noted.db", noted) as db, db.transaction() as session:
-        hashes = [audit.append(session, "noted", at=T0).entry_hash for _ in range(7)]
-        assert session.info[audit.PENDING_INFO] == [(3, hashes[2]), (6, hashes[5])]
+        queued = [audit.append(session, "noted", at=T0) for _ in range(7)]
+        assert audit.PENDING_INFO not in session.info  # numbered only as the transaction commits
+        audit.seal(session)
+        assert session.info[audit.PENDING_INFO] == [(3, queued[2].entry_hash), (6, queued[5].entry_hash)]
     unnoted = audit.AuditAnchor(key=KEY, every=3)
     with server_database(tmp_path / "unnoted.db", unnoted) as db, db.transaction() as session:
         for _ in range(7):
             audit.append(session, "noted", at=T0)
+        audit.seal(session)
         assert audit.PENDING_INFO not in session.info
 
 
@@ -144,3 +147,31 @@ def test_the_noted_entries_become_signed_checkpoints_that_the_check_uses(tmp_pat
         audit_parts.remove(db, 4)
         truncated = "TRUNCATED: the log ends at entry 3, but a signed checkpoint recorded entry 4"
         assert anchor.check_anchored(db) == audit.ChainReport(3, 4, truncated, anchored=True)
+
+
+def test_entries_are_chained_as_the_transaction_commits_and_a_rolled_back_savepoint_takes_its_own(
+        db: Database) -> None:
+    with db.transaction() as session:
+        kept = audit.append(session, "before", at=T0)
+        with session.begin_nested():
+            inner = audit.append(session, "in_a_kept_savepoint", at=T0)
+        with pytest.raises(RuntimeError, match=r"^undone$"), session.begin_nested():
+            audit.append(session, "in_an_undone_savepoint", at=T0)
+            with session.begin_nested():
+                audit.append(session, "in_a_savepoint_inside_it", at=T0)
+            raise RuntimeError("undone")
+        last = audit.append(session, "after", at=T0)
+        assert (kept.seq, inner.seq, last.seq) == (None, None, None)  # not numbered before the commit
+    assert [(entry.seq, entry.event) for entry in entries(db)] == [
+        (1, "before"), (2, "in_a_kept_savepoint"), (3, "after")]
+    assert [kept.entry_hash, inner.entry_hash, last.entry_hash] == [e.entry_hash for e in entries(db)]
+    assert check(db) == audit.ChainReport(3)
+
+
+def test_a_rolled_back_transaction_leaves_nothing_queued_for_the_next(db: Database) -> None:
+    with pytest.raises(RuntimeError, match=r"^undone$"), db.transaction() as session:
+        audit.append(session, "undone", at=T0)
+        raise RuntimeError("undone")
+    with db.transaction() as session:
+        audit.append(session, "kept", at=T0)
+    assert [(entry.seq, entry.event) for entry in entries(db)] == [(1, "kept")]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from linkserver import directory
 from linkserver.config import Lifetimes
 from linkserver.errors import ErrorCode
 from linkserver.operations import OperationView
@@ -187,3 +188,22 @@ def test_a_finished_operation_never_expires(desk: Desk) -> None:
         again = desk.service.get(desk.kiosk, view.operation_id)
         assert (again.status, again.error_code) == (OperationStatus.COMPLETED, None)
     assert desk.audit("operation_expired") == []
+
+
+def test_the_new_password_is_hashed_before_any_transaction_opens(desk: Desk,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 takes a tenth of a second: run inside the transaction it would hold the operation's and
+    the account's row locks (on SQLite, the whole database's write lock) all that time."""
+    open_connections: list[int] = []
+    real_hash = directory.hash_password
+
+    def spied(password: str) -> str:
+        open_connections.append(desk.parts.db.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return real_hash(password)
+
+    monkeypatch.setattr(directory, "hash_password", spied)
+    asked = approved_reset(desk)
+    view = desk.service.set_password(desk.kiosk, asked.operation_id, GOOD_PASSWORD, asked.session_key)
+    assert view.status is OperationStatus.COMPLETED
+    assert open_connections == [0]
+    assert password_matches(desk.account(LINKED).password_hash, GOOD_PASSWORD)
