@@ -277,6 +277,12 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
                           "request."),
         QT_TRANSLATE_NOOP("ErrorWords", "Please ask a staff member for help."),
     ),
+    "server_busy": (
+        QT_TRANSLATE_NOOP("ErrorWords", "The university's server is busy"),
+        QT_TRANSLATE_NOOP("ErrorWords", "Many requests reached the server at the same moment, so nothing "
+                          "was changed."),
+        QT_TRANSLATE_NOOP("ErrorWords", "Please wait a moment, then start again."),
+    ),
     "directory_unavailable": (
         QT_TRANSLATE_NOOP("ErrorWords", "The university's account directory did not answer"),
         QT_TRANSLATE_NOOP("ErrorWords", "The directory that holds your account did not answer in time, so "
@@ -461,6 +467,7 @@ _CODES: dict[str, str] = {
     "account_unavailable": "account_unavailable",
     "directory_unavailable": "directory_unavailable",
     "mfa_unavailable": "mfa_unavailable",
+    "database_busy": "server_busy",
     "account_already_linked": "account_already_linked",
     "card_already_linked": "card_already_linked",
     "not_linked": "not_linked",

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -29,6 +30,7 @@ from linkserver.api import offline as offline_routes
 from linkserver.api import operations as operation_routes
 from linkserver.api.deps import Services
 from linkserver.api.responses import error_response
+from linkserver.db import is_conflict
 from linkserver.device import DeviceGrant
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.logsafe import printable
@@ -185,16 +187,30 @@ async def _log_requests(request: Request, call_next: Callable[[Request], Awaitab
         logger.info("the client went away during %s %s", printable(request.method),
                     printable(request.scope["path"]))
         response = Response(status_code=CLIENT_CLOSED_REQUEST)
+    except DBAPIError as exc:
+        if not is_conflict(exc):
+            response = _unhandled(request)
+        else:
+            # Database.run tried the work again and again; still no luck: say so, and that the
+            # same request may come again, rather than that the server failed.
+            logger.warning("%s %s: concurrent work kept the records busy after the retries",
+                           printable(request.method), printable(request.scope["path"]))
+            response = error_response(503, ErrorCode.DATABASE_BUSY, "concurrent requests kept the same "
+                                      "records busy; nothing was changed, try again in a moment",
+                                      retry_after=1)
     except Exception:
-        logger.exception("unhandled error in %s %s", printable(request.method),
-                         printable(request.scope["path"]))
-        response = error_response(500, "internal", "the server failed; the request was not applied")
+        response = _unhandled(request)
     route = request.scope.get("route")
     # An unrouted path is logged as sent, escaped: it must not forge or hide a log line.
     logger.info("%s %s %s %.1f ms", printable(request.method),
                 printable(getattr(route, "path", request.scope["path"])), response.status_code,
                 (time.perf_counter() - started) * 1000)
     return response
+
+
+def _unhandled(request: Request) -> Response:
+    logger.exception("unhandled error in %s %s", printable(request.method), printable(request.scope["path"]))
+    return error_response(500, "internal", "the server failed; the request was not applied")
 
 
 def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:

@@ -115,6 +115,10 @@ class ErrorCode(Documented):
         "The account directory did not answer in time (down, unreachable or refusing the TLS "
         "connection); nothing was changed and the same request may be retried."
     )
+    DATABASE_BUSY = "database_busy", (
+        "Concurrent requests kept the same records busy after the server's own retries; nothing was "
+        "changed and the same request may be retried in a moment."
+    )
     MFA_UNAVAILABLE = "mfa_unavailable", (
         "The MFA system that keeps the accounts' second factors did not answer, or answered with an "
         "error; nothing was changed and the same request (the staff decision) may be retried."

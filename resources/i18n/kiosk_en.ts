@@ -4,7 +4,7 @@
 <context>
     <name>ErrorWords</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/errors.py" line="+574"/>
+        <location filename="../../kiosk/ui/errors.py" line="+581"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>%n try left before the card locks the PIN.</numerusform>

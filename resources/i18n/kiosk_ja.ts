@@ -480,12 +480,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+217"/>
+        <location line="+223"/>
         <source>Please call a staff member.</source>
         <translation>係員をお呼びください。</translation>
     </message>
     <message>
-        <location line="-214"/>
+        <location line="-220"/>
         <source>The PIN could not be checked</source>
         <translation>暗証番号を確認できませんでした</translation>
     </message>
@@ -778,12 +778,12 @@
     </message>
     <message>
         <location line="+1"/>
-        <location line="+97"/>
+        <location line="+103"/>
         <source>Please ask the staff member at the desk.</source>
         <translation>窓口の係員にお尋ねください。</translation>
     </message>
     <message>
-        <location line="-94"/>
+        <location line="-100"/>
         <source>The request was closed</source>
         <translation>申請は終了しました</translation>
     </message>
@@ -896,6 +896,21 @@
         <location line="+2"/>
         <source>Please ask a staff member for help.</source>
         <translation>係員にお尋ねください。</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>The university&apos;s server is busy</source>
+        <translation>大学のサーバーが混み合っています</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Many requests reached the server at the same moment, so nothing was changed.</source>
+        <translation>同時に多くの要求がサーバーに届いたため、何も変更されていません。</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Please wait a moment, then start again.</source>
+        <translation>少しお待ちいただいてから、もう一度始めてください。</translation>
     </message>
     <message>
         <location line="+3"/>
@@ -1212,7 +1227,7 @@
         <translation>係員をお呼びいただき、このコードをお見せください。</translation>
     </message>
     <message numerus="yes">
-        <location line="+153"/>
+        <location line="+154"/>
         <source>%n tries left before the card locks the PIN.</source>
         <translation>
             <numerusform>あと%n回間違えると、カードの暗証番号がロックされます。</numerusform>

@@ -11,21 +11,24 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import sqlite3
 import statistics
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import ConfigError, Limits, load_settings
 from linkserver.demo import prepare_demo
 from linkserver.device import MAX_SIGN_IN_ATTEMPTS
+from linkserver.service import VerificationService
 from tests.helpers.server_api import DeviceFlow
 from tests.linkserver.helpers import LiveServer, demo_command, live_server
 
@@ -303,3 +306,25 @@ def test_the_sign_in_page_tells_no_live_code_from_an_unknown_one(tmp_path: Path,
         # Only the right password tells: the code is not valid (any more).
         assert live.sign_in_on_phone(unknown).status_code == 403
         assert live.sign_in_on_phone(flow.start()["user_code"]).status_code == 200
+
+
+def test_work_the_database_keeps_aborting_is_answered_busy_not_as_a_failure(
+        server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past Database.run's own retries, a deadlock or a lock never had is the server being busy (503,
+    try again), not the server failing (500); any other database error stays a failure."""
+    kiosk = server.kiosk()
+
+    def raising(error: Exception) -> Callable[..., object]:
+        def new_challenge(*_args: object, **_kwargs: object) -> object:
+            raise error
+        return new_challenge
+
+    locked = OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+    monkeypatch.setattr(VerificationService, "new_challenge", raising(locked))
+    busy = kiosk.post(f"{server.base}/v1/challenges")
+    assert busy.status_code == 503 and busy.json()["error"] == "database_busy", busy.text
+    assert busy.headers["Retry-After"] == "1"
+    broken = OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: challenges"))
+    monkeypatch.setattr(VerificationService, "new_challenge", raising(broken))
+    failed = kiosk.post(f"{server.base}/v1/challenges")
+    assert failed.status_code == 500 and failed.json()["error"] == "internal", failed.text
