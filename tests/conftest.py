@@ -119,8 +119,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pcscd" in getattr(item, "fixturenames", ()) or "reader" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.pcsc)
-    # The packages' tests are the longest single stretch (one worker builds, installs and upgrades
-    # for minutes): first, so the other workers share the rest of the suite meanwhile.
+    # The packages' test is the longest single stretch (one worker builds, installs and upgrades for
+    # minutes): first, so the other workers share the rest of the suite meanwhile.
     items.sort(key=lambda item: item.get_closest_marker("packages") is None)
 
 

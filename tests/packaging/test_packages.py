@@ -9,7 +9,8 @@ installed server, then, with the server stopped, records an offline approval in 
 this build is installed over it: the settings, the secrets and the outbox survive, the entry is
 sent once, and the kiosk verifies again. Last, ``remove`` keeps the data and ``purge`` deletes it.
 
-The tests run in the order written, on one worker (xdist group ``packages``), over one root.
+It is one test: the steps share one root and follow each other, so no test runner may split them
+(it runs first in the suite, on one worker, while the others take the rest).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from tests.packaging.counter import (
 from tests.packaging.debroot import DebianRoot
 
 pytestmark = [
-    pytest.mark.packages, pytest.mark.xdist_group("packages"), pytest.mark.timeout(2400),
+    pytest.mark.packages, pytest.mark.timeout(2700),
     pytest.mark.skipif(os.geteuid() != 0, reason="mmdebstrap --mode=root, chroot and mount need root"),
 ]
 
@@ -93,27 +93,9 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-#: A folder of packages built before, used instead of building (for working on these tests).
+#: A folder of packages built before, used instead of building (for working on this test; the
+#: second build and its comparison are then left out).
 PREBUILT_ENV = "KIOSK_TEST_DEBS"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    if os.environ.get(PREBUILT_ENV):
-        return Build(Path(os.environ[PREBUILT_ENV]), package_version())
-    return build_packages(tmp_path_factory.mktemp("debs"))
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DebianRoot]:
-    folder = tmp_path_factory.mktemp("root") / "bookworm"
-    yield DebianRoot.create(folder)
-    shutil.rmtree(folder, ignore_errors=True)  # about a gigabyte
-
-
-@pytest.fixture(scope="module")
-def counter(root: DebianRoot, pcscd: PcscdProcess) -> Counter:
-    return Counter(root, free_port(), pcscd.socket_path.parent)
 
 
 @dataclass
@@ -124,7 +106,6 @@ class Before:
     kiosk_key: str
     outbox_keys: list[str]
     kiosk_audit: list[tuple[int, str]]
-    install_output: str
 
 
 def kiosk_audit(root: DebianRoot) -> list[tuple[int, str]]:
@@ -133,56 +114,14 @@ def kiosk_audit(root: DebianRoot) -> list[tuple[int, str]]:
         return database.execute("SELECT seq, event FROM audit_log ORDER BY seq").fetchall()
 
 
-@pytest.fixture(scope="module")
-def upgraded(built: Build, root: DebianRoot, counter: Counter, hierarchy: TestHierarchy,
-             tmp_path_factory: pytest.TempPathFactory, pcscd: PcscdProcess) -> Before:
-    """The previous build installed and set up, a verification online and an offline approval
-    waiting in the outbox; then this build installed over it."""
-    reader = Reader(pcscd)
-    previous = relabel(built, f"{built.version}~previous", tmp_path_factory.mktemp("previous"))
-    debs = [root.copy_in(previous.deb(app), f"/tmp/{previous.deb(app).name}") for app in APPS]
-    root.apt_install(*debs)
-    counter.install_jpki(hierarchy, tmp_path_factory.mktemp("crls"))
-    counter.configure_server()
-    counter.configure_kiosk()
-    reader.insert(SimulatedCard(CardProfile.from_holder(hierarchy, "linked")))
-    with counter.serving():
-        online = counter.flow("link_status", check=False)  # also brings the staff roster
-    assert verified_online(online), online.stdout + online.stderr
-    offline = counter.flow("mfa_reset", "--offline-staff", DESK_ID, "--offline-pin-from-env", "STAFF_PIN",
-                           env={"STAFF_PIN": DESK_OFFLINE_PIN})
-    assert "voucher" in offline.stdout, offline.stdout + offline.stderr
-    reader.remove()
-    listed = json.loads(counter.kiosk("outbox", "list", "--json", "--config", KIOSK_CONFIG).stdout)
-    before = Before(
-        kiosk_config=root.file(KIOSK_CONFIG).read_text("utf-8"),
-        secrets={path.name: digest(path) for path in root.file("/etc/kiosk-linkserver/secrets").iterdir()},
-        kiosk_key=digest(root.file("/var/lib/kiosk/kiosk-key.pem")),
-        outbox_keys=[str(item["key"]) for item in listed["items"]],
-        kiosk_audit=kiosk_audit(root),
-        install_output="",
-    )
-    assert len(before.outbox_keys) == 1, listed
-    debs = [root.copy_in(built.deb(app), f"/tmp/{built.deb(app).name}") for app in APPS]
-    before.install_output = root.apt_install(*debs).stdout
-    return before
+def install(root: DebianRoot, build: Build) -> str:
+    """Both packages of ``build`` installed with apt-get; its output."""
+    debs = [root.copy_in(build.deb(app), f"/tmp/{build.deb(app).name}") for app in APPS]
+    return root.apt_install(*debs).stdout
 
 
-def test_a_second_build_gives_the_same_bytes_with_sorted_file_lists(
-        built: Build, tmp_path_factory: pytest.TempPathFactory) -> None:
-    again = build_packages(tmp_path_factory.mktemp("again"), "--no-lintian")  # the first one ran it
-    for app in APPS:
-        assert digest(again.deb(app)) == digest(built.deb(app)), f"{app} differs between two builds"
-        listing = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(built.deb(app))], check=True,
-                                 capture_output=True).stdout
-        listed = subprocess.run(["tar", "-tv"], input=listing, check=True, capture_output=True).stdout
-        # dpkg-deb's order: files and folders sorted folder by folder, then the symbolic links.
-        entries = [(line[:1] == b"l", line.split(b" ./", 1)[1].split(b" -> ")[0].rstrip(b"/").split(b"/"))
-                   for line in listed.split(b"\n") if line]
-        assert entries == sorted(entries), f"{app}'s file list is not sorted"
-
-
-def test_no_test_fixture_is_installed(built: Build) -> None:
+def check_contents(built: Build) -> None:
+    """Each package carries its application and no test fixture."""
     for app in APPS:
         fields = subprocess.run(["dpkg-deb", "-f", str(built.deb(app)), "Depends"], check=True,
                                 capture_output=True, text=True).stdout
@@ -194,38 +133,61 @@ def test_no_test_fixture_is_installed(built: Build) -> None:
         assert "reader.conf.d" not in files
 
 
-def test_an_upgrade_keeps_the_settings_the_secrets_the_kiosks_key_and_audit_log(
-        upgraded: Before, root: DebianRoot, built: Build) -> None:
-    assert root.file(KIOSK_CONFIG).read_text("utf-8") == upgraded.kiosk_config
-    assert ("offline_evidence_recorded" in [event for _, event in upgraded.kiosk_audit])
-    assert kiosk_audit(root)[:len(upgraded.kiosk_audit)] == upgraded.kiosk_audit
+def use_the_previous_build(counter: Counter, reader: Reader, hierarchy: TestHierarchy, crls: Path) -> Before:
+    """Set up as packaging/README.md says; a verification online, then an offline approval left
+    waiting in the outbox with the server stopped. What the upgrade must keep, read then."""
+    root = counter.root
+    counter.install_jpki(hierarchy, crls)
+    counter.configure_server()
+    counter.configure_kiosk()
+    reader.insert(SimulatedCard(CardProfile.from_holder(hierarchy, "linked")))
+    with counter.serving():
+        online = counter.flow("link_status", check=False)  # also brings the staff roster
+    assert verified_online(online), online.stdout + online.stderr
+    offline = counter.flow("mfa_reset", "--offline-staff", DESK_ID, "--offline-pin-from-env", "STAFF_PIN",
+                           env={"STAFF_PIN": DESK_OFFLINE_PIN})
+    assert "voucher" in offline.stdout, offline.stdout + offline.stderr
+    reader.remove()
+    listed = json.loads(counter.kiosk("outbox", "list", "--json", "--config", KIOSK_CONFIG).stdout)
+    assert len(listed["items"]) == 1, listed
+    return Before(
+        kiosk_config=root.file(KIOSK_CONFIG).read_text("utf-8"),
+        secrets={path.name: digest(path) for path in root.file("/etc/kiosk-linkserver/secrets").iterdir()},
+        kiosk_key=digest(root.file("/var/lib/kiosk/kiosk-key.pem")),
+        outbox_keys=[str(item["key"]) for item in listed["items"]],
+        kiosk_audit=kiosk_audit(root),
+    )
+
+
+def check_the_upgrade_kept_everything(before: Before, root: DebianRoot, built: Build, output: str) -> None:
+    assert root.file(KIOSK_CONFIG).read_text("utf-8") == before.kiosk_config
+    assert "offline_evidence_recorded" in [event for _, event in before.kiosk_audit]
+    assert kiosk_audit(root)[:len(before.kiosk_audit)] == before.kiosk_audit
     secrets = root.file("/etc/kiosk-linkserver/secrets")
-    assert {path.name: digest(path) for path in secrets.iterdir()} == upgraded.secrets
+    assert {path.name: digest(path) for path in secrets.iterdir()} == before.secrets
     assert all(path.stat().st_mode & 0o777 == 0o600 for path in secrets.iterdir())
-    assert digest(root.file("/var/lib/kiosk/kiosk-key.pem")) == upgraded.kiosk_key
+    assert digest(root.file("/var/lib/kiosk/kiosk-key.pem")) == before.kiosk_key
     assert root.file("/var/lib/kiosk").stat().st_mode & 0o777 == 0o700
     versions = root.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *APPS]).stdout
     assert versions.split("\n")[:2] == [f"{app} {built.version}" for app in APPS]
-    assert "the database schema is up to date" in upgraded.install_output  # migrate ran on upgrade
+    assert "the database schema is up to date" in output  # migrate ran on the upgrade
 
 
-def test_the_waiting_outbox_entry_survives_the_upgrade_and_is_sent_once(
-        upgraded: Before, counter: Counter, root: DebianRoot) -> None:
+def check_the_outbox_entry_is_sent_once(before: Before, counter: Counter) -> None:
     with counter.serving():
         first = counter.kiosk("outbox", "sync", "--json", "--config", KIOSK_CONFIG)
         second = counter.kiosk("outbox", "sync", "--json", "--config", KIOSK_CONFIG)
-    assert upgraded.outbox_keys[0] in first.stdout, first.stdout + first.stderr
-    assert upgraded.outbox_keys[0] not in second.stdout, second.stdout
-    with sqlite3.connect(root.file("/var/lib/kiosk-linkserver/linkserver.db")) as database:
+    assert before.outbox_keys[0] in first.stdout, first.stdout + first.stderr
+    assert before.outbox_keys[0] not in second.stdout, second.stdout
+    with sqlite3.connect(counter.root.file("/var/lib/kiosk-linkserver/linkserver.db")) as database:
         held = database.execute("SELECT idempotency_key FROM offline_evidence").fetchall()
-    assert held == [(upgraded.outbox_keys[0],)]
+    assert held == [(before.outbox_keys[0],)]
     listed = json.loads(counter.kiosk("outbox", "list", "--json", "--config", KIOSK_CONFIG).stdout)
     assert [(item["key"], item["fate"] is not None) for item in listed["items"]] == [
-        (upgraded.outbox_keys[0], True)]  # kept with its fate, nothing left waiting
+        (before.outbox_keys[0], True)]  # kept with its fate, nothing left waiting
 
 
-def test_the_installed_commands_answer_and_doctor_names_the_missing_reader(
-        upgraded: Before, root: DebianRoot) -> None:
+def check_the_commands_and_the_doctor(root: DebianRoot) -> None:
     shown = root.run(["kiosk", "--help"]).stdout
     assert "doctor" in shown and " demo " not in shown and "{card,sim" not in shown
     assert "--demo" not in root.run(["kiosk-linkserver", "--help"]).stdout
@@ -237,23 +199,20 @@ def test_the_installed_commands_answer_and_doctor_names_the_missing_reader(
     assert "Traceback" not in doctor.stdout + doctor.stderr
 
 
-def test_a_headless_flow_verifies_a_card_through_pcsc_against_the_installed_server(
-        upgraded: Before, counter: Counter, reader: Reader, make_card: Callable[..., SimulatedCard]) -> None:
-    reader.insert(make_card("linked"))
+def check_a_flow_through_pcsc(counter: Counter, reader: Reader, hierarchy: TestHierarchy) -> None:
+    reader.insert(SimulatedCard(CardProfile.from_holder(hierarchy, "linked")))
     with counter.serving():
         result = counter.flow("link_status", check=False)
+    reader.remove()
     assert verified_online(result), result.stdout + result.stderr
     assert last_json(result.stdout)["error"] == "no_match" and result.returncode == 1
 
 
-def test_both_units_verify(upgraded: Before, root: DebianRoot) -> None:
+def check_the_units_and_the_first_screen(root: DebianRoot) -> None:
     for unit in ("kiosk.service", "kiosk-linkserver.service"):
         verified = root.run(["systemd-analyze", "verify", f"/lib/systemd/system/{unit}"], check=False)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert unit not in verified.stderr, verified.stderr  # no complaint about the unit itself
-
-
-def test_the_installed_kiosk_shows_its_first_screen(upgraded: Before, root: DebianRoot) -> None:
     command = root.command(["kiosk", "-v", "run", "--windowed", "--config", KIOSK_CONFIG], user="kiosk",
                            env={"QT_QPA_PLATFORM": "offscreen"})
     window = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -263,7 +222,7 @@ def test_the_installed_kiosk_shows_its_first_screen(upgraded: Before, root: Debi
         finish(window)
 
 
-def test_remove_keeps_the_data_and_purge_deletes_it(upgraded: Before, root: DebianRoot) -> None:
+def check_remove_then_purge(root: DebianRoot) -> None:
     root.run(["apt-get", "remove", "-y", "-q", *APPS])
     for kept in ("/var/lib/kiosk/kiosk-key.pem", KIOSK_CONFIG, SERVER_CONFIG,
                  "/var/lib/kiosk-linkserver/linkserver.db", "/etc/kiosk-linkserver/secrets/ppid.secret"):
@@ -273,4 +232,44 @@ def test_remove_keeps_the_data_and_purge_deletes_it(upgraded: Before, root: Debi
     for gone in ("/var/lib/kiosk", KIOSK_CONFIG, SERVER_CONFIG, "/var/lib/kiosk-linkserver",
                  "/etc/kiosk-linkserver/secrets", "/opt/kiosk", "/opt/kiosk-linkserver"):
         assert not root.file(gone).exists(), f"purge left {gone}"
-    assert os.path.exists(root.file("/usr/bin/apt-get"))  # the root itself is still whole
+    assert root.file("/usr/bin/apt-get").exists()  # the root itself is still whole
+
+
+def check_a_second_build_gives_the_same_bytes(built: Build, out: Path) -> None:
+    again = build_packages(out, "--no-lintian")  # the first one ran lintian
+    for app in APPS:
+        assert digest(again.deb(app)) == digest(built.deb(app)), f"{app} differs between two builds"
+        listing = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(built.deb(app))], check=True,
+                                 capture_output=True).stdout
+        listed = subprocess.run(["tar", "-tv"], input=listing, check=True, capture_output=True).stdout
+        # dpkg-deb's order: files and folders sorted folder by folder, then the symbolic links.
+        entries = [(line[:1] == b"l", line.split(b" ./", 1)[1].split(b" -> ")[0].rstrip(b"/").split(b"/"))
+                   for line in listed.split(b"\n") if line]
+        assert entries == sorted(entries), f"{app}'s file list is not sorted"
+
+
+def test_the_packages_from_a_clean_checkout_to_purge(tmp_path_factory: pytest.TempPathFactory,
+                                                      pcscd: PcscdProcess, hierarchy: TestHierarchy) -> None:
+    prebuilt = os.environ.get(PREBUILT_ENV)
+    built = (Build(Path(prebuilt), package_version()) if prebuilt
+             else build_packages(tmp_path_factory.mktemp("debs")))
+    check_contents(built)
+    folder = tmp_path_factory.mktemp("root") / "bookworm"
+    root = DebianRoot.create(folder)
+    reader = Reader(pcscd)
+    try:
+        counter = Counter(root, free_port(), pcscd.socket_path.parent)
+        install(root, relabel(built, f"{built.version}~previous", tmp_path_factory.mktemp("previous")))
+        before = use_the_previous_build(counter, reader, hierarchy, tmp_path_factory.mktemp("crls"))
+        output = install(root, built)
+        check_the_upgrade_kept_everything(before, root, built, output)
+        check_the_outbox_entry_is_sent_once(before, counter)
+        check_the_commands_and_the_doctor(root)
+        check_a_flow_through_pcsc(counter, reader, hierarchy)
+        check_the_units_and_the_first_screen(root)
+        check_remove_then_purge(root)
+    finally:
+        reader.remove()
+        shutil.rmtree(folder, ignore_errors=True)  # about a gigabyte
+    if not prebuilt:
+        check_a_second_build_gives_the_same_bytes(built, tmp_path_factory.mktemp("again"))
