@@ -118,9 +118,11 @@ def test_a_pcscd_is_ended_as_an_orphan_only_once_its_owner_is_gone(tmp_path: Pat
     """Starting a pcscd ends those left by killed runs, never one whose owner lives (even when a test
     runner has rewritten the owner's process title, as xdist's workers do)."""
     # Its command line shows another name, as a worker's does once the runner rewrites its title.
+    # Under another name Python does not find its virtual environment: it imports kiosk from the
+    # checkout it runs in (the stdlib is all the owner needs besides).
     owner = subprocess.Popen(["bash", "-c", 'exec -a "$0" "$1" -c "$2"', "[pytest-xdist running] gw0",
                               sys.executable, OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+                             text=True, cwd=Path(__file__).resolve().parents[1])
     environment = os.environ[SOCKET_ENV]
     try:
         owned = int(owner.stdout.readline())  # type: ignore[union-attr]

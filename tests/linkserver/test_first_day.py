@@ -5,7 +5,6 @@ database file readable by its owner only."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -112,14 +111,12 @@ def test_a_folder_that_is_not_a_demo_state_is_refused_before_anything_is_written
     assert {path.name: path.read_bytes() for path in state.iterdir() if path.is_file()} == before
 
 
-def test_a_relative_state_folder_works_from_any_working_directory(tmp_path: Path,
-                                                                 hierarchy: TestHierarchy) -> None:
+def test_a_relative_state_folder_works_from_any_working_directory(
+        tmp_path: Path, hierarchy: TestHierarchy, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "work").mkdir()
-    os.chdir(tmp_path / "work")
-    try:
+    with monkeypatch.context() as inside:  # the worker's own folder back afterwards, whatever happens
+        inside.chdir(tmp_path / "work")
         config = prepare_demo(Path("state"), hierarchy.path).config_path
-    finally:
-        os.chdir(tmp_path)
     assert config == tmp_path / "work" / "state" / "linkserver.toml"
     result = command("migrate", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
