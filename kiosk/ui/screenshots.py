@@ -47,7 +47,7 @@ ERROR_CODES = (
     "card.removed", "card.unknown", "card.no_card_info", "card.timeout", "reader.none", "pin.blocked",
     "expired", "not_yet_valid", "revoked", "unknown_issuer", "no_match", "server.unreachable",
     "offline.not_for_operation", "approval.timeout", "salvage_not_eligible", "account_already_linked",
-    "internal", "display.failed", "refused.photo_mismatch", "refused.needs_documents",
+    "internal", "display.failed", "refused.photo_mismatch", "refused.needs_documents", "database_busy",
 )
 _EXPIRES = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 #: An authenticator app's enrolment, as the builtin MFA backend hands one out.
