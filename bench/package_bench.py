@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.helpers.processes import finish, read_until  # noqa: E402
+from tests.packaging.counter import KIOSK_CONFIG, set_setting  # noqa: E402
 from tests.packaging.debroot import DebianRoot  # noqa: E402
 
 FIRST_SCREEN = "the first screen is showing"
@@ -52,11 +52,10 @@ def first_screen_ms(command: list[str], env: dict[str, str] | None = None) -> fl
 
 def checkout_config(root: DebianRoot, folder: Path) -> Path:
     """The installed configuration, with the checkout's own data folder and a key of its own."""
-    text = root.file("/etc/kiosk/kiosk.toml").read_text("utf-8")
-    text = re.sub(r'^key_file = .*$', f'key_file = "{folder / "kiosk-key.pem"}"', text, flags=re.MULTILINE)
-    text = re.sub(r'^data_dir = .*$', f'data_dir = "{folder}"', text, flags=re.MULTILINE)
     config = folder / "kiosk.toml"
-    config.write_text(text, "utf-8")
+    shutil.copyfile(root.file(KIOSK_CONFIG), config)
+    set_setting(config, "key_file", json.dumps(str(folder / "kiosk-key.pem")))
+    set_setting(config, "data_dir", json.dumps(str(folder)))
     keygen = [str(ROOT / ".venv/bin/kiosk"), "keygen", "--key", str(folder / "kiosk-key.pem")]
     subprocess.run(keygen, check=True, capture_output=True)
     return config
@@ -91,7 +90,7 @@ def main() -> int:
         root = DebianRoot.create(work / "root")
         inside = [root.copy_in(deb, f"/tmp/{deb.name}") for deb in sorted(debs.glob("*.deb"))]
         root.apt_install(*inside)
-        installed = root.command(["kiosk", "-v", "run", "--windowed", "--config", "/etc/kiosk/kiosk.toml"],
+        installed = root.command(["kiosk", "-v", "run", "--windowed", "--config", KIOSK_CONFIG],
                                  user="kiosk", env={"QT_QPA_PLATFORM": "offscreen"})
         folder = work / "checkout-kiosk"
         folder.mkdir()
