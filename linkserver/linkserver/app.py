@@ -122,15 +122,16 @@ def create_app(verification: VerificationService, operations: OperationService, 
         docs_url="/docs" if docs else None,  # the UI's scripts come from a CDN: only when configured
         redoc_url=None,
     )
-    app.state.services = Services(verification, operations, device, offline,
-                                  public_limiter or RateLimiter(30, 60), wakeups or Wakeups())
+    public_limiter = public_limiter or RateLimiter(verification.parts.db, "public", 30, 60)
+    app.state.services = Services(verification, operations, device, offline, public_limiter,
+                                  wakeups or Wakeups())
     app.add_middleware(BodyLimit, limit=max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the pages' styles and scripts
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
-    app.middleware("http")(_log_requests)
+    app.add_middleware(RequestLog)
     for router in ROUTERS:
         app.include_router(router)
     _state_account_format(app, verification.parts.policy.account_id_pattern)
@@ -177,39 +178,57 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> JSONRespon
                           problems=problems)
 
 
-async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    except ClientDisconnect:
+class RequestLog:
+    """Logs every request with its status and time, and answers for what escaped the routes: a
+    client gone before its request was read (499), a database that stayed busy (503
+    ``database_busy``) and any other failure (500, logged with its traceback). A plain ASGI
+    middleware: no task or stream of its own per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        except Exception as exc:
+            response = _answer_for(scope, exc)
+            if not status:
+                await response(scope, receive, noting)
+            else:
+                status.append(response.status_code)
+        route = scope.get("route")
+        # An unrouted path is logged as sent, escaped: it must not forge or hide a log line.
+        logger.info("%s %s %s %.1f ms", printable(scope["method"]),
+                    printable(getattr(route, "path", scope["path"])), status[-1] if status else 0,
+                    (time.perf_counter() - started) * 1000)
+
+
+def _answer_for(scope: Scope, exc: Exception) -> Response:
+    """The answer to a request whose handling raised ``exc``."""
+    method, path = printable(scope["method"]), printable(scope["path"])
+    if isinstance(exc, ClientDisconnect):
         # The client hung up before its request was read (a kiosk's network dropped, a client
         # closed): nothing failed here and nothing was applied; no one is left to answer.
-        logger.info("the client went away during %s %s", printable(request.method),
-                    printable(request.scope["path"]))
-        response = Response(status_code=CLIENT_CLOSED_REQUEST)
-    except DBAPIError as exc:
-        if not is_conflict(exc):
-            response = _unhandled(request)
-        else:
-            # Database.run tried the work again and again; still no luck: say so, and that the
-            # same request may come again, rather than that the server failed.
-            logger.warning("%s %s: concurrent work kept the records busy after the retries",
-                           printable(request.method), printable(request.scope["path"]))
-            response = error_response(503, ErrorCode.DATABASE_BUSY, "concurrent requests kept the same "
-                                      "records busy; nothing was changed, try again in a moment",
-                                      retry_after=1)
-    except Exception:
-        response = _unhandled(request)
-    route = request.scope.get("route")
-    # An unrouted path is logged as sent, escaped: it must not forge or hide a log line.
-    logger.info("%s %s %s %.1f ms", printable(request.method),
-                printable(getattr(route, "path", request.scope["path"])), response.status_code,
-                (time.perf_counter() - started) * 1000)
-    return response
-
-
-def _unhandled(request: Request) -> Response:
-    logger.exception("unhandled error in %s %s", printable(request.method), printable(request.scope["path"]))
+        logger.info("the client went away during %s %s", method, path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    if isinstance(exc, DBAPIError) and is_conflict(exc):
+        # Database.run tried the work again and again; still no luck: say so, and that the
+        # same request may come again, rather than that the server failed.
+        logger.warning("%s %s: concurrent work kept the records busy after the retries", method, path)
+        return error_response(503, ErrorCode.DATABASE_BUSY, "concurrent requests kept the same "
+                              "records busy; nothing was changed, try again in a moment", retry_after=1)
+    logger.error("unhandled error in %s %s", method, path, exc_info=exc)
     return error_response(500, "internal", "the server failed; the request was not applied")
 
 

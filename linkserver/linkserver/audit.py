@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from joserfc.jwk import ECKey
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from linkserver.db import lock_audit_chain
@@ -42,6 +42,9 @@ PENDING_INFO = "linkserver.audit_checkpoints"
 #: The entries a transaction has appended and its commit will chain (``Session.info``).
 QUEUE_INFO = "linkserver.audit_queue"
 MIN_KEY_BYTES = 32
+#: The chain's head, and the columns an entry is stored with.
+HEAD = select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
+COLUMNS = ("seq", "at", "event", "client_id", "account_id", "details", "prev_hash", "entry_hash")
 
 
 @dataclass(frozen=True)
@@ -111,22 +114,24 @@ def seal(session: Session) -> None:
     anchor = anchor_of(session)
     session.flush()
     lock_audit_chain(session)
-    head = session.execute(
-        select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+    connection = session.connection()
+    head = connection.execute(HEAD).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    rows = []
     for entry, _savepoint in queued:
         seq += 1
         entry.seq, entry.prev_hash = seq, prev
         entry.entry_hash = entry_hash(anchor.key, prev, seq, entry.at, entry.event, entry.client_id,
                                       entry.account_id, entry.details)
         prev = entry.entry_hash
-        session.add(entry)
+        rows.append({column: getattr(entry, column) for column in COLUMNS})
         if anchor.checkpoint_file is not None and seq % anchor.every == 0:
             # Written once the transaction commits (linkserver.anchor), by the one process whose
             # transaction took this sequence number.
             session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
-    session.flush()
+    # Inserted as rows (SQLAlchemy Core), not flushed as objects: the entries are complete and
+    # nothing in the transaction reads them back.
+    connection.execute(insert(AuditEntry), rows)
 
 
 def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:

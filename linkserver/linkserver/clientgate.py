@@ -32,6 +32,11 @@ class ClientGate:
     def revoked(self, client_id: str) -> bool:
         return client_id in self._current()
 
+    def fresh(self) -> bool:
+        """Whether ``revoked`` would answer without reading the database."""
+        read_at = self._read_at
+        return read_at is not None and 0 <= self._clock() - read_at < CLIENT_GATE_SECONDS
+
     def _current(self) -> frozenset[str]:
         now = self._clock()
         with self._lock:

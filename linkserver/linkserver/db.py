@@ -17,18 +17,22 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The PostgreSQL advisory lock that serialises appends to the audit chain.
 AUDIT_LOCK_KEY = 0x6B696F736B
+LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:key)")
 #: How often ``Database.run`` tries a unit of work that the database aborted as a deadlock or a
 #: serialisation failure, and the first pause between tries (doubled each time, with jitter).
 ATTEMPTS = 4
 FIRST_PAUSE = 0.01
 #: PostgreSQL's SQLSTATEs for a serialisation failure and a deadlock: the work may simply run again.
 CONFLICT_STATES = frozenset({"40001", "40P01"})
+#: How long a pooled PostgreSQL connection may sit idle before it is checked again before use.
+IDLE_PING_SECONDS = 2.0
+IDLE_SINCE = "linkserver_idle_since"
 #: The execution option that makes a SQLite transaction a reader (a plain, deferred BEGIN).
 READ_ONLY = "linkserver_read_only"
 
@@ -47,7 +51,33 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat idle for ``IDLE_PING_SECONDS``: one that
+    the database dropped meanwhile (a restart, an idle timeout) is replaced, not handed to a
+    request. A connection in steady use is not pinged: that round trip would be one more per
+    transaction."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: object) -> None:
+        since = record.info.get(IDLE_SINCE)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection no longer answers") from exc
 
 
 def create_private(path: Path) -> None:
@@ -95,9 +125,11 @@ def is_conflict(exc: BaseException) -> bool:
 
 def lock_audit_chain(session: Session) -> None:
     """Hold the audit chain for this transaction (SQLite already holds its write lock)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    connection = session.connection()
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        raise RuntimeError("an audit entry needs a transaction: this work's statements stand alone")
+    if connection.dialect.name == "postgresql":
+        connection.execute(LOCK_AUDIT, {"key": AUDIT_LOCK_KEY})
 
 
 def alembic_config(url: str) -> Config:
@@ -130,24 +162,32 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
+        # PostgreSQL only: each statement commits on its own, with no BEGIN and COMMIT round trips.
+        self._each_alone = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                            if is_postgresql(self.engine) else self.engine)
 
     def migrate(self) -> None:
         upgrade(self.engine)
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+    def transaction(self, *, write: bool = True, atomic: bool = True) -> Iterator[Session]:
         """One transaction; ``write=False`` for work that only reads (on SQLite it then does not
-        take the write lock)."""
-        with self.sessions(bind=self.engine if write else self._reader) as session, session.begin():
+        take the write lock). ``atomic=False`` for work whose statements may each stand alone:
+        on PostgreSQL each then commits by itself, saving the round trips of BEGIN and COMMIT
+        (nothing may be audited then); SQLite keeps one transaction, which costs it nothing."""
+        bind = self.engine if write else self._reader
+        if not atomic:
+            bind = self._each_alone
+        with self.sessions(bind=bind) as session, session.begin():
             yield session
 
-    def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:
+    def run(self, work: Callable[[Session], T], *, write: bool = True, atomic: bool = True) -> T:
         """``work(session)`` in a transaction of its own, run whole again (up to ``ATTEMPTS`` times,
         after a short random pause) when the database aborted it as a deadlock or a serialisation
         failure. ``work`` must do nothing outside its session that a second run would repeat."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with self.transaction(write=write) as session:
+                with self.transaction(write=write, atomic=atomic) as session:
                     return work(session)
             except DBAPIError as exc:
                 if attempt == ATTEMPTS or not is_conflict(exc):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -106,6 +107,20 @@ class UsedAssertion(Base):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RateBucket(Base):
+    """One rate limit's bucket for one key (``linkserver.ratelimit``), shared by every worker."""
+
+    __tablename__ = "rate_buckets"
+
+    #: SHA-256 of the limiter's name and the key.
+    bucket: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    #: Seconds since the epoch when the bucket was last counted.
+    updated_at: Mapped[float] = mapped_column(Double, index=True)
+    #: Whether the last request counted was refused (read back by the counting statement).
+    refused: Mapped[bool] = mapped_column(Boolean)
 
 
 class Challenge(Base):

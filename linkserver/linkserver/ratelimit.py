@@ -1,51 +1,133 @@
-"""Token-bucket rate limits, per key (a kiosk, an account, a client address).
+"""Token-bucket rate limits, per key (a kiosk, an account, a client address), kept in the database.
 
-Buckets live in the worker's memory: each worker enforces the limit on the requests it serves,
-so a deployment of N workers allows at most N times the rate, a bound chosen over a database
-round trip on every request.
+Every worker process counts in the same row (``rate_buckets``), so a deployment of N workers
+allows exactly the configured rate, not N times it. A bucket is one row: its tokens and when they
+were last counted; one ``INSERT ... ON CONFLICT DO UPDATE`` refills it for the time gone by, spends
+a token if there is one, and says whether there was, under the row's lock. The hot path counts in
+the transaction that does the request's own work, so a limit costs one statement, not a
+transaction of its own.
+
+Keys are stored as SHA-256 digests of the limiter's name and the key: a bucket says nothing of
+whose it is, and a long claimed client ID costs the same 32 bytes as any other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
-from linkserver.errors import ApiError, ErrorCode
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
 
-MAX_KEYS = 100_000
+from linkserver.db import Database
+from linkserver.errors import ApiError, ErrorCode
+from linkserver.models import RateBucket
+
+_CHECK = "SELECT tokens, updated_at FROM rate_buckets WHERE bucket = :bucket"
+#: Each dialect's words for the smaller and the larger of two numbers.
+_EXTREMES = {"postgresql": ("LEAST", "GREATEST"), "sqlite": ("min", "max")}
+
+
+def spend_sql(dialect: str, prefix: str = "", rows: str | None = None) -> str:
+    """The statement that counts one request in a bucket, returning its tokens and whether it was
+    refused; its parameters are ``RateLimiter.parameters(key, prefix)``.
+
+    It refills the bucket for the time since it was last counted, spends a token when at least one
+    is there (``force``: always, down to zero at worst), and notes whether the request was refused;
+    a new bucket starts full. A bucket's clock only moves forward (workers' clocks may differ by a
+    little). ``rows`` replaces the ``VALUES`` row, so that a statement of several parts (on
+    PostgreSQL) can count only when an earlier part found something.
+    """
+    least, greatest = _EXTREMES[dialect]
+
+    def param(name: str) -> str:
+        return f":{prefix}{name}"
+
+    refilled = (f"{least}({param('capacity')}, rate_buckets.tokens + "
+                f"{greatest}({param('now')} - rate_buckets.updated_at, 0) * {param('rate')})")
+    rows = rows or f"VALUES ({param('bucket')}, {param('capacity')} - 1, {param('now')}, false)"
+    return f"""INSERT INTO rate_buckets (bucket, tokens, updated_at, refused)
+{rows}
+ON CONFLICT (bucket) DO UPDATE SET
+    tokens = CASE WHEN {refilled} >= 1 OR {param('force')} THEN {greatest}({refilled} - 1, 0)
+                  ELSE {refilled} END,
+    refused = NOT {param('force')} AND {refilled} < 1,
+    updated_at = {greatest}({param('now')}, rate_buckets.updated_at)
+RETURNING tokens, refused"""
+
+
+SPEND = {dialect: text(spend_sql(dialect)) for dialect in _EXTREMES}
+CHECK = text(_CHECK)
 
 
 class RateLimiter:
-    """Allows ``capacity`` requests per ``period`` seconds for each key, refilled continuously."""
+    """Allows ``capacity`` requests per ``period`` seconds for each key, refilled continuously.
 
-    def __init__(self, capacity: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+    ``name`` keeps the buckets of different limiters apart (a kiosk's requests and an address's
+    refusals may share a key's words).
+    """
+
+    def __init__(self, db: Database, name: str, capacity: int, period: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.name = name
         self.capacity = capacity
+        self.period = period
         self.rate = capacity / period
         self._clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def take(self, key: str, what: str) -> None:
-        """Spend one token for ``key`` or raise ApiError (``rate_limited``) with the seconds to wait."""
-        self._spend(key, what, 1)
+    def bucket(self, key: str) -> bytes:
+        return hashlib.sha256(f"{self.name}\0{key}".encode()).digest()
 
-    def check(self, key: str, what: str) -> None:
+    def take(self, key: str, what: str, session: Session | None = None) -> None:
+        """Spend one token for ``key`` or raise ApiError (``rate_limited``) with the seconds to wait.
+
+        With ``session`` the token is counted in that transaction (and given back if it rolls
+        back); without, in a transaction of its own.
+        """
+        self._spend(key, what, session, force=False)
+
+    def spend(self, key: str, session: Session | None = None) -> None:
+        """Count one request for ``key`` that was already answered: never refuses, and leaves the
+        bucket at zero at worst (the next request then waits)."""
+        self._spend(key, "", session, force=True)
+
+    def check(self, key: str, what: str, session: Session | None = None) -> None:
         """Raise as ``take`` would when ``key`` has no token left, without spending one."""
-        self._spend(key, what, 0)
-
-    def _spend(self, key: str, what: str, cost: int) -> None:
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.pop(key, (float(self.capacity), now))
-            tokens = min(float(self.capacity), tokens + (now - last) * self.rate)
+        if session is None:
+            self.db.run(lambda own: self.check(key, what, own), write=False)
+            return
+        row = session.connection().execute(CHECK, {"bucket": self.bucket(key)}).first()
+        if row is not None:
+            elapsed = max(self._clock() - row.updated_at, 0)
+            tokens = min(float(self.capacity), row.tokens + elapsed * self.rate)
             if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                wait = math.ceil((1 - tokens) / self.rate)
-                raise ApiError(ErrorCode.RATE_LIMITED, 429,
-                               f"too many requests for this {what}; retry in {wait} s", {"retry_after": wait})
-            self._buckets[key] = (tokens - cost, now)
-            while len(self._buckets) > MAX_KEYS:
-                self._buckets.popitem(last=False)
+                raise self.refusal(tokens, what)
+
+    def _spend(self, key: str, what: str, session: Session | None, *, force: bool) -> None:
+        if session is None:
+            self.db.run(lambda own: self._spend(key, what, own, force=force))
+            return
+        connection = session.connection()
+        row = connection.execute(SPEND[connection.dialect.name], self.parameters(key, force=force)).one()
+        if row.refused:
+            raise self.refusal(row.tokens, what)
+
+    def parameters(self, key: str, prefix: str = "", *, force: bool = False) -> dict[str, object]:
+        """The parameters of ``spend_sql(dialect, prefix)`` that count one request for ``key``."""
+        return {f"{prefix}bucket": self.bucket(key), f"{prefix}capacity": float(self.capacity),
+                f"{prefix}rate": self.rate, f"{prefix}now": self._clock(), f"{prefix}force": force}
+
+    def refusal(self, tokens: float, what: str) -> ApiError:
+        """The 429 for a bucket left with ``tokens``: how long until the next token."""
+        wait = max(1, math.ceil((1 - tokens) / self.rate))
+        return ApiError(ErrorCode.RATE_LIMITED, 429, f"too many requests for this {what}; retry in {wait} s",
+                        {"retry_after": wait})
+
+
+def forget_full_buckets(session: Session, now: float, longest_period: float) -> None:
+    """Delete the buckets nobody counted in for ``longest_period`` seconds: they are full again,
+    which is what a missing bucket means."""
+    session.execute(delete(RateBucket).where(RateBucket.updated_at < now - longest_period))

@@ -59,7 +59,13 @@ class RevocationStatus(Enum):
 
 
 class RevocationChecker(Protocol):
-    """Anything that can tell whether ``issuer`` has revoked ``cert``."""
+    """Anything that can tell whether ``issuer`` has revoked ``cert``.
+
+    ``local`` says it answers from what this process holds (no network round trip), so that a
+    check may run on the event loop.
+    """
+
+    local: bool
 
     def check(self, cert: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus: ...
 
@@ -151,6 +157,8 @@ class CrlFileChecker:
     A CRL counts for an issuer only if that issuer's key signed it. A CRL past its nextUpdate (or
     without one) is stale: the answer is UNKNOWN, never GOOD. ``reload`` re-reads the files.
     """
+
+    local = True
 
     def __init__(
         self, paths: Iterable[Path | str], *, clock: Clock = utc_now,
@@ -302,6 +310,8 @@ class OcspChecker:
     absent, not past). Transport errors and anything else give UNKNOWN.
     """
 
+    local = False
+
     def __init__(
         self, url: str, http_post: HttpPost, *, clock: Clock = utc_now,
         hash_algorithm: hashes.HashAlgorithm | None = None,
@@ -417,6 +427,8 @@ class OcspChecker:
 
 class NoRevocationCheck:
     """Reports every certificate GOOD: for demos and offline evaluation, never for production."""
+
+    local = True
 
     def __init__(self) -> None:
         logger.warning("revocation checking is disabled: every certificate counts as not revoked")

@@ -96,10 +96,10 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
         db=db, verifier=verifier, tokens=tokens, directory=directory_for(settings), links=LinkStore(),
         notifier=notifier_for(settings), policy=settings.policy,
         challenge_seconds=lifetimes.challenge_seconds, verification_seconds=lifetimes.verification_seconds,
-        kiosk_limiter=RateLimiter(limits.kiosk_requests_per_minute, 60),
-        account_limiter=RateLimiter(limits.account_verifications_per_hour, 3600),
+        kiosk_limiter=RateLimiter(db, "kiosk", limits.kiosk_requests_per_minute, 60),
+        account_limiter=RateLimiter(db, "account", limits.account_verifications_per_hour, 3600),
+        refusal_limiter=RateLimiter(db, "refused assertion", limits.failed_client_assertions_per_minute, 60),
         clock=clock,
-        refusal_limiter=RateLimiter(limits.failed_client_assertions_per_minute, 60),
     )
     verification = VerificationService(parts)
     operations = OperationService(parts, lifetimes, backend_for(
@@ -108,9 +108,9 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     device = DeviceGrant(parts, lifetimes, settings.issuer)
     offline = OfflineService(operations, load_ec_private_key(settings.sealing_key_file), lifetimes)
     wakeups = Wakeups()
+    public = RateLimiter(db, "public", limits.public_requests_per_minute, 60)
     app = create_app(verification, operations, device, offline, max_request_bytes=limits.max_request_bytes,
-                     public_limiter=RateLimiter(limits.public_requests_per_minute, 60), docs=settings.docs,
-                     wakeups=wakeups)
+                     public_limiter=public, docs=settings.docs, wakeups=wakeups)
     console = ConsoleParts(StaffDirectory(db, TotpSealer(secret), clock), ConsoleSessions(db, clock),
                            ConsoleQueue(operations), wakeups)
     mount_console(app, console)

@@ -2,7 +2,9 @@
 
 Each public method is one unit of work: it runs in its own transaction, and every decision it
 takes is appended to the audit chain in that same transaction, so a decision and its audit entry
-are stored together or not at all.
+are stored together or not at all. A challenge and a verification count the kiosk's request in the
+transaction that does their work; other requests count it in a transaction of its own
+(``VerificationService.count``).
 """
 
 from __future__ import annotations
@@ -15,24 +17,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from linkserver import audit
+from linkserver import audit, hotpath
 from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
 from linkserver.db import Database
 from linkserver.directory import AccountDirectory, LinkStore
 from linkserver.errors import ApiError, ErrorCode, VerificationRefused
-from linkserver.models import Challenge, KioskClient, UsedAssertion, Verification
+from linkserver.models import Challenge, KioskClient, Link, UsedAssertion, Verification
 from linkserver.notifier import Notifier
-from linkserver.ratelimit import RateLimiter
+from linkserver.ratelimit import RateLimiter, forget_full_buckets
 from linkserver.tokens import AuthError, Caller, TokenService, unverified_issuer
 from linkserver.verifier import JpkiVerifier, VerifiedIdentity
 
 logger = logging.getLogger(__name__)
 
 NONCE_BYTES = 32
+
+# The hot path's statements, built once (SQLAlchemy Core: no unit of work to flush).
+ADD_CHALLENGE = insert(Challenge)
+USE_CHALLENGE = (update(Challenge)
+                 .where(Challenge.nonce == bindparam("used_nonce"), Challenge.client_id == bindparam("owner"),
+                        Challenge.used_at.is_(None), Challenge.expires_at > bindparam("now"))
+                 .values(used_at=bindparam("now")))
+FIND_CHALLENGE = select(Challenge.client_id, Challenge.used_at).where(Challenge.nonce == bindparam("nonce"))
+LINK_OF_PPID = select(Link.account_id, Link.name_on_card).where(Link.ppid == bindparam("ppid"))
+ADD_VERIFICATION = insert(Verification)
 Refusal = TypeVar("Refusal", bound=Exception)
 
 
@@ -48,6 +60,18 @@ def new_id(prefix: str) -> str:
 class IssuedChallenge:
     nonce: bytes
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A kiosk's claim that the card answering its nonce is the account's."""
+
+    caller: Caller
+    account_id: str
+    nonce: bytes
+    certificate: bytes = field(repr=False)
+    signature: bytes = field(repr=False)
+    at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -76,9 +100,13 @@ class ServerParts:
     verification_seconds: int
     kiosk_limiter: RateLimiter
     account_limiter: RateLimiter
-    clock: Callable[[], dt.datetime] = utc_now
     #: Refused client assertions, per claimed client ID and per client address.
-    refusal_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10, 60))
+    refusal_limiter: RateLimiter
+    clock: Callable[[], dt.datetime] = utc_now
+
+    @property
+    def limiters(self) -> tuple[RateLimiter, ...]:
+        return self.kiosk_limiter, self.account_limiter, self.refusal_limiter
 
 
 def require_scope(caller: Caller, scope: str) -> None:
@@ -153,42 +181,69 @@ class VerificationService:
         now = self.parts.clock()
         session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
         session.execute(delete(Challenge).where(Challenge.expires_at < now - dt.timedelta(hours=1)))
+        forget_full_buckets(session, now.timestamp(), max(limiter.period for limiter in self.parts.limiters))
 
     def caller(self, token: str) -> Caller:
+        """The kiosk an access token stands for, unless it was revoked; its request is not counted
+        yet (``count``, or the work's own transaction)."""
         caller = self.parts.tokens.check(token)
         if self.gate.revoked(caller.client_id):
             raise AuthError("invalid_token", "this client was revoked")
-        self.parts.kiosk_limiter.take(caller.client_id, "kiosk")
         return caller
+
+    def count(self, caller: Caller) -> None:
+        """Count one request of the caller's against its kiosk's limit (429 past it)."""
+        self.parts.kiosk_limiter.take(caller.client_id, "kiosk")
 
     # -- challenges ---------------------------------------------------------------------------
 
     def new_challenge(self, caller: Caller) -> IssuedChallenge:
+        """A nonce for the caller's card to sign; the request is counted in the same transaction."""
+        p = self.parts
         require_scope(caller, "verify")
-        now = self.parts.clock()
+        now = p.clock()
         nonce = secrets.token_bytes(NONCE_BYTES)
-        expires = now + dt.timedelta(seconds=self.parts.challenge_seconds)
-        self.parts.db.run(lambda session: session.add(Challenge(nonce=nonce, client_id=caller.client_id,
-                                                                created_at=now, expires_at=expires)))
+        expires = now + dt.timedelta(seconds=p.challenge_seconds)
+        row = {"nonce": nonce, "client_id": caller.client_id, "created_at": now, "expires_at": expires}
+
+        def work(session: Session) -> None:
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                counted = connection.execute(hotpath.CHALLENGE, {
+                    **p.kiosk_limiter.parameters(caller.client_id, "kiosk_"), **row}).one()
+                if counted.refused:
+                    raise p.kiosk_limiter.refusal(counted.tokens, "kiosk")
+                return
+            p.kiosk_limiter.take(caller.client_id, "kiosk", session)
+            connection.execute(ADD_CHALLENGE, row)
+
+        # Statements that may stand alone: a request counted for a challenge that then failed to
+        # be stored is a request counted.
+        p.db.run(work, atomic=False)
         return IssuedChallenge(nonce, expires)
 
     def _consume_nonce(self, session: Session, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
-        challenge = session.get(Challenge, nonce)
+        """Mark the caller's unused, unexpired nonce used, or raise why it cannot be.
+
+        One conditional update: of two concurrent uses of one nonce, exactly one wins (the other
+        waits for the winner's row lock, then finds it used).
+        """
+        connection = session.connection()
+        if connection.execute(USE_CHALLENGE, {"used_nonce": nonce, "owner": caller.client_id,
+                                              "now": now}).rowcount == 1:
+            return
+        raise self._unusable(session, caller, nonce)
+
+    def _unusable(self, session: Session, caller: Caller, nonce: bytes) -> ApiError:
+        """Why the caller's nonce could not be used: unknown, another kiosk's, used, or expired."""
+        challenge = session.connection().execute(FIND_CHALLENGE, {"nonce": nonce}).first()
         if challenge is None:
-            raise ApiError(ErrorCode.UNKNOWN_NONCE, 403)
+            return ApiError(ErrorCode.UNKNOWN_NONCE, 403)
         if challenge.client_id != caller.client_id:
-            raise ApiError(ErrorCode.FOREIGN_NONCE, 403)
+            return ApiError(ErrorCode.FOREIGN_NONCE, 403)
         if challenge.used_at is not None:
-            raise ApiError(ErrorCode.REPLAYED_NONCE, 403)
-        if challenge.expires_at <= now:
-            raise ApiError(ErrorCode.EXPIRED_NONCE, 403)
-        # Conditional update: of two concurrent uses of one nonce, exactly one wins.
-        claimed = session.execute(
-            update(Challenge).where(Challenge.nonce == nonce, Challenge.used_at.is_(None))
-            .values(used_at=now)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError(ErrorCode.REPLAYED_NONCE, 403)
+            return ApiError(ErrorCode.REPLAYED_NONCE, 403)
+        return ApiError(ErrorCode.EXPIRED_NONCE, 403)
 
     # -- verification -------------------------------------------------------------------------
 
@@ -199,33 +254,104 @@ class VerificationService:
         The claimed account is never looked up: the PPID's link is, and compared with the claim,
         so an account that does not exist costs the same work and gets the same answer as one
         that exists and is not linked to this card.
+
+        When the revocation check needs nothing beyond this process (CRL files), it is all one
+        transaction: count the request, use the nonce up, check the card, store the outcome or
+        the refusal. When it asks an OCSP responder, no lock is held across that round trip: a
+        first transaction counts the request and uses the nonce up, the card is checked, and a
+        second transaction stores the outcome.
         """
         p = self.parts
         require_scope(caller, "verify")
         if not p.policy.account_id_ok(account_id):
+            self.count(caller)
             raise ApiError(ErrorCode.INVALID_ACCOUNT, 422)
         now = p.clock()
-        try:
-            p.db.run(lambda session: self._consume_nonce(session, caller, nonce, now))
-        except ApiError as exc:
-            raise recorded(p.db, exc, "verification_refused", client_id=caller.client_id,
-                           account_id=account_id, details={"code": exc.code}) from None
-        # Counted only once the kiosk proved it holds a nonce of its own: junk naming an account
-        # (unissued, foreign or replayed nonces) cannot use up that account's verifications.
-        p.account_limiter.take(account_id, "account")
-        try:
-            identity = p.verifier.verify(certificate, signature, nonce, caller.client_id, account_id, now)
-        except VerificationRefused as exc:
-            raise recorded(p.db, ApiError(exc.code, 403, exc.message), "verification_refused",
-                           client_id=caller.client_id, account_id=account_id,
-                           details={"code": exc.code}) from None
-        return p.db.run(lambda session: self._record_verification(session, caller, account_id, identity, now))
+        claim = Claim(caller, account_id, nonce, certificate, signature, now)
+        answer = p.db.run(lambda session: self._verify_at_once(session, claim)) if p.verifier.local \
+            else self._verify_in_two(claim)
+        if isinstance(answer, ApiError):
+            raise answer
+        return answer
 
-    def _record_verification(self, session: Session, caller: Caller, account_id: str,
-                             identity: VerifiedIdentity, now: dt.datetime) -> VerificationOutcome:
+    def _verify_at_once(self, session: Session, claim: Claim) -> VerificationOutcome | ApiError:
+        refusal = self._claim(session, claim)
+        if refusal is not None:
+            return refusal
+        try:
+            identity = self._check_card(claim)
+        except VerificationRefused as exc:
+            audit.append(session, "verification_refused", client_id=claim.caller.client_id,
+                         account_id=claim.account_id, details={"code": exc.code})
+            return ApiError(exc.code, 403, exc.message)
+        return self._record_verification(session, claim, identity)
+
+    def _verify_in_two(self, claim: Claim) -> VerificationOutcome | ApiError:
+        p = self.parts
+        refusal = p.db.run(lambda session: self._claim(session, claim))
+        if refusal is not None:
+            return refusal
+        try:
+            identity = self._check_card(claim)
+        except VerificationRefused as exc:
+            return recorded(p.db, ApiError(exc.code, 403, exc.message), "verification_refused",
+                            client_id=claim.caller.client_id, account_id=claim.account_id,
+                            details={"code": exc.code})
+        return p.db.run(lambda session: self._record_verification(session, claim, identity))
+
+    def _check_card(self, claim: Claim) -> VerifiedIdentity:
+        return self.parts.verifier.verify(claim.certificate, claim.signature, claim.nonce,
+                                          claim.caller.client_id, claim.account_id, claim.at)
+
+    def _claim(self, session: Session, claim: Claim) -> ApiError | None:
+        """Count the kiosk's request, use the nonce up, then count the attempt against the account;
+        the refusal to answer with, if any, stored with what was counted.
+
+        Only a kiosk that proved it holds a nonce of its own counts against the account: junk
+        naming an account (unissued, foreign or replayed nonces) cannot use up its verifications.
+        A refused nonce is audited here; an account over its limit is not (its nonce is used up).
+        """
+        p = self.parts
+        if session.connection().dialect.name == "postgresql":
+            return self._claim_at_once(session, claim)
+        p.kiosk_limiter.take(claim.caller.client_id, "kiosk", session)
+        try:
+            self._consume_nonce(session, claim.caller, claim.nonce, claim.at)
+        except ApiError as exc:
+            return self._refused_nonce(session, claim, exc)
+        try:
+            p.account_limiter.take(claim.account_id, "account", session)
+        except ApiError as exc:
+            return exc
+        return None
+
+    def _claim_at_once(self, session: Session, claim: Claim) -> ApiError | None:
+        """``_claim`` on PostgreSQL, in one statement (``hotpath.CLAIM``)."""
+        p = self.parts
+        row = session.connection().execute(hotpath.CLAIM, {
+            **p.kiosk_limiter.parameters(claim.caller.client_id, "kiosk_"),
+            **p.account_limiter.parameters(claim.account_id, "account_"),
+            "nonce": claim.nonce, "owner": claim.caller.client_id, "at": claim.at}).one()
+        if row.kiosk_refused:
+            raise p.kiosk_limiter.refusal(row.kiosk_tokens, "kiosk")
+        if not row.used:
+            return self._refused_nonce(session, claim, self._unusable(session, claim.caller, claim.nonce))
+        if row.account_refused:
+            return p.account_limiter.refusal(row.account_tokens, "account")
+        return None
+
+    def _refused_nonce(self, session: Session, claim: Claim, refusal: ApiError) -> ApiError:
+        audit.append(session, "verification_refused", client_id=claim.caller.client_id,
+                     account_id=claim.account_id, details={"code": refusal.code})
+        return refusal
+
+    def _record_verification(self, session: Session, claim: Claim,
+                             identity: VerifiedIdentity) -> VerificationOutcome:
         """Store a verified card's answer and whether its PPID is linked to the claimed account."""
         p = self.parts
-        link = p.links.by_ppid(session, identity.ppid)
+        caller, account_id, now = claim.caller, claim.account_id, claim.at
+        connection = session.connection()
+        link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()
         matched = link is not None and hmac.compare_digest(
             link.account_id.encode("utf-8"), account_id.encode("utf-8"))
         outcome = VerificationOutcome(
@@ -234,13 +360,13 @@ class VerificationService:
             certificate_not_after=identity.not_after,
             expires_at=now + dt.timedelta(seconds=p.verification_seconds),
         )
-        session.add(Verification(
-            verification_id=outcome.verification_id, client_id=caller.client_id,
-            account_id=account_id, ppid=identity.ppid, matched=matched,
-            certificate_serial=format(identity.serial, "x"),
-            certificate_not_after=identity.not_after, created_at=now,
-            expires_at=outcome.expires_at,
-        ))
+        connection.execute(ADD_VERIFICATION, {
+            "verification_id": outcome.verification_id, "client_id": caller.client_id,
+            "account_id": account_id, "ppid": identity.ppid, "matched": matched,
+            "certificate_serial": format(identity.serial, "x"),
+            "certificate_not_after": identity.not_after, "created_at": now,
+            "expires_at": outcome.expires_at, "operation_id": None,
+        })
         audit.append(session, "verification", client_id=caller.client_id, account_id=account_id,
                      details={"verification_id": outcome.verification_id, "match": matched,
                               "serial": format(identity.serial, "x"),

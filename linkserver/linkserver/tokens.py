@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ SCOPES = {
 DEFAULT_KIOSK_SCOPES = ("verify", "operate", "offline")
 CLOCK_LEEWAY = 30
 MAX_ASSERTION_BYTES = 8 * 1024
+#: Seconds an access token is still accepted after its exp (clock skew between workers).
+ACCESS_LEEWAY = 5
+#: Checked access tokens kept (``TokenService.check``); beyond, the cache starts again.
+MAX_CHECKED_TOKENS = 10_000
 
 
 class AuthError(Exception):
@@ -122,6 +127,8 @@ class TokenService:
         self.max_assertion_seconds = max_assertion_seconds
         self._clock = clock
         self.key_id = signing_key.thumbprint()
+        #: Access tokens whose signature and claims were checked: token -> (caller, its exp).
+        self._checked: dict[str, tuple[Caller, float, float]] = {}
 
     def public_jwks(self) -> dict[str, Any]:
         jwk = self._key.as_dict(private=False)
@@ -200,7 +207,27 @@ class TokenService:
         return jwt.encode(header, claims, self._key, algorithms=[TOKEN_ALGORITHM]), lifetime
 
     def check(self, token: str) -> Caller:
-        """The caller an access token stands for, or AuthError("invalid_token")."""
+        """The caller an access token stands for, or AuthError("invalid_token").
+
+        A token's signature and claims are checked once; a kiosk sends the same token with each
+        request, so its later requests find it among the checked ones, where only its times are
+        checked again (the claims whose answer changes with the clock), by the full check's rules.
+        The same bytes, the same answer: nothing a full check would refuse is accepted.
+        """
+        now = _timestamp(self._clock())
+        known = self._checked.get(token)
+        if known is not None:
+            caller, starts, expires = known
+            if starts <= now + ACCESS_LEEWAY and expires > now - ACCESS_LEEWAY:
+                return caller
+        caller, starts, expires = self._check(token, now)
+        if len(self._checked) >= MAX_CHECKED_TOKENS:
+            self._checked.clear()
+        self._checked[token] = (caller, starts, expires)
+        return caller
+
+    def _check(self, token: str, now: int) -> tuple[Caller, float, float]:
+        """The caller, and the latest of the token's nbf and iat and its exp (all checked)."""
         if len(token) > MAX_ASSERTION_BYTES:
             raise AuthError("invalid_token", "the access token is too large")
         try:
@@ -208,7 +235,7 @@ class TokenService:
             if decoded.header.get("typ") != "at+jwt":
                 raise AuthError("invalid_token", "not an access token")
             jwt.JWTClaimsRegistry(
-                now=_timestamp(self._clock()), leeway=5,
+                now=now, leeway=ACCESS_LEEWAY,
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.issuer},
                 exp={"essential": True}, sub={"essential": True},
@@ -218,5 +245,6 @@ class TokenService:
         claims = decoded.claims
         scope = claims.get("scope", "")
         account = claims.get("account")
-        return Caller(client_id=str(claims["sub"]), scopes=frozenset(str(scope).split()),
-                      account_id=account if isinstance(account, str) else None)
+        starts = max((claims[name] for name in ("nbf", "iat") if name in claims), default=-math.inf)
+        return (Caller(client_id=str(claims["sub"]), scopes=frozenset(str(scope).split()),
+                       account_id=account if isinstance(account, str) else None), starts, claims["exp"])

@@ -67,6 +67,11 @@ class JpkiVerifier:
         self._revocation = revocation
         self._ppid = ppid
 
+    @property
+    def local(self) -> bool:
+        """Whether a verification needs nothing beyond this process (no OCSP round trip)."""
+        return self._revocation.local
+
     def verify(
         self, cert_der: bytes, signature: bytes, nonce: bytes, kiosk_id: str, account: str,
         signed_at: dt.datetime,

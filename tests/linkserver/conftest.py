@@ -29,6 +29,7 @@ from linkserver import (
     load_renewals_csv,
     signed_message,
 )
+from linkserver.db import Database
 from linkserver.revocation import build_ocsp_response
 from tests.helpers.linkage_client import ROOMY
 from tests.helpers.privacyidea import PrivacyIdea, running_privacyidea
@@ -205,6 +206,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """Each API test runs on SQLite and on PostgreSQL."""
     with database(request, request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The server's database on SQLite and on PostgreSQL, migrated, without a server."""
+    opened = Database(database_url)
+    opened.migrate()
+    try:
+        yield opened
+    finally:
+        opened.dispose()
 
 
 @pytest.fixture(scope="module", params=DATABASES)

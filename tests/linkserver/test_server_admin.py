@@ -222,12 +222,52 @@ def test_a_kiosk_over_its_rate_is_told_when_to_retry(tmp_path: Path, hierarchy: 
         assert int(answers[4].headers["retry-after"]) >= 1
 
 
-def test_verifications_for_one_account_are_limited(tmp_path: Path, hierarchy: TestHierarchy) -> None:
-    with live_server(tmp_path / "s", hierarchy, limits=Limits(account_verifications_per_hour=2)) as live:
+def test_verifications_for_one_account_are_limited(tmp_path: Path, hierarchy: TestHierarchy,
+                                                   database_url: str) -> None:
+    with live_server(tmp_path / "s", hierarchy, database_url,
+                     limits=Limits(account_verifications_per_hour=2)) as live:
         kiosk = live.minted()
-        codes = [live.verify(kiosk, "linked", LINKED).status_code for _ in range(3)]
-        assert codes == [200, 200, 429]
+        codes = [live.verify(kiosk, "linked", LINKED).status_code for _ in range(2)]
+        # Junk naming the account (a nonce never issued) does not use up its verifications.
+        junk = live.verify(kiosk, "linked", LINKED, nonce=b64(b"n" * 32))
+        assert (junk.status_code, junk.json()["error"]) == (403, "unknown_nonce")
+        nonce = live.challenge(kiosk)
+        certificate, signature = live.sign("linked", nonce, LINKED)
+        body = {"account_id": LINKED, "nonce": b64(nonce), "certificate": b64(certificate),
+                "signature": b64(signature)}
+        third = kiosk.post(live.url("/v1/verifications"), json=body)
+        assert [*codes, third.status_code] == [200, 200, 429]
+        assert third.json()["error"] == "rate_limited"
+        again = kiosk.post(live.url("/v1/verifications"), json=body)  # the refused attempt used its nonce up
+        assert (again.status_code, again.json()["error"]) == (403, "replayed_nonce")
         assert live.verify(kiosk, "unlinked", "2024000002").status_code == 200  # another account
+
+
+def test_every_verification_request_counts_against_the_kiosk(tmp_path: Path, hierarchy: TestHierarchy,
+                                                             database_url: str) -> None:
+    """Challenges and verifications, answered or refused, all count; a refused request changes nothing."""
+    with live_server(tmp_path / "s", hierarchy, database_url,
+                     limits=Limits(kiosk_requests_per_minute=5)) as live:
+        kiosk = live.minted()
+        assert live.verify(kiosk, "linked", LINKED).status_code == 200  # requests 1 and 2
+        nonce = live.challenge(kiosk)  # 3
+        certificate, signature = live.sign("linked", nonce, LINKED)
+        body = {"account_id": LINKED, "nonce": b64(nonce), "certificate": b64(certificate),
+                "signature": b64(signature)}
+        refused = kiosk.post(live.url("/v1/verifications"), json={**body, "signature": b64(b"x" * 256)})  # 4
+        assert (refused.status_code, refused.json()["error"]) == (403, "bad_signature")
+        unknown = kiosk.post(live.url("/v1/verifications"), json={**body, "nonce": b64(b"n" * 32)})  # 5
+        assert unknown.json()["error"] == "unknown_nonce"
+        over = kiosk.post(live.url("/v1/verifications"), json=body)  # 6: over the limit
+        assert (over.status_code, over.json()["error"]) == (429, "rate_limited")
+        assert kiosk.post(live.url("/v1/challenges")).status_code == 429
+        db = Database(database_url)
+        try:
+            with db.transaction() as session:
+                events = session.scalars(select(AuditEntry.event).order_by(AuditEntry.seq)).all()
+        finally:
+            db.dispose()
+        assert events.count("verification_refused") == 2 and events.count("verification") == 1
 
 
 def test_a_large_body_is_refused_before_it_is_read(live: LiveServer) -> None:

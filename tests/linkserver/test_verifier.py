@@ -348,10 +348,14 @@ def test_a_failing_checker_fails_closed(
     trust: TrustStore, ppid: PpidDeriver, sign_with_card: SignWithCard
 ) -> None:
     class Broken:
+        local = True
+
         def check(self, cert: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
             raise RuntimeError("database is locked")
 
     class Unsure:
+        local = True
+
         def check(self, cert: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
             return RevocationStatus.UNKNOWN
 

@@ -52,23 +52,38 @@ ServicesDep = Annotated[Services, Depends(services)]
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
 
 
-def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-           found: ServicesDep) -> Caller:
-    """The kiosk (or staff console) the access token names; its request counts against its limit."""
+async def uncounted_caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+                           found: ServicesDep) -> Caller:
+    """The kiosk (or staff console) the access token names, unless it was revoked. Checked on the
+    event loop (a signature check, or the cache of checked tokens), except when the set of revoked
+    clients must be read again: that reads the database, on the worker pool."""
     if credentials is None:
         raise AuthError("invalid_token", "an access token is required")
-    return found.verification.caller(credentials.credentials)
+    verification = found.verification
+    if verification.gate.fresh():
+        return verification.caller(credentials.credentials)
+    checked: Caller = await run_in_threadpool(verification.caller, credentials.credentials)
+    return checked
+
+
+def caller(who: Annotated[Caller, Depends(uncounted_caller)], found: ServicesDep) -> Caller:
+    """The calling kiosk, its request counted against its limit (in a transaction of its own)."""
+    found.verification.count(who)
+    return who
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+#: For the routes whose service counts the request in the transaction that does its work.
+UncountedCallerDep = Annotated[Caller, Depends(uncounted_caller)]
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def public_limit(request: Request, found: ServicesDep) -> None:
-    """Counts a request to a public page or the voucher API against its address's limit."""
+def public_limit(request: Request, found: ServicesDep) -> None:
+    """Counts a request to a public page or the voucher API against its address's limit (in the
+    database, so on the worker pool)."""
     found.public_limiter.take(client_address(request), "address")
 
 

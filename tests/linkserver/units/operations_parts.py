@@ -142,8 +142,10 @@ def _parts(db: Database, clock: PinnedClock) -> ServerParts:
     tokens = TokenService(ECKey.generate_key("P-256"), ISSUER, ISSUER + "/oauth/token", 300, 300, clock)
     return ServerParts(db=db, verifier=verifier, tokens=tokens, directory=SqlDirectory(), links=LinkStore(),
                        notifier=MailOutboxNotifier(language="en"), policy=Policy(salvage_days=180),
-                       challenge_seconds=120, verification_seconds=600, kiosk_limiter=RateLimiter(1000, 60),
-                       account_limiter=RateLimiter(1000, 3600), clock=clock)
+                       challenge_seconds=120, verification_seconds=600,
+                       kiosk_limiter=RateLimiter(db, "kiosk", 1000, 60),
+                       account_limiter=RateLimiter(db, "account", 1000, 3600),
+                       refusal_limiter=RateLimiter(db, "refused assertion", 10, 60), clock=clock)
 
 
 @dataclass

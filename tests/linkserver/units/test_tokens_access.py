@@ -111,3 +111,21 @@ def test_a_token_over_the_size_limit_is_refused_unread(bench: Bench) -> None:
     largest = token_of_length(bench, MAX_ASSERTION_BYTES)
     assert bench.tokens.check(largest).client_id.startswith("kkk")
     refused_token(bench, largest + "A", "the access token is too large")
+
+
+def test_a_checked_token_is_remembered_by_its_exact_bytes_only(bench: Bench,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    token, _ = bench.tokens.issue(KIOSK, ["verify"])
+    assert bench.tokens.check(token) == Caller(KIOSK, frozenset({"verify"}))
+    header, _body, signature = token.split(".")
+    wider = jwt.encode(header_of(token), {**claims_of(token), "scope": "verify operate"}, bench.signing_key,
+                       algorithms=["ES256"]).split(".")[1]
+    refused_token(bench, f"{header}.{wider}.{signature}")  # the claims changed under the signature
+
+    def decoded_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a remembered token was decoded again")
+
+    monkeypatch.setattr("linkserver.tokens.jwt.decode", decoded_again)
+    assert bench.tokens.check(token) == Caller(KIOSK, frozenset({"verify"}))
+    with pytest.raises(AssertionError, match="decoded again"):
+        bench.tokens.check(bench.tokens.issue(KIOSK, ["verify"])[0])
