@@ -22,6 +22,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +62,17 @@ class Build:
         return self.folder / f"{app}_{self.version}_amd64.deb"
 
 
+#: Where the two builds of a run keep the wheels they download (make-venv's KIOSK_PIP_CACHE).
+PIP_CACHE = Path(tempfile.gettempdir()) / "kiosk-test-pip-cache"
+
+
 def build_packages(out: Path, *options: str) -> Build:
+    # Downloads are shared; wheels pip built itself are not, so that each build compiles the
+    # extensions without a wheel (pyscard, python-ldap) again and the two builds' bytes still
+    # show that compiling is reproducible.
+    shutil.rmtree(PIP_CACHE / "wheels", ignore_errors=True)
     result = subprocess.run([str(REPO / "packaging/build"), *options, str(out)], capture_output=True,
-                            text=True, timeout=1800)
+                            text=True, timeout=1800, env={**os.environ, "KIOSK_PIP_CACHE": str(PIP_CACHE)})
     assert result.returncode == 0, result.stdout + result.stderr[-6000:]
     return Build(out, package_version())
 
