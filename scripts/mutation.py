@@ -115,6 +115,9 @@ TARGETS = (
     server_target("revocation"),
     server_target("ppid"),
     server_target("audit", SERVER_API_TESTS, units=True),
+    # The limits' buckets on SQLite (and on PostgreSQL when KIOSK_TEST_POSTGRES_URL is set).
+    Target("linkserver/linkserver/ratelimit.py", ("tests/linkserver/test_ratelimit.py",),
+           ("tests/linkserver/test_server_admin.py",)),
 )
 
 
