@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, text
+from sqlalchemy import TextClause, delete, text
 from sqlalchemy.orm import Session
 
 from linkserver.db import Database
@@ -35,7 +35,7 @@ def spend_sql(dialect: str, prefix: str = "", rows: str | None = None) -> str:
     refused; its parameters are ``RateLimiter.parameters(key, prefix)``.
 
     It refills the bucket for the time since it was last counted, spends a token when at least one
-    is there (``force``: always, down to zero at worst), and notes whether the request was refused;
+    is there, and notes whether the request was refused;
     a new bucket starts full. A bucket's clock only moves forward (workers' clocks may differ by a
     little). ``rows`` replaces the ``VALUES`` row, so that a statement of several parts (on
     PostgreSQL) can count only when an earlier part found something.
@@ -51,14 +51,17 @@ def spend_sql(dialect: str, prefix: str = "", rows: str | None = None) -> str:
     return f"""INSERT INTO rate_buckets (bucket, tokens, updated_at, refused)
 {rows}
 ON CONFLICT (bucket) DO UPDATE SET
-    tokens = CASE WHEN {refilled} >= 1 OR {param('force')} THEN {greatest}({refilled} - 1, 0)
-                  ELSE {refilled} END,
-    refused = NOT {param('force')} AND {refilled} < 1,
+    tokens = CASE WHEN {refilled} >= 1 THEN {refilled} - 1 ELSE {refilled} END,
+    refused = {refilled} < 1,
     updated_at = {greatest}({param('now')}, rate_buckets.updated_at)
 RETURNING tokens, refused"""
 
 
-SPEND = {dialect: text(spend_sql(dialect)) for dialect in _EXTREMES}
+def spend_statement(dialect: str) -> TextClause:
+    """``spend_sql(dialect)``; SQLAlchemy compiles the same text once and reuses it."""
+    return text(spend_sql(dialect))
+
+
 CHECK = text(_CHECK)
 
 
@@ -87,12 +90,13 @@ class RateLimiter:
         With ``session`` the token is counted in that transaction (and given back if it rolls
         back); without, in a transaction of its own.
         """
-        self._spend(key, what, session, force=False)
-
-    def spend(self, key: str, session: Session | None = None) -> None:
-        """Count one request for ``key`` that was already answered: never refuses, and leaves the
-        bucket at zero at worst (the next request then waits)."""
-        self._spend(key, "", session, force=True)
+        if session is None:
+            self.db.run(lambda own: self.take(key, what, own))
+            return
+        connection = session.connection()
+        row = connection.execute(spend_statement(connection.dialect.name), self.parameters(key)).one()
+        if row.refused:
+            raise self.refusal(row.tokens, what)
 
     def check(self, key: str, what: str, session: Session | None = None) -> None:
         """Raise as ``take`` would when ``key`` has no token left, without spending one."""
@@ -106,19 +110,10 @@ class RateLimiter:
             if tokens < 1:
                 raise self.refusal(tokens, what)
 
-    def _spend(self, key: str, what: str, session: Session | None, *, force: bool) -> None:
-        if session is None:
-            self.db.run(lambda own: self._spend(key, what, own, force=force))
-            return
-        connection = session.connection()
-        row = connection.execute(SPEND[connection.dialect.name], self.parameters(key, force=force)).one()
-        if row.refused:
-            raise self.refusal(row.tokens, what)
-
-    def parameters(self, key: str, prefix: str = "", *, force: bool = False) -> dict[str, object]:
+    def parameters(self, key: str, prefix: str = "") -> dict[str, object]:
         """The parameters of ``spend_sql(dialect, prefix)`` that count one request for ``key``."""
         return {f"{prefix}bucket": self.bucket(key), f"{prefix}capacity": float(self.capacity),
-                f"{prefix}rate": self.rate, f"{prefix}now": self._clock(), f"{prefix}force": force}
+                f"{prefix}rate": self.rate, f"{prefix}now": self._clock()}
 
     def refusal(self, tokens: float, what: str) -> ApiError:
         """The 429 for a bucket left with ``tokens``: how long until the next token."""

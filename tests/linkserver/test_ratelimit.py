@@ -93,16 +93,21 @@ def test_a_token_taken_in_a_transaction_that_rolls_back_is_given_back(db: Databa
     assert takes(limiter, "kiosk-01", 2) == 1
 
 
-def test_check_never_spends_and_spend_never_refuses(db: Database) -> None:
-    limiter = RateLimiter(db, "kiosk", 2, 60, Clock())
+def test_check_says_what_take_would_without_spending(db: Database) -> None:
+    clock = Clock()
+    limiter = RateLimiter(db, "address", 2, 60, clock)  # one token every 30 s
     for _ in range(5):
-        limiter.check("kiosk-01", "kiosk")
-    assert takes(limiter, "kiosk-01", 1) == 1
-    limiter.spend("kiosk-01")
-    limiter.spend("kiosk-01")  # already empty: stays at zero, no error
-    with pytest.raises(ApiError, match="retry in 30 s"):
-        limiter.check("kiosk-01", "kiosk")
-    assert refusal(limiter, "kiosk-01").extra == {"retry_after": 30}
+        limiter.check("192.0.2.1", "address")  # a bucket never counted in is full
+    assert takes(limiter, "192.0.2.1", 2) == 2
+    with pytest.raises(ApiError, match=r"too many requests for this address; retry in 30 s$"):
+        limiter.check("192.0.2.1", "address")
+    clock.now += 29
+    with pytest.raises(ApiError, match=r"retry in 1 s$"):
+        limiter.check("192.0.2.1", "address")
+    clock.now += 1  # exactly one token again
+    limiter.check("192.0.2.1", "address")
+    limiter.check("192.0.2.1", "address")
+    assert takes(limiter, "192.0.2.1", 2) == 1
 
 
 def test_concurrent_requests_are_each_counted_once(db: Database, database_url: str) -> None:
