@@ -1,21 +1,31 @@
-"""Linkage-server load benchmark: verifications per second and latency under concurrent kiosks.
+"""Linkage-server load benchmark: server CPU per verification, throughput and latency under many kiosks.
 
-The server runs as its own process (``kiosk-linkserver --config FILE``, one uvicorn worker) over
-the demo data, on SQLite and on PostgreSQL. Kiosks are threads of this process, each with its own
-client ID, access token and HTTP client, doing challenge + verification pairs over loopback with
-real RSA-2048 card signatures made with the test holder's key between the two requests. For each
-number of concurrent kiosks it reports verifications per second and the median and 99th-percentile
-latency of the pair and of the verification request alone, beside the time one RSA-2048 PKCS#1
-v1.5 / SHA-256 signature verification takes on this machine. After each backend it checks that
-nothing was lost: every verification the server accepted is stored and audited, and the audit
+The server runs as its own process (``kiosk-linkserver --config FILE --workers N``) over the demo
+data, on SQLite and on PostgreSQL, with 1, 2 and 4 uvicorn workers. Kiosks are threads of this
+process, each with its own client ID, access token and HTTP client, doing challenge + verification
+pairs over loopback with real RSA-2048 card signatures made with the test holder's key between the
+two requests. Each server meets closed loads (N kiosks, each sending its next pair when the last is
+answered) and a fixed offered load (by default 200 pairs/s spread over 32 kiosks, each pair sent at
+its scheduled time, its latency counted from then). For every level it reports the server's CPU
+time per pair, read from the server's and its workers' own CPU counters in /proc (so that this load
+generator, on the same cores, does not blur it), pairs per second, and the median and 99th
+percentile latency of the pair and of the verification request alone, beside the time one RSA-2048
+PKCS#1 v1.5 / SHA-256 signature verification takes on this machine. After each server it checks
+that nothing was lost: every verification the server accepted is stored and audited, and the audit
 chain verifies. It exits non-zero if a check fails.
 
+With ``--baseline-commit REV`` the same levels also run, interleaved, against the server of an
+earlier commit (checked out into a temporary git worktree, run in this virtual environment with
+only the packages that commit's lock names), and a second table gives each figure's ratio to it;
+``--baseline FILE`` takes the earlier figures from a JSON report instead.
+
     .venv/bin/python bench/linkserver_bench.py [--duration S | --requests N] [--concurrency 1,8,32]
-        [--backends sqlite,postgresql] [--postgres-url URL] [--json FILE]
+        [--workers 1,2,4] [--fixed-rate 200 --fixed-kiosks 32] [--backends sqlite,postgresql]
+        [--postgres-url URL] [--baseline-commit REV | --baseline FILE] [--json FILE]
     .venv/bin/python bench/linkserver_bench.py --mix ...   (the counter's real mix: bench/linkserver_mix.py)
 
-PostgreSQL comes from --postgres-url, else KIOSK_TEST_POSTGRES_URL, else scripts/postgres; each run
-gets a fresh schema, dropped afterwards.
+PostgreSQL comes from --postgres-url, else KIOSK_TEST_POSTGRES_URL, else scripts/postgres; each
+server gets a fresh schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,28 +47,33 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from authlib.integrations.httpx_client import OAuth2Client
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select
 
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signed_message
-from linkserver.admin import check_audit, register_client
+from linkserver.admin import check_audit
 from linkserver.anchor import open_database
-from linkserver.config import Limits, Settings
-from linkserver.demo import prepare_demo
+from linkserver.config import Limits, Settings, load_settings
 from linkserver.models import AuditEntry, Verification
-from linkserver.tokens import generate_ec_private_key_pem
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.server_process import BENCH_LIMITS, start_server, write_bench_limits  # noqa: E402
+from bench.linkserver_prepare import BENCH_LIMITS, prepare  # noqa: E402
+from bench.server_process import (  # noqa: E402
+    cpu_used,
+    pythonpath_env,
+    start_server,
+    tree_cpu_seconds,
+)
 from tests.linkserver.helpers import (  # noqa: E402
     POSTGRES_ENV,
     b64,
@@ -149,8 +165,10 @@ def _error_name(step: str, response: httpx2.Response) -> str:
     return f"{step} {response.status_code} {code}".rstrip()
 
 
-def one_pair(kiosk: Kiosk, account: str, expect_match: bool, tally: Tally, timed: bool) -> None:
-    """Challenge, card signature, verification; only the two HTTP requests are timed."""
+def one_pair(kiosk: Kiosk, account: str, expect_match: bool, tally: Tally, timed: bool,
+             late_s: float = 0.0) -> None:
+    """Challenge, card signature, verification; only the two HTTP requests are timed, plus
+    ``late_s``, how long after its scheduled time the pair could start (under a fixed load)."""
     try:
         start = time.perf_counter()
         challenge = kiosk.client.post(kiosk.base + "/v1/challenges")
@@ -177,37 +195,35 @@ def one_pair(kiosk: Kiosk, account: str, expect_match: bool, tally: Tally, timed
     if bool(outcome["match"]) != expect_match:
         tally.wrong_answers += 1
     if timed:
-        tally.pair_s.append(challenge_s + verify_s)
+        tally.pair_s.append(late_s + challenge_s + verify_s)
         tally.verify_s.append(verify_s)
-
-
-def make_kiosks(state: Path, settings: Settings, count: int) -> list[tuple[str, Path]]:
-    """Register ``count`` kiosk clients, each with its own key, before the server starts."""
-    db = open_database(settings)
-    kiosks = []
-    try:
-        for number in range(1, count + 1):
-            client_id = f"bench-kiosk-{number:02d}"
-            key_path = state / f"{client_id}.pem"
-            pem = generate_ec_private_key_pem()
-            key_path.write_bytes(pem)
-            key_path.chmod(0o600)
-            public = load_pem_private_key(pem, password=None).public_key().public_bytes(
-                Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-            register_client(db, client_id, public)
-            kiosks.append((client_id, key_path))
-    finally:
-        db.dispose()
-    return kiosks
 
 
 # -- one level ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Load:
+    """A level: ``kiosks`` at once, each sending its next pair as soon as the last is answered, or
+    with ``rate``, pairs offered at that many per second in all, each at its scheduled time."""
+
+    kiosks: int
+    rate: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.kiosks}" if self.rate is None else f"{self.kiosks}@{self.rate:g}/s"
+
+
 @dataclass
 class Row:
+    #: "now" (this tree's server) or the earlier commit the baseline ran
+    code: str
     backend: str
+    workers: int
     kiosks: int
+    #: pairs per second offered in all (a fixed load), or None (a closed load)
+    offered_per_second: float | None
     verifications: int
     seconds: float
     per_second: float
@@ -215,12 +231,18 @@ class Row:
     pair_p99_ms: float
     verify_p50_ms: float
     verify_p99_ms: float
-    #: CPU used by the server process and by this load generator, in % of one core
+    #: CPU time of the server process and its workers per timed pair, from their own counters
+    server_cpu_ms_per_pair: float
+    #: CPU used by the server (with its workers) and by this load generator, in % of one core
     server_cpu_pct: float
     client_cpu_pct: float
     errors: int
     wrong_answers: int
     error_kinds: dict[str, int]
+
+    @property
+    def load(self) -> str:
+        return Load(self.kiosks, self.offered_per_second).name
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -231,34 +253,45 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux), or NaN where /proc is not there."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@dataclass
+class Level:
+    """How one level runs: how long, or how many pairs, after how many warm-up pairs per kiosk."""
+
+    duration: float | None
+    requests: int | None
+    warmup: int
 
 
-def run_level(backend: str, kiosks: list[Kiosk], duration: float | None, requests: int | None,
-              warmup: int, server_pid: int) -> tuple[Row, Tally]:
-    """Every kiosk does pairs at once, for ``duration`` seconds or until ``requests`` pairs are done."""
-    total = Tally()
+@dataclass
+class Measured:
+    """One level's timed part: its seconds, the server's CPU seconds and this process's in that
+    time, and what the kiosks saw."""
+
+    seconds: float
+    server_cpu_s: float
+    own_cpu_s: float
+    timed: Tally
+
+
+def run_level(kiosks: list[Kiosk], load: Load, level: Level, server_pid: int) -> tuple[Measured, Tally]:
+    """Every kiosk does pairs at once, for the level's duration or until its pairs are done: the
+    timed part, and the untimed warm-up pairs before it."""
+    warm = Tally()
     for kiosk in kiosks:
         kiosk.client.fetch_token()  # a fresh token per level, so none is renewed on the clock
     for index, kiosk in enumerate(kiosks):
-        for n in range(warmup):
+        for n in range(level.warmup):
             account, expect = CLAIMS[(index + n) % len(CLAIMS)]
-            one_pair(kiosk, account, expect, total, timed=False)
+            one_pair(kiosk, account, expect, warm, timed=False)
     tallies = [Tally() for _ in kiosks]
     barrier = threading.Barrier(len(kiosks) + 1)
     lock = threading.Lock()
-    remaining = [requests or 0]
-    deadline = [0.0]
+    remaining = [level.requests or 0]
+    clock = {"start": 0.0, "deadline": 0.0}
 
-    def take() -> bool:
-        if requests is None:
-            return time.perf_counter() < deadline[0]
+    def take(at: float) -> bool:
+        if level.requests is None:
+            return at < clock["deadline"]
         with lock:
             if remaining[0] <= 0:
                 return False
@@ -268,11 +301,17 @@ def run_level(backend: str, kiosks: list[Kiosk], duration: float | None, request
     def work(index: int) -> None:
         kiosk, tally = kiosks[index], tallies[index]
         barrier.wait()
-        n = index
-        while take():
+        n, due = index, clock["start"] + (index / load.rate if load.rate else 0.0)
+        while take(due if load.rate else time.perf_counter()):
+            late_s = 0.0
+            if load.rate:  # the pair's turn: wait for it, or count how late it starts
+                if (wait := due - time.perf_counter()) > 0:
+                    time.sleep(wait)
+                late_s = max(0.0, time.perf_counter() - due)
+                due += len(kiosks) / load.rate
             account, expect = CLAIMS[n % len(CLAIMS)]
             try:
-                one_pair(kiosk, account, expect, tally, timed=True)
+                one_pair(kiosk, account, expect, tally, timed=True, late_s=late_s)
             except Exception as exc:  # an answer that does not parse, say: count it, keep going
                 tally.errors[f"client {type(exc).__name__}"] += 1
             n += 1
@@ -280,26 +319,33 @@ def run_level(backend: str, kiosks: list[Kiosk], duration: float | None, request
     threads = [threading.Thread(target=work, args=(i,), name=f"kiosk-{i}") for i in range(len(kiosks))]
     for thread in threads:
         thread.start()
-    server_cpu, own_cpu = process_cpu_seconds(server_pid), time.process_time()
-    deadline[0] = time.perf_counter() + (duration or 0.0)
-    started = time.perf_counter()
+    server_cpu, own_cpu = tree_cpu_seconds(server_pid), time.process_time()
+    clock["start"] = time.perf_counter()
+    clock["deadline"] = clock["start"] + (level.duration or 0.0)
     barrier.wait()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    server_cpu = (process_cpu_seconds(server_pid) - server_cpu) / elapsed * 100
-    own_cpu = (time.process_time() - own_cpu) / elapsed * 100
+    elapsed = time.perf_counter() - clock["start"]
+    server_s = cpu_used(server_cpu, tree_cpu_seconds(server_pid))
+    own_s = time.process_time() - own_cpu
     timed = Tally()
     for tally in tallies:
         timed.merge(tally)
-    total.merge(timed)
-    count = len(timed.pair_s)
-    ms = [s * 1000 for s in timed.pair_s]
-    vms = [s * 1000 for s in timed.verify_s]
-    row = Row(backend, len(kiosks), count, elapsed, count / elapsed if elapsed else 0.0,
-              percentile(ms, 50), percentile(ms, 99), percentile(vms, 50), percentile(vms, 99),
-              server_cpu, own_cpu, sum(timed.errors.values()), timed.wrong_answers, dict(timed.errors))
-    return row, total
+    return Measured(elapsed, server_s, own_s, timed), warm
+
+
+def level_row(code: str, backend: str, workers: int, load: Load, measured: Measured) -> Row:
+    elapsed, server_s, own_s = measured.seconds, measured.server_cpu_s, measured.own_cpu_s
+    tally = measured.timed
+    count = len(tally.pair_s)
+    ms = [s * 1000 for s in tally.pair_s]
+    vms = [s * 1000 for s in tally.verify_s]
+    return Row(code, backend, workers, load.kiosks, load.rate, count, elapsed,
+               count / elapsed if elapsed else 0.0,
+               percentile(ms, 50), percentile(ms, 99), percentile(vms, 50), percentile(vms, 99),
+               server_s * 1000 / count if count else math.nan,
+               server_s / elapsed * 100, own_s / elapsed * 100,
+               sum(tally.errors.values()), tally.wrong_answers, dict(tally.errors))
 
 
 # -- nothing lost ------------------------------------------------------------------------------
@@ -350,53 +396,121 @@ def nothing_lost(settings: Settings, accepted: dict[str, bool], wrong_answers: i
     ]
 
 
-# -- one backend -------------------------------------------------------------------------------
+# -- one server --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Code:
+    """Whose server a run starts: this tree's ("now") or an earlier commit's, from a checkout of it
+    put first on ``PYTHONPATH`` (with stand-ins hiding packages that commit's lock did not name)."""
+
+    label: str
+    pythonpath: tuple[Path, ...] = ()
+
+
+NOW = Code("now")
+#: Packages uvicorn picks up by itself when they are installed: an earlier commit whose lock does not
+#: name them ran without them, and its baseline server is kept from them.
+AUTO_PICKED = ("uvloop", "httptools")
 
 
 @dataclass
-class BackendRun:
+class ServerRun:
+    code: str
     backend: str
+    workers: int
     rows: list[Row]
     checks: list[Check]
     command: list[str]
 
 
-def run_backend(backend: str, database_url: str | None, hierarchy: TestHierarchy, levels: list[int],
-                duration: float | None, requests: int | None, warmup: int) -> BackendRun:
+def prepare_state(code: Code, state: Path, hierarchy: Path, port: int, kiosks: int,
+                  database_url: str | None) -> tuple[Path, list[tuple[str, Path]]]:
+    """The server's configuration file and the kiosks' client IDs and keys, prepared by the code
+    that will serve them."""
+    if not code.pythonpath:
+        return prepare(state, hierarchy, port, kiosks, database_url)
+    command = [sys.executable, str(Path(__file__).with_name("linkserver_prepare.py")), str(state),
+               str(hierarchy), str(port), str(kiosks), *([database_url] if database_url else [])]
+    done = subprocess.run(command, capture_output=True, text=True, env=pythonpath_env(code.pythonpath),
+                          timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"preparing the state for {code.label}'s server failed:\n{done.stderr[-3000:]}")
+    found = json.loads(done.stdout.splitlines()[-1])
+    return Path(found["config"]), [(client, Path(key)) for client, key in found["kiosks"]]
+
+
+def run_server(code: Code, backend: str, database_url: str | None, workers: int, hierarchy: TestHierarchy,
+               loads: list[Load], level: Level) -> ServerRun:
+    """Start one server, put every load on it in turn, stop it and check that nothing was lost."""
     state = Path(tempfile.mkdtemp(prefix=f"kiosk-linkserver-bench-{backend}-"))
     try:
         port = free_port()
-        setup = prepare_demo(state, hierarchy.path, issuer=f"http://127.0.0.1:{port}",
-                             database_url=database_url)
-        write_bench_limits(setup.config_path)
-        registered = make_kiosks(state, setup.settings, max(levels))
+        most = max(load.kiosks for load in loads)
+        config, registered = prepare_state(code, state, hierarchy.path, port, most, database_url)
+        settings = load_settings(config)
         holder = hierarchy.holder(HOLDER)
-        key = holder.auth_key
         certificate_b64 = b64(holder.auth_certificate.public_bytes(Encoding.DER))
-        server = start_server(setup.config_path, port, state / "server.log")
+        server = start_server(config, port, state / "server.log", workers=workers, pythonpath=code.pythonpath)
         rows: list[Row] = []
         everything = Tally()
         kiosks: list[Kiosk] = []
         try:
             for client_id, key_path in registered:
-                client = oauth_client(client_id, key_path, setup.settings.token_url)
-                kiosks.append(Kiosk(client_id, client, key, certificate_b64, server.base))
-            for level in levels:
-                row, tally = run_level(backend, kiosks[:level], duration, requests, warmup,
-                                       server.process.pid)
-                rows.append(row)
-                everything.merge(tally)
-                print(f"  {backend}: {level} kiosks done, {row.verifications} verifications", file=sys.stderr,
-                      flush=True)
+                client = oauth_client(client_id, key_path, settings.token_url)
+                kiosks.append(Kiosk(client_id, client, holder.auth_key, certificate_b64, server.base))
+            for load in loads:
+                measured, warm = run_level(kiosks[:load.kiosks], load, level, server.process.pid)
+                rows.append(level_row(code.label, backend, workers, load, measured))
+                everything.merge(measured.timed)
+                everything.merge(warm)
+                print(f"  {code.label}, {backend}, {workers} worker(s), {load.name} kiosks: "
+                      f"{rows[-1].verifications} pairs", file=sys.stderr, flush=True)
         finally:
             for kiosk in kiosks:
                 kiosk.client.close()
             exit_code = server.stop()
-        checks = nothing_lost(setup.settings, everything.accepted, everything.wrong_answers,
+        checks = nothing_lost(settings, everything.accepted, everything.wrong_answers,
                               everything.errors, exit_code, server.log.read_text("utf-8", errors="replace"))
-        return BackendRun(backend, rows, checks, server.command)
+        return ServerRun(code.label, backend, workers, rows, checks, server.command)
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def earlier_commit(revision: str) -> Iterator[Code]:
+    """An earlier commit's server: a temporary worktree of it, removed afterwards."""
+    label = git("rev-parse", "--short", f"{revision}^{{commit}}")
+    folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-baseline-"))
+    tree = folder / label
+    git("worktree", "add", "--detach", str(tree), label)
+    try:
+        lock = tree / "packaging" / "requirements" / "linkserver.txt"
+        locked = lock.read_text("utf-8") if lock.exists() else ""
+        hidden = folder / "hidden"
+        for name in AUTO_PICKED:
+            if not re.search(rf"^{name}==", locked, re.MULTILINE):
+                (hidden / name).mkdir(parents=True)
+                (hidden / name / "__init__.py").write_text(
+                    f"raise ImportError('{name} is not in {label}\\'s lock')\n", "utf-8")
+        yield Code(label, (hidden, tree / "linkserver"))
+    finally:
+        git("worktree", "remove", "--force", str(tree))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def head_label() -> str:
+    """This tree's commit, marked when it has uncommitted changes."""
+    try:
+        changed = git("status", "--porcelain", "--untracked-files=no")
+        return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def find_postgres(explicit: str | None) -> tuple[str | None, str]:
@@ -417,61 +531,126 @@ def backend_url(backend: str, postgres: str | None) -> Iterator[str | None]:
     with postgres_schema(postgres) as url:
         yield url
 
-
 # -- output ------------------------------------------------------------------------------------
 
 
+#: The figures compared with the baseline, and whether a smaller one is better.
+RATIO_FIGURES = (("server_cpu_ms_per_pair", True), ("per_second", False), ("pair_p50_ms", True),
+                 ("pair_p99_ms", True))
+
+
 def print_table(rows: list[Row], floor: Floor) -> None:
-    header = (f"{'backend':10} {'kiosks':>6} {'verifs':>7} {'verif/s':>8} {'pair p50':>9} {'pair p99':>9} "
-              f"{'verif p50':>10} {'verif p99':>10} {'p50/floor':>9} {'srv CPU':>7} {'gen CPU':>7} "
-              f"{'errors':>6}")
+    header = (f"{'code':12} {'backend':10} {'workers':>7} {'kiosks':>9} {'pairs':>6} {'pairs/s':>8} "
+              f"{'pair p50':>9} {'pair p99':>9} {'verif p50':>10} {'verif p99':>10} {'srv ms/pair':>11} "
+              f"{'srv CPU':>7} {'gen CPU':>7} {'errors':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.backend:10} {r.kiosks:6d} {r.verifications:7d} {r.per_second:8.1f} {r.pair_p50_ms:9.2f} "
-              f"{r.pair_p99_ms:9.2f} {r.verify_p50_ms:10.2f} {r.verify_p99_ms:10.2f} "
-              f"{r.verify_p50_ms / floor.verify_ms:8.0f}x {r.server_cpu_pct:6.0f}% {r.client_cpu_pct:6.0f}% "
-              f"{r.errors:6d}")
-    print(f"{'floor':10} {'':>6} {'':>7} {1000 / floor.verify_ms:8.0f} {'':>9} {'':>9} "
-          f"{floor.verify_ms:10.4f} {'':>10} {'1x':>9}")
+        print(f"{r.code:12} {r.backend:10} {r.workers:7d} {r.load:>9} {r.verifications:6d} "
+              f"{r.per_second:8.1f} {r.pair_p50_ms:9.2f} {r.pair_p99_ms:9.2f} {r.verify_p50_ms:10.2f} "
+              f"{r.verify_p99_ms:10.2f} {r.server_cpu_ms_per_pair:11.2f} {r.server_cpu_pct:6.0f}% "
+              f"{r.client_cpu_pct:6.0f}% {r.errors:6d}")
+    print(f"{'floor':12} {'RSA-2048 verification, one core':>53} {1000 / floor.verify_ms:8.0f}/s "
+          f"{floor.verify_ms:.4f} ms")
 
 
-def describe(args: argparse.Namespace, floor: Floor, levels: list[int]) -> None:
+def row_key(row: Row) -> tuple[str, int, int, float | None]:
+    return row.backend, row.workers, row.kiosks, row.offered_per_second
+
+
+def ratios(rows: list[Row], baseline: list[Row]) -> list[dict[str, Any]]:
+    """Each of this tree's rows with a baseline row for the same backend, workers and load: every
+    compared figure divided by the baseline's."""
+    before = {row_key(row): row for row in baseline}
+    compared = []
+    for row in rows:
+        if (earlier := before.get(row_key(row))) is None:
+            continue
+        entry: dict[str, Any] = {"backend": row.backend, "workers": row.workers, "load": row.load,
+                                 "baseline": earlier.code}
+        for name, _ in RATIO_FIGURES:
+            now, then = getattr(row, name), getattr(earlier, name)
+            entry[name] = now / then if then and not math.isnan(then) else math.nan
+        compared.append(entry)
+    return compared
+
+
+def print_ratios(compared: list[dict[str, Any]]) -> None:
+    if not compared:
+        return
+    print(f"\nNow / before ({compared[0]['baseline']}): below 1 is better for the CPU and the latencies, "
+          "above 1 for pairs/s")
+    header = (f"{'backend':10} {'workers':>7} {'kiosks':>9} {'srv ms/pair':>11} {'pairs/s':>8} "
+              f"{'pair p50':>9} {'pair p99':>9}")
+    print(header)
+    print("-" * len(header))
+    for entry in compared:
+        print(f"{entry['backend']:10} {entry['workers']:7d} {entry['load']:>9} "
+              f"{entry['server_cpu_ms_per_pair']:10.2f}x {entry['per_second']:7.2f}x "
+              f"{entry['pair_p50_ms']:8.2f}x {entry['pair_p99_ms']:8.2f}x")
+
+
+def describe(args: argparse.Namespace, floor: Floor, loads: list[Load], baseline: str | None) -> None:
     amount = (f"{args.requests} pairs per level" if args.requests is not None
               else f"{args.duration:g} s per level")
     limits = ",\n         ".join(f"{name} = {value} (default {getattr(Limits(), name)})"
                                   for name, value in BENCH_LIMITS.items())
     cpus = os.cpu_count() or 0
+    closed = ", ".join(str(load.kiosks) for load in loads if load.rate is None) or "none"
+    fixed = next((load for load in loads if load.rate), None)
+    offered = (f"{fixed.rate:g} pairs/s offered by {fixed.kiosks} kiosks, each sending a pair every "
+               f"{fixed.kiosks / (fixed.rate or 1) * 1000:.0f} ms on its own schedule;\n         a pair's latency "
+               "counts from its scheduled time, so a server that falls behind shows it" if fixed else "none")
     print(f"""Linkage-server load benchmark: {amount}, {args.warmup} untimed warm-up pair(s) per kiosk first
 Server:  kiosk-linkserver --config <demo state>/linkserver.toml --host 127.0.0.1 --port <free port>
-         --log-level warning, in its own process (one uvicorn worker, handlers on its thread pool),
-         over the demo data prepared by linkserver.demo.prepare_demo; CRL revocation (no network).
+         --log-level warning --workers {args.workers}, in its own process, over the demo data prepared by
+         bench/linkserver_prepare.py; CRL revocation (no network).
 Limits:  {limits}
          (appended as [limits] to the demo configuration, so that no limit binds).
-Kiosks:  up to {max(levels)} threads in this process, one per kiosk, each its own registered client ID,
-         access token (fetched before each level, off the clock) and keep-alive httpx2 client; loopback.
+Loads:   closed: {closed} kiosks at once, each sending its next pair when the last is answered;
+         fixed: {offered}.
+Kiosks:  threads in this process, each its own registered client ID, access token (fetched before each
+         level, off the clock) and keep-alive httpx2 client; loopback.
 Pair:    POST /v1/challenges, then the card signature over the nonce (RSA-2048 PKCS#1 v1.5 / SHA-256 with
          the test holder "{HOLDER}"'s key, in this process), then POST /v1/verifications. Latencies time
          the HTTP requests only: client-side signing ({floor.sign_ms:.2f} ms median) is excluded.
 Claims:  holder "{HOLDER}" claims 2024000001 (its account: match) 6 of 8 times, 2024000002 (an account
          not linked to it) and 2099999999 (no such account) once each; all must answer 200.
+CPU:     srv ms/pair is the user + system CPU time of the server process and its workers (/proc/PID/stat)
+         during the level, divided by the pairs answered; srv CPU and gen CPU are the server's and this
+         load generator's CPU in % of one core.
 Floor:   one RSA-2048 PKCS#1 v1.5 / SHA-256 verification with cryptography: {floor.verify_ms:.4f} ms
          (median of {floor.verify_repeat}); a verification request does at least two (the certificate's
-         issuer signature and the card's). The floor row's verif/s is 1 / that time, on one core.
-Machine: {cpus} CPU(s), shared by the server and the load generator (and PostgreSQL). Latencies are
-         in ms; srv CPU and gen CPU are the CPU time of the server process and of this load generator
-         during the level, in % of one core.
+         issuer signature and the card's).
+Before:  {baseline or "none (give --baseline-commit REV or --baseline FILE)"}
+Machine: {cpus} CPU(s), shared by the server, the load generator and PostgreSQL. Latencies are in ms.
 """, flush=True)
 
 
-def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[int], list[str]]:
-    """The options, the concurrency levels and the backends."""
+def numbers(parser: argparse.ArgumentParser, option: str, text: str) -> list[int]:
+    try:
+        found = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        parser.error(f"{option} takes numbers separated by commas")
+    if not found or min(found) < 1:
+        parser.error(f"{option} needs at least one number, each 1 or more")
+    return found
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[Load], list[str]]:
+    """The options, the loads and the backends."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument("--duration", type=float, default=15.0,
-                        help="seconds of load per concurrency level (default 15)")
+                        help="seconds of load per level (default 15)")
     amount.add_argument("--requests", type=int, help="challenge + verification pairs per level, instead")
-    parser.add_argument("--concurrency", default="1,8,32", help="kiosks at once, per level (default 1,8,32)")
+    parser.add_argument("--concurrency", default="1,8,32",
+                        help="kiosks at once, per closed level (default 1,8,32)")
+    parser.add_argument("--workers", default="1,2,4", help="server workers, per server (default 1,2,4)")
+    parser.add_argument("--fixed-rate", type=float, default=200.0,
+                        help="pairs/s offered in the fixed level (default 200; 0 leaves the level out)")
+    parser.add_argument("--fixed-kiosks", type=int, default=32,
+                        help="kiosks sharing the fixed level (default 32)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="default sqlite,postgresql")
     parser.add_argument("--postgres-url", help=f"PostgreSQL base URL (default: ${POSTGRES_ENV}, "
                                                 "else the one scripts/postgres prints)")
@@ -480,27 +659,48 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[int], l
                         help="RSA verifications timed for the floor (default 5000)")
     parser.add_argument("--hierarchy", type=Path, default=Path(tempfile.gettempdir()) / "kiosk-bench-jpki",
                         help="the test JPKI hierarchy folder (created if missing)")
-    parser.add_argument("--json", type=Path, help="also write the rows and checks as JSON here")
+    before = parser.add_mutually_exclusive_group()
+    before.add_argument("--baseline-commit", metavar="REV",
+                        help="also run an earlier commit's server (a temporary git worktree), interleaved")
+    before.add_argument("--baseline", type=Path, metavar="FILE",
+                        help="a JSON report of an earlier run to compare with")
+    parser.add_argument("--json", type=Path, help="also write the rows, ratios and checks as JSON here")
     args = parser.parse_args(argv)
     if args.requests is not None:
         args.duration = None
-    try:
-        levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
-    except ValueError:
-        parser.error("--concurrency takes numbers separated by commas")
+    args.worker_counts = numbers(parser, "--workers", args.workers)
+    loads = [Load(kiosks) for kiosks in numbers(parser, "--concurrency", args.concurrency)]
+    if args.fixed_rate < 0 or args.fixed_kiosks < 1:
+        parser.error("--fixed-rate must be 0 or more and --fixed-kiosks 1 or more")
+    if args.fixed_rate:
+        loads.append(Load(args.fixed_kiosks, args.fixed_rate))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if not levels or min(levels) < 1:
-        parser.error("--concurrency needs at least one level of 1 or more kiosks")
     if unknown := set(backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backend {sorted(unknown)[0]!r}: sqlite or postgresql")
-    return args, levels, backends
+    return args, loads, backends
 
 
-def run_backends(args: argparse.Namespace, hierarchy: TestHierarchy, levels: list[int],
-                 backends: list[str]) -> tuple[list[BackendRun], list[str]]:
-    """Every backend's run, and a line for each backend skipped."""
+def read_baseline(path: Path) -> list[Row]:
+    """An earlier JSON report's rows to compare with: its baseline commit's rows when it ran one,
+    else its own, named by the commit it ran."""
+    try:
+        report = json.loads(path.read_text("utf-8"))
+        runs = report["runs"]
+        commit = report.get("commit", "earlier")
+        rows = [Row(**{**row, "code": row["code"] if row["code"] != NOW.label else commit})
+                for run in runs for row in run["rows"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--baseline {path}: not a report of this benchmark ({exc})") from exc
+    earlier = [row for row in rows if row.code != report.get("commit")]
+    return earlier or rows
+
+
+def run_all(args: argparse.Namespace, hierarchy: TestHierarchy, loads: list[Load], backends: list[str],
+            codes: list[Code]) -> tuple[list[ServerRun], list[str]]:
+    """Every backend's servers, with each number of workers, each code's in turn; and a line for
+    each backend skipped."""
     postgres: str | None = None
-    runs: list[BackendRun] = []
+    runs: list[ServerRun] = []
     skipped: list[str] = []
     if "postgresql" in backends:
         postgres, source = find_postgres(args.postgres_url)
@@ -509,35 +709,44 @@ def run_backends(args: argparse.Namespace, hierarchy: TestHierarchy, levels: lis
                            f"set {POSTGRES_ENV}")
             backends.remove("postgresql")
         else:
-            print(f"PostgreSQL from {source}, a fresh schema for the run\n", flush=True)
+            print(f"PostgreSQL from {source}, a fresh schema for each server\n", flush=True)
+    level = Level(args.duration, args.requests, args.warmup)
     for backend in backends:
-        with backend_url(backend, postgres) as url:
-            runs.append(run_backend(backend, url, hierarchy, levels, args.duration, args.requests,
-                                    args.warmup))
+        for workers in args.worker_counts:
+            for code in codes:
+                with backend_url(backend, postgres) as url:
+                    runs.append(run_server(code, backend, url, workers, hierarchy, loads, level))
     return runs, skipped
 
 
-def report(args: argparse.Namespace, floor: Floor, runs: list[BackendRun], skipped: list[str]) -> bool:
-    """Print the table, the errors and the checks (and write the JSON when asked); True when all pass."""
-    print_table([row for run in runs for row in run.rows], floor)
-    for run in runs:
-        for row in run.rows:
-            for kind, count in sorted(row.error_kinds.items()):
-                print(f"  {run.backend}, {row.kiosks} kiosks: {count} x {kind}")
+def report(args: argparse.Namespace, floor: Floor, runs: list[ServerRun], skipped: list[str],
+           baseline: list[Row]) -> bool:
+    """Print the tables, the errors and the checks (and write the JSON when asked); True when all pass."""
+    rows = [row for run in runs for row in run.rows]
+    now = [row for row in rows if row.code == NOW.label]
+    print_table(rows, floor)
+    for row in rows:
+        for kind, count in sorted(row.error_kinds.items()):
+            print(f"  {row.code}, {row.backend}, {row.workers} worker(s), {row.load} kiosks: "
+                  f"{count} x {kind}")
+    compared = ratios(now, baseline + [row for row in rows if row.code != NOW.label])
+    print_ratios(compared)
     for line in skipped:
         print(line)
     ok = True
     for run in runs:
-        print(f"\nNothing lost ({run.backend}):")
+        print(f"\nNothing lost ({run.code}, {run.backend}, {run.workers} worker(s)):")
         for check in run.checks:
             ok = ok and check.ok
             print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     print(f"\n{'all checks passed' if ok else 'SOME CHECKS FAILED'}")
     if args.json:
         args.json.write_text(json.dumps({
-            "floor": asdict(floor), "skipped": skipped,
-            "runs": [{"backend": r.backend, "rows": [asdict(row) for row in r.rows],
-                      "checks": [asdict(c) for c in r.checks]} for r in runs],
+            "commit": head_label(), "floor": asdict(floor), "skipped": skipped,
+            "runs": [{"code": r.code, "backend": r.backend, "workers": r.workers, "command": r.command,
+                      "rows": [asdict(row) for row in r.rows], "checks": [asdict(c) for c in r.checks]}
+                     for r in runs],
+            "ratios": compared,
         }, indent=2))
     return ok
 
@@ -548,12 +757,19 @@ def main(argv: list[str] | None = None) -> int:
         from bench.linkserver_mix import main as mix_main
 
         return mix_main([arg for arg in argv if arg != "--mix"])
-    args, levels, backends = parse_args(argv)
+    args, loads, backends = parse_args(argv)
+    baseline = read_baseline(args.baseline) if args.baseline else []
     hierarchy = TestHierarchy.ensure(args.hierarchy)
     floor = measure_floor(hierarchy.holder(HOLDER).auth_key, args.floor_repeat)
-    describe(args, floor, levels)
-    runs, skipped = run_backends(args, hierarchy, levels, backends)
-    return 0 if report(args, floor, runs, skipped) else 1
+    with contextlib.ExitStack() as stack:
+        codes = [NOW]
+        if args.baseline_commit:
+            codes.append(stack.enter_context(earlier_commit(args.baseline_commit)))
+        before = (f"{codes[1].label} (its server, run in the same levels)" if len(codes) > 1
+                  else f"{args.baseline} ({baseline[0].code})" if baseline else None)
+        describe(args, floor, loads, before)
+        runs, skipped = run_all(args, hierarchy, loads, backends, codes)
+    return 0 if report(args, floor, runs, skipped, baseline) else 1
 
 
 if __name__ == "__main__":

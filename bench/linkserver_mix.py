@@ -41,10 +41,10 @@ from bench.linkserver_bench import (
     _error_name,
     backend_url,
     find_postgres,
-    make_kiosks,
     percentile,
 )
-from bench.server_process import start_server, write_bench_limits
+from bench.linkserver_prepare import make_kiosks, write_bench_limits
+from bench.server_process import start_server, tree_rss_mb
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signed_message
 from linkserver.admin import check_audit
@@ -153,22 +153,6 @@ def one_round(mix: MixKiosk, tally: MixTally) -> None:
         call(tally, "password", 200, lambda: kiosk.client.post(
             f"{base}/v1/operations/{op}/password", json={"new_password": password},
             headers={"Session-Key": session_key}))
-
-
-def tree_rss_mb(pid: int) -> float:
-    """The resident memory of a process and all its descendants (Linux /proc), in MiB."""
-    total_kb, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total_kb += next(int(line.split()[1]) for line in status.splitlines()
-                             if line.startswith("VmRSS:"))
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(child) for child in (task / "children").read_text().split()]
-        except (OSError, StopIteration):
-            continue
-    return total_kb / 1024
 
 
 @dataclass

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,33 +17,62 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "linkserver_bench.py"
 PAIRS = 5
 
 
-@pytest.mark.timeout(60)
+def earlier_report(path: Path) -> dict[str, Any]:
+    """A kept report of an earlier commit with one row: one SQLite worker, one kiosk."""
+    row = {"code": "now", "backend": "sqlite", "workers": 1, "kiosks": 1, "offered_per_second": None,
+           "verifications": 100, "seconds": 10.0, "per_second": 10.0, "pair_p50_ms": 40.0,
+           "pair_p99_ms": 80.0, "verify_p50_ms": 30.0, "verify_p99_ms": 60.0, "server_cpu_ms_per_pair": 20.0,
+           "server_cpu_pct": 20.0, "client_cpu_pct": 5.0, "errors": 0, "wrong_answers": 0, "error_kinds": {}}
+    run = {"code": "now", "backend": "sqlite", "workers": 1, "rows": [row]}
+    report = {"commit": "abc1234", "runs": [run]}
+    path.write_text(json.dumps(report))
+    return row
+
+
+@pytest.mark.timeout(90)
 def test_bench_runs_on_sqlite_and_finds_nothing_lost(tmp_path: Path, hierarchy: TestHierarchy) -> None:
-    out = tmp_path / "bench.json"
+    out, before = tmp_path / "bench.json", earlier_report(tmp_path / "earlier.json")
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--backends", "sqlite", "--concurrency", "1,2",
-         "--requests", str(PAIRS), "--warmup", "1", "--floor-repeat", "100",
-         "--hierarchy", str(hierarchy.path), "--json", str(out)],
-        capture_output=True, text=True, timeout=50, check=False,
+        [sys.executable, str(BENCH), "--backends", "sqlite", "--workers", "1,2", "--concurrency", "1,2",
+         "--fixed-rate", "40", "--fixed-kiosks", "2", "--requests", str(PAIRS), "--warmup", "1",
+         "--floor-repeat", "100", "--hierarchy", str(hierarchy.path),
+         "--baseline", str(tmp_path / "earlier.json"), "--json", str(out)],
+        capture_output=True, text=True, timeout=80, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
-    for kiosks in (1, 2):
-        assert re.search(rf"^sqlite +{kiosks} +{PAIRS} +\d+\.\d +\d", text, re.MULTILINE), text
-    assert re.search(r"^floor +\d+ +\d+\.\d{4} +1x$", text, re.MULTILINE), text
+    for workers in (1, 2):
+        for kiosks in ("1", "2", "2@40/s"):
+            assert re.search(rf"^now +sqlite +{workers} +{re.escape(kiosks)} +{PAIRS} +\d+\.\d +\d", text,
+                             re.MULTILINE), text
+    assert re.search(r"^floor +RSA-2048 verification, one core +\d+/s \d+\.\d{4} ms$", text,
+                     re.MULTILINE), text
     assert "client-side signing" in text and "kiosk_requests_per_minute = 1000000000" in text
     for check in ("accepted verifications stored", "accepted verifications audited",
                   "audit entries >= accepted", "audit chain verifies", "no failed requests"):
-        assert re.search(rf"^  ok +{check}: ", text, re.MULTILINE), text
+        assert len(re.findall(rf"^  ok +{check}: ", text, re.MULTILINE)) == 2, text
     assert "FAIL" not in text and text.rstrip().endswith("all checks passed")
 
     report = json.loads(out.read_text())
-    (run,) = report["runs"]
-    assert [(row["kiosks"], row["verifications"], row["errors"]) for row in run["rows"]] == [
-        (1, PAIRS, 0), (2, PAIRS, 0)]
-    accepted = 2 * PAIRS + 1 + 2  # the timed pairs and one warm-up pair per kiosk per level
-    assert f"{accepted}/{accepted} in the verifications table" in text
-    assert all(check["ok"] for check in run["checks"])
+    assert [(run["workers"], [(row["kiosks"], row["offered_per_second"], row["verifications"], row["errors"])
+                              for row in run["rows"]]) for run in report["runs"]] == [
+        (workers, [(1, None, PAIRS, 0), (2, None, PAIRS, 0), (2, 40.0, PAIRS, 0)]) for workers in (1, 2)]
+    for run in report["runs"]:
+        # the timed pairs of three levels, and one warm-up pair per kiosk per level
+        accepted = 3 * PAIRS + 1 + 2 + 2
+        assert any(c["detail"] == f"{accepted}/{accepted} in the verifications table" for c in run["checks"])
+        assert all(check["ok"] for check in run["checks"])
+        assert all(0 < row["server_cpu_ms_per_pair"] < 1000 for row in run["rows"]), run["rows"]
+
+    # Only the row the earlier report has is compared, figure by figure.
+    (ratio,) = report["ratios"]
+    now = report["runs"][0]["rows"][0]
+    assert (ratio["backend"], ratio["workers"], ratio["load"]) == ("sqlite", 1, "1")
+    assert ratio["baseline"] == "abc1234"
+    for figure in ("server_cpu_ms_per_pair", "per_second", "pair_p50_ms", "pair_p99_ms"):
+        assert ratio[figure] == pytest.approx(now[figure] / before[figure]), figure
+    assert re.search(r"^Now / before \(abc1234\)", text, re.MULTILINE)
+    assert re.search(r"^sqlite +1 +1 +\d+\.\d\dx", text, re.MULTILINE), text
 
 
 MIX_ROUNDS = 8

@@ -31,8 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
-from bench.linkserver_bench import process_cpu_seconds
-from bench.server_process import BENCH_LIMITS
+from bench.server_process import BENCH_LIMITS, process_cpu_seconds
 from kiosk.nfc.sim import TestHierarchy
 from linkserver import signed_message
 from linkserver.admin import check_audit

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import httpx2
 
-from bench.linkserver_bench import make_kiosks
+from bench.linkserver_prepare import make_kiosks
 from bench.server_process import ServerProcess, start_server
 from kiosk.nfc.sim import TestHierarchy
 from linkserver.config import load_settings
