@@ -29,7 +29,7 @@ from kiosk.flow.view import (
 )
 from kiosk.linkage import DeviceAuthorization, Operation, OperationKind, OperationStatus, ServerRefused
 from kiosk.nfc import CardConnection
-from kiosk.nfc.errors import CardCode, InvalidPinError
+from kiosk.nfc.errors import CardCode, CardRemovedError, InvalidPinError
 from kiosk.services.errors import OperationError, ServiceCode
 from kiosk.services.operations import NEEDS_STAFF, OFFLINE_CAPABLE, EndReason, withdrawn_because
 from kiosk.services.outbox import Voucher
@@ -227,17 +227,25 @@ def place_card(flow: FlowController, account_id: str) -> None:
 
 def read_card(flow: FlowController) -> None:
     session = flow.require()
-    backend = flow.backend
+    backend, generation = flow.backend, flow.generation
+
+    def stale() -> None:
+        # The card was lifted since this read began: a card on the reader now is another read's.
+        if generation != flow.generation:
+            raise CardRemovedError("the card was taken off before it could be read")
 
     def prepare() -> Prepared:
-        card = backend.open_card()
-        try:
-            verification = backend.verification(card, session.account)
-            ready = verification.prepare(card_info=session.operation is OperationKind.PRELINK)
-            return card, verification, ready
-        except BaseException:
-            close_card(card)  # a read that failed leaves no connection open
-            raise
+        with flow.card_lock:
+            stale()
+            card = backend.open_card()
+            try:
+                stale()
+                verification = backend.verification(card, session.account)
+                ready = verification.prepare(card_info=session.operation is OperationKind.PRELINK)
+                return card, verification, ready
+            except BaseException:
+                close_card(card)  # a read that failed leaves no connection open
+                raise
 
     def close(prepared: Prepared) -> None:
         close_card(prepared[0])

@@ -16,6 +16,7 @@ learns only how many digits were typed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -68,6 +69,9 @@ class FlowController:
         self.session: Session | None = None
         self.pin = bytearray()
         self.generation = 0  # results of a wiped session's work are dropped
+        # One card read at a time: a late read (its card lifted, and maybe put back) never talks to
+        # the card beside the fresh read that follows it.
+        self.card_lock = threading.Lock()
         self.reader_ready = False
         self.card_present = False
         self._frames: list[_Frame] = []

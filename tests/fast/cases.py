@@ -384,10 +384,23 @@ def _lifted_while_read() -> None:
     view = kiosk.view
     assert (view.screen, view.busy, view.error, view.account) == (Screen.PLACE_CARD, False, CardCode.REMOVED,
                                                                   ACCOUNT)
-    kiosk.settle()  # the read comes back late: dropped, its card closed
-    assert kiosk.view == view and kiosk.backend.cards[0].closed
+    kiosk.settle()  # the read starts late: it sees the card was lifted and never opens one
+    assert kiosk.view == view and not kiosk.backend.cards
     kiosk.do(Intent.CARD_INSERTED).settle()
-    assert kiosk.screen is Screen.PIN and not kiosk.backend.cards[1].closed
+    assert kiosk.screen is Screen.PIN and len(kiosk.backend.cards) == 1 and not kiosk.backend.cards[0].closed
+
+
+@case("card/lifted and put back while it is opened: the late read closes what it opened, unread")
+def _lifted_while_opened() -> None:
+    kiosk = routes.place_card().do(Intent.CARD_INSERTED)
+    kiosk.backend.opening = lambda: kiosk.do(Intent.CARD_REMOVED).do(Intent.CARD_INSERTED)
+    kiosk.runner.run_one()  # the late read: the card opened is the one put back, the fresh read's
+    kiosk.backend.opening = None
+    assert kiosk.backend.cards[0].closed and kiosk.backend.reads == 0
+    assert kiosk.screen is Screen.PLACE_CARD and kiosk.view.busy
+    kiosk.settle()
+    assert kiosk.screen is Screen.PIN and len(kiosk.backend.cards) == 2 and not kiosk.backend.cards[1].closed
+    assert kiosk.backend.reads == 1
 
 
 @case("card/lifted once the request went to staff: the request goes on")

@@ -71,6 +71,7 @@ class FakeVerification:
 
     def prepare(self, *, card_info: bool = False) -> CardReady:
         self.backend.step("prepare")
+        self.backend.reads += 1
         return CardReady(serial=1, not_after=NOW + dt.timedelta(days=900), expired=self.card.expired,
                          tries_left=self.card.tries_left, online=self.backend.online,
                          not_yet_valid=self.card.not_yet_valid)
@@ -220,6 +221,10 @@ class FakeBackend:
     #: step name -> the error that step raises (once).
     fail: dict[str, BaseException] = field(default_factory=dict)
     cards: list[FakeCard] = field(default_factory=list)
+    #: Called as a card is opened: what happens at the reader meanwhile (opening can be slow).
+    opening: Callable[[], None] | None = None
+    #: How many times a card was read (its verification prepared).
+    reads: int = 0
 
     def __post_init__(self) -> None:
         self.operations = FakeOperations(self)
@@ -236,6 +241,8 @@ class FakeBackend:
 
     def open_card(self) -> FakeCard:
         self.step("open_card")
+        if self.opening is not None:
+            self.opening()
         self.cards.append(FakeCard())
         return self.cards[-1]
 

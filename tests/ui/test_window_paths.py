@@ -234,9 +234,12 @@ def test_lifting_the_card_on_each_screen(desk: Desk, where: str) -> None:
         page = "\n".join(visible_texts(counter.window.current_page))  # type: ignore[arg-type]
         assert "taken off before it could be read" in page
         assert counter.slot.hold is not None
-        counter.slot.hold.set()  # the late read is dropped; the card goes back on and is read
-        counter.slot.hold = None
+        # The card goes back on while the late read still waits to open it: both reads go on at
+        # once, and the late one must neither reach the card beside the fresh one nor be shown.
+        hold = counter.slot.hold
         counter.place(desk.make_card("linked"))
+        counter.slot.hold = None
+        hold.set()
         counter.wait_for(Screen.PIN)
     if where == "staff_wait":  # the request goes on without the card: staff approve, the code is shown
         desk.start_staff()
