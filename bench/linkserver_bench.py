@@ -38,16 +38,14 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx2
 from authlib.integrations.httpx_client import OAuth2Client
@@ -67,10 +65,19 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.linkserver_prepare import BENCH_LIMITS, prepare  # noqa: E402
+from bench.linkserver_codes import (  # noqa: E402
+    NOW,
+    Code,
+    backend_url,
+    earlier_commit,
+    find_postgres,
+    head_label,
+    prepare_state,
+)
+from bench.linkserver_prepare import BENCH_LIMITS  # noqa: E402
+from bench.linkserver_rows import Load, Row, print_ratios, ratios, read_baseline  # noqa: E402
 from bench.server_process import (  # noqa: E402
     cpu_used,
-    pythonpath_env,
     start_server,
     tree_cpu_seconds,
 )
@@ -79,8 +86,6 @@ from tests.linkserver.helpers import (  # noqa: E402
     b64,
     free_port,
     oauth_client,
-    postgres_from_script,
-    postgres_schema,
     unb64,
 )
 
@@ -200,49 +205,6 @@ def one_pair(kiosk: Kiosk, account: str, expect_match: bool, tally: Tally, timed
 
 
 # -- one level ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Load:
-    """A level: ``kiosks`` at once, each sending its next pair as soon as the last is answered, or
-    with ``rate``, pairs offered at that many per second in all, each at its scheduled time."""
-
-    kiosks: int
-    rate: float | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.kiosks}" if self.rate is None else f"{self.kiosks}@{self.rate:g}/s"
-
-
-@dataclass
-class Row:
-    #: "now" (this tree's server) or the earlier commit the baseline ran
-    code: str
-    backend: str
-    workers: int
-    kiosks: int
-    #: pairs per second offered in all (a fixed load), or None (a closed load)
-    offered_per_second: float | None
-    verifications: int
-    seconds: float
-    per_second: float
-    pair_p50_ms: float
-    pair_p99_ms: float
-    verify_p50_ms: float
-    verify_p99_ms: float
-    #: CPU time of the server process and its workers per timed pair, from their own counters
-    server_cpu_ms_per_pair: float
-    #: CPU used by the server (with its workers) and by this load generator, in % of one core
-    server_cpu_pct: float
-    client_cpu_pct: float
-    errors: int
-    wrong_answers: int
-    error_kinds: dict[str, int]
-
-    @property
-    def load(self) -> str:
-        return Load(self.kiosks, self.offered_per_second).name
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -399,21 +361,6 @@ def nothing_lost(settings: Settings, accepted: dict[str, bool], wrong_answers: i
 # -- one server --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Code:
-    """Whose server a run starts: this tree's ("now") or an earlier commit's, from a checkout of it
-    put first on ``PYTHONPATH`` (with stand-ins hiding packages that commit's lock did not name)."""
-
-    label: str
-    pythonpath: tuple[Path, ...] = ()
-
-
-NOW = Code("now")
-#: Packages uvicorn picks up by itself when they are installed: an earlier commit whose lock does not
-#: name them ran without them, and its baseline server is kept from them.
-AUTO_PICKED = ("uvloop", "httptools")
-
-
 @dataclass
 class ServerRun:
     code: str
@@ -422,22 +369,6 @@ class ServerRun:
     rows: list[Row]
     checks: list[Check]
     command: list[str]
-
-
-def prepare_state(code: Code, state: Path, hierarchy: Path, port: int, kiosks: int,
-                  database_url: str | None) -> tuple[Path, list[tuple[str, Path]]]:
-    """The server's configuration file and the kiosks' client IDs and keys, prepared by the code
-    that will serve them."""
-    if not code.pythonpath:
-        return prepare(state, hierarchy, port, kiosks, database_url)
-    command = [sys.executable, str(Path(__file__).with_name("linkserver_prepare.py")), str(state),
-               str(hierarchy), str(port), str(kiosks), *([database_url] if database_url else [])]
-    done = subprocess.run(command, capture_output=True, text=True, env=pythonpath_env(code.pythonpath),
-                          timeout=300, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"preparing the state for {code.label}'s server failed:\n{done.stderr[-3000:]}")
-    found = json.loads(done.stdout.splitlines()[-1])
-    return Path(found["config"]), [(client, Path(key)) for client, key in found["kiosks"]]
 
 
 def run_server(code: Code, backend: str, database_url: str | None, workers: int, hierarchy: TestHierarchy,
@@ -477,66 +408,7 @@ def run_server(code: Code, backend: str, database_url: str | None, workers: int,
         shutil.rmtree(state, ignore_errors=True)
 
 
-def git(*args: str) -> str:
-    done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
-@contextlib.contextmanager
-def earlier_commit(revision: str) -> Iterator[Code]:
-    """An earlier commit's server: a temporary worktree of it, removed afterwards."""
-    label = git("rev-parse", "--short", f"{revision}^{{commit}}")
-    folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-baseline-"))
-    tree = folder / label
-    git("worktree", "add", "--detach", str(tree), label)
-    try:
-        lock = tree / "packaging" / "requirements" / "linkserver.txt"
-        locked = lock.read_text("utf-8") if lock.exists() else ""
-        hidden = folder / "hidden"
-        for name in AUTO_PICKED:
-            if not re.search(rf"^{name}==", locked, re.MULTILINE):
-                (hidden / name).mkdir(parents=True)
-                (hidden / name / "__init__.py").write_text(
-                    f"raise ImportError('{name} is not in {label}\\'s lock')\n", "utf-8")
-        yield Code(label, (hidden, tree / "linkserver"))
-    finally:
-        git("worktree", "remove", "--force", str(tree))
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def head_label() -> str:
-    """This tree's commit, marked when it has uncommitted changes."""
-    try:
-        changed = git("status", "--porcelain", "--untracked-files=no")
-        return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def find_postgres(explicit: str | None) -> tuple[str | None, str]:
-    """A PostgreSQL URL and where it came from, or None and why there is none."""
-    if explicit:
-        return explicit, "--postgres-url"
-    if os.environ.get(POSTGRES_ENV):
-        return os.environ[POSTGRES_ENV], POSTGRES_ENV
-    return postgres_from_script(unattended=False)
-
-
-@contextlib.contextmanager
-def backend_url(backend: str, postgres: str | None) -> Iterator[str | None]:
-    if backend == "sqlite":
-        yield None  # the demo's own SQLite file in the state folder
-        return
-    assert postgres is not None
-    with postgres_schema(postgres) as url:
-        yield url
-
 # -- output ------------------------------------------------------------------------------------
-
-
-#: The figures compared with the baseline, and whether a smaller one is better.
-RATIO_FIGURES = (("server_cpu_ms_per_pair", True), ("per_second", False), ("pair_p50_ms", True),
-                 ("pair_p99_ms", True))
 
 
 def print_table(rows: list[Row], floor: Floor) -> None:
@@ -554,42 +426,6 @@ def print_table(rows: list[Row], floor: Floor) -> None:
           f"{floor.verify_ms:.4f} ms")
 
 
-def row_key(row: Row) -> tuple[str, int, int, float | None]:
-    return row.backend, row.workers, row.kiosks, row.offered_per_second
-
-
-def ratios(rows: list[Row], baseline: list[Row]) -> list[dict[str, Any]]:
-    """Each of this tree's rows with a baseline row for the same backend, workers and load: every
-    compared figure divided by the baseline's."""
-    before = {row_key(row): row for row in baseline}
-    compared = []
-    for row in rows:
-        if (earlier := before.get(row_key(row))) is None:
-            continue
-        entry: dict[str, Any] = {"backend": row.backend, "workers": row.workers, "load": row.load,
-                                 "baseline": earlier.code}
-        for name, _ in RATIO_FIGURES:
-            now, then = getattr(row, name), getattr(earlier, name)
-            entry[name] = now / then if then and not math.isnan(then) else math.nan
-        compared.append(entry)
-    return compared
-
-
-def print_ratios(compared: list[dict[str, Any]]) -> None:
-    if not compared:
-        return
-    print(f"\nNow / before ({compared[0]['baseline']}): below 1 is better for the CPU and the latencies, "
-          "above 1 for pairs/s")
-    header = (f"{'backend':10} {'workers':>7} {'kiosks':>9} {'srv ms/pair':>11} {'pairs/s':>8} "
-              f"{'pair p50':>9} {'pair p99':>9}")
-    print(header)
-    print("-" * len(header))
-    for entry in compared:
-        print(f"{entry['backend']:10} {entry['workers']:7d} {entry['load']:>9} "
-              f"{entry['server_cpu_ms_per_pair']:10.2f}x {entry['per_second']:7.2f}x "
-              f"{entry['pair_p50_ms']:8.2f}x {entry['pair_p99_ms']:8.2f}x")
-
-
 def describe(args: argparse.Namespace, floor: Floor, loads: list[Load], baseline: str | None) -> None:
     amount = (f"{args.requests} pairs per level" if args.requests is not None
               else f"{args.duration:g} s per level")
@@ -599,8 +435,9 @@ def describe(args: argparse.Namespace, floor: Floor, loads: list[Load], baseline
     closed = ", ".join(str(load.kiosks) for load in loads if load.rate is None) or "none"
     fixed = next((load for load in loads if load.rate), None)
     offered = (f"{fixed.rate:g} pairs/s offered by {fixed.kiosks} kiosks, each sending a pair every "
-               f"{fixed.kiosks / (fixed.rate or 1) * 1000:.0f} ms on its own schedule;\n         a pair's latency "
-               "counts from its scheduled time, so a server that falls behind shows it" if fixed else "none")
+               f"{fixed.kiosks / (fixed.rate or 1) * 1000:.0f} ms on its own schedule;\n"
+               "         a pair's latency counts from its scheduled time, so a server that falls behind "
+               "shows it" if fixed else "none")
     print(f"""Linkage-server load benchmark: {amount}, {args.warmup} untimed warm-up pair(s) per kiosk first
 Server:  kiosk-linkserver --config <demo state>/linkserver.toml --host 127.0.0.1 --port <free port>
          --log-level warning --workers {args.workers}, in its own process, over the demo data prepared by
@@ -678,21 +515,6 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[Load], 
     if unknown := set(backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backend {sorted(unknown)[0]!r}: sqlite or postgresql")
     return args, loads, backends
-
-
-def read_baseline(path: Path) -> list[Row]:
-    """An earlier JSON report's rows to compare with: its baseline commit's rows when it ran one,
-    else its own, named by the commit it ran."""
-    try:
-        report = json.loads(path.read_text("utf-8"))
-        runs = report["runs"]
-        commit = report.get("commit", "earlier")
-        rows = [Row(**{**row, "code": row["code"] if row["code"] != NOW.label else commit})
-                for run in runs for row in run["rows"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"--baseline {path}: not a report of this benchmark ({exc})") from exc
-    earlier = [row for row in rows if row.code != report.get("commit")]
-    return earlier or rows
 
 
 def run_all(args: argparse.Namespace, hierarchy: TestHierarchy, loads: list[Load], backends: list[str],

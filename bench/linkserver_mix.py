@@ -34,15 +34,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from bench.linkserver_bench import (
-    HOLDER,
-    PKCS1,
-    Kiosk,
-    _error_name,
-    backend_url,
-    find_postgres,
-    percentile,
-)
+from bench.linkserver_bench import HOLDER, PKCS1, Kiosk, _error_name, percentile
+from bench.linkserver_codes import backend_url, find_postgres
 from bench.linkserver_prepare import make_kiosks, write_bench_limits
 from bench.server_process import start_server, tree_rss_mb
 from kiosk.nfc.sim import TestHierarchy

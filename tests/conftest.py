@@ -120,8 +120,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "pcscd" in getattr(item, "fixturenames", ()) or "reader" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.pcsc)
     # The packages' test is the longest single stretch (one worker builds, installs and upgrades for
-    # minutes): first, so the other workers share the rest of the suite meanwhile.
-    items.sort(key=lambda item: item.get_closest_marker("packages") is None)
+    # minutes), then the tests marked long: first, so that none of them starts last, alone, with
+    # the rest of the suite already done, and the other workers share the rest meanwhile.
+    items.sort(key=lambda item: (item.get_closest_marker("packages") is None,
+                                 item.get_closest_marker("long") is None))
 
 
 @pytest.fixture

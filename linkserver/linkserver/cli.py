@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes sharing the port (default 1; rate limits count per process)")
+                        help="worker processes sharing the port (default 1; the rate limits, nonces and "
+                             "audit chain are shared through the database: PostgreSQL for more than one)")
     if demo:
         parser.add_argument("--hierarchy", type=Path,
                             help="the demo's test hierarchy folder (default: kiosk sim's)")

@@ -338,6 +338,8 @@ def stored_and_audited(server: WorkersServer, kiosk_ids: list[str]) -> tuple[dic
     return {key: bool(value) for key, value in stored.items()}, audited
 
 
+@pytest.mark.long
+@pytest.mark.timeout(600)  # 10,000 pairs: a minute alone, longer beside the rest of the suite
 def test_a_concurrent_run_stores_and_audits_each_verification_once(two_workers: WorkersServer,
                                                                    hierarchy: TestHierarchy) -> None:
     """Both workers serve the run: the connections reach both, and each worker's own CPU counters
