@@ -45,6 +45,7 @@ MIN_KEY_BYTES = 32
 #: The chain's head, and the columns an entry is stored with.
 HEAD = select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
 COLUMNS = ("seq", "at", "event", "client_id", "account_id", "details", "prev_hash", "entry_hash")
+ADD_ENTRIES = insert(AuditEntry)  # built once: every transaction that audits runs it
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def seal(session: Session) -> None:
             session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
     # Inserted as rows (SQLAlchemy Core), not flushed as objects: the entries are complete and
     # nothing in the transaction reads them back.
-    connection.execute(insert(AuditEntry), rows)
+    connection.execute(ADD_ENTRIES, rows)
 
 
 def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
