@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from linkserver.errors import (
     Expired,
@@ -34,9 +36,18 @@ class TrustAnchor:
     certificate: x509.Certificate
     label: str
 
-    @property
+    # An anchor never changes: its key identifier and key are read from it once, not per request.
+    @cached_property
     def key_identifier(self) -> bytes | None:
         return subject_key_identifier(self.certificate)
+
+    @cached_property
+    def public_key(self) -> CertificatePublicKeyTypes:
+        """The anchor's key (``UnsupportedKey`` if this verifier cannot use it)."""
+        try:
+            return self.certificate.public_key()
+        except UnsupportedAlgorithm as exc:
+            raise UnsupportedKey(f"trust anchor {self.label} has an unusable key") from exc
 
 
 def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
@@ -144,12 +155,8 @@ class TrustStore:
         if not candidates:
             raise UnknownIssuer("no configured trust anchor has the certificate's issuer name and key")
         for anchor in candidates:
-            try:
-                key = anchor.certificate.public_key()
-            except UnsupportedAlgorithm as exc:
-                raise UnsupportedKey(f"trust anchor {anchor.label} has an unusable key") from exc
             if verify_issued_signature(
-                key, cert.signature_algorithm_oid, cert.signature, cert.tbs_certificate_bytes
+                anchor.public_key, cert.signature_algorithm_oid, cert.signature, cert.tbs_certificate_bytes
             ):
                 return anchor
         raise UnknownIssuer("the certificate's signature does not verify with any trust anchor")
