@@ -24,6 +24,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: The PostgreSQL advisory lock that serialises appends to the audit chain.
 AUDIT_LOCK_KEY = 0x6B696F736B
 LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:key)")
+#: Set in a session's ``info`` by work whose statement took the audit lock already.
+AUDIT_LOCKED_INFO = "linkserver.audit_locked"
 #: How often ``Database.run`` tries a unit of work that the database aborted as a deadlock or a
 #: serialisation failure, and the first pause between tries (doubled each time, with jitter).
 ATTEMPTS = 4
@@ -124,7 +126,10 @@ def is_conflict(exc: BaseException) -> bool:
 
 
 def lock_audit_chain(session: Session) -> None:
-    """Hold the audit chain for this transaction (SQLite already holds its write lock)."""
+    """Hold the audit chain for this transaction (SQLite already holds its write lock; a statement
+    that took the lock itself says so in ``session.info[AUDIT_LOCKED_INFO]``)."""
+    if session.info.get(AUDIT_LOCKED_INFO):
+        return
     connection = session.connection()
     if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         raise RuntimeError("an audit entry needs a transaction: this work's statements stand alone")

@@ -4,6 +4,9 @@ takes several statements on SQLite (where a statement costs no round trip).
 - ``CHALLENGE`` counts the kiosk's request and, unless it was refused, stores the nonce.
 - ``CLAIM`` counts the kiosk's request; unless that was refused, uses the kiosk's own unused,
   unexpired nonce up; and only if it did, counts the attempt against the account.
+- ``RECORD`` finds the card's link, stores the verification with whether it matched the claim,
+  and takes the audit chain's lock: the transaction's last lock, as ``audit.seal`` would take it,
+  with only the chain's head and the entry left to write.
 
 Each part of a statement sees the same snapshot and the rows the others lock; a nonce raced by
 two requests is updated by one (the other waits for its row lock, then finds it used).
@@ -36,3 +39,16 @@ SELECT kiosk.tokens AS kiosk_tokens, kiosk.refused AS kiosk_refused,
        (SELECT count(*) FROM used) AS used,
        account.tokens AS account_tokens, account.refused AS account_refused
 FROM kiosk LEFT JOIN account ON true""")
+
+RECORD = text("""WITH link AS (SELECT account_id, name_on_card FROM links WHERE ppid = :ppid),
+stored AS (
+    INSERT INTO verifications (verification_id, client_id, account_id, ppid, matched, certificate_serial,
+                               certificate_not_after, created_at, expires_at, operation_id)
+    SELECT CAST(:verification_id AS varchar), CAST(:client_id AS varchar), CAST(:account_id AS varchar),
+           CAST(:ppid AS varchar), COALESCE((SELECT link.account_id FROM link) = CAST(:account_id AS varchar),
+           false), CAST(:certificate_serial AS varchar), CAST(:certificate_not_after AS timestamptz),
+           CAST(:created_at AS timestamptz), CAST(:expires_at AS timestamptz), NULL
+    RETURNING matched
+)
+SELECT stored.matched, link.name_on_card, pg_advisory_xact_lock(:audit_key) AS locked
+FROM stored LEFT JOIN link ON true""")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from linkserver import audit, hotpath
 from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
-from linkserver.db import Database
+from linkserver.db import AUDIT_LOCK_KEY, AUDIT_LOCKED_INFO, Database
 from linkserver.directory import AccountDirectory, LinkStore
 from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, Link, UsedAssertion, Verification
@@ -351,22 +351,25 @@ class VerificationService:
         p = self.parts
         caller, account_id, now = claim.caller, claim.account_id, claim.at
         connection = session.connection()
-        link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()
-        matched = link is not None and hmac.compare_digest(
-            link.account_id.encode("utf-8"), account_id.encode("utf-8"))
+        verification_id, expires = new_id("ver"), now + dt.timedelta(seconds=p.verification_seconds)
+        row = {"verification_id": verification_id, "client_id": caller.client_id, "account_id": account_id,
+               "ppid": identity.ppid, "certificate_serial": format(identity.serial, "x"),
+               "certificate_not_after": identity.not_after, "created_at": now, "expires_at": expires}
+        if connection.dialect.name == "postgresql":
+            # One round trip: the link, the stored row and the audit chain's lock (hotpath.RECORD).
+            stored = connection.execute(hotpath.RECORD, {**row, "audit_key": AUDIT_LOCK_KEY}).one()
+            session.info[AUDIT_LOCKED_INFO] = True
+            matched, name = bool(stored.matched), stored.name_on_card
+        else:
+            link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()
+            matched = link is not None and hmac.compare_digest(
+                link.account_id.encode("utf-8"), account_id.encode("utf-8"))
+            name = link.name_on_card if link is not None else None
+            connection.execute(ADD_VERIFICATION, {**row, "matched": matched, "operation_id": None})
         outcome = VerificationOutcome(
-            verification_id=new_id("ver"), match=matched,
-            name_on_record=link.name_on_card if matched and link else None,
-            certificate_not_after=identity.not_after,
-            expires_at=now + dt.timedelta(seconds=p.verification_seconds),
+            verification_id=verification_id, match=matched, name_on_record=name if matched else None,
+            certificate_not_after=identity.not_after, expires_at=expires,
         )
-        connection.execute(ADD_VERIFICATION, {
-            "verification_id": outcome.verification_id, "client_id": caller.client_id,
-            "account_id": account_id, "ppid": identity.ppid, "matched": matched,
-            "certificate_serial": format(identity.serial, "x"),
-            "certificate_not_after": identity.not_after, "created_at": now,
-            "expires_at": outcome.expires_at, "operation_id": None,
-        })
         audit.append(session, "verification", client_id=caller.client_id, account_id=account_id,
                      details={"verification_id": outcome.verification_id, "match": matched,
                               "serial": format(identity.serial, "x"),
