@@ -256,6 +256,32 @@ def test_no_match_looks_the_same_whether_or_not_the_account_exists(live: LiveSer
     assert traces[0] == traces[1]
 
 
+def test_a_verification_takes_the_audit_lock_once_with_its_last_write(live: LiveServer) -> None:
+    """On PostgreSQL the statement that stores the verification takes the audit chain's lock, and
+    the commit's seal does not take it again; SQLite's write lock is the chain's lock there."""
+    kiosk = live.kiosk()
+    engine = live.server.parts.db.engine
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = live.verify(kiosk, "linked", LINKED_ACCOUNT)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert answer.status_code == 200 and answer.json()["match"] is True
+    locking = [i for i, statement in enumerate(seen) if "pg_advisory_xact_lock" in statement]
+    stored = [i for i, statement in enumerate(seen) if "INSERT INTO verifications" in statement]
+    audited = [i for i, statement in enumerate(seen) if "INSERT INTO audit_log" in statement]
+    assert len(stored) == len(audited) == 1 and stored[0] < audited[0]
+    if engine.dialect.name == "postgresql":
+        assert locking == stored  # one lock, in the verification's own statement
+    else:
+        assert locking == []
+
+
 def test_the_verification_records_the_certificate_serial_not_the_certificate(live: LiveServer) -> None:
     answer = live.verify(live.kiosk(), "linked", LINKED_ACCOUNT).json()
     with live.server.parts.db.transaction() as session:
