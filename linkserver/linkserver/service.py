@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from linkserver import audit, hotpath
 from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
-from linkserver.db import AUDIT_LOCK_KEY, AUDIT_LOCKED_INFO, Database
+from linkserver.db import Database, audit_chain_locked
 from linkserver.directory import AccountDirectory, LinkStore
 from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, Link, UsedAssertion, Verification
@@ -357,8 +357,7 @@ class VerificationService:
                "certificate_not_after": identity.not_after, "created_at": now, "expires_at": expires}
         if connection.dialect.name == "postgresql":
             # One round trip: the link, the stored row and the audit chain's lock (hotpath.RECORD).
-            stored = connection.execute(hotpath.RECORD, {**row, "audit_key": AUDIT_LOCK_KEY}).one()
-            session.info[AUDIT_LOCKED_INFO] = True
+            stored = connection.execute(hotpath.RECORD, {**row, **audit_chain_locked(session)}).one()
             matched, name = bool(stored.matched), stored.name_on_card
         else:
             link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()
