@@ -2,7 +2,9 @@
 
 Qt keeps some state for the whole process, whichever test set it: the application's font, palette,
 style sheet, layout direction and names, the default locale, the clipboard, the translators
-installed, and every top-level widget still alive. The environment is the process's too.
+installed, and every top-level widget still alive. The environment is the process's too, and so
+is the kiosk's text scale (``kiosk.ui.sizes``: a window at larger text leaves it for the next
+screen built).
 ``QtStateGuard`` takes a snapshot before a test; ``finish`` after it deletes what the test left of
 its own top-level widgets (qtbot's only asks for it with ``deleteLater``, which no event loop may
 run), puts each property back as it was, and names what a test must not leave: a top-level
@@ -22,6 +24,7 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from kiosk.ui.app import dispose
+from kiosk.ui.sizes import set_text_scale, text_scale
 from kiosk.ui.translations import TS_DIR
 
 #: pytest's own, changed for every phase of every test.
@@ -40,6 +43,7 @@ class QtState:
     names: tuple[str, str, str, str]
     locale: QLocale
     clipboard: str
+    text_scale: float
 
     @classmethod
     def now(cls, app: QApplication) -> QtState:
@@ -49,7 +53,7 @@ class QtState:
             layout_direction=app.layoutDirection(),
             names=(app.applicationName(), app.applicationDisplayName(), app.organizationName(),
                    app.applicationVersion()),
-            locale=QLocale(), clipboard=app.clipboard().text())
+            locale=QLocale(), clipboard=app.clipboard().text(), text_scale=text_scale())
 
     def changed(self, other: QtState) -> list[str]:
         """The names of the properties that differ in ``other``."""
@@ -90,6 +94,7 @@ def _restore(app: QApplication, state: QtState, changed: list[str]) -> None:
         "names": lambda: _restore_names(app, state.names),
         "locale": lambda: QLocale.setDefault(state.locale),
         "clipboard": lambda: _restore_clipboard(app, state.clipboard),
+        "text_scale": lambda: set_text_scale(QWidget(), state.text_scale),
     }
     for name in changed:
         setters[name]()

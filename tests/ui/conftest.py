@@ -28,8 +28,9 @@ def application(qapp: QApplication) -> Iterator[QApplication]:
     """Every window test has its QApplication, whichever of them a test worker runs first, and starts
     with it as the test before found it: whatever process-wide state a test changed (the font, the
     style, the layout direction, the default locale, the application's names, the clipboard, the
-    environment) is put back after it, and the top-level widgets it made are deleted. A test that
-    leaves a top-level window open or a translator installed fails (``tests/helpers/qt_state.py``)."""
+    environment, the kiosk's text scale) is put back after it, and the top-level widgets it made
+    are deleted. A test that leaves a top-level window open or a translator installed fails
+    (``tests/helpers/qt_state.py``)."""
     guard = QtStateGuard(qapp)
     yield qapp
     problems = guard.finish()

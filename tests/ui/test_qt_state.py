@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk.flow.machine import Backend
+from kiosk.ui.sizes import set_text_scale, text_scale
 from kiosk.ui.translations import translation_file
 from kiosk.ui.window import KioskWindow
 from tests.fast.fakes import FakeBackend
@@ -31,6 +32,7 @@ TITLE = ("KioskWindow", "My Number Card kiosk")
 LEAKED_FONT = QFont("Noto Serif CJK JP", 41)
 LEAKED_NAME = "left-by-the-test-before"
 LEAKED_ENV = "KIOSK_TEST_QT_STATE_LEAK"
+LEAKED_SCALE = 2.0
 
 
 def window(language: str, **options: object) -> KioskWindow:
@@ -84,6 +86,7 @@ def test_the_guard_puts_back_what_a_test_changed_and_names_what_it_left(
     qapp.setApplicationName(LEAKED_NAME)
     QLocale.setDefault(QLocale(QLocale.Language.Arabic, QLocale.Country.Egypt))
     qapp.clipboard().setText("a password on the clipboard")
+    set_text_scale(QWidget(), LEAKED_SCALE)
     hidden = QLabel("made, never shown")
     shown = QWidget()
     shown.setWindowTitle("left open")
@@ -120,6 +123,7 @@ def test_a_test_leaves_its_language_font_and_style_behind(qtbot: QtBot, qapp: QA
     os.environ[LEAKED_ENV] = "left"
     japanese = window("ja")
     qtbot.addWidget(japanese)
+    japanese.set_text_scale(LEAKED_SCALE)  # the window's larger text, left for whatever comes next
     assert title_now() != TITLE[1]
 
 
@@ -130,5 +134,5 @@ def test_the_next_test_starts_clean(qapp: QApplication) -> None:
     assert qapp.font() != LEAKED_FONT and qapp.styleSheet() == ""
     assert qapp.layoutDirection() is Qt.LayoutDirection.LeftToRight
     assert qapp.applicationName() != LEAKED_NAME and LEAKED_ENV not in os.environ
-    assert QLocale().name() != "ja_JP"
+    assert QLocale().name() != "ja_JP" and text_scale() == 1.0
     assert not [widget for widget in qapp.topLevelWidgets() if widget.isVisible()]
