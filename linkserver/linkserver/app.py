@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from linkserver.api import device as device_routes
-from linkserver.api import discovery, kiosks, pages, staff, tokens, verification
+from linkserver.api import discovery, hot, kiosks, pages, staff, tokens, verification
 from linkserver.api import offline as offline_routes
 from linkserver.api import operations as operation_routes
 from linkserver.api.deps import Services
@@ -134,6 +134,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
     app.add_middleware(RequestLog)
     for router in ROUTERS:
         app.include_router(router)
+    hot.serve_first(app)  # every pair's two requests, without FastAPI's per-request layers
     _state_account_format(app, verification.parts.policy.account_id_pattern)
     return app
 

@@ -1,0 +1,121 @@
+"""The two requests of every pair, served without FastAPI's per-request machinery.
+
+``POST /v1/challenges`` and ``POST /v1/verifications`` are what every counter sends for every
+card. FastAPI resolves a route's dependencies, parses and validates its body and validates and
+encodes its answer through generic layers that cost a few hundred microseconds of CPU per request:
+more than the statements and the RSA checks of the request itself. Here the same steps are done
+directly, for these two routes only:
+
+- the access token is read as ``HTTPBearer`` reads it and checked by the same ``uncounted_caller``;
+- the body is parsed and validated in one step (``model_validate_json``), accepted only as JSON
+  (``application/json`` or ``application/*+json``), as FastAPI accepts it; a body that is not
+  valid is refused with the same ``RequestValidationError``, at the same moment, and so with
+  the same answer;
+- the same endpoint functions (``linkserver.api.verification``) then do the work, and their
+  answer is encoded by its own model.
+
+The FastAPI routes stay declared: they are what the OpenAPI document describes, and the routes
+here are put in front of them (``serve_first``), so that a request to these paths and methods
+meets them first. Everything around the route is the application's own: the middlewares (host,
+headers, size limit, request log) and the exception handlers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from linkserver.api import verification
+from linkserver.api.deps import Services, bearer, uncounted_caller
+from linkserver.schemas import VerificationRequest
+from linkserver.tokens import Caller
+
+JSON = "application/json"
+M = TypeVar("M", bound=BaseModel)
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON as FastAPI reads it: ``application/json`` or a
+    ``+json`` subtype of ``application``, any parameters aside. No header is not JSON."""
+    if not content_type:
+        return False
+    maintype, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def read_body(model: type[M], content_type: str | None, body: bytes) -> M | RequestValidationError:
+    """``body`` as ``model``, or the ``RequestValidationError`` FastAPI finds in it (each problem's
+    location under ``body``), to be raised once the caller is known, as FastAPI raises it.
+
+    A JSON body that cannot be decoded at all is refused here and now (422), and one that is not
+    text 400, as FastAPI refuses them before it looks at the token. Only a body this parser refuses
+    is read again FastAPI's way (``json.loads``, then the model), so that each refusal names the
+    same problems."""
+    if not body:
+        return RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required",
+                                        "input": None}])
+    if not is_json(content_type):
+        return _refusal(model, body)  # FastAPI validates the bytes themselves: never a model
+    try:
+        return model.model_validate_json(body)
+    except ValidationError:
+        pass
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos),
+                                       "msg": "JSON decode error", "input": {}, "ctx": {"error": exc.msg}}],
+                                     ) from None
+    except ValueError:  # bytes that are no text in any of JSON's encodings
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from None
+    return _refusal(model, document)
+
+
+def _refusal(model: type[M], value: object) -> M | RequestValidationError:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        return RequestValidationError([{**error, "loc": ("body", *error["loc"])}
+                                       for error in exc.errors(include_url=False, include_input=False)])
+
+
+async def _caller(request: Request) -> tuple[Caller, Services]:
+    found: Services = request.app.state.services
+    return await uncounted_caller(await bearer(request), found), found
+
+
+def _json(model: BaseModel, status: int) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type=JSON)
+
+
+async def new_challenge(request: Request) -> Response:
+    who, found = await _caller(request)
+    return _json(await verification.new_challenge(who, found), 201)
+
+
+async def verify(request: Request) -> Response:
+    body = read_body(VerificationRequest, request.headers.get("content-type"), await request.body())
+    who, found = await _caller(request)
+    if isinstance(body, RequestValidationError):
+        raise body
+    return _json(await verification.verify(body, who, found), 200)
+
+
+HOT_ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]]], ...] = (
+    ("/v1/challenges", new_challenge), ("/v1/verifications", verify))
+
+
+def serve_first(app: FastAPI) -> None:
+    """Put the routes here in front of the application's own for the same paths (left out of
+    the OpenAPI document, which the FastAPI routes make)."""
+    for position, (path, endpoint) in enumerate(HOT_ROUTES):
+        app.router.routes.insert(position, Route(path, endpoint, methods=["POST"], include_in_schema=False))
