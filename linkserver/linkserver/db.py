@@ -6,19 +6,23 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The PostgreSQL advisory lock that serialises appends to the audit chain.
@@ -142,6 +146,45 @@ def lock_audit_chain(session: Session) -> None:
         raise RuntimeError("an audit entry needs a transaction: this work's statements stand alone")
     if connection.dialect.name == "postgresql":
         connection.execute(LOCK_AUDIT, {"key": AUDIT_LOCK_KEY})
+
+
+class DriverStatement:
+    """A PostgreSQL statement of the hot path, run by psycopg itself on a session's connection
+    (``on_driver``): SQLAlchemy's execution layers cost about as much CPU again as the driver's.
+
+    It is written as SQLAlchemy text (``:name`` parameters) and compiled once to psycopg's form.
+    """
+
+    def __init__(self, statement: TextClause) -> None:
+        self.statement = statement
+        self.sql = str(statement.compile(dialect=_PSYCOPG))
+
+
+_PSYCOPG = psycopg_dialect()  # type: ignore[no-untyped-call]
+
+
+def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
+    """The first row (a named tuple) of ``statement`` run on the session's PostgreSQL connection,
+    in its transaction. What SQLAlchemy would do around it is kept: the engine's cursor events
+    see the statement, a driver error comes out as SQLAlchemy's (so ``Database.run`` knows a
+    conflict), and a connection the error broke is invalidated, not returned to the pool."""
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection  # a psycopg.Connection
+    cursor = driver.cursor(row_factory=namedtuple_row)
+    try:
+        if connection.dispatch.before_cursor_execute:
+            connection.dispatch.before_cursor_execute(connection, cursor, statement.sql, parameters,
+                                                      None, False)
+        cursor.execute(statement.sql, parameters)
+        return cursor.fetchone()
+    except psycopg.Error as exc:
+        broken = connection.dialect.is_disconnect(cast(Any, exc), driver, cursor)
+        if broken:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(statement.sql, dict(parameters), exc, psycopg.Error,
+                                  connection_invalidated=broken, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def alembic_config(url: str) -> Config:

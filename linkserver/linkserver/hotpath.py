@@ -8,6 +8,9 @@ takes several statements on SQLite (where a statement costs no round trip).
   and takes the audit chain's lock: the transaction's last lock, as ``audit.seal`` would take it,
   with only the chain's head and the entry left to write.
 
+Each runs through psycopg itself (``db.on_driver``): it is the same few statements on every
+pair, and SQLAlchemy's execution layers would cost about as much CPU again as the driver's.
+
 Each part of a statement sees the same snapshot and the rows the others lock; a nonce raced by
 two requests is updated by one (the other waits for its row lock, then finds it used).
 """
@@ -16,18 +19,19 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from linkserver.db import DriverStatement
 from linkserver.ratelimit import spend_sql
 
 _ACCOUNT_ROWS = "SELECT :account_bucket, :account_capacity - 1, :account_now, false FROM used"
 
-CHALLENGE = text(f"""WITH counted AS ({spend_sql("postgresql", "kiosk_")}),
+CHALLENGE = DriverStatement(text(f"""WITH counted AS ({spend_sql("postgresql", "kiosk_")}),
 stored AS (
     INSERT INTO challenges (nonce, client_id, created_at, expires_at, used_at)
     SELECT :nonce, :client_id, :created_at, :expires_at, NULL FROM counted WHERE NOT counted.refused
 )
-SELECT tokens, refused FROM counted""")
+SELECT tokens, refused FROM counted"""))
 
-CLAIM = text(f"""WITH kiosk AS ({spend_sql("postgresql", "kiosk_")}),
+CLAIM = DriverStatement(text(f"""WITH kiosk AS ({spend_sql("postgresql", "kiosk_")}),
 used AS (
     UPDATE challenges SET used_at = :at
     WHERE nonce = :nonce AND client_id = :owner AND used_at IS NULL AND expires_at > :at
@@ -38,9 +42,9 @@ account AS ({spend_sql("postgresql", "account_", _ACCOUNT_ROWS)})
 SELECT kiosk.tokens AS kiosk_tokens, kiosk.refused AS kiosk_refused,
        (SELECT count(*) FROM used) AS used,
        account.tokens AS account_tokens, account.refused AS account_refused
-FROM kiosk LEFT JOIN account ON true""")
+FROM kiosk LEFT JOIN account ON true"""))
 
-RECORD = text("""WITH link AS (SELECT account_id, name_on_card FROM links WHERE ppid = :ppid),
+RECORD = DriverStatement(text("""WITH link AS (SELECT account_id, name_on_card FROM links WHERE ppid = :ppid),
 stored AS (
     INSERT INTO verifications (verification_id, client_id, account_id, ppid, matched, certificate_serial,
                                certificate_not_after, created_at, expires_at, operation_id)
@@ -51,4 +55,4 @@ stored AS (
     RETURNING matched
 )
 SELECT stored.matched, link.name_on_card, pg_advisory_xact_lock(:audit_key) AS locked
-FROM stored LEFT JOIN link ON true""")
+FROM stored LEFT JOIN link ON true"""))

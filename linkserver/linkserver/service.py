@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from linkserver import audit, hotpath
 from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
-from linkserver.db import Database, audit_chain_locked
+from linkserver.db import Database, audit_chain_locked, on_driver
 from linkserver.directory import AccountDirectory, LinkStore
 from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, Link, UsedAssertion, Verification
@@ -209,8 +209,8 @@ class VerificationService:
         def work(session: Session) -> None:
             connection = session.connection()
             if connection.dialect.name == "postgresql":
-                counted = connection.execute(hotpath.CHALLENGE, {
-                    **p.kiosk_limiter.parameters(caller.client_id, "kiosk_"), **row}).one()
+                counted = on_driver(session, hotpath.CHALLENGE, {
+                    **p.kiosk_limiter.parameters(caller.client_id, "kiosk_"), **row})
                 if counted.refused:
                     raise p.kiosk_limiter.refusal(counted.tokens, "kiosk")
                 return
@@ -328,10 +328,10 @@ class VerificationService:
     def _claim_at_once(self, session: Session, claim: Claim) -> ApiError | None:
         """``_claim`` on PostgreSQL, in one statement (``hotpath.CLAIM``)."""
         p = self.parts
-        row = session.connection().execute(hotpath.CLAIM, {
+        row = on_driver(session, hotpath.CLAIM, {
             **p.kiosk_limiter.parameters(claim.caller.client_id, "kiosk_"),
             **p.account_limiter.parameters(claim.account_id, "account_"),
-            "nonce": claim.nonce, "owner": claim.caller.client_id, "at": claim.at}).one()
+            "nonce": claim.nonce, "owner": claim.caller.client_id, "at": claim.at})
         if row.kiosk_refused:
             raise p.kiosk_limiter.refusal(row.kiosk_tokens, "kiosk")
         if not row.used:
@@ -357,7 +357,7 @@ class VerificationService:
                "certificate_not_after": identity.not_after, "created_at": now, "expires_at": expires}
         if connection.dialect.name == "postgresql":
             # One round trip: the link, the stored row and the audit chain's lock (hotpath.RECORD).
-            stored = connection.execute(hotpath.RECORD, {**row, **audit_chain_locked(session)}).one()
+            stored = on_driver(session, hotpath.RECORD, {**row, **audit_chain_locked(session)})
             matched, name = bool(stored.matched), stored.name_on_card
         else:
             link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from linkserver import audit
@@ -72,3 +74,69 @@ def test_a_connection_the_database_dropped_while_it_sat_idle_is_replaced(
     monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
     with db.transaction() as session:
         assert session.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+def postgresql_only(db: Database) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("statements run on the driver are PostgreSQL's hot path")
+
+
+def test_a_statement_on_the_driver_runs_in_the_sessions_transaction(db: Database) -> None:
+    postgresql_only(db)
+    store = db_module.DriverStatement(text(
+        "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
+        "VALUES (:nonce, 'kiosk-01', :at, :at) RETURNING client_id, nonce"))
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(RuntimeError, match="undone"), db.transaction() as session:
+            row = db_module.on_driver(session, store, {"nonce": b"c" * 32, "at": T0})
+            assert (row.client_id, bytes(row.nonce)) == ("kiosk-01", b"c" * 32)
+            raise RuntimeError("undone")  # the transaction rolls back: the row goes with it
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert challenges(db) == 0
+    assert seen == [store.sql]  # the engine's cursor events see it, in psycopg's form
+    assert "%(nonce)s" in store.sql
+
+
+def test_a_conflict_on_the_driver_is_tried_again_as_any_other(db: Database) -> None:
+    postgresql_only(db)
+    busy = db_module.DriverStatement(text(
+        "SELECT CASE WHEN :busy THEN CAST(1 / 0 AS text) ELSE 'done' END AS answer"))
+    raised = db_module.DriverStatement(text("SELECT linkserver_test_conflict(:first) AS answer"))
+    with db.transaction() as session:
+        session.execute(text("""CREATE OR REPLACE FUNCTION linkserver_test_conflict(first boolean)
+            RETURNS text LANGUAGE plpgsql AS $$ BEGIN
+                IF first THEN RAISE EXCEPTION 'lost a race' USING ERRCODE = '40P01'; END IF;
+                RETURN 'done'; END $$"""))
+    tries: list[bool] = []
+
+    def work(session: Session) -> str:
+        tries.append(len(tries) == 0)
+        return str(db_module.on_driver(session, raised, {"first": tries[-1]}).answer)
+
+    assert db.run(work) == "done"
+    assert tries == [True, False]
+    with pytest.raises(DBAPIError) as refused, db.transaction() as session:
+        db_module.on_driver(session, busy, {"busy": True})
+    assert isinstance(refused.value.orig, psycopg.errors.DivisionByZero)
+    assert not db_module.is_conflict(refused.value)
+    assert not refused.value.connection_invalidated
+
+
+def test_a_connection_that_breaks_on_the_driver_is_not_reused(db: Database) -> None:
+    postgresql_only(db)
+    own_pid = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid"))
+    ended = db_module.DriverStatement(text("SELECT pg_terminate_backend(pg_backend_pid()) AS ended"))
+    with db.transaction() as session:
+        pid = db_module.on_driver(session, own_pid, {}).pid
+    with pytest.raises(DBAPIError) as broken, db.transaction() as session:
+        db_module.on_driver(session, ended, {})
+    assert broken.value.connection_invalidated
+    with db.transaction() as session:
+        assert db_module.on_driver(session, own_pid, {}).pid != pid
