@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from joserfc.jwk import ECKey
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from linkserver.db import lock_audit_chain
+from linkserver.db import DriverStatement, lock_audit_chain, on_driver, on_driver_many
 from linkserver.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -46,6 +46,11 @@ MIN_KEY_BYTES = 32
 HEAD = select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
 COLUMNS = ("seq", "at", "event", "client_id", "account_id", "details", "prev_hash", "entry_hash")
 ADD_ENTRIES = insert(AuditEntry)  # built once: every transaction that audits runs it
+#: The same two on PostgreSQL, run through psycopg itself (``db.on_driver``): every pair's
+#: verification runs them.
+HEAD_ON_DRIVER = DriverStatement(text("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
+ADD_ON_DRIVER = DriverStatement(text(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "
+                                     f"VALUES ({', '.join(':' + column for column in COLUMNS)})"))
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,8 @@ def seal(session: Session) -> None:
     session.flush()
     lock_audit_chain(session)
     connection = session.connection()
-    head = connection.execute(HEAD).first()
+    postgresql = connection.dialect.name == "postgresql"
+    head = on_driver(session, HEAD_ON_DRIVER, {}) if postgresql else connection.execute(HEAD).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     rows = []
     for entry, _savepoint in queued:
@@ -132,7 +138,10 @@ def seal(session: Session) -> None:
             session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
     # Inserted as rows (SQLAlchemy Core), not flushed as objects: the entries are complete and
     # nothing in the transaction reads them back.
-    connection.execute(ADD_ENTRIES, rows)
+    if postgresql:
+        on_driver_many(session, ADD_ON_DRIVER, rows)
+    else:
+        connection.execute(ADD_ENTRIES, rows)
 
 
 def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:

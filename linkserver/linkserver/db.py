@@ -6,7 +6,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -165,23 +165,40 @@ _PSYCOPG = psycopg_dialect()  # type: ignore[no-untyped-call]
 
 def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
     """The first row (a named tuple) of ``statement`` run on the session's PostgreSQL connection,
-    in its transaction. What SQLAlchemy would do around it is kept: the engine's cursor events
-    see the statement, a driver error comes out as SQLAlchemy's (so ``Database.run`` knows a
-    conflict), and a connection the error broke is invalidated, not returned to the pool."""
+    in its transaction; None when it returns no rows. What SQLAlchemy would do around it is kept:
+    the engine's cursor events see the statement, a driver error comes out as SQLAlchemy's (so
+    ``Database.run`` knows a conflict), and a connection the error broke is invalidated, not
+    returned to the pool."""
+    with _driver_cursor(session, statement, parameters, many=False) as cursor:
+        cursor.execute(statement.sql, parameters)
+        return cursor.fetchone() if cursor.description is not None else None
+
+
+def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``statement`` run once for each of ``rows`` (as ``on_driver``; one row is one plain execution)."""
+    with _driver_cursor(session, statement, rows, many=len(rows) > 1) as cursor:
+        if len(rows) == 1:
+            cursor.execute(statement.sql, rows[0])
+        elif rows:
+            cursor.executemany(statement.sql, rows)
+
+
+@contextmanager
+def _driver_cursor(session: Session, statement: DriverStatement, parameters: Any, *,
+                   many: bool) -> Iterator[Any]:
     connection = session.connection()
     driver: Any = connection.connection.driver_connection  # a psycopg.Connection
     cursor = driver.cursor(row_factory=namedtuple_row)
     try:
         if connection.dispatch.before_cursor_execute:
-            connection.dispatch.before_cursor_execute(connection, cursor, statement.sql, parameters,
-                                                      None, False)
-        cursor.execute(statement.sql, parameters)
-        return cursor.fetchone()
+            connection.dispatch.before_cursor_execute(connection, cursor, statement.sql, parameters, None,
+                                                      many)
+        yield cursor
     except psycopg.Error as exc:
         broken = connection.dialect.is_disconnect(cast(Any, exc), driver, cursor)
         if broken:
             connection.invalidate(exc)
-        raise DBAPIError.instance(statement.sql, dict(parameters), exc, psycopg.Error,
+        raise DBAPIError.instance(statement.sql, parameters, exc, psycopg.Error,
                                   connection_invalidated=broken, dialect=connection.dialect) from exc
     finally:
         cursor.close()

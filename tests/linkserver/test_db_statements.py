@@ -9,7 +9,7 @@ import datetime as dt
 import psycopg
 import pytest
 from sqlalchemy import event, func, insert, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from linkserver import audit
@@ -140,3 +140,19 @@ def test_a_connection_that_breaks_on_the_driver_is_not_reused(db: Database) -> N
     assert broken.value.connection_invalidated
     with db.transaction() as session:
         assert db_module.on_driver(session, own_pid, {}).pid != pid
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_rows_on_the_driver_are_stored_together_or_not_at_all(db: Database, count: int) -> None:
+    postgresql_only(db)
+    store = db_module.DriverStatement(text(
+        "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
+        "VALUES (:nonce, 'kiosk-01', :at, :at)"))
+    rows = [{"nonce": bytes([index]) * 32, "at": T0} for index in range(count)]
+    with db.transaction() as session:
+        db_module.on_driver_many(session, store, rows)
+    assert challenges(db) == count
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        fresh = {"nonce": b"new" * 11, "at": T0}
+        db_module.on_driver_many(session, store, [fresh, *rows, fresh])
+    assert challenges(db) == count  # the first rows went with the last one's failure
