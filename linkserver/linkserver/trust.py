@@ -36,7 +36,12 @@ class TrustAnchor:
     certificate: x509.Certificate
     label: str
 
-    # An anchor never changes: its key identifier and key are read from it once, not per request.
+    # An anchor never changes: its name, key identifier and key are read from it once, not per
+    # request (cryptography builds a new ``Name`` each time ``subject`` is read).
+    @cached_property
+    def subject(self) -> x509.Name:
+        return self.certificate.subject
+
     @cached_property
     def key_identifier(self) -> bytes | None:
         return subject_key_identifier(self.certificate)
@@ -120,10 +125,10 @@ class TrustStore:
 
     def candidates(self, cert: x509.Certificate) -> list[TrustAnchor]:
         """Anchors that may have issued ``cert``: same name, and no key identifier contradicting it."""
-        wanted = authority_key_identifier(cert)
+        wanted, issuer = authority_key_identifier(cert), cert.issuer
         found = []
         for anchor in self._anchors:
-            if anchor.certificate.subject != cert.issuer:
+            if anchor.subject != issuer:
                 continue
             have = anchor.key_identifier
             if wanted is not None and have is not None and wanted != have:
