@@ -136,8 +136,8 @@ def seal(session: Session) -> None:
             # Written once the transaction commits (linkserver.anchor), by the one process whose
             # transaction took this sequence number.
             session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
-    # Inserted as rows (SQLAlchemy Core), not flushed as objects: the entries are complete and
-    # nothing in the transaction reads them back.
+    # Inserted as rows (through psycopg on PostgreSQL, SQLAlchemy Core on SQLite), not flushed as
+    # objects: the entries are complete and nothing in the transaction reads them back.
     if postgresql:
         on_driver_many(session, ADD_ON_DRIVER, rows)
     else:

@@ -149,8 +149,9 @@ def lock_audit_chain(session: Session) -> None:
 
 
 class DriverStatement:
-    """A PostgreSQL statement of the hot path, run by psycopg itself on a session's connection
-    (``on_driver``): SQLAlchemy's execution layers cost about as much CPU again as the driver's.
+    """A PostgreSQL statement of the hot path (``linkserver.hotpath``, the audit chain's head and
+    insert), run by psycopg itself on a session's connection (``on_driver``): SQLAlchemy's
+    execution layers cost about as much CPU again as the driver's.
 
     It is written as SQLAlchemy text (``:name`` parameters) and compiled once to psycopg's form.
     """

@@ -33,6 +33,7 @@ BODIES: dict[str, tuple[str | None, bytes]] = {
     "content type without a subtype": ("application", encoded(SHAPED)),
     "cut short": ("application/json", b'{"account_id": '),
     "not UTF-8": ("application/json", b'{"account_id": "\xc3\x28"}'),
+    "nested past Python's limit": ("application/json", b'{"account_id": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
     "an array": ("application/json", b"[]"),
     "an extra field": ("application/json", encoded({**SHAPED, "pin": "1234"})),
     "a number for a string": ("application/json", encoded({**SHAPED, "account_id": 2024000001})),

@@ -56,8 +56,9 @@ def read_body(model: type[M], content_type: str | None, body: bytes) -> M | Requ
     """``body`` as ``model``, or the ``RequestValidationError`` FastAPI finds in it (each problem's
     location under ``body``), to be raised once the caller is known, as FastAPI raises it.
 
-    A JSON body that cannot be decoded at all is refused here and now (422), and one that is not
-    text 400, as FastAPI refuses them before it looks at the token. Only a body this parser refuses
+    A JSON body that cannot be decoded at all is refused here and now (422), and one that cannot
+    be read (not text, or nested past Python's limit) 400, as FastAPI refuses them before it
+    looks at the token. Only a body this parser refuses
     is read again FastAPI's way (``json.loads``, then the model), so that each refusal names the
     same problems."""
     if not body:
@@ -75,7 +76,7 @@ def read_body(model: type[M], content_type: str | None, body: bytes) -> M | Requ
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos),
                                        "msg": "JSON decode error", "input": {}, "ctx": {"error": exc.msg}}],
                                      ) from None
-    except ValueError:  # bytes that are no text in any of JSON's encodings
+    except Exception:  # as FastAPI: bytes that are no text in JSON's encodings, nesting too deep
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from None
     return _refusal(model, document)
 
