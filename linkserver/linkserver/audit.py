@@ -43,12 +43,12 @@ PENDING_INFO = "linkserver.audit_checkpoints"
 QUEUE_INFO = "linkserver.audit_queue"
 MIN_KEY_BYTES = 32
 #: The chain's head, and the columns an entry is stored with.
-HEAD = select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
+HEAD = text("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
 COLUMNS = ("seq", "at", "event", "client_id", "account_id", "details", "prev_hash", "entry_hash")
 ADD_ENTRIES = insert(AuditEntry)  # built once: every transaction that audits runs it
 #: The same two on PostgreSQL, run through psycopg itself (``db.on_driver``): every pair's
 #: verification runs them.
-HEAD_ON_DRIVER = DriverStatement(text("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
+HEAD_ON_DRIVER = DriverStatement(HEAD)
 ADD_ON_DRIVER = DriverStatement(text(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "
                                      f"VALUES ({', '.join(':' + column for column in COLUMNS)})"))
 

@@ -148,6 +148,9 @@ def lock_audit_chain(session: Session) -> None:
         connection.execute(LOCK_AUDIT, {"key": AUDIT_LOCK_KEY})
 
 
+_PSYCOPG = psycopg_dialect()  # type: ignore[no-untyped-call]
+
+
 class DriverStatement:
     """A PostgreSQL statement of the hot path (``linkserver.hotpath``, the audit chain's head and
     insert), run by psycopg itself on a session's connection (``on_driver``): SQLAlchemy's
@@ -157,11 +160,7 @@ class DriverStatement:
     """
 
     def __init__(self, statement: TextClause) -> None:
-        self.statement = statement
         self.sql = str(statement.compile(dialect=_PSYCOPG))
-
-
-_PSYCOPG = psycopg_dialect()  # type: ignore[no-untyped-call]
 
 
 def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:

@@ -58,9 +58,8 @@ def read_body(model: type[M], content_type: str | None, body: bytes) -> M | Requ
 
     A JSON body that cannot be decoded at all is refused here and now (422), and one that cannot
     be read (not text, or nested past Python's limit) 400, as FastAPI refuses them before it
-    looks at the token. Only a body this parser refuses
-    is read again FastAPI's way (``json.loads``, then the model), so that each refusal names the
-    same problems."""
+    looks at the token. Only a body this parser refuses is read again FastAPI's way
+    (``json.loads``, then the model), so that each refusal names the same problems."""
     if not body:
         return RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required",
                                         "input": None}])
