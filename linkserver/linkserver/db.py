@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -142,8 +142,6 @@ def lock_audit_chain(session: Session) -> None:
     if session.info.get(AUDIT_LOCKED_INFO):
         return
     connection = session.connection()
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        raise RuntimeError("an audit entry needs a transaction: this work's statements stand alone")
     if connection.dialect.name == "postgresql":
         connection.execute(LOCK_AUDIT, {"key": AUDIT_LOCK_KEY})
 
@@ -169,14 +167,18 @@ def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[
     the engine's cursor events see the statement, a driver error comes out as SQLAlchemy's (so
     ``Database.run`` knows a conflict), and a connection the error broke is invalidated, not
     returned to the pool."""
-    with _driver_cursor(session, statement, parameters, many=False) as cursor:
+    return _first_row(session.connection(), statement, parameters)
+
+
+def _first_row(connection: Connection, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
+    with _driver_cursor(connection, statement, parameters, many=False) as cursor:
         cursor.execute(statement.sql, parameters)
         return cursor.fetchone() if cursor.description is not None else None
 
 
 def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
     """``statement`` run once for each of ``rows`` (as ``on_driver``; one row is one plain execution)."""
-    with _driver_cursor(session, statement, rows, many=len(rows) > 1) as cursor:
+    with _driver_cursor(session.connection(), statement, rows, many=len(rows) > 1) as cursor:
         if len(rows) == 1:
             cursor.execute(statement.sql, rows[0])
         elif rows:
@@ -184,9 +186,8 @@ def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[
 
 
 @contextmanager
-def _driver_cursor(session: Session, statement: DriverStatement, parameters: Any, *,
+def _driver_cursor(connection: Connection, statement: DriverStatement, parameters: Any, *,
                    many: bool) -> Iterator[Any]:
-    connection = session.connection()
     driver: Any = connection.connection.driver_connection  # a psycopg.Connection
     cursor = driver.cursor(row_factory=namedtuple_row)
     try:
@@ -234,33 +235,51 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
-        # PostgreSQL only: each statement commits on its own, with no BEGIN and COMMIT round trips.
-        self._each_alone = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
-                            if is_postgresql(self.engine) else self.engine)
+        self.postgresql = is_postgresql(self.engine)
+        # PostgreSQL only: a statement that commits by itself, with no BEGIN and COMMIT round trips.
+        self._alone = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgresql else None
 
     def migrate(self) -> None:
         upgrade(self.engine)
 
     @contextmanager
-    def transaction(self, *, write: bool = True, atomic: bool = True) -> Iterator[Session]:
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """One transaction; ``write=False`` for work that only reads (on SQLite it then does not
-        take the write lock). ``atomic=False`` for work whose statements may each stand alone:
-        on PostgreSQL each then commits by itself, saving the round trips of BEGIN and COMMIT
-        (nothing may be audited then); SQLite keeps one transaction, which costs it nothing."""
+        take the write lock)."""
         bind = self.engine if write else self._reader
-        if not atomic:
-            bind = self._each_alone
         with self.sessions(bind=bind) as session, session.begin():
             yield session
 
-    def run(self, work: Callable[[Session], T], *, write: bool = True, atomic: bool = True) -> T:
+    def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:
         """``work(session)`` in a transaction of its own, run whole again (up to ``ATTEMPTS`` times,
         after a short random pause) when the database aborted it as a deadlock or a serialisation
         failure. ``work`` must do nothing outside its session that a second run would repeat."""
+
+        def once() -> T:
+            with self.transaction(write=write) as session:
+                return work(session)
+
+        return self._retrying(once)
+
+    def alone(self, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
+        """PostgreSQL only: the first row (a named tuple, or None) of ``statement``, run by psycopg
+        as a transaction of its own (autocommit: no BEGIN or COMMIT round trip) on a pooled
+        connection, with no session; tried again as ``run`` would. Nothing can be audited in it.
+        What ``on_driver`` keeps of SQLAlchemy, it keeps."""
+        if self._alone is None:
+            raise RuntimeError("a statement alone is PostgreSQL's; SQLite runs its work in a transaction")
+        alone = self._alone
+
+        def once() -> Any:
+            with alone.connect() as connection:
+                return _first_row(connection, statement, parameters)
+
+        return self._retrying(once)
+
+    def _retrying(self, once: Callable[[], T]) -> T:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with self.transaction(write=write, atomic=atomic) as session:
-                    return work(session)
+                return once()
             except DBAPIError as exc:
                 if attempt == ATTEMPTS or not is_conflict(exc):
                     raise

@@ -1,6 +1,6 @@
-"""How the server's database runs work, on SQLite and on PostgreSQL: statements that may stand alone
-(``Database.run(work, atomic=False)``), which nothing may audit, and pooled connections checked
-again only after they sat idle."""
+"""How the server's database runs work, on SQLite and on PostgreSQL: a statement that commits by
+itself (``Database.alone``), statements run by psycopg in a session's transaction
+(``on_driver``), and pooled connections checked again only after they sat idle."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from linkserver import audit
 from linkserver import db as db_module
-from linkserver.audit import AuditAnchor
 from linkserver.db import Database
 from linkserver.models import Challenge
 
@@ -32,31 +30,58 @@ def challenges(db: Database) -> int:
         return session.scalar(select(func.count()).select_from(Challenge)) or 0
 
 
-def test_statements_that_stand_alone_commit_each_on_postgresql_and_together_on_sqlite(db: Database) -> None:
-    def work(session: Session) -> None:
-        add_challenge(session, b"a" * 32)
-        add_challenge(session, b"a" * 32)  # the same key again: this statement fails
-
-    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        db.run(work, atomic=False)
-    postgresql = db.engine.dialect.name == "postgresql"
-    assert challenges(db) == (1 if postgresql else 0)
-    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        db.run(work)  # one transaction on both: nothing of it is kept
-    assert challenges(db) == (1 if postgresql else 0)
+STORE_ALONE = db_module.DriverStatement(text(
+    "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
+    "VALUES (:nonce, 'kiosk-01', :at, :at) RETURNING client_id"))
 
 
-def test_nothing_is_audited_by_statements_that_stand_alone(db: Database) -> None:
-    def work(session: Session) -> None:
-        session.info[audit.ANCHOR_INFO] = AuditAnchor(key=b"k" * 32)
-        add_challenge(session, b"b" * 32)
-        audit.append(session, "verification", client_id="kiosk-01")
-
-    if db.engine.dialect.name != "postgresql":
-        db.run(work, atomic=False)  # SQLite keeps one transaction: the entry is chained in it
+def test_a_statement_alone_commits_by_itself_or_not_at_all(db: Database) -> None:
+    if not db.postgresql:
+        with pytest.raises(RuntimeError, match="PostgreSQL's"):
+            db.alone(STORE_ALONE, {"nonce": b"a" * 32, "at": T0})
         return
-    with pytest.raises(RuntimeError, match="an audit entry needs a transaction"):
-        db.run(work, atomic=False)
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert db.alone(STORE_ALONE, {"nonce": b"a" * 32, "at": T0}).client_id == "kiosk-01"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert seen == [STORE_ALONE.sql]
+    assert challenges(db) == 1  # seen by another transaction: committed, with no COMMIT sent
+    with pytest.raises(IntegrityError):
+        db.alone(STORE_ALONE, {"nonce": b"a" * 32, "at": T0})
+    assert challenges(db) == 1
+    with db.transaction() as session:  # the pool's connection is back to transactions of its own
+        add_challenge(session, b"b" * 32)
+        assert session.scalar(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL"))
+        session.rollback()
+    assert challenges(db) == 1
+
+
+def test_a_statement_alone_is_tried_again_after_a_conflict_and_replaces_a_broken_connection(
+        db: Database) -> None:
+    postgresql_only(db)
+    with db.transaction() as session:  # a sequence is not rolled back: the first try alone fails
+        session.execute(text("DROP SEQUENCE IF EXISTS linkserver_test_tries"))
+        session.execute(text("CREATE SEQUENCE linkserver_test_tries"))
+        session.execute(text("""CREATE OR REPLACE FUNCTION linkserver_test_conflict_alone()
+            RETURNS bigint LANGUAGE plpgsql AS $$ DECLARE attempt bigint := nextval('linkserver_test_tries');
+            BEGIN
+                IF attempt = 1 THEN RAISE EXCEPTION 'lost a race' USING ERRCODE = '40001'; END IF;
+                RETURN attempt; END $$"""))
+    raised = db_module.DriverStatement(text("SELECT linkserver_test_conflict_alone() AS attempt"))
+    assert db.alone(raised, {}).attempt == 2
+    own_pid = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid"))
+    ended = db_module.DriverStatement(text("SELECT pg_terminate_backend(pg_backend_pid()) AS ended"))
+    pid = db.alone(own_pid, {}).pid
+    with pytest.raises(DBAPIError) as broken:
+        db.alone(ended, {})
+    assert broken.value.connection_invalidated
+    assert db.alone(own_pid, {}).pid != pid
 
 
 def test_a_connection_the_database_dropped_while_it_sat_idle_is_replaced(
