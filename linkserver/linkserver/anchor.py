@@ -34,13 +34,12 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from linkserver.audit import ANCHOR_INFO, PENDING_INFO, AuditAnchor, ChainReport, check_chain
+from linkserver.audit import ANCHOR_INFO, PENDING_INFO, AuditAnchor, ChainReport, check_chain, locked_head
 from linkserver.config import Settings
-from linkserver.db import Database, lock_audit_chain
-from linkserver.models import AuditEntry
+from linkserver.db import Database
 from linkserver.tokens import TOKEN_ALGORITHM, load_ec_private_key
 
 
@@ -105,11 +104,9 @@ def checkpoint_head(db: Database) -> None:
     """Checkpoint the chain's head as it stands (a server process does this when it stops)."""
     with db.transaction() as session:
         anchor = session.info.get(ANCHOR_INFO)
-        lock_audit_chain(session)
-        head = session.execute(select(AuditEntry.seq, AuditEntry.entry_hash)
-                               .order_by(AuditEntry.seq.desc()).limit(1)).first()
-    if isinstance(anchor, AuditAnchor) and head is not None:
-        write_checkpoint(anchor, head[0], head[1])
+        seq, entry_hash = locked_head(session)
+    if isinstance(anchor, AuditAnchor) and seq > 0:
+        write_checkpoint(anchor, seq, entry_hash)
 
 
 def read_checkpoints(anchor: AuditAnchor) -> dict[int, str]:

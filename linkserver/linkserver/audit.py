@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from linkserver.db import DriverStatement, lock_audit_chain, on_driver, on_driver_many
+from linkserver.db import DriverStatement, on_driver, on_driver_many
 from linkserver.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -42,15 +42,23 @@ PENDING_INFO = "linkserver.audit_checkpoints"
 #: The entries a transaction has appended and its commit will chain (``Session.info``).
 QUEUE_INFO = "linkserver.audit_queue"
 MIN_KEY_BYTES = 32
-#: The chain's head, and the columns an entry is stored with.
-HEAD = text("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+#: Where a statement that locked and read the chain's head itself (``hotpath.RECORD``) leaves it
+#: for ``seal`` (``Session.info``).
+HEAD_INFO = "linkserver.audit_head"
+#: The chain's head (``models.AuditHead``): read under SQLite's write lock, locked on PostgreSQL.
+HEAD = text("SELECT seq, entry_hash FROM audit_head WHERE id = 1")
+LOCK_HEAD = DriverStatement(text("SELECT seq, entry_hash FROM audit_head WHERE id = 1 FOR UPDATE"))
+MOVE_HEAD = text("UPDATE audit_head SET seq = :seq, entry_hash = :entry_hash WHERE id = 1")
+#: The columns an entry is stored with.
 COLUMNS = ("seq", "at", "event", "client_id", "account_id", "details", "prev_hash", "entry_hash")
 ADD_ENTRIES = insert(AuditEntry)  # built once: every transaction that audits runs it
-#: The same two on PostgreSQL, run through psycopg itself (``db.on_driver``): every pair's
-#: verification runs them.
-HEAD_ON_DRIVER = DriverStatement(HEAD)
-ADD_ON_DRIVER = DriverStatement(text(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "
-                                     f"VALUES ({', '.join(':' + column for column in COLUMNS)})"))
+#: On PostgreSQL, run through psycopg itself (``db.on_driver``) as every pair's verification
+#: runs them: an entry, and the last entry with the head moved to it, in one round trip.
+_ADD = (f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "
+        f"VALUES ({', '.join(':' + column for column in COLUMNS)})")
+ADD_ON_DRIVER = DriverStatement(text(_ADD))
+ADD_LAST_ON_DRIVER = DriverStatement(text(f"WITH added AS ({_ADD}) {MOVE_HEAD.text}"))
+NO_HEAD = "the audit chain has no head (the row of audit_head is gone): nothing may be audited"
 
 
 @dataclass(frozen=True)
@@ -109,21 +117,38 @@ def append(session: Session, event: str, *, client_id: str | None = None,
     return entry
 
 
+def head_locked(session: Session, seq: int | None, entry_hash: str | None) -> None:
+    """Note the chain's head as a statement of ``session``'s locked and read it (None: no row)."""
+    session.info[HEAD_INFO] = (seq, entry_hash)
+
+
+def locked_head(session: Session) -> tuple[int, str]:
+    """The chain's head, held for the rest of this transaction: as a statement of the
+    transaction locked and read it, else locked and read now (SQLite's write lock already holds
+    it)."""
+    noted = session.info.pop(HEAD_INFO, None)
+    if noted is not None and noted[0] is not None:
+        return noted[0], noted[1]
+    connection = session.connection()
+    head = on_driver(session, LOCK_HEAD, {}) if connection.dialect.name == "postgresql" else \
+        connection.execute(HEAD).first()
+    if head is None:
+        raise RuntimeError(NO_HEAD)
+    return head[0], head[1]
+
+
 def seal(session: Session) -> None:
     """Chain the queued entries in order: flush every other change first (taking its row locks),
-    then take the audit lock, read the head and add the entries after it."""
+    then lock and read the head, add the entries after it and move the head to the last."""
     if session.get_nested_transaction() is not None:
         return  # a savepoint's commit: the entries wait for the transaction's own
     queued: list[tuple[AuditEntry, SessionTransaction | None]] = session.info.pop(QUEUE_INFO, [])
     if not queued:
+        session.info.pop(HEAD_INFO, None)
         return
     anchor = anchor_of(session)
     session.flush()
-    lock_audit_chain(session)
-    connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    head = on_driver(session, HEAD_ON_DRIVER, {}) if postgresql else connection.execute(HEAD).first()
-    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    seq, prev = locked_head(session)
     rows = []
     for entry, _savepoint in queued:
         seq += 1
@@ -138,14 +163,20 @@ def seal(session: Session) -> None:
             session.info.setdefault(PENDING_INFO, []).append((seq, entry.entry_hash))
     # Inserted as rows (through psycopg on PostgreSQL, SQLAlchemy Core on SQLite), not flushed as
     # objects: the entries are complete and nothing in the transaction reads them back.
-    if postgresql:
-        on_driver_many(session, ADD_ON_DRIVER, rows)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        if len(rows) > 1:
+            on_driver_many(session, ADD_ON_DRIVER, rows[:-1])
+        on_driver(session, ADD_LAST_ON_DRIVER, rows[-1])
     else:
         connection.execute(ADD_ENTRIES, rows)
+        connection.execute(MOVE_HEAD, {"seq": seq, "entry_hash": prev})
 
 
 def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
     """A savepoint rolled back takes the entries queued in it (and in savepoints inside it) along."""
+    # A savepoint rolled back releases the row locks taken in it: the head is locked again at seal.
+    session.info.pop(HEAD_INFO, None)
     queued: list[tuple[AuditEntry, SessionTransaction | None]] = session.info.get(QUEUE_INFO, [])
     if not queued:
         return

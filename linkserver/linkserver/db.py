@@ -25,11 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-#: The PostgreSQL advisory lock that serialises appends to the audit chain.
-AUDIT_LOCK_KEY = 0x6B696F736B
-LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:key)")
-#: Set in a session's ``info`` (by ``audit_chain_locked``) once a statement took the audit lock.
-AUDIT_LOCKED_INFO = "linkserver.audit_locked"
 #: How often ``Database.run`` tries a unit of work that the database aborted as a deadlock or a
 #: serialisation failure, and the first pause between tries (doubled each time, with jitter).
 ATTEMPTS = 4
@@ -127,23 +122,6 @@ def is_conflict(exc: BaseException) -> bool:
     if getattr(exc.orig, "sqlstate", None) in CONFLICT_STATES:
         return True
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
-
-
-def audit_chain_locked(session: Session) -> dict[str, int]:
-    """For a statement of ``session``'s that takes the audit lock itself (``pg_advisory_xact_lock``
-    on ``:audit_key``): its parameter; the commit's ``lock_audit_chain`` then takes it no more."""
-    session.info[AUDIT_LOCKED_INFO] = True
-    return {"audit_key": AUDIT_LOCK_KEY}
-
-
-def lock_audit_chain(session: Session) -> None:
-    """Hold the audit chain for this transaction (SQLite already holds its write lock; a statement
-    that took the lock itself said so through ``audit_chain_locked``)."""
-    if session.info.get(AUDIT_LOCKED_INFO):
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(LOCK_AUDIT, {"key": AUDIT_LOCK_KEY})
 
 
 _PSYCOPG = psycopg_dialect()  # type: ignore[no-untyped-call]

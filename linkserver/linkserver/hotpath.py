@@ -5,8 +5,11 @@ takes several statements on SQLite (where a statement costs no round trip).
 - ``CLAIM`` counts the kiosk's request; unless that was refused, uses the kiosk's own unused,
   unexpired nonce up; and only if it did, counts the attempt against the account.
 - ``RECORD`` finds the card's link, stores the verification with whether it matched the claim,
-  and takes the audit chain's lock: the transaction's last lock, as ``audit.seal`` would take it,
-  with only the chain's head and the entry left to write.
+  then locks and reads the audit chain's head (``audit_head``): the transaction's last lock, as
+  ``audit.seal`` would take it, with only the entry (and the head moved to it) left to write. The
+  head is read in a subquery that depends on the stored row, so it is locked after the insert;
+  a row lock that waited, or that found the row changed since the statement began, returns the
+  row as its last appender left it.
 
 Each runs through psycopg itself (``db.on_driver``): it is the same few statements on every
 pair, and SQLAlchemy's execution layers would cost about as much CPU again as the driver's.
@@ -54,5 +57,7 @@ stored AS (
            CAST(:created_at AS timestamptz), CAST(:expires_at AS timestamptz), NULL
     RETURNING matched
 )
-SELECT stored.matched, link.name_on_card, pg_advisory_xact_lock(:audit_key) AS locked
-FROM stored LEFT JOIN link ON true"""))
+SELECT stored.matched, link.name_on_card, head.seq AS head_seq, head.entry_hash AS head_hash
+FROM stored LEFT JOIN link ON true
+LEFT JOIN LATERAL (SELECT seq, entry_hash FROM audit_head WHERE id = 1 AND stored.matched IS NOT NULL
+                   FOR UPDATE) AS head ON true"""))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Double,
     ForeignKey,
@@ -300,6 +301,22 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's newest entry: one row (``id`` 1), locked by whoever appends, who moves it on.
+
+    Locking it is the audit chain's lock. On PostgreSQL a lock that had to wait, or that found the
+    row changed since the statement began, returns the row as the appender before left it, so the
+    statement that takes the lock also reads the head: no separate round trip for it.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_audit_head_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Renewal(Base):

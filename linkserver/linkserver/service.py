@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from linkserver import audit, hotpath
 from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
-from linkserver.db import Database, audit_chain_locked, on_driver
+from linkserver.db import Database, on_driver
 from linkserver.directory import AccountDirectory, LinkStore
 from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, Link, UsedAssertion, Verification
@@ -356,8 +356,10 @@ class VerificationService:
                "ppid": identity.ppid, "certificate_serial": format(identity.serial, "x"),
                "certificate_not_after": identity.not_after, "created_at": now, "expires_at": expires}
         if connection.dialect.name == "postgresql":
-            # One round trip: the link, the stored row and the audit chain's lock (hotpath.RECORD).
-            stored = on_driver(session, hotpath.RECORD, {**row, **audit_chain_locked(session)})
+            # One round trip: the link, the stored row and the audit chain's head, locked
+            # (hotpath.RECORD).
+            stored = on_driver(session, hotpath.RECORD, row)
+            audit.head_locked(session, stored.head_seq, stored.head_hash)
             matched, name = bool(stored.matched), stored.name_on_card
         else:
             link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()

@@ -257,8 +257,9 @@ def test_no_match_looks_the_same_whether_or_not_the_account_exists(live: LiveSer
 
 
 def test_a_verification_takes_the_audit_lock_once_with_its_last_write(live: LiveServer) -> None:
-    """On PostgreSQL the statement that stores the verification takes the audit chain's lock, and
-    the commit's seal does not take it again; SQLite's write lock is the chain's lock there."""
+    """On PostgreSQL the statement that stores the verification locks and reads the audit chain's
+    head, and the commit's seal neither locks nor reads it again: it adds the entry and moves the
+    head in one statement. SQLite's write lock is the chain's lock there."""
     kiosk = live.kiosk()
     engine = live.server.parts.db.engine
     seen: list[str] = []
@@ -272,14 +273,19 @@ def test_a_verification_takes_the_audit_lock_once_with_its_last_write(live: Live
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert answer.status_code == 200 and answer.json()["match"] is True
-    locking = [i for i, statement in enumerate(seen) if "pg_advisory_xact_lock" in statement]
+    locking = [i for i, statement in enumerate(seen) if "FOR UPDATE" in statement]
+    head_read = [i for i, statement in enumerate(seen) if "FROM audit_head" in statement]
     stored = [i for i, statement in enumerate(seen) if "INSERT INTO verifications" in statement]
     audited = [i for i, statement in enumerate(seen) if "INSERT INTO audit_log" in statement]
+    moved = [i for i, statement in enumerate(seen) if "UPDATE audit_head" in statement]
     assert len(stored) == len(audited) == 1 and stored[0] < audited[0]
+    assert not any("pg_advisory" in statement or "FROM audit_log" in statement for statement in seen)
     if engine.dialect.name == "postgresql":
-        assert locking == stored  # one lock, in the verification's own statement
+        assert locking == head_read == stored  # one lock, in the verification's own statement
+        assert moved == audited  # the entry and the head moved to it, in one statement
     else:
         assert locking == []
+        assert len(head_read) == len(moved) == 1 and head_read[0] < audited[0] < moved[0]
 
 
 def test_the_verification_records_the_certificate_serial_not_the_certificate(live: LiveServer) -> None:
