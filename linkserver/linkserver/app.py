@@ -121,6 +121,10 @@ def create_app(verification: VerificationService, operations: OperationService, 
         redirect_slashes=False,  # its redirects are absolute URLs built from the Host header
         docs_url="/docs" if docs else None,  # the UI's scripts come from a CDN: only when configured
         redoc_url=None,
+        # No OpenTelemetry: the server's records are its own log and audit chain, both written to
+        # hold no secrets. FastAPI's spans and logs would carry request details unvetted, and its
+        # check for a configured provider costs CPU on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     public_limiter = public_limiter or RateLimiter(verification.parts.db, "public", 30, 60)
     app.state.services = Services(verification, operations, device, offline, public_limiter,

@@ -15,6 +15,7 @@ the headers every answer carries.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -57,6 +58,7 @@ DOCS_POLICY = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cd
 PORT = re.compile(r"(:[0-9]{1,5})?")
 
 
+@functools.lru_cache(maxsize=256)  # every request names its host: the same few values, parsed once
 def host_name(header: str) -> str | None:
     """The host a Host header names (lower case, an IPv6 address without brackets), or None if malformed."""
     value = header.strip().lower()

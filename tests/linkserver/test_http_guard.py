@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from fastapi import FastAPI
+from opentelemetry import _logs, metrics, trace
 from sqlalchemy.exc import OperationalError
 
 from kiosk.nfc.sim import TestHierarchy
@@ -139,6 +140,23 @@ def test_a_request_for_a_host_the_server_does_not_serve_is_refused(live: LiveSer
         assert status(get(live.base, "/health", host=host)) == 200, host
     no_host = raw_request(live.base, b"GET /health HTTP/1.0\r\n\r\n")
     assert status(no_host) == 400
+
+
+def test_no_telemetry_is_sent_even_where_opentelemetry_is_set_up(live: LiveServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI's own spans, metrics and logs stay off: they would carry request details that the
+    server's log is written to leave out. Not even the providers are asked for."""
+    asked: list[str] = []
+
+    def provider(name: str) -> Callable[[], object]:
+        return lambda: asked.append(name)
+
+    monkeypatch.setattr(trace, "get_tracer_provider", provider("tracer"))
+    monkeypatch.setattr(metrics, "get_meter_provider", provider("meter"))
+    monkeypatch.setattr(_logs, "get_logger_provider", provider("logger"))
+    assert status(get(live.base, "/health")) == 200
+    assert status(get(live.base, "/nowhere")) == 404
+    assert asked == []
 
 
 def test_no_redirect_is_built_from_the_host_header(live: LiveServer) -> None:
