@@ -16,7 +16,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from psycopg.rows import namedtuple_row
+from psycopg.pq import ExecStatus
+from psycopg.rows import RowMaker, namedtuple_row, no_result
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
@@ -133,10 +134,22 @@ class DriverStatement:
     execution layers cost about as much CPU again as the driver's.
 
     It is written as SQLAlchemy text (``:name`` parameters) and compiled once to psycopg's form.
+    Its rows are named tuples of one type, made from the first result's column names and kept:
+    psycopg's ``namedtuple_row`` would look the type up again from the names on every execution.
     """
 
     def __init__(self, statement: TextClause) -> None:
         self.sql = str(statement.compile(dialect=_PSYCOPG))
+        self._make_row: RowMaker[Any] | None = None
+
+    def rows(self, cursor: Any) -> RowMaker[Any]:
+        """psycopg's row factory for this statement's cursor."""
+        result = cursor.pgresult
+        if result is None or result.status != ExecStatus.TUPLES_OK:
+            return no_result
+        if self._make_row is None:
+            self._make_row = namedtuple_row(cursor)
+        return self._make_row
 
 
 def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
@@ -151,7 +164,8 @@ def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[
 def _first_row(connection: Connection, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
     with _driver_cursor(connection, statement, parameters, many=False) as cursor:
         cursor.execute(statement.sql, parameters)
-        return cursor.fetchone() if cursor.description is not None else None
+        result = cursor.pgresult
+        return cursor.fetchone() if result is not None and result.status == ExecStatus.TUPLES_OK else None
 
 
 def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -167,7 +181,7 @@ def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[
 def _driver_cursor(connection: Connection, statement: DriverStatement, parameters: Any, *,
                    many: bool) -> Iterator[Any]:
     driver: Any = connection.connection.driver_connection  # a psycopg.Connection
-    cursor = driver.cursor(row_factory=namedtuple_row)
+    cursor = driver.cursor(row_factory=statement.rows)
     try:
         if connection.dispatch.before_cursor_execute:
             connection.dispatch.before_cursor_execute(connection, cursor, statement.sql, parameters, None,

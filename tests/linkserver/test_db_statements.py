@@ -129,6 +129,25 @@ def test_a_statement_on_the_driver_runs_in_the_sessions_transaction(db: Database
     assert "%(nonce)s" in store.sql
 
 
+def test_rows_on_the_driver_are_named_tuples_of_one_type_per_statement(db: Database) -> None:
+    postgresql_only(db)
+    pair = db_module.DriverStatement(text("SELECT CAST(:a AS int) AS first, CAST(:b AS text) AS second"))
+    other = db_module.DriverStatement(text("SELECT CAST(:a AS int) AS third"))
+    store = db_module.DriverStatement(text(
+        "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
+        "VALUES (:nonce, 'kiosk-01', :at, :at)"))
+    empty = db_module.DriverStatement(text("SELECT 1 AS one WHERE false"))
+    with db.transaction() as session:
+        one = db_module.on_driver(session, pair, {"a": 1, "b": "x"})
+        two = db_module.on_driver(session, pair, {"a": 2, "b": "y"})
+        assert (one.first, one.second, two.first, two.second) == (1, "x", 2, "y")
+        assert type(one) is type(two)  # the type is made once, from the first result
+        assert db_module.on_driver(session, other, {"a": 3})._fields == ("third",)
+        assert db_module.on_driver(session, store, {"nonce": b"d" * 32, "at": T0}) is None  # no rows
+        assert db_module.on_driver(session, empty, {}) is None  # rows, but none matched
+    assert challenges(db) == 1
+
+
 def test_a_conflict_on_the_driver_is_tried_again_as_any_other(db: Database) -> None:
     postgresql_only(db)
     busy = db_module.DriverStatement(text(
