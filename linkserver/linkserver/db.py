@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -73,13 +74,20 @@ def _ping_idle_connections(engine: Engine) -> None:
         since = record.info.get(IDLE_SINCE)
         if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
             return
-        try:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
-            dbapi_connection.rollback()
-        except Exception as exc:
-            raise DisconnectionError("the pooled connection no longer answers") from exc
+        if not _answers(dbapi_connection):
+            raise DisconnectionError("the pooled connection no longer answers")
+
+
+def _answers(dbapi_connection: Any) -> bool:
+    """Whether a driver connection still answers a round trip."""
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception:
+        return False
+    return True
 
 
 def create_private(path: Path) -> None:
@@ -197,6 +205,59 @@ def _driver_cursor(connection: Connection, statement: DriverStatement, parameter
         cursor.close()
 
 
+class HeldConnections:
+    """PostgreSQL's connections for statements alone (``Database.alone``): each thread that runs
+    one keeps an autocommit connection of the pool for the next, rather than taking one and
+    giving it back for every statement (which costs about as much CPU as the statement itself).
+
+    As the pool does, a connection is checked with a round trip before use when it sat idle for
+    ``IDLE_PING_SECONDS``, and one that no longer answers, or that an error broke, is dropped
+    and replaced. ``close`` gives every kept connection back, its thread's or not.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._kept: list[Connection] = []
+
+    def connection(self) -> Connection:
+        """This thread's connection, checked or replaced as above."""
+        local, now = self._local, time.monotonic()
+        held: Connection | None = getattr(local, "connection", None)
+        if held is not None and (held.invalidated or (now - local.used >= IDLE_PING_SECONDS
+                                                     and not self._still_answers(held))):
+            self._drop(held)
+            held = None
+        if held is None:
+            held = self._engine.connect()
+            with self._lock:
+                self._kept.append(held)
+            local.connection = held
+        local.used = now
+        return held
+
+    @staticmethod
+    def _still_answers(held: Connection) -> bool:
+        if _answers(held.connection.dbapi_connection):
+            return True
+        held.invalidate()
+        return False
+
+    def _drop(self, held: Connection) -> None:
+        self._local.connection = None
+        with self._lock:
+            self._kept.remove(held)
+        held.close()
+
+    def close(self) -> None:
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for held in kept:
+            held.close()
+        self._local = threading.local()
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -229,7 +290,7 @@ class Database:
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
         self.postgresql = is_postgresql(self.engine)
         # PostgreSQL only: a statement that commits by itself, with no BEGIN and COMMIT round trips.
-        self._alone = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgresql else None
+        self._alone = HeldConnections(self.engine) if self.postgresql else None
 
     def migrate(self) -> None:
         upgrade(self.engine)
@@ -255,16 +316,15 @@ class Database:
 
     def alone(self, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
         """PostgreSQL only: the first row (a named tuple, or None) of ``statement``, run by psycopg
-        as a transaction of its own (autocommit: no BEGIN or COMMIT round trip) on a pooled
-        connection, with no session; tried again as ``run`` would. Nothing can be audited in it.
-        What ``on_driver`` keeps of SQLAlchemy, it keeps."""
+        as a transaction of its own (autocommit: no BEGIN or COMMIT round trip) on the calling
+        thread's kept connection (``HeldConnections``), with no session; tried again as ``run``
+        would. Nothing can be audited in it. What ``on_driver`` keeps of SQLAlchemy, it keeps."""
         if self._alone is None:
             raise RuntimeError("a statement alone is PostgreSQL's; SQLite runs its work in a transaction")
         alone = self._alone
 
         def once() -> Any:
-            with alone.connect() as connection:
-                return _first_row(connection, statement, parameters)
+            return _first_row(alone.connection(), statement, parameters)
 
         return self._retrying(once)
 
@@ -286,4 +346,6 @@ class Database:
             session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self._alone is not None:
+            self._alone.close()
         self.engine.dispose()

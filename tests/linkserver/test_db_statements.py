@@ -5,6 +5,7 @@ itself (``Database.alone``), statements run by psycopg in a session's transactio
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import psycopg
 import pytest
@@ -82,6 +83,50 @@ def test_a_statement_alone_is_tried_again_after_a_conflict_and_replaces_a_broken
         db.alone(ended, {})
     assert broken.value.connection_invalidated
     assert db.alone(own_pid, {}).pid != pid
+
+
+OWN_PID = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid"))
+
+
+def test_statements_alone_keep_one_connection_per_thread_and_give_them_all_back(db: Database) -> None:
+    postgresql_only(db)
+    first = db.alone(OWN_PID, {}).pid
+    assert db.alone(OWN_PID, {}).pid == first  # kept, not taken from the pool again
+    other: list[int] = []
+    thread = threading.Thread(target=lambda: other.extend(db.alone(OWN_PID, {}).pid for _ in range(2)))
+    thread.start()
+    thread.join()
+    assert other[0] == other[1] != first  # its own, kept too
+    pool = db.engine.pool
+    assert pool.checkedout() == 2  # type: ignore[attr-defined]
+    db.dispose()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]  # the ended thread's one as well
+
+
+def test_a_kept_connection_the_database_dropped_while_it_sat_idle_is_replaced(
+        db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    postgresql_only(db)
+    pid = db.alone(OWN_PID, {}).pid
+    admin = Database(database_url)
+    try:
+        with admin.transaction() as session:
+            assert session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
+    finally:
+        admin.dispose()
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
+    assert db.alone(OWN_PID, {}).pid != pid  # checked before use: replaced, not failed
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 3600.0)
+    pid = db.alone(OWN_PID, {}).pid
+    admin = Database(database_url)
+    try:
+        with admin.transaction() as session:
+            session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+    with pytest.raises(DBAPIError) as broken:  # in steady use it is not checked: the error shows
+        db.alone(OWN_PID, {})
+    assert broken.value.connection_invalidated
+    assert db.alone(OWN_PID, {}).pid != pid  # and the broken one is not kept
 
 
 def test_a_connection_the_database_dropped_while_it_sat_idle_is_replaced(
