@@ -85,6 +85,16 @@ def test_a_statement_alone_is_tried_again_after_a_conflict_and_replaces_a_broken
     assert db.alone(own_pid, {}).pid != pid
 
 
+def terminate(database_url: str, pid: int) -> None:
+    """End a connection's backend from another connection (another process, say, or a restart)."""
+    admin = Database(database_url)
+    try:
+        with admin.transaction() as session:
+            assert session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
+    finally:
+        admin.dispose()
+
+
 OWN_PID = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid"))
 
 
@@ -107,22 +117,12 @@ def test_a_kept_connection_the_database_dropped_while_it_sat_idle_is_replaced(
         db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     postgresql_only(db)
     pid = db.alone(OWN_PID, {}).pid
-    admin = Database(database_url)
-    try:
-        with admin.transaction() as session:
-            assert session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
-    finally:
-        admin.dispose()
+    terminate(database_url, pid)
     monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
     assert db.alone(OWN_PID, {}).pid != pid  # checked before use: replaced, not failed
     monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 3600.0)
     pid = db.alone(OWN_PID, {}).pid
-    admin = Database(database_url)
-    try:
-        with admin.transaction() as session:
-            session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    finally:
-        admin.dispose()
+    terminate(database_url, pid)
     with pytest.raises(DBAPIError) as broken:  # in steady use it is not checked: the error shows
         db.alone(OWN_PID, {})
     assert broken.value.connection_invalidated
@@ -135,12 +135,7 @@ def test_a_connection_the_database_dropped_while_it_sat_idle_is_replaced(
         pytest.skip("SQLite has no server to drop a connection")
     with db.transaction() as session:
         pid = session.scalar(text("SELECT pg_backend_pid()"))
-    admin = Database(database_url)  # another process, say, or a restart of the database
-    try:
-        with admin.transaction() as session:
-            assert session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
-    finally:
-        admin.dispose()
+    terminate(database_url, pid)
     monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
     with db.transaction() as session:
         assert session.scalar(text("SELECT pg_backend_pid()")) != pid
