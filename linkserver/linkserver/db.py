@@ -206,9 +206,9 @@ def _driver_cursor(connection: Connection, statement: DriverStatement, parameter
 
 
 class HeldConnections:
-    """PostgreSQL's connections for statements alone (``Database.alone``): each thread that runs
-    one keeps an autocommit connection of the pool for the next, rather than taking one and
-    giving it back for every statement (which costs about as much CPU as the statement itself).
+    """PostgreSQL's connections for the work of every pair (``Database.alone``, ``Database.run_kept``):
+    each thread that runs some keeps a connection of the pool for the next, rather than taking one
+    and giving it back every time (which costs about as much CPU as a statement).
 
     As the pool does, a connection is checked with a round trip before use when it sat idle for
     ``IDLE_PING_SECONDS``, and one that no longer answers, or that an error broke, is dropped
@@ -216,7 +216,7 @@ class HeldConnections:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = engine
         self._local = threading.local()
         self._lock = threading.Lock()
         self._kept: list[Connection] = []
@@ -236,6 +236,19 @@ class HeldConnections:
             local.connection = held
         local.used = now
         return held
+
+    @contextmanager
+    def in_use(self) -> Iterator[Connection]:
+        """This thread's connection, for one unit of work that may not start another on it."""
+        local = self._local
+        if getattr(local, "busy", False):
+            raise RuntimeError("work run on a kept connection may not run more of it inside")
+        connection = self.connection()
+        local.busy = True
+        try:
+            yield connection
+        finally:
+            local.busy = False
 
     @staticmethod
     def _still_answers(held: Connection) -> bool:
@@ -289,8 +302,11 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
         self.postgresql = is_postgresql(self.engine)
-        # PostgreSQL only: a statement that commits by itself, with no BEGIN and COMMIT round trips.
-        self._alone = HeldConnections(self.engine) if self.postgresql else None
+        # PostgreSQL only: a statement that commits by itself, with no BEGIN and COMMIT round trips,
+        # and the transactions of every pair, each on connections their threads keep.
+        self._alone = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT")) \
+            if self.postgresql else None
+        self._kept = HeldConnections(self.engine) if self.postgresql else None
 
     def migrate(self) -> None:
         upgrade(self.engine)
@@ -310,6 +326,20 @@ class Database:
 
         def once() -> T:
             with self.transaction(write=write) as session:
+                return work(session)
+
+        return self._retrying(once)
+
+    def run_kept(self, work: Callable[[Session], T]) -> T:
+        """``run`` (a writer), on PostgreSQL on the calling thread's kept connection
+        (``HeldConnections``): for the work every pair does. Work run this way may not run more
+        of it inside (its transaction would be joined, not its own)."""
+        if self._kept is None:
+            return self.run(work)
+        kept = self._kept
+
+        def once() -> T:
+            with kept.in_use() as connection, self.sessions(bind=connection) as session, session.begin():
                 return work(session)
 
         return self._retrying(once)
@@ -346,6 +376,7 @@ class Database:
             session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        if self._alone is not None:
-            self._alone.close()
+        for held in (self._alone, self._kept):
+            if held is not None:
+                held.close()
         self.engine.dispose()

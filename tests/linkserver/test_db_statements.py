@@ -113,6 +113,32 @@ def test_statements_alone_keep_one_connection_per_thread_and_give_them_all_back(
     assert pool.checkedout() == 0  # type: ignore[attr-defined]  # the ended thread's one as well
 
 
+def test_work_on_a_kept_connection_is_a_transaction_of_its_own_each_time(db: Database) -> None:
+    def store(nonce: bytes, fail: bool = False) -> int | None:
+        def work(session: Session) -> int | None:
+            add_challenge(session, nonce)
+            if fail:
+                raise RuntimeError("undone")
+            return session.scalar(text("SELECT pg_backend_pid()")) if db.postgresql else None
+        return db.run_kept(work)
+
+    first = store(b"e" * 32)
+    assert challenges(db) == 1  # committed: another transaction sees it
+    with pytest.raises(RuntimeError, match="undone"):
+        store(b"f" * 32, fail=True)
+    assert challenges(db) == 1  # rolled back whole
+    assert store(b"g" * 32) == first  # the same connection each time (PostgreSQL), kept
+    assert challenges(db) == 2
+    if db.postgresql:
+        with pytest.raises(RuntimeError, match="inside"):
+            db.run_kept(lambda _session: db.run_kept(lambda inner: add_challenge(inner, b"h" * 32)))
+        assert challenges(db) == 2
+        pool = db.engine.pool
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+        db.dispose()
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 def test_a_kept_connection_the_database_dropped_while_it_sat_idle_is_replaced(
         db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     postgresql_only(db)
