@@ -169,9 +169,11 @@ class CrlFileChecker:
             raise ValueError("a CRL checker needs at least one CRL file")
         self._clock = clock
         self._max_skew = max_skew
-        # The CRLs and a cache of issuer fingerprint -> its CRL (saving a CRL signature check per
-        # verification), swapped together in one assignment so a reload never mixes the two.
-        self._state: tuple[tuple[_LoadedCrl, ...], dict[bytes, _LoadedCrl | None]] = ((), {})
+        # The CRLs and a cache of issuer certificate -> its CRL (saving a CRL signature check per
+        # verification), swapped together in one assignment so a reload never mixes the two. A
+        # certificate is its own key: equal only to one of the same DER bytes, and hashed faster
+        # than its fingerprint is computed.
+        self._state: tuple[tuple[_LoadedCrl, ...], dict[x509.Certificate, _LoadedCrl | None]] = ((), {})
         self.reload()
 
     def reload(self) -> None:
@@ -184,10 +186,9 @@ class CrlFileChecker:
     def _find(self, issuer: x509.Certificate) -> _LoadedCrl | None:
         """The newest CRL signed by ``issuer``'s key (of two of the same moment, the first listed)."""
         crls, cache = self._state
-        fingerprint = issuer.fingerprint(hashes.SHA256())
-        if fingerprint not in cache:
-            cache[fingerprint] = self._search(crls, issuer)
-        return cache[fingerprint]
+        if issuer not in cache:
+            cache[issuer] = self._search(crls, issuer)
+        return cache[issuer]
 
     @staticmethod
     def _search(crls: tuple[_LoadedCrl, ...], issuer: x509.Certificate) -> _LoadedCrl | None:

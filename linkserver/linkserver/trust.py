@@ -124,16 +124,18 @@ class TrustStore:
         return self._anchors
 
     def candidates(self, cert: x509.Certificate) -> list[TrustAnchor]:
-        """Anchors that may have issued ``cert``: same name, and no key identifier contradicting it."""
+        """Anchors that may have issued ``cert``: same name, and no key identifier contradicting it.
+
+        The key identifiers are compared first: they are bytes, and the root generations share
+        their name, so the names would be compared for every anchor."""
         wanted, issuer = authority_key_identifier(cert), cert.issuer
         found = []
         for anchor in self._anchors:
-            if anchor.subject != issuer:
-                continue
             have = anchor.key_identifier
             if wanted is not None and have is not None and wanted != have:
                 continue
-            found.append(anchor)
+            if anchor.subject == issuer:
+                found.append(anchor)
         return found
 
     def find_anchor(self, cert: x509.Certificate, at: dt.datetime) -> TrustAnchor:
