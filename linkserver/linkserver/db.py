@@ -375,8 +375,12 @@ class Database:
         with self.transaction(write=False) as session:
             session.execute(text("SELECT 1"))
 
-    def dispose(self) -> None:
+    def release_kept(self) -> None:
+        """Give back to the pool every connection threads kept (``HeldConnections``)."""
         for held in (self._alone, self._kept):
             if held is not None:
                 held.close()
+
+    def dispose(self) -> None:
+        self.release_kept()
         self.engine.dispose()

@@ -118,6 +118,9 @@ def build_server(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_n
     # Each process checkpoints the audit chain's head as it stops, so a clean shutdown leaves no
     # entry that could be cut off without trace.
     app.router.add_event_handler("shutdown", lambda: checkpoint_head(db))
+    # The connections the event loop kept for every pair's work go back to the pool as the
+    # process stops, rather than being left checked out.
+    app.router.add_event_handler("shutdown", db.release_kept)
     start_sender(app, settings, db, clock)
     return LinkServer(settings, parts, verification, operations, device, offline, console, app)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import secrets
 from typing import Any
 
@@ -320,3 +322,18 @@ def test_junk_verifications_cannot_lock_an_account(tmp_path: Any, hierarchy: Any
         genuine = live.verify(kiosk, "linked", LINKED_ACCOUNT)
         assert genuine.status_code == 200, genuine.text
         assert genuine.json()["match"] is True
+
+
+def test_the_connections_kept_for_every_pair_go_back_to_the_pool_as_the_server_stops(
+        tmp_path: Any, hierarchy: Any, database_url: str) -> None:
+    with live_server(tmp_path, hierarchy, database_url) as live:
+        assert live.verify(live.kiosk(), "linked", LINKED_ACCOUNT).status_code == 200
+        db = live.server.parts.db
+        pool: Any = db.engine.pool
+        # PostgreSQL: the challenge's and the verification's, kept by the event loop's thread.
+        assert pool.checkedout() == (2 if db.postgresql else 0)
+        for stop in live.server.app.router.on_shutdown:  # as uvicorn runs them when it stops
+            done = stop()
+            if inspect.isawaitable(done):
+                asyncio.run(done)  # type: ignore[arg-type]
+        assert pool.checkedout() == 0
