@@ -72,6 +72,22 @@ class AuditAnchor:
     signing_key: ECKey | None = field(default=None, repr=False)
 
 
+@dataclass(slots=True)
+class QueuedEntry:
+    """An entry a transaction appended; ``seal`` numbers and hashes it as the transaction commits
+    and stores it as a row of ``audit_log`` (``AuditEntry``). A plain record, not a mapped object:
+    nothing reads it back through the session, and a mapped one costs ten times as much to make."""
+
+    at: dt.datetime
+    event: str
+    client_id: str | None
+    account_id: str | None
+    details: str
+    seq: int | None = None
+    prev_hash: str | None = None
+    entry_hash: str | None = None
+
+
 def entry_payload(prev_hash: str, seq: int, at: dt.datetime, event: str, client_id: str | None,
                   account_id: str | None, details: str) -> bytes:
     """The bytes an entry's hash covers."""
@@ -97,7 +113,7 @@ def anchor_of(session: Session) -> AuditAnchor:
 
 def append(session: Session, event: str, *, client_id: str | None = None,
            account_id: str | None = None, details: Mapping[str, object] | None = None,
-           at: dt.datetime | None = None) -> AuditEntry:
+           at: dt.datetime | None = None) -> QueuedEntry:
     """Queue one entry for the chain; the caller's transaction chains it when it commits.
 
     The entry is numbered and hashed (its ``seq``, ``prev_hash`` and ``entry_hash`` set) by
@@ -111,7 +127,7 @@ def append(session: Session, event: str, *, client_id: str | None = None,
     anchor_of(session)
     at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     text = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    entry = AuditEntry(at=at, event=event, client_id=client_id, account_id=account_id, details=text)
+    entry = QueuedEntry(at=at, event=event, client_id=client_id, account_id=account_id, details=text)
     # Noted with the savepoint it was queued in, so that rolling the savepoint back drops it.
     session.info.setdefault(QUEUE_INFO, []).append((entry, session.get_nested_transaction()))
     return entry
@@ -142,7 +158,7 @@ def seal(session: Session) -> None:
     then lock and read the head, add the entries after it and move the head to the last."""
     if session.get_nested_transaction() is not None:
         return  # a savepoint's commit: the entries wait for the transaction's own
-    queued: list[tuple[AuditEntry, SessionTransaction | None]] = session.info.pop(QUEUE_INFO, [])
+    queued: list[tuple[QueuedEntry, SessionTransaction | None]] = session.info.pop(QUEUE_INFO, [])
     if not queued:
         session.info.pop(HEAD_INFO, None)
         return
@@ -177,7 +193,7 @@ def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None
     """A savepoint rolled back takes the entries queued in it (and in savepoints inside it) along."""
     # A savepoint rolled back releases the row locks taken in it: the head is locked again at seal.
     session.info.pop(HEAD_INFO, None)
-    queued: list[tuple[AuditEntry, SessionTransaction | None]] = session.info.get(QUEUE_INFO, [])
+    queued: list[tuple[QueuedEntry, SessionTransaction | None]] = session.info.get(QUEUE_INFO, [])
     if not queued:
         return
     if transaction.parent is None:
