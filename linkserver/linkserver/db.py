@@ -152,8 +152,7 @@ class DriverStatement:
 
     def rows(self, cursor: Any) -> RowMaker[Any]:
         """psycopg's row factory for this statement's cursor."""
-        result = cursor.pgresult
-        if result is None or result.status != ExecStatus.TUPLES_OK:
+        if not _has_rows(cursor):
             return no_result
         if self._make_row is None:
             self._make_row = namedtuple_row(cursor)
@@ -172,8 +171,14 @@ def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[
 def _first_row(connection: Connection, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
     with _driver_cursor(connection, statement, parameters, many=False) as cursor:
         cursor.execute(statement.sql, parameters)
-        result = cursor.pgresult
-        return cursor.fetchone() if result is not None and result.status == ExecStatus.TUPLES_OK else None
+        return cursor.fetchone() if _has_rows(cursor) else None
+
+
+def _has_rows(cursor: Any) -> bool:
+    """Whether the cursor's last result is one with rows (perhaps none of them), read from its
+    status: psycopg's ``description`` would build the columns' descriptions to say the same."""
+    result = cursor.pgresult
+    return result is not None and result.status == ExecStatus.TUPLES_OK
 
 
 def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
