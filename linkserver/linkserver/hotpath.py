@@ -10,6 +10,9 @@ takes several statements on SQLite (where a statement costs no round trip).
   head is read in a subquery that depends on the stored row, so it is locked after the insert;
   a row lock that waited, or that found the row changed since the statement began, returns the
   row as its last appender left it.
+- ``CLAIM_AND_RECORD`` is ``CLAIM`` then ``RECORD`` in one round trip, for a card already checked:
+  the verification is stored (and the head locked) only when the claim let it through, so a
+  refused claim leaves what ``CLAIM`` alone would leave.
 
 Each runs through psycopg itself (``db.on_driver``): it is the same few statements on every
 pair, and SQLAlchemy's execution layers would cost about as much CPU again as the driver's.
@@ -34,20 +37,22 @@ stored AS (
 )
 SELECT tokens, refused FROM counted"""))
 
-CLAIM = DriverStatement(text(f"""WITH kiosk AS ({spend_sql("postgresql", "kiosk_")}),
+_CLAIM_PARTS = f"""kiosk AS ({spend_sql("postgresql", "kiosk_")}),
 used AS (
     UPDATE challenges SET used_at = :at
     WHERE nonce = :nonce AND client_id = :owner AND used_at IS NULL AND expires_at > :at
       AND NOT (SELECT refused FROM kiosk)
     RETURNING nonce
 ),
-account AS ({spend_sql("postgresql", "account_", _ACCOUNT_ROWS)})
-SELECT kiosk.tokens AS kiosk_tokens, kiosk.refused AS kiosk_refused,
+account AS ({spend_sql("postgresql", "account_", _ACCOUNT_ROWS)})"""
+_CLAIMED = """kiosk.tokens AS kiosk_tokens, kiosk.refused AS kiosk_refused,
        (SELECT count(*) FROM used) AS used,
-       account.tokens AS account_tokens, account.refused AS account_refused
-FROM kiosk LEFT JOIN account ON true"""))
+       account.tokens AS account_tokens, account.refused AS account_refused"""
 
-RECORD = DriverStatement(text("""WITH link AS (SELECT account_id, name_on_card FROM links WHERE ppid = :ppid),
+
+def _record_parts(rows_from: str) -> str:
+    """The link and the stored verification, whose one row is made from ``rows_from``."""
+    return f"""link AS (SELECT account_id, name_on_card FROM links WHERE ppid = :ppid),
 stored AS (
     INSERT INTO verifications (verification_id, client_id, account_id, ppid, matched, certificate_serial,
                                certificate_not_after, created_at, expires_at, operation_id)
@@ -55,9 +60,26 @@ stored AS (
            CAST(:ppid AS varchar), COALESCE((SELECT link.account_id FROM link) = CAST(:account_id AS varchar),
            false), CAST(:certificate_serial AS varchar), CAST(:certificate_not_after AS timestamptz),
            CAST(:created_at AS timestamptz), CAST(:expires_at AS timestamptz), NULL
+    {rows_from}
     RETURNING matched
-)
-SELECT stored.matched, link.name_on_card, head.seq AS head_seq, head.entry_hash AS head_hash
+)"""
+
+
+_RECORDED = "stored.matched, link.name_on_card, head.seq AS head_seq, head.entry_hash AS head_hash"
+_HEAD = """LEFT JOIN LATERAL (SELECT seq, entry_hash FROM audit_head
+                   WHERE id = 1 AND stored.matched IS NOT NULL FOR UPDATE) AS head ON true"""
+
+CLAIM = DriverStatement(text(f"""WITH {_CLAIM_PARTS}
+SELECT {_CLAIMED}
+FROM kiosk LEFT JOIN account ON true"""))
+
+RECORD = DriverStatement(text(f"""WITH {_record_parts("")}
+SELECT {_RECORDED}
 FROM stored LEFT JOIN link ON true
-LEFT JOIN LATERAL (SELECT seq, entry_hash FROM audit_head WHERE id = 1 AND stored.matched IS NOT NULL
-                   FOR UPDATE) AS head ON true"""))
+{_HEAD}"""))
+
+CLAIM_AND_RECORD = DriverStatement(text(f"""WITH {_CLAIM_PARTS},
+{_record_parts("FROM account WHERE NOT account.refused")}
+SELECT {_CLAIMED}, {_RECORDED}
+FROM kiosk LEFT JOIN account ON true LEFT JOIN stored ON true LEFT JOIN link ON true
+{_HEAD}"""))

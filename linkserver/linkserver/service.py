@@ -15,7 +15,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -255,9 +255,12 @@ class VerificationService:
         so an account that does not exist costs the same work and gets the same answer as one
         that exists and is not linked to this card.
 
-        When the revocation check needs nothing beyond this process (CRL files), it is all one
-        transaction: count the request, use the nonce up, check the card, store the outcome or
-        the refusal. When it asks an OCSP responder, no lock is held across that round trip: a
+        When the revocation check needs nothing beyond this process (CRL files), the card is
+        checked first, with no transaction open, and the rest is one transaction: count the
+        request, use the nonce up, store the outcome or the refusal. No lock (on SQLite, not the
+        write lock) is held while the card is checked; a claim refused for its nonce or a rate
+        limit gets the same answer, and no more stored, as if the card had not been checked.
+        When the check asks an OCSP responder, no lock is held across that round trip either: a
         first transaction counts the request and uses the nonce up, the card is checked, and a
         second transaction stores the outcome.
         """
@@ -268,23 +271,35 @@ class VerificationService:
             raise ApiError(ErrorCode.INVALID_ACCOUNT, 422)
         now = p.clock()
         claim = Claim(caller, account_id, nonce, certificate, signature, now)
-        answer = p.db.run_kept(lambda session: self._verify_at_once(session, claim)) if p.verifier.local \
-            else self._verify_in_two(claim)
+        if p.verifier.local:
+            checked = self._checked_card(claim)
+            answer = p.db.run_kept(lambda session: self._verify_checked(session, claim, checked))
+        else:
+            answer = self._verify_in_two(claim)
         if isinstance(answer, ApiError):
             raise answer
         return answer
 
-    def _verify_at_once(self, session: Session, claim: Claim) -> VerificationOutcome | ApiError:
+    def _checked_card(self, claim: Claim) -> VerifiedIdentity | VerificationRefused:
+        try:
+            return self._check_card(claim)
+        except VerificationRefused as exc:
+            return exc
+
+    def _verify_checked(self, session: Session, claim: Claim,
+                        checked: VerifiedIdentity | VerificationRefused) -> VerificationOutcome | ApiError:
+        """The claim of a card already checked: counted, its nonce used up, and its outcome or
+        refusal stored. On PostgreSQL a verified card's claim and record are one statement."""
+        if self.parts.db.postgresql and not isinstance(checked, VerificationRefused):
+            return self._claim_and_record(session, claim, checked)
         refusal = self._claim(session, claim)
         if refusal is not None:
             return refusal
-        try:
-            identity = self._check_card(claim)
-        except VerificationRefused as exc:
+        if isinstance(checked, VerificationRefused):
             audit.append(session, "verification_refused", client_id=claim.caller.client_id,
-                         account_id=claim.account_id, details={"code": exc.code})
-            return ApiError(exc.code, 403, exc.message)
-        return self._record_verification(session, claim, identity)
+                         account_id=claim.account_id, details={"code": checked.code})
+            return ApiError(checked.code, 403, checked.message)
+        return self._record_verification(session, claim, checked)
 
     def _verify_in_two(self, claim: Claim) -> VerificationOutcome | ApiError:
         p = self.parts
@@ -327,11 +342,18 @@ class VerificationService:
 
     def _claim_at_once(self, session: Session, claim: Claim) -> ApiError | None:
         """``_claim`` on PostgreSQL, in one statement (``hotpath.CLAIM``)."""
+        found = on_driver(session, hotpath.CLAIM, self._claim_parameters(claim))
+        return self._claim_refusal(session, claim, found)
+
+    def _claim_parameters(self, claim: Claim) -> dict[str, object]:
         p = self.parts
-        row = on_driver(session, hotpath.CLAIM, {
-            **p.kiosk_limiter.parameters(claim.caller.client_id, "kiosk_"),
-            **p.account_limiter.parameters(claim.account_id, "account_"),
-            "nonce": claim.nonce, "owner": claim.caller.client_id, "at": claim.at})
+        return {**p.kiosk_limiter.parameters(claim.caller.client_id, "kiosk_"),
+                **p.account_limiter.parameters(claim.account_id, "account_"),
+                "nonce": claim.nonce, "owner": claim.caller.client_id, "at": claim.at}
+
+    def _claim_refusal(self, session: Session, claim: Claim, row: Any) -> ApiError | None:
+        """The refusal, if any, in a row of ``hotpath.CLAIM``'s columns."""
+        p = self.parts
         if row.kiosk_refused:
             raise p.kiosk_limiter.refusal(row.kiosk_tokens, "kiosk")
         if not row.used:
@@ -345,16 +367,35 @@ class VerificationService:
                      account_id=claim.account_id, details={"code": refusal.code})
         return refusal
 
+    def _claim_and_record(self, session: Session, claim: Claim,
+                          identity: VerifiedIdentity) -> VerificationOutcome | ApiError:
+        """``_claim`` then ``_record_verification`` on PostgreSQL, in one statement
+        (``hotpath.CLAIM_AND_RECORD``)."""
+        verification_id, expires, row = self._verification_row(claim, identity)
+        found = on_driver(session, hotpath.CLAIM_AND_RECORD, {**self._claim_parameters(claim), **row})
+        refusal = self._claim_refusal(session, claim, found)
+        if refusal is not None:
+            return refusal
+        audit.head_locked(session, found.head_seq, found.head_hash)
+        return self._recorded(session, claim, identity, verification_id, expires, bool(found.matched),
+                              found.name_on_card)
+
+    def _verification_row(self, claim: Claim,
+                          identity: VerifiedIdentity) -> tuple[str, dt.datetime, dict[str, object]]:
+        """A new verification's ID, expiry and row (without whether it matched)."""
+        verification_id = new_id("ver")
+        expires = claim.at + dt.timedelta(seconds=self.parts.verification_seconds)
+        return verification_id, expires, {
+            "verification_id": verification_id, "client_id": claim.caller.client_id,
+            "account_id": claim.account_id, "ppid": identity.ppid,
+            "certificate_serial": format(identity.serial, "x"), "certificate_not_after": identity.not_after,
+            "created_at": claim.at, "expires_at": expires}
+
     def _record_verification(self, session: Session, claim: Claim,
                              identity: VerifiedIdentity) -> VerificationOutcome:
         """Store a verified card's answer and whether its PPID is linked to the claimed account."""
-        p = self.parts
-        caller, account_id, now = claim.caller, claim.account_id, claim.at
         connection = session.connection()
-        verification_id, expires = new_id("ver"), now + dt.timedelta(seconds=p.verification_seconds)
-        row = {"verification_id": verification_id, "client_id": caller.client_id, "account_id": account_id,
-               "ppid": identity.ppid, "certificate_serial": format(identity.serial, "x"),
-               "certificate_not_after": identity.not_after, "created_at": now, "expires_at": expires}
+        verification_id, expires, row = self._verification_row(claim, identity)
         if connection.dialect.name == "postgresql":
             # One round trip: the link, the stored row and the audit chain's head, locked
             # (hotpath.RECORD).
@@ -364,15 +405,19 @@ class VerificationService:
         else:
             link = connection.execute(LINK_OF_PPID, {"ppid": identity.ppid}).first()
             matched = link is not None and hmac.compare_digest(
-                link.account_id.encode("utf-8"), account_id.encode("utf-8"))
+                link.account_id.encode("utf-8"), claim.account_id.encode("utf-8"))
             name = link.name_on_card if link is not None else None
             connection.execute(ADD_VERIFICATION, {**row, "matched": matched, "operation_id": None})
-        outcome = VerificationOutcome(
+        return self._recorded(session, claim, identity, verification_id, expires, matched, name)
+
+    def _recorded(self, session: Session, claim: Claim, identity: VerifiedIdentity, verification_id: str,
+                  expires: dt.datetime, matched: bool, name: str | None) -> VerificationOutcome:
+        """The outcome of a stored verification, with its audit entry appended."""
+        audit.append(session, "verification", client_id=claim.caller.client_id, account_id=claim.account_id,
+                     details={"verification_id": verification_id, "match": matched,
+                              "serial": format(identity.serial, "x"),
+                              "anchor": identity.issuer_generation_hint})
+        return VerificationOutcome(
             verification_id=verification_id, match=matched, name_on_record=name if matched else None,
             certificate_not_after=identity.not_after, expires_at=expires,
         )
-        audit.append(session, "verification", client_id=caller.client_id, account_id=account_id,
-                     details={"verification_id": outcome.verification_id, "match": matched,
-                              "serial": format(identity.serial, "x"),
-                              "anchor": identity.issuer_generation_hint})
-        return outcome

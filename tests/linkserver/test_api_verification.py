@@ -290,6 +290,42 @@ def test_a_verification_takes_the_audit_lock_once_with_its_last_write(live: Live
         assert len(head_read) == len(moved) == 1 and head_read[0] < audited[0] < moved[0]
 
 
+@pytest.mark.parametrize("holder", ["linked", "revoked"])
+def test_the_card_is_checked_before_the_claim_takes_a_lock(live: LiveServer, holder: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """No row lock (on SQLite, no write lock) is held while the card's RSA checks run: the card
+    is checked before the statement that uses the nonce up. On PostgreSQL a card that passed is
+    then claimed and stored by that one statement; one that failed is only claimed."""
+    kiosk = live.kiosk()
+    engine = live.server.parts.db.engine
+    verifier = live.server.parts.verifier
+    seen: list[str] = []
+    check = verifier.verify
+
+    def checked(*args: Any) -> Any:
+        seen.append("card checked")
+        return check(*args)
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    monkeypatch.setattr(verifier, "verify", checked)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = live.verify(kiosk, holder, LINKED_ACCOUNT)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert answer.status_code == (200 if holder == "linked" else 403), answer.text
+    claims = [i for i, statement in enumerate(seen) if "UPDATE challenges" in statement]
+    stored = [i for i, statement in enumerate(seen) if "INSERT INTO verifications" in statement]
+    assert len(claims) == 1 and seen.index("card checked") < claims[0]
+    assert len(stored) == (holder == "linked")
+    if engine.dialect.name == "postgresql":
+        assert stored in ([], claims)
+    else:
+        assert all(claims[0] < i for i in stored)
+
+
 def test_the_verification_records_the_certificate_serial_not_the_certificate(live: LiveServer) -> None:
     answer = live.verify(live.kiosk(), "linked", LINKED_ACCOUNT).json()
     with live.server.parts.db.transaction() as session:
