@@ -265,7 +265,8 @@ class HeldConnections:
     def _drop(self, held: Connection) -> None:
         self._local.connection = None
         with self._lock:
-            self._kept.remove(held)
+            if held in self._kept:  # not when ``close`` gave it back meanwhile, from another thread
+                self._kept.remove(held)
         held.close()
 
     def close(self) -> None:

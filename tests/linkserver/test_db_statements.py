@@ -155,6 +155,26 @@ def test_a_kept_connection_the_database_dropped_while_it_sat_idle_is_replaced(
     assert db.alone(OWN_PID, {}).pid != pid  # and the broken one is not kept
 
 
+def test_a_kept_connection_given_back_while_its_thread_found_it_dropped_is_replaced(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's stop gives every kept connection back (``release_kept``); a thread that was
+    checking its own at that moment, and found it no longer answers, takes a new one."""
+    postgresql_only(db)
+    db.alone(OWN_PID, {})
+
+    def given_back_meanwhile(_held: object) -> bool:
+        db.release_kept()
+        return False
+
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
+    monkeypatch.setattr(db_module.HeldConnections, "_still_answers", staticmethod(given_back_meanwhile))
+    assert db.alone(OWN_PID, {}).pid > 0  # a connection taken again from the pool
+    pool = db.engine.pool
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]  # that one only: the old one is back
+    db.release_kept()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 def test_a_connection_the_database_dropped_while_it_sat_idle_is_replaced(
         db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if db.engine.dialect.name != "postgresql":
