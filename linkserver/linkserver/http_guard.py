@@ -35,9 +35,10 @@ logger = logging.getLogger("linkserver.http")
 
 #: How uvicorn must run the app (the command's and the tests' servers): proxy headers are the app's
 #: business, and the request log is the app's own; libuv's event loop and the llhttp parser, which
-#: cost less CPU per request than asyncio's own loop and h11 (bench/linkserver_bench.py).
+#: cost less CPU per request than asyncio's own loop and h11 (bench/linkserver_bench.py), with
+#: each answer written to the socket once (``linkserver.http_writes``).
 UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "access_log": False, "loop": "uvloop",
-                                   "http": "httptools"}
+                                   "http": "linkserver.http_writes:JoinedWritesProtocol"}
 
 #: Every answer's headers.
 COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
