@@ -71,12 +71,20 @@ def row_key(row: Row) -> tuple[str, int, int, float | None]:
 
 def ratios(rows: list[Row], baseline: list[Row]) -> list[dict[str, Any]]:
     """Each of this tree's rows with a baseline row for the same backend, workers and load: every
-    compared figure divided by the baseline's."""
-    before = {row_key(row): row for row in baseline}
+    compared figure divided by the baseline's. A level run more than once (``--workers 1,1,1``)
+    is compared run by run: the n-th run of this tree with the n-th of the baseline, which ran
+    beside it; a baseline read from a file with one run of the level serves every run."""
+    before: dict[tuple[str, int, int, float | None], list[Row]] = {}
+    for row in baseline:
+        before.setdefault(row_key(row), []).append(row)
+    seen: dict[tuple[str, int, int, float | None], int] = {}
     compared = []
     for row in rows:
-        if (earlier := before.get(row_key(row))) is None:
+        key = row_key(row)
+        if not (runs := before.get(key)):
             continue
+        turn = seen[key] = seen.get(key, -1) + 1
+        earlier = runs[min(turn, len(runs) - 1)]
         entry: dict[str, Any] = {"backend": row.backend, "workers": row.workers, "load": row.load,
                                  "baseline": earlier.code}
         for name, _ in RATIO_FIGURES:

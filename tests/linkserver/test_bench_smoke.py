@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bench.linkserver_rows import Row, ratios
 from kiosk.nfc.sim import TestHierarchy
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "linkserver_bench.py"
@@ -101,3 +102,17 @@ def test_the_mix_bench_runs_on_sqlite_with_no_5xx_and_the_chain_whole(tmp_path: 
     assert all(len(spread) == 3 and spread[0] <= spread[1] <= spread[2] for spread in spreads)
     assert row["rss_end_mb"] > 0 and row["rss_start_mb"] > 0
     assert report["chains"] == {"sqlite, 1 worker(s)": True}
+
+
+def test_a_level_run_more_than_once_is_compared_with_the_baseline_run_beside_it() -> None:
+    def row(code: str, cpu: float) -> Row:
+        return Row(code=code, backend="postgresql", workers=1, kiosks=8, offered_per_second=None,
+                   verifications=100, seconds=1.0, per_second=100.0, pair_p50_ms=1.0, pair_p99_ms=2.0,
+                   verify_p50_ms=0.5, verify_p99_ms=1.0, server_cpu_ms_per_pair=cpu, server_cpu_pct=50.0,
+                   client_cpu_pct=40.0, errors=0, wrong_answers=0, error_kinds={})
+
+    now = [row("now", 1.0), row("now", 3.0), row("now", 1.5)]
+    compared = ratios(now, [row("abc1234", 2.0), row("abc1234", 4.0), row("abc1234", 1.0)])
+    assert [entry["server_cpu_ms_per_pair"] for entry in compared] == [0.5, 0.75, 1.5]
+    once = ratios(now, [row("abc1234", 2.0)])  # a kept baseline with one run serves every run
+    assert [entry["server_cpu_ms_per_pair"] for entry in once] == [0.5, 1.5, 0.75]
