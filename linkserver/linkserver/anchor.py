@@ -37,9 +37,17 @@ from joserfc.jwk import ECKey
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from linkserver.audit import ANCHOR_INFO, PENDING_INFO, AuditAnchor, ChainReport, check_chain, locked_head
+from linkserver.audit import (
+    ANCHOR_INFO,
+    PENDING_INFO,
+    AuditAnchor,
+    ChainReport,
+    check_chain,
+    locked_head,
+    seal,
+)
 from linkserver.config import Settings
-from linkserver.db import Database
+from linkserver.db import Database, UnitOfWork
 from linkserver.tokens import TOKEN_ALGORITHM, load_ec_private_key
 
 
@@ -68,9 +76,10 @@ def install(db: Database, anchor: AuditAnchor) -> None:
     db.sessions.configure(info={ANCHOR_INFO: anchor})
     event.listen(db.sessions, "after_commit", _write_pending)
     event.listen(db.sessions, "after_rollback", _drop_pending)
+    db.kept_hooks(before_commit=seal, after_commit=_write_pending)  # the session's, for a KeptWork
 
 
-def _write_pending(session: Session) -> None:
+def _write_pending(session: UnitOfWork) -> None:
     pending: list[tuple[int, str]] = session.info.pop(PENDING_INFO, [])
     anchor = session.info.get(ANCHOR_INFO)
     if isinstance(anchor, AuditAnchor):

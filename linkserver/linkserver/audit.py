@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from linkserver.db import DriverStatement, on_driver, on_driver_many
+from linkserver.db import DriverStatement, UnitOfWork, on_driver, on_driver_many
 from linkserver.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -104,14 +104,14 @@ def entry_hash(key: bytes, prev_hash: str, seq: int, at: dt.datetime, event: str
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
-def anchor_of(session: Session) -> AuditAnchor:
+def anchor_of(session: UnitOfWork) -> AuditAnchor:
     anchor = session.info.get(ANCHOR_INFO)
     if not isinstance(anchor, AuditAnchor):
         raise RuntimeError("this database has no audit key (secrets.audit_key_file): nothing may be audited")
     return anchor
 
 
-def append(session: Session, event: str, *, client_id: str | None = None,
+def append(session: UnitOfWork, event: str, *, client_id: str | None = None,
            account_id: str | None = None, details: Mapping[str, object] | None = None,
            at: dt.datetime | None = None) -> QueuedEntry:
     """Queue one entry for the chain; the caller's transaction chains it when it commits.
@@ -133,12 +133,12 @@ def append(session: Session, event: str, *, client_id: str | None = None,
     return entry
 
 
-def head_locked(session: Session, seq: int | None, entry_hash: str | None) -> None:
+def head_locked(session: UnitOfWork, seq: int | None, entry_hash: str | None) -> None:
     """Note the chain's head as a statement of ``session``'s locked and read it (None: no row)."""
     session.info[HEAD_INFO] = (seq, entry_hash)
 
 
-def locked_head(session: Session) -> tuple[int, str]:
+def locked_head(session: UnitOfWork) -> tuple[int, str]:
     """The chain's head, held for the rest of this transaction: as a statement of the
     transaction locked and read it, else locked and read now (SQLite's write lock already holds
     it)."""
@@ -153,7 +153,7 @@ def locked_head(session: Session) -> tuple[int, str]:
     return head[0], head[1]
 
 
-def seal(session: Session) -> None:
+def seal(session: UnitOfWork) -> None:
     """Chain the queued entries in order: flush every other change first (taking its row locks),
     then lock and read the head, add the entries after it and move the head to the last."""
     if session.get_nested_transaction() is not None:

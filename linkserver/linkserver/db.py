@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import psycopg
 from alembic import command
@@ -159,7 +159,48 @@ class DriverStatement:
         return self._make_row
 
 
-def on_driver(session: Session, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
+class UnitOfWork(Protocol):
+    """What the work of every pair uses of its transaction: an ORM ``Session``, or, on a kept
+    PostgreSQL connection, a ``KeptWork`` (``Database.run_kept``)."""
+
+    @property
+    def info(self) -> dict[Any, Any]:
+        """Values the transaction's hooks share (the audit chain's queue)."""
+
+    def connection(self) -> Connection:
+        """The connection the transaction runs on."""
+
+    def get_nested_transaction(self) -> object | None:
+        """The innermost savepoint, if one is open."""
+
+    def flush(self) -> None:
+        """Send the changes to objects held, if any are."""
+
+
+class KeptWork:
+    """One transaction on a kept PostgreSQL connection (``Database.run_kept``), with no ORM
+    session: the SQLAlchemy connection's own transaction, and the hooks a session's commit would
+    run (``Database.kept_hooks``). It holds no objects, so nothing is flushed, and it opens no
+    savepoints. Making and committing a session cost about as much CPU as a statement; the work
+    of every pair needs neither its objects nor its savepoints."""
+
+    __slots__ = ("_connection", "info")
+
+    def __init__(self, connection: Connection, info: Mapping[Any, Any]) -> None:
+        self._connection = connection
+        self.info: dict[Any, Any] = dict(info)
+
+    def connection(self) -> Connection:
+        return self._connection
+
+    def get_nested_transaction(self) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+def on_driver(session: UnitOfWork, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
     """The first row (a named tuple) of ``statement`` run on the session's PostgreSQL connection,
     in its transaction; None when it returns no rows. What SQLAlchemy would do around it is kept:
     the engine's cursor events see the statement, a driver error comes out as SQLAlchemy's (so
@@ -181,7 +222,8 @@ def _has_rows(cursor: Any) -> bool:
     return result is not None and result.status == ExecStatus.TUPLES_OK
 
 
-def on_driver_many(session: Session, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
+def on_driver_many(session: UnitOfWork, statement: DriverStatement,
+                   rows: Sequence[Mapping[str, Any]]) -> None:
     """``statement`` run once for each of ``rows`` (as ``on_driver``; one row is one plain execution)."""
     with _driver_cursor(session.connection(), statement, rows, many=len(rows) > 1) as cursor:
         if len(rows) == 1:
@@ -313,6 +355,8 @@ class Database:
         self._alone = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT")) \
             if self.postgresql else None
         self._kept = HeldConnections(self.engine) if self.postgresql else None
+        self._before_kept_commit: list[Callable[[KeptWork], None]] = []
+        self._after_kept_commit: list[Callable[[KeptWork], None]] = []
 
     def migrate(self) -> None:
         upgrade(self.engine)
@@ -336,19 +380,35 @@ class Database:
 
         return self._retrying(once)
 
-    def run_kept(self, work: Callable[[Session], T]) -> T:
+    def run_kept(self, work: Callable[[UnitOfWork], T]) -> T:
         """``run`` (a writer), on PostgreSQL on the calling thread's kept connection
-        (``HeldConnections``): for the work every pair does. Work run this way may not run more
-        of it inside (its transaction would be joined, not its own)."""
+        (``HeldConnections``), in a ``KeptWork`` rather than a session: for the work every pair
+        does. Work run this way may not run more of it inside (its transaction would be joined,
+        not its own)."""
         if self._kept is None:
             return self.run(work)
-        kept = self._kept
+        kept, info = self._kept, self.sessions.kw.get("info") or {}
 
         def once() -> T:
-            with kept.in_use() as connection, self.sessions(bind=connection) as session, session.begin():
-                return work(session)
+            with kept.in_use() as connection:
+                unit = KeptWork(connection, info)
+                with connection.begin():
+                    done = work(unit)
+                    for hook in self._before_kept_commit:
+                        hook(unit)
+                for hook in self._after_kept_commit:
+                    hook(unit)
+                return done
 
         return self._retrying(once)
+
+    def kept_hooks(self, *, before_commit: Callable[[KeptWork], None],
+                   after_commit: Callable[[KeptWork], None]) -> None:
+        """Run ``before_commit`` as each ``KeptWork`` is about to commit (its last statements go
+        in its transaction) and ``after_commit`` once it has: what a session's ``before_commit``
+        and ``after_commit`` events are to a session. A unit rolled back takes its ``info`` along."""
+        self._before_kept_commit.append(before_commit)
+        self._after_kept_commit.append(after_commit)
 
     def alone(self, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
         """PostgreSQL only: the first row (a named tuple, or None) of ``statement``, run by psycopg

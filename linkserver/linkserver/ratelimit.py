@@ -21,7 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import TextClause, delete, text
 from sqlalchemy.orm import Session
 
-from linkserver.db import Database
+from linkserver.db import Database, UnitOfWork
 from linkserver.errors import ApiError, ErrorCode
 from linkserver.models import RateBucket
 
@@ -84,7 +84,7 @@ class RateLimiter:
     def bucket(self, key: str) -> bytes:
         return hashlib.sha256(f"{self.name}\0{key}".encode()).digest()
 
-    def take(self, key: str, what: str, session: Session | None = None) -> None:
+    def take(self, key: str, what: str, session: UnitOfWork | None = None) -> None:
         """Spend one token for ``key`` or raise ApiError (``rate_limited``) with the seconds to wait.
 
         With ``session`` the token is counted in that transaction (and given back if it rolls

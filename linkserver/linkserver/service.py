@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from linkserver import audit, hotpath
 from linkserver.clientgate import ClientGate
 from linkserver.config import Policy
-from linkserver.db import Database, on_driver
+from linkserver.db import Database, UnitOfWork, on_driver
 from linkserver.directory import AccountDirectory, LinkStore
 from linkserver.errors import ApiError, ErrorCode, VerificationRefused
 from linkserver.models import Challenge, KioskClient, Link, UsedAssertion, Verification
@@ -222,7 +222,7 @@ class VerificationService:
         p.db.run(work)
         return IssuedChallenge(nonce, expires)
 
-    def _consume_nonce(self, session: Session, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
+    def _consume_nonce(self, session: UnitOfWork, caller: Caller, nonce: bytes, now: dt.datetime) -> None:
         """Mark the caller's unused, unexpired nonce used, or raise why it cannot be.
 
         One conditional update: of two concurrent uses of one nonce, exactly one wins (the other
@@ -234,7 +234,7 @@ class VerificationService:
             return
         raise self._unusable(session, caller, nonce)
 
-    def _unusable(self, session: Session, caller: Caller, nonce: bytes) -> ApiError:
+    def _unusable(self, session: UnitOfWork, caller: Caller, nonce: bytes) -> ApiError:
         """Why the caller's nonce could not be used: unknown, another kiosk's, used, or expired."""
         challenge = session.connection().execute(FIND_CHALLENGE, {"nonce": nonce}).first()
         if challenge is None:
@@ -286,7 +286,7 @@ class VerificationService:
         except VerificationRefused as exc:
             return exc
 
-    def _verify_checked(self, session: Session, claim: Claim,
+    def _verify_checked(self, session: UnitOfWork, claim: Claim,
                         checked: VerifiedIdentity | VerificationRefused) -> VerificationOutcome | ApiError:
         """The claim of a card already checked: counted, its nonce used up, and its outcome or
         refusal stored. On PostgreSQL a verified card's claim and record are one statement."""
@@ -318,7 +318,7 @@ class VerificationService:
         return self.parts.verifier.verify(claim.certificate, claim.signature, claim.nonce,
                                           claim.caller.client_id, claim.account_id, claim.at)
 
-    def _claim(self, session: Session, claim: Claim) -> ApiError | None:
+    def _claim(self, session: UnitOfWork, claim: Claim) -> ApiError | None:
         """Count the kiosk's request, use the nonce up, then count the attempt against the account;
         the refusal to answer with, if any, stored with what was counted.
 
@@ -340,7 +340,7 @@ class VerificationService:
             return exc
         return None
 
-    def _claim_at_once(self, session: Session, claim: Claim) -> ApiError | None:
+    def _claim_at_once(self, session: UnitOfWork, claim: Claim) -> ApiError | None:
         """``_claim`` on PostgreSQL, in one statement (``hotpath.CLAIM``)."""
         found = on_driver(session, hotpath.CLAIM, self._claim_parameters(claim))
         return self._claim_refusal(session, claim, found)
@@ -351,7 +351,7 @@ class VerificationService:
                 **p.account_limiter.parameters(claim.account_id, "account_"),
                 "nonce": claim.nonce, "owner": claim.caller.client_id, "at": claim.at}
 
-    def _claim_refusal(self, session: Session, claim: Claim, row: Any) -> ApiError | None:
+    def _claim_refusal(self, session: UnitOfWork, claim: Claim, row: Any) -> ApiError | None:
         """The refusal, if any, in a row of ``hotpath.CLAIM``'s columns."""
         p = self.parts
         if row.kiosk_refused:
@@ -362,12 +362,12 @@ class VerificationService:
             return p.account_limiter.refusal(row.account_tokens, "account")
         return None
 
-    def _refused_nonce(self, session: Session, claim: Claim, refusal: ApiError) -> ApiError:
+    def _refused_nonce(self, session: UnitOfWork, claim: Claim, refusal: ApiError) -> ApiError:
         audit.append(session, "verification_refused", client_id=claim.caller.client_id,
                      account_id=claim.account_id, details={"code": refusal.code})
         return refusal
 
-    def _claim_and_record(self, session: Session, claim: Claim,
+    def _claim_and_record(self, session: UnitOfWork, claim: Claim,
                           identity: VerifiedIdentity) -> VerificationOutcome | ApiError:
         """``_claim`` then ``_record_verification`` on PostgreSQL, in one statement
         (``hotpath.CLAIM_AND_RECORD``)."""
@@ -391,7 +391,7 @@ class VerificationService:
             "certificate_serial": format(identity.serial, "x"), "certificate_not_after": identity.not_after,
             "created_at": claim.at, "expires_at": expires}
 
-    def _record_verification(self, session: Session, claim: Claim,
+    def _record_verification(self, session: UnitOfWork, claim: Claim,
                              identity: VerifiedIdentity) -> VerificationOutcome:
         """Store a verified card's answer and whether its PPID is linked to the claimed account."""
         connection = session.connection()
@@ -410,7 +410,7 @@ class VerificationService:
             connection.execute(ADD_VERIFICATION, {**row, "matched": matched, "operation_id": None})
         return self._recorded(session, claim, identity, verification_id, expires, matched, name)
 
-    def _recorded(self, session: Session, claim: Claim, identity: VerifiedIdentity, verification_id: str,
+    def _recorded(self, session: UnitOfWork, claim: Claim, identity: VerifiedIdentity, verification_id: str,
                   expires: dt.datetime, matched: bool, name: str | None) -> VerificationOutcome:
         """The outcome of a stored verification, with its audit entry appended."""
         audit.append(session, "verification", client_id=claim.caller.client_id, account_id=claim.account_id,

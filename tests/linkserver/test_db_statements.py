@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -14,13 +15,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from linkserver import db as db_module
-from linkserver.db import Database
+from linkserver.db import Database, KeptWork, UnitOfWork
 from linkserver.models import Challenge
 
 T0 = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 
 
-def add_challenge(session: Session, nonce: bytes) -> None:
+def add_challenge(session: UnitOfWork, nonce: bytes) -> None:
     session.connection().execute(insert(Challenge), {
         "nonce": nonce, "client_id": "kiosk-01", "created_at": T0,
         "expires_at": T0 + dt.timedelta(minutes=2)})
@@ -115,11 +116,11 @@ def test_statements_alone_keep_one_connection_per_thread_and_give_them_all_back(
 
 def test_work_on_a_kept_connection_is_a_transaction_of_its_own_each_time(db: Database) -> None:
     def store(nonce: bytes, fail: bool = False) -> int | None:
-        def work(session: Session) -> int | None:
+        def work(session: UnitOfWork) -> int | None:
             add_challenge(session, nonce)
             if fail:
                 raise RuntimeError("undone")
-            return session.scalar(text("SELECT pg_backend_pid()")) if db.postgresql else None
+            return session.connection().scalar(text("SELECT pg_backend_pid()")) if db.postgresql else None
         return db.run_kept(work)
 
     first = store(b"e" * 32)
@@ -137,6 +138,42 @@ def test_work_on_a_kept_connection_is_a_transaction_of_its_own_each_time(db: Dat
         assert pool.checkedout() == 1  # type: ignore[attr-defined]
         db.dispose()
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_work_on_a_kept_connection_runs_the_hooks_a_sessions_commit_would(db: Database) -> None:
+    """``before_commit`` writes in the work's transaction (and a failure there undoes the work);
+    ``after_commit`` runs once that transaction is committed, never after a rollback. Each unit
+    starts with ``info`` of its own."""
+    postgresql_only(db)
+    seen: list[tuple[str, int]] = []
+
+    def before(unit: KeptWork) -> None:
+        if unit.info["refuse"]:
+            raise RuntimeError("refused at commit")
+        add_challenge(unit, unit.info["nonce"].upper())
+        seen.append(("before", challenges(db)))
+
+    def after(unit: KeptWork) -> None:
+        seen.append(("after", challenges(db)))
+
+    db.kept_hooks(before_commit=before, after_commit=after)
+
+    def work(nonce: bytes, *, fail: bool = False, refuse: bool = False) -> Callable[[UnitOfWork], None]:
+        def run(unit: UnitOfWork) -> None:
+            assert "nonce" not in unit.info  # nothing left from the unit before
+            unit.info.update(nonce=nonce, refuse=refuse)
+            add_challenge(unit, nonce)
+            if fail:
+                raise RuntimeError("undone")
+        return run
+
+    db.run_kept(work(b"i" * 32))
+    assert seen == [("before", 0), ("after", 2)]  # the work and the hook's row, committed together
+    with pytest.raises(RuntimeError, match="undone"):
+        db.run_kept(work(b"j" * 32, fail=True))
+    with pytest.raises(RuntimeError, match="refused at commit"):
+        db.run_kept(work(b"k" * 32, refuse=True))
+    assert seen == [("before", 0), ("after", 2)] and challenges(db) == 2
 
 
 def test_a_kept_connection_the_database_dropped_while_it_sat_idle_is_replaced(
