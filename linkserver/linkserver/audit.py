@@ -42,8 +42,8 @@ PENDING_INFO = "linkserver.audit_checkpoints"
 #: The entries a transaction has appended and its commit will chain (``Session.info``).
 QUEUE_INFO = "linkserver.audit_queue"
 MIN_KEY_BYTES = 32
-#: Where a statement that locked and read the chain's head itself (``hotpath.RECORD``) leaves it
-#: for ``seal`` (``Session.info``).
+#: Where a statement that locked and read the chain's head itself (``hotpath.CLAIM_AND_RECORD``,
+#: ``hotpath.RECORD``) leaves it for ``seal`` (``Session.info``).
 HEAD_INFO = "linkserver.audit_head"
 #: The chain's head (``models.AuditHead``): read under SQLite's write lock, locked on PostgreSQL.
 HEAD = text("SELECT seq, entry_hash FROM audit_head WHERE id = 1")
