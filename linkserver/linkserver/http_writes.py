@@ -8,7 +8,10 @@ end of that turn: the head and body of an answer that the app sends at once go o
 A body the app streams goes out as before, part by part, each part in the turn it was sent.
 
 Nothing is held past the turn it was written in; closing the connection first writes what is
-held; aborting it drops what is held, as it drops what the transport still buffers.
+held; aborting it drops what is held, as it drops what the transport still buffers. Writing the
+head and body together as soon as the body comes, rather than at the end of the turn, was
+measured too: it cost more CPU per pair and answered fewer pairs a second (the loop then wakes
+for fewer requests at a time).
 """
 
 from __future__ import annotations
