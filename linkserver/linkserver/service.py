@@ -296,9 +296,7 @@ class VerificationService:
         if refusal is not None:
             return refusal
         if isinstance(checked, VerificationRefused):
-            audit.append(session, "verification_refused", client_id=claim.caller.client_id,
-                         account_id=claim.account_id, details={"code": checked.code})
-            return ApiError(checked.code, 403, checked.message)
+            return self._audited_refusal(session, claim, ApiError(checked.code, 403, checked.message))
         return self._record_verification(session, claim, checked)
 
     def _verify_in_two(self, claim: Claim) -> VerificationOutcome | ApiError:
@@ -333,7 +331,7 @@ class VerificationService:
         try:
             self._consume_nonce(session, claim.caller, claim.nonce, claim.at)
         except ApiError as exc:
-            return self._refused_nonce(session, claim, exc)
+            return self._audited_refusal(session, claim, exc)
         try:
             p.account_limiter.take(claim.account_id, "account", session)
         except ApiError as exc:
@@ -357,12 +355,13 @@ class VerificationService:
         if row.kiosk_refused:
             raise p.kiosk_limiter.refusal(row.kiosk_tokens, "kiosk")
         if not row.used:
-            return self._refused_nonce(session, claim, self._unusable(session, claim.caller, claim.nonce))
+            return self._audited_refusal(session, claim, self._unusable(session, claim.caller, claim.nonce))
         if row.account_refused:
             return p.account_limiter.refusal(row.account_tokens, "account")
         return None
 
-    def _refused_nonce(self, session: UnitOfWork, claim: Claim, refusal: ApiError) -> ApiError:
+    def _audited_refusal(self, session: UnitOfWork, claim: Claim, refusal: ApiError) -> ApiError:
+        """``refusal`` of a claim (its nonce or its card), appended to the audit chain in ``session``."""
         audit.append(session, "verification_refused", client_id=claim.caller.client_id,
                      account_id=claim.account_id, details={"code": refusal.code})
         return refusal
