@@ -323,3 +323,35 @@ def test_rows_on_the_driver_are_stored_together_or_not_at_all(db: Database, coun
         fresh = {"nonce": b"new" * 11, "at": T0}
         db_module.on_driver_many(session, store, [fresh, *rows, fresh])
     assert challenges(db) == count  # the first rows went with the last one's failure
+
+
+def test_a_statement_keeps_its_cursor_on_its_connection_until_it_fails_there(db: Database) -> None:
+    postgresql_only(db)
+    own_pid = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid"))
+    other = db_module.DriverStatement(text("SELECT CAST(:a AS int) AS a"))
+    failing = db_module.DriverStatement(text("SELECT CAST(1 / CAST(:d AS int) AS int) AS a"))
+    cursors: list[object] = []
+
+    def record(_conn: object, cursor: object, *_args: object) -> None:
+        cursors.append(cursor)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        def run_on_one_connection(statement: db_module.DriverStatement, parameters: dict[str, int]) -> int:
+            return int(db.run_kept(lambda work: db_module.on_driver(work, statement, parameters))[0])
+
+        pid = run_on_one_connection(own_pid, {})
+        assert run_on_one_connection(own_pid, {}) == pid  # the same kept connection
+        assert run_on_one_connection(other, {"a": 7}) == 7
+        assert run_on_one_connection(failing, {"d": 1}) == 1
+        with pytest.raises(DBAPIError):
+            run_on_one_connection(failing, {"d": 0})
+        assert run_on_one_connection(failing, {"d": 2}) == 0
+        assert run_on_one_connection(own_pid, {}) == pid
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    pid_cursor, again, other_cursor, before_failure, failed, after_failure, last = cursors
+    assert pid_cursor is again is last  # one cursor for a statement, across transactions
+    assert other_cursor is not pid_cursor
+    assert before_failure is failed and failed.closed  # type: ignore[attr-defined]
+    assert after_failure is not failed and not after_failure.closed  # type: ignore[attr-defined]
