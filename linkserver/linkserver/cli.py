@@ -406,7 +406,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from linkserver.http_guard import UVICORN_OPTIONS
-    from linkserver.server import build_server
+    from linkserver.server import app_to_serve
 
     refused = _serve_refused(args)
     if refused is not None:
@@ -448,8 +448,7 @@ def _serve(args: argparse.Namespace) -> int:
                         workers=args.workers, log_level=args.log_level,
                         log_config=log_config(args.log_level), **UVICORN_OPTIONS, **tls)
         else:
-            server = build_server(settings)
-            uvicorn.run(server.app, host=args.host, port=args.port, log_level=args.log_level,
+            uvicorn.run(app_to_serve(settings), host=args.host, port=args.port, log_level=args.log_level,
                         log_config=log_config(args.log_level), **UVICORN_OPTIONS, **tls)
     finally:
         if temporary is not None:

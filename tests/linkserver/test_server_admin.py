@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import httpx2
@@ -24,7 +26,7 @@ from linkserver.config import ConfigError, Limits, load_settings
 from linkserver.db import Database
 from linkserver.demo import prepare_demo
 from linkserver.models import AuditEntry, KioskClient, Renewal
-from linkserver.server import build_server
+from linkserver.server import app_to_serve, build_server
 from linkserver.tokens import Caller
 from tests.helpers.server_api import LINKED, NEW_PASSWORD, decide, revealed, send_password, verified
 from tests.linkserver.helpers import (
@@ -369,3 +371,22 @@ def test_the_example_configuration_documents_every_default(tmp_path: Path, hiera
     assert settings.database_url == f"sqlite:///{tmp_path / 'linkserver.db'}"
     assert settings.audit == AuditSettings(tmp_path / "secrets" / "audit.key",
                                            tmp_path / "audit-checkpoints.jsonl")
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_served_app_keeps_what_it_built_out_of_full_collections_and_no_garbage(
+        tmp_path: Path, hierarchy: TestHierarchy) -> None:
+    setup = prepare_demo(tmp_path / "state", hierarchy.path)
+    garbage = weakref.ref(_Cycle())  # unreachable, but only a collection frees a cycle
+    assert garbage() is not None
+    frozen_before = gc.get_freeze_count()
+    try:
+        assert app_to_serve(setup.settings).routes
+        assert gc.get_freeze_count() > frozen_before + 10_000  # the app and the modules it built
+        assert garbage() is None  # collected first, not frozen along
+    finally:
+        gc.unfreeze()
