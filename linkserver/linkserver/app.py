@@ -129,6 +129,7 @@ def create_app(verification: VerificationService, operations: OperationService, 
     public_limiter = public_limiter or RateLimiter(verification.parts.db, "public", 30, 60)
     app.state.services = Services(verification, operations, device, offline, public_limiter,
                                   wakeups or Wakeups())
+    hot.serve_first(app)  # every pair's two requests, without FastAPI's per-request layers; innermost
     app.add_middleware(BodyLimit, limit=max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the pages' styles and scripts
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
@@ -138,7 +139,6 @@ def create_app(verification: VerificationService, operations: OperationService, 
     app.add_middleware(RequestLog)
     for router in ROUTERS:
         app.include_router(router)
-    hot.serve_first(app)  # every pair's two requests, without FastAPI's per-request layers
     _state_account_format(app, verification.parts.policy.account_id_pattern)
     return app
 

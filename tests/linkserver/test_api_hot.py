@@ -4,6 +4,7 @@ over real HTTP, and the answers compared."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,10 @@ from typing import Any
 
 import httpx2
 import pytest
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from linkserver.api import hot
 from tests.linkserver.helpers import LiveServer, b64
@@ -68,17 +73,25 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         yield ran
 
 
+def hot_layer(live: LiveServer) -> hot.HotRoutes:
+    """The application's ``HotRoutes`` middleware (the application has answered a request, so its
+    middlewares are built)."""
+    layer: Any = live.server.app.middleware_stack
+    while not isinstance(layer, hot.HotRoutes):
+        layer = layer.app
+    return layer
+
+
 @contextmanager
 def fastapi_routes_only(live: LiveServer) -> Iterator[None]:
-    routes = live.server.app.router.routes
-    taken = [route for route in routes if getattr(route, "endpoint", None) in dict(hot.HOT_ROUTES).values()]
-    assert len(taken) == len(hot.HOT_ROUTES)
-    for route in taken:
-        routes.remove(route)
+    layer = hot_layer(live)
+    taken = layer.routes
+    assert set(taken.values()) == set(dict(hot.HOT_ROUTES).values())
+    layer.routes = {}
     try:
         yield
     finally:
-        routes[0:0] = taken
+        layer.routes = taken
 
 
 def both(live: LiveServer, monkeypatch: pytest.MonkeyPatch,
@@ -168,3 +181,91 @@ def test_the_pair_routes_stay_in_the_openapi_document(shared_live: LiveServer) -
 ])
 def test_json_content_types_are_those_fastapi_reads(content_type: str | None, expected: bool) -> None:
     assert hot.is_json(content_type) is expected
+
+
+def test_the_pair_routes_are_served_behind_the_applications_edge(
+        shared_live: LiveServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The request log, the host guard, the size limit and the headers are around the hot routes."""
+    caplog.set_level("INFO", logger="linkserver.http")
+    with shared_live.minted() as client:
+        with counting(monkeypatch) as ran:
+            answer = client.post(shared_live.url("/v1/challenges"))
+            assert answer.status_code == 201 and ran == ["caller"]
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "no-referrer"
+            logged = [record.getMessage() for record in caplog.records]
+            assert any(line.startswith("POST /v1/challenges 201 ") for line in logged), logged
+            elsewhere = client.post(shared_live.url("/v1/challenges"), headers={"Host": "evil.example"})
+            too_big = client.post(shared_live.url("/v1/verifications"), content=b"{" + b" " * 70_000 + b"}",
+                                  headers={"Content-Type": "application/json"})
+        assert ran == ["caller"], "a request the edge refused reached the hot route"
+    assert elsewhere.status_code == 400
+    assert too_big.status_code == 413 and too_big.json()["error"] == "request_too_large"
+
+
+# -- the layer itself, without a server ---------------------------------------------------------
+
+
+class Teapot(HTTPException):
+    pass
+
+
+def layer_answers(raised: Exception, method: str = "POST", path: str = "/hot") -> list[dict[str, Any]]:
+    """What ``HotRoutes`` sends for a request to an app whose hot endpoint raises ``raised``:
+    418 handled by its status, ``ValueError`` by its class, ``Exception`` by a handler not the
+    layer's. Other requests get 204 from the app behind it."""
+    owner = FastAPI()
+
+    async def by_status(_request: Request, exc: Exception) -> Response:
+        return Response(b"status", status_code=418)
+
+    async def by_class(_request: Request, exc: Exception) -> Response:
+        return Response(type(exc).__name__.encode(), status_code=400)
+
+    def by_class_in_a_thread(_request: Request, exc: Exception) -> Response:
+        return Response(b"thread", status_code=409)
+
+    owner.add_exception_handler(418, by_status)
+    owner.add_exception_handler(HTTPException, by_class)
+    owner.add_exception_handler(ValueError, by_class)
+    owner.add_exception_handler(KeyError, by_class_in_a_thread)
+    owner.add_exception_handler(Exception, by_class)  # the outermost layer's, not the routes'
+
+    async def endpoint(_request: Request) -> Response:
+        raise raised
+
+    async def behind(scope: Any, receive: Any, send: Any) -> None:
+        await Response(status_code=204)(scope, receive, send)
+
+    layer = hot.HotRoutes(behind, owner, {"/hot": endpoint})
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
+    asyncio.run(layer(scope, receive, send))  # type: ignore[arg-type]
+    return sent
+
+
+@pytest.mark.parametrize(("raised", "status", "body"), [
+    (Teapot(418), 418, b"status"), (HTTPException(404), 400, b"HTTPException"), (Teapot(403), 400, b"Teapot"),
+    (UnicodeError("x"), 400, b"UnicodeError"), (KeyError("x"), 409, b"thread"),
+])
+def test_a_refusal_is_answered_by_the_handler_starlette_would_find(raised: Exception, status: int,
+                                                                    body: bytes) -> None:
+    start, answer = layer_answers(raised)
+    assert start["status"] == status and answer["body"] == body
+
+
+def test_an_exception_no_route_handler_takes_goes_on_out_of_the_layer() -> None:
+    with pytest.raises(RuntimeError, match="broken"):
+        layer_answers(RuntimeError("broken"))
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/hot"), ("POST", "/other"), ("POST", "/hot/")])
+def test_other_requests_go_on_to_the_app(method: str, path: str) -> None:
+    assert layer_answers(RuntimeError("not called"), method, path)[0]["status"] == 204
