@@ -181,9 +181,10 @@ def seal(session: UnitOfWork) -> None:
     # objects: the entries are complete and nothing in the transaction reads them back.
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # Neither returns rows: in a pipelined transaction (db.run_kept) they go with its commit.
         if len(rows) > 1:
             on_driver_many(session, ADD_ON_DRIVER, rows[:-1])
-        on_driver(session, ADD_LAST_ON_DRIVER, rows[-1])
+        on_driver_many(session, ADD_LAST_ON_DRIVER, rows[-1:])
     else:
         connection.execute(ADD_ENTRIES, rows)
         connection.execute(MOVE_HEAD, {"seq": seq, "entry_hash": prev})

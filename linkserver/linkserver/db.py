@@ -181,7 +181,7 @@ class UnitOfWork(Protocol):
 
 class KeptWork:
     """One transaction on a kept PostgreSQL connection (``Database.run_kept``), with no ORM
-    session: the SQLAlchemy connection's own transaction, and the hooks a session's commit would
+    session: a pipelined transaction (``_pipelined``), and the hooks a session's commit would
     run (``Database.kept_hooks``). It holds no objects, so nothing is flushed, and it opens no
     savepoints. Making and committing a session cost about as much CPU as a statement; the work
     of every pair needs neither its objects nor its savepoints."""
@@ -214,7 +214,23 @@ def on_driver(session: UnitOfWork, statement: DriverStatement, parameters: Mappi
 def _first_row(connection: Connection, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
     with _driver_cursor(connection, statement, parameters, many=False) as cursor:
         cursor.execute(statement.sql, parameters)
+        if cursor.pgresult is None:  # pipelined (``Database.run_kept``): the result is not read yet
+            return _first_pipelined(cursor)
         return cursor.fetchone() if _has_rows(cursor) else None
+
+
+def _first_pipelined(cursor: Any) -> Any:
+    """The first row of a pipelined statement, read now (asking the server for what it has
+    answered so far): None when it returned no rows."""
+    try:
+        return cursor.fetchone()
+    except psycopg.ProgrammingError:
+        # Read, and not rows: psycopg refuses to fetch from a command's result. (A statement the
+        # server refused raised its own error before any of this.)
+        result = cursor.pgresult
+        if result is not None and result.status == ExecStatus.COMMAND_OK:
+            return None
+        raise
 
 
 def _has_rows(cursor: Any) -> bool:
@@ -248,13 +264,22 @@ def _driver_cursor(connection: Connection, statement: DriverStatement, parameter
                                                       many)
         yield cursor
     except psycopg.Error as exc:
-        broken = connection.dialect.is_disconnect(cast(Any, exc), driver, cursor)
         del cursors[statement]  # a cursor a statement failed on is not used again
+        raise _driver_error(connection, exc, statement.sql, parameters, cursor) from exc
+
+
+def _driver_error(connection: Connection, exc: psycopg.Error, sql: str, parameters: Any,
+                  cursor: Any = None) -> DBAPIError:
+    """A psycopg error as SQLAlchemy would raise it, the cursor it came from closed, and the
+    connection invalidated when the error broke it."""
+    driver: Any = connection.connection.driver_connection
+    broken = connection.dialect.is_disconnect(cast(Any, exc), driver, cursor)
+    if cursor is not None:
         cursor.close()
-        if broken:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(statement.sql, parameters, exc, psycopg.Error,
-                                  connection_invalidated=broken, dialect=connection.dialect) from exc
+    if broken:
+        connection.invalidate(exc)
+    return cast(DBAPIError, DBAPIError.instance(sql, parameters, exc, psycopg.Error,
+                                                connection_invalidated=broken, dialect=connection.dialect))
 
 
 def _kept_cursors(connection: Connection, driver: Any) -> dict[DriverStatement, Any]:
@@ -267,6 +292,43 @@ def _kept_cursors(connection: Connection, driver: Any) -> dict[DriverStatement, 
     if kept is None or kept[0] is not driver:
         kept = info[_CURSORS] = (driver, {})
     return cast(dict[DriverStatement, Any], kept[1])
+
+
+@contextmanager
+def _pipelined(connection: Connection) -> Iterator[None]:
+    """One transaction of pipelined statements on an autocommit PostgreSQL connection: the
+    statements run (``on_driver``, ``on_driver_many``) are sent without a ``BEGIN``, each one's
+    result read only when it is asked for, and the transaction is committed by the Sync that ends
+    the pipeline, with the last statements' results. Every pair's verification thus takes two
+    round trips (its statement with its answer; the audit entry with the commit) rather than
+    four (``BEGIN``, statement, entry, ``COMMIT``).
+
+    The server runs everything up to the Sync as one transaction (PostgreSQL's protocol: "an
+    implicit transaction block"); after an error it skips the rest, and the Sync rolls it back.
+    When the work raises anything else, a ``ROLLBACK`` is sent before the Sync, which rolls it
+    back (PostgreSQL notes it with the warning "there is no transaction in progress": the block
+    had no ``BEGIN``). Statements run through SQLAlchemy would not see their results in a
+    pipeline, so they are refused in it (``_not_pipelined``)."""
+    driver: Any = connection.connection.driver_connection  # a psycopg.Connection, autocommit
+    try:
+        with driver.pipeline():
+            try:
+                yield
+            except BaseException as exc:
+                if not isinstance(exc, DBAPIError | psycopg.Error) and not driver.closed:
+                    driver.execute("ROLLBACK")  # the database's own error has rolled it back already
+                raise
+    except psycopg.Error as exc:  # raised by the Sync: an error of a statement whose result was not read
+        raise _driver_error(connection, exc, "(the statements of a pipelined transaction)", None) from exc
+
+
+def _not_pipelined(connection: Connection, _cursor: Any, statement: str, _parameters: Any, context: Any,
+                   _many: bool) -> None:
+    """Refuse a statement run through SQLAlchemy (``context`` is its) in a pipelined transaction
+    (``_pipelined``): its result would not have been read when SQLAlchemy looks at it."""
+    driver: Any = connection.connection.driver_connection
+    if context is not None and driver.pgconn.pipeline_status:
+        raise RuntimeError(f"a pipelined transaction runs its statements with on_driver, not: {statement}")
 
 
 class HeldConnections:
@@ -371,7 +433,10 @@ class Database:
         # and the transactions of every pair, each on connections their threads keep.
         self._alone = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT")) \
             if self.postgresql else None
-        self._kept = HeldConnections(self.engine) if self.postgresql else None
+        self._kept = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT")) \
+            if self.postgresql else None
+        if self.postgresql:
+            event.listen(self.engine, "before_cursor_execute", _not_pipelined)
         self._before_kept_commit: list[Callable[[KeptWork], None]] = []
         self._after_kept_commit: list[Callable[[KeptWork], None]] = []
 
@@ -399,9 +464,10 @@ class Database:
 
     def run_kept(self, work: Callable[[UnitOfWork], T]) -> T:
         """``run`` (a writer), on PostgreSQL on the calling thread's kept connection
-        (``HeldConnections``), in a ``KeptWork`` rather than a session: for the work every pair
-        does. Work run this way may not run more of it inside (its transaction would be joined,
-        not its own)."""
+        (``HeldConnections``), in a ``KeptWork`` rather than a session, as a pipelined transaction
+        (``_pipelined``): for the work every pair does. Its statements run through psycopg
+        (``on_driver``, ``on_driver_many``). Work run this way may not run more of it inside (its
+        transaction would be joined, not its own)."""
         if self._kept is None:
             return self.run(work)
         kept, info = self._kept, self.sessions.kw.get("info") or {}
@@ -409,7 +475,7 @@ class Database:
         def once() -> T:
             with kept.in_use() as connection:
                 unit = KeptWork(connection, info)
-                with connection.begin():
+                with _pipelined(connection):
                     done = work(unit)
                     for hook in self._before_kept_commit:
                         hook(unit)

@@ -83,3 +83,6 @@ CLAIM_AND_RECORD = DriverStatement(text(f"""WITH {_CLAIM_PARTS},
 SELECT {_CLAIMED}, {_RECORDED}
 FROM kiosk LEFT JOIN account ON true LEFT JOIN stored ON true LEFT JOIN link ON true
 {_HEAD}"""))
+
+#: Why a nonce ``CLAIM`` could not use was unusable: whose it is and whether it was used.
+NONCE = DriverStatement(text("SELECT client_id, used_at FROM challenges WHERE nonce = :nonce"))

@@ -236,7 +236,10 @@ class VerificationService:
 
     def _unusable(self, session: UnitOfWork, caller: Caller, nonce: bytes) -> ApiError:
         """Why the caller's nonce could not be used: unknown, another kiosk's, used, or expired."""
-        challenge = session.connection().execute(FIND_CHALLENGE, {"nonce": nonce}).first()
+        connection = session.connection()
+        challenge = on_driver(session, hotpath.NONCE, {"nonce": nonce}) \
+            if connection.dialect.name == "postgresql" else \
+            connection.execute(FIND_CHALLENGE, {"nonce": nonce}).first()
         if challenge is None:
             return ApiError(ErrorCode.UNKNOWN_NONCE, 403)
         if challenge.client_id != caller.client_id:
@@ -353,7 +356,9 @@ class VerificationService:
         """The refusal, if any, in a row of ``hotpath.CLAIM``'s columns."""
         p = self.parts
         if row.kiosk_refused:
-            raise p.kiosk_limiter.refusal(row.kiosk_tokens, "kiosk")
+            # Returned, not raised: the statement used nothing up, and what it counted (the
+            # bucket refilled) is kept, as a refused challenge keeps it.
+            return p.kiosk_limiter.refusal(row.kiosk_tokens, "kiosk")
         if not row.used:
             return self._audited_refusal(session, claim, self._unusable(session, claim.caller, claim.nonce))
         if row.account_refused:

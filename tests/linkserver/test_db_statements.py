@@ -4,27 +4,44 @@ itself (``Database.alone``), statements run by psycopg in a session's transactio
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg import pq
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from linkserver import db as db_module
+from linkserver import hotpath
 from linkserver.db import Database, KeptWork, UnitOfWork
 from linkserver.models import Challenge
+from linkserver.tokens import Caller
 
 T0 = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 
 
+ADD_CHALLENGE = db_module.DriverStatement(text(
+    "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
+    "VALUES (:nonce, 'kiosk-01', :created_at, :expires_at)"))
+
+
 def add_challenge(session: UnitOfWork, nonce: bytes) -> None:
-    session.connection().execute(insert(Challenge), {
-        "nonce": nonce, "client_id": "kiosk-01", "created_at": T0,
-        "expires_at": T0 + dt.timedelta(minutes=2)})
+    """A challenge stored in ``session``'s transaction: through psycopg on PostgreSQL, as work on
+    a kept connection must (its transaction is pipelined)."""
+    row = {"nonce": nonce, "client_id": "kiosk-01", "created_at": T0,
+           "expires_at": T0 + dt.timedelta(minutes=2)}
+    if session.connection().dialect.name == "postgresql":
+        db_module.on_driver_many(session, ADD_CHALLENGE, [row])
+    else:
+        session.connection().execute(insert(Challenge), row)
 
 
 def challenges(db: Database) -> int:
@@ -120,7 +137,7 @@ def test_work_on_a_kept_connection_is_a_transaction_of_its_own_each_time(db: Dat
             add_challenge(session, nonce)
             if fail:
                 raise RuntimeError("undone")
-            return session.connection().scalar(text("SELECT pg_backend_pid()")) if db.postgresql else None
+            return db_module.on_driver(session, OWN_PID, {}).pid if db.postgresql else None
         return db.run_kept(work)
 
     first = store(b"e" * 32)
@@ -355,3 +372,144 @@ def test_a_statement_keeps_its_cursor_on_its_connection_until_it_fails_there(db:
     assert other_cursor is not pid_cursor
     assert before_failure is failed and failed.closed  # type: ignore[attr-defined]
     assert after_failure is not failed and not after_failure.closed  # type: ignore[attr-defined]
+
+
+# -- pipelined transactions (Database.run_kept on PostgreSQL) -------------------------------------
+
+
+@contextlib.contextmanager
+def traced(driver: Any) -> Iterator[list[tuple[str, str]]]:
+    """The protocol messages a psycopg connection exchanges meanwhile, as libpq traces them: who
+    sent each (``F``, the client; ``B``, the server) and its name, with a simple query's text
+    (``Query "BEGIN"``)."""
+    messages: list[tuple[str, str]] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        driver.pgconn.trace(trace.fileno())
+        driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield messages
+        finally:
+            driver.pgconn.untrace()
+            trace.seek(0)
+            for line in trace.read().splitlines():  # a statement's text may go on over lines
+                direction, _length, name, *rest = [*line.split("\t"), "", "", ""][:4]
+                if direction in ("F", "B") and name:
+                    messages.append((direction, f"{name} {rest[0].strip()}" if name == "Query" else name))
+
+
+def round_trips(messages: list[tuple[str, str]]) -> int:
+    """How often the client sent something and then read the server's answer."""
+    return sum(1 for (before, _), (after, _) in itertools.pairwise(messages)
+               if before == "F" and after == "B")
+
+
+def sent(messages: list[tuple[str, str]], name: str) -> list[str]:
+    return [message for direction, message in messages if direction == "F" and message.startswith(name)]
+
+
+LOCKED = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid FROM challenges FOR UPDATE"))
+
+
+def test_work_on_a_kept_connection_takes_a_round_trip_per_answer_read_and_one_to_commit(db: Database) -> None:
+    """No BEGIN and no COMMIT: the statements up to the Sync are one transaction on the server,
+    and the Sync that ends the pipeline commits it with the last statements, unread."""
+    postgresql_only(db)
+    drivers: list[Any] = []
+
+    def made(unit: UnitOfWork) -> int:
+        drivers.append(unit.connection().connection.driver_connection)
+        return int(db_module.on_driver(unit, OWN_PID, {}).pid)
+
+    def stored_around_a_lock(unit: UnitOfWork) -> int:
+        add_challenge(unit, b"q" * 32)
+        locked = db_module.on_driver(unit, LOCKED, {})
+        add_challenge(unit, b"r" * 32)
+        return int(locked.pid)
+
+    pid = db.run_kept(made)  # the kept connection, made
+    with traced(drivers[0]) as messages:
+        assert db.run_kept(stored_around_a_lock) == pid
+    assert round_trips(messages) == 2  # the locked rows read; the last row with the commit
+    assert len(sent(messages, "Execute")) == 3
+    assert sent(messages, "Query") == [] and len(sent(messages, "Sync")) == 1  # no BEGIN, no COMMIT
+    assert challenges(db) == 2  # committed: another connection sees them
+
+
+def test_a_pipelined_statement_without_rows_reads_as_none(db: Database) -> None:
+    postgresql_only(db)
+    returns_none = db_module.DriverStatement(text(
+        "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
+        "VALUES (:nonce, 'kiosk-01', :at, :at)"))
+    empty = db_module.DriverStatement(text("SELECT 1 AS one WHERE false"))
+    assert db.run_kept(lambda unit: (db_module.on_driver(unit, returns_none, {"nonce": b"v" * 32, "at": T0}),
+                                     db_module.on_driver(unit, empty, {}))) == (None, None)
+    assert challenges(db) == 1
+
+
+@pytest.mark.parametrize("failure", ["read", "unread", "raised", "sqlalchemy"])
+def test_pipelined_work_that_fails_leaves_nothing_and_the_connection_ready(db: Database,
+                                                                         failure: str) -> None:
+    """Whatever fails, nothing of the work stays: a statement the server refused (its answer read
+    at once, or only at the commit), an exception of the work's own (a ROLLBACK goes before the
+    Sync), or a statement run through SQLAlchemy, whose answer a pipeline would hide."""
+    postgresql_only(db)
+    broken = db_module.DriverStatement(text("SELECT CAST(1 / CAST(:d AS int) AS int) AS a"))
+    db.run_kept(lambda unit: add_challenge(unit, b"s" * 32))
+    pid = db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid)
+
+    def work(unit: UnitOfWork) -> None:
+        add_challenge(unit, b"t" * 32)
+        db_module.on_driver(unit, LOCKED, {})  # rows locked: released with the rest
+        if failure == "read":
+            db_module.on_driver(unit, broken, {"d": 0})
+        elif failure == "unread":
+            add_challenge(unit, b"s" * 32)  # taken: refused, and known only when the Sync is answered
+        elif failure == "raised":
+            raise ValueError("the work's own")
+        else:
+            unit.connection().execute(text("SELECT 1"))
+
+    expected: dict[str, tuple[type[BaseException], str]] = {
+        "read": (DBAPIError, "division by zero"), "unread": (IntegrityError, "challenges_pkey"),
+        "raised": (ValueError, "the work's own"), "sqlalchemy": (RuntimeError, "on_driver")}
+    kind, message = expected[failure]
+    with pytest.raises(kind, match=message):
+        db.run_kept(work)
+    assert challenges(db) == 1  # the first row of the work went with the failure
+    with db.transaction() as session:  # and its locks: another transaction takes them at once
+        session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        session.execute(text("SELECT 1 FROM challenges FOR UPDATE")).all()
+    db.run_kept(lambda unit: add_challenge(unit, b"u" * 32))
+    assert challenges(db) == 2
+    assert db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid) == pid  # the same connection
+
+
+def test_a_verification_on_postgresql_is_two_round_trips_after_its_challenge(live: Any) -> None:
+    """The kiosk's verification, as the server runs it: its claim with its answer (the link and
+    the chain's head, locked), then its audit entry with the commit. No BEGIN, no COMMIT."""
+    server = live.server
+    if not server.parts.db.postgresql:
+        pytest.skip("a pipelined transaction is PostgreSQL's")
+    caller = Caller(live.setup.kiosk_id, frozenset({"verify"}))
+    drivers: list[Any] = []
+
+    def kept(conn: Any, _cursor: object, statement: str, *_args: object) -> None:
+        if statement == hotpath.CLAIM_AND_RECORD.sql:
+            drivers.append(conn.connection.driver_connection)
+
+    def verified() -> bool:
+        nonce = server.verification.new_challenge(caller).nonce
+        cert, signature = live.sign("linked", nonce, "2024000001")
+        return bool(server.verification.verify(caller, "2024000001", nonce, cert, signature).match)
+
+    event.listen(server.parts.db.engine, "before_cursor_execute", kept)
+    try:
+        assert verified()  # the kept connection, made
+        with traced(drivers[0]) as messages:
+            assert verified()
+    finally:
+        event.remove(server.parts.db.engine, "before_cursor_execute", kept)
+    assert drivers[0] is drivers[1]
+    assert round_trips(messages) == 2
+    assert len(sent(messages, "Execute")) == 2  # the claim and record; the audit entry with the head moved
+    assert sent(messages, "Query") == [] and len(sent(messages, "Sync")) == 1  # no BEGIN, no COMMIT
