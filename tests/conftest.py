@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 
@@ -29,6 +30,21 @@ TEST_READER_NAME = "Kiosk Test PCD"
 #: start talk to it alone (its socket is set before any PC/SC call), never to the machine's pcscd.
 TEST_PCSCD = PcscdProcess(port=None, name=TEST_READER_NAME)
 os.environ[SOCKET_ENV] = str(TEST_PCSCD.socket_path)
+
+
+@pytest.fixture(autouse=True)
+def _command_logging_removed() -> Iterator[None]:
+    """A test that runs a command's ``main`` in this process (``kiosk``, ``kiosk-linkserver``) gets
+    its logging set up: a stream handler on the stderr pytest captured for that test, closed after
+    it. Taken off again here, so that later tests in the same worker do not log into a closed
+    file ("--- Logging error ---")."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler and handler not in before:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
-import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -171,20 +170,6 @@ def postgres_base(tmp_path_factory: pytest.TempPathFactory) -> str:
         pytest.fail(f"PostgreSQL is not running and the tests could not start it: {why}; {POSTGRES_HOWTO}",
                     pytrace=False)
     return str(url)
-
-
-@pytest.fixture(autouse=True)
-def _command_logging_removed() -> Iterator[None]:
-    """A test that runs ``kiosk-linkserver``'s ``main`` in this process gets its logging set up:
-    a stream handler on the stderr pytest captured for that test, closed after it. Taken off
-    again here, so that later tests do not log into a closed file."""
-    root = logging.getLogger()
-    before, level = set(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if type(handler) is logging.StreamHandler and handler not in before:
-            root.removeHandler(handler)
-    root.setLevel(level)
 
 
 DATABASES = ["sqlite", "postgresql"]
