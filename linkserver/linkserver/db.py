@@ -430,13 +430,15 @@ class Database:
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
         self.postgresql = is_postgresql(self.engine)
         # PostgreSQL only: a statement that commits by itself, with no BEGIN and COMMIT round trips,
-        # and the transactions of every pair, each on connections their threads keep.
-        self._alone = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT")) \
-            if self.postgresql else None
-        self._kept = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT")) \
-            if self.postgresql else None
+        # and the (pipelined) transactions of every pair, each on connections their threads keep.
+        self._alone: HeldConnections | None = None
+        self._kept: HeldConnections | None = None
         if self.postgresql:
-            event.listen(self.engine, "before_cursor_execute", _not_pipelined)
+            self._alone = HeldConnections(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+            pipelined = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            # On these connections only: they are the only ones ever pipelined.
+            event.listen(pipelined, "before_cursor_execute", _not_pipelined)
+            self._kept = HeldConnections(pipelined)
         self._before_kept_commit: list[Callable[[KeptWork], None]] = []
         self._after_kept_commit: list[Callable[[KeptWork], None]] = []
 

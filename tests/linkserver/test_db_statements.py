@@ -437,11 +437,9 @@ def test_work_on_a_kept_connection_takes_a_round_trip_per_answer_read_and_one_to
 
 def test_a_pipelined_statement_without_rows_reads_as_none(db: Database) -> None:
     postgresql_only(db)
-    returns_none = db_module.DriverStatement(text(
-        "INSERT INTO challenges (nonce, client_id, created_at, expires_at) "
-        "VALUES (:nonce, 'kiosk-01', :at, :at)"))
+    row = {"nonce": b"v" * 32, "created_at": T0, "expires_at": T0}
     empty = db_module.DriverStatement(text("SELECT 1 AS one WHERE false"))
-    assert db.run_kept(lambda unit: (db_module.on_driver(unit, returns_none, {"nonce": b"v" * 32, "at": T0}),
+    assert db.run_kept(lambda unit: (db_module.on_driver(unit, ADD_CHALLENGE, row),  # a command: no rows
                                      db_module.on_driver(unit, empty, {}))) == (None, None)
     assert challenges(db) == 1
 
