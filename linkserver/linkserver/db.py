@@ -26,6 +26,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
+from linkserver.wire import Wire, WireStatement, forget
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: How often ``Database.run`` tries a unit of work that the database aborted as a deadlock or a
 #: serialisation failure, and the first pause between tries (doubled each time, with jitter).
@@ -65,11 +67,13 @@ def _ping_idle_connections(engine: Engine) -> None:
     """Check a pooled connection before use when it sat idle for ``IDLE_PING_SECONDS``: one that
     the database dropped meanwhile (a restart, an idle timeout) is replaced, not handed to a
     request. A connection in steady use is not pinged: that round trip would be one more per
-    transaction."""
+    transaction. A connection given back also forgets what a pipelined transaction prepared on it
+    (``linkserver.wire.forget``)."""
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info[IDLE_SINCE] = time.monotonic()
+        forget(record.info)  # its prepared statements may not outlive other hands
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: object) -> None:
@@ -150,6 +154,7 @@ class DriverStatement:
 
     def __init__(self, statement: TextClause) -> None:
         self.sql = str(statement.compile(dialect=_PSYCOPG))
+        self.wire = WireStatement(self.sql)
         self._make_row: RowMaker[Any] | None = None
 
     def rows(self, cursor: Any) -> RowMaker[Any]:
@@ -186,11 +191,13 @@ class KeptWork:
     savepoints. Making and committing a session cost about as much CPU as a statement; the work
     of every pair needs neither its objects nor its savepoints."""
 
-    __slots__ = ("_connection", "info")
+    __slots__ = ("_connection", "info", "wire")
 
-    def __init__(self, connection: Connection, info: Mapping[Any, Any]) -> None:
+    def __init__(self, connection: Connection, info: Mapping[Any, Any], wire: Wire) -> None:
         self._connection = connection
         self.info: dict[Any, Any] = dict(info)
+        #: Where its statements go (``on_driver``, ``on_driver_many``).
+        self.wire = wire
 
     def connection(self) -> Connection:
         return self._connection
@@ -207,30 +214,31 @@ def on_driver(session: UnitOfWork, statement: DriverStatement, parameters: Mappi
     in its transaction; None when it returns no rows. What SQLAlchemy would do around it is kept:
     the engine's cursor events see the statement, a driver error comes out as SQLAlchemy's (so
     ``Database.run`` knows a conflict), and a connection the error broke is invalidated, not
-    returned to the pool."""
+    returned to the pool. In a pipelined transaction (a ``KeptWork``), the statement goes through
+    its ``Wire``, and reading its answer is a round trip."""
+    if type(session) is KeptWork:
+        return _on_wire(session, statement, parameters)
     return _first_row(session.connection(), statement, parameters)
+
+
+def _on_wire(unit: KeptWork, statement: DriverStatement, parameters: Mapping[str, Any],
+             *, read: bool = True) -> Any:
+    connection = unit.connection()
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, None, statement.sql, parameters, None, False)
+    try:
+        if read:
+            return unit.wire.first_row(statement.wire, parameters)
+        unit.wire.send(statement.wire, parameters)
+        return None
+    except psycopg.Error as exc:
+        raise _driver_error(connection, exc, statement.sql, parameters) from exc
 
 
 def _first_row(connection: Connection, statement: DriverStatement, parameters: Mapping[str, Any]) -> Any:
     with _driver_cursor(connection, statement, parameters, many=False) as cursor:
         cursor.execute(statement.sql, parameters)
-        if cursor.pgresult is None:  # pipelined (``Database.run_kept``): the result is not read yet
-            return _first_pipelined(cursor)
         return cursor.fetchone() if _has_rows(cursor) else None
-
-
-def _first_pipelined(cursor: Any) -> Any:
-    """The first row of a pipelined statement, read now (asking the server for what it has
-    answered so far): None when it returned no rows."""
-    try:
-        return cursor.fetchone()
-    except psycopg.ProgrammingError:
-        # Read, and not rows: psycopg refuses to fetch from a command's result. (A statement the
-        # server refused raised its own error before any of this.)
-        result = cursor.pgresult
-        if result is not None and result.status == ExecStatus.COMMAND_OK:
-            return None
-        raise
 
 
 def _has_rows(cursor: Any) -> bool:
@@ -242,7 +250,12 @@ def _has_rows(cursor: Any) -> bool:
 
 def on_driver_many(session: UnitOfWork, statement: DriverStatement,
                    rows: Sequence[Mapping[str, Any]]) -> None:
-    """``statement`` run once for each of ``rows`` (as ``on_driver``; one row is one plain execution)."""
+    """``statement`` run once for each of ``rows`` (as ``on_driver``; one row is one plain execution).
+    In a pipelined transaction, their answers are not read: they go with the Sync that commits."""
+    if type(session) is KeptWork:
+        for row in rows:
+            _on_wire(session, statement, row, read=False)
+        return
     with _driver_cursor(session.connection(), statement, rows, many=len(rows) > 1) as cursor:
         if len(rows) == 1:
             cursor.execute(statement.sql, rows[0])
@@ -295,13 +308,13 @@ def _kept_cursors(connection: Connection, driver: Any) -> dict[DriverStatement, 
 
 
 @contextmanager
-def _pipelined(connection: Connection) -> Iterator[None]:
-    """One transaction of pipelined statements on an autocommit PostgreSQL connection: the
-    statements run (``on_driver``, ``on_driver_many``) are sent without a ``BEGIN``, each one's
-    result read only when it is asked for, and the transaction is committed by the Sync that ends
-    the pipeline, with the last statements' results. Every pair's verification thus takes two
-    round trips (its statement with its answer; the audit entry with the commit) rather than
-    four (``BEGIN``, statement, entry, ``COMMIT``).
+def _pipelined(connection: Connection) -> Iterator[Wire]:
+    """One transaction of pipelined statements on an autocommit PostgreSQL connection, sent on its
+    ``Wire``: the statements run (``on_driver``, ``on_driver_many``) are sent without a ``BEGIN``,
+    each one's result read only when it is asked for, and the transaction is committed by the
+    Sync that ends the pipeline, with the last statements' results. Every pair's verification thus
+    takes two round trips (its statement with its answer; the audit entry with the commit) rather
+    than four (``BEGIN``, statement, entry, ``COMMIT``), and two writes to the socket.
 
     The server runs everything up to the Sync as one transaction (PostgreSQL's protocol: "an
     implicit transaction block"); after an error it skips the rest, and the Sync rolls it back.
@@ -310,16 +323,21 @@ def _pipelined(connection: Connection) -> Iterator[None]:
     had no ``BEGIN``). Statements run through SQLAlchemy would not see their results in a
     pipeline, so they are refused in it (``_not_pipelined``)."""
     driver: Any = connection.connection.driver_connection  # a psycopg.Connection, autocommit
+    wire = Wire.of(connection.connection.info, driver)
     try:
-        with driver.pipeline():
-            try:
-                yield
-            except BaseException as exc:
-                if not isinstance(exc, DBAPIError | psycopg.Error) and not driver.closed:
-                    driver.execute("ROLLBACK")  # the database's own error has rolled it back already
-                raise
-    except psycopg.Error as exc:  # raised by the Sync: an error of a statement whose result was not read
+        wire.begin()
+        try:
+            yield wire
+        except BaseException as exc:
+            if not (driver.closed or driver.broken):  # the database's own error has rolled it back already
+                wire.abandon(rollback=not isinstance(exc, DBAPIError | psycopg.Error))
+            raise
+        wire.commit()
+    except psycopg.Error as exc:  # an error of a statement whose result was not read, or the connection's
         raise _driver_error(connection, exc, "(the statements of a pipelined transaction)", None) from exc
+    finally:
+        if not driver.closed and driver.pgconn.pipeline_status:  # left in the middle: of no more use
+            connection.invalidate()
 
 
 def _not_pipelined(connection: Connection, _cursor: Any, statement: str, _parameters: Any, context: Any,
@@ -476,8 +494,8 @@ class Database:
 
         def once() -> T:
             with kept.in_use() as connection:
-                unit = KeptWork(connection, info)
-                with _pipelined(connection):
+                with _pipelined(connection) as wire:
+                    unit = KeptWork(connection, info, wire)
                     done = work(unit)
                     for hook in self._before_kept_commit:
                         hook(unit)

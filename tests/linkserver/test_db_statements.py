@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import itertools
+import os
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -343,6 +346,7 @@ def test_rows_on_the_driver_are_stored_together_or_not_at_all(db: Database, coun
 
 
 def test_a_statement_keeps_its_cursor_on_its_connection_until_it_fails_there(db: Database) -> None:
+    """On the connection a thread keeps for statements alone (a pipelined transaction has none)."""
     postgresql_only(db)
     own_pid = db_module.DriverStatement(text("SELECT pg_backend_pid() AS pid"))
     other = db_module.DriverStatement(text("SELECT CAST(:a AS int) AS a"))
@@ -355,7 +359,7 @@ def test_a_statement_keeps_its_cursor_on_its_connection_until_it_fails_there(db:
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         def run_on_one_connection(statement: db_module.DriverStatement, parameters: dict[str, int]) -> int:
-            return int(db.run_kept(lambda work: db_module.on_driver(work, statement, parameters))[0])
+            return int(db.alone(statement, parameters)[0])
 
         pid = run_on_one_connection(own_pid, {})
         assert run_on_one_connection(own_pid, {}) == pid  # the same kept connection
@@ -435,6 +439,46 @@ def test_work_on_a_kept_connection_takes_a_round_trip_per_answer_read_and_one_to
     assert challenges(db) == 2  # committed: another connection sees them
 
 
+def test_a_pipelined_statement_is_prepared_once_on_its_connection_for_its_parameters_types(
+        db: Database) -> None:
+    """Prepared with its first execution, in the same write; again only for other parameter types
+    (psycopg sends a small integer as int2, a larger one as int4), or after the server refused to
+    prepare it. A transaction that failed keeps what it prepared: statements are not transactional."""
+    postgresql_only(db)
+    cast = db_module.DriverStatement(text("SELECT CAST(:a AS int) AS a"))
+    broken = db_module.DriverStatement(text("SELECT CAST(1 / CAST(:d AS int) AS int) AS a"))
+    later = db_module.DriverStatement(text("SELECT a FROM linkserver_test_later"))
+    drivers: list[Any] = []
+    db.run_kept(lambda unit: drivers.append(unit.connection().connection.driver_connection))
+
+    def run(statement: db_module.DriverStatement, parameters: dict[str, int]) -> tuple[Any, list[str]]:
+        with traced(drivers[0]) as messages:
+            row = db.run_kept(lambda unit: db_module.on_driver(unit, statement, parameters))
+        return row, sent(messages, "Parse")
+
+    assert run(cast, {"a": 7}) == ((7,), ["Parse"])
+    assert run(cast, {"a": 8}) == ((8,), [])
+    assert run(cast, {"a": 70000}) == ((70000,), ["Parse"])
+    assert run(cast, {"a": 9}) == ((9,), [])
+    assert run(broken, {"d": 1}) == ((1,), ["Parse"])
+    with pytest.raises(DBAPIError, match="division by zero"):
+        run(broken, {"d": 0})
+    assert run(broken, {"d": 2}) == ((0,), [])
+    with db.transaction() as session:
+        session.execute(text("DROP TABLE IF EXISTS linkserver_test_later"))
+    with pytest.raises(DBAPIError, match="linkserver_test_later"):
+        run(later, {})
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE linkserver_test_later (a int)"))
+        session.execute(text("INSERT INTO linkserver_test_later VALUES (5)"))
+    try:
+        assert run(later, {}) == ((5,), ["Parse"])
+        assert run(later, {}) == ((5,), [])
+    finally:
+        with db.transaction() as session:
+            session.execute(text("DROP TABLE linkserver_test_later"))
+
+
 def test_a_pipelined_statement_without_rows_reads_as_none(db: Database) -> None:
     postgresql_only(db)
     row = {"nonce": b"v" * 32, "created_at": T0, "expires_at": T0}
@@ -482,6 +526,37 @@ def test_pipelined_work_that_fails_leaves_nothing_and_the_connection_ready(db: D
     assert db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid) == pid  # the same connection
 
 
+def test_a_pipelined_statement_larger_than_the_socket_takes_at_once_is_sent_whole(db: Database) -> None:
+    """libpq writes what the socket takes; the rest is written as the socket drains. (The kept
+    connection's send buffer is made small, so that a write cannot take it all at once.)"""
+    postgresql_only(db)
+    length = db_module.DriverStatement(text(
+        "SELECT length(CAST(:b AS bytea)) AS n, md5(CAST(:b AS bytea)) AS h"))
+    fds = db.run_kept(lambda unit: unit.connection().connection.driver_connection.pgconn.socket)
+    with socket.socket(fileno=os.dup(fds)) as kept:
+        kept.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    data = bytes(range(256)) * (4 * 1024 + 1)  # 1 MiB and a little more
+    row = db.run_kept(lambda unit: db_module.on_driver(unit, length, {"b": data}))
+    assert row == (len(data), hashlib.md5(data).hexdigest())
+
+
+def test_a_kept_connection_given_back_and_kept_again_prepares_its_statements_again(db: Database) -> None:
+    """In the pool's other hands, psycopg may deallocate every prepared statement of a connection
+    (after some rollbacks); kept again, it prepares its statements anew."""
+    postgresql_only(db)
+    cast = db_module.DriverStatement(text("SELECT CAST(:a AS int) AS a"))
+    pid = db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid)
+    assert db.run_kept(lambda unit: db_module.on_driver(unit, cast, {"a": 1}).a) == 1
+    db.release_kept()
+    pooled = [db.engine.connect() for _ in range(db.engine.pool.checkedin())]  # type: ignore[attr-defined]
+    pooled.sort(key=lambda connection: connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid)
+    for connection in pooled:
+        connection.exec_driver_sql("DEALLOCATE ALL")
+        connection.close()  # the kept one first: the pool hands out the first given back
+    assert db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid) == pid
+    assert db.run_kept(lambda unit: db_module.on_driver(unit, cast, {"a": 2}).a) == 2
+
+
 def test_a_verification_on_postgresql_is_two_round_trips_after_its_challenge(live: Any) -> None:
     """The kiosk's verification, as the server runs it: its claim with its answer (the link and
     the chain's head, locked), then its audit entry with the commit. No BEGIN, no COMMIT."""
@@ -511,3 +586,7 @@ def test_a_verification_on_postgresql_is_two_round_trips_after_its_challenge(liv
     assert round_trips(messages) == 2
     assert len(sent(messages, "Execute")) == 2  # the claim and record; the audit entry with the head moved
     assert sent(messages, "Query") == [] and len(sent(messages, "Sync")) == 1  # no BEGIN, no COMMIT
+    assert sent(messages, "Parse") == []  # prepared by the first verification on this connection
+    # Asked to flush once, for the claim's answer; the entry goes with the Sync, which is the end.
+    client = [message for direction, message in messages if direction == "F"]
+    assert client == ["Bind", "Describe", "Execute", "Flush", "Bind", "Describe", "Execute", "Sync"]
