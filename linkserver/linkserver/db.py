@@ -329,7 +329,8 @@ def _pipelined(connection: Connection) -> Iterator[Wire]:
         try:
             yield wire
         except BaseException as exc:
-            if not (driver.closed or driver.broken):  # the database's own error has rolled it back already
+            if not (driver.closed or driver.broken):  # a broken connection has no transaction to end
+                # After the database's own error, the Sync alone rolls the transaction back.
                 wire.abandon(rollback=not isinstance(exc, DBAPIError | psycopg.Error))
             raise
         wire.commit()

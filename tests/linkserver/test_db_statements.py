@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from linkserver import db as db_module
 from linkserver import hotpath
+from linkserver import wire as wire_module
 from linkserver.db import Database, KeptWork, UnitOfWork
 from linkserver.models import Challenge
 from linkserver.tokens import Caller
@@ -538,6 +539,26 @@ def test_a_pipelined_statement_larger_than_the_socket_takes_at_once_is_sent_whol
     data = bytes(range(256)) * (4 * 1024 + 1)  # 1 MiB and a little more
     row = db.run_kept(lambda unit: db_module.on_driver(unit, length, {"b": data}))
     assert row == (len(data), hashlib.md5(data).hexdigest())
+
+
+def test_a_kept_connection_left_in_the_middle_of_a_pipeline_is_replaced(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should reading the Sync's answer fail, the connection is still in pipeline mode, with
+    answers unread: it is invalidated, and the next transaction has a connection of its own."""
+    postgresql_only(db)
+    pid = db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid)
+
+    def fails(_wire: object) -> None:
+        raise psycopg.OperationalError("the answer broke off")
+
+    monkeypatch.setattr(wire_module.Wire, "_finish", fails)
+    with pytest.raises(DBAPIError, match="broke off"):
+        db.run_kept(lambda unit: add_challenge(unit, b"w" * 32))
+    monkeypatch.undo()
+    assert db.run_kept(lambda unit: db_module.on_driver(unit, OWN_PID, {}).pid) != pid
+    db.run_kept(lambda unit: add_challenge(unit, b"x" * 32))
+    # The server had the Sync and committed the first, as after a COMMIT whose answer was lost.
+    assert challenges(db) == 2
 
 
 def test_a_kept_connection_given_back_and_kept_again_prepares_its_statements_again(db: Database) -> None:
