@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg.pq import ExecStatus
-from psycopg.rows import RowMaker, namedtuple_row, no_result
+from psycopg.rows import RowMaker, no_result
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
@@ -147,23 +147,20 @@ class DriverStatement:
     insert), run by psycopg itself on a session's connection (``on_driver``): SQLAlchemy's
     execution layers cost about as much CPU again as the driver's.
 
-    It is written as SQLAlchemy text (``:name`` parameters) and compiled once to psycopg's form.
-    Its rows are named tuples of one type, made from the first result's column names and kept:
-    psycopg's ``namedtuple_row`` would look the type up again from the names on every execution.
+    It is written as SQLAlchemy text (``:name`` parameters) and compiled once to psycopg's form
+    (and to libpq's, for a pipelined transaction: ``wire``). Its rows are named tuples of one
+    type, however it runs, made from the first result's column names and kept
+    (``WireStatement.make_row``): psycopg's ``namedtuple_row`` would look the type up again from
+    the names on every execution.
     """
 
     def __init__(self, statement: TextClause) -> None:
         self.sql = str(statement.compile(dialect=_PSYCOPG))
         self.wire = WireStatement(self.sql)
-        self._make_row: RowMaker[Any] | None = None
 
     def rows(self, cursor: Any) -> RowMaker[Any]:
         """psycopg's row factory for this statement's cursor."""
-        if not _has_rows(cursor):
-            return no_result
-        if self._make_row is None:
-            self._make_row = namedtuple_row(cursor)
-        return self._make_row
+        return self.wire.make_row(cursor.pgresult) if _has_rows(cursor) else no_result
 
 
 class UnitOfWork(Protocol):
@@ -224,8 +221,7 @@ def on_driver(session: UnitOfWork, statement: DriverStatement, parameters: Mappi
 def _on_wire(unit: KeptWork, statement: DriverStatement, parameters: Mapping[str, Any],
              *, read: bool = True) -> Any:
     connection = unit.connection()
-    if connection.dispatch.before_cursor_execute:
-        connection.dispatch.before_cursor_execute(connection, None, statement.sql, parameters, None, False)
+    _announce(connection, None, statement.sql, parameters, many=False)
     try:
         if read:
             return unit.wire.first_row(statement.wire, parameters)
@@ -272,13 +268,18 @@ def _driver_cursor(connection: Connection, statement: DriverStatement, parameter
     if cursor is None:
         cursor = cursors[statement] = driver.cursor(row_factory=statement.rows)
     try:
-        if connection.dispatch.before_cursor_execute:
-            connection.dispatch.before_cursor_execute(connection, cursor, statement.sql, parameters, None,
-                                                      many)
+        _announce(connection, cursor, statement.sql, parameters, many=many)
         yield cursor
     except psycopg.Error as exc:
         del cursors[statement]  # a cursor a statement failed on is not used again
         raise _driver_error(connection, exc, statement.sql, parameters, cursor) from exc
+
+
+def _announce(connection: Connection, cursor: Any, sql: str, parameters: Any, *, many: bool) -> None:
+    """Tell the engine's ``before_cursor_execute`` listeners of a statement run on the driver, as
+    SQLAlchemy would (with no execution context: the statement is not SQLAlchemy's)."""
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
 
 
 def _driver_error(connection: Connection, exc: psycopg.Error, sql: str, parameters: Any,
@@ -345,8 +346,10 @@ def _not_pipelined(connection: Connection, _cursor: Any, statement: str, _parame
                    _many: bool) -> None:
     """Refuse a statement run through SQLAlchemy (``context`` is its) in a pipelined transaction
     (``_pipelined``): its result would not have been read when SQLAlchemy looks at it."""
+    if context is None:  # a statement of the driver's own (``_announce``)
+        return
     driver: Any = connection.connection.driver_connection
-    if context is not None and driver.pgconn.pipeline_status:
+    if driver.pgconn.pipeline_status:
         raise RuntimeError(f"a pipelined transaction runs its statements with on_driver, not: {statement}")
 
 
